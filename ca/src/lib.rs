@@ -1,0 +1,1 @@
+//! Hosted certificate authority (issue: hosted CA). Builds on `rpkit-objects`.

@@ -1,0 +1,16 @@
+//! Keys and signatures per RFC 7935: RSA-2048 keys generated with OpenSSL, signing
+//! and verification with ring, SHA-256 everywhere but key identifiers (SHA-1).
+
+mod keys;
+mod signer;
+
+pub use keys::{read_algorithm, sha256_with_rsa, KeyAlgorithm, KeyId, PublicKey};
+pub use signer::{generate_rsa_keys, KeyPair, SignError, Signer, SoftSigner};
+
+/// SHA-256 of `data` (manifest hashes, CMS message digest, RRDP and RFC 8181 hashes).
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    let d = ring::digest::digest(&ring::digest::SHA256, data);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    out
+}

@@ -1,0 +1,13 @@
+//! rpkit-objects: the wire formats of the RPKI, shared by the CA, the publication
+//! server and the validator. One module per object type, each with its builder
+//! (encoder) beside its strict decoder. Decoding checks syntax and profile;
+//! signature checks are separate calls so a validator can order its work.
+
+pub mod der;
+pub mod error;
+pub mod oid;
+pub mod resources;
+
+pub use error::{Error, Result};
+pub mod crypto;
+pub mod hex;

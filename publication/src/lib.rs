@@ -1,0 +1,1 @@
+//! Publication server: RFC 8181, RRDP and the rsync tree.

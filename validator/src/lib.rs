@@ -1,0 +1,1 @@
+//! Relying party: fetch, validate, output.
