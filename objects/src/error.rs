@@ -47,3 +47,13 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub fn reject<T>(rule: &'static str, detail: impl Into<Cow<'static, str>>) -> Result<T> {
     Err(Error::new(rule, detail))
 }
+
+/// Why building an object failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Sign(#[from] crate::crypto::SignError),
+    /// The built object fails our own decoder: a caller supplied invalid fields.
+    #[error("built object is invalid: {0}")]
+    Invalid(#[from] Error),
+}

@@ -125,7 +125,7 @@ fn bits_to_addr(afi: Afi, bs: &BitString<'_>, rule: &'static str) -> Result<(u12
         v = (v << 8) | *b as u128;
     }
     let shift = afi.bits() as u32 - 8 * bs.bytes.len() as u32;
-    Ok((v << shift, len as u8))
+    Ok((v.checked_shl(shift).unwrap_or(0), len as u8))
 }
 
 fn addr_to_bits(afi: Afi, addr: u128, len: u8) -> Vec<u8> {

@@ -1,0 +1,184 @@
+//! Certificate revocation lists as RFC 6487 §5 profiles them (CRL-1, CRL-2), with
+//! the builder beside the decoder. Revocation lookups are hash-set based (CRL-8).
+
+use crate::cert::Cert;
+use crate::crypto::{read_algorithm, sha256_with_rsa, KeyId, PublicKey, Signer};
+use crate::der::{self, Reader, Tag, Time, DER};
+use crate::error::{reject, BuildError, Error, Result};
+use crate::name::Name;
+use crate::oid;
+use crate::serial::Serial;
+use std::collections::HashSet;
+
+/// One revoked certificate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Revoked {
+    pub serial: Serial,
+    pub revocation_date: Time,
+}
+
+/// A decoded, profile-checked CRL.
+#[derive(Clone, Debug)]
+pub struct Crl {
+    der: Vec<u8>,
+    tbs: std::ops::Range<usize>,
+    signature: Vec<u8>,
+    pub issuer: Name,
+    pub this_update: Time,
+    pub next_update: Time,
+    pub aki: KeyId,
+    pub crl_number: Serial,
+    pub revoked: Vec<Revoked>,
+    revoked_set: HashSet<Serial>,
+    pub warnings: Vec<Error>,
+}
+
+impl Crl {
+    pub fn decode(der_bytes: &[u8]) -> Result<Self> {
+        let outer = Reader::single(der_bytes)?;
+        if outer.tag != Tag::SEQUENCE {
+            return reject(DER, "CRL is not a SEQUENCE");
+        }
+        let hdr = der_bytes.len() - outer.value.len();
+        let mut r = Reader::new(outer.value);
+        let tbs_tlv = r.expect(Tag::SEQUENCE, "tbsCertList")?;
+        let (alg, alg_raw) = read_algorithm(&mut r, "signatureAlgorithm")?;
+        let signature = r.bit_string("signatureValue")?.octets("signatureValue")?.to_vec();
+        r.finish()?;
+        if alg != oid::SHA256_WITH_RSA {
+            return reject("ALG-1", format!("CRL signature algorithm {} is not sha256WithRSAEncryption", oid::describe(&alg)));
+        }
+        let mut t = r.child(tbs_tlv.value)?;
+        if t.peek_tag() != Some(Tag::INTEGER) || t.integer("version")?.0 != [1] {
+            return reject("CRL-1", "CRL version must be v2");
+        }
+        let (_, inner_raw) = read_algorithm(&mut t, "signature")?;
+        if inner_raw != alg_raw {
+            return reject("CRL-1", "tbsCertList.signature differs from signatureAlgorithm");
+        }
+        let mut warnings = Vec::new();
+        let issuer = Name::decode(t.expect(Tag::SEQUENCE, "issuer")?.raw, &mut warnings)?;
+        let this_update = Time::read_x509(&mut t, "thisUpdate")?;
+        if !matches!(t.peek_tag(), Some(Tag::UTC_TIME) | Some(Tag::GENERALIZED_TIME)) {
+            return reject("CRL-1", "nextUpdate is missing");
+        }
+        let next_update = Time::read_x509(&mut t, "nextUpdate")?;
+        let mut revoked = Vec::new();
+        let mut revoked_set = HashSet::new();
+        if t.peek_tag() == Some(Tag::SEQUENCE) {
+            let mut list = t.sequence("revokedCertificates")?;
+            while !list.is_empty() {
+                let mut entry = list.sequence("revoked certificate")?;
+                let serial = Serial::from_integer(&entry.integer("userCertificate")?, "CRL-2")?;
+                let revocation_date = Time::read_x509(&mut entry, "revocationDate")?;
+                if !entry.is_empty() {
+                    return reject("CRL-2", "CRL entry extensions are not allowed");
+                }
+                revoked_set.insert(serial.clone());
+                revoked.push(Revoked { serial, revocation_date });
+            }
+        }
+        let mut exts = t.nested(Tag::ctx_cons(0), "crlExtensions").map_err(|_| Error::new("CRL-2", "CRL extensions are missing"))?;
+        t.finish()?;
+        let mut list = exts.sequence("Extensions")?;
+        exts.finish()?;
+        let (mut aki, mut number) = (None, None);
+        while !list.is_empty() {
+            let mut e = list.sequence("Extension")?;
+            let id = e.oid("extnID")?;
+            let critical = if e.peek_tag() == Some(Tag::BOOLEAN) { e.boolean("critical")? } else { false };
+            let value = e.octet_string("extnValue")?;
+            e.finish()?;
+            if critical {
+                return reject("CRL-2", "CRL extensions must be non-critical");
+            }
+            if id == oid::CE_AUTHORITY_KEY_IDENTIFIER && aki.is_none() {
+                let mut o = Reader::new(value);
+                let mut s = o.sequence("AuthorityKeyIdentifier")?;
+                o.finish()?;
+                let ki = s.optional(Tag::ctx_prim(0))?.ok_or_else(|| Error::new("CERT-12", "AKI without keyIdentifier"))?;
+                s.finish().map_err(|_| Error::new("CERT-12", "AKI may hold only keyIdentifier"))?;
+                aki = Some(KeyId::from_slice(ki.value).ok_or_else(|| Error::new("CERT-12", "AKI is not 20 octets"))?);
+            } else if id == oid::CE_CRL_NUMBER && number.is_none() {
+                let mut o = Reader::new(value);
+                let n = o.integer("cRLNumber")?;
+                o.finish()?;
+                number = Some(Serial::from_integer(&n, "CRL-2")?);
+            } else {
+                return reject("CRL-2", format!("CRL extension {} is not allowed or repeated", oid::describe(&id)));
+            }
+        }
+        let tbs_start = hdr + (tbs_tlv.raw.as_ptr() as usize - outer.value.as_ptr() as usize);
+        Ok(Crl {
+            der: der_bytes.to_vec(),
+            tbs: tbs_start..tbs_start + tbs_tlv.raw.len(),
+            signature,
+            issuer,
+            this_update,
+            next_update,
+            aki: aki.ok_or_else(|| Error::new("CRL-2", "authorityKeyIdentifier is missing"))?,
+            crl_number: number.ok_or_else(|| Error::new("CRL-2", "CRL number is missing"))?,
+            revoked,
+            revoked_set,
+            warnings,
+        })
+    }
+
+    pub fn to_der(&self) -> &[u8] {
+        &self.der
+    }
+
+    /// Verify the signature with the issuing CA's key (CRL-6).
+    pub fn verify_signature(&self, key: &PublicKey) -> Result<()> {
+        key.verify(&self.der[self.tbs.clone()], &self.signature).map_err(|_| Error::new("CRL-6", "CRL signature does not verify with the CA's key"))
+    }
+
+    /// Is the certificate with `serial` revoked (PATH-5)? O(1).
+    pub fn is_revoked(&self, serial: &Serial) -> bool {
+        self.revoked_set.contains(serial)
+    }
+
+    /// Was this CRL issued by `ca` (name and key identifier, CERT-5)?
+    pub fn issued_by(&self, ca: &Cert) -> bool {
+        self.issuer.der == ca.subject.der && self.aki == ca.ski
+    }
+}
+
+/// Fields of a CRL to be issued.
+#[derive(Clone, Debug)]
+pub struct CrlBuilder {
+    pub issuer: Name,
+    pub aki: KeyId,
+    pub this_update: Time,
+    pub next_update: Time,
+    pub crl_number: Serial,
+    pub revoked: Vec<Revoked>,
+}
+
+impl CrlBuilder {
+    pub fn tbs(&self) -> Vec<u8> {
+        let entries: Vec<Vec<u8>> = self
+            .revoked
+            .iter()
+            .map(|r| der::sequence(&[&r.serial.encode(), &r.revocation_date.encode_x509()]))
+            .collect();
+        let revoked = if entries.is_empty() { Vec::new() } else { der::tlv(Tag::SEQUENCE, &entries.concat()) };
+        let aki = der::sequence(&[&der::oid(oid::CE_AUTHORITY_KEY_IDENTIFIER.0), &der::octet_string(&der::sequence(&[&der::tlv(Tag::ctx_prim(0), &self.aki.0)]))]);
+        let num = der::sequence(&[&der::oid(oid::CE_CRL_NUMBER.0), &der::octet_string(&self.crl_number.encode())]);
+        der::sequence(&[
+            &der::integer_u64(1),
+            &sha256_with_rsa(),
+            &self.issuer.der,
+            &self.this_update.encode_x509(),
+            &self.next_update.encode_x509(),
+            &revoked,
+            &der::tlv(Tag::ctx_cons(0), &der::sequence(&[&aki, &num])),
+        ])
+    }
+
+    pub fn sign(&self, signer: &dyn Signer, key: &KeyId) -> Result<Crl, BuildError> {
+        let tbs = self.tbs();
+        let sig = signer.sign(key, &tbs)?;
+        Ok(Crl::decode(&crate::cert::assemble(&tbs, &sig))?)
+    }
+}

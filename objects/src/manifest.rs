@@ -1,0 +1,153 @@
+//! Manifests (RFC 9286, RFC 9981; CHECKLIST 3.3): content codec, the manifest EE
+//! checks, and building a signed manifest.
+
+use crate::der::{self, Reader, Tag, Time, DER};
+use crate::error::{reject, BuildError, Error, Result};
+use crate::oid;
+use crate::resources::CertResources;
+use crate::serial::Serial;
+use crate::signed_object::{self, EeSpec, Issuer, SignedObject};
+use std::collections::HashSet;
+
+/// Most entries accepted on one manifest (MFT-20).
+pub const MAX_ENTRIES: usize = 100_000;
+
+/// File extensions a manifest may list (IANA "RPKI Repository Name Schemes", MFT-7).
+pub const KNOWN_EXTENSIONS: &[&str] = &["cer", "crl", "mft", "roa", "gbr", "asa", "sig", "tak", "spl"];
+
+/// One FileAndHash entry.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct FileAndHash {
+    pub file: String,
+    pub hash: [u8; 32],
+}
+
+/// The Manifest eContent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ManifestContent {
+    pub manifest_number: Serial,
+    pub this_update: Time,
+    pub next_update: Time,
+    pub files: Vec<FileAndHash>,
+}
+
+/// Check a manifest file name: `^[a-zA-Z0-9_-]+\.[a-z]{3}$` with a registered
+/// extension (MFT-7, PIT-5). Safe to call before any other use of the name.
+pub fn check_file_name(name: &str) -> Result<()> {
+    let Some((stem, ext)) = name.rsplit_once('.') else {
+        return reject("MFT-7", format!("file name '{}' has no extension", name.escape_default()));
+    };
+    let stem_ok = !stem.is_empty() && stem.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    let ext_ok = ext.len() == 3 && ext.bytes().all(|b| b.is_ascii_lowercase());
+    if !stem_ok || !ext_ok {
+        return reject("MFT-7", format!("file name '{}' is not of the form [a-zA-Z0-9_-]+.ext", name.escape_default()));
+    }
+    if !KNOWN_EXTENSIONS.contains(&ext) {
+        return reject("MFT-7", format!("file name '{name}' has an unregistered extension"));
+    }
+    Ok(())
+}
+
+impl ManifestContent {
+    pub fn encode(&self) -> Vec<u8> {
+        let files: Vec<Vec<u8>> = self
+            .files
+            .iter()
+            .map(|f| der::sequence(&[&der::ia5_string(&f.file), &der::bit_string(0, &f.hash)]))
+            .collect();
+        der::sequence(&[
+            &self.manifest_number.encode(),
+            &self.this_update.encode_generalized(),
+            &self.next_update.encode_generalized(),
+            &der::oid(oid::SHA256.0),
+            &der::tlv(Tag::SEQUENCE, &files.concat()),
+        ])
+    }
+
+    /// Strict decode (MFT-2 .. MFT-8, MFT-20).
+    pub fn decode(content: &[u8]) -> Result<Self> {
+        let mut outer = Reader::new(content);
+        let mut r = outer.sequence("Manifest")?;
+        outer.finish().map_err(|e| Error::new("CMS-3", e.detail))?;
+        if let Some(v) = r.optional(Tag::ctx_cons(0))? {
+            let mut vr = r.child(v.value)?;
+            if vr.integer("version")?.is_zero() {
+                return reject(DER, "version 0 must be omitted (DEFAULT)");
+            }
+            return reject("MFT-2", "manifest version must be 0");
+        }
+        let manifest_number = Serial::from_integer(&r.integer("manifestNumber")?, "MFT-3")?;
+        let this_update = Time::read_generalized(&mut r, "thisUpdate")?;
+        let next_update = Time::read_generalized(&mut r, "nextUpdate")?;
+        if this_update >= next_update {
+            return reject("MFT-4", "thisUpdate is not before nextUpdate");
+        }
+        if r.oid("fileHashAlg")? != oid::SHA256 {
+            return reject("MFT-5", "fileHashAlg must be id-sha256");
+        }
+        let mut list = r.sequence("fileList")?;
+        r.finish()?;
+        let mut files = Vec::new();
+        let mut names = HashSet::new();
+        let mut hashes = HashSet::new();
+        while !list.is_empty() {
+            if files.len() >= MAX_ENTRIES {
+                return reject("MFT-20", format!("more than {MAX_ENTRIES} manifest entries"));
+            }
+            let mut fh = list.sequence("FileAndHash")?;
+            let name = fh.expect(Tag::IA5_STRING, "file")?.value;
+            let hash = fh.bit_string("hash")?;
+            fh.finish()?;
+            let name = std::str::from_utf8(name).map_err(|_| Error::new("MFT-7", "file name is not ASCII"))?;
+            check_file_name(name)?;
+            let hash: [u8; 32] = hash
+                .octets("hash")
+                .ok()
+                .and_then(|h| h.try_into().ok())
+                .ok_or_else(|| Error::new("MFT-5", format!("hash of '{name}' is not 256 bits")))?;
+            if !names.insert(name.to_string()) {
+                return reject("MFT-8", format!("'{name}' is listed twice"));
+            }
+            if !hashes.insert(hash) {
+                return reject("MFT-8", format!("the hash of '{name}' is listed twice"));
+            }
+            files.push(FileAndHash { file: name.to_string(), hash });
+        }
+        if files.is_empty() {
+            return reject("MFT-20", "empty fileList (a manifest lists at least its CRL)");
+        }
+        Ok(ManifestContent { manifest_number, this_update, next_update, files })
+    }
+}
+
+/// A decoded manifest with the EE checks of MFT-10 done.
+#[derive(Clone, Debug)]
+pub struct Manifest {
+    pub signed: SignedObject,
+    pub content: ManifestContent,
+    pub warnings: Vec<Error>,
+}
+
+impl Manifest {
+    pub fn decode(bytes: &[u8]) -> Result<Self> {
+        let signed = SignedObject::decode(bytes)?;
+        signed.expect_type(oid::CT_MANIFEST, "MFT-1")?;
+        let content = ManifestContent::decode(signed.content())?;
+        let res = &signed.ee.resources;
+        let explicit = [res.ipv4.as_ref().map(|c| c.blocks().is_some()), res.ipv6.as_ref().map(|c| c.blocks().is_some()), res.asn.as_ref().map(|c| c.blocks().is_some())];
+        if explicit.contains(&Some(true)) {
+            return reject("MFT-10", "the manifest EE certificate must use inherit for its resources");
+        }
+        let warnings = signed.warnings.clone();
+        Ok(Manifest { signed, content, warnings })
+    }
+
+    /// Build a manifest; the EE is valid exactly from thisUpdate to nextUpdate and
+    /// inherits every family the issuer holds (MFT-9).
+    pub fn build(content: &ManifestContent, issuer: &Issuer<'_>, ee_serial: Serial, manifest_uri: &str) -> Result<Self, BuildError> {
+        let ee = EeSpec { serial: ee_serial, not_before: content.this_update, not_after: content.next_update, object_uri: manifest_uri.to_string() };
+        let held = issuer.cert.resources.resolve(&crate::resources::ResourceSet::all());
+        let so = signed_object::build(oid::CT_MANIFEST, &content.encode(), content.this_update, &ee, CertResources::inherit_all(&held), issuer)?;
+        Ok(Manifest::decode(so.to_der())?)
+    }
+}
