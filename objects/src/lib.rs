@@ -20,3 +20,5 @@ pub mod roa;
 pub mod aspa;
 pub mod manifest;
 pub mod tal;
+pub mod object;
+pub mod json;

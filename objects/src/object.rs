@@ -1,0 +1,123 @@
+//! Any RPKI object, recognised by its content rather than its file name.
+
+use crate::aspa::Aspa;
+use crate::cert::Cert;
+use crate::crl::Crl;
+use crate::der::{Reader, Tag};
+use crate::error::{reject, Result};
+use crate::manifest::Manifest;
+use crate::oid;
+use crate::roa::Roa;
+use crate::signed_object::SignedObject;
+use crate::tal::Tal;
+
+/// A decoded object of any supported type.
+#[derive(Clone, Debug)]
+pub enum Object {
+    Cert(Box<Cert>),
+    Crl(Box<Crl>),
+    Manifest(Box<Manifest>),
+    Roa(Box<Roa>),
+    Aspa(Box<Aspa>),
+    /// Another signed object type (GBR, RSC, TAK ...): the CMS layer only.
+    Signed(Box<SignedObject>),
+    Tal(Box<Tal>),
+}
+
+/// What the bytes look like, before full decoding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Cert,
+    Crl,
+    SignedObject,
+    Tal,
+}
+
+/// Recognise the object type from the first few elements.
+pub fn sniff(bytes: &[u8]) -> Option<Kind> {
+    let first = *bytes.first()?;
+    if first == b'#' || bytes.starts_with(b"rsync://") || bytes.starts_with(b"https://") || bytes.starts_with(b"http://") {
+        return Some(Kind::Tal);
+    }
+    if first != Tag::SEQUENCE.0 {
+        return None;
+    }
+    // A BER (indefinite-length) ContentInfo: recognised so that decoding can
+    // reject it with the rule it breaks (CMS-1).
+    if bytes.get(1) == Some(&0x80) && bytes.get(2..4) == Some(&[0x06, 0x09]) && bytes.get(4..13) == Some(oid::SIGNED_DATA.0) {
+        return Some(Kind::SignedObject);
+    }
+    let mut r = Reader::new(bytes);
+    let mut outer = r.sequence("object").ok()?;
+    match outer.peek_tag()? {
+        Tag::OID => Some(Kind::SignedObject),
+        Tag::SEQUENCE => {
+            let mut tbs = outer.sequence("tbs").ok()?;
+            match tbs.peek_tag()? {
+                t if t == Tag::ctx_cons(0) => Some(Kind::Cert),
+                Tag::INTEGER => {
+                    tbs.any().ok()?;
+                    // CRL v2: version, then the signature AlgorithmIdentifier.
+                    // Certificate v1: serial number, then the AlgorithmIdentifier.
+                    tbs.sequence("algorithm").ok()?;
+                    tbs.sequence("issuer").ok()?;
+                    match tbs.peek_tag()? {
+                        Tag::UTC_TIME | Tag::GENERALIZED_TIME => Some(Kind::Crl),
+                        _ => Some(Kind::Cert),
+                    }
+                }
+                Tag::SEQUENCE => Some(Kind::Crl),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+impl Object {
+    /// Decode any object; the type comes from the content.
+    pub fn decode(bytes: &[u8]) -> Result<Self> {
+        match sniff(bytes) {
+            Some(Kind::Tal) => Ok(Object::Tal(Box::new(Tal::parse(bytes)?))),
+            Some(Kind::Cert) => Ok(Object::Cert(Box::new(Cert::decode(bytes)?))),
+            Some(Kind::Crl) => Ok(Object::Crl(Box::new(Crl::decode(bytes)?))),
+            Some(Kind::SignedObject) => {
+                let so = SignedObject::decode(bytes)?;
+                let ct = so.content_type.as_str();
+                if ct == oid::CT_ROA.to_string() {
+                    Ok(Object::Roa(Box::new(Roa::decode(bytes)?)))
+                } else if ct == oid::CT_MANIFEST.to_string() {
+                    Ok(Object::Manifest(Box::new(Manifest::decode(bytes)?)))
+                } else if ct == oid::CT_ASPA.to_string() {
+                    Ok(Object::Aspa(Box::new(Aspa::decode(bytes)?)))
+                } else {
+                    Ok(Object::Signed(Box::new(so)))
+                }
+            }
+            None => reject("RFC 6481 §2", "not a recognised RPKI object (certificate, CRL, signed object or TAL)"),
+        }
+    }
+
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Object::Cert(_) => "certificate",
+            Object::Crl(_) => "crl",
+            Object::Manifest(_) => "manifest",
+            Object::Roa(_) => "roa",
+            Object::Aspa(_) => "aspa",
+            Object::Signed(_) => "signed_object",
+            Object::Tal(_) => "tal",
+        }
+    }
+
+    /// The CMS layer of a signed object.
+    pub fn signed(&self) -> Option<&SignedObject> {
+        match self {
+            Object::Manifest(m) => Some(&m.signed),
+            Object::Roa(r) => Some(&r.signed),
+            Object::Aspa(a) => Some(&a.signed),
+            Object::Signed(s) => Some(s),
+            _ => None,
+        }
+    }
+}
