@@ -63,13 +63,20 @@ impl Crl {
             return reject("CRL-1", "nextUpdate is missing");
         }
         let next_update = Time::read_x509(&mut t, "nextUpdate")?;
+        if next_update <= this_update {
+            return reject("CRL-1", "nextUpdate is not after thisUpdate");
+        }
         let mut revoked = Vec::new();
         let mut revoked_set = HashSet::new();
         if t.peek_tag() == Some(Tag::SEQUENCE) {
             let mut list = t.sequence("revokedCertificates")?;
             while !list.is_empty() {
                 let mut entry = list.sequence("revoked certificate")?;
-                let serial = Serial::from_integer(&entry.integer("userCertificate")?, "CRL-2")?;
+                let serial_int = entry.integer("userCertificate")?;
+                if serial_int.is_zero() || serial_int.is_negative() {
+                    return reject("CERT-2", "revoked serial number must be positive");
+                }
+                let serial = Serial::from_integer(&serial_int, "CRL-2")?;
                 let revocation_date = Time::read_x509(&mut entry, "revocationDate")?;
                 if !entry.is_empty() {
                     return reject("CRL-2", "CRL entry extensions are not allowed");

@@ -29,8 +29,10 @@ impl Name {
         Ok(Name { der, common_name: common_name.to_string(), serial_number: serial_number.map(str::to_string) })
     }
 
-    /// Decode and profile-check a Name TLV. Non-PrintableString values are
-    /// accepted with a warning (rpki-client only warns), other attributes rejected.
+    /// Decode and profile-check a Name TLV: CN and serialNumber only, both
+    /// PrintableString (CERT-3). UTF8String is accepted with a warning, as
+    /// rpki-client does: Krill, rpki-client's own test objects and router
+    /// certificates in the field use it.
     pub fn decode(raw: &[u8], warnings: &mut Vec<Error>) -> Result<Self> {
         let mut outer = Reader::new(raw);
         let mut rdns = outer.sequence("Name")?;
@@ -56,7 +58,10 @@ impl Name {
                 if slot.is_some() {
                     return reject("CERT-3", "name attribute repeated");
                 }
-                *slot = Some(string_value(v.tag, v.value, warnings)?);
+                if v.tag == Tag::UTF8_STRING {
+                    warnings.push(Error::new("CERT-3", "name uses UTF8String instead of PrintableString"));
+                }
+                *slot = Some(string_value(v.tag, v.value)?);
             }
         }
         let common_name = cn.ok_or_else(|| Error::new("CERT-3", "name without CommonName"))?;
@@ -68,16 +73,14 @@ fn is_printable(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b" '()+,-./:=?".contains(&b)
 }
 
-fn string_value(tag: Tag, v: &[u8], warnings: &mut Vec<Error>) -> Result<String> {
+fn string_value(tag: Tag, v: &[u8]) -> Result<String> {
     match tag {
         Tag::PRINTABLE_STRING => {
             if !v.iter().all(|b| is_printable(*b)) {
                 return reject("CERT-3", "invalid character in PrintableString");
             }
         }
-        Tag::UTF8_STRING => {
-            warnings.push(Error::new("CERT-3", "name uses UTF8String instead of PrintableString"));
-        }
+        Tag::UTF8_STRING => {}
         t => return reject("CERT-3", format!("name value of type {t} is not allowed")),
     }
     let s = std::str::from_utf8(v).map_err(|_| Error::new("CERT-3", "name is not valid UTF-8"))?;

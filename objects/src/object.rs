@@ -36,7 +36,9 @@ pub enum Kind {
 /// Recognise the object type from the first few elements.
 pub fn sniff(bytes: &[u8]) -> Option<Kind> {
     let first = *bytes.first()?;
-    if first == b'#' || bytes.starts_with(b"rsync://") || bytes.starts_with(b"https://") || bytes.starts_with(b"http://") {
+    // Text (no control characters but line breaks and tabs): a TAL candidate.
+    let text = std::str::from_utf8(bytes).is_ok_and(|s| s.chars().all(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t')));
+    if text {
         return Some(Kind::Tal);
     }
     if first != Tag::SEQUENCE.0 {

@@ -114,6 +114,9 @@ impl SignedObject {
         if ee.kind != CertKind::Ee {
             return reject("CMS-11", "the signing certificate is not an EE certificate");
         }
+        if ctype != oid::CT_SIGNED_CHECKLIST && ee.sia.rsync_signed_object().is_none() {
+            return reject("CERT-18", "the EE certificate has no rsync signedObject URI");
+        }
         if sid.value != ee.ski.0 {
             return reject("CMS-5", "sid does not match the EE certificate's SKI");
         }

@@ -182,10 +182,9 @@ impl Extensions {
                 return reject("RES-12", "RFC 8360 (-v2) resource extensions are not supported");
             }
             other => {
-                if critical {
-                    return reject("CERT-21", format!("unknown critical extension {}", other));
-                }
-                warnings.push(Error::new("CERT-21", format!("ignoring unknown extension {}", other)));
+                // RFC 6487 §4.8: extensions not in the profile MUST be absent.
+                let c = if critical { "critical " } else { "" };
+                return reject("CERT-21", format!("{c}extension {other} is not allowed by the profile"));
             }
         }
         Ok(())

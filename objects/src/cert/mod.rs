@@ -126,6 +126,9 @@ impl Cert {
         let not_before = Time::read_x509(&mut validity, "notBefore")?;
         let not_after = Time::read_x509(&mut validity, "notAfter")?;
         validity.finish()?;
+        if not_after < not_before {
+            return reject("CERT-6", "notAfter is before notBefore");
+        }
         let subject = Name::decode(t.expect(Tag::SEQUENCE, "subject")?.raw, &mut warnings).map_err(|e| e.context("subject"))?;
         let public_key = PublicKey::decode(t.expect(Tag::SEQUENCE, "subjectPublicKeyInfo")?.raw)?;
         for n in [1u8, 2] {

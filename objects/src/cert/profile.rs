@@ -69,11 +69,12 @@ pub(super) fn apply(mut cert: Cert, ext: Extensions) -> Result<Cert> {
         CertKind::Ta | CertKind::Ca => {
             let sia = sia.ok_or_else(|| Error::new("CERT-17", "subject information access is missing"))?;
             let repo = sia.rsync_repository().ok_or_else(|| Error::new("CERT-17", "no rsync caRepository"))?;
-            if !repo.ends_with('/') {
-                return reject("CERT-17", "caRepository must name a directory (trailing '/')");
-            }
             let mft = sia.rsync_manifest().ok_or_else(|| Error::new("CERT-17", "no rsync rpkiManifest"))?;
-            if !mft.starts_with(repo) || mft[repo.len()..].contains('/') || mft.len() == repo.len() {
+            // The manifest is a file directly in the repository directory. Real
+            // CAs omit the directory's trailing '/' (RIPE NCC's hosted CAs do).
+            let dir = repo.strip_suffix('/').unwrap_or(repo);
+            let in_dir = mft.strip_prefix(dir).and_then(|r| r.strip_prefix('/')).is_some_and(|f| !f.is_empty() && !f.contains('/'));
+            if !in_dir {
                 return reject("CERT-17", "rpkiManifest is not a file in the caRepository directory");
             }
             if !sia.signed_object.is_empty() {
@@ -85,14 +86,16 @@ pub(super) fn apply(mut cert: Cert, ext: Extensions) -> Result<Cert> {
             cert.sia = sia;
         }
         CertKind::Ee => {
-            let sia = sia.ok_or_else(|| Error::new("CERT-18", "subject information access is missing"))?;
+            // An RSC's EE has no SIA (RFC 9323); signed objects published in a
+            // repository need signedObject, which `SignedObject::decode` checks.
+            let sia = sia.unwrap_or_default();
             if !sia.ca_repository.is_empty() || !sia.rpki_manifest.is_empty() {
                 return reject("CERT-18", "an EE certificate's SIA may hold only signedObject");
             }
             if !sia.rpki_notify.is_empty() {
                 cert.warnings.push(Error::new("CERT-18", "rpkiNotify in an EE certificate's SIA (RFC 8182 errata 7239)"));
             }
-            if sia.rsync_signed_object().is_none() {
+            if !sia.signed_object.is_empty() && sia.rsync_signed_object().is_none() {
                 return reject("CERT-18", "no rsync signedObject URI");
             }
             cert.sia = sia;
