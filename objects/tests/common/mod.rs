@@ -45,7 +45,7 @@ pub fn ca_sia(handle: &str, key: &KeyId) -> SiaSpec {
 impl Fixture {
     pub fn new() -> Self {
         let signer = SoftSigner::new();
-        let now = Time::from_ymd_hms(2026, 11, 23, 12, 0, 0).unwrap();
+        let now = Time::now();
         let ta_key = signer.create_key().unwrap();
         let ta_pub = signer.public_key(&ta_key).unwrap();
         let ta_name = Name::new(&ta_key.hex(), None).unwrap();
