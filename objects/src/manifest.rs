@@ -87,9 +87,11 @@ impl ManifestContent {
         }
         let mut list = r.sequence("fileList")?;
         r.finish()?;
-        let mut files = Vec::new();
-        let mut names = HashSet::new();
-        let mut hashes = HashSet::new();
+        // Each entry takes at least 43 octets (32-octet hash, 5-character name).
+        let cap = (list.remaining() / 43).min(MAX_ENTRIES);
+        let mut files = Vec::with_capacity(cap);
+        let mut names: HashSet<&str> = HashSet::with_capacity(cap);
+        let mut hashes: HashSet<&[u8]> = HashSet::with_capacity(cap);
         while !list.is_empty() {
             if files.len() >= MAX_ENTRIES {
                 return reject("MFT-20", format!("more than {MAX_ENTRIES} manifest entries"));
@@ -100,15 +102,14 @@ impl ManifestContent {
             fh.finish()?;
             let name = std::str::from_utf8(name).map_err(|_| Error::new("MFT-7", "file name is not ASCII"))?;
             check_file_name(name)?;
-            let hash: [u8; 32] = hash
-                .octets("hash")
-                .ok()
-                .and_then(|h| h.try_into().ok())
-                .ok_or_else(|| Error::new("MFT-5", format!("hash of '{name}' is not 256 bits")))?;
-            if !names.insert(name.to_string()) {
+            let hash_bytes = hash.octets("hash").ok().filter(|h| h.len() == 32);
+            let hash_bytes = hash_bytes.ok_or_else(|| Error::new("MFT-5", format!("hash of '{name}' is not 256 bits")))?;
+            let mut hash = [0u8; 32];
+            hash.copy_from_slice(hash_bytes);
+            if !names.insert(name) {
                 return reject("MFT-8", format!("'{name}' is listed twice"));
             }
-            if !hashes.insert(hash) {
+            if !hashes.insert(hash_bytes) {
                 return reject("MFT-8", format!("the hash of '{name}' is listed twice"));
             }
             files.push(FileAndHash { file: name.to_string(), hash });

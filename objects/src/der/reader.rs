@@ -44,6 +44,11 @@ impl<'a> Reader<'a> {
         self.data.is_empty()
     }
 
+    /// Octets not yet read.
+    pub fn remaining(&self) -> usize {
+        self.data.len()
+    }
+
     /// Fail unless every byte was consumed.
     pub fn finish(&self) -> Result<()> {
         if self.data.is_empty() {
