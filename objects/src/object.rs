@@ -49,12 +49,12 @@ pub fn sniff(bytes: &[u8]) -> Option<Kind> {
     if bytes.get(1) == Some(&0x80) && bytes.get(2..4) == Some(&[0x06, 0x09]) && bytes.get(4..13) == Some(oid::SIGNED_DATA.0) {
         return Some(Kind::SignedObject);
     }
-    let mut r = Reader::new(bytes);
-    let mut outer = r.sequence("object").ok()?;
+    // Truncated input is still recognised, so that decoding can say what is wrong.
+    let outer = Reader::new(lenient_content(bytes)?);
     match outer.peek_tag()? {
         Tag::OID => Some(Kind::SignedObject),
         Tag::SEQUENCE => {
-            let mut tbs = outer.sequence("tbs").ok()?;
+            let mut tbs = Reader::new(lenient_content(outer.rest())?);
             match tbs.peek_tag()? {
                 t if t == Tag::ctx_cons(0) => Some(Kind::Cert),
                 Tag::INTEGER => {
@@ -74,6 +74,19 @@ pub fn sniff(bytes: &[u8]) -> Option<Kind> {
         }
         _ => None,
     }
+}
+
+/// The content octets of the first TLV, cut short where the input ends.
+fn lenient_content(b: &[u8]) -> Option<&[u8]> {
+    let l = *b.get(1)? as usize;
+    let (hdr, len) = if l < 0x80 {
+        (2, l)
+    } else {
+        let n = l & 0x7f;
+        let len = b.get(2..2 + n)?.iter().fold(0usize, |a, x| a.saturating_mul(256).saturating_add(*x as usize));
+        (2 + n, len)
+    };
+    b.get(hdr..).map(|c| &c[..len.min(c.len())])
 }
 
 impl Object {

@@ -1,1 +1,5 @@
-//! Deterministic scenario generator for tests.
+//! Deterministic scenarios for tests: repositories good and broken, with the
+//! outcome each must produce, and the expected results for the shared corpus
+//! (`corpus/verdicts.txt`).
+
+pub mod fixture;

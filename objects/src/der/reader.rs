@@ -44,6 +44,11 @@ impl<'a> Reader<'a> {
         self.data.is_empty()
     }
 
+    /// The octets not yet read.
+    pub fn rest(&self) -> &'a [u8] {
+        self.data
+    }
+
     /// Octets not yet read.
     pub fn remaining(&self) -> usize {
         self.data.len()
