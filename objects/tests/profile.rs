@@ -207,7 +207,8 @@ fn mutated_ta(f: &Fixture, edit: impl Fn(&mut CertBuilder)) -> rpkit_objects::Re
 fn profile_rules_enforced_on_built_certificates() {
     let f = Fixture::new();
     assert!(mutated_ta(&f, |_| {}).is_ok());
-XX
+    // Without basicConstraints it is an EE, which must name its issuer.
+    assert_eq!(mutated_ta(&f, |b| b.ca = false).unwrap_err().rule, "CERT-12");
     assert_eq!(mutated_ta(&f, |b| b.crl_uri = Some("rsync://x/y.crl".into())).unwrap_err().rule, "TA-4");
     assert_eq!(mutated_ta(&f, |b| b.ca_issuer = Some("rsync://x/y.cer".into())).unwrap_err().rule, "TA-4");
     assert_eq!(mutated_ta(&f, |b| b.serial = Serial::from_u64(0)).unwrap_err().rule, "CERT-2");
