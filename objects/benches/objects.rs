@@ -48,14 +48,26 @@ fn setup() -> Setup {
 }
 
 fn issuer(s: &Setup) -> Issuer<'_> {
-    Issuer { signer: &s.signer, key: s.key, cert: &s.ca, cert_uri: "rsync://b.test/ca.cer".into(), crl_uri: "rsync://b.test/r/c.crl".into() }
+    Issuer {
+        signer: &s.signer,
+        key: s.key,
+        cert: &s.ca,
+        cert_uri: "rsync://b.test/ca.cer".into(),
+        crl_uri: "rsync://b.test/r/c.crl".into(),
+    }
 }
 
 fn verify(c: &mut Criterion) {
     let s = setup();
     let now = Time::now();
-    let ee = EeSpec { serial: Serial::from_u64(2), not_before: now, not_after: now.add_secs(86400), object_uri: "rsync://b.test/r/a.roa".into() };
-    let roa_content = RoaContent { asn: Asn(64496), prefixes: vec![RoaPrefix { prefix: "10.1.0.0/16".parse().unwrap(), max_length: Some(24) }] };
+    let ee = EeSpec {
+        serial: Serial::from_u64(2),
+        not_before: now,
+        not_after: now.add_secs(86400),
+        object_uri: "rsync://b.test/r/a.roa".into(),
+    };
+    let roa_content =
+        RoaContent { asn: Asn(64496), prefixes: vec![RoaPrefix { prefix: "10.1.0.0/16".parse().unwrap(), max_length: Some(24) }] };
     let roa = Roa::build(&roa_content, &issuer(&s), &ee, now).unwrap();
     let roa_der = roa.signed.to_der().to_vec();
     let mft_content = ManifestContent {
@@ -118,7 +130,9 @@ fn keys(c: &mut Criterion) {
     let k = KeyPair::generate().unwrap();
     let mut g = c.benchmark_group("sign");
     g.throughput(Throughput::Elements(1));
-    g.bench_function("rsa2048_sha256_sign", |b| b.iter_batched(|| b"data to sign".to_vec(), |d| k.sign(&d).unwrap(), BatchSize::SmallInput));
+    g.bench_function("rsa2048_sha256_sign", |b| {
+        b.iter_batched(|| b"data to sign".to_vec(), |d| k.sign(&d).unwrap(), BatchSize::SmallInput)
+    });
     g.finish();
 }
 

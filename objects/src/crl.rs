@@ -137,7 +137,8 @@ impl Crl {
 
     /// Verify the signature with the issuing CA's key (CRL-6).
     pub fn verify_signature(&self, key: &PublicKey) -> Result<()> {
-        key.verify(&self.der[self.tbs.clone()], &self.signature).map_err(|_| Error::new("CRL-6", "CRL signature does not verify with the CA's key"))
+        key.verify(&self.der[self.tbs.clone()], &self.signature)
+            .map_err(|_| Error::new("CRL-6", "CRL signature does not verify with the CA's key"))
     }
 
     /// Is the certificate with `serial` revoked (PATH-5)? O(1).
@@ -164,13 +165,13 @@ pub struct CrlBuilder {
 
 impl CrlBuilder {
     pub fn tbs(&self) -> Vec<u8> {
-        let entries: Vec<Vec<u8>> = self
-            .revoked
-            .iter()
-            .map(|r| der::sequence(&[&r.serial.encode(), &r.revocation_date.encode_x509()]))
-            .collect();
+        let entries: Vec<Vec<u8>> =
+            self.revoked.iter().map(|r| der::sequence(&[&r.serial.encode(), &r.revocation_date.encode_x509()])).collect();
         let revoked = if entries.is_empty() { Vec::new() } else { der::tlv(Tag::SEQUENCE, &entries.concat()) };
-        let aki = der::sequence(&[&der::oid(oid::CE_AUTHORITY_KEY_IDENTIFIER.0), &der::octet_string(&der::sequence(&[&der::tlv(Tag::ctx_prim(0), &self.aki.0)]))]);
+        let aki = der::sequence(&[
+            &der::oid(oid::CE_AUTHORITY_KEY_IDENTIFIER.0),
+            &der::octet_string(&der::sequence(&[&der::tlv(Tag::ctx_prim(0), &self.aki.0)])),
+        ]);
         let num = der::sequence(&[&der::oid(oid::CE_CRL_NUMBER.0), &der::octet_string(&self.crl_number.encode())]);
         der::sequence(&[
             &der::integer_u64(1),

@@ -3,22 +3,25 @@
 //! (encoder) beside its strict decoder. Decoding checks syntax and profile;
 //! signature checks are separate calls so a validator can order its work.
 
+// Decoders face hostile input: no unwrap, expect or explicit panic (PIT-1).
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
 pub mod der;
 pub mod error;
 pub mod oid;
 pub mod resources;
 
 pub use error::{Error, Result};
-pub mod crypto;
-pub mod hex;
-pub mod name;
-pub mod serial;
+pub mod aspa;
 pub mod cert;
 pub mod crl;
-pub mod signed_object;
-pub mod roa;
-pub mod aspa;
-pub mod manifest;
-pub mod tal;
-pub mod object;
+pub mod crypto;
+pub mod hex;
 pub mod json;
+pub mod manifest;
+pub mod name;
+pub mod object;
+pub mod roa;
+pub mod serial;
+pub mod signed_object;
+pub mod tal;

@@ -50,11 +50,8 @@ pub fn check_file_name(name: &str) -> Result<()> {
 
 impl ManifestContent {
     pub fn encode(&self) -> Vec<u8> {
-        let files: Vec<Vec<u8>> = self
-            .files
-            .iter()
-            .map(|f| der::sequence(&[&der::ia5_string(&f.file), &der::bit_string(0, &f.hash)]))
-            .collect();
+        let files: Vec<Vec<u8>> =
+            self.files.iter().map(|f| der::sequence(&[&der::ia5_string(&f.file), &der::bit_string(0, &f.hash)])).collect();
         der::sequence(&[
             &self.manifest_number.encode(),
             &self.this_update.encode_generalized(),
@@ -135,7 +132,11 @@ impl Manifest {
         signed.expect_type(oid::CT_MANIFEST, "MFT-1")?;
         let content = ManifestContent::decode(signed.content())?;
         let res = &signed.ee.resources;
-        let explicit = [res.ipv4.as_ref().map(|c| c.blocks().is_some()), res.ipv6.as_ref().map(|c| c.blocks().is_some()), res.asn.as_ref().map(|c| c.blocks().is_some())];
+        let explicit = [
+            res.ipv4.as_ref().map(|c| c.blocks().is_some()),
+            res.ipv6.as_ref().map(|c| c.blocks().is_some()),
+            res.asn.as_ref().map(|c| c.blocks().is_some()),
+        ];
         if explicit.contains(&Some(true)) {
             return reject("MFT-10", "the manifest EE certificate must use inherit for its resources");
         }
@@ -146,9 +147,15 @@ impl Manifest {
     /// Build a manifest; the EE is valid exactly from thisUpdate to nextUpdate and
     /// inherits every family the issuer holds (MFT-9).
     pub fn build(content: &ManifestContent, issuer: &Issuer<'_>, ee_serial: Serial, manifest_uri: &str) -> Result<Self, BuildError> {
-        let ee = EeSpec { serial: ee_serial, not_before: content.this_update, not_after: content.next_update, object_uri: manifest_uri.to_string() };
+        let ee = EeSpec {
+            serial: ee_serial,
+            not_before: content.this_update,
+            not_after: content.next_update,
+            object_uri: manifest_uri.to_string(),
+        };
         let held = issuer.cert.resources.resolve(&crate::resources::ResourceSet::all());
-        let so = signed_object::build(oid::CT_MANIFEST, &content.encode(), content.this_update, &ee, CertResources::inherit_all(&held), issuer)?;
+        let so =
+            signed_object::build(oid::CT_MANIFEST, &content.encode(), content.this_update, &ee, CertResources::inherit_all(&held), issuer)?;
         Ok(Manifest::decode(so.to_der())?)
     }
 }

@@ -3,13 +3,13 @@
 //! decoded by its own module.
 
 use crate::cert::{Cert, CertBuilder, CertKind, SiaSpec};
-use crate::name::Name;
-use crate::resources::CertResources;
-use crate::serial::Serial;
 use crate::crypto::{read_algorithm, sha256, KeyId, Signer};
 use crate::der::{self, Reader, Tag, Time};
 use crate::error::{reject, BuildError, Error, Result};
+use crate::name::Name;
 use crate::oid;
+use crate::resources::CertResources;
+use crate::serial::Serial;
 
 /// Largest object accepted (rpki-client's limit, MFT-20).
 pub const MAX_OBJECT_SIZE: usize = 4 * 1024 * 1024;
@@ -150,7 +150,10 @@ impl SignedObject {
 
     /// Verify the signer's signature over the signed attributes (CMS-9, CMS-11).
     pub fn verify_signature(&self) -> Result<()> {
-        self.ee.public_key.verify(&self.signed_attrs, &self.signature).map_err(|_| Error::new("CMS-11", "CMS signature does not verify with the EE key"))
+        self.ee
+            .public_key
+            .verify(&self.signed_attrs, &self.signature)
+            .map_err(|_| Error::new("CMS-11", "CMS signature does not verify with the EE key"))
     }
 
     /// Require `content_type` (CMS-3, per object type).
@@ -186,7 +189,8 @@ impl SignedAttrs {
             if !vals.is_empty() {
                 return reject("CMS-6", format!("attribute {} has more than one value", oid::describe(&ty)));
             }
-            let slot_dup = |present: bool| if present { reject("CMS-6", format!("attribute {} repeated", oid::describe(&ty))) } else { Ok(()) };
+            let slot_dup =
+                |present: bool| if present { reject("CMS-6", format!("attribute {} repeated", oid::describe(&ty))) } else { Ok(()) };
             if ty == oid::CONTENT_TYPE {
                 slot_dup(ct.is_some())?;
                 if v.tag != Tag::OID {
@@ -241,7 +245,14 @@ pub struct EeSpec {
 
 /// Build a signed object: a one-time EE key signs the attributes (CMS-14,
 /// ALG-10), then the issuer certifies that key with `resources`.
-pub fn build(content_type: der::Oid<'_>, content: &[u8], signing_time: Time, ee: &EeSpec, resources: CertResources, issuer: &Issuer<'_>) -> Result<SignedObject, BuildError> {
+pub fn build(
+    content_type: der::Oid<'_>,
+    content: &[u8],
+    signing_time: Time,
+    ee: &EeSpec,
+    resources: CertResources,
+    issuer: &Issuer<'_>,
+) -> Result<SignedObject, BuildError> {
     let attrs = der::set_of(vec![
         der::sequence(&[&der::oid(oid::CONTENT_TYPE.0), &der::set_of(vec![der::oid(content_type.0)])]),
         der::sequence(&[&der::oid(oid::SIGNING_TIME.0), &der::set_of(vec![signing_time.encode_x509()])]),

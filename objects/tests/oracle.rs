@@ -67,7 +67,8 @@ fn oracle_roa() {
     let theirs = rpki::repository::Roa::decode(bytes::Bytes::copy_from_slice(ours.signed.to_der()), true).unwrap();
     let (_, attestation) = theirs.process(&ca, true, |_| Ok(())).unwrap();
     assert_eq!(u32::from(attestation.as_id()), 64511);
-    let theirs: BTreeSet<String> = attestation.iter().map(|a| format!("{}/{}-{}", a.address(), a.address_length(), a.max_length())).collect();
+    let theirs: BTreeSet<String> =
+        attestation.iter().map(|a| format!("{}/{}-{}", a.address(), a.address_length(), a.max_length())).collect();
     let ours: BTreeSet<String> = ours.content.prefixes.iter().map(|p| format!("{}-{}", p.prefix, p.max_len())).collect();
     assert_eq!(theirs, ours);
 }
@@ -88,7 +89,8 @@ fn oracle_manifest() {
     assert_eq!(String::from(mft.manifest_number()), content.manifest_number.decimal());
     assert_eq!(secs(mft.this_update()), content.this_update.0);
     assert_eq!(secs(mft.next_update()), content.next_update.0);
-    let theirs: Vec<(String, Vec<u8>)> = mft.iter().map(|fh| (String::from_utf8(fh.file().to_vec()).unwrap(), fh.hash().to_vec())).collect();
+    let theirs: Vec<(String, Vec<u8>)> =
+        mft.iter().map(|fh| (String::from_utf8(fh.file().to_vec()).unwrap(), fh.hash().to_vec())).collect();
     let ours: Vec<(String, Vec<u8>)> = content.files.iter().map(|f| (f.file.clone(), f.hash.to_vec())).collect();
     assert_eq!(theirs, ours);
 }

@@ -52,8 +52,8 @@ fn roa_6_max_length_bounds() {
 #[test]
 fn roa_4_address_families() {
     let item = roa_addr(p("10.0.0.0/8"), None);
-    assert_eq!(RoaContent::decode(&roa_content(&[1], &[0, 3], &[item.clone()]), &mut vec![]).unwrap_err().rule, "ROA-4");
-    assert_eq!(RoaContent::decode(&roa_content(&[1], &[0, 1, 1], &[item.clone()]), &mut vec![]).unwrap_err().rule, "ROA-4");
+    assert_eq!(RoaContent::decode(&roa_content(&[1], &[0, 3], std::slice::from_ref(&item)), &mut vec![]).unwrap_err().rule, "ROA-4");
+    assert_eq!(RoaContent::decode(&roa_content(&[1], &[0, 1, 1], std::slice::from_ref(&item)), &mut vec![]).unwrap_err().rule, "ROA-4");
     assert_eq!(RoaContent::decode(&roa_content(&[1], &[0, 1], &[]), &mut vec![]).unwrap_err().rule, "ROA-4");
     let fam = der::sequence(&[&der::octet_string(&[0, 1]), &der::sequence(&[&item])]);
     let two = der::sequence(&[&der::integer_u64(1), &der::sequence(&[&fam, &fam])]);
@@ -213,20 +213,22 @@ fn profile_rules_enforced_on_built_certificates() {
     assert_eq!(mutated_ta(&f, |b| b.ca_issuer = Some("rsync://x/y.cer".into())).unwrap_err().rule, "TA-4");
     assert_eq!(mutated_ta(&f, |b| b.serial = Serial::from_u64(0)).unwrap_err().rule, "CERT-2");
     assert_eq!(mutated_ta(&f, |b| b.not_after = b.not_before.add_secs(-1)).unwrap_err().rule, "CERT-6");
+    assert_eq!(mutated_ta(&f, |b| b.resources.ipv4 = Some(rpkit_objects::resources::Choice::Inherit)).unwrap_err().rule, "TA-3");
     assert_eq!(
-        mutated_ta(&f, |b| b.resources.ipv4 = Some(rpkit_objects::resources::Choice::Inherit)).unwrap_err().rule,
-        "TA-3"
-    );
-    assert_eq!(
-        mutated_ta(&f, |b| b.sia = rpkit_objects::cert::SiaSpec::Ca { repository: "rsync://a/b/".into(), manifest: "rsync://a/c/m.mft".into(), notify: None })
-            .unwrap_err()
-            .rule,
+        mutated_ta(&f, |b| b.sia =
+            rpkit_objects::cert::SiaSpec::Ca { repository: "rsync://a/b/".into(), manifest: "rsync://a/c/m.mft".into(), notify: None })
+        .unwrap_err()
+        .rule,
         "CERT-17"
     );
     assert_eq!(
-        mutated_ta(&f, |b| b.sia = rpkit_objects::cert::SiaSpec::Ca { repository: "rsync://a/b/".into(), manifest: "rsync://a/b/m.mft".into(), notify: Some("http://a/n.xml".into()) })
-            .unwrap_err()
-            .rule,
+        mutated_ta(&f, |b| b.sia = rpkit_objects::cert::SiaSpec::Ca {
+            repository: "rsync://a/b/".into(),
+            manifest: "rsync://a/b/m.mft".into(),
+            notify: Some("http://a/n.xml".into())
+        })
+        .unwrap_err()
+        .rule,
         "CERT-17"
     );
     // An EE (no basicConstraints) carrying the CA key usage is caught too.

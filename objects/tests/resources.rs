@@ -91,7 +91,8 @@ fn res_7_as_identifiers() {
     assert_eq!(back, cr);
     assert_eq!(set.asn.to_strings(), ["AS64496-AS64497", "AS65000-AS65010"]);
     // A range with min = max must be an id.
-    let bad = der::sequence(&[&der::tlv(Tag::ctx_cons(0), &der::sequence(&[&der::sequence(&[&der::integer_u64(5), &der::integer_u64(5)])]))]);
+    let bad =
+        der::sequence(&[&der::tlv(Tag::ctx_cons(0), &der::sequence(&[&der::sequence(&[&der::integer_u64(5), &der::integer_u64(5)])]))]);
     assert_eq!(CertResources::default().decode_as_extension(&bad).unwrap_err().rule, "RES-7");
     // rdi is forbidden.
     let rdi = der::sequence(&[&der::tlv(Tag::ctx_cons(0), &der::null()), &der::tlv(Tag::ctx_cons(1), &der::null())]);
@@ -113,10 +114,7 @@ fn text_forms() {
     let s: ResourceSet = "AS64496-AS64511, 192.0.2.0/24, 2001:db8::/32, 10.0.0.0-10.0.2.255".parse().unwrap();
     assert_eq!(s.to_string(), "AS64496-AS64511, 10.0.0.0-10.0.2.255, 192.0.2.0/24, 2001:db8::/32");
     assert_eq!(s.to_string().parse::<ResourceSet>().unwrap(), s);
-    assert_eq!(
-        s.ipv4.to_prefixes().iter().map(ToString::to_string).collect::<Vec<_>>(),
-        ["10.0.0.0/23", "10.0.2.0/24", "192.0.2.0/24"]
-    );
+    assert_eq!(s.ipv4.to_prefixes().iter().map(ToString::to_string).collect::<Vec<_>>(), ["10.0.0.0/23", "10.0.2.0/24", "192.0.2.0/24"]);
 }
 
 #[test]

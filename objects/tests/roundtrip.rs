@@ -59,10 +59,7 @@ fn ca_certificate_round_trip() {
     assert_eq!(c.issuer, f.ta.subject);
     assert_eq!(c.serial, Serial::from_u64(2));
     assert_eq!(c.sia.rsync_repository(), Some(&*format!("{BASE}member/")));
-    assert_eq!(
-        c.resources.explicit_set().to_string(),
-        "AS64496-AS64511, 10.0.0.0/8, 192.0.2.0/24, 198.51.100.0/24, 2001:db8::/32"
-    );
+    assert_eq!(c.resources.explicit_set().to_string(), "AS64496-AS64511, 10.0.0.0/8, 192.0.2.0/24, 198.51.100.0/24, 2001:db8::/32");
     assert_eq!(c.not_before, f.now.add_secs(-3600));
     assert!(f.ta.resources.explicit_set().contains(&c.resources.explicit_set()));
 }
@@ -234,8 +231,15 @@ fn every_built_object_is_recognised_by_content() {
     let roa = Roa::build(&roa_content(), &f.issuer(), &f.ee(1, "a.roa"), f.now).unwrap();
     assert!(matches!(Object::decode(roa.signed.to_der()).unwrap(), Object::Roa(_)));
     assert!(matches!(Object::decode(f.ta.to_der()).unwrap(), Object::Cert(_)));
-    let crl = CrlBuilder { issuer: f.ca.subject.clone(), aki: f.ca.ski, this_update: f.now, next_update: f.now.add_secs(1), crl_number: Serial::from_u64(1), revoked: vec![] }
-        .sign(&f.signer, &f.ca_key)
-        .unwrap();
+    let crl = CrlBuilder {
+        issuer: f.ca.subject.clone(),
+        aki: f.ca.ski,
+        this_update: f.now,
+        next_update: f.now.add_secs(1),
+        crl_number: Serial::from_u64(1),
+        revoked: vec![],
+    }
+    .sign(&f.signer, &f.ca_key)
+    .unwrap();
     assert!(matches!(Object::decode(crl.to_der()).unwrap(), Object::Crl(_)));
 }

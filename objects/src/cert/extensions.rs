@@ -101,9 +101,7 @@ impl Extensions {
                 let mut outer = Reader::new(v);
                 let mut r = outer.sequence("AuthorityKeyIdentifier")?;
                 outer.finish()?;
-                let ki = r
-                    .optional(Tag::ctx_prim(0))?
-                    .ok_or_else(|| Error::new("CERT-12", "AKI without keyIdentifier"))?;
+                let ki = r.optional(Tag::ctx_prim(0))?.ok_or_else(|| Error::new("CERT-12", "AKI without keyIdentifier"))?;
                 if !r.is_empty() {
                     return reject("CERT-12", "AKI may hold only keyIdentifier");
                 }

@@ -184,7 +184,9 @@ impl Cert {
 
     /// Verify this certificate's signature with the issuer's key (PATH-1, TA-4).
     pub fn verify_signature(&self, issuer_key: &PublicKey) -> Result<()> {
-        issuer_key.verify(self.tbs(), &self.signature).map_err(|_| Error::new("PATH-1", "certificate signature does not verify with the issuer's key"))
+        issuer_key
+            .verify(self.tbs(), &self.signature)
+            .map_err(|_| Error::new("PATH-1", "certificate signature does not verify with the issuer's key"))
     }
 
     /// Verify a TA's self-signature (TA-4).

@@ -65,9 +65,7 @@ impl KeyPair {
     pub fn sign(&self, data: &[u8]) -> Result<Vec<u8>, SignError> {
         let mut sig = vec![0u8; self.ring.public().modulus_len()];
         let rng = ring::rand::SystemRandom::new();
-        self.ring
-            .sign(&ring::signature::RSA_PKCS1_SHA256, &rng, data, &mut sig)
-            .map_err(|e| SignError::Sign(e.to_string()))?;
+        self.ring.sign(&ring::signature::RSA_PKCS1_SHA256, &rng, data, &mut sig).map_err(|e| SignError::Sign(e.to_string()))?;
         Ok(sig)
     }
 }

@@ -87,8 +87,7 @@ impl Time {
 
     fn civil(year: i32, rest: &[u8]) -> Result<Self> {
         let f = |i: usize| digits(&rest[i..i + 2]);
-        Self::from_ymd_hms(year, f(0)?, f(2)?, f(4)?, f(6)?, f(8)?)
-            .ok_or_else(|| Error::new("CERT-7", "time field out of range"))
+        Self::from_ymd_hms(year, f(0)?, f(2)?, f(4)?, f(6)?, f(8)?).ok_or_else(|| Error::new("CERT-7", "time field out of range"))
     }
 
     /// Encode per RFC 5280: UTCTime before 2050, GeneralizedTime after.
@@ -110,13 +109,16 @@ impl Time {
 }
 
 fn digits(v: &[u8]) -> Result<u32> {
-    v.iter().try_fold(0u32, |acc, b| {
-        if b.is_ascii_digit() {
-            Ok(acc * 10 + (b - b'0') as u32)
-        } else {
-            reject("CERT-7", "non-digit in time")
-        }
-    })
+    v.iter().try_fold(
+        0u32,
+        |acc, b| {
+            if b.is_ascii_digit() {
+                Ok(acc * 10 + (b - b'0') as u32)
+            } else {
+                reject("CERT-7", "non-digit in time")
+            }
+        },
+    )
 }
 
 impl std::fmt::Display for Time {

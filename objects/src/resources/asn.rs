@@ -111,11 +111,7 @@ impl AsBlocks {
     }
 
     pub fn to_strings(&self) -> Vec<String> {
-        self.set
-            .ranges()
-            .iter()
-            .map(|&(lo, hi)| if lo == hi { format!("AS{lo}") } else { format!("AS{lo}-AS{hi}") })
-            .collect()
+        self.set.ranges().iter().map(|&(lo, hi)| if lo == hi { format!("AS{lo}") } else { format!("AS{lo}-AS{hi}") }).collect()
     }
 }
 

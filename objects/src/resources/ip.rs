@@ -154,8 +154,7 @@ impl FromStr for Prefix {
 
     /// `192.0.2.0/24` or `2001:db8::/32`; host bits must be clear.
     fn from_str(s: &str) -> Result<Self> {
-        let net = ipnet::IpNet::from_str(s.trim())
-            .map_err(|_| Error::new("RFC 3779 §2.2.3.8", format!("'{s}' is not an IP prefix")))?;
+        let net = ipnet::IpNet::from_str(s.trim()).map_err(|_| Error::new("RFC 3779 §2.2.3.8", format!("'{s}' is not an IP prefix")))?;
         let (afi, addr) = match net.addr() {
             IpAddr::V4(a) => (Afi::Ipv4, u32::from(a) as u128),
             IpAddr::V6(a) => (Afi::Ipv6, u128::from(a)),

@@ -45,11 +45,7 @@ impl CertResources {
     /// Explicit resources from a resource set; empty families are left absent.
     pub fn explicit(set: &ResourceSet) -> Self {
         let some = |b: &IpBlocks| (!b.is_empty()).then(|| Choice::Blocks(b.clone()));
-        CertResources {
-            ipv4: some(&set.ipv4),
-            ipv6: some(&set.ipv6),
-            asn: (!set.asn.is_empty()).then(|| Choice::Blocks(set.asn.clone())),
-        }
+        CertResources { ipv4: some(&set.ipv4), ipv6: some(&set.ipv6), asn: (!set.asn.is_empty()).then(|| Choice::Blocks(set.asn.clone())) }
     }
 
     /// `inherit` for every family of `set` that is non-empty (manifest EE, MFT-9).
@@ -66,9 +62,13 @@ impl CertResources {
     }
 
     pub fn has_inherit(&self) -> bool {
-        [self.ipv4.as_ref().map(|c| c.blocks().is_none()), self.ipv6.as_ref().map(|c| c.blocks().is_none()), self.asn.as_ref().map(|c| c.blocks().is_none())]
-            .into_iter()
-            .any(|x| x == Some(true))
+        [
+            self.ipv4.as_ref().map(|c| c.blocks().is_none()),
+            self.ipv6.as_ref().map(|c| c.blocks().is_none()),
+            self.asn.as_ref().map(|c| c.blocks().is_none()),
+        ]
+        .into_iter()
+        .any(|x| x == Some(true))
     }
 
     /// Effective resources, resolving `inherit` against the issuer's (RES-6).
@@ -236,7 +236,12 @@ impl ResourceSet {
         self.family(p.afi).contains_prefix(p)
     }
 
-    fn combine(&self, o: &Self, f: impl Fn(&RangeSet<u128>, &RangeSet<u128>) -> RangeSet<u128>, g: impl Fn(&RangeSet<u32>, &RangeSet<u32>) -> RangeSet<u32>) -> Self {
+    fn combine(
+        &self,
+        o: &Self,
+        f: impl Fn(&RangeSet<u128>, &RangeSet<u128>) -> RangeSet<u128>,
+        g: impl Fn(&RangeSet<u32>, &RangeSet<u32>) -> RangeSet<u32>,
+    ) -> Self {
         ResourceSet {
             asn: AsBlocks { set: g(&self.asn.set, &o.asn.set) },
             ipv4: IpBlocks { afi: Afi::Ipv4, set: f(&self.ipv4.set, &o.ipv4.set) },

@@ -78,8 +78,7 @@ impl<T: Value> RangeSet<T> {
 
     /// Wrap ranges already known to be canonical; `None` if they are not.
     pub fn from_canonical(ranges: Vec<(T, T)>) -> Option<Self> {
-        let ok = ranges.iter().all(|(a, b)| a <= b)
-            && ranges.windows(2).all(|w| w[0].1.succ().is_some_and(|n| n < w[1].0));
+        let ok = ranges.iter().all(|(a, b)| a <= b) && ranges.windows(2).all(|w| w[0].1.succ().is_some_and(|n| n < w[1].0));
         ok.then_some(RangeSet { ranges })
     }
 

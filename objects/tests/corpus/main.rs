@@ -92,7 +92,8 @@ fn check_econtent(bytes: &[u8]) -> Result<(), Error> {
 fn corpus_objects_match_their_manifest_verdicts() {
     let corpus = common::corpus();
     let overrides = overrides();
-    let mut folders: Vec<PathBuf> = std::fs::read_dir(&corpus).unwrap().map(|e| e.unwrap().path()).filter(|p| p.join("MANIFEST.md").is_file()).collect();
+    let mut folders: Vec<PathBuf> =
+        std::fs::read_dir(&corpus).unwrap().map(|e| e.unwrap().path()).filter(|p| p.join("MANIFEST.md").is_file()).collect();
     folders.sort();
     let (mut accepted, mut rejected, mut smoke, mut skipped) = (0, 0, 0, 0);
     let mut failures = Vec::new();
@@ -109,10 +110,8 @@ fn corpus_objects_match_their_manifest_verdicts() {
             if !OBJECT_EXTENSIONS.contains(&ext) && !bare_content {
                 continue;
             }
-            let ov = overrides
-                .iter()
-                .filter(|o| manifest::glob(&o.glob, &full))
-                .max_by_key(|o| o.glob.chars().filter(|c| *c != '*').count());
+            let ov =
+                overrides.iter().filter(|o| manifest::glob(&o.glob, &full)).max_by_key(|o| o.glob.chars().filter(|c| *c != '*').count());
             let file_name = path.file_name().unwrap().to_string_lossy();
             let from_manifest = row.map(|r| r.verdict).filter(|v| *v != Verdict::None).or_else(|| manifest::by_name(&file_name));
             let expect = match (ov, from_manifest) {

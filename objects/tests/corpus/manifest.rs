@@ -66,7 +66,11 @@ pub fn parse(text: &str, folder: &Path) -> Vec<Row> {
         // "valid except `x.tal` (INVALID)": the named files get the opposite verdict.
         if let Some(i) = expected.find("valid except") {
             let names: Vec<String> = expected[i..].split('`').skip(1).step_by(2).map(str::to_string).collect();
-            rows.push(Row { patterns: names.iter().map(|n| format!("*{n}")).collect(), verdict: Verdict::Invalid, description: description.clone() });
+            rows.push(Row {
+                patterns: names.iter().map(|n| format!("*{n}")).collect(),
+                verdict: Verdict::Invalid,
+                description: description.clone(),
+            });
         }
         rows.push(Row { patterns, verdict, description });
     }

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs every rpkit test. On a fresh Debian machine it first installs the Debian
+# packages the build needs. The tests read ../shared/corpus and
+# ../shared/spec in place (override with RPKIT_CORPUS=DIR).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing=()
+for pkg in build-essential pkg-config libssl-dev openssl; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${missing[*]}"
+  as_root apt-get update -q
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
+fi
+
+if ! command -v cargo >/dev/null; then
+  echo "cargo not found: install the Rust toolchain (https://rustup.rs) and run again" >&2
+  exit 1
+fi
+
+corpus="${RPKIT_CORPUS:-../shared/corpus}"
+if [ ! -d "$corpus" ]; then
+  echo "the shared test corpus is missing at $corpus (set RPKIT_CORPUS)" >&2
+  exit 1
+fi
+
+cargo test --workspace --locked "$@"
