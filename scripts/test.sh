@@ -36,5 +36,5 @@ status=${PIPESTATUS[0]}
 set -e
 # One closing line for the whole run (cargo prints one per test binary).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
-     END { printf "all tests: %d passed, %d failed\n", p, f }' "$log"
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
 exit "$status"

@@ -2,12 +2,13 @@
 //! the builder beside the decoder. Revocation lookups are hash-set based (CRL-8).
 
 use crate::cert::Cert;
-use crate::crypto::{read_algorithm, sha256_with_rsa, KeyId, PublicKey, Signer};
-use crate::der::{self, Reader, Tag, Time, DER};
+use crate::crypto::{sha256_with_rsa, KeyId, PublicKey, Signer};
+use crate::der::{self, Reader, Tag, Time};
 use crate::error::{reject, BuildError, Error, Result};
 use crate::name::Name;
 use crate::oid;
 use crate::serial::Serial;
+use crate::x509::Signed;
 use std::collections::HashSet;
 
 /// One revoked certificate.
@@ -35,34 +36,20 @@ pub struct Crl {
 
 impl Crl {
     pub fn decode(der_bytes: &[u8]) -> Result<Self> {
-        let outer = Reader::single(der_bytes)?;
-        if outer.tag != Tag::SEQUENCE {
-            return reject(DER, "CRL is not a SEQUENCE");
-        }
-        let hdr = der_bytes.len() - outer.value.len();
-        let mut r = Reader::new(outer.value);
-        let tbs_tlv = r.expect(Tag::SEQUENCE, "tbsCertList")?;
-        let (alg, alg_raw) = read_algorithm(&mut r, "signatureAlgorithm")?;
-        let signature = r.bit_string("signatureValue")?.octets("signatureValue")?.to_vec();
-        r.finish()?;
-        if alg != oid::SHA256_WITH_RSA {
-            return reject("ALG-1", format!("CRL signature algorithm {} is not sha256WithRSAEncryption", oid::describe(&alg)));
-        }
-        let mut t = r.child(tbs_tlv.value)?;
+        let mut signed = Signed::decode(der_bytes, "CRL")?;
+        let t = &mut signed.tbs;
         if t.peek_tag() != Some(Tag::INTEGER) || t.integer("version")?.0 != [1] {
             return reject("CRL-1", "CRL version must be v2");
         }
-        let (_, inner_raw) = read_algorithm(&mut t, "signature")?;
-        if inner_raw != alg_raw {
-            return reject("CRL-1", "tbsCertList.signature differs from signatureAlgorithm");
-        }
+        signed.inner_algorithm("CRL-1")?;
+        let t = &mut signed.tbs;
         let mut warnings = Vec::new();
         let issuer = Name::decode(t.expect(Tag::SEQUENCE, "issuer")?.raw, &mut warnings)?;
-        let this_update = Time::read_x509(&mut t, "thisUpdate")?;
+        let this_update = Time::read_x509(t, "thisUpdate")?;
         if !matches!(t.peek_tag(), Some(Tag::UTC_TIME) | Some(Tag::GENERALIZED_TIME)) {
             return reject("CRL-1", "nextUpdate is missing");
         }
-        let next_update = Time::read_x509(&mut t, "nextUpdate")?;
+        let next_update = Time::read_x509(t, "nextUpdate")?;
         if next_update <= this_update {
             return reject("CRL-1", "nextUpdate is not after thisUpdate");
         }
@@ -115,11 +102,10 @@ impl Crl {
                 return reject("CRL-2", format!("CRL extension {} is not allowed or repeated", oid::describe(&id)));
             }
         }
-        let tbs_start = hdr + (tbs_tlv.raw.as_ptr() as usize - outer.value.as_ptr() as usize);
         Ok(Crl {
             der: der_bytes.to_vec(),
-            tbs: tbs_start..tbs_start + tbs_tlv.raw.len(),
-            signature,
+            tbs: signed.tbs_range,
+            signature: signed.signature,
             issuer,
             this_update,
             next_update,
@@ -187,6 +173,6 @@ impl CrlBuilder {
     pub fn sign(&self, signer: &dyn Signer, key: &KeyId) -> Result<Crl, BuildError> {
         let tbs = self.tbs();
         let sig = signer.sign(key, &tbs)?;
-        Ok(Crl::decode(&crate::cert::assemble(&tbs, &sig))?)
+        Ok(Crl::decode(&crate::x509::assemble(&tbs, &sig))?)
     }
 }

@@ -25,3 +25,4 @@ pub mod roa;
 pub mod serial;
 pub mod signed_object;
 pub mod tal;
+pub mod x509;

@@ -117,11 +117,6 @@ impl CertBuilder {
     pub fn sign(&self, signer: &dyn Signer, issuer_key: &KeyId) -> Result<Cert, BuildError> {
         let tbs = self.tbs();
         let sig = signer.sign(issuer_key, &tbs)?;
-        Ok(Cert::decode(&assemble(&tbs, &sig))?)
+        Ok(Cert::decode(&crate::x509::assemble(&tbs, &sig))?)
     }
-}
-
-/// Certificate or CRL: SEQUENCE { tbs, sha256WithRSAEncryption, signature }.
-pub(crate) fn assemble(tbs: &[u8], sig: &[u8]) -> Vec<u8> {
-    der::sequence(&[tbs, &sha256_with_rsa(), &der::bit_string(0, sig)])
 }

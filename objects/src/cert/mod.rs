@@ -6,17 +6,16 @@ mod builder;
 mod extensions;
 mod profile;
 
-pub(crate) use builder::assemble;
 pub use builder::{CertBuilder, SiaSpec};
 pub use extensions::{check_uri, MAX_URI_LEN};
 
-use crate::crypto::{read_algorithm, KeyId, PublicKey};
-use crate::der::{Reader, Tag, Time, DER};
+use crate::crypto::{KeyId, PublicKey};
+use crate::der::{Tag, Time};
 use crate::error::{reject, Error, Result};
 use crate::name::Name;
-use crate::oid;
 use crate::resources::CertResources;
 use crate::serial::Serial;
+use crate::x509::Signed;
 use extensions::Extensions;
 
 /// What a certificate is, from its extensions (CHECKLIST 2.1).
@@ -92,21 +91,9 @@ pub struct Cert {
 impl Cert {
     /// Decode a DER certificate and check the RFC 6487 profile for its kind.
     pub fn decode(der: &[u8]) -> Result<Self> {
-        let outer = Reader::single(der)?;
-        if outer.tag != Tag::SEQUENCE {
-            return reject(DER, "certificate is not a SEQUENCE");
-        }
-        let hdr = der.len() - outer.value.len();
-        let mut r = Reader::new(outer.value);
-        let tbs_tlv = r.expect(Tag::SEQUENCE, "tbsCertificate")?;
-        let (sig_alg, sig_alg_raw) = read_algorithm(&mut r, "signatureAlgorithm")?;
-        let signature = r.bit_string("signatureValue")?.octets("signatureValue")?.to_vec();
-        r.finish()?;
-        if sig_alg != oid::SHA256_WITH_RSA {
-            return reject("ALG-1", format!("signature algorithm {} is not sha256WithRSAEncryption", oid::describe(&sig_alg)));
-        }
+        let mut signed = Signed::decode(der, "certificate")?;
         let mut warnings = Vec::new();
-        let mut t = r.child(tbs_tlv.value)?;
+        let t = &mut signed.tbs;
         let mut version = t.nested(Tag::ctx_cons(0), "version").map_err(|_| Error::new("CERT-1", "version must be v3"))?;
         if version.integer("version")?.0 != [2] {
             return reject("CERT-1", "version must be v3");
@@ -117,10 +104,8 @@ impl Cert {
             return reject("CERT-2", "serial number must be positive");
         }
         let serial = Serial::from_integer(&serial_int, "CERT-2")?;
-        let (_, inner_alg_raw) = read_algorithm(&mut t, "signature")?;
-        if inner_alg_raw != sig_alg_raw {
-            return reject("ALG-2", "tbsCertificate.signature differs from signatureAlgorithm");
-        }
+        signed.inner_algorithm("ALG-2")?;
+        let t = &mut signed.tbs;
         let issuer = Name::decode(t.expect(Tag::SEQUENCE, "issuer")?.raw, &mut warnings).map_err(|e| e.context("issuer"))?;
         let mut validity = t.sequence("validity")?;
         let not_before = Time::read_x509(&mut validity, "notBefore")?;
@@ -139,11 +124,10 @@ impl Cert {
         let ext_tlv = t.expect(Tag::ctx_cons(3), "extensions")?;
         t.finish()?;
         let ext = Extensions::decode(ext_tlv.value, &mut warnings)?;
-        let tbs_start = hdr + (tbs_tlv.raw.as_ptr() as usize - outer.value.as_ptr() as usize);
         let cert = Cert {
             der: der.to_vec(),
-            tbs: tbs_start..tbs_start + tbs_tlv.raw.len(),
-            signature,
+            tbs: signed.tbs_range,
+            signature: signed.signature,
             kind: CertKind::Ee,
             serial,
             issuer,
