@@ -1,1 +1,2 @@
-//! Hosted certificate authority (issue: hosted CA). Builds on `rpkit-objects`.
+//! Hosted certificate authority.
+pub mod delegated;

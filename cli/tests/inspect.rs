@@ -57,6 +57,7 @@ fn inspect_prints_every_object_type_recognised_by_content() {
         &RoaContent { asn: Asn(64496), prefixes: vec![RoaPrefix { prefix: "192.0.2.0/24".parse().unwrap(), max_length: Some(26) }] },
         &f.issuer(),
         &f.ee(5, "r.roa"),
+        f.key(),
         f.now,
     )
     .unwrap();
@@ -83,7 +84,8 @@ fn inspect_prints_every_object_type_recognised_by_content() {
     assert_eq!(m["files"][0]["hash"], rpkit_objects::hex::lower(&sha256(roa.signed.to_der())));
     assert_eq!(m["ee_certificate"]["resources"]["ipv4"], "inherit");
 
-    let a = Aspa::build(&AspaContent::new(Asn(64500), [Asn(64501), Asn(64502)]).unwrap(), &f.issuer(), &f.ee(7, "a.asa"), f.now).unwrap();
+    let a = Aspa::build(&AspaContent::new(Asn(64500), [Asn(64501), Asn(64502)]).unwrap(), &f.issuer(), &f.ee(7, "a.asa"), f.key(), f.now)
+        .unwrap();
     let a = json_of(&dir, "a", a.signed.to_der());
     assert_eq!(a["type"], "aspa");
     assert_eq!(a["customer_asid"], 64500);
@@ -120,6 +122,7 @@ fn inspect_malformed_exits_1_with_one_line_naming_the_rule() {
         &RoaContent { asn: Asn(1), prefixes: vec![RoaPrefix { prefix: "10.0.0.0/8".parse().unwrap(), max_length: None }] },
         &f.issuer(),
         &f.ee(8, "x.roa"),
+        f.key(),
         f.now,
     )
     .unwrap();

@@ -68,7 +68,7 @@ fn verify(c: &mut Criterion) {
     };
     let roa_content =
         RoaContent { asn: Asn(64496), prefixes: vec![RoaPrefix { prefix: "10.1.0.0/16".parse().unwrap(), max_length: Some(24) }] };
-    let roa = Roa::build(&roa_content, &issuer(&s), &ee, now).unwrap();
+    let roa = Roa::build(&roa_content, &issuer(&s), &ee, s.signer.one_time_key().unwrap(), now).unwrap();
     let roa_der = roa.signed.to_der().to_vec();
     let mft_content = ManifestContent {
         manifest_number: Serial::from_u64(1),

@@ -1,6 +1,7 @@
 //! Autonomous System Provider Authorizations (draft-ietf-sidrops-aspa-profile-29,
 //! CHECKLIST 3.5 and A.3): content codec, EE checks, building.
 
+use crate::crypto::OneTimeKey;
 use crate::der::{self, Reader, Tag, Time};
 use crate::error::{reject, BuildError, Error, Result};
 use crate::oid;
@@ -107,10 +108,16 @@ impl Aspa {
         Ok(Aspa { signed, content, warnings })
     }
 
-    pub fn build(content: &AspaContent, issuer: &Issuer<'_>, ee: &EeSpec, signing_time: Time) -> Result<Self, BuildError> {
+    pub fn build(
+        content: &AspaContent,
+        issuer: &Issuer<'_>,
+        ee: &EeSpec,
+        key: Box<dyn OneTimeKey>,
+        signing_time: Time,
+    ) -> Result<Self, BuildError> {
         let c = content.customer.0;
         let res = CertResources { ipv4: None, ipv6: None, asn: Some(Choice::Blocks(AsBlocks::from_ranges([(c, c)]))) };
-        let so = signed_object::build(oid::CT_ASPA, &content.encode(), signing_time, ee, res, issuer)?;
+        let so = signed_object::build(oid::CT_ASPA, &content.encode(), signing_time, ee, key, res, issuer)?;
         Ok(Aspa::decode(so.to_der())?)
     }
 }

@@ -147,6 +147,7 @@ impl Manifest {
     /// Build a manifest; the EE is valid exactly from thisUpdate to nextUpdate and
     /// inherits every family the issuer holds (MFT-9).
     pub fn build(content: &ManifestContent, issuer: &Issuer<'_>, ee_serial: Serial, manifest_uri: &str) -> Result<Self, BuildError> {
+        let key = issuer.signer.one_time_key()?;
         let ee = EeSpec {
             serial: ee_serial,
             not_before: content.this_update,
@@ -154,8 +155,15 @@ impl Manifest {
             object_uri: manifest_uri.to_string(),
         };
         let held = issuer.cert.resources.resolve(&crate::resources::ResourceSet::all());
-        let so =
-            signed_object::build(oid::CT_MANIFEST, &content.encode(), content.this_update, &ee, CertResources::inherit_all(&held), issuer)?;
+        let so = signed_object::build(
+            oid::CT_MANIFEST,
+            &content.encode(),
+            content.this_update,
+            &ee,
+            key,
+            CertResources::inherit_all(&held),
+            issuer,
+        )?;
         Ok(Manifest::decode(so.to_der())?)
     }
 }

@@ -1,6 +1,7 @@
 //! Route Origin Authorizations (RFC 9582, CHECKLIST 3.4): content codec, the
 //! ROA-specific EE checks, and building a signed ROA.
 
+use crate::crypto::OneTimeKey;
 use crate::der::{self, Reader, Tag, Time, DER};
 use crate::error::{reject, BuildError, Error, Result};
 use crate::oid;
@@ -172,8 +173,16 @@ impl Roa {
     }
 
     /// Build a ROA signed by `issuer`; the EE holds exactly the ROA's prefixes.
-    pub fn build(content: &RoaContent, issuer: &Issuer<'_>, ee: &EeSpec, signing_time: Time) -> Result<Self, BuildError> {
-        let so = signed_object::build(oid::CT_ROA, &content.encode(), signing_time, ee, content.resources(), issuer)?;
+    /// Build a ROA signed by `issuer` with the one-time `key` (whose key identifier
+    /// names the file, ROA-11); the EE holds exactly the ROA's prefixes.
+    pub fn build(
+        content: &RoaContent,
+        issuer: &Issuer<'_>,
+        ee: &EeSpec,
+        key: Box<dyn OneTimeKey>,
+        signing_time: Time,
+    ) -> Result<Self, BuildError> {
+        let so = signed_object::build(oid::CT_ROA, &content.encode(), signing_time, ee, key, content.resources(), issuer)?;
         Ok(Roa::decode(so.to_der())?)
     }
 }

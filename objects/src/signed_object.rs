@@ -3,7 +3,7 @@
 //! decoded by its own module.
 
 use crate::cert::{Cert, CertBuilder, CertKind, SiaSpec};
-use crate::crypto::{read_algorithm, sha256, KeyId, Signer};
+use crate::crypto::{read_algorithm, sha256, KeyId, OneTimeKey, Signer};
 use crate::der::{self, Reader, Tag, Time};
 use crate::error::{reject, BuildError, Error, Result};
 use crate::name::Name;
@@ -243,13 +243,14 @@ pub struct EeSpec {
     pub object_uri: String,
 }
 
-/// Build a signed object: a one-time EE key signs the attributes (CMS-14,
-/// ALG-10), then the issuer certifies that key with `resources`.
+/// Build a signed object: the one-time EE key signs the attributes and is
+/// destroyed (CMS-14, ALG-10), then the issuer certifies that key with `resources`.
 pub fn build(
     content_type: der::Oid<'_>,
     content: &[u8],
     signing_time: Time,
     ee: &EeSpec,
+    ee_key: Box<dyn OneTimeKey>,
     resources: CertResources,
     issuer: &Issuer<'_>,
 ) -> Result<SignedObject, BuildError> {
@@ -258,7 +259,9 @@ pub fn build(
         der::sequence(&[&der::oid(oid::SIGNING_TIME.0), &der::set_of(vec![signing_time.encode_x509()])]),
         der::sequence(&[&der::oid(oid::MESSAGE_DIGEST.0), &der::set_of(vec![der::octet_string(&sha256(content))])]),
     ]);
-    let (ee_key, signature) = issuer.signer.sign_one_off(&attrs)?;
+    let ee_key_pub = ee_key.public_key().clone();
+    let signature = ee_key.sign_once(&attrs)?;
+    let ee_key = ee_key_pub;
     let ee_cert = CertBuilder {
         serial: ee.serial.clone(),
         issuer: issuer.cert.subject.clone(),

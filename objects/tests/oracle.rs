@@ -63,7 +63,7 @@ fn oracle_roa() {
             RoaPrefix { prefix: "2001:db8:1::/48".parse().unwrap(), max_length: None },
         ],
     };
-    let ours = Roa::build(&content, &f.issuer(), &f.ee(3, "x.roa"), f.now).unwrap();
+    let ours = Roa::build(&content, &f.issuer(), &f.ee(3, "x.roa"), f.key(), f.now).unwrap();
     let theirs = rpki::repository::Roa::decode(bytes::Bytes::copy_from_slice(ours.signed.to_der()), true).unwrap();
     let (_, attestation) = theirs.process(&ca, true, |_| Ok(())).unwrap();
     assert_eq!(u32::from(attestation.as_id()), 64511);
@@ -100,7 +100,7 @@ fn oracle_aspa() {
     let f = Fixture::new();
     let (_, ca) = oracle_chain(&f);
     let content = AspaContent::new(Asn(64500), [Asn(174), Asn(3356), Asn(4200000000)]).unwrap();
-    let ours = Aspa::build(&content, &f.issuer(), &f.ee(4, "y.asa"), f.now).unwrap();
+    let ours = Aspa::build(&content, &f.issuer(), &f.ee(4, "y.asa"), f.key(), f.now).unwrap();
     let theirs = rpki::repository::aspa::Aspa::decode(bytes::Bytes::copy_from_slice(ours.signed.to_der()), true).unwrap();
     let (_, att) = theirs.process(&ca, true, |_| Ok(())).unwrap();
     assert_eq!(u32::from(att.customer_as()), 64500);

@@ -96,7 +96,7 @@ fn crl_round_trip() {
 fn roa_round_trip() {
     let f = Fixture::new();
     let content = roa_content();
-    let roa = Roa::build(&content, &f.issuer(), &f.ee(100, "a.roa"), f.now).unwrap();
+    let roa = Roa::build(&content, &f.issuer(), &f.ee(100, "a.roa"), f.key(), f.now).unwrap();
     let again = Roa::decode(roa.signed.to_der()).unwrap();
     again.signed.verify_signature().unwrap();
     again.signed.ee.verify_signature(&f.ca.public_key).unwrap();
@@ -119,8 +119,8 @@ fn roa_round_trip() {
 #[test]
 fn cms_14_alg_10_one_time_keys() {
     let f = Fixture::new();
-    let a = Roa::build(&roa_content(), &f.issuer(), &f.ee(1, "a.roa"), f.now).unwrap();
-    let b = Roa::build(&roa_content(), &f.issuer(), &f.ee(2, "b.roa"), f.now).unwrap();
+    let a = Roa::build(&roa_content(), &f.issuer(), &f.ee(1, "a.roa"), f.key(), f.now).unwrap();
+    let b = Roa::build(&roa_content(), &f.issuer(), &f.ee(2, "b.roa"), f.key(), f.now).unwrap();
     assert_ne!(a.signed.ee.ski, b.signed.ee.ski);
     // The EE key was destroyed: the signer cannot use it any more.
     assert!(!f.signer.contains(&a.signed.ee.ski));
@@ -130,7 +130,7 @@ fn cms_14_alg_10_one_time_keys() {
 #[test]
 fn alg_3_our_signed_objects_carry_the_required_oids() {
     let f = Fixture::new();
-    let roa = Roa::build(&roa_content(), &f.issuer(), &f.ee(1, "a.roa"), f.now).unwrap();
+    let roa = Roa::build(&roa_content(), &f.issuer(), &f.ee(1, "a.roa"), f.key(), f.now).unwrap();
     let der = roa.signed.to_der();
     let sha256_alg = [0x30, 0x0b, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01];
     let rsa_enc = [0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00];
@@ -170,7 +170,7 @@ fn aspa_round_trip() {
     let f = Fixture::new();
     let content = AspaContent::new(Asn(64500), [Asn(65001), Asn(64511), Asn(65001)]).unwrap();
     assert_eq!(content.providers, [Asn(64511), Asn(65001)]);
-    let a = Aspa::build(&content, &f.issuer(), &f.ee(9, "c.asa"), f.now).unwrap();
+    let a = Aspa::build(&content, &f.issuer(), &f.ee(9, "c.asa"), f.key(), f.now).unwrap();
     let again = Aspa::decode(a.signed.to_der()).unwrap();
     again.signed.verify_signature().unwrap();
     assert!(openssl_cms_verifies(a.signed.to_der()));
@@ -228,7 +228,7 @@ fn router_certificate_round_trip() {
 #[test]
 fn every_built_object_is_recognised_by_content() {
     let f = Fixture::new();
-    let roa = Roa::build(&roa_content(), &f.issuer(), &f.ee(1, "a.roa"), f.now).unwrap();
+    let roa = Roa::build(&roa_content(), &f.issuer(), &f.ee(1, "a.roa"), f.key(), f.now).unwrap();
     assert!(matches!(Object::decode(roa.signed.to_der()).unwrap(), Object::Roa(_)));
     assert!(matches!(Object::decode(f.ta.to_der()).unwrap(), Object::Cert(_)));
     let crl = CrlBuilder {

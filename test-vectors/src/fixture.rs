@@ -1,7 +1,7 @@
 //! A trust anchor and one member CA, ready to issue objects in tests.
 
 use rpkit_objects::cert::{Cert, CertBuilder, SiaSpec};
-use rpkit_objects::crypto::{KeyId, Signer, SoftSigner};
+use rpkit_objects::crypto::{KeyId, OneTimeKey, Signer, SoftSigner};
 use rpkit_objects::der::Time;
 use rpkit_objects::name::Name;
 use rpkit_objects::resources::{CertResources, ResourceSet};
@@ -84,6 +84,11 @@ impl Fixture {
             cert_uri: format!("{BASE}ta/{}.cer", self.ca_key.file_stem()),
             crl_uri: format!("{BASE}member/{}.crl", self.ca_key.file_stem()),
         }
+    }
+
+    /// A one-time key for a signed object.
+    pub fn key(&self) -> Box<dyn OneTimeKey> {
+        self.signer.one_time_key().unwrap()
     }
 
     pub fn ee(&self, serial: u64, name: &str) -> EeSpec {

@@ -5,7 +5,7 @@ mod keys;
 mod signer;
 
 pub use keys::{read_algorithm, sha256_with_rsa, KeyAlgorithm, KeyId, PublicKey};
-pub use signer::{generate_rsa_keys, KeyPair, SignError, Signer, SoftSigner};
+pub use signer::{generate_rsa_keys, KeyPair, OneTimeKey, SignError, Signer, SoftSigner};
 
 /// SHA-256 of `data` (manifest hashes, CMS message digest, RRDP and RFC 8181 hashes).
 pub fn sha256(data: &[u8]) -> [u8; 32] {

@@ -4,7 +4,7 @@
 use super::keys::{KeyId, PublicKey};
 use rayon::prelude::*;
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// Why a signing operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -26,10 +26,25 @@ pub trait Signer: Send + Sync {
     fn public_key(&self, key: &KeyId) -> Result<PublicKey, SignError>;
     /// RSASSA-PKCS1-v1_5 with SHA-256 over `data`.
     fn sign(&self, key: &KeyId, data: &[u8]) -> Result<Vec<u8>, SignError>;
-    /// Sign with a fresh one-time key that is destroyed before returning
-    /// (CMS-14, ALG-10); returns the key's public half and the signature.
-    fn sign_one_off(&self, data: &[u8]) -> Result<(PublicKey, Vec<u8>), SignError>;
+    /// A fresh key for one signature (CMS-14): its public half is known at once
+    /// (object names derive from it); signing consumes and destroys it (ALG-10).
+    fn one_time_key(&self) -> Result<Box<dyn OneTimeKey>, SignError>;
     fn destroy_key(&self, key: &KeyId) -> Result<(), SignError>;
+}
+
+/// A key that signs exactly once, then is gone.
+pub trait OneTimeKey: Send {
+    fn public_key(&self) -> &PublicKey;
+    fn sign_once(self: Box<Self>, data: &[u8]) -> Result<Vec<u8>, SignError>;
+}
+
+impl OneTimeKey for KeyPair {
+    fn public_key(&self) -> &PublicKey {
+        &self.public
+    }
+    fn sign_once(self: Box<Self>, data: &[u8]) -> Result<Vec<u8>, SignError> {
+        self.sign(data)
+    }
 }
 
 /// An RSA-2048 key pair in memory.
@@ -78,7 +93,7 @@ pub fn generate_rsa_keys(n: usize) -> Result<Vec<KeyPair>, SignError> {
 /// Keys in process memory, with a pool of pre-generated keys for one-time use.
 #[derive(Default)]
 pub struct SoftSigner {
-    keys: Mutex<HashMap<KeyId, KeyPair>>,
+    keys: Mutex<HashMap<KeyId, Arc<KeyPair>>>,
     pool: Mutex<Vec<KeyPair>>,
 }
 
@@ -90,7 +105,7 @@ impl SoftSigner {
     /// Add a key (e.g. loaded from storage); returns its identifier.
     pub fn insert(&self, key: KeyPair) -> KeyId {
         let id = key.public.key_id();
-        self.keys.lock().unwrap_or_else(PoisonError::into_inner).insert(id, key);
+        self.keys.lock().unwrap_or_else(PoisonError::into_inner).insert(id, Arc::new(key));
         id
     }
 
@@ -135,14 +150,13 @@ impl Signer for SoftSigner {
     }
 
     fn sign(&self, key: &KeyId, data: &[u8]) -> Result<Vec<u8>, SignError> {
-        let keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
-        keys.get(key).ok_or(SignError::UnknownKey(*key))?.sign(data)
+        // Clone the handle out so that signatures run in parallel.
+        let k = self.keys.lock().unwrap_or_else(PoisonError::into_inner).get(key).cloned();
+        k.ok_or(SignError::UnknownKey(*key))?.sign(data)
     }
 
-    fn sign_one_off(&self, data: &[u8]) -> Result<(PublicKey, Vec<u8>), SignError> {
-        let key = self.fresh_key()?;
-        let sig = key.sign(data)?;
-        Ok((key.public.clone(), sig))
+    fn one_time_key(&self) -> Result<Box<dyn OneTimeKey>, SignError> {
+        Ok(Box::new(self.fresh_key()?))
     }
 
     fn destroy_key(&self, key: &KeyId) -> Result<(), SignError> {
