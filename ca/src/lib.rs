@@ -1,2 +1,16 @@
-//! Hosted certificate authority.
+//! The hosted CA: a trust anchor, the RIR's online CA and one CA per member,
+//! with members' ROAs and ASPAs. State lives in SQLite; every change is one
+//! transaction published as one change set through a `Publisher`.
+
+pub mod config;
 pub mod delegated;
+pub mod error;
+pub mod publisher;
+pub mod requests;
+pub mod service;
+pub mod store;
+pub mod work;
+
+pub use config::CaConfig;
+pub use error::{CaError, Rejection};
+pub use service::Ca;

@@ -1,0 +1,63 @@
+//! CA settings: names, URIs and validity periods.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CaConfig {
+    /// Base of every publication point: `rsync://HOST/MODULE/`.
+    pub rsync_base: String,
+    /// RRDP notification URI put in every CA certificate's SIA.
+    pub rrdp_notify: Option<String>,
+    /// https URI of the TA certificate, listed first in the TAL (TA-5).
+    pub ta_https_uri: Option<String>,
+    /// Handle of the trust anchor's publication point.
+    pub ta_handle: String,
+    /// Handle of the RIR's online CA.
+    pub rir_handle: String,
+    /// Validity of the TA certificate (TA-9: at most a year).
+    pub ta_validity_days: i64,
+    /// Validity of CA certificates (RIR CA and member CAs).
+    pub ca_validity_days: i64,
+    /// Validity of ROA and ASPA EE certificates.
+    pub ee_validity_days: i64,
+    /// Manifest and CRL nextUpdate, after thisUpdate.
+    pub next_update_secs: i64,
+    /// Re-issue a manifest and CRL when less than this remains before nextUpdate.
+    pub reissue_margin_secs: i64,
+    /// Renew certificates (CA, ROA, ASPA) when less than this remains.
+    pub renew_before_days: i64,
+    /// notBefore and thisUpdate lie this far in the past, for clock skew.
+    pub backdate_secs: i64,
+}
+
+impl Default for CaConfig {
+    fn default() -> Self {
+        CaConfig {
+            rsync_base: "rsync://rpki.test/repo/".into(),
+            rrdp_notify: Some("https://rpki.test/rrdp/notification.xml".into()),
+            ta_https_uri: Some("https://rpki.test/ta/ta.cer".into()),
+            ta_handle: "ta".into(),
+            rir_handle: "rir".into(),
+            ta_validity_days: 365,
+            ca_validity_days: 365,
+            ee_validity_days: 365,
+            next_update_secs: 24 * 3600,
+            reissue_margin_secs: 8 * 3600,
+            renew_before_days: 30,
+            backdate_secs: 300,
+        }
+    }
+}
+
+impl CaConfig {
+    /// `rsync://HOST/MODULE/<handle>/`
+    pub fn pp_uri(&self, handle: &str) -> String {
+        format!("{}{handle}/", self.rsync_base)
+    }
+
+    /// rsync URI of the TA certificate (outside every publication point).
+    pub fn ta_cert_uri(&self) -> String {
+        format!("{}{}.cer", self.rsync_base, self.ta_handle)
+    }
+}

@@ -1,0 +1,55 @@
+//! CA errors, each with a stable machine-readable code for the API.
+
+use crate::publisher::PublishError;
+use rpkit_objects::error::BuildError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CaError {
+    /// The request is wrong; nothing was changed.
+    #[error("{message}")]
+    Invalid { code: &'static str, message: String },
+    /// A bulk request in which some entries are wrong; nothing was changed.
+    #[error("{} of the requested changes are invalid; nothing was applied", .0.len())]
+    Rejected(Vec<Rejection>),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("database: {0}")]
+    Storage(#[from] rusqlite::Error),
+    #[error("publication failed, nothing was changed: {0}")]
+    Publish(#[from] PublishError),
+    #[error("signing: {0}")]
+    Build(#[from] BuildError),
+    #[error("signing: {0}")]
+    Sign(#[from] rpkit_objects::crypto::SignError),
+}
+
+/// One refused entry of a bulk request, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Rejection {
+    pub entry: String,
+    pub code: &'static str,
+    pub reason: String,
+}
+
+impl CaError {
+    pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
+        CaError::Invalid { code, message: message.into() }
+    }
+
+    /// Stable error code (API `code` field).
+    pub fn code(&self) -> &'static str {
+        match self {
+            CaError::Invalid { code, .. } => code,
+            CaError::Rejected(_) => "rejected",
+            CaError::NotFound(_) => "not_found",
+            CaError::Conflict(_) => "conflict",
+            CaError::Storage(_) => "storage_error",
+            CaError::Publish(_) => "publication_failed",
+            CaError::Build(_) | CaError::Sign(_) => "signing_failed",
+        }
+    }
+}
+
+pub type Result<T, E = CaError> = std::result::Result<T, E>;

@@ -1,0 +1,119 @@
+//! The CA's side of publication, with RFC 8181 semantics: a change set of
+//! `publish` (new, or replacing an object of a given hash) and `withdraw` (of an
+//! object with a given hash) elements, applied all or nothing.
+
+use rpkit_objects::crypto::sha256;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+/// One element of a change set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    Publish { uri: String, der: Vec<u8>, replaces: Option<[u8; 32]> },
+    Withdraw { uri: String, hash: [u8; 32] },
+}
+
+impl Change {
+    pub fn uri(&self) -> &str {
+        match self {
+            Change::Publish { uri, .. } | Change::Withdraw { uri, .. } => uri,
+        }
+    }
+}
+
+/// Everything one CA change publishes: one RFC 8181 message, one RRDP delta.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChangeSet {
+    pub changes: Vec<Change>,
+}
+
+impl ChangeSet {
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// RFC 8181 §2.5 error codes: object_already_present, no_object_present, no_object_matching_hash ...
+    #[error("publication refused ({code}): {message}")]
+    Refused { code: &'static str, message: String },
+    #[error("publication server unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Where a CA's objects go.
+pub trait Publisher: Send + Sync {
+    /// Apply a change set atomically.
+    fn apply(&self, changes: &ChangeSet) -> Result<(), PublishError>;
+    /// Every published URI with the SHA-256 of its object.
+    fn list(&self) -> Result<BTreeMap<String, [u8; 32]>, PublishError>;
+}
+
+/// An in-process repository: checks hashes as an RFC 8181 server does.
+#[derive(Default)]
+pub struct MemoryPublisher {
+    objects: Mutex<BTreeMap<String, Vec<u8>>>,
+    fail_next: AtomicBool,
+}
+
+impl MemoryPublisher {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Make the next `apply` fail (failure-injection tests).
+    pub fn fail_next(&self) {
+        self.fail_next.store(true, Ordering::SeqCst);
+    }
+
+    /// A copy of everything published.
+    pub fn snapshot(&self) -> BTreeMap<String, Vec<u8>> {
+        self.objects.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    pub fn get(&self, uri: &str) -> Option<Vec<u8>> {
+        self.objects.lock().unwrap_or_else(PoisonError::into_inner).get(uri).cloned()
+    }
+}
+
+impl Publisher for MemoryPublisher {
+    fn apply(&self, cs: &ChangeSet) -> Result<(), PublishError> {
+        if self.fail_next.swap(false, Ordering::SeqCst) {
+            return Err(PublishError::Unavailable("injected failure".into()));
+        }
+        let mut objects = self.objects.lock().unwrap_or_else(PoisonError::into_inner);
+        // Check everything first: all or nothing.
+        for c in &cs.changes {
+            let current = objects.get(c.uri()).map(|d| sha256(d));
+            match c {
+                Change::Publish { replaces: None, uri, .. } if current.is_some() => {
+                    return Err(PublishError::Refused { code: "object_already_present", message: uri.clone() })
+                }
+                Change::Publish { replaces: Some(h), uri, .. } | Change::Withdraw { hash: h, uri } => match current {
+                    None => return Err(PublishError::Refused { code: "no_object_present", message: uri.clone() }),
+                    Some(cur) if cur != *h => return Err(PublishError::Refused { code: "no_object_matching_hash", message: uri.clone() }),
+                    _ => {}
+                },
+                _ => {}
+            }
+        }
+        for c in &cs.changes {
+            match c {
+                Change::Publish { uri, der, .. } => {
+                    objects.insert(uri.clone(), der.clone());
+                }
+                Change::Withdraw { uri, .. } => {
+                    objects.remove(uri);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn list(&self) -> Result<BTreeMap<String, [u8; 32]>, PublishError> {
+        let objects = self.objects.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(objects.iter().map(|(u, d)| (u.clone(), sha256(d))).collect())
+    }
+}

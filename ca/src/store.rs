@@ -1,0 +1,115 @@
+//! The CA's state in SQLite, with versioned schema migrations. Every change runs
+//! in one IMMEDIATE transaction (see `work.rs`).
+
+use rusqlite::Connection;
+use std::path::Path;
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &[
+    // 1: initial schema.
+    "
+    CREATE TABLE keys (
+        key_id TEXT PRIMARY KEY,
+        pkcs1 BLOB NOT NULL
+    );
+    CREATE TABLE cas (
+        id INTEGER PRIMARY KEY,
+        handle TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL CHECK (kind IN ('ta', 'rir', 'member')),
+        parent_id INTEGER REFERENCES cas(id),
+        key_id TEXT NOT NULL,
+        resources TEXT NOT NULL,
+        cert BLOB NOT NULL,
+        cert_uri TEXT NOT NULL,
+        next_serial INTEGER NOT NULL DEFAULT 1,
+        manifest_number INTEGER NOT NULL DEFAULT 0,
+        crl_number INTEGER NOT NULL DEFAULT 0,
+        mft_ee_serial INTEGER,
+        mft_this_update INTEGER,
+        mft_next_update INTEGER,
+        opaque_id TEXT UNIQUE,
+        created INTEGER NOT NULL
+    );
+    -- Everything published: ca_id is the publication point holding it (NULL for the TA certificate).
+    CREATE TABLE objects (
+        uri TEXT PRIMARY KEY,
+        ca_id INTEGER REFERENCES cas(id),
+        name TEXT NOT NULL,
+        der BLOB NOT NULL,
+        hash BLOB NOT NULL
+    );
+    CREATE INDEX objects_ca ON objects(ca_id);
+    -- Certificates a CA revoked, kept on its CRL until they expire (CRL-3).
+    CREATE TABLE revocations (
+        ca_id INTEGER NOT NULL REFERENCES cas(id),
+        serial INTEGER NOT NULL,
+        revoked_at INTEGER NOT NULL,
+        expires INTEGER NOT NULL,
+        PRIMARY KEY (ca_id, serial)
+    );
+    CREATE TABLE roas (
+        id INTEGER PRIMARY KEY,
+        ca_id INTEGER NOT NULL REFERENCES cas(id),
+        asn INTEGER NOT NULL,
+        prefix TEXT NOT NULL,
+        max_length INTEGER NOT NULL,
+        uri TEXT NOT NULL,
+        ee_serial INTEGER NOT NULL,
+        not_after INTEGER NOT NULL,
+        UNIQUE (ca_id, asn, prefix, max_length)
+    );
+    CREATE TABLE aspas (
+        ca_id INTEGER NOT NULL REFERENCES cas(id),
+        customer INTEGER NOT NULL,
+        providers TEXT NOT NULL,
+        uri TEXT NOT NULL,
+        ee_serial INTEGER NOT NULL,
+        not_after INTEGER NOT NULL,
+        PRIMARY KEY (ca_id, customer)
+    );
+    CREATE TABLE tokens (
+        hash TEXT PRIMARY KEY,
+        ca_id INTEGER NOT NULL REFERENCES cas(id),
+        created INTEGER NOT NULL
+    );
+    CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    ",
+];
+
+/// Open (or create) the database at `path` and bring its schema up to date.
+pub fn open(path: &Path) -> rusqlite::Result<Connection> {
+    let mut conn = Connection::open(path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    migrate(&mut conn)?;
+    Ok(conn)
+}
+
+/// An in-memory database (tests).
+pub fn open_in_memory() -> rusqlite::Result<Connection> {
+    let mut conn = Connection::open_in_memory()?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    migrate(&mut conn)?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    let done: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(done) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+pub fn schema_version(conn: &Connection) -> rusqlite::Result<usize> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+}
+
+pub const LATEST_SCHEMA: usize = MIGRATIONS.len();

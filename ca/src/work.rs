@@ -1,0 +1,340 @@
+//! One change to the CA: an SQLite transaction that records every object it
+//! publishes or withdraws, re-issues the CRL and manifest of every CA it touched
+//! (MFT-11, MFT-12), and yields the change set for the publisher. The caller
+//! publishes, then commits; any error before the commit leaves everything as it was.
+
+use crate::config::CaConfig;
+use crate::error::{CaError, Result};
+use crate::publisher::{Change, ChangeSet};
+use rpkit_objects::cert::{Cert, CertBuilder, SiaSpec};
+use rpkit_objects::crl::{CrlBuilder, Revoked};
+use rpkit_objects::crypto::{sha256, KeyId, PublicKey, Signer, SoftSigner};
+use rpkit_objects::der::Time;
+use rpkit_objects::manifest::{FileAndHash, Manifest, ManifestContent};
+use rpkit_objects::name::Name;
+use rpkit_objects::resources::{CertResources, ResourceSet};
+use rpkit_objects::serial::Serial;
+use rpkit_objects::signed_object::Issuer;
+use rusqlite::{params, OptionalExtension, Transaction};
+use std::collections::{BTreeMap, BTreeSet};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CaKind {
+    Ta,
+    Rir,
+    Member,
+}
+
+impl CaKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            CaKind::Ta => "ta",
+            CaKind::Rir => "rir",
+            CaKind::Member => "member",
+        }
+    }
+    fn parse(s: &str) -> Self {
+        match s {
+            "ta" => CaKind::Ta,
+            "rir" => CaKind::Rir,
+            _ => CaKind::Member,
+        }
+    }
+}
+
+/// A CA as stored.
+#[derive(Clone, Debug)]
+pub struct CaRecord {
+    pub id: i64,
+    pub handle: String,
+    pub kind: CaKind,
+    pub parent_id: Option<i64>,
+    pub key: KeyId,
+    pub resources: ResourceSet,
+    pub cert: Cert,
+    pub cert_uri: String,
+    pub opaque_id: Option<String>,
+}
+
+impl CaRecord {
+    pub fn pp_uri(&self, cfg: &CaConfig) -> String {
+        cfg.pp_uri(&self.handle)
+    }
+    pub fn crl_name(&self) -> String {
+        format!("{}.crl", self.key.file_stem())
+    }
+    pub fn mft_name(&self) -> String {
+        format!("{}.mft", self.key.file_stem())
+    }
+    pub fn crl_uri(&self, cfg: &CaConfig) -> String {
+        format!("{}{}", self.pp_uri(cfg), self.crl_name())
+    }
+    pub fn mft_uri(&self, cfg: &CaConfig) -> String {
+        format!("{}{}", self.pp_uri(cfg), self.mft_name())
+    }
+}
+
+const CA_COLUMNS: &str = "id, handle, kind, parent_id, key_id, resources, cert, cert_uri, opaque_id";
+
+fn ca_from_row(
+    r: &rusqlite::Row<'_>,
+) -> rusqlite::Result<(i64, String, String, Option<i64>, String, String, Vec<u8>, String, Option<String>)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?))
+}
+
+/// A change in progress.
+pub struct Work<'a> {
+    pub tx: Transaction<'a>,
+    pub cfg: &'a CaConfig,
+    pub signer: &'a SoftSigner,
+    pub now: Time,
+    /// URI -> (hash before this change, object after it).
+    changes: BTreeMap<String, (Option<[u8; 32]>, Option<Vec<u8>>)>,
+    dirty: BTreeSet<i64>,
+}
+
+impl<'a> Work<'a> {
+    pub fn new(tx: Transaction<'a>, cfg: &'a CaConfig, signer: &'a SoftSigner, now: Time) -> Self {
+        Work { tx, cfg, signer, now, changes: BTreeMap::new(), dirty: BTreeSet::new() }
+    }
+
+    /// notBefore / thisUpdate for objects issued now.
+    pub fn not_before(&self) -> Time {
+        self.now.add_secs(-self.cfg.backdate_secs)
+    }
+
+    pub fn ca_by_handle(&self, handle: &str) -> Result<CaRecord> {
+        self.ca_where("handle = ?1", params![handle])?.ok_or_else(|| CaError::NotFound(format!("CA '{handle}'")))
+    }
+
+    pub fn ca_by_id(&self, id: i64) -> Result<CaRecord> {
+        self.ca_where("id = ?1", params![id])?.ok_or_else(|| CaError::NotFound(format!("CA #{id}")))
+    }
+
+    pub fn ca_of_kind(&self, kind: CaKind) -> Result<Option<CaRecord>> {
+        self.ca_where("kind = ?1", params![kind.as_str()])
+    }
+
+    fn ca_where(&self, cond: &str, p: impl rusqlite::Params) -> Result<Option<CaRecord>> {
+        let row = self.tx.query_row(&format!("SELECT {CA_COLUMNS} FROM cas WHERE {cond}"), p, ca_from_row).optional()?;
+        row.map(record).transpose()
+    }
+
+    /// A fresh serial number in `ca`'s space (CERT-2).
+    pub fn next_serial(&self, ca_id: i64) -> Result<Serial> {
+        let n: i64 =
+            self.tx
+                .query_row("UPDATE cas SET next_serial = next_serial + 1 WHERE id = ?1 RETURNING next_serial - 1", [ca_id], |r| r.get(0))?;
+        Ok(Serial::from_u64(n as u64))
+    }
+
+    /// A new CA key, stored in the same transaction.
+    pub fn create_key(&self) -> Result<KeyId> {
+        let key = self.signer.create_key()?;
+        let der = self.signer.export(&key)?;
+        self.tx.execute("INSERT OR REPLACE INTO keys (key_id, pkcs1) VALUES (?1, ?2)", params![key.hex(), der])?;
+        Ok(key)
+    }
+
+    pub fn mark_dirty(&mut self, ca_id: i64) {
+        self.dirty.insert(ca_id);
+    }
+
+    /// Store (or replace) a published object.
+    pub fn put_object(&mut self, ca_id: Option<i64>, uri: &str, der: Vec<u8>) -> Result<()> {
+        let old: Option<Vec<u8>> = self.tx.query_row("SELECT hash FROM objects WHERE uri = ?1", [uri], |r| r.get(0)).optional()?;
+        let name = uri.rsplit('/').next().unwrap_or(uri).to_string();
+        let hash = sha256(&der);
+        self.tx.execute(
+            "INSERT INTO objects (uri, ca_id, name, der, hash) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (uri) DO UPDATE SET ca_id = excluded.ca_id, name = excluded.name, der = excluded.der, hash = excluded.hash",
+            params![uri, ca_id, name, der, hash.to_vec()],
+        )?;
+        let entry = self.changes.entry(uri.to_string()).or_insert((old.and_then(|h| h.try_into().ok()), None));
+        entry.1 = Some(der);
+        if let Some(id) = ca_id {
+            self.dirty.insert(id);
+        }
+        Ok(())
+    }
+
+    /// Withdraw a published object.
+    pub fn remove_object(&mut self, uri: &str) -> Result<()> {
+        let old: Option<(Vec<u8>, Option<i64>)> =
+            self.tx.query_row("SELECT hash, ca_id FROM objects WHERE uri = ?1", [uri], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+        let Some((hash, ca_id)) = old else { return Ok(()) };
+        self.tx.execute("DELETE FROM objects WHERE uri = ?1", [uri])?;
+        let entry = self.changes.entry(uri.to_string()).or_insert((hash.try_into().ok(), None));
+        entry.1 = None;
+        if let Some(id) = ca_id {
+            self.dirty.insert(id);
+        }
+        Ok(())
+    }
+
+    /// Put a certificate `ca_id` issued on its CRL until `expires` (CRL-3).
+    pub fn revoke(&mut self, ca_id: i64, serial: &Serial, expires: Time) -> Result<()> {
+        if expires > self.now {
+            let s = serial.to_u128().and_then(|v| i64::try_from(v).ok()).unwrap_or(i64::MAX);
+            self.tx.execute(
+                "INSERT OR IGNORE INTO revocations (ca_id, serial, revoked_at, expires) VALUES (?1, ?2, ?3, ?4)",
+                params![ca_id, s, self.now.0, expires.0],
+            )?;
+        }
+        self.dirty.insert(ca_id);
+        Ok(())
+    }
+
+    pub fn issuer<'b>(&'b self, ca: &'b CaRecord) -> Issuer<'b> {
+        Issuer { signer: self.signer, key: ca.key, cert: &ca.cert, cert_uri: ca.cert_uri.clone(), crl_uri: ca.crl_uri(self.cfg) }
+    }
+
+    /// Certificate fields for a CA certificate `parent` issues to `key`.
+    pub fn ca_cert_builder(
+        &self,
+        parent: Option<&CaRecord>,
+        handle: &str,
+        key: PublicKey,
+        resources: &ResourceSet,
+        days: i64,
+    ) -> Result<CertBuilder> {
+        let subject = Name::new(&key.key_id().hex(), None).map_err(|e| CaError::invalid("bad_name", e.to_string()))?;
+        let key_id = key.key_id();
+        let sia = SiaSpec::Ca {
+            repository: self.cfg.pp_uri(handle),
+            manifest: format!("{}{}.mft", self.cfg.pp_uri(handle), key_id.file_stem()),
+            notify: self.cfg.rrdp_notify.clone(),
+        };
+        let serial = match parent {
+            Some(p) => self.next_serial(p.id)?,
+            None => Serial::from_u64(1),
+        };
+        Ok(CertBuilder {
+            serial,
+            issuer: parent.map(|p| p.cert.subject.clone()).unwrap_or_else(|| subject.clone()),
+            subject,
+            not_before: self.not_before(),
+            not_after: self.now.add_secs(days * 86400),
+            public_key: key,
+            ca: true,
+            aki: parent.map(|p| p.cert.ski),
+            crl_uri: parent.map(|p| p.crl_uri(self.cfg)),
+            ca_issuer: parent.map(|p| p.cert_uri.clone()),
+            sia,
+            resources: CertResources::explicit(resources),
+            bgpsec_router: false,
+        })
+    }
+
+    /// Insert a CA row.
+    pub fn insert_ca(
+        &self,
+        handle: &str,
+        kind: CaKind,
+        parent: Option<i64>,
+        key: KeyId,
+        resources: &ResourceSet,
+        cert: &Cert,
+        cert_uri: &str,
+        opaque_id: Option<&str>,
+    ) -> Result<i64> {
+        self.tx.execute(
+            "INSERT INTO cas (handle, kind, parent_id, key_id, resources, cert, cert_uri, opaque_id, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![handle, kind.as_str(), parent, key.hex(), resources.to_string(), cert.to_der(), cert_uri, opaque_id, self.now.0],
+        )?;
+        Ok(self.tx.last_insert_rowid())
+    }
+
+    /// Re-issue the CRL and manifest of every CA this change touched, then
+    /// return the change set to publish.
+    pub fn finish(mut self) -> Result<(Transaction<'a>, ChangeSet)> {
+        let dirty: Vec<i64> = std::mem::take(&mut self.dirty).into_iter().collect();
+        for id in dirty {
+            let exists: bool = self.tx.query_row("SELECT EXISTS (SELECT 1 FROM cas WHERE id = ?1)", [id], |r| r.get(0))?;
+            if exists {
+                self.republish(id)?;
+            }
+        }
+        let mut cs = ChangeSet::default();
+        for (uri, (old, new)) in std::mem::take(&mut self.changes) {
+            match (old, new) {
+                (None, Some(der)) => cs.changes.push(Change::Publish { uri, der, replaces: None }),
+                (Some(h), Some(der)) if sha256(&der) != h => cs.changes.push(Change::Publish { uri, der, replaces: Some(h) }),
+                (Some(hash), None) => cs.changes.push(Change::Withdraw { uri, hash }),
+                _ => {}
+            }
+        }
+        Ok((self.tx, cs))
+    }
+
+    /// New CRL and manifest for one CA (MFT-6, MFT-11, CRL-3, CRL-5).
+    pub fn republish(&mut self, ca_id: i64) -> Result<()> {
+        let ca = self.ca_by_id(ca_id)?;
+        let (mft_serial, mft_this, mft_next, mft_num, crl_num): (Option<i64>, Option<i64>, Option<i64>, i64, i64) = self.tx.query_row(
+            "SELECT mft_ee_serial, mft_this_update, mft_next_update, manifest_number, crl_number FROM cas WHERE id = ?1",
+            [ca_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )?;
+        // The manifest being replaced is revoked (MFT-11).
+        if let (Some(s), Some(n)) = (mft_serial, mft_next) {
+            self.revoke(ca_id, &Serial::from_u64(s as u64), Time(n))?;
+        }
+        self.tx.execute("DELETE FROM revocations WHERE ca_id = ?1 AND expires <= ?2", params![ca_id, self.now.0])?;
+        let revoked: Vec<Revoked> = {
+            let mut st = self.tx.prepare("SELECT serial, revoked_at FROM revocations WHERE ca_id = ?1 ORDER BY serial")?;
+            let rows = st.query_map([ca_id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
+            rows.map(|r| r.map(|(s, t)| Revoked { serial: Serial::from_u64(s as u64), revocation_date: Time(t) }))
+                .collect::<Result<_, _>>()?
+        };
+        // thisUpdate strictly increases across manifests of this CA (MFT-16).
+        let this_update = Time(self.not_before().0.max(mft_this.map_or(i64::MIN, |t| t + 1)));
+        let next_update = self.now.add_secs(self.cfg.next_update_secs);
+        let crl = CrlBuilder {
+            issuer: ca.cert.subject.clone(),
+            aki: ca.cert.ski,
+            this_update,
+            next_update,
+            crl_number: Serial::from_u64(crl_num as u64 + 1),
+            revoked,
+        }
+        .sign(self.signer, &ca.key)?;
+        let crl_uri = ca.crl_uri(self.cfg);
+        self.put_object(Some(ca_id), &crl_uri, crl.to_der().to_vec())?;
+        let files: Vec<FileAndHash> = {
+            let mut st = self.tx.prepare("SELECT name, hash FROM objects WHERE ca_id = ?1 AND name != ?2 ORDER BY name")?;
+            let rows = st.query_map(params![ca_id, ca.mft_name()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+            rows.map(|r| r.map(|(file, h)| FileAndHash { file, hash: h.try_into().unwrap_or([0; 32]) })).collect::<Result<_, _>>()?
+        };
+        let content = ManifestContent { manifest_number: Serial::from_u64(mft_num as u64 + 1), this_update, next_update, files };
+        let ee_serial = self.next_serial(ca_id)?;
+        let mft_uri = ca.mft_uri(self.cfg);
+        let mft = Manifest::build(&content, &self.issuer(&ca), ee_serial.clone(), &mft_uri)?;
+        self.put_object(Some(ca_id), &mft_uri, mft.signed.to_der().to_vec())?;
+        self.tx.execute(
+            "UPDATE cas SET manifest_number = ?2, crl_number = ?3, mft_ee_serial = ?4, mft_this_update = ?5, mft_next_update = ?6 WHERE id = ?1",
+            params![ca_id, mft_num + 1, crl_num + 1, ee_serial.to_u128().unwrap_or(0) as i64, this_update.0, next_update.0],
+        )?;
+        self.dirty.remove(&ca_id);
+        Ok(())
+    }
+}
+
+type RawCa = (i64, String, String, Option<i64>, String, String, Vec<u8>, String, Option<String>);
+
+fn record(raw: RawCa) -> Result<CaRecord> {
+    let (id, handle, kind, parent_id, key_id, resources, cert, cert_uri, opaque_id) = raw;
+    let key = rpkit_objects::hex::decode(&key_id)
+        .and_then(|k| KeyId::from_slice(&k))
+        .ok_or_else(|| CaError::Conflict(format!("CA '{handle}': bad key id")))?;
+    Ok(CaRecord {
+        id,
+        handle: handle.clone(),
+        kind: CaKind::parse(&kind),
+        parent_id,
+        key,
+        resources: resources.parse().map_err(|e| CaError::Conflict(format!("CA '{handle}': stored resources: {e}")))?,
+        cert: Cert::decode(&cert).map_err(|e| CaError::Conflict(format!("CA '{handle}': stored certificate: {e}")))?,
+        cert_uri,
+        opaque_id,
+    })
+}

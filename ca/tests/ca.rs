@@ -1,0 +1,251 @@
+//! The hosted CA end to end in process: trust anchor, members, ROAs, ASPAs, the
+//! published repository checked top-down by our code and by the `rpki` crate.
+
+mod repo_check;
+
+use rpkit_ca::publisher::MemoryPublisher;
+use rpkit_ca::requests::{AspaSpec, RoaDelta};
+use rpkit_ca::{Ca, CaConfig, CaError};
+use rpkit_objects::der::Time;
+use rpkit_objects::resources::ResourceSet;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+const RIR: &str = "AS64496-AS65535, 10.0.0.0/8, 192.0.2.0/24, 198.51.100.0/24, 2001:db8::/32";
+
+fn res(s: &str) -> ResourceSet {
+    s.parse().unwrap()
+}
+
+struct Env {
+    ca: Ca,
+    publisher: Arc<MemoryPublisher>,
+    clock: Arc<Mutex<Time>>,
+}
+
+impl Env {
+    fn new(dir: Option<&std::path::Path>) -> Env {
+        let publisher = Arc::new(MemoryPublisher::new());
+        let mut ca = Ca::open(dir, CaConfig::default(), publisher.clone()).unwrap();
+        let clock = Arc::new(Mutex::new(Time::now()));
+        let c = clock.clone();
+        ca.set_clock(Arc::new(move || *c.lock().unwrap()));
+        Env { ca, publisher, clock }
+    }
+
+    fn now(&self) -> Time {
+        *self.clock.lock().unwrap()
+    }
+
+    fn walk(&self) -> repo_check::Walk {
+        let repo = self.publisher.snapshot();
+        assert_eq!(repo, self.ca.published().unwrap(), "published state equals the database's");
+        repo_check::walk(&self.ca.tal().unwrap(), &repo, self.now())
+    }
+}
+
+fn roas(lines: &str) -> RoaDelta {
+    RoaDelta::parse_lines(lines).unwrap()
+}
+
+#[test]
+fn ta_rir_and_members_chain_and_hold_their_allocations() {
+    let e = Env::new(None);
+    let tal = e.ca.init(&res(RIR)).unwrap();
+    assert_eq!(tal.uris, ["https://rpki.test/ta/ta.cer", "rsync://rpki.test/repo/ta.cer"]);
+    assert!(matches!(e.ca.init(&res(RIR)), Err(CaError::Conflict(_))));
+    e.ca.add_member("isp-a", &res("AS64500, 10.1.0.0/16, 2001:db8:1::/48"), None).unwrap();
+    e.ca.add_member("isp-b", &res("AS64501, 192.0.2.0/25"), Some("4711")).unwrap();
+    let w = e.walk();
+    assert_eq!(w.cas["ta"], res(RIR));
+    assert_eq!(w.cas["rir"], res(RIR));
+    assert_eq!(w.cas["isp-a"], res("AS64500, 10.1.0.0/16, 2001:db8:1::/48"));
+    assert_eq!(w.cas["isp-b"], res("AS64501, 192.0.2.0/25"));
+    let m = e.ca.member("isp-b").unwrap();
+    assert_eq!(m.opaque_id.as_deref(), Some("4711"));
+    assert_eq!(m.resources.ipv4, ["192.0.2.0/25"]);
+    assert_eq!(m.publication_point, "rsync://rpki.test/repo/isp-b/");
+}
+
+#[test]
+fn roas_and_aspas_are_issued_checked_and_withdrawn() {
+    let e = Env::new(None);
+    e.ca.init(&res(RIR)).unwrap();
+    e.ca.add_member("isp", &res("AS64500-AS64510, 10.1.0.0/16, 2001:db8:1::/48"), None).unwrap();
+    let r = e.ca.apply_roas("isp", &roas("10.1.0.0/16-24 AS64500\n10.1.2.0/24 AS0\n2001:db8:1::/48 AS64501"), false).unwrap();
+    assert_eq!(r.added.len(), 3);
+    // Idempotent: the same authorization again changes nothing.
+    let again = e.ca.apply_roas("isp", &roas("10.1.2.0/24 AS0"), false).unwrap();
+    assert_eq!((again.added.len(), again.unchanged.len()), (0, 1));
+    e.ca.put_aspa("isp", &AspaSpec { customer: 64500, providers: vec![65001, 64999] }).unwrap();
+    let w = e.walk();
+    let want: Vec<&str> = vec!["10.1.0.0/16-24 AS64500", "10.1.2.0/24-24 AS0", "2001:db8:1::/48-48 AS64501"];
+    assert_eq!(w.vrps.iter().map(String::as_str).collect::<Vec<_>>(), want);
+    assert_eq!(w.aspas[&64500], [64999, 65001]);
+    let listed: Vec<String> = e.ca.roas("isp").unwrap().iter().map(|r| format!("{}-{} AS{}", r.prefix, r.max_length, r.asn)).collect();
+    assert_eq!(listed, want);
+
+    // Remove one ROA: it is withdrawn and its EE serial is on the CRL (ROA-5 of the issue).
+    let before = e.publisher.snapshot();
+    e.ca.apply_roas("isp", &roas("-10.1.2.0/24 AS0"), false).unwrap();
+    let w = e.walk();
+    assert_eq!(w.vrps.len(), 2);
+    let after = e.publisher.snapshot();
+    let gone: Vec<&String> = before.keys().filter(|u| !after.contains_key(*u)).collect();
+    assert_eq!(gone.len(), 1);
+    let old = rpkit_objects::roa::Roa::decode(&before[gone[0]]).unwrap();
+    let crl_uri = after.keys().find(|u| u.starts_with("rsync://rpki.test/repo/isp/") && u.ends_with(".crl")).unwrap();
+    let crl = rpkit_objects::crl::Crl::decode(&after[crl_uri]).unwrap();
+    assert!(crl.is_revoked(&old.signed.ee.serial), "removed ROA's EE is revoked");
+
+    // Replace the ASPA: new object, old one revoked (ASPA-8); then remove it.
+    e.ca.put_aspa("isp", &AspaSpec { customer: 64500, providers: vec![65002] }).unwrap();
+    assert_eq!(e.walk().aspas[&64500], [65002]);
+    e.ca.remove_aspa("isp", 64500).unwrap();
+    assert!(e.walk().aspas.is_empty());
+    assert!(matches!(e.ca.remove_aspa("isp", 64500), Err(CaError::NotFound(_))));
+}
+
+#[test]
+fn bad_requests_change_nothing() {
+    let e = Env::new(None);
+    e.ca.init(&res(RIR)).unwrap();
+    e.ca.add_member("isp", &res("AS64500, 10.1.0.0/16, 2001:db8:1::/48"), None).unwrap();
+    e.ca.apply_roas("isp", &roas("10.1.0.0/16 AS64500"), false).unwrap();
+    let before = e.publisher.snapshot();
+    let numbers = e.ca.numbers("isp").unwrap();
+    let rejected = |lines: &str| match e.ca.apply_roas("isp", &roas(lines), false) {
+        Err(CaError::Rejected(v)) => v.iter().map(|r| r.code).collect::<Vec<_>>(),
+        other => panic!("{lines}: {other:?}"),
+    };
+    assert_eq!(rejected("10.2.0.0/16 AS64500"), ["not_held"]);
+    assert_eq!(rejected("10.1.0.0/16-15 AS64500"), ["bad_max_length"]);
+    assert_eq!(rejected("10.1.0.0/16-33 AS64500"), ["bad_max_length"]);
+    assert_eq!(rejected("2001:db8:1::/48-129 AS64500"), ["bad_max_length"]);
+    assert_eq!(rejected("-10.1.0.0/16 AS64501"), ["not_found"]);
+    // One bad entry in a delta: nothing applied.
+    assert_eq!(rejected("10.1.1.0/24 AS64500\n10.9.0.0/16 AS64500\n-10.1.0.0/16 AS64500"), ["not_held"]);
+    assert!(matches!(e.ca.apply_roas("nobody", &roas("10.1.0.0/16 AS1"), false), Err(CaError::NotFound(_))));
+    assert!(matches!(
+        e.ca.put_aspa("isp", &AspaSpec { customer: 64999, providers: vec![1] }),
+        Err(CaError::Invalid { code: "not_held", .. })
+    ));
+    assert!(matches!(
+        e.ca.put_aspa("isp", &AspaSpec { customer: 64500, providers: vec![64500] }),
+        Err(CaError::Invalid { code: "bad_aspa", .. })
+    ));
+    assert!(matches!(e.ca.add_member("x/y", &res("AS64502"), None), Err(CaError::Invalid { code: "bad_handle", .. })));
+    assert!(matches!(e.ca.add_member("out", &res("11.0.0.0/8"), None), Err(CaError::Invalid { code: "not_held", .. })));
+    assert!(matches!(e.ca.add_member("isp", &res("AS64503"), None), Err(CaError::Conflict(_))));
+    // Dry run reports and changes nothing.
+    let dry = e.ca.apply_roas("isp", &roas("10.1.1.0/24 AS64500\n-10.1.0.0/16 AS64500"), true).unwrap();
+    assert_eq!((dry.added.len(), dry.removed.len(), dry.dry_run), (1, 1, true));
+    assert_eq!(e.publisher.snapshot(), before);
+    assert_eq!(e.ca.numbers("isp").unwrap(), numbers);
+    assert_eq!(e.ca.roas("isp").unwrap().len(), 1);
+}
+
+#[test]
+fn publisher_failure_mid_change_leaves_everything_as_before() {
+    let e = Env::new(None);
+    e.ca.init(&res(RIR)).unwrap();
+    e.ca.add_member("isp", &res("AS64500, 10.1.0.0/16"), None).unwrap();
+    let before = e.publisher.snapshot();
+    let numbers = e.ca.numbers("isp").unwrap();
+    e.publisher.fail_next();
+    assert!(matches!(e.ca.apply_roas("isp", &roas("10.1.0.0/16 AS64500"), false), Err(CaError::Publish(_))));
+    assert_eq!(e.publisher.snapshot(), before);
+    assert_eq!(e.ca.published().unwrap(), before);
+    assert_eq!(e.ca.numbers("isp").unwrap(), numbers);
+    assert!(e.ca.roas("isp").unwrap().is_empty());
+    e.publisher.fail_next();
+    assert!(e.ca.add_member("isp2", &res("AS64501"), None).is_err());
+    assert!(matches!(e.ca.member("isp2"), Err(CaError::NotFound(_))));
+    // The next change goes through and the repository is whole.
+    e.ca.apply_roas("isp", &roas("10.1.0.0/16 AS64500"), false).unwrap();
+    assert_eq!(e.walk().vrps.len(), 1);
+}
+
+#[test]
+fn numbers_increase_across_restarts_and_the_schedule_reissues() {
+    let dir = std::env::temp_dir().join(format!("rpkit-ca-restart-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (n1, published) = {
+        let e = Env::new(Some(&dir));
+        e.ca.init(&res(RIR)).unwrap();
+        e.ca.add_member("isp", &res("AS64500, 10.1.0.0/16"), None).unwrap();
+        e.ca.apply_roas("isp", &roas("10.1.0.0/16 AS64500"), false).unwrap();
+        (e.ca.numbers("isp").unwrap(), e.publisher.snapshot())
+    };
+    // A new process: keys and state come back from the database; a fresh
+    // (empty) publisher is brought up to date from it.
+    let e = Env::new(Some(&dir));
+    assert_eq!(e.publisher.snapshot(), published);
+    e.ca.apply_roas("isp", &roas("10.1.1.0/24 AS64500"), false).unwrap();
+    let n2 = e.ca.numbers("isp").unwrap();
+    assert!(n2.0 > n1.0 && n2.1 > n1.1, "{n1:?} -> {n2:?}");
+    assert_eq!(e.ca.reissue_due().unwrap(), 0, "nothing is due yet");
+    // 17 hours later every manifest is within 8 hours of its nextUpdate.
+    *e.clock.lock().unwrap() = e.now().add_secs(17 * 3600);
+    assert_eq!(e.ca.reissue_due().unwrap(), 3);
+    let n3 = e.ca.numbers("isp").unwrap();
+    assert_eq!((n3.0, n3.1), (n2.0 + 1, n2.1 + 1));
+    assert_eq!(e.walk().vrps.len(), 2);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn reimport_with_shrunk_allocation_reissues_and_withdraws() {
+    let e = Env::new(None);
+    e.ca.init(&res(RIR)).unwrap();
+    let v1 = "2.3|test|1|3|19870101|20260101|+0000
+test|BR|ipv4|10.1.0.0|65536|20200101|allocated|100
+test|BR|asn|64500|2|20200101|allocated|100
+test|AR|ipv4|10.2.0.0|256|20200101|assigned|200
+test|AR|ipv6|2001:db8:2::|48|20200101|allocated|300
+";
+    let r = e.ca.import_delegated(v1).unwrap();
+    assert_eq!(r.added, ["100", "200", "300"]);
+    e.ca.apply_roas("100", &roas("10.1.0.0/24 AS64500\n10.1.200.0/24 AS64501"), false).unwrap();
+    let cert_uri = e.ca.member("100").unwrap().ca_certificate;
+    let old_cert = e.publisher.get(&cert_uri).unwrap();
+    // Member 100 shrinks to 10.1.0.0/17, member 300 is gone.
+    let v2 = v1.replace("10.1.0.0|65536", "10.1.0.0|32768").replace("test|AR|ipv6|2001:db8:2::|48|20200101|allocated|300\n", "");
+    let r = e.ca.import_delegated(&v2).unwrap();
+    assert_eq!(r.removed, ["300"]);
+    assert_eq!(r.unchanged, 1);
+    assert_eq!(r.changed.len(), 1);
+    assert_eq!(r.changed[0].removed, "10.1.128.0/17");
+    assert_eq!(r.changed[0].withdrawn, ["ROA 10.1.200.0/24-24 AS64501"]);
+    let w = e.walk();
+    assert_eq!(w.vrps.iter().collect::<Vec<_>>(), ["10.1.0.0/24-24 AS64500"]);
+    assert_eq!(w.cas["100"], res("AS64500-AS64501, 10.1.0.0/17"));
+    assert!(!w.cas.contains_key("300"));
+    // Same file name, new certificate; the old one is revoked on the RIR's CRL.
+    let new_cert = e.publisher.get(&cert_uri).unwrap();
+    assert_ne!(new_cert, old_cert);
+    let old = rpkit_objects::cert::Cert::decode(&old_cert).unwrap();
+    let repo = e.publisher.snapshot();
+    let rir_crl = repo.iter().find(|(u, _)| u.starts_with("rsync://rpki.test/repo/rir/") && u.ends_with(".crl")).unwrap().1;
+    assert!(rpkit_objects::crl::Crl::decode(rir_crl).unwrap().is_revoked(&old.serial));
+    // A bad file changes nothing.
+    let before = e.publisher.snapshot();
+    assert!(matches!(e.ca.import_delegated("2|x|1|1|1|1|+0000\nx|BR|ipv4|10.1.0.x|256|1|allocated|100\n"), Err(CaError::Invalid { .. })));
+    assert!(matches!(
+        e.ca.import_delegated("2|x|1|1|1|1|+0000\nx|BR|ipv4|11.0.0.0|256|1|allocated|100\n"),
+        Err(CaError::Invalid { code: "not_held", .. })
+    ));
+    assert_eq!(e.publisher.snapshot(), before);
+}
+
+#[test]
+fn member_tokens_are_stored_hashed() {
+    let e = Env::new(None);
+    e.ca.init(&res(RIR)).unwrap();
+    e.ca.add_member("isp", &res("AS64500"), None).unwrap();
+    let t = e.ca.create_token("isp").unwrap();
+    assert_eq!(e.ca.member_for_token(&t).unwrap().as_deref(), Some("isp"));
+    assert_eq!(e.ca.member_for_token("rpkit_wrong").unwrap(), None);
+    assert!(e.ca.create_token("nobody").is_err());
+    let _ = BTreeMap::<u8, u8>::new();
+}

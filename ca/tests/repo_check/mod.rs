@@ -1,0 +1,136 @@
+//! A top-down walk of a published repository for tests: from the TA certificate,
+//! through every manifest, checking every signature, hash, CRL and resource
+//! containment with our own code and with the `rpki` crate as an oracle.
+#![allow(dead_code)]
+
+use bytes::Bytes;
+use rpki::repository::cert::ResourceCert;
+use rpki::repository::tal::TalInfo;
+use rpkit_objects::aspa::Aspa;
+use rpkit_objects::cert::{Cert, CertKind};
+use rpkit_objects::crl::Crl;
+use rpkit_objects::crypto::sha256;
+use rpkit_objects::der::Time;
+use rpkit_objects::manifest::Manifest;
+use rpkit_objects::resources::ResourceSet;
+use rpkit_objects::roa::Roa;
+use rpkit_objects::tal::Tal;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What a walk found.
+#[derive(Default, Debug)]
+pub struct Walk {
+    /// `prefix-maxlen ASn` for every ROA.
+    pub vrps: BTreeSet<String>,
+    /// customer -> providers
+    pub aspas: BTreeMap<u32, Vec<u32>>,
+    /// handle (last path component of the publication point) -> resources
+    pub cas: BTreeMap<String, ResourceSet>,
+    pub objects: usize,
+}
+
+fn at(t: Time) -> rpki::repository::x509::Time {
+    rpki::repository::x509::Time::new(t.to_chrono())
+}
+
+/// Walk the repository `repo` (URI -> DER) from `tal` at time `now`; panics on any fault.
+pub fn walk(tal: &Tal, repo: &BTreeMap<String, Vec<u8>>, now: Time) -> Walk {
+    let ta_uri = tal.uris.iter().find(|u| u.starts_with("rsync://")).expect("rsync TA URI");
+    let ta_der = repo.get(ta_uri).unwrap_or_else(|| panic!("TA certificate {ta_uri} is not published"));
+    let ta = Cert::decode(ta_der).unwrap();
+    assert_eq!(ta.kind, CertKind::Ta);
+    assert_eq!(ta.public_key, tal.key, "TA key matches the TAL (TA-3)");
+    ta.verify_self_signed().unwrap();
+    let oracle = rpki::repository::Cert::decode(Bytes::copy_from_slice(ta_der)).unwrap();
+    let oracle = oracle.validate_ta_at(TalInfo::from_name("t".into()).into_arc(), true, at(now)).unwrap();
+    let mut out = Walk::default();
+    let all = ta.resources.explicit_set();
+    walk_ca(&ta, &all, &oracle, repo, now, &mut out, 0);
+    out
+}
+
+fn walk_ca(
+    ca: &Cert,
+    held: &ResourceSet,
+    oracle: &ResourceCert,
+    repo: &BTreeMap<String, Vec<u8>>,
+    now: Time,
+    out: &mut Walk,
+    depth: usize,
+) {
+    assert!(depth < 8, "too deep");
+    let dir = ca.sia.rsync_repository().unwrap().to_string();
+    let handle = dir.trim_end_matches('/').rsplit('/').next().unwrap().to_string();
+    out.cas.insert(handle, held.clone());
+    let mft_uri = ca.sia.rsync_manifest().unwrap();
+    let mft_der = repo.get(mft_uri).unwrap_or_else(|| panic!("manifest {mft_uri} missing"));
+    let mft = Manifest::decode(mft_der).unwrap();
+    mft.signed.verify_signature().unwrap();
+    mft.signed.ee.verify_signature(&ca.public_key).unwrap();
+    assert!(mft.content.this_update <= now && now < mft.content.next_update, "manifest current");
+    assert_eq!(mft.signed.ee.sia.rsync_signed_object(), Some(mft_uri));
+    let omft = rpki::repository::Manifest::decode(Bytes::copy_from_slice(mft_der), true).unwrap();
+    omft.validate_at(oracle, true, at(now)).unwrap();
+    // Exactly the listed files (plus the manifest) live in the directory (REPO-1).
+    let in_dir: BTreeSet<&str> = repo
+        .keys()
+        .filter(|u| u.starts_with(&dir) && !u[dir.len()..].contains('/'))
+        .map(|u| &u[dir.len()..])
+        .filter(|n| mft_uri != format!("{dir}{n}"))
+        .collect();
+    let listed: BTreeSet<&str> = mft.content.files.iter().map(|f| f.file.as_str()).collect();
+    assert_eq!(in_dir, listed, "publication point {dir} holds exactly its manifest's files");
+    let crls: Vec<_> = mft.content.files.iter().filter(|f| f.file.ends_with(".crl")).collect();
+    assert_eq!(crls.len(), 1, "one CRL (CRL-4)");
+    let crl = Crl::decode(&repo[&format!("{dir}{}", crls[0].file)]).unwrap();
+    crl.verify_signature(&ca.public_key).unwrap();
+    assert!(crl.issued_by(ca));
+    assert!(!crl.is_revoked(&mft.signed.ee.serial));
+    assert!(crl.this_update <= now && now < crl.next_update);
+    for f in &mft.content.files {
+        let uri = format!("{dir}{}", f.file);
+        let der = &repo[&uri];
+        assert_eq!(sha256(der), f.hash, "hash of {uri}");
+        out.objects += 1;
+        match &f.file[f.file.len() - 3..] {
+            "cer" => {
+                let c = Cert::decode(der).unwrap();
+                c.verify_signature(&ca.public_key).unwrap();
+                assert!(!crl.is_revoked(&c.serial), "{uri} revoked");
+                assert_eq!(c.issuer, ca.subject);
+                assert!(c.is_current(now));
+                let res = c.resources.resolve(held);
+                assert!(held.contains(&res), "{uri} overclaims (RES-8)");
+                let oc =
+                    rpki::repository::Cert::decode(Bytes::copy_from_slice(der)).unwrap().validate_ca_at(oracle, true, at(now)).unwrap();
+                walk_ca(&c, &res, &oc, repo, now, out, depth + 1);
+            }
+            "roa" => {
+                let r = Roa::decode(der).unwrap();
+                r.signed.verify_signature().unwrap();
+                r.signed.ee.verify_signature(&ca.public_key).unwrap();
+                assert!(!crl.is_revoked(&r.signed.ee.serial), "{uri} revoked");
+                assert!(held.contains(&r.signed.ee.resources.explicit_set()), "{uri} overclaims");
+                assert_eq!(r.signed.ee.sia.rsync_signed_object(), Some(uri.as_str()));
+                let o = rpki::repository::Roa::decode(Bytes::copy_from_slice(der), true).unwrap();
+                o.process(oracle, true, |_| Ok(())).unwrap();
+                assert_eq!(r.content.prefixes.len(), 1, "one prefix per ROA (RFC 9455)");
+                for p in &r.content.prefixes {
+                    out.vrps.insert(format!("{}-{} AS{}", p.prefix, p.max_len(), r.content.asn.0));
+                }
+            }
+            "asa" => {
+                let a = Aspa::decode(der).unwrap();
+                a.signed.verify_signature().unwrap();
+                a.signed.ee.verify_signature(&ca.public_key).unwrap();
+                assert!(!crl.is_revoked(&a.signed.ee.serial));
+                assert!(held.asn.contains_asn(a.content.customer));
+                let o = rpki::repository::aspa::Aspa::decode(Bytes::copy_from_slice(der), true).unwrap();
+                o.process(oracle, true, |_| Ok(())).unwrap();
+                out.aspas.insert(a.content.customer.0, a.content.providers.iter().map(|p| p.0).collect());
+            }
+            "crl" => {}
+            other => panic!("unexpected object type {other}"),
+        }
+    }
+}
