@@ -23,11 +23,14 @@ pub struct Holder {
     pub resources: ResourceSet,
 }
 
+/// Per holder while parsing: country, AS ranges, IPv4 ranges, IPv6 ranges.
+type Blocks = (String, Vec<(u32, u32)>, Vec<(u128, u128)>, Vec<(u128, u128)>);
+
 /// Parse a delegated-extended file into holders keyed by opaque-id. Only
 /// `allocated` and `assigned` records carry a holder; `available` and
 /// `reserved` are skipped. Any malformed record fails the whole import.
 pub fn parse(text: &str) -> Result<BTreeMap<String, Holder>, ParseError> {
-    let mut acc: BTreeMap<String, (String, Vec<(u32, u32)>, Vec<(u128, u128)>, Vec<(u128, u128)>)> = BTreeMap::new();
+    let mut acc: BTreeMap<String, Blocks> = BTreeMap::new();
     let mut seen_header = false;
     for (i, raw) in text.lines().enumerate() {
         let line = i + 1;

@@ -7,7 +7,7 @@ use crate::delegated;
 use crate::error::{CaError, Rejection, Result};
 use crate::publisher::{Change, ChangeSet, Publisher};
 use crate::requests::{AspaSpec, RoaDelta, RoaSpec};
-use crate::work::{CaKind, CaRecord, Work};
+use crate::work::{CaKind, CaRecord, NewCa, Work};
 use rayon::prelude::*;
 use rpkit_objects::aspa::{Aspa, AspaContent};
 use rpkit_objects::crypto::{KeyPair, OneTimeKey, Signer, SoftSigner};
@@ -230,7 +230,16 @@ impl Ca {
             let b = w.ca_cert_builder(None, &cfg.ta_handle, ta_pub, resources, cfg.ta_validity_days)?;
             let ta_cert = b.sign(w.signer, &ta_key)?;
             let ta_uri = cfg.ta_cert_uri();
-            let ta_id = w.insert_ca(&cfg.ta_handle, CaKind::Ta, None, ta_key, resources, &ta_cert, &ta_uri, None)?;
+            let ta_id = w.insert_ca(NewCa {
+                handle: &cfg.ta_handle,
+                kind: CaKind::Ta,
+                parent: None,
+                key: ta_key,
+                resources,
+                cert: &ta_cert,
+                cert_uri: &ta_uri,
+                opaque_id: None,
+            })?;
             w.put_object(None, &ta_uri, ta_cert.to_der().to_vec())?;
             let ta = w.ca_by_id(ta_id)?;
             let rir_key = w.create_key()?;
@@ -238,7 +247,16 @@ impl Ca {
             let rir_cert =
                 w.ca_cert_builder(Some(&ta), &cfg.rir_handle, rir_pub, resources, cfg.ca_validity_days)?.sign(w.signer, &ta_key)?;
             let rir_uri = format!("{}{}.cer", ta.pp_uri(cfg), rir_key.file_stem());
-            let rir_id = w.insert_ca(&cfg.rir_handle, CaKind::Rir, Some(ta_id), rir_key, resources, &rir_cert, &rir_uri, None)?;
+            let rir_id = w.insert_ca(NewCa {
+                handle: &cfg.rir_handle,
+                kind: CaKind::Rir,
+                parent: Some(ta_id),
+                key: rir_key,
+                resources,
+                cert: &rir_cert,
+                cert_uri: &rir_uri,
+                opaque_id: None,
+            })?;
             w.put_object(Some(ta_id), &rir_uri, rir_cert.to_der().to_vec())?;
             w.mark_dirty(rir_id);
             Ok(())
@@ -622,7 +640,8 @@ fn add_member(w: &mut Work<'_>, handle: &str, resources: &ResourceSet, opaque_id
     let public = w.signer.public_key(&key)?;
     let cert = w.ca_cert_builder(Some(&rir), handle, public, resources, w.cfg.ca_validity_days)?.sign(w.signer, &rir.key)?;
     let uri = format!("{}{}.cer", rir.pp_uri(w.cfg), key.file_stem());
-    let id = w.insert_ca(handle, CaKind::Member, Some(rir.id), key, resources, &cert, &uri, opaque_id)?;
+    let id =
+        w.insert_ca(NewCa { handle, kind: CaKind::Member, parent: Some(rir.id), key, resources, cert: &cert, cert_uri: &uri, opaque_id })?;
     w.put_object(Some(rir.id), &uri, cert.to_der().to_vec())?;
     w.mark_dirty(id);
     Ok(())

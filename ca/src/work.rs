@@ -76,10 +76,26 @@ impl CaRecord {
 
 const CA_COLUMNS: &str = "id, handle, kind, parent_id, key_id, resources, cert, cert_uri, opaque_id";
 
-fn ca_from_row(
-    r: &rusqlite::Row<'_>,
-) -> rusqlite::Result<(i64, String, String, Option<i64>, String, String, Vec<u8>, String, Option<String>)> {
+fn ca_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawCa> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?))
+}
+
+/// A CA row as read, before its fields are parsed.
+type RawCa = (i64, String, String, Option<i64>, String, String, Vec<u8>, String, Option<String>);
+
+/// A pending change to one URI: the hash before this change, the object after it.
+type Pending = (Option<[u8; 32]>, Option<Vec<u8>>);
+
+/// A CA row to insert.
+pub struct NewCa<'a> {
+    pub handle: &'a str,
+    pub kind: CaKind,
+    pub parent: Option<i64>,
+    pub key: KeyId,
+    pub resources: &'a ResourceSet,
+    pub cert: &'a Cert,
+    pub cert_uri: &'a str,
+    pub opaque_id: Option<&'a str>,
 }
 
 /// A change in progress.
@@ -89,7 +105,7 @@ pub struct Work<'a> {
     pub signer: &'a SoftSigner,
     pub now: Time,
     /// URI -> (hash before this change, object after it).
-    changes: BTreeMap<String, (Option<[u8; 32]>, Option<Vec<u8>>)>,
+    changes: BTreeMap<String, Pending>,
     dirty: BTreeSet<i64>,
 }
 
@@ -227,20 +243,10 @@ impl<'a> Work<'a> {
     }
 
     /// Insert a CA row.
-    pub fn insert_ca(
-        &self,
-        handle: &str,
-        kind: CaKind,
-        parent: Option<i64>,
-        key: KeyId,
-        resources: &ResourceSet,
-        cert: &Cert,
-        cert_uri: &str,
-        opaque_id: Option<&str>,
-    ) -> Result<i64> {
+    pub fn insert_ca(&self, c: NewCa<'_>) -> Result<i64> {
         self.tx.execute(
             "INSERT INTO cas (handle, kind, parent_id, key_id, resources, cert, cert_uri, opaque_id, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![handle, kind.as_str(), parent, key.hex(), resources.to_string(), cert.to_der(), cert_uri, opaque_id, self.now.0],
+            params![c.handle, c.kind.as_str(), c.parent, c.key.hex(), c.resources.to_string(), c.cert.to_der(), c.cert_uri, c.opaque_id, self.now.0],
         )?;
         Ok(self.tx.last_insert_rowid())
     }
@@ -318,8 +324,6 @@ impl<'a> Work<'a> {
         Ok(())
     }
 }
-
-type RawCa = (i64, String, String, Option<i64>, String, String, Vec<u8>, String, Option<String>);
 
 fn record(raw: RawCa) -> Result<CaRecord> {
     let (id, handle, kind, parent_id, key_id, resources, cert, cert_uri, opaque_id) = raw;
