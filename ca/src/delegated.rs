@@ -150,6 +150,19 @@ lacnic|AR|asn|676|1|19900523|reserved|
     }
 
     #[test]
+    fn generated_files_parse_into_as_many_holders() {
+        let text = rpkit_test_vectors::delegated::generate(2000, 7);
+        let h = parse(&text).unwrap();
+        assert_eq!(h.len(), 2000);
+        // Holders do not overlap.
+        let all = h.values().fold(ResourceSet::empty(), |acc, x| {
+            assert!(acc.intersection(&x.resources).is_empty());
+            acc.union(&x.resources)
+        });
+        assert!(all.ipv4.set.ranges().len() > 100);
+    }
+
+    #[test]
     fn real_lacnic_file() {
         let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus/rir-stats/delegated-lacnic-extended-latest");
         let h = parse(&std::fs::read_to_string(p).unwrap()).unwrap();

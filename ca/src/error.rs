@@ -15,6 +15,9 @@ pub enum CaError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// `If-Match` named a state that is no longer current.
+    #[error("{0}")]
+    Precondition(String),
     #[error("database: {0}")]
     Storage(#[from] rusqlite::Error),
     #[error("publication failed, nothing was changed: {0}")]
@@ -45,6 +48,7 @@ impl CaError {
             CaError::Rejected(_) => "rejected",
             CaError::NotFound(_) => "not_found",
             CaError::Conflict(_) => "conflict",
+            CaError::Precondition(_) => "stale_etag",
             CaError::Storage(_) => "storage_error",
             CaError::Publish(_) => "publication_failed",
             CaError::Build(_) | CaError::Sign(_) => "signing_failed",

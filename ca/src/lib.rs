@@ -9,6 +9,7 @@ pub mod publisher;
 pub mod requests;
 pub mod service;
 pub mod store;
+pub mod api;
 pub mod work;
 
 pub use config::CaConfig;

@@ -117,3 +117,82 @@ impl Publisher for MemoryPublisher {
         Ok(objects.iter().map(|(u, d)| (u.clone(), sha256(d))).collect())
     }
 }
+
+/// A repository kept as files: `rsync://HOST/MODULE/path` is stored at
+/// `DIR/HOST/MODULE/path`. Each object is written to a temporary file and
+/// renamed into place. (The publication server writes the real rsync tree.)
+pub struct DirPublisher {
+    dir: std::path::PathBuf,
+}
+
+impl DirPublisher {
+    pub fn new(dir: impl Into<std::path::PathBuf>) -> std::io::Result<Self> {
+        let dir = dir.into();
+        std::fs::create_dir_all(&dir)?;
+        Ok(DirPublisher { dir })
+    }
+
+    /// The file for an rsync URI; `None` for anything that could leave the directory.
+    pub fn path_of(&self, uri: &str) -> Option<std::path::PathBuf> {
+        let rest = uri.strip_prefix("rsync://")?;
+        let ok = rest.split('/').all(|c| !c.is_empty() && c != "." && c != ".." && c.bytes().all(|b| b.is_ascii_graphic() && b != b'\\'));
+        ok.then(|| self.dir.join(rest))
+    }
+
+    fn walk(&self, dir: &std::path::Path, out: &mut BTreeMap<String, [u8; 32]>) -> std::io::Result<()> {
+        for e in std::fs::read_dir(dir)? {
+            let p = e?.path();
+            if p.is_dir() {
+                self.walk(&p, out)?;
+            } else if p.extension().is_none_or(|x| x != "tmp") {
+                if let Ok(rel) = p.strip_prefix(&self.dir) {
+                    out.insert(format!("rsync://{}", rel.to_string_lossy()), sha256(&std::fs::read(&p)?));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Publisher for DirPublisher {
+    fn apply(&self, cs: &ChangeSet) -> Result<(), PublishError> {
+        let io = |e: std::io::Error| PublishError::Unavailable(e.to_string());
+        let current = self.list()?;
+        for c in &cs.changes {
+            if self.path_of(c.uri()).is_none() {
+                return Err(PublishError::Refused { code: "permission_failure", message: format!("bad URI {}", c.uri()) });
+            }
+            let cur = current.get(c.uri());
+            match c {
+                Change::Publish { replaces: None, .. } if cur.is_some() => {
+                    return Err(PublishError::Refused { code: "object_already_present", message: c.uri().into() })
+                }
+                Change::Publish { replaces: Some(h), .. } | Change::Withdraw { hash: h, .. } if cur != Some(h) => {
+                    return Err(PublishError::Refused { code: "no_object_matching_hash", message: c.uri().into() })
+                }
+                _ => {}
+            }
+        }
+        for c in &cs.changes {
+            let path = self.path_of(c.uri()).ok_or_else(|| PublishError::Unavailable("bad URI".into()))?;
+            match c {
+                Change::Publish { der, .. } => {
+                    if let Some(parent) = path.parent() {
+                        std::fs::create_dir_all(parent).map_err(io)?;
+                    }
+                    let tmp = path.with_extension("tmp");
+                    std::fs::write(&tmp, der).map_err(io)?;
+                    std::fs::rename(&tmp, &path).map_err(io)?;
+                }
+                Change::Withdraw { .. } => std::fs::remove_file(&path).map_err(io)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn list(&self) -> Result<BTreeMap<String, [u8; 32]>, PublishError> {
+        let mut out = BTreeMap::new();
+        self.walk(&self.dir, &mut out).map_err(|e| PublishError::Unavailable(e.to_string()))?;
+        Ok(out)
+    }
+}

@@ -418,15 +418,27 @@ impl Ca {
 
     /// A tag of the member's current ROA set, for `If-Match` against lost updates.
     pub fn roas_etag(&self, handle: &str) -> Result<String> {
-        let roas = self.roas(handle)?;
-        let text: String = roas.iter().map(|r| format!("{}-{} {}\n", r.prefix, r.max_length, r.asn)).collect();
-        Ok(format!("\"{}\"", &rpkit_objects::hex::lower(&rpkit_objects::crypto::sha256(text.as_bytes()))[..16]))
+        self.read(|c| Ok(roa_etag(&roas_of(c, member_id(c, handle)?)?)))
     }
 
     /// Apply additions and removals all or nothing. Every entry is checked first;
     /// if any is wrong, nothing changes and each wrong entry gets its reason.
     /// With `dry_run`, report what would change and change nothing.
     pub fn apply_roas(&self, handle: &str, delta: &RoaDelta, dry_run: bool) -> Result<RoaReport> {
+        self.apply_roas_if(handle, delta, dry_run, None)
+    }
+
+    /// `apply_roas`, only if the member's ROA set still has the ETag `if_match`
+    /// (checked inside the change's transaction, so no update is lost).
+    pub fn apply_roas_if(&self, handle: &str, delta: &RoaDelta, dry_run: bool, if_match: Option<&str>) -> Result<RoaReport> {
+        let check = |current: &[RoaSpec]| -> Result<()> {
+            match if_match {
+                Some(want) if want != "*" && want != roa_etag(current) => {
+                    Err(CaError::Precondition(format!("the ROAs changed since {want} (now {}); list them again", roa_etag(current))))
+                }
+                _ => Ok(()),
+            }
+        };
         if dry_run {
             let (resources, current) = self.read(|c| {
                 let id = member_id(c, handle)?;
@@ -434,6 +446,7 @@ impl Ca {
                 let res: ResourceSet = res.parse().map_err(|e| CaError::Conflict(format!("{e}")))?;
                 Ok((res, roas_of(c, id)?))
             })?;
+            check(&current)?;
             let plan = plan_roas(&resources, &current, delta)?;
             return Ok(plan.report(true));
         }
@@ -443,7 +456,9 @@ impl Ca {
             if ca.kind != CaKind::Member {
                 return Err(CaError::NotFound(format!("member '{handle}'")));
             }
-            let plan = plan_roas(&ca.resources, &roas_of(&w.tx, ca.id)?, delta)?;
+            let current = roas_of(&w.tx, ca.id)?;
+            check(&current)?;
+            let plan = plan_roas(&ca.resources, &current, delta)?;
             for r in &plan.remove {
                 withdraw_roa(w, &ca, r)?;
             }
@@ -539,6 +554,14 @@ impl Ca {
             Ok(c.query_row("SELECT manifest_number, crl_number FROM cas WHERE handle = ?1", [handle], |r| Ok((r.get(0)?, r.get(1)?)))?)
         })
     }
+}
+
+/// A quoted tag of a ROA set (order-independent).
+fn roa_etag(roas: &[RoaSpec]) -> String {
+    let mut v: Vec<String> = roas.iter().map(ToString::to_string).collect();
+    v.sort();
+    let digest = rpkit_objects::crypto::sha256(v.join("\n").as_bytes());
+    format!("\"{}\"", &rpkit_objects::hex::lower(&digest)[..16])
 }
 
 /// What a ROA delta will do, after every entry was checked.

@@ -1,5 +1,6 @@
 //! `rpkit`: one binary for every role (RIR operator, member, router operator, auditor).
 
+mod client;
 mod commands;
 
 use clap::{Parser, Subcommand};
@@ -18,13 +19,43 @@ enum Command {
     Inspect(commands::inspect::Args),
     /// Run the whole system on this machine (CA, publication server, validator).
     Up(commands::up::Args),
+    /// Trust anchor: `rpkit ta init` creates the TA, the RIR CA and the TAL.
+    #[command(subcommand)]
+    Ta(TaCmd),
+    /// The hosted CA: `rpkit ca serve` runs its REST API and schedule.
+    #[command(subcommand)]
+    Ca(CaCmd),
+    /// Members and their allocations (RIR operator, admin token).
+    Members(commands::members::Args),
+    /// A member's ROAs.
+    Roa(commands::roa::Args),
+    /// A member's ASPAs.
+    Aspa(commands::aspa::Args),
+}
+
+#[derive(Subcommand)]
+enum TaCmd {
+    /// Create the trust anchor, the RIR's online CA and the TAL in a data directory.
+    Init(commands::ca::InitArgs),
+}
+
+#[derive(Subcommand)]
+enum CaCmd {
+    /// Serve the CA's REST API and run its re-issue schedule.
+    Serve(commands::ca::ServeArgs),
 }
 
 fn main() -> ExitCode {
+    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into())).with_writer(std::io::stderr).init();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect(a) => commands::inspect::run(a),
         Command::Up(a) => commands::up::run(a),
+        Command::Ta(TaCmd::Init(a)) => commands::ca::init(a),
+        Command::Ca(CaCmd::Serve(a)) => commands::ca::serve(a),
+        Command::Members(a) => commands::members::run(a),
+        Command::Roa(a) => commands::roa::run(a),
+        Command::Aspa(a) => commands::aspa::run(a),
     };
     match result {
         Ok(code) => code,

@@ -2,4 +2,5 @@
 //! outcome each must produce, and the expected results for the shared corpus
 //! (`corpus/verdicts.txt`).
 
+pub mod delegated;
 pub mod fixture;

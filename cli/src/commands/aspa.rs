@@ -1,0 +1,54 @@
+//! `rpkit aspa list|set|remove`: a member's ASPAs through the CA API.
+
+use crate::client::{ApiArgs, Client};
+use rpkit_objects::resources::Asn;
+use serde_json::{json, Value};
+use std::process::ExitCode;
+
+#[derive(clap::Subcommand)]
+pub enum Cmd {
+    /// List the member's ASPAs.
+    List,
+    /// Create or replace the ASPA of a customer AS: `rpkit aspa set AS64496 AS64500 AS64501`.
+    Set { customer: String, providers: Vec<String> },
+    /// Remove the ASPA of a customer AS.
+    Remove { customer: String },
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    api: ApiArgs,
+    #[arg(long, global = true)]
+    member: Option<String>,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+fn asn(s: &str) -> Result<u32, String> {
+    s.parse::<Asn>().map(|a| a.0).map_err(|e| e.to_string())
+}
+
+pub fn run(a: Args) -> Result<ExitCode, String> {
+    let c = Client::new(&a.api)?;
+    let member = c.member(a.member.as_deref())?;
+    match a.cmd {
+        Cmd::List => {
+            let v: Vec<Value> = c.get(&format!("/api/v1/members/{member}/aspas"))?;
+            for x in v {
+                let provs: Vec<String> = x["providers"].as_array().into_iter().flatten().map(|p| format!("AS{p}")).collect();
+                println!("AS{} => {}", x["customer"], provs.join(", "));
+            }
+        }
+        Cmd::Set { customer, providers } => {
+            let providers: Vec<u32> = providers.iter().map(|p| asn(p)).collect::<Result<_, _>>()?;
+            c.send_json(reqwest::Method::PUT, &format!("/api/v1/members/{member}/aspas/{}", asn(&customer)?), &json!({ "providers": providers }), None)?;
+            println!("set ASPA for {customer}");
+        }
+        Cmd::Remove { customer } => {
+            c.delete(&format!("/api/v1/members/{member}/aspas/{}", asn(&customer)?))?;
+            println!("removed ASPA for {customer}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,109 @@
+//! `rpkit ta init` and `rpkit ca serve`: the RIR operator's CA on a data directory.
+//!
+//! Layout of `--data DIR`: `ca.sqlite` (state and keys), `ca.json` (settings),
+//! `admin-token` (mode 0600), `ta.tal`, `repository/` (published objects).
+
+use rpkit_ca::api::{self, AppState};
+use rpkit_ca::publisher::DirPublisher;
+use rpkit_ca::{Ca, CaConfig};
+use rpkit_objects::resources::ResourceSet;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(clap::Args)]
+pub struct InitArgs {
+    /// Data directory.
+    #[arg(long, env = "RPKIT_DATA", default_value = "rpkit-data")]
+    data: PathBuf,
+    /// Resources of the trust anchor and the RIR CA.
+    #[arg(long, default_value = "AS0-AS4294967295, 0.0.0.0/0, ::/0")]
+    resources: String,
+    /// Base of the rsync repository.
+    #[arg(long, default_value = "rsync://rpki.test/repo/")]
+    rsync_base: String,
+    /// RRDP notification URI put in CA certificates.
+    #[arg(long, default_value = "https://rpki.test/rrdp/notification.xml")]
+    rrdp_notify: String,
+    /// https URI of the TA certificate for the TAL.
+    #[arg(long, default_value = "https://rpki.test/ta/ta.cer")]
+    ta_https_uri: String,
+}
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    #[arg(long, env = "RPKIT_DATA", default_value = "rpkit-data")]
+    data: PathBuf,
+    /// Address of the REST API.
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    listen: String,
+    /// Seconds between checks for manifests, CRLs and certificates due for re-issue.
+    #[arg(long, default_value_t = 600)]
+    reissue_interval: u64,
+}
+
+/// Open the CA of a data directory, publishing into `DIR/repository`.
+pub fn open(data: &Path) -> Result<Ca, String> {
+    let cfg_path = data.join("ca.json");
+    let config: CaConfig = match std::fs::read_to_string(&cfg_path) {
+        Ok(t) => serde_json::from_str(&t).map_err(|e| format!("{}: {e}", cfg_path.display()))?,
+        Err(_) => return Err(format!("{} has no CA yet: run `rpkit ta init --data {}` first", data.display(), data.display())),
+    };
+    let publisher = DirPublisher::new(data.join("repository")).map_err(|e| e.to_string())?;
+    Ca::open(Some(data), config, Arc::new(publisher)).map_err(|e| e.to_string())
+}
+
+/// The admin token of a data directory, created on first use.
+pub fn admin_token(data: &Path) -> Result<String, String> {
+    let p = data.join("admin-token");
+    if let Ok(t) = std::fs::read_to_string(&p) {
+        return Ok(t.trim().to_string());
+    }
+    use rand::RngCore;
+    let mut raw = [0u8; 24];
+    rand::thread_rng().fill_bytes(&mut raw);
+    let token = format!("rpkit_admin_{}", rpkit_objects::hex::lower(&raw));
+    std::fs::write(&p, format!("{token}\n")).map_err(|e| format!("{}: {e}", p.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600));
+    }
+    Ok(token)
+}
+
+pub fn init(a: InitArgs) -> Result<ExitCode, String> {
+    let resources: ResourceSet = a.resources.parse().map_err(|e| format!("--resources: {e}"))?;
+    std::fs::create_dir_all(&a.data).map_err(|e| format!("{}: {e}", a.data.display()))?;
+    let config = CaConfig { rsync_base: a.rsync_base, rrdp_notify: Some(a.rrdp_notify), ta_https_uri: Some(a.ta_https_uri), ..CaConfig::default() };
+    let cfg_path = a.data.join("ca.json");
+    if cfg_path.exists() {
+        return Err(format!("{} already holds a CA", a.data.display()));
+    }
+    std::fs::write(&cfg_path, serde_json::to_string_pretty(&config).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+    let ca = open(&a.data)?;
+    let tal = ca.init(&resources).map_err(|e| e.to_string())?;
+    let tal_path = a.data.join("ta.tal");
+    std::fs::write(&tal_path, tal.encode()).map_err(|e| e.to_string())?;
+    let token = admin_token(&a.data)?;
+    println!("trust anchor created");
+    println!("TAL:         {}", tal_path.display());
+    println!("admin token: {token} (also in {})", a.data.join("admin-token").display());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn serve(a: ServeArgs) -> Result<ExitCode, String> {
+    let ca = Arc::new(open(&a.data)?);
+    let token = admin_token(&a.data)?;
+    let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&a.listen).await.map_err(|e| format!("{}: {e}", a.listen))?;
+        eprintln!("rpkit CA API on http://{}", listener.local_addr().map_err(|e| e.to_string())?);
+        let state = AppState { ca, admin_token: token.into() };
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        api::serve(listener, state, std::time::Duration::from_secs(a.reissue_interval.max(1)), shutdown).await.map_err(|e| e.to_string())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

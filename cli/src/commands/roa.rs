@@ -1,0 +1,151 @@
+//! `rpkit roa list|add|remove|apply`: a member's ROAs through the CA API.
+
+use crate::client::{ApiArgs, Client};
+use rpkit_ca::requests::{RoaDelta, RoaSpec};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::process::ExitCode;
+
+#[derive(clap::Subcommand)]
+pub enum Cmd {
+    /// List the member's ROAs.
+    List {
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+    /// Add a ROA: `PREFIX[-MAXLEN] AS<N>`, e.g. `192.0.2.0/24-24 AS64496`.
+    Add {
+        prefix: String,
+        asn: String,
+        /// Show what would change, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Remove a ROA: `PREFIX[-MAXLEN] AS<N>`.
+    Remove {
+        prefix: String,
+        asn: String,
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Apply a file atomically: lines `PREFIX[-MAXLEN] AS<N>` are the whole desired
+    /// set; with `+`/`-` in front they are a delta; `#` starts a comment. JSON
+    /// works too: `{"added": [...], "removed": [...]}` or a list (the whole set).
+    Apply {
+        #[arg(long)]
+        file: std::path::PathBuf,
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    api: ApiArgs,
+    /// The member (needed with the admin token).
+    #[arg(long, global = true)]
+    member: Option<String>,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+fn spec(prefix: &str, asn: &str) -> Result<RoaSpec, String> {
+    format!("{prefix} {asn}").parse::<RoaSpec>().map_err(|e| format!("{}: {}", e.entry, e.reason))
+}
+
+pub fn run(a: Args) -> Result<ExitCode, String> {
+    let c = Client::new(&a.api)?;
+    let member = c.member(a.member.as_deref())?;
+    let path = format!("/api/v1/members/{member}/roas");
+    match a.cmd {
+        Cmd::List { format } => {
+            let roas: Vec<Value> = c.get(&path)?;
+            match format {
+                Format::Json => println!("{}", serde_json::to_string_pretty(&roas).map_err(|e| e.to_string())?),
+                Format::Table => {
+                    println!("{:<44} {:>6}  {:<12} {}", "PREFIX", "MAXLEN", "ASN", "OBJECT");
+                    for r in roas {
+                        let (ml, asn) = (r["max_length"].as_u64().unwrap_or(0), r["asn"].as_u64().unwrap_or(0));
+                        println!("{:<44} {:>6}  {:<12} {}", r["prefix"].as_str().unwrap_or(""), ml, format!("AS{asn}"), r["uri"].as_str().unwrap_or(""));
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Add { prefix, asn, dry_run } => {
+            let s = spec(&prefix, &asn)?;
+            if s.max_length > s.prefix.len {
+                // RFC 9319 §7 (ROA-10): a maxLength beyond the prefix length invites forged-origin hijacks.
+                eprintln!("warning: maxLength {} is longer than the prefix length {}; prefer one ROA per announced prefix (RFC 9319)", s.max_length, s.prefix.len);
+            }
+            let delta = RoaDelta { added: vec![s], removed: vec![] };
+            report(&c, &member, &delta, dry_run, Format::Table)
+        }
+        Cmd::Remove { prefix, asn, dry_run } => {
+            let delta = RoaDelta { added: vec![], removed: vec![spec(&prefix, &asn)?] };
+            report(&c, &member, &delta, dry_run, Format::Table)
+        }
+        Cmd::Apply { file, dry_run, format } => {
+            let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            let (current, etag) = c.get_with_etag::<Vec<Value>>(&path)?;
+            let delta = delta_from_file(&text, &current)?;
+            apply(&c, &member, &delta, dry_run, format, etag.as_deref())
+        }
+    }
+}
+
+/// A file's delta: explicit `+`/`-` lines or `{added, removed}` as they are; a
+/// plain list is the whole desired set, compared with `current`.
+fn delta_from_file(text: &str, current: &[Value]) -> Result<RoaDelta, String> {
+    let t = text.trim_start();
+    let want: Vec<RoaSpec> = if t.starts_with('{') {
+        return serde_json::from_str::<RoaDelta>(t).map_err(|e| format!("bad JSON delta: {e}"));
+    } else if t.starts_with('[') {
+        serde_json::from_str(t).map_err(|e| format!("bad JSON ROA list: {e}"))?
+    } else {
+        let lines = RoaDelta::parse_lines(text).map_err(|errs| errs.iter().map(|e| format!("{}: {}", e.entry, e.reason)).collect::<Vec<_>>().join("\n"))?;
+        if text.lines().map(str::trim_start).any(|l| l.starts_with('+') || l.starts_with('-')) {
+            return Ok(lines);
+        }
+        lines.added
+    };
+    let want: BTreeSet<RoaSpec> = want.into_iter().collect();
+    let have: BTreeSet<RoaSpec> = current.iter().filter_map(|v| serde_json::from_value::<RoaSpec>(v.clone()).ok()).collect();
+    Ok(RoaDelta { added: want.difference(&have).copied().collect(), removed: have.difference(&want).copied().collect() })
+}
+
+fn report(c: &Client, member: &str, delta: &RoaDelta, dry_run: bool, format: Format) -> Result<ExitCode, String> {
+    apply(c, member, delta, dry_run, format, None)
+}
+
+/// Send a delta and print what it did (or would do).
+fn apply(c: &Client, member: &str, delta: &RoaDelta, dry_run: bool, format: Format, if_match: Option<&str>) -> Result<ExitCode, String> {
+    let body = serde_json::to_value(delta).map_err(|e| e.to_string())?;
+    let path = format!("/api/v1/members/{member}/roas/delta?dry_run={dry_run}");
+    let r = c.send_json(reqwest::Method::POST, &path, &body, if_match)?;
+    if format == Format::Json {
+        println!("{}", serde_json::to_string_pretty(&r).map_err(|e| e.to_string())?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let words = if dry_run { [("added", "would add"), ("removed", "would remove"), ("unchanged", "unchanged")] } else { [("added", "added"), ("removed", "removed"), ("unchanged", "unchanged")] };
+    let mut changed = false;
+    for (key, word) in words {
+        for e in r[key].as_array().into_iter().flatten() {
+            changed |= key != "unchanged";
+            println!("{word} {}", e.as_str().unwrap_or(""));
+        }
+    }
+    if !changed {
+        println!("no change");
+    }
+    Ok(ExitCode::SUCCESS)
+}
