@@ -2,6 +2,7 @@
 //! with members' ROAs and ASPAs. State lives in SQLite; every change is one
 //! transaction published as one change set through a `Publisher`.
 
+pub mod api;
 pub mod config;
 pub mod delegated;
 pub mod error;
@@ -9,7 +10,6 @@ pub mod publisher;
 pub mod requests;
 pub mod service;
 pub mod store;
-pub mod api;
 pub mod work;
 
 pub use config::CaConfig;

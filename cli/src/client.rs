@@ -27,7 +27,12 @@ pub fn describe(status: u16, body: &str) -> String {
             let mut s = v["message"].as_str().unwrap_or(body).to_string();
             if let Some(rej) = v["rejected"].as_array() {
                 for r in rej {
-                    s.push_str(&format!("\n  {}: {} ({})", r["entry"].as_str().unwrap_or(""), r["reason"].as_str().unwrap_or(""), r["code"].as_str().unwrap_or("")));
+                    s.push_str(&format!(
+                        "\n  {}: {} ({})",
+                        r["entry"].as_str().unwrap_or(""),
+                        r["reason"].as_str().unwrap_or(""),
+                        r["code"].as_str().unwrap_or("")
+                    ));
                 }
             }
             format!("{s} [{}, HTTP {status}]", v["code"].as_str().unwrap_or("error"))
@@ -39,7 +44,8 @@ pub fn describe(status: u16, body: &str) -> String {
 impl Client {
     pub fn new(a: &ApiArgs) -> Result<Self, String> {
         let token = a.token.clone().ok_or("no token: pass --token or set RPKIT_TOKEN")?;
-        let http = reqwest::blocking::Client::builder().build().map_err(|e| e.to_string())?;
+        // Bulk changes (an import of thousands of members) take minutes.
+        let http = reqwest::blocking::Client::builder().timeout(std::time::Duration::from_secs(1800)).build().map_err(|e| e.to_string())?;
         Ok(Client { http, base: a.server.trim_end_matches('/').to_string(), token })
     }
 

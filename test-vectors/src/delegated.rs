@@ -47,7 +47,13 @@ pub fn generate(holders: usize, seed: u64) -> String {
                 }
                 let a = v4_next;
                 v4_next += count + 256 * rng.below(2);
-                lines.push(format!("test|{cc}|ipv4|{}.{}.{}.{}|{count}|20200101|allocated|{id}", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255));
+                lines.push(format!(
+                    "test|{cc}|ipv4|{}.{}.{}.{}|{count}|20200101|allocated|{id}",
+                    a >> 24,
+                    (a >> 16) & 255,
+                    (a >> 8) & 255,
+                    a & 255
+                ));
             }
         }
         // IPv6: a /40 to /48 for most holders.

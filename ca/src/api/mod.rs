@@ -33,8 +33,25 @@ enum Caller {
 
 type ApiResult<T> = Result<T, ApiError>;
 
+/// A JSON request body; a malformed one is a 400 with our error format.
+struct Body<T>(T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(Body(v)),
+            Err(e) => Err(ApiError::bad_request(e.body_text())),
+        }
+    }
+}
+
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, CaError> + Send + 'static) -> ApiResult<T> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?.map_err(Into::into)
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+        .map_err(Into::into)
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -136,7 +153,7 @@ async fn list_members(State(st): State<AppState>, headers: HeaderMap) -> ApiResu
     Ok(Json(blocking(move || ca.members()).await?).into_response())
 }
 
-async fn add_member(State(st): State<AppState>, headers: HeaderMap, Json(m): Json<NewMember>) -> ApiResult<Response> {
+async fn add_member(State(st): State<AppState>, headers: HeaderMap, Body(m): Body<NewMember>) -> ApiResult<Response> {
     admin(&st, &headers).await?;
     let res = parse_resources(&m.resources)?;
     let ca = st.ca.clone();
@@ -168,7 +185,12 @@ struct Resources {
     resources: String,
 }
 
-async fn set_resources(State(st): State<AppState>, headers: HeaderMap, Path(handle): Path<String>, Json(r): Json<Resources>) -> ApiResult<Response> {
+async fn set_resources(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(handle): Path<String>,
+    Body(r): Body<Resources>,
+) -> ApiResult<Response> {
     admin(&st, &headers).await?;
     let res = parse_resources(&r.resources)?;
     let ca = st.ca.clone();
@@ -208,7 +230,13 @@ async fn apply(st: &AppState, headers: &HeaderMap, handle: String, delta: RoaDel
     Ok(([(header::ETAG, etag)], Json(report)).into_response())
 }
 
-async fn roa_delta(State(st): State<AppState>, headers: HeaderMap, Path(handle): Path<String>, Query(q): Query<DeltaQuery>, Json(d): Json<RoaDelta>) -> ApiResult<Response> {
+async fn roa_delta(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(handle): Path<String>,
+    Query(q): Query<DeltaQuery>,
+    Body(d): Body<RoaDelta>,
+) -> ApiResult<Response> {
     apply(&st, &headers, handle, d, q.dry_run).await
 }
 
@@ -220,7 +248,13 @@ enum OneOrMany {
     Many(Vec<RoaSpec>),
 }
 
-async fn add_roas(State(st): State<AppState>, headers: HeaderMap, Path(handle): Path<String>, Query(q): Query<DeltaQuery>, Json(b): Json<OneOrMany>) -> ApiResult<Response> {
+async fn add_roas(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(handle): Path<String>,
+    Query(q): Query<DeltaQuery>,
+    Body(b): Body<OneOrMany>,
+) -> ApiResult<Response> {
     let added = match b {
         OneOrMany::One(r) => vec![r],
         OneOrMany::Many(v) => v,
@@ -228,7 +262,13 @@ async fn add_roas(State(st): State<AppState>, headers: HeaderMap, Path(handle): 
     apply(&st, &headers, handle, RoaDelta { added, removed: vec![] }, q.dry_run).await
 }
 
-async fn remove_roa(State(st): State<AppState>, headers: HeaderMap, Path(handle): Path<String>, Query(q): Query<DeltaQuery>, Json(b): Json<OneOrMany>) -> ApiResult<Response> {
+async fn remove_roa(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(handle): Path<String>,
+    Query(q): Query<DeltaQuery>,
+    Body(b): Body<OneOrMany>,
+) -> ApiResult<Response> {
     let removed = match b {
         OneOrMany::One(r) => vec![r],
         OneOrMany::Many(v) => v,
@@ -247,7 +287,12 @@ struct Providers {
     providers: Vec<u32>,
 }
 
-async fn put_aspa(State(st): State<AppState>, headers: HeaderMap, Path((handle, customer)): Path<(String, u32)>, Json(p): Json<Providers>) -> ApiResult<Response> {
+async fn put_aspa(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path((handle, customer)): Path<(String, u32)>,
+    Body(p): Body<Providers>,
+) -> ApiResult<Response> {
     member_or_admin(&st, &headers, &handle).await?;
     let ca = st.ca.clone();
     let spec = AspaSpec { customer, providers: p.providers };

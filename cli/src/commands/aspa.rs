@@ -42,7 +42,12 @@ pub fn run(a: Args) -> Result<ExitCode, String> {
         }
         Cmd::Set { customer, providers } => {
             let providers: Vec<u32> = providers.iter().map(|p| asn(p)).collect::<Result<_, _>>()?;
-            c.send_json(reqwest::Method::PUT, &format!("/api/v1/members/{member}/aspas/{}", asn(&customer)?), &json!({ "providers": providers }), None)?;
+            c.send_json(
+                reqwest::Method::PUT,
+                &format!("/api/v1/members/{member}/aspas/{}", asn(&customer)?),
+                &json!({ "providers": providers }),
+                None,
+            )?;
             println!("set ASPA for {customer}");
         }
         Cmd::Remove { customer } => {

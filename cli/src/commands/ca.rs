@@ -75,7 +75,8 @@ pub fn admin_token(data: &Path) -> Result<String, String> {
 pub fn init(a: InitArgs) -> Result<ExitCode, String> {
     let resources: ResourceSet = a.resources.parse().map_err(|e| format!("--resources: {e}"))?;
     std::fs::create_dir_all(&a.data).map_err(|e| format!("{}: {e}", a.data.display()))?;
-    let config = CaConfig { rsync_base: a.rsync_base, rrdp_notify: Some(a.rrdp_notify), ta_https_uri: Some(a.ta_https_uri), ..CaConfig::default() };
+    let config =
+        CaConfig { rsync_base: a.rsync_base, rrdp_notify: Some(a.rrdp_notify), ta_https_uri: Some(a.ta_https_uri), ..CaConfig::default() };
     let cfg_path = a.data.join("ca.json");
     if cfg_path.exists() {
         return Err(format!("{} already holds a CA", a.data.display()));

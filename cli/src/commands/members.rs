@@ -59,19 +59,33 @@ pub fn run(a: Args) -> Result<ExitCode, String> {
             pretty(&c.post_text("/api/v1/members/import", text)?)?;
         }
         Cmd::Add { handle, resources, opaque_id } => {
-            pretty(&c.send_json(reqwest::Method::POST, "/api/v1/members", &json!({"handle": handle, "resources": resources, "opaque_id": opaque_id}), None)?)?;
+            pretty(&c.send_json(
+                reqwest::Method::POST,
+                "/api/v1/members",
+                &json!({"handle": handle, "resources": resources, "opaque_id": opaque_id}),
+                None,
+            )?)?;
         }
         Cmd::List => {
             let v: Vec<Value> = c.get("/api/v1/members")?;
             for m in v {
                 let r = &m["resources"];
-                let all: Vec<String> = ["asn", "ipv4", "ipv6"].iter().flat_map(|k| r[k].as_array().cloned().unwrap_or_default()).filter_map(|x| x.as_str().map(str::to_string)).collect();
+                let all: Vec<String> = ["asn", "ipv4", "ipv6"]
+                    .iter()
+                    .flat_map(|k| r[k].as_array().cloned().unwrap_or_default())
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect();
                 println!("{:<20} {}", m["handle"].as_str().unwrap_or(""), all.join(", "));
             }
         }
         Cmd::Show { handle } => pretty(&c.get::<Value>(&format!("/api/v1/members/{handle}"))?)?,
         Cmd::SetResources { handle, resources } => {
-            pretty(&c.send_json(reqwest::Method::PUT, &format!("/api/v1/members/{handle}/resources"), &json!({"resources": resources}), None)?)?;
+            pretty(&c.send_json(
+                reqwest::Method::PUT,
+                &format!("/api/v1/members/{handle}/resources"),
+                &json!({"resources": resources}),
+                None,
+            )?)?;
         }
         Cmd::Remove { handle } => {
             c.delete(&format!("/api/v1/members/{handle}"))?;

@@ -75,7 +75,13 @@ pub fn run(a: Args) -> Result<ExitCode, String> {
                     println!("{:<44} {:>6}  {:<12} {}", "PREFIX", "MAXLEN", "ASN", "OBJECT");
                     for r in roas {
                         let (ml, asn) = (r["max_length"].as_u64().unwrap_or(0), r["asn"].as_u64().unwrap_or(0));
-                        println!("{:<44} {:>6}  {:<12} {}", r["prefix"].as_str().unwrap_or(""), ml, format!("AS{asn}"), r["uri"].as_str().unwrap_or(""));
+                        println!(
+                            "{:<44} {:>6}  {:<12} {}",
+                            r["prefix"].as_str().unwrap_or(""),
+                            ml,
+                            format!("AS{asn}"),
+                            r["uri"].as_str().unwrap_or("")
+                        );
                     }
                 }
             }
@@ -85,7 +91,10 @@ pub fn run(a: Args) -> Result<ExitCode, String> {
             let s = spec(&prefix, &asn)?;
             if s.max_length > s.prefix.len {
                 // RFC 9319 §7 (ROA-10): a maxLength beyond the prefix length invites forged-origin hijacks.
-                eprintln!("warning: maxLength {} is longer than the prefix length {}; prefer one ROA per announced prefix (RFC 9319)", s.max_length, s.prefix.len);
+                eprintln!(
+                    "warning: maxLength {} is longer than the prefix length {}; prefer one ROA per announced prefix (RFC 9319)",
+                    s.max_length, s.prefix.len
+                );
             }
             let delta = RoaDelta { added: vec![s], removed: vec![] };
             report(&c, &member, &delta, dry_run, Format::Table)
@@ -112,7 +121,8 @@ fn delta_from_file(text: &str, current: &[Value]) -> Result<RoaDelta, String> {
     } else if t.starts_with('[') {
         serde_json::from_str(t).map_err(|e| format!("bad JSON ROA list: {e}"))?
     } else {
-        let lines = RoaDelta::parse_lines(text).map_err(|errs| errs.iter().map(|e| format!("{}: {}", e.entry, e.reason)).collect::<Vec<_>>().join("\n"))?;
+        let lines = RoaDelta::parse_lines(text)
+            .map_err(|errs| errs.iter().map(|e| format!("{}: {}", e.entry, e.reason)).collect::<Vec<_>>().join("\n"))?;
         if text.lines().map(str::trim_start).any(|l| l.starts_with('+') || l.starts_with('-')) {
             return Ok(lines);
         }
@@ -136,7 +146,11 @@ fn apply(c: &Client, member: &str, delta: &RoaDelta, dry_run: bool, format: Form
         println!("{}", serde_json::to_string_pretty(&r).map_err(|e| e.to_string())?);
         return Ok(ExitCode::SUCCESS);
     }
-    let words = if dry_run { [("added", "would add"), ("removed", "would remove"), ("unchanged", "unchanged")] } else { [("added", "added"), ("removed", "removed"), ("unchanged", "unchanged")] };
+    let words = if dry_run {
+        [("added", "would add"), ("removed", "would remove"), ("unchanged", "unchanged")]
+    } else {
+        [("added", "added"), ("removed", "removed"), ("unchanged", "unchanged")]
+    };
     let mut changed = false;
     for (key, word) in words {
         for e in r[key].as_array().into_iter().flatten() {
