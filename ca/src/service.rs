@@ -493,16 +493,7 @@ impl Ca {
                 return Err(CaError::invalid("not_held", format!("{} is not among the member's AS numbers", content.customer)));
             }
             withdraw_aspa(w, &ca, spec.customer)?;
-            let key = w.signer.one_time_key()?;
-            let uri = format!("{}{}.asa", ca.pp_uri(w.cfg), key.public_key().key_id().file_stem());
-            let ee = ee_spec(w, &ca, &uri)?;
-            let aspa = Aspa::build(&content, &w.issuer(&ca), &ee, key, w.now)?;
-            let providers = content.providers.iter().map(|p| p.0.to_string()).collect::<Vec<_>>().join(",");
-            w.tx.execute(
-                "INSERT INTO aspas (ca_id, customer, providers, uri, ee_serial, not_after) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![ca.id, spec.customer, providers, uri, serial_i64(&ee.serial), ee.not_after.0],
-            )?;
-            w.put_object(Some(ca.id), &uri, aspa.signed.to_der().to_vec())
+            issue_aspa(w, &ca, spec)
         })
     }
 
@@ -519,23 +510,72 @@ impl Ca {
     // --- Schedule ----------------------------------------------------------------
 
     /// Re-issue manifests and CRLs within the margin of nextUpdate, and renew
-    /// certificates, ROAs and ASPAs nearing expiry. Returns the CAs re-issued.
+    /// certificates, ROAs and ASPAs nearing expiry. Returns how many CAs were
+    /// re-published.
     pub fn reissue_due(&self) -> Result<usize> {
         let now = self.now();
-        let due: Vec<i64> = self.read(|c| {
-            let mut st = c.prepare("SELECT id FROM cas WHERE mft_next_update IS NULL OR mft_next_update - ?1 < ?2")?;
-            let v = st.query_map(params![now.0, self.config.reissue_margin_secs], |r| r.get(0))?.collect::<Result<_, _>>()?;
-            Ok(v)
+        let renew_at = now.add_secs(self.config.renew_before_days * 86400).0;
+        let margin = self.config.reissue_margin_secs;
+        let (stale, certs, roas, aspas) = self.read(|c| {
+            let ids = |sql: &str, p: &[&dyn rusqlite::ToSql]| -> Result<Vec<i64>> {
+                let mut st = c.prepare(sql)?;
+                let v = st.query_map(p, |r| r.get(0))?.collect::<Result<_, _>>()?;
+                Ok(v)
+            };
+            let stale = ids("SELECT id FROM cas WHERE mft_next_update IS NULL OR mft_next_update - ?1 < ?2", &[&now.0, &margin])?;
+            let mut certs = Vec::new();
+            let mut st = c.prepare("SELECT id, cert FROM cas")?;
+            for r in st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))? {
+                let (id, der) = r?;
+                let cert = rpkit_objects::cert::Cert::decode(&der).map_err(|e| CaError::Conflict(e.to_string()))?;
+                if cert.not_after.0 < renew_at {
+                    certs.push(id);
+                }
+            }
+            let roas = ids("SELECT id FROM roas WHERE not_after < ?1", &[&renew_at])?;
+            let aspas = ids("SELECT rowid FROM aspas WHERE not_after < ?1", &[&renew_at])?;
+            Ok((stale, certs, roas, aspas))
         })?;
-        if due.is_empty() {
+        if stale.is_empty() && certs.is_empty() && roas.is_empty() && aspas.is_empty() {
             return Ok(0);
         }
-        self.fill_key_pool(due.len().min(64))?;
+        self.fill_key_pool((stale.len() + roas.len() + aspas.len()).min(256))?;
         self.change(|w| {
-            for id in &due {
-                w.republish(*id)?;
+            let mut touched: BTreeSet<i64> = stale.iter().copied().collect();
+            for id in &certs {
+                let ca = w.ca_by_id(*id)?;
+                let res = ca.resources.clone();
+                reissue_ca_cert(w, &ca, &res)?;
+                touched.insert(*id);
             }
-            Ok(due.len())
+            // ROAs: same authorization, new EE key and object; the old one is revoked.
+            let mut by_ca: BTreeMap<i64, Vec<RoaSpec>> = BTreeMap::new();
+            for id in &roas {
+                let (ca_id, prefix, max_length, asn): (i64, String, u8, u32) =
+                    w.tx.query_row("SELECT ca_id, prefix, max_length, asn FROM roas WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+                let prefix = prefix.parse().map_err(|e| CaError::Conflict(format!("stored prefix: {e}")))?;
+                by_ca.entry(ca_id).or_default().push(RoaSpec { prefix, max_length, asn: Asn(asn) });
+            }
+            for (ca_id, specs) in by_ca {
+                let ca = w.ca_by_id(ca_id)?;
+                for s in &specs {
+                    withdraw_roa(w, &ca, s)?;
+                }
+                issue_roas(w, &ca, &specs)?;
+                touched.insert(ca_id);
+            }
+            for rowid in &aspas {
+                let (ca_id, customer, providers): (i64, u32, String) =
+                    w.tx.query_row("SELECT ca_id, customer, providers FROM aspas WHERE rowid = ?1", [rowid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+                let ca = w.ca_by_id(ca_id)?;
+                withdraw_aspa(w, &ca, customer)?;
+                issue_aspa(w, &ca, &AspaSpec { customer, providers: parse_providers(&providers) })?;
+                touched.insert(ca_id);
+            }
+            for id in &touched {
+                w.mark_dirty(*id);
+            }
+            Ok(touched.len())
         })
     }
 
@@ -704,19 +744,34 @@ fn set_resources(w: &mut Work<'_>, handle: &str, resources: &ResourceSet) -> Res
             withdrawn.push(format!("ASPA AS{c}"));
         }
     }
-    // Re-issue the certificate for the same key under the same name; the old one is revoked.
-    w.revoke(rir.id, &ca.cert.serial, ca.cert.not_after)?;
-    let cert =
-        w.ca_cert_builder(Some(&rir), handle, ca.cert.public_key.clone(), resources, w.cfg.ca_validity_days)?.sign(w.signer, &rir.key)?;
-    w.put_object(Some(rir.id), &ca.cert_uri, cert.to_der().to_vec())?;
-    w.tx.execute("UPDATE cas SET resources = ?2, cert = ?3 WHERE id = ?1", params![ca.id, resources.to_string(), cert.to_der()])?;
-    w.mark_dirty(ca.id);
+    reissue_ca_cert(w, &ca, resources)?;
     Ok(Some(ResourceChange {
         handle: handle.to_string(),
         added: resources.difference(&ca.resources).to_string(),
         removed: ca.resources.difference(resources).to_string(),
         withdrawn,
     }))
+}
+
+/// Re-issue a CA's certificate for the same key under the same name (REPO-3,
+/// CERT-16); the certificate it replaces is revoked. A TA re-signs itself (TA-9).
+fn reissue_ca_cert(w: &mut Work<'_>, ca: &CaRecord, resources: &ResourceSet) -> Result<()> {
+    let (cert, parent_id) = match ca.parent_id {
+        Some(pid) => {
+            let parent = w.ca_by_id(pid)?;
+            w.revoke(parent.id, &ca.cert.serial, ca.cert.not_after)?;
+            let days = w.cfg.ca_validity_days;
+            (w.ca_cert_builder(Some(&parent), &ca.handle, ca.cert.public_key.clone(), resources, days)?.sign(w.signer, &parent.key)?, Some(parent.id))
+        }
+        None => {
+            let days = w.cfg.ta_validity_days;
+            (w.ca_cert_builder(None, &ca.handle, ca.cert.public_key.clone(), resources, days)?.sign(w.signer, &ca.key)?, None)
+        }
+    };
+    w.put_object(parent_id, &ca.cert_uri, cert.to_der().to_vec())?;
+    w.tx.execute("UPDATE cas SET resources = ?2, cert = ?3 WHERE id = ?1", params![ca.id, resources.to_string(), cert.to_der()])?;
+    w.mark_dirty(ca.id);
+    Ok(())
 }
 
 fn remove_member(w: &mut Work<'_>, handle: &str) -> Result<()> {
@@ -786,6 +841,21 @@ fn withdraw_aspa(w: &mut Work<'_>, ca: &CaRecord, customer: u32) -> Result<bool>
         }
         None => Ok(false),
     }
+}
+
+/// Issue the ASPA of one customer AS (ASPA-8: one object per customer).
+fn issue_aspa(w: &mut Work<'_>, ca: &CaRecord, spec: &AspaSpec) -> Result<()> {
+    let content = AspaContent::new(Asn(spec.customer), spec.providers.iter().map(|p| Asn(*p))).map_err(|e| CaError::invalid("bad_aspa", e.detail.to_string()))?;
+    let key = w.signer.one_time_key()?;
+    let uri = format!("{}{}.asa", ca.pp_uri(w.cfg), key.public_key().key_id().file_stem());
+    let ee = ee_spec(w, ca, &uri)?;
+    let aspa = Aspa::build(&content, &w.issuer(ca), &ee, key, w.now)?;
+    let providers = content.providers.iter().map(|p| p.0.to_string()).collect::<Vec<_>>().join(",");
+    w.tx.execute(
+        "INSERT INTO aspas (ca_id, customer, providers, uri, ee_serial, not_after) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![ca.id, spec.customer, providers, uri, serial_i64(&ee.serial), ee.not_after.0],
+    )?;
+    w.put_object(Some(ca.id), &uri, aspa.signed.to_der().to_vec())
 }
 
 /// Issue one ROA per spec (RFC 9455), signing in parallel on all cores.

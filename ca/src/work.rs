@@ -223,7 +223,8 @@ impl<'a> Work<'a> {
         };
         let serial = match parent {
             Some(p) => self.next_serial(p.id)?,
-            None => Serial::from_u64(1),
+            // A self-signed TA: its issue time keeps re-issues distinct.
+            None => Serial::from_u64(self.now.0.max(1) as u64),
         };
         Ok(CertBuilder {
             serial,

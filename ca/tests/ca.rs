@@ -195,6 +195,35 @@ fn numbers_increase_across_restarts_and_the_schedule_reissues() {
 }
 
 #[test]
+fn certificates_roas_and_aspas_are_renewed_before_they_expire() {
+    let e = Env::new(None);
+    e.ca.init(&res(RIR)).unwrap();
+    e.ca.add_member("isp", &res("AS64500, 10.1.0.0/16"), None).unwrap();
+    e.ca.apply_roas("isp", &roas("10.1.0.0/16 AS64500"), false).unwrap();
+    e.ca.put_aspa("isp", &AspaSpec { customer: 64500, providers: vec![65001] }).unwrap();
+    let before = e.publisher.snapshot();
+    // 340 days on, every certificate (valid for 365 days) is within 30 days of expiry.
+    *e.clock.lock().unwrap() = e.now().add_secs(340 * 86400);
+    assert_eq!(e.ca.reissue_due().unwrap(), 3);
+    let after = e.publisher.snapshot();
+    let w = e.walk();
+    assert_eq!(w.vrps.iter().collect::<Vec<_>>(), ["10.1.0.0/16-16 AS64500"]);
+    assert_eq!(w.aspas[&64500], [65001]);
+    // Certificates keep their names (REPO-3); ROA and ASPA objects are new ones.
+    let certs = |m: &BTreeMap<String, Vec<u8>>| m.keys().filter(|u| u.ends_with(".cer")).cloned().collect::<Vec<_>>();
+    assert_eq!(certs(&before), certs(&after));
+    for ext in [".roa", ".asa"] {
+        let old: Vec<_> = before.keys().filter(|u| u.ends_with(ext)).collect();
+        let new: Vec<_> = after.keys().filter(|u| u.ends_with(ext)).collect();
+        assert_eq!((old.len(), new.len()), (1, 1));
+        assert_ne!(old, new, "{ext} renewed as a new object");
+    }
+    let ta = rpkit_objects::cert::Cert::decode(&after["rsync://rpki.test/repo/ta.cer"]).unwrap();
+    assert!(ta.not_after > e.now().add_secs(300 * 86400), "TA re-signed with the same key");
+    assert_eq!(e.ca.reissue_due().unwrap(), 0, "nothing left to do");
+}
+
+#[test]
 fn reimport_with_shrunk_allocation_reissues_and_withdraws() {
     let e = Env::new(None);
     e.ca.init(&res(RIR)).unwrap();

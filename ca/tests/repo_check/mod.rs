@@ -112,8 +112,8 @@ fn walk_ca(
                 assert!(!crl.is_revoked(&r.signed.ee.serial), "{uri} revoked");
                 assert!(held.contains(&r.signed.ee.resources.explicit_set()), "{uri} overclaims");
                 assert_eq!(r.signed.ee.sia.rsync_signed_object(), Some(uri.as_str()));
-                let o = rpki::repository::Roa::decode(Bytes::copy_from_slice(der), true).unwrap();
-                o.process(oracle, true, |_| Ok(())).unwrap();
+                rpki::repository::Roa::decode(Bytes::copy_from_slice(der), true).unwrap();
+                oracle_signed(der, oracle, now);
                 assert_eq!(r.content.prefixes.len(), 1, "one prefix per ROA (RFC 9455)");
                 for p in &r.content.prefixes {
                     out.vrps.insert(format!("{}-{} AS{}", p.prefix, p.max_len(), r.content.asn.0));
@@ -125,12 +125,18 @@ fn walk_ca(
                 a.signed.ee.verify_signature(&ca.public_key).unwrap();
                 assert!(!crl.is_revoked(&a.signed.ee.serial));
                 assert!(held.asn.contains_asn(a.content.customer));
-                let o = rpki::repository::aspa::Aspa::decode(Bytes::copy_from_slice(der), true).unwrap();
-                o.process(oracle, true, |_| Ok(())).unwrap();
+                rpki::repository::aspa::Aspa::decode(Bytes::copy_from_slice(der), true).unwrap();
+                oracle_signed(der, oracle, now);
                 out.aspas.insert(a.content.customer.0, a.content.providers.iter().map(|p| p.0).collect());
             }
             "crl" => {}
             other => panic!("unexpected object type {other}"),
         }
     }
+}
+
+/// The oracle's validation of a signed object's CMS and EE certificate at `now`.
+fn oracle_signed(der: &[u8], issuer: &ResourceCert, now: Time) {
+    let so = rpki::repository::sigobj::SignedObject::decode(Bytes::copy_from_slice(der), true).unwrap();
+    so.validate_at(issuer, true, at(now)).unwrap();
 }
