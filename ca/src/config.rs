@@ -29,6 +29,10 @@ pub struct CaConfig {
     pub renew_before_days: i64,
     /// notBefore and thisUpdate lie this far in the past, for clock skew.
     pub backdate_secs: i64,
+    /// One-time keys kept ready in the pool (generated in the background on all cores).
+    pub key_pool_target: usize,
+    /// Most keys generated per background fill round (caps the CPU the pool takes).
+    pub key_pool_batch: usize,
 }
 
 impl Default for CaConfig {
@@ -46,6 +50,8 @@ impl Default for CaConfig {
             reissue_margin_secs: 8 * 3600,
             renew_before_days: 30,
             backdate_secs: 300,
+            key_pool_target: 64,
+            key_pool_batch: 16,
         }
     }
 }

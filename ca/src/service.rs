@@ -588,6 +588,15 @@ impl Ca {
         })
     }
 
+    /// Numbers of members and of ROAs (metrics).
+    pub fn counts(&self) -> Result<(i64, i64)> {
+        self.read(|c| {
+            let m = c.query_row("SELECT COUNT(*) FROM cas WHERE kind = 'member'", [], |r| r.get(0))?;
+            let r = c.query_row("SELECT COUNT(*) FROM roas", [], |r| r.get(0))?;
+            Ok((m, r))
+        })
+    }
+
     /// Manifest and CRL numbers of a CA (for tests and metrics).
     pub fn numbers(&self, handle: &str) -> Result<(i64, i64)> {
         self.read(|c| {

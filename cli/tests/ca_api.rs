@@ -257,6 +257,15 @@ fn access_control_lost_updates_and_bad_input() {
     let w = s.walk();
     assert_eq!(w.vrps.iter().collect::<Vec<_>>(), ["192.0.2.0/24-24 AS64500", "198.51.100.0/24-24 AS64501"]);
 
+    // Health and metrics.
+    let health = reqwest::blocking::get(format!("{}/health", s.url)).unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+    let metrics = reqwest::blocking::get(format!("{}/metrics", s.url)).unwrap().text().unwrap();
+    assert!(metrics.contains("rpkit_ca_members 2\n"), "{metrics}");
+    assert!(metrics.contains("rpkit_ca_roas 2\n"), "{metrics}");
+    assert!(metrics.contains("rpkit_ca_key_pool_target 64\n"), "{metrics}");
+    assert!(metrics.contains("rpkit_ca_keys_generated_total "), "{metrics}");
+
     // The OpenAPI document lists the endpoints.
     let (st, doc, _) = s.http(M::GET, "/api/v1/openapi.json", None, None, None);
     assert_eq!(st, 200);

@@ -112,10 +112,15 @@ pub fn router(state: AppState) -> Router {
 
 async fn metrics(State(st): State<AppState>) -> ApiResult<Response> {
     let ca = st.ca.clone();
-    let (members, pool) = blocking(move || Ok((ca.members()?.len(), ca.signer().pool_size()))).await?;
+    let (members, roas) = blocking(move || ca.counts()).await?;
+    let s = st.ca.signer();
+    let (pool, generated, target) = (s.pool_size(), s.keys_generated(), st.ca.config.key_pool_target);
     let text = format!(
         "# HELP rpkit_ca_members Member CAs.\n# TYPE rpkit_ca_members gauge\nrpkit_ca_members {members}\n\
-         # HELP rpkit_ca_key_pool_size Pre-generated one-time keys ready for use.\n# TYPE rpkit_ca_key_pool_size gauge\nrpkit_ca_key_pool_size {pool}\n"
+         # HELP rpkit_ca_roas ROAs published.\n# TYPE rpkit_ca_roas gauge\nrpkit_ca_roas {roas}\n\
+         # HELP rpkit_ca_key_pool_size Pre-generated one-time keys ready for use.\n# TYPE rpkit_ca_key_pool_size gauge\nrpkit_ca_key_pool_size {pool}\n\
+         # HELP rpkit_ca_key_pool_target Keys the pool is kept filled to.\n# TYPE rpkit_ca_key_pool_target gauge\nrpkit_ca_key_pool_target {target}\n\
+         # HELP rpkit_ca_keys_generated_total RSA keys generated (its rate is the fill rate).\n# TYPE rpkit_ca_keys_generated_total counter\nrpkit_ca_keys_generated_total {generated}\n"
     );
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
@@ -315,6 +320,17 @@ pub async fn serve(
     tick: std::time::Duration,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // Keep the key pool filled ahead of need, a batch at a time.
+    let pool_ca = state.ca.clone();
+    let filler = tokio::spawn(async move {
+        loop {
+            let ca = pool_ca.clone();
+            let (target, batch) = (ca.config.key_pool_target, ca.config.key_pool_batch.max(1));
+            let want = (ca.signer().pool_size() + batch).min(target);
+            let _ = tokio::task::spawn_blocking(move || ca.fill_key_pool(want)).await;
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+    });
     let ca = state.ca.clone();
     let scheduler = tokio::spawn(async move {
         let mut iv = tokio::time::interval(tick);
@@ -330,5 +346,6 @@ pub async fn serve(
     });
     let r = axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await;
     scheduler.abort();
+    filler.abort();
     r
 }

@@ -4,6 +4,7 @@
 use super::keys::{KeyId, PublicKey};
 use rayon::prelude::*;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// Why a signing operation failed.
@@ -95,6 +96,7 @@ pub fn generate_rsa_keys(n: usize) -> Result<Vec<KeyPair>, SignError> {
 pub struct SoftSigner {
     keys: Mutex<HashMap<KeyId, Arc<KeyPair>>>,
     pool: Mutex<Vec<KeyPair>>,
+    generated: AtomicU64,
 }
 
 impl SoftSigner {
@@ -122,8 +124,14 @@ impl SoftSigner {
     /// Generate `n` keys in parallel into the one-time key pool.
     pub fn fill_pool(&self, n: usize) -> Result<(), SignError> {
         let fresh = generate_rsa_keys(n)?;
+        self.generated.fetch_add(n as u64, Ordering::Relaxed);
         self.pool.lock().unwrap_or_else(PoisonError::into_inner).extend(fresh);
         Ok(())
+    }
+
+    /// Keys generated since start (pool and on demand), for metrics.
+    pub fn keys_generated(&self) -> u64 {
+        self.generated.load(Ordering::Relaxed)
     }
 
     pub fn pool_size(&self) -> usize {
@@ -134,7 +142,10 @@ impl SoftSigner {
         let pooled = self.pool.lock().unwrap_or_else(PoisonError::into_inner).pop();
         match pooled {
             Some(k) => Ok(k),
-            None => KeyPair::generate(),
+            None => {
+                self.generated.fetch_add(1, Ordering::Relaxed);
+                KeyPair::generate()
+            }
         }
     }
 }
