@@ -539,7 +539,8 @@ impl Ca {
         if stale.is_empty() && certs.is_empty() && roas.is_empty() && aspas.is_empty() {
             return Ok(0);
         }
-        self.fill_key_pool((stale.len() + roas.len() + aspas.len()).min(256))?;
+        // Every manifest, ROA and ASPA re-issued needs a fresh key: generate them all in parallel first.
+        self.fill_key_pool(stale.len() + roas.len() + aspas.len())?;
         self.change(|w| {
             let mut touched: BTreeSet<i64> = stale.iter().copied().collect();
             for id in &certs {
@@ -627,6 +628,11 @@ impl RoaPlan {
     }
 }
 
+/// ROAs one member CA may hold. Its manifest lists them all, and validators
+/// refuse manifests of more than 100,000 entries (rpki-client, MFT-20): past
+/// that the member's whole publication point would be rejected.
+pub const MAX_ROAS_PER_CA: usize = 90_000;
+
 /// Check a delta against the member's resources and current ROAs (ROA-10).
 /// Adding what exists is idempotent; removing what does not exist is an error.
 fn plan_roas(held: &ResourceSet, current: &[RoaSpec], delta: &RoaDelta) -> Result<RoaPlan> {
@@ -655,7 +661,14 @@ fn plan_roas(held: &ResourceSet, current: &[RoaSpec], delta: &RoaDelta) -> Resul
     if !errors.is_empty() {
         return Err(CaError::Rejected(errors));
     }
-    let remove = removed.iter().filter(|r| !unchanged.contains(*r)).copied().collect();
+    let remove: Vec<RoaSpec> = removed.iter().filter(|r| !unchanged.contains(*r)).copied().collect();
+    let total = current.len() + add.len() - remove.len();
+    if total > MAX_ROAS_PER_CA {
+        return Err(CaError::invalid(
+            "too_many_roas",
+            format!("{total} ROAs would exceed the limit of {MAX_ROAS_PER_CA} per member: validators reject manifests of more than 100,000 entries"),
+        ));
+    }
     Ok(RoaPlan { add: add.into_iter().collect(), remove, unchanged: unchanged.into_iter().collect() })
 }
 
