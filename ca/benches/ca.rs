@@ -24,7 +24,8 @@ fn arg(name: &str, default: usize) -> usize {
 
 fn peak_rss_mb() -> f64 {
     let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / 1024.0
+    s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0)
+        / 1024.0
 }
 
 /// A CA with one member holding 10.0.0.0/8 (room for many /24 ROAs), served on loopback.
@@ -44,7 +45,8 @@ fn ca_with_api(rt: &tokio::runtime::Runtime) -> (Arc<Ca>, String, Arc<Mutex<Time
 }
 
 fn roa_batch(n: usize, offset: usize) -> Value {
-    let added: Vec<Value> = (0..n).map(|i| json!({"prefix": format!("10.{}.{}.0/24", (offset + i) / 256, (offset + i) % 256), "asn": 64496})).collect();
+    let added: Vec<Value> =
+        (0..n).map(|i| json!({"prefix": format!("10.{}.{}.0/24", (offset + i) / 256, (offset + i) % 256), "asn": 64496})).collect();
     json!({ "added": added })
 }
 
@@ -98,6 +100,9 @@ fn main() {
     let done = ca.reissue_due().unwrap();
     let secs = t.elapsed().as_secs_f64();
     let bound = done as f64 / keys_per_s;
-    println!("scheduled re-issue of {done} CAs' manifests and CRLs: {secs:.1} s; key generation alone needs {bound:.1} s: ratio {:.2}", secs / bound);
+    println!(
+        "scheduled re-issue of {done} CAs' manifests and CRLs: {secs:.1} s; key generation alone needs {bound:.1} s: ratio {:.2}",
+        secs / bound
+    );
     println!("peak RSS: {:.0} MB", peak_rss_mb());
 }

@@ -3,11 +3,14 @@
 //! transaction published as one change set through a `Publisher`.
 
 pub mod api;
+pub mod aspas;
 pub mod config;
 pub mod delegated;
 pub mod error;
+pub mod members;
 pub mod publisher;
 pub mod requests;
+pub mod roas;
 pub mod service;
 pub mod store;
 pub mod work;

@@ -127,7 +127,8 @@ fn bad_requests_change_nothing() {
     assert_eq!(rejected("10.1.1.0/24 AS64500\n10.9.0.0/16 AS64500\n-10.1.0.0/16 AS64500"), ["not_held"]);
     assert!(matches!(e.ca.apply_roas("nobody", &roas("10.1.0.0/16 AS1"), false), Err(CaError::NotFound(_))));
     // More ROAs than a manifest may list (MFT-20) are refused before any signing.
-    let many: String = (0..rpkit_ca::service::MAX_ROAS_PER_CA).map(|i| format!("10.1.{}.{}/32 AS{}\n", i / 256 % 256, i % 256, 64500 + i / 65536)).collect();
+    let many: String =
+        (0..rpkit_ca::roas::MAX_ROAS_PER_CA).map(|i| format!("10.1.{}.{}/32 AS{}\n", i / 256 % 256, i % 256, 64500 + i / 65536)).collect();
     let many = RoaDelta::parse_lines(&many).unwrap();
     assert!(matches!(e.ca.apply_roas("isp", &many, true), Err(CaError::Invalid { code: "too_many_roas", .. })));
     assert!(matches!(

@@ -8,7 +8,8 @@ pub use error::ApiError;
 
 use crate::error::CaError;
 use crate::requests::{AspaSpec, RoaDelta, RoaSpec};
-use crate::service::{Ca, RoaReport};
+use crate::roas::RoaReport;
+use crate::service::Ca;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};

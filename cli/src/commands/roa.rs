@@ -72,7 +72,7 @@ pub fn run(a: Args) -> Result<ExitCode, String> {
             match format {
                 Format::Json => println!("{}", serde_json::to_string_pretty(&roas).map_err(|e| e.to_string())?),
                 Format::Table => {
-                    println!("{:<44} {:>6}  {:<12} {}", "PREFIX", "MAXLEN", "ASN", "OBJECT");
+                    println!("{:<44} {:>6}  {:<12} OBJECT", "PREFIX", "MAXLEN", "ASN");
                     for r in roas {
                         let (ml, asn) = (r["max_length"].as_u64().unwrap_or(0), r["asn"].as_u64().unwrap_or(0));
                         println!(

@@ -1,0 +1,92 @@
+//! Members' ASPAs: one object per customer AS listing all its providers (ASPA-8).
+
+use crate::error::{CaError, Result};
+use crate::requests::AspaSpec;
+use crate::service::{ee_spec, member_id, serial_i64, Ca};
+use crate::work::{CaRecord, Work};
+use rpkit_objects::aspa::{Aspa, AspaContent};
+use rpkit_objects::crypto::Signer;
+use rpkit_objects::der::Time;
+use rpkit_objects::resources::Asn;
+use rpkit_objects::serial::Serial;
+use rusqlite::{params, OptionalExtension};
+
+impl Ca {
+    // --- ASPAs -------------------------------------------------------------------
+
+    pub fn aspas(&self, handle: &str) -> Result<Vec<AspaSpec>> {
+        self.read(|c| {
+            let id = member_id(c, handle)?;
+            let mut st = c.prepare("SELECT customer, providers FROM aspas WHERE ca_id = ?1 ORDER BY customer")?;
+            let v = st
+                .query_map([id], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, String>(1)?)))?
+                .map(|r| r.map(|(customer, p)| AspaSpec { customer, providers: parse_providers(&p) }))
+                .collect::<Result<_, _>>()?;
+            Ok(v)
+        })
+    }
+
+    /// Create or replace the ASPA of one customer AS (ASPA-8: the old object is
+    /// revoked and withdrawn).
+    pub fn put_aspa(&self, handle: &str, spec: &AspaSpec) -> Result<()> {
+        let content = AspaContent::new(Asn(spec.customer), spec.providers.iter().map(|p| Asn(*p)))
+            .map_err(|e| CaError::invalid("bad_aspa", e.detail.to_string()))?;
+        self.fill_key_pool(2)?;
+        self.change(|w| {
+            let ca = w.ca_by_handle(handle)?;
+            if !ca.resources.asn.contains_asn(content.customer) {
+                return Err(CaError::invalid("not_held", format!("{} is not among the member's AS numbers", content.customer)));
+            }
+            withdraw_aspa(w, &ca, spec.customer)?;
+            issue_aspa(w, &ca, spec)
+        })
+    }
+
+    pub fn remove_aspa(&self, handle: &str, customer: u32) -> Result<()> {
+        self.change(|w| {
+            let ca = w.ca_by_handle(handle)?;
+            if !withdraw_aspa(w, &ca, customer)? {
+                return Err(CaError::NotFound(format!("ASPA for AS{customer}")));
+            }
+            Ok(())
+        })
+    }
+}
+
+pub(crate) fn parse_providers(s: &str) -> Vec<u32> {
+    s.split(',').filter_map(|p| p.parse().ok()).collect()
+}
+
+pub(crate) fn withdraw_aspa(w: &mut Work<'_>, ca: &CaRecord, customer: u32) -> Result<bool> {
+    let row: Option<(String, i64, i64)> =
+        w.tx.query_row(
+            "DELETE FROM aspas WHERE ca_id = ?1 AND customer = ?2 RETURNING uri, ee_serial, not_after",
+            params![ca.id, customer],
+            |x| Ok((x.get(0)?, x.get(1)?, x.get(2)?)),
+        )
+        .optional()?;
+    match row {
+        Some((uri, serial, not_after)) => {
+            w.revoke(ca.id, &Serial::from_u64(serial as u64), Time(not_after))?;
+            w.remove_object(&uri)?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
+/// Issue the ASPA of one customer AS (ASPA-8: one object per customer).
+pub(crate) fn issue_aspa(w: &mut Work<'_>, ca: &CaRecord, spec: &AspaSpec) -> Result<()> {
+    let content = AspaContent::new(Asn(spec.customer), spec.providers.iter().map(|p| Asn(*p)))
+        .map_err(|e| CaError::invalid("bad_aspa", e.detail.to_string()))?;
+    let key = w.signer.one_time_key()?;
+    let uri = format!("{}{}.asa", ca.pp_uri(w.cfg), key.public_key().key_id().file_stem());
+    let ee = ee_spec(w, ca, &uri)?;
+    let aspa = Aspa::build(&content, &w.issuer(ca), &ee, key, w.now)?;
+    let providers = content.providers.iter().map(|p| p.0.to_string()).collect::<Vec<_>>().join(",");
+    w.tx.execute(
+        "INSERT INTO aspas (ca_id, customer, providers, uri, ee_serial, not_after) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![ca.id, spec.customer, providers, uri, serial_i64(&ee.serial), ee.not_after.0],
+    )?;
+    w.put_object(Some(ca.id), &uri, aspa.signed.to_der().to_vec())
+}

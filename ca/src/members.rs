@@ -1,0 +1,284 @@
+//! Members and their allocations: add, re-certify, remove, and the import of a
+//! delegated-extended file as a difference against the current members.
+
+use crate::aspas::withdraw_aspa;
+use crate::delegated;
+use crate::error::{CaError, Result};
+use crate::roas::{roas_of, withdraw_roa};
+use crate::service::Ca;
+use crate::work::{CaKind, CaRecord, NewCa, Work};
+use rpkit_objects::crypto::Signer;
+use rpkit_objects::resources::{Asn, ResourceSet};
+use rusqlite::{params, OptionalExtension};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// A member as the API shows it.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct MemberInfo {
+    pub handle: String,
+    pub opaque_id: Option<String>,
+    pub resources: ResourceList,
+    pub ca_certificate: String,
+    pub publication_point: String,
+}
+
+/// Resources as lists of strings per kind.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct ResourceList {
+    pub asn: Vec<String>,
+    pub ipv4: Vec<String>,
+    pub ipv6: Vec<String>,
+}
+
+impl From<&ResourceSet> for ResourceList {
+    fn from(r: &ResourceSet) -> Self {
+        ResourceList { asn: r.asn.to_strings(), ipv4: r.ipv4.to_strings(), ipv6: r.ipv6.to_strings() }
+    }
+}
+
+/// What an import or a resource change did.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct ImportReport {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    pub changed: Vec<ResourceChange>,
+    pub unchanged: usize,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct ResourceChange {
+    pub handle: String,
+    pub added: String,
+    pub removed: String,
+    /// ROAs and ASPAs withdrawn because the member no longer holds their resources.
+    pub withdrawn: Vec<String>,
+}
+
+/// Valid member handles: also directory names in the repository.
+pub fn check_handle(h: &str) -> Result<()> {
+    let ok = !h.is_empty() && h.len() <= 64 && h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !ok {
+        return Err(CaError::invalid("bad_handle", format!("'{h}' is not a valid handle (1-64 of A-Z a-z 0-9 - _)")));
+    }
+    Ok(())
+}
+
+impl Ca {
+    // --- Members -----------------------------------------------------------------
+
+    /// Add a member with its allocations; its CA is certified by the RIR CA.
+    pub fn add_member(&self, handle: &str, resources: &ResourceSet, opaque_id: Option<&str>) -> Result<MemberInfo> {
+        check_handle(handle)?;
+        self.fill_key_pool(2)?;
+        self.change(|w| add_member(w, handle, resources, opaque_id))?;
+        self.member(handle)
+    }
+
+    pub fn member(&self, handle: &str) -> Result<MemberInfo> {
+        self.read(|c| {
+            let row: Option<(String, Option<String>, String, String)> = c
+                .query_row("SELECT handle, opaque_id, resources, cert_uri FROM cas WHERE handle = ?1 AND kind = 'member'", [handle], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
+                .optional()?;
+            let (handle, opaque_id, res, cert_uri) = row.ok_or_else(|| CaError::NotFound(format!("member '{handle}'")))?;
+            let res: ResourceSet = res.parse().map_err(|e| CaError::Conflict(format!("{e}")))?;
+            Ok(MemberInfo {
+                publication_point: self.config.pp_uri(&handle),
+                handle,
+                opaque_id,
+                resources: (&res).into(),
+                ca_certificate: cert_uri,
+            })
+        })
+    }
+
+    pub fn members(&self) -> Result<Vec<MemberInfo>> {
+        let handles: Vec<String> = self.read(|c| {
+            let mut st = c.prepare("SELECT handle FROM cas WHERE kind = 'member' ORDER BY handle")?;
+            let v = st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+            Ok(v)
+        })?;
+        handles.iter().map(|h| self.member(h)).collect()
+    }
+
+    /// Set a member's allocations: its certificate is re-issued under the same
+    /// name (REPO-3) and ROAs/ASPAs no longer covered are withdrawn.
+    pub fn set_member_resources(&self, handle: &str, resources: &ResourceSet) -> Result<Option<ResourceChange>> {
+        self.change(|w| set_resources(w, handle, resources))
+    }
+
+    /// Remove a member: its certificate is revoked, everything it published withdrawn.
+    pub fn remove_member(&self, handle: &str) -> Result<()> {
+        self.change(|w| remove_member(w, handle))
+    }
+
+    /// Apply a delegated-extended file: new holders become members, changed
+    /// allocations are re-certified, holders no longer listed are removed.
+    pub fn import_delegated(&self, text: &str) -> Result<ImportReport> {
+        let holders = delegated::parse(text).map_err(|e| CaError::invalid("bad_delegated_file", e.to_string()))?;
+        let existing: BTreeMap<String, String> = self.read(|c| {
+            let mut st = c.prepare("SELECT opaque_id, handle FROM cas WHERE kind = 'member' AND opaque_id IS NOT NULL")?;
+            let v = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+            Ok(v)
+        })?;
+        let new_count = holders.keys().filter(|k| !existing.contains_key(*k)).count();
+        self.fill_key_pool(new_count * 2)?;
+        self.change(|w| {
+            let rir = w.ca_of_kind(CaKind::Rir)?.ok_or_else(|| CaError::NotFound("RIR CA (run `rpkit ta init`)".into()))?;
+            let mut report = ImportReport::default();
+            for (id, h) in &holders {
+                if !rir.resources.contains(&h.resources) {
+                    let extra = h.resources.difference(&rir.resources);
+                    return Err(CaError::invalid("not_held", format!("holder {id}: {extra} is outside the RIR's resources")));
+                }
+                match existing.get(id) {
+                    None => {
+                        let handle = handle_for(id);
+                        add_member(w, &handle, &h.resources, Some(id))?;
+                        report.added.push(handle);
+                    }
+                    Some(handle) => match set_resources(w, handle, &h.resources)? {
+                        Some(c) => report.changed.push(c),
+                        None => report.unchanged += 1,
+                    },
+                }
+            }
+            for (id, handle) in &existing {
+                if !holders.contains_key(id) {
+                    remove_member(w, handle)?;
+                    report.removed.push(handle.clone());
+                }
+            }
+            Ok(report)
+        })
+    }
+}
+
+/// A handle from an opaque-id: itself when it is a valid handle.
+fn handle_for(opaque_id: &str) -> String {
+    if check_handle(opaque_id).is_ok() {
+        opaque_id.to_string()
+    } else {
+        let clean: String = opaque_id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').take(60).collect();
+        format!("m-{clean}")
+    }
+}
+
+pub(crate) fn add_member(w: &mut Work<'_>, handle: &str, resources: &ResourceSet, opaque_id: Option<&str>) -> Result<()> {
+    check_handle(handle)?;
+    let rir = w.ca_of_kind(CaKind::Rir)?.ok_or_else(|| CaError::NotFound("RIR CA (run `rpkit ta init`)".into()))?;
+    if handle == w.cfg.ta_handle || handle == w.cfg.rir_handle {
+        return Err(CaError::invalid("bad_handle", format!("'{handle}' is reserved")));
+    }
+    if w.ca_by_handle(handle).is_ok() {
+        return Err(CaError::Conflict(format!("member '{handle}' already exists")));
+    }
+    if resources.is_empty() {
+        return Err(CaError::invalid("no_resources", format!("member '{handle}' has no resources")));
+    }
+    if !rir.resources.contains(resources) {
+        return Err(CaError::invalid("not_held", format!("{} is outside the RIR's resources", resources.difference(&rir.resources))));
+    }
+    let key = w.create_key()?;
+    let public = w.signer.public_key(&key)?;
+    let cert = w.ca_cert_builder(Some(&rir), handle, public, resources, w.cfg.ca_validity_days)?.sign(w.signer, &rir.key)?;
+    let uri = format!("{}{}.cer", rir.pp_uri(w.cfg), key.file_stem());
+    let id =
+        w.insert_ca(NewCa { handle, kind: CaKind::Member, parent: Some(rir.id), key, resources, cert: &cert, cert_uri: &uri, opaque_id })?;
+    w.put_object(Some(rir.id), &uri, cert.to_der().to_vec())?;
+    w.mark_dirty(id);
+    Ok(())
+}
+
+pub(crate) fn set_resources(w: &mut Work<'_>, handle: &str, resources: &ResourceSet) -> Result<Option<ResourceChange>> {
+    let ca = w.ca_by_handle(handle)?;
+    if ca.kind != CaKind::Member {
+        return Err(CaError::NotFound(format!("member '{handle}'")));
+    }
+    if ca.resources == *resources {
+        return Ok(None);
+    }
+    if resources.is_empty() {
+        return Err(CaError::invalid("no_resources", format!("member '{handle}' would have no resources; remove it instead")));
+    }
+    let rir = w.ca_by_id(ca.parent_id.unwrap_or_default())?;
+    if !rir.resources.contains(resources) {
+        return Err(CaError::invalid("not_held", format!("{} is outside the RIR's resources", resources.difference(&rir.resources))));
+    }
+    // Withdraw what the new resources no longer cover.
+    let mut withdrawn = Vec::new();
+    for r in roas_of(&w.tx, ca.id)? {
+        if !resources.contains_prefix(&r.prefix) {
+            withdraw_roa(w, &ca, &r)?;
+            withdrawn.push(format!("ROA {r}"));
+        }
+    }
+    let customers: Vec<u32> = {
+        let mut st = w.tx.prepare("SELECT customer FROM aspas WHERE ca_id = ?1")?;
+        let v = st.query_map([ca.id], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        v
+    };
+    for c in customers {
+        if !resources.asn.contains_asn(Asn(c)) {
+            withdraw_aspa(w, &ca, c)?;
+            withdrawn.push(format!("ASPA AS{c}"));
+        }
+    }
+    reissue_ca_cert(w, &ca, resources)?;
+    Ok(Some(ResourceChange {
+        handle: handle.to_string(),
+        added: resources.difference(&ca.resources).to_string(),
+        removed: ca.resources.difference(resources).to_string(),
+        withdrawn,
+    }))
+}
+
+/// Re-issue a CA's certificate for the same key under the same name (REPO-3,
+/// CERT-16); the certificate it replaces is revoked. A TA re-signs itself (TA-9).
+pub(crate) fn reissue_ca_cert(w: &mut Work<'_>, ca: &CaRecord, resources: &ResourceSet) -> Result<()> {
+    let (cert, parent_id) = match ca.parent_id {
+        Some(pid) => {
+            let parent = w.ca_by_id(pid)?;
+            w.revoke(parent.id, &ca.cert.serial, ca.cert.not_after)?;
+            let days = w.cfg.ca_validity_days;
+            (
+                w.ca_cert_builder(Some(&parent), &ca.handle, ca.cert.public_key.clone(), resources, days)?.sign(w.signer, &parent.key)?,
+                Some(parent.id),
+            )
+        }
+        None => {
+            let days = w.cfg.ta_validity_days;
+            (w.ca_cert_builder(None, &ca.handle, ca.cert.public_key.clone(), resources, days)?.sign(w.signer, &ca.key)?, None)
+        }
+    };
+    w.put_object(parent_id, &ca.cert_uri, cert.to_der().to_vec())?;
+    w.tx.execute("UPDATE cas SET resources = ?2, cert = ?3 WHERE id = ?1", params![ca.id, resources.to_string(), cert.to_der()])?;
+    w.mark_dirty(ca.id);
+    Ok(())
+}
+
+pub(crate) fn remove_member(w: &mut Work<'_>, handle: &str) -> Result<()> {
+    let ca = w.ca_by_handle(handle)?;
+    if ca.kind != CaKind::Member {
+        return Err(CaError::NotFound(format!("member '{handle}'")));
+    }
+    let rir = w.ca_by_id(ca.parent_id.unwrap_or_default())?;
+    w.revoke(rir.id, &ca.cert.serial, ca.cert.not_after)?;
+    w.remove_object(&ca.cert_uri)?;
+    let uris: Vec<String> = {
+        let mut st = w.tx.prepare("SELECT uri FROM objects WHERE ca_id = ?1")?;
+        let v = st.query_map([ca.id], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        v
+    };
+    for u in uris {
+        w.remove_object(&u)?;
+    }
+    for table in ["roas", "aspas", "revocations", "tokens"] {
+        w.tx.execute(&format!("DELETE FROM {table} WHERE ca_id = ?1"), [ca.id])?;
+    }
+    w.tx.execute("DELETE FROM cas WHERE id = ?1", [ca.id])?;
+    w.tx.execute("DELETE FROM keys WHERE key_id = ?1", [ca.key.hex()])?;
+    Ok(())
+}

@@ -1,0 +1,235 @@
+//! Members' ROAs: one prefix per ROA (RFC 9455), checked against the member's
+//! resources (ROA-10), applied as all-or-nothing deltas, signed on all cores.
+
+use crate::error::{CaError, Rejection, Result};
+use crate::requests::{RoaDelta, RoaSpec};
+use crate::service::{ee_spec, member_id, serial_i64, Ca};
+use crate::work::{CaKind, CaRecord, Work};
+use rayon::prelude::*;
+use rpkit_objects::crypto::{OneTimeKey, Signer};
+use rpkit_objects::der::Time;
+use rpkit_objects::resources::{Asn, ResourceSet};
+use rpkit_objects::roa::{Roa, RoaContent, RoaPrefix};
+use rpkit_objects::serial::Serial;
+use rpkit_objects::signed_object::EeSpec;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+use std::collections::BTreeSet;
+
+/// A published ROA.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct RoaInfo {
+    pub prefix: String,
+    pub max_length: u8,
+    pub asn: u32,
+    pub uri: String,
+    pub not_after: String,
+}
+
+/// What a ROA change did.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct RoaReport {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    /// Additions already in place (idempotent).
+    pub unchanged: Vec<String>,
+    pub dry_run: bool,
+}
+
+impl Ca {
+    // --- ROAs --------------------------------------------------------------------
+
+    pub fn roas(&self, handle: &str) -> Result<Vec<RoaInfo>> {
+        self.read(|c| {
+            let id = member_id(c, handle)?;
+            let mut st =
+                c.prepare("SELECT prefix, max_length, asn, uri, not_after FROM roas WHERE ca_id = ?1 ORDER BY prefix, max_length, asn")?;
+            let v = st
+                .query_map([id], |r| {
+                    Ok(RoaInfo {
+                        prefix: r.get(0)?,
+                        max_length: r.get(1)?,
+                        asn: r.get(2)?,
+                        uri: r.get(3)?,
+                        not_after: Time(r.get(4)?).rfc3339(),
+                    })
+                })?
+                .collect::<Result<_, _>>()?;
+            Ok(v)
+        })
+    }
+
+    /// A tag of the member's current ROA set, for `If-Match` against lost updates.
+    pub fn roas_etag(&self, handle: &str) -> Result<String> {
+        self.read(|c| Ok(roa_etag(&roas_of(c, member_id(c, handle)?)?)))
+    }
+
+    /// Apply additions and removals all or nothing. Every entry is checked first;
+    /// if any is wrong, nothing changes and each wrong entry gets its reason.
+    /// With `dry_run`, report what would change and change nothing.
+    pub fn apply_roas(&self, handle: &str, delta: &RoaDelta, dry_run: bool) -> Result<RoaReport> {
+        self.apply_roas_if(handle, delta, dry_run, None)
+    }
+
+    /// `apply_roas`, only if the member's ROA set still has the ETag `if_match`
+    /// (checked inside the change's transaction, so no update is lost).
+    pub fn apply_roas_if(&self, handle: &str, delta: &RoaDelta, dry_run: bool, if_match: Option<&str>) -> Result<RoaReport> {
+        let check = |current: &[RoaSpec]| -> Result<()> {
+            match if_match {
+                Some(want) if want != "*" && want != roa_etag(current) => {
+                    Err(CaError::Precondition(format!("the ROAs changed since {want} (now {}); list them again", roa_etag(current))))
+                }
+                _ => Ok(()),
+            }
+        };
+        if dry_run {
+            let (resources, current) = self.read(|c| {
+                let id = member_id(c, handle)?;
+                let res: String = c.query_row("SELECT resources FROM cas WHERE id = ?1", [id], |r| r.get(0))?;
+                let res: ResourceSet = res.parse().map_err(|e| CaError::Conflict(format!("{e}")))?;
+                Ok((res, roas_of(c, id)?))
+            })?;
+            check(&current)?;
+            let plan = plan_roas(&resources, &current, delta)?;
+            return Ok(plan.report(true));
+        }
+        self.fill_key_pool(delta.added.len() + 1)?;
+        self.change(|w| {
+            let ca = w.ca_by_handle(handle)?;
+            if ca.kind != CaKind::Member {
+                return Err(CaError::NotFound(format!("member '{handle}'")));
+            }
+            let current = roas_of(&w.tx, ca.id)?;
+            check(&current)?;
+            let plan = plan_roas(&ca.resources, &current, delta)?;
+            for r in &plan.remove {
+                withdraw_roa(w, &ca, r)?;
+            }
+            issue_roas(w, &ca, &plan.add)?;
+            Ok(plan.report(false))
+        })
+    }
+}
+
+/// A quoted tag of a ROA set (order-independent).
+fn roa_etag(roas: &[RoaSpec]) -> String {
+    let mut v: Vec<String> = roas.iter().map(ToString::to_string).collect();
+    v.sort();
+    let digest = rpkit_objects::crypto::sha256(v.join("\n").as_bytes());
+    format!("\"{}\"", &rpkit_objects::hex::lower(&digest)[..16])
+}
+
+/// What a ROA delta will do, after every entry was checked.
+struct RoaPlan {
+    add: Vec<RoaSpec>,
+    remove: Vec<RoaSpec>,
+    unchanged: Vec<RoaSpec>,
+}
+
+impl RoaPlan {
+    fn report(&self, dry_run: bool) -> RoaReport {
+        let s = |v: &[RoaSpec]| v.iter().map(ToString::to_string).collect();
+        RoaReport { added: s(&self.add), removed: s(&self.remove), unchanged: s(&self.unchanged), dry_run }
+    }
+}
+
+/// ROAs one member CA may hold. Its manifest lists them all, and validators
+/// refuse manifests of more than 100,000 entries (rpki-client, MFT-20): past
+/// that the member's whole publication point would be rejected.
+pub const MAX_ROAS_PER_CA: usize = 90_000;
+
+/// Check a delta against the member's resources and current ROAs (ROA-10).
+/// Adding what exists is idempotent; removing what does not exist is an error.
+fn plan_roas(held: &ResourceSet, current: &[RoaSpec], delta: &RoaDelta) -> Result<RoaPlan> {
+    let current: BTreeSet<RoaSpec> = current.iter().copied().collect();
+    let removed: BTreeSet<RoaSpec> = delta.removed.iter().copied().collect();
+    let mut errors = Vec::new();
+    for r in &removed {
+        if !current.contains(r) {
+            errors.push(Rejection { entry: r.to_string(), code: "not_found", reason: "no such ROA to remove".into() });
+        }
+    }
+    let mut add = BTreeSet::new();
+    let mut unchanged = BTreeSet::new();
+    for a in &delta.added {
+        match a.check(held) {
+            Err(e) => errors.push(e),
+            // Re-adding what stays (or what is removed and re-added) changes nothing.
+            Ok(()) if current.contains(a) => {
+                unchanged.insert(*a);
+            }
+            Ok(()) => {
+                add.insert(*a);
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(CaError::Rejected(errors));
+    }
+    let remove: Vec<RoaSpec> = removed.iter().filter(|r| !unchanged.contains(*r)).copied().collect();
+    let total = current.len() + add.len() - remove.len();
+    if total > MAX_ROAS_PER_CA {
+        return Err(CaError::invalid(
+            "too_many_roas",
+            format!("{total} ROAs would exceed the limit of {MAX_ROAS_PER_CA} per member: validators reject manifests of more than 100,000 entries"),
+        ));
+    }
+    Ok(RoaPlan { add: add.into_iter().collect(), remove, unchanged: unchanged.into_iter().collect() })
+}
+
+pub(crate) fn roas_of(c: &Connection, ca_id: i64) -> Result<Vec<RoaSpec>> {
+    let mut st = c.prepare("SELECT prefix, max_length, asn FROM roas WHERE ca_id = ?1")?;
+    let rows = st.query_map([ca_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u8>(1)?, r.get::<_, u32>(2)?)))?;
+    let mut v = Vec::new();
+    for r in rows {
+        let (p, max_length, asn) = r?;
+        let prefix = p.parse().map_err(|e| CaError::Conflict(format!("stored prefix {p}: {e}")))?;
+        v.push(RoaSpec { prefix, max_length, asn: Asn(asn) });
+    }
+    Ok(v)
+}
+
+pub(crate) fn withdraw_roa(w: &mut Work<'_>, ca: &CaRecord, r: &RoaSpec) -> Result<()> {
+    let row: Option<(String, i64, i64)> =
+        w.tx.query_row(
+            "DELETE FROM roas WHERE ca_id = ?1 AND prefix = ?2 AND max_length = ?3 AND asn = ?4 RETURNING uri, ee_serial, not_after",
+            params![ca.id, r.prefix.to_string(), r.max_length, r.asn.0],
+            |x| Ok((x.get(0)?, x.get(1)?, x.get(2)?)),
+        )
+        .optional()?;
+    if let Some((uri, serial, not_after)) = row {
+        w.revoke(ca.id, &Serial::from_u64(serial as u64), Time(not_after))?;
+        w.remove_object(&uri)?;
+    }
+    Ok(())
+}
+
+/// Issue one ROA per spec (RFC 9455), signing in parallel on all cores.
+pub(crate) fn issue_roas(w: &mut Work<'_>, ca: &CaRecord, specs: &[RoaSpec]) -> Result<()> {
+    let mut jobs: Vec<(RoaSpec, Box<dyn OneTimeKey>, EeSpec)> = Vec::with_capacity(specs.len());
+    for s in specs {
+        let key = w.signer.one_time_key()?;
+        let uri = format!("{}{}.roa", ca.pp_uri(w.cfg), key.public_key().key_id().file_stem());
+        let ee = ee_spec(w, ca, &uri)?;
+        jobs.push((*s, key, ee));
+    }
+    let issuer = w.issuer(ca);
+    let now = w.now;
+    let built: Vec<(RoaSpec, EeSpec, Result<Roa, rpkit_objects::error::BuildError>)> = jobs
+        .into_par_iter()
+        .map(|(s, key, ee)| {
+            let content = RoaContent { asn: s.asn, prefixes: vec![RoaPrefix { prefix: s.prefix, max_length: Some(s.max_length) }] };
+            let roa = Roa::build(&content, &issuer, &ee, key, now);
+            (s, ee, roa)
+        })
+        .collect();
+    for (s, ee, roa) in built {
+        let roa = roa?;
+        w.tx.execute(
+            "INSERT INTO roas (ca_id, asn, prefix, max_length, uri, ee_serial, not_after) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![ca.id, s.asn.0, s.prefix.to_string(), s.max_length, ee.object_uri, serial_i64(&ee.serial), ee.not_after.0],
+        )?;
+        w.put_object(Some(ca.id), &ee.object_uri, roa.signed.to_der().to_vec())?;
+    }
+    Ok(())
+}
