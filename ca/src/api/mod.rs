@@ -254,6 +254,15 @@ enum OneOrMany {
     Many(Vec<RoaSpec>),
 }
 
+impl OneOrMany {
+    fn into_vec(self) -> Vec<RoaSpec> {
+        match self {
+            OneOrMany::One(r) => vec![r],
+            OneOrMany::Many(v) => v,
+        }
+    }
+}
+
 async fn add_roas(
     State(st): State<AppState>,
     headers: HeaderMap,
@@ -261,11 +270,7 @@ async fn add_roas(
     Query(q): Query<DeltaQuery>,
     Body(b): Body<OneOrMany>,
 ) -> ApiResult<Response> {
-    let added = match b {
-        OneOrMany::One(r) => vec![r],
-        OneOrMany::Many(v) => v,
-    };
-    apply(&st, &headers, handle, RoaDelta { added, removed: vec![] }, q.dry_run).await
+    apply(&st, &headers, handle, RoaDelta { added: b.into_vec(), removed: vec![] }, q.dry_run).await
 }
 
 async fn remove_roa(
@@ -275,11 +280,7 @@ async fn remove_roa(
     Query(q): Query<DeltaQuery>,
     Body(b): Body<OneOrMany>,
 ) -> ApiResult<Response> {
-    let removed = match b {
-        OneOrMany::One(r) => vec![r],
-        OneOrMany::Many(v) => v,
-    };
-    apply(&st, &headers, handle, RoaDelta { added: vec![], removed }, q.dry_run).await
+    apply(&st, &headers, handle, RoaDelta { added: vec![], removed: b.into_vec() }, q.dry_run).await
 }
 
 async fn list_aspas(State(st): State<AppState>, headers: HeaderMap, Path(handle): Path<String>) -> ApiResult<Response> {
