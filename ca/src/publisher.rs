@@ -7,32 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 
-/// One element of a change set.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Change {
-    Publish { uri: String, der: Vec<u8>, replaces: Option<[u8; 32]> },
-    Withdraw { uri: String, hash: [u8; 32] },
-}
-
-impl Change {
-    pub fn uri(&self) -> &str {
-        match self {
-            Change::Publish { uri, .. } | Change::Withdraw { uri, .. } => uri,
-        }
-    }
-}
-
-/// Everything one CA change publishes: one RFC 8181 message, one RRDP delta.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ChangeSet {
-    pub changes: Vec<Change>,
-}
-
-impl ChangeSet {
-    pub fn is_empty(&self) -> bool {
-        self.changes.is_empty()
-    }
-}
+pub use rpkit_objects::rfc8181::{Change, ChangeSet};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {

@@ -21,6 +21,7 @@ pub mod json;
 pub mod manifest;
 pub mod name;
 pub mod object;
+pub mod rfc8181;
 pub mod roa;
 pub mod serial;
 pub mod signed_object;

@@ -1,1 +1,5 @@
-//! Publication server: RFC 8181, RRDP and the rsync tree.
+//! The publication server: repository state (SQLite), RRDP files (RFC 8182)
+//! and, to come, the RFC 8181 server, HTTPS serving and the rsync tree.
+
+pub mod repository;
+pub mod rrdp;

@@ -1,0 +1,285 @@
+//! Repository state: the current objects and one RRDP serial per accepted change
+//! set. A change set is checked against RFC 8181 rules (hashes, the publisher's
+//! base URI) and the shrink guard, then applied in one SQLite transaction; its
+//! delta is kept with it so RRDP files can always be rebuilt.
+
+use rpkit_objects::crypto::sha256;
+use rpkit_objects::rfc8181::{Change, ChangeSet, ErrorCode};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use std::path::Path;
+
+const SCHEMA: &[&str] = &["
+    CREATE TABLE session (id TEXT NOT NULL, serial INTEGER NOT NULL);
+    CREATE TABLE objects (
+        uri TEXT PRIMARY KEY,
+        hash BLOB NOT NULL,
+        der BLOB NOT NULL
+    );
+    -- The delta of every serial: (serial, uri, new object or NULL, hash of the replaced object or NULL).
+    CREATE TABLE changes (
+        serial INTEGER NOT NULL,
+        uri TEXT NOT NULL,
+        der BLOB,
+        replaces BLOB,
+        PRIMARY KEY (serial, uri)
+    );
+    CREATE TABLE serials (serial INTEGER PRIMARY KEY, created INTEGER NOT NULL);
+    -- RRDP files written: kind is 'snapshot' or 'delta'; path relative to the RRDP directory.
+    CREATE TABLE files (
+        serial INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        path TEXT NOT NULL,
+        hash BLOB NOT NULL,
+        size INTEGER NOT NULL,
+        written INTEGER NOT NULL,
+        PRIMARY KEY (serial, kind)
+    );
+"];
+
+/// An RRDP file on disk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RrdpFile {
+    pub serial: u64,
+    pub path: String,
+    pub hash: [u8; 32],
+    pub size: u64,
+    pub written: i64,
+}
+
+/// Why a change set was refused; nothing was applied.
+#[derive(Debug, thiserror::Error)]
+pub enum RepoError {
+    #[error("{code:?}: {message}")]
+    Refused { code: ErrorCode, message: String },
+    #[error("database: {0}")]
+    Storage(#[from] rusqlite::Error),
+}
+
+impl RepoError {
+    fn refused(code: ErrorCode, message: impl Into<String>) -> Self {
+        RepoError::Refused { code, message: message.into() }
+    }
+}
+
+/// Settings of the shrink guard (Krill once published an empty repository).
+#[derive(Clone, Copy, Debug)]
+pub struct ShrinkGuard {
+    /// Refuse a change set that withdraws more than this share of all objects.
+    pub max_share: f64,
+    /// ... unless the repository holds fewer objects than this.
+    pub min_objects: usize,
+}
+
+impl Default for ShrinkGuard {
+    fn default() -> Self {
+        ShrinkGuard { max_share: 0.10, min_objects: 100 }
+    }
+}
+
+pub struct Repository {
+    conn: Connection,
+    pub guard: ShrinkGuard,
+}
+
+/// One element of a delta as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeltaElement {
+    pub uri: String,
+    /// The new object (publish) or `None` (withdraw).
+    pub der: Option<Vec<u8>>,
+    /// Hash of the object replaced or withdrawn (RRDPS-7).
+    pub replaces: Option<[u8; 32]>,
+}
+
+fn new_session_id() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut b);
+    b[6] = (b[6] & 0x0f) | 0x40; // version 4
+    b[8] = (b[8] & 0x3f) | 0x80; // RFC 4122 variant
+    let h = rpkit_objects::hex::lower(&b);
+    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+}
+
+impl Repository {
+    /// Open or create the repository; a new one starts a session at serial 1
+    /// with no objects (RRDPS-1).
+    pub fn open(path: Option<&Path>) -> Result<Self, RepoError> {
+        let mut conn = match path {
+            Some(p) => Connection::open(p)?,
+            None => Connection::open_in_memory()?,
+        };
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        let done: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        for (i, sql) in SCHEMA.iter().enumerate().skip(done) {
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", i + 1)?;
+            tx.commit()?;
+        }
+        let has: bool = conn.query_row("SELECT EXISTS (SELECT 1 FROM session)", [], |r| r.get(0))?;
+        if !has {
+            conn.execute("INSERT INTO session (id, serial) VALUES (?1, 1)", [new_session_id()])?;
+            conn.execute("INSERT INTO serials (serial, created) VALUES (1, strftime('%s','now'))", [])?;
+        }
+        Ok(Repository { conn, guard: ShrinkGuard::default() })
+    }
+
+    /// The RRDP session id and the current serial.
+    pub fn session(&self) -> Result<(String, u64), RepoError> {
+        Ok(self.conn.query_row("SELECT id, serial FROM session", [], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?)
+    }
+
+    pub fn object_count(&self) -> Result<usize, RepoError> {
+        Ok(self.conn.query_row("SELECT COUNT(*) FROM objects", [], |r| r.get::<_, i64>(0))? as usize)
+    }
+
+    /// Every current object (URI, SHA-256) under `base` (RFC 8181 `list`).
+    pub fn list(&self, base: &str) -> Result<Vec<(String, [u8; 32])>, RepoError> {
+        let mut st = self.conn.prepare("SELECT uri, hash FROM objects WHERE substr(uri, 1, length(?1)) = ?1 ORDER BY uri")?;
+        let rows = st.query_map([base], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+        rows.map(|r| r.map(|(u, h)| (u, h.try_into().unwrap_or([0; 32]))).map_err(Into::into)).collect()
+    }
+
+    /// Visit every current object in URI order (the snapshot), without loading them all.
+    pub fn for_each_object(&self, mut f: impl FnMut(&str, &[u8]) -> std::io::Result<()>) -> Result<(), RepoError> {
+        let mut st = self.conn.prepare("SELECT uri, der FROM objects ORDER BY uri")?;
+        let mut rows = st.query([])?;
+        while let Some(r) = rows.next()? {
+            let uri: String = r.get(0)?;
+            let der = r.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?;
+            f(&uri, der).map_err(|e| RepoError::refused(ErrorCode::OtherError, e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// The delta of one serial (in URI order).
+    pub fn delta(&self, serial: u64) -> Result<Vec<DeltaElement>, RepoError> {
+        let mut st = self.conn.prepare("SELECT uri, der, replaces FROM changes WHERE serial = ?1 ORDER BY uri")?;
+        let rows = st.query_map([serial as i64], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Option<Vec<u8>>>(1)?, r.get::<_, Option<Vec<u8>>>(2)?))
+        })?;
+        rows.map(|r| r.map(|(uri, der, h)| DeltaElement { uri, der, replaces: h.and_then(|h| h.try_into().ok()) }).map_err(Into::into))
+            .collect()
+    }
+
+    /// Serials with a delta, oldest first, with their creation times.
+    pub fn serials(&self) -> Result<Vec<(u64, i64)>, RepoError> {
+        let mut st = self.conn.prepare("SELECT serial, created FROM serials WHERE serial > 1 ORDER BY serial")?;
+        let v = st.query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))?.collect::<Result<_, _>>()?;
+        Ok(v)
+    }
+
+    /// Apply a publisher's change set as one new serial. `base` confines the
+    /// publisher (RFC 8181 §2.4: permission_failure outside it); `force` skips
+    /// the shrink guard. An empty change set creates no serial (no empty deltas).
+    pub fn apply(&mut self, base: &str, cs: &ChangeSet, force: bool, now: i64) -> Result<Option<u64>, RepoError> {
+        if cs.is_empty() {
+            return Ok(None);
+        }
+        let total = self.object_count()?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let serial: i64 = tx.query_row("SELECT serial FROM session", [], |r| r.get::<_, i64>(0))? + 1;
+        let mut seen = std::collections::HashSet::new();
+        let mut withdrawn = 0usize;
+        for c in &cs.changes {
+            let uri = c.uri();
+            if !uri.starts_with(base) || !uri_ok(uri) {
+                return Err(RepoError::refused(ErrorCode::PermissionFailure, format!("{uri} is outside {base}")));
+            }
+            if !seen.insert(uri.to_string()) {
+                return Err(RepoError::refused(ErrorCode::ConsistencyProblem, format!("{uri} appears twice in one message")));
+            }
+            let current: Option<Vec<u8>> = tx.query_row("SELECT hash FROM objects WHERE uri = ?1", [uri], |r| r.get(0)).optional()?;
+            let current: Option<[u8; 32]> = current.and_then(|h| h.try_into().ok());
+            match c {
+                Change::Publish { der, replaces, .. } => {
+                    match (replaces, current) {
+                        (None, Some(_)) => return Err(RepoError::refused(ErrorCode::ObjectAlreadyPresent, uri)),
+                        (Some(_), None) => return Err(RepoError::refused(ErrorCode::NoObjectPresent, uri)),
+                        (Some(h), Some(c)) if *h != c => return Err(RepoError::refused(ErrorCode::NoObjectMatchingHash, uri)),
+                        _ => {}
+                    }
+                    let hash = sha256(der);
+                    tx.execute(
+                        "INSERT INTO objects (uri, hash, der) VALUES (?1, ?2, ?3) ON CONFLICT (uri) DO UPDATE SET hash = excluded.hash, der = excluded.der",
+                        params![uri, hash.to_vec(), der],
+                    )?;
+                    tx.execute(
+                        "INSERT INTO changes (serial, uri, der, replaces) VALUES (?1, ?2, ?3, ?4)",
+                        params![serial, uri, der, replaces.map(|h| h.to_vec())],
+                    )?;
+                }
+                Change::Withdraw { hash, .. } => {
+                    match current {
+                        None => return Err(RepoError::refused(ErrorCode::NoObjectPresent, uri)),
+                        Some(c) if c != *hash => return Err(RepoError::refused(ErrorCode::NoObjectMatchingHash, uri)),
+                        _ => {}
+                    }
+                    tx.execute("DELETE FROM objects WHERE uri = ?1", [uri])?;
+                    tx.execute(
+                        "INSERT INTO changes (serial, uri, der, replaces) VALUES (?1, ?2, NULL, ?3)",
+                        params![serial, uri, hash.to_vec()],
+                    )?;
+                    withdrawn += 1;
+                }
+            }
+        }
+        if !force && total >= self.guard.min_objects && withdrawn as f64 > self.guard.max_share * total as f64 {
+            let msg = format!(
+                "withdrawing {withdrawn} of {total} objects exceeds the shrink guard ({:.0}%); use force if this is intended",
+                self.guard.max_share * 100.0
+            );
+            return Err(RepoError::refused(ErrorCode::ConsistencyProblem, msg));
+        }
+        tx.execute("UPDATE session SET serial = ?1", [serial])?;
+        tx.execute("INSERT INTO serials (serial, created) VALUES (?1, ?2)", params![serial, now])?;
+        tx.commit()?;
+        Ok(Some(serial as u64))
+    }
+
+    /// Record an RRDP file written for `serial` (`kind`: snapshot or delta).
+    pub fn record_file(&self, kind: &str, f: &RrdpFile) -> Result<(), RepoError> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO files (serial, kind, path, hash, size, written) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![f.serial as i64, kind, f.path, f.hash.to_vec(), f.size as i64, f.written],
+        )?;
+        Ok(())
+    }
+
+    /// RRDP files of a kind, oldest serial first.
+    pub fn files(&self, kind: &str) -> Result<Vec<RrdpFile>, RepoError> {
+        let mut st = self.conn.prepare("SELECT serial, path, hash, size, written FROM files WHERE kind = ?1 ORDER BY serial")?;
+        let rows = st.query_map([kind], |r| {
+            Ok(RrdpFile {
+                serial: r.get::<_, i64>(0)? as u64,
+                path: r.get(1)?,
+                hash: r.get::<_, Vec<u8>>(2)?.try_into().unwrap_or([0; 32]),
+                size: r.get::<_, i64>(3)? as u64,
+                written: r.get(4)?,
+            })
+        })?;
+        rows.map(|r| r.map_err(Into::into)).collect()
+    }
+
+    pub fn forget_file(&self, kind: &str, serial: u64) -> Result<(), RepoError> {
+        self.conn.execute("DELETE FROM files WHERE kind = ?1 AND serial = ?2", params![kind, serial as i64])?;
+        Ok(())
+    }
+
+    /// Forget deltas older than `keep_from` (they are no longer listed).
+    pub fn prune_deltas(&mut self, keep_from: u64) -> Result<(), RepoError> {
+        let tx = self.conn.transaction()?;
+        tx.execute("DELETE FROM changes WHERE serial < ?1", [keep_from as i64])?;
+        tx.execute("DELETE FROM serials WHERE serial < ?1 AND serial > 1", [keep_from as i64])?;
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+/// A URI the repository will store: rsync, ASCII, no `..`, empty or `.` segments.
+fn uri_ok(uri: &str) -> bool {
+    let Some(rest) = uri.strip_prefix("rsync://") else { return false };
+    uri.len() <= 2048
+        && rest.split('/').all(|s| !s.is_empty() && s != "." && s != ".." && s.bytes().all(|b| b.is_ascii_graphic() && b != b'\\'))
+}

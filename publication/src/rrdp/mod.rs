@@ -1,0 +1,10 @@
+//! RRDP (RFC 8182) files written for static serving: `notification.xml`, and
+//! per serial an immutable snapshot and delta under an unguessable path
+//! (`<session>/<serial>/<random>/`, RRDPS-12). A notification never appears
+//! before the files it lists (RRDPS-9).
+
+mod writer;
+mod xml;
+
+pub use writer::{RrdpConfig, RrdpWriter};
+pub use xml::NS;

@@ -1,0 +1,187 @@
+//! Writing RRDP files after each new serial: the delta of that serial, a
+//! snapshot streamed from the database, then the notification listing the
+//! snapshot and the retained deltas (RRDPS-2, RRDPS-3), replaced atomically.
+
+use super::xml;
+use crate::repository::{RepoError, Repository, RrdpFile};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// Where and how RRDP files are written.
+#[derive(Clone, Debug)]
+pub struct RrdpConfig {
+    /// Directory served at `base_uri`.
+    pub dir: PathBuf,
+    /// https URI of `dir`, ending in `/`; every file shares its origin (RFC 9674, RRDPS-8).
+    pub base_uri: String,
+    /// Deltas listed at most (RPs fall back to the snapshot beyond a few hundred).
+    pub max_deltas: usize,
+    /// Files no longer listed stay this long for slow clients (RRDPS-9: at least 5 minutes).
+    pub grace_secs: i64,
+}
+
+impl RrdpConfig {
+    pub fn new(dir: impl Into<PathBuf>, base_uri: &str) -> Self {
+        RrdpConfig { dir: dir.into(), base_uri: base_uri.to_string(), max_deltas: 500, grace_secs: 2 * 3600 }
+    }
+}
+
+pub struct RrdpWriter {
+    pub cfg: RrdpConfig,
+}
+
+fn io_err(e: std::io::Error) -> RepoError {
+    RepoError::Refused { code: rpkit_objects::rfc8181::ErrorCode::OtherError, message: format!("writing RRDP files: {e}") }
+}
+
+/// A writer that hashes and counts what it writes.
+struct Hashing<W: Write> {
+    inner: W,
+    ctx: ring::digest::Context,
+    len: u64,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.ctx.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl RrdpWriter {
+    pub fn new(cfg: RrdpConfig) -> Self {
+        RrdpWriter { cfg }
+    }
+
+    fn random_part() -> String {
+        use rand::RngCore;
+        let mut b = [0u8; 12];
+        rand::thread_rng().fill_bytes(&mut b);
+        rpkit_objects::hex::lower(&b)
+    }
+
+    /// Write a file under `dir` via a temporary name; returns its hash and size.
+    fn write_file(&self, rel: &str, body: impl FnOnce(&mut dyn Write) -> Result<(), RepoError>) -> Result<([u8; 32], u64), RepoError> {
+        let path = self.cfg.dir.join(rel);
+        if let Some(p) = path.parent() {
+            std::fs::create_dir_all(p).map_err(io_err)?;
+        }
+        let tmp = path.with_extension("tmp");
+        let file = std::fs::File::create(&tmp).map_err(io_err)?;
+        let mut w = Hashing { inner: BufWriter::new(file), ctx: ring::digest::Context::new(&ring::digest::SHA256), len: 0 };
+        body(&mut w)?;
+        w.flush().map_err(io_err)?;
+        let Hashing { inner, ctx, len } = w;
+        inner.into_inner().map_err(|e| io_err(e.into_error()))?.sync_all().map_err(io_err)?;
+        std::fs::rename(&tmp, &path).map_err(io_err)?;
+        let mut hash = [0u8; 32];
+        hash.copy_from_slice(ctx.finish().as_ref());
+        Ok((hash, len))
+    }
+
+    /// Bring the RRDP files up to the repository's current serial: the delta and
+    /// snapshot of every serial not yet written, then the notification.
+    pub fn update(&self, repo: &mut Repository, now: i64) -> Result<(), RepoError> {
+        let (session, serial) = repo.session()?;
+        let written: std::collections::HashSet<u64> = repo.files("delta")?.iter().map(|f| f.serial).collect();
+        for (s, _) in repo.serials()? {
+            if written.contains(&s) {
+                continue;
+            }
+            let rel = format!("{session}/{s}/{}/delta.xml", Self::random_part());
+            let elements = repo.delta(s)?;
+            let (hash, size) = self.write_file(&rel, |w| {
+                xml::open(w, "delta", &session, s).map_err(io_err)?;
+                for e in &elements {
+                    match (&e.der, &e.replaces) {
+                        (Some(der), r) => xml::publish(w, &e.uri, r.as_ref(), der).map_err(io_err)?,
+                        (None, Some(h)) => xml::withdraw(w, &e.uri, h).map_err(io_err)?,
+                        (None, None) => {}
+                    }
+                }
+                w.write_all(b"</delta>\n").map_err(io_err)
+            })?;
+            repo.record_file("delta", &RrdpFile { serial: s, path: rel, hash, size, written: now })?;
+        }
+        let snapshots = repo.files("snapshot")?;
+        if !snapshots.iter().any(|f| f.serial == serial) {
+            let rel = format!("{session}/{serial}/{}/snapshot.xml", Self::random_part());
+            let (hash, size) = self.write_file(&rel, |w| {
+                xml::open(w, "snapshot", &session, serial).map_err(io_err)?;
+                repo.for_each_object(|uri, der| xml::publish(w, uri, None, der))?;
+                w.write_all(b"</snapshot>\n").map_err(io_err)
+            })?;
+            repo.record_file("snapshot", &RrdpFile { serial, path: rel, hash, size, written: now })?;
+        }
+        self.write_notification(repo, now)
+    }
+
+    /// The notification: the current snapshot and the newest deltas whose total
+    /// size stays below the snapshot's (RRDPS-3), contiguous down from the serial.
+    fn write_notification(&self, repo: &mut Repository, now: i64) -> Result<(), RepoError> {
+        let (session, serial) = repo.session()?;
+        let snapshot = repo.files("snapshot")?.into_iter().find(|f| f.serial == serial);
+        let snapshot = snapshot.ok_or_else(|| io_err(std::io::Error::other("no snapshot for the current serial")))?;
+        let mut listed: Vec<RrdpFile> = Vec::new();
+        let mut total = 0u64;
+        let mut deltas = repo.files("delta")?;
+        deltas.reverse();
+        let mut expect = serial;
+        for d in deltas {
+            if d.serial != expect || listed.len() >= self.cfg.max_deltas || total + d.size > snapshot.size {
+                break;
+            }
+            total += d.size;
+            expect -= 1;
+            listed.push(d);
+        }
+        let base = &self.cfg.base_uri;
+        self.write_file("notification.xml", |w| {
+            xml::open(w, "notification", &session, serial).map_err(io_err)?;
+            writeln!(w, "  <snapshot uri=\"{}\" hash=\"{}\"/>", xml::attr(&format!("{base}{}", snapshot.path)), xml::hex(&snapshot.hash))
+                .map_err(io_err)?;
+            for d in &listed {
+                writeln!(
+                    w,
+                    "  <delta serial=\"{}\" uri=\"{}\" hash=\"{}\"/>",
+                    d.serial,
+                    xml::attr(&format!("{base}{}", d.path)),
+                    xml::hex(&d.hash)
+                )
+                .map_err(io_err)?;
+            }
+            w.write_all(b"</notification>\n").map_err(io_err)
+        })?;
+        // Files no longer listed go after the grace period (RRDPS-9).
+        let oldest_listed = listed.last().map_or(serial, |d| d.serial);
+        for (kind, files) in [("delta", repo.files("delta")?), ("snapshot", repo.files("snapshot")?)] {
+            for f in files {
+                let unlisted = if kind == "delta" { f.serial < oldest_listed } else { f.serial < serial };
+                if unlisted && now - f.written >= self.cfg.grace_secs {
+                    remove_file_and_dirs(&self.cfg.dir, &f.path);
+                    repo.forget_file(kind, f.serial)?;
+                }
+            }
+        }
+        // Deltas no longer listed are never listed again: forget their content.
+        repo.prune_deltas(oldest_listed)?;
+        Ok(())
+    }
+}
+
+fn remove_file_and_dirs(root: &Path, rel: &str) {
+    let p = root.join(rel);
+    let _ = std::fs::remove_file(&p);
+    let mut dir = p.parent();
+    while let Some(d) = dir {
+        if d == root || std::fs::remove_dir(d).is_err() {
+            break;
+        }
+        dir = d.parent();
+    }
+}

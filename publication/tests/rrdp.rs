@@ -1,0 +1,278 @@
+//! Repository state and RRDP files (CHECKLIST 4.2): sessions and serials,
+//! RFC 8181 hash and permission checks, the shrink guard, delta semantics and
+//! retention, checked by parsing what was written.
+
+use quick_xml::events::Event;
+use rpkit_objects::crypto::sha256;
+use rpkit_objects::rfc8181::{Change, ChangeSet, ErrorCode};
+use rpkit_publication::repository::{RepoError, Repository};
+use rpkit_publication::rrdp::{RrdpConfig, RrdpWriter, NS};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+const BASE: &str = "rsync://rpki.test/repo/";
+const HTTPS: &str = "https://rpki.test/rrdp/";
+
+/// An element: name and attributes, with its text.
+#[derive(Debug, Clone)]
+struct El {
+    name: String,
+    attrs: BTreeMap<String, String>,
+    text: String,
+}
+
+fn parse(path: &Path) -> (El, Vec<El>) {
+    let xml = std::fs::read_to_string(path).unwrap();
+    assert!(xml.is_ascii());
+    let mut r = quick_xml::Reader::from_str(&xml);
+    let mut root = None;
+    let mut kids: Vec<El> = Vec::new();
+    loop {
+        match r.read_event().unwrap() {
+            Event::Start(e) | Event::Empty(e) => {
+                let el = El {
+                    name: String::from_utf8(e.name().as_ref().to_vec()).unwrap(),
+                    attrs: e
+                        .attributes()
+                        .map(|a| {
+                            let a = a.unwrap();
+                            (String::from_utf8(a.key.as_ref().to_vec()).unwrap(), a.unescape_value().unwrap().to_string())
+                        })
+                        .collect(),
+                    text: String::new(),
+                };
+                if root.is_none() {
+                    root = Some(el);
+                } else {
+                    kids.push(el);
+                }
+            }
+            Event::Text(t) => {
+                if let Some(k) = kids.last_mut() {
+                    k.text.push_str(&t.unescape().unwrap());
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    (root.unwrap(), kids)
+}
+
+struct Env {
+    repo: Repository,
+    writer: RrdpWriter,
+    dir: PathBuf,
+    now: i64,
+}
+
+impl Env {
+    fn new(name: &str) -> Env {
+        let dir = std::env::temp_dir().join(format!("rpkit-rrdp-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let repo = Repository::open(Some(&dir.join("pub.sqlite"))).unwrap();
+        let writer = RrdpWriter::new(RrdpConfig::new(dir.join("rrdp"), HTTPS));
+        Env { repo, writer, dir, now: 1_800_000_000 }
+    }
+
+    fn apply(&mut self, changes: Vec<Change>) -> Result<Option<u64>, RepoError> {
+        let r = self.repo.apply(BASE, &ChangeSet { changes }, false, self.now)?;
+        self.writer.update(&mut self.repo, self.now).unwrap();
+        Ok(r)
+    }
+
+    /// The notification, with every listed file checked against its hash.
+    fn notification(&self) -> (El, Vec<El>) {
+        let (root, kids) = parse(&self.dir.join("rrdp/notification.xml"));
+        assert_eq!(root.attrs["xmlns"], NS);
+        assert_eq!(root.attrs["version"], "1");
+        for k in &kids {
+            let uri = &k.attrs["uri"];
+            let rel = uri.strip_prefix(HTTPS).expect("same origin (RRDPS-8)");
+            let bytes = std::fs::read(self.dir.join("rrdp").join(rel)).unwrap_or_else(|_| panic!("listed file {rel} exists"));
+            assert_eq!(k.attrs["hash"], rpkit_objects::hex::lower(&sha256(&bytes)));
+        }
+        (root, kids)
+    }
+
+    fn file(&self, uri: &str) -> (El, Vec<El>) {
+        parse(&self.dir.join("rrdp").join(uri.strip_prefix(HTTPS).unwrap()))
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn publish(name: &str, der: &[u8]) -> Change {
+    Change::Publish { uri: format!("{BASE}ca/{name}"), der: der.to_vec(), replaces: None }
+}
+
+#[test]
+fn rrdps_1_new_session_starts_at_serial_1_with_a_snapshot() {
+    let mut e = Env::new("init");
+    e.writer.update(&mut e.repo, e.now).unwrap();
+    let (root, kids) = e.notification();
+    let sid = &root.attrs["session_id"];
+    assert_eq!(sid.len(), 36);
+    assert_eq!(&sid[14..15], "4", "version 4 UUID");
+    assert_eq!(root.attrs["serial"], "1");
+    assert_eq!(kids.len(), 1);
+    assert_eq!(kids[0].name, "snapshot");
+    let uri = &kids[0].attrs["uri"];
+    assert!(uri.starts_with(&format!("{HTTPS}{sid}/1/")), "{uri}: session and a random part in the path (RRDPS-12)");
+    let (snap, objs) = e.file(uri);
+    assert_eq!((snap.name.as_str(), snap.attrs["serial"].as_str(), objs.len()), ("snapshot", "1", 0));
+}
+
+#[test]
+fn rrdps_2_7_serials_deltas_and_hash_attributes() {
+    let mut e = Env::new("deltas");
+    // A large object that stays keeps the snapshot bigger than the deltas (RRDPS-3).
+    assert_eq!(e.apply(vec![publish("a.roa", b"A1"), publish("b.roa", b"B1"), publish("big.cer", &[7u8; 4000])]).unwrap(), Some(2));
+    assert_eq!(
+        e.apply(vec![
+            Change::Publish { uri: format!("{BASE}ca/a.roa"), der: b"A2".to_vec(), replaces: Some(sha256(b"A1")) },
+            publish("c.roa", b"C1")
+        ])
+        .unwrap(),
+        Some(3)
+    );
+    assert_eq!(e.apply(vec![Change::Withdraw { uri: format!("{BASE}ca/b.roa"), hash: sha256(b"B1") }]).unwrap(), Some(4));
+    assert_eq!(e.apply(vec![]).unwrap(), None, "no empty deltas");
+    let (root, kids) = e.notification();
+    assert_eq!(root.attrs["serial"], "4");
+    let deltas: Vec<&El> = kids.iter().filter(|k| k.name == "delta").collect();
+    // Serial 2 carried the large object: listing it would make the deltas larger
+    // than the snapshot, so only 4 and 3 are listed (RRDPS-3).
+    assert_eq!(deltas.iter().map(|d| d.attrs["serial"].as_str()).collect::<Vec<_>>(), ["4", "3"]);
+    // Serial 3: a replacement carries the old hash, a new object none (RRDPS-7).
+    let (d3, els) = e.file(&deltas[1].attrs["uri"]);
+    assert_eq!(d3.attrs["serial"], "3");
+    let by_uri: BTreeMap<&str, &El> = els.iter().map(|x| (x.attrs["uri"].as_str(), x)).collect();
+    let a = by_uri[&*format!("{BASE}ca/a.roa")];
+    assert_eq!(a.attrs.get("hash").map(String::as_str), Some(&*rpkit_objects::hex::lower(&sha256(b"A1"))));
+    use base64::Engine;
+    assert_eq!(base64::engine::general_purpose::STANDARD.decode(a.text.trim()).unwrap(), b"A2");
+    assert!(!by_uri[&*format!("{BASE}ca/c.roa")].attrs.contains_key("hash"));
+    let (_, els) = e.file(&deltas[0].attrs["uri"]);
+    assert_eq!(els[0].name, "withdraw");
+    assert_eq!(els[0].attrs["hash"], rpkit_objects::hex::lower(&sha256(b"B1")));
+    // The snapshot holds exactly the current objects, without hashes.
+    let snap = kids.iter().find(|k| k.name == "snapshot").unwrap();
+    let (s, objs) = e.file(&snap.attrs["uri"]);
+    assert_eq!(s.attrs["serial"], "4");
+    let uris: Vec<&str> = objs.iter().map(|o| o.attrs["uri"].as_str()).collect();
+    assert_eq!(uris, [format!("{BASE}ca/a.roa"), format!("{BASE}ca/big.cer"), format!("{BASE}ca/c.roa")]);
+    assert!(objs.iter().all(|o| !o.attrs.contains_key("hash")));
+}
+
+#[test]
+fn rfc8181_checks_refuse_and_change_nothing() {
+    let mut e = Env::new("8181");
+    e.apply(vec![publish("a.roa", b"A1")]).unwrap();
+    let serial = e.repo.session().unwrap().1;
+    let code = |e: &mut Env, c: Vec<Change>| match e.repo.apply(BASE, &ChangeSet { changes: c }, false, 0) {
+        Err(RepoError::Refused { code, .. }) => code,
+        other => panic!("{other:?}"),
+    };
+    let outside = Change::Publish { uri: "rsync://other.test/repo/x.roa".into(), der: b"x".to_vec(), replaces: None };
+    assert_eq!(code(&mut e, vec![outside]), ErrorCode::PermissionFailure);
+    let escape = Change::Publish { uri: format!("{BASE}ca/../../etc/x.roa"), der: b"x".to_vec(), replaces: None };
+    assert_eq!(code(&mut e, vec![escape]), ErrorCode::PermissionFailure);
+    assert_eq!(code(&mut e, vec![publish("a.roa", b"again")]), ErrorCode::ObjectAlreadyPresent);
+    let wrong = Change::Publish { uri: format!("{BASE}ca/a.roa"), der: b"A2".to_vec(), replaces: Some(sha256(b"nope")) };
+    assert_eq!(code(&mut e, vec![wrong]), ErrorCode::NoObjectMatchingHash);
+    assert_eq!(code(&mut e, vec![Change::Withdraw { uri: format!("{BASE}ca/zz.roa"), hash: sha256(b"z") }]), ErrorCode::NoObjectPresent);
+    // A good element followed by a bad one: nothing of the message is applied.
+    assert_eq!(
+        code(&mut e, vec![publish("new.roa", b"N"), Change::Withdraw { uri: format!("{BASE}ca/a.roa"), hash: sha256(b"x") }]),
+        ErrorCode::NoObjectMatchingHash
+    );
+    assert_eq!(e.repo.session().unwrap().1, serial);
+    assert_eq!(e.repo.list(BASE).unwrap(), vec![(format!("{BASE}ca/a.roa"), sha256(b"A1"))]);
+}
+
+#[test]
+fn shrink_guard_refuses_mass_withdrawal_unless_forced() {
+    let mut e = Env::new("guard");
+    let objs: Vec<Change> = (0..200).map(|i| publish(&format!("o{i}.roa"), format!("obj{i}").as_bytes())).collect();
+    e.apply(objs).unwrap();
+    let withdraw: Vec<Change> =
+        (0..30).map(|i| Change::Withdraw { uri: format!("{BASE}ca/o{i}.roa"), hash: sha256(format!("obj{i}").as_bytes()) }).collect();
+    let cs = ChangeSet { changes: withdraw };
+    assert!(matches!(e.repo.apply(BASE, &cs, false, 0), Err(RepoError::Refused { code: ErrorCode::ConsistencyProblem, .. })));
+    assert_eq!(e.repo.object_count().unwrap(), 200);
+    assert!(e.repo.apply(BASE, &cs, true, 0).unwrap().is_some());
+    assert_eq!(e.repo.object_count().unwrap(), 170);
+}
+
+#[test]
+fn rrdps_3_retention_by_size_and_grace_and_listed_files_always_exist() {
+    let mut e = Env::new("retention");
+    e.writer.cfg.grace_secs = 300;
+    e.apply(vec![publish("small.roa", b"s")]).unwrap();
+    // Each delta replaces one large object; the snapshot holds one copy of it.
+    let mut prev = b"s".to_vec();
+    for i in 0..6 {
+        let big = vec![b'a' + i as u8; 4000];
+        e.now += 60;
+        e.apply(vec![Change::Publish { uri: format!("{BASE}ca/small.roa"), der: big.clone(), replaces: Some(sha256(&prev)) }]).unwrap();
+        prev = big;
+        let (root, kids) = e.notification();
+        let snap_size = std::fs::metadata(e.dir.join("rrdp").join(kids[0].attrs["uri"].strip_prefix(HTTPS).unwrap())).unwrap().len();
+        let delta_total: u64 = kids[1..]
+            .iter()
+            .map(|d| std::fs::metadata(e.dir.join("rrdp").join(d.attrs["uri"].strip_prefix(HTTPS).unwrap())).unwrap().len())
+            .sum();
+        assert!(delta_total <= snap_size, "deltas {delta_total} > snapshot {snap_size}");
+        // Listed deltas are contiguous down from the serial.
+        let serial: u64 = root.attrs["serial"].parse().unwrap();
+        for (i, d) in kids[1..].iter().enumerate() {
+            assert_eq!(d.attrs["serial"], (serial - i as u64).to_string());
+        }
+    }
+    // After the grace period, unlisted files are deleted; listed ones stay.
+    e.now += 3600;
+    e.apply(vec![publish("other.roa", b"o")]).unwrap();
+    let (_, kids) = e.notification();
+    let listed: Vec<String> = kids.iter().map(|k| k.attrs["uri"].strip_prefix(HTTPS).unwrap().to_string()).collect();
+    let mut on_disk = Vec::new();
+    fn walk(d: &Path, root: &Path, out: &mut Vec<String>) {
+        for x in std::fs::read_dir(d).unwrap() {
+            let p = x.unwrap().path();
+            if p.is_dir() {
+                walk(&p, root, out)
+            } else {
+                out.push(p.strip_prefix(root).unwrap().to_string_lossy().to_string())
+            }
+        }
+    }
+    walk(&e.dir.join("rrdp"), &e.dir.join("rrdp"), &mut on_disk);
+    on_disk.retain(|f| f != "notification.xml");
+    on_disk.sort();
+    let mut want = listed.clone();
+    want.sort();
+    assert_eq!(on_disk, want);
+}
+
+#[test]
+fn session_and_serials_continue_after_restart() {
+    let dir = std::env::temp_dir().join(format!("rpkit-rrdp-restart-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("pub.sqlite");
+    let (sid, serial) = {
+        let mut r = Repository::open(Some(&db)).unwrap();
+        r.apply(BASE, &ChangeSet { changes: vec![publish("a.roa", b"a")] }, false, 0).unwrap();
+        r.session().unwrap()
+    };
+    let mut r = Repository::open(Some(&db)).unwrap();
+    assert_eq!(r.session().unwrap(), (sid.clone(), serial));
+    assert_eq!(r.apply(BASE, &ChangeSet { changes: vec![publish("b.roa", b"b")] }, false, 0).unwrap(), Some(serial + 1));
+    assert_eq!(r.session().unwrap().0, sid);
+    let _ = std::fs::remove_dir_all(&dir);
+}
