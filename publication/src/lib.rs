@@ -3,3 +3,4 @@
 
 pub mod repository;
 pub mod rrdp;
+pub mod rsync_tree;
