@@ -158,6 +158,10 @@ fn import_500_members_then_roas_and_aspas_through_api_and_cli() {
     assert!(listed.iter().all(|r| r["prefix"].is_string() && r["max_length"].is_u64() && r["asn"].is_u64()));
     // ASPA through the CLI.
     ok(&s.cli(&tb, &["aspa", "set", &format!("AS{b_asn}"), "AS65001", "AS65000"]));
+    let aspas: Value = serde_json::from_str(&ok(&s.cli(&tb, &["aspa", "list", "--format", "json"]))).unwrap();
+    assert_eq!(aspas, json!([{"customer": b_asn, "providers": [65000, 65001]}]));
+    let members: Vec<Value> = serde_json::from_str(&ok(&s.cli(&s.admin, &["members", "list", "--format", "json"]))).unwrap();
+    assert_eq!(members.len(), 500);
 
     let w = s.walk();
     // Every member CA holds exactly its allocation.

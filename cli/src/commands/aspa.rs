@@ -8,7 +8,10 @@ use std::process::ExitCode;
 #[derive(clap::Subcommand)]
 pub enum Cmd {
     /// List the member's ASPAs.
-    List,
+    List {
+        #[arg(long, value_enum, default_value = "table")]
+        format: super::roa::Format,
+    },
     /// Create or replace the ASPA of a customer AS: `rpkit aspa set AS64496 AS64500 AS64501`.
     Set { customer: String, providers: Vec<String> },
     /// Remove the ASPA of a customer AS.
@@ -33,8 +36,12 @@ pub fn run(a: Args) -> Result<ExitCode, String> {
     let c = Client::new(&a.api)?;
     let member = c.member(a.member.as_deref())?;
     match a.cmd {
-        Cmd::List => {
+        Cmd::List { format } => {
             let v: Vec<Value> = c.get(&format!("/api/v1/members/{member}/aspas"))?;
+            if format == super::roa::Format::Json {
+                println!("{}", serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?);
+                return Ok(ExitCode::SUCCESS);
+            }
             for x in v {
                 let provs: Vec<String> = x["providers"].as_array().into_iter().flatten().map(|p| format!("AS{p}")).collect();
                 println!("AS{} => {}", x["customer"], provs.join(", "));

@@ -20,7 +20,10 @@ pub enum Cmd {
         opaque_id: Option<String>,
     },
     /// List members.
-    List,
+    List {
+        #[arg(long, value_enum, default_value = "table")]
+        format: super::roa::Format,
+    },
     /// Show a member.
     Show { handle: String },
     /// Set a member's resources (the CA certificate is re-issued).
@@ -66,8 +69,11 @@ pub fn run(a: Args) -> Result<ExitCode, String> {
                 None,
             )?)?;
         }
-        Cmd::List => {
+        Cmd::List { format } => {
             let v: Vec<Value> = c.get("/api/v1/members")?;
+            if format == super::roa::Format::Json {
+                return pretty(&Value::Array(v)).map(|_| ExitCode::SUCCESS);
+            }
             for m in v {
                 let r = &m["resources"];
                 let all: Vec<String> = ["asn", "ipv4", "ipv6"]
