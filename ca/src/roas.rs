@@ -82,23 +82,27 @@ impl Ca {
                 _ => Ok(()),
             }
         };
+        // Check everything first, without the write lock: a wrong request costs no
+        // key generation, and a dry run ends here.
+        let (resources, current) = self.read(|c| {
+            let id = member_id(c, handle)?;
+            let res: String = c.query_row("SELECT resources FROM cas WHERE id = ?1", [id], |r| r.get(0))?;
+            let res: ResourceSet = res.parse().map_err(|e| CaError::Conflict(format!("{e}")))?;
+            Ok((res, roas_of(c, id)?))
+        })?;
+        check(&current)?;
+        let plan = plan_roas(&resources, &current, delta)?;
         if dry_run {
-            let (resources, current) = self.read(|c| {
-                let id = member_id(c, handle)?;
-                let res: String = c.query_row("SELECT resources FROM cas WHERE id = ?1", [id], |r| r.get(0))?;
-                let res: ResourceSet = res.parse().map_err(|e| CaError::Conflict(format!("{e}")))?;
-                Ok((res, roas_of(c, id)?))
-            })?;
-            check(&current)?;
-            let plan = plan_roas(&resources, &current, delta)?;
             return Ok(plan.report(true));
         }
-        self.fill_key_pool(delta.added.len() + 1)?;
+        // Keys for every new ROA and the manifest, generated on all cores.
+        self.fill_key_pool(plan.add.len() + 1)?;
         self.change(|w| {
             let ca = w.ca_by_handle(handle)?;
             if ca.kind != CaKind::Member {
                 return Err(CaError::NotFound(format!("member '{handle}'")));
             }
+            // Again inside the transaction: the state may have changed meanwhile.
             let current = roas_of(&w.tx, ca.id)?;
             check(&current)?;
             let plan = plan_roas(&ca.resources, &current, delta)?;
