@@ -118,11 +118,21 @@ impl Ca {
     /// allocations are re-certified, holders no longer listed are removed.
     pub fn import_delegated(&self, text: &str) -> Result<ImportReport> {
         let holders = delegated::parse(text).map_err(|e| CaError::invalid("bad_delegated_file", e.to_string()))?;
-        let existing: BTreeMap<String, String> = self.read(|c| {
+        let (existing, rir): (BTreeMap<String, String>, Option<String>) = self.read(|c| {
             let mut st = c.prepare("SELECT opaque_id, handle FROM cas WHERE kind = 'member' AND opaque_id IS NOT NULL")?;
             let v = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
-            Ok(v)
+            let rir = c.query_row("SELECT resources FROM cas WHERE kind = 'rir'", [], |r| r.get(0)).optional()?;
+            Ok((v, rir))
         })?;
+        // Refuse a file the RIR cannot certify before generating any key.
+        let rir: ResourceSet = rir
+            .ok_or_else(|| CaError::NotFound("RIR CA (run `rpkit ta init`)".into()))?
+            .parse()
+            .map_err(|e| CaError::Conflict(format!("stored RIR resources: {e}")))?;
+        if let Some((id, h)) = holders.iter().find(|(_, h)| !rir.contains(&h.resources)) {
+            let extra = h.resources.difference(&rir);
+            return Err(CaError::invalid("not_held", format!("holder {id}: {extra} is outside the RIR's resources")));
+        }
         let new_count = holders.keys().filter(|k| !existing.contains_key(*k)).count();
         self.fill_key_pool(new_count * 2)?;
         self.change(|w| {
