@@ -56,3 +56,261 @@ impl ErrorCode {
         }
     }
 }
+
+/// The publication protocol's XML namespace (RFC 8181 §2.1, version 4).
+pub const NS: &str = "http://www.hactrn.net/uris/rpki/publication-spec/";
+
+/// Largest message accepted (bounded against hostile peers).
+pub const MAX_MESSAGE: usize = 256 * 1024 * 1024;
+
+/// A query PDU (RFC 8181 §2.2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum QueryPdu {
+    Publish { tag: Option<String>, uri: String, der: Vec<u8>, hash: Option<[u8; 32]> },
+    Withdraw { tag: Option<String>, uri: String, hash: [u8; 32] },
+}
+
+/// A query message: `list`, or publish/withdraw PDUs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Query {
+    List,
+    Pdus(Vec<QueryPdu>),
+}
+
+/// One `report_error` (RFC 8181 §2.5).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReportError {
+    pub code: String,
+    pub tag: Option<String>,
+    pub text: Option<String>,
+}
+
+/// A reply message (RFC 8181 §2.3, §2.5).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reply {
+    Success,
+    List(Vec<(String, [u8; 32])>),
+    Errors(Vec<ReportError>),
+}
+
+use crate::error::{reject, Error, Result};
+use base64::Engine;
+use quick_xml::events::{BytesStart, Event};
+
+const RULE: &str = "RFC 8181 §2";
+
+fn xml_err(e: impl std::fmt::Display) -> Error {
+    Error::new(RULE, format!("XML: {e}"))
+}
+
+fn esc(s: &str) -> String {
+    quick_xml::escape::escape(s).into_owned()
+}
+
+fn attrs(e: &BytesStart<'_>) -> Result<std::collections::BTreeMap<String, String>> {
+    let mut m = std::collections::BTreeMap::new();
+    for a in e.attributes() {
+        let a = a.map_err(xml_err)?;
+        let k = std::str::from_utf8(a.key.as_ref()).map_err(xml_err)?.to_string();
+        let v = a.unescape_value().map_err(xml_err)?.into_owned();
+        m.insert(k, v);
+    }
+    Ok(m)
+}
+
+fn hash_attr(v: &str) -> Result<[u8; 32]> {
+    crate::hex::decode(v).and_then(|h| h.try_into().ok()).ok_or_else(|| Error::new(RULE, format!("'{v}' is not a SHA-256 hash")))
+}
+
+/// The elements directly inside `<msg>`: name, attributes, text; root checked.
+fn elements(xml: &[u8], want_type: &str) -> Result<Vec<(String, std::collections::BTreeMap<String, String>, String)>> {
+    if xml.len() > MAX_MESSAGE {
+        return reject(RULE, "message too large");
+    }
+    let mut r = quick_xml::Reader::from_reader(xml);
+    let mut buf = Vec::new();
+    let mut depth = 0usize;
+    let mut out: Vec<(String, std::collections::BTreeMap<String, String>, String)> = Vec::new();
+    let mut seen_root = false;
+    loop {
+        let ev = r.read_event_into(&mut buf).map_err(xml_err)?;
+        match ev {
+            Event::DocType(_) => return reject(RULE, "DOCTYPE is not allowed"),
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                let empty = matches!(ev, Event::Empty(_));
+                let name = std::str::from_utf8(e.name().as_ref()).map_err(xml_err)?.to_string();
+                let a = attrs(e)?;
+                if depth == 0 {
+                    if seen_root || name != "msg" {
+                        return reject(RULE, format!("root element must be <msg>, found <{name}>"));
+                    }
+                    seen_root = true;
+                    if a.get("xmlns").map(String::as_str) != Some(NS) {
+                        return reject(RULE, "wrong or missing namespace");
+                    }
+                    if a.get("version").map(String::as_str) != Some("4") {
+                        return reject(RULE, "version must be 4");
+                    }
+                    if a.get("type").map(String::as_str) != Some(want_type) {
+                        return reject(RULE, format!("message type must be {want_type}"));
+                    }
+                } else if depth == 1 {
+                    out.push((name, a, String::new()));
+                } else if depth == 2 && name == "error_text" {
+                    if let Some(last) = out.last_mut() {
+                        last.1.insert("#error_text".into(), String::new());
+                    }
+                }
+                if !empty {
+                    depth += 1;
+                }
+            }
+            Event::End(_) => depth = depth.saturating_sub(1),
+            Event::Text(t) => {
+                let t = t.unescape().map_err(xml_err)?;
+                if let Some(last) = out.last_mut() {
+                    if depth == 2 {
+                        last.2.push_str(&t);
+                    } else if depth == 3 && last.1.contains_key("#error_text") {
+                        last.1.entry("#error_text".into()).or_default().push_str(&t);
+                    }
+                } else if !t.trim().is_empty() {
+                    return reject(RULE, "text outside the PDUs");
+                }
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    if !seen_root {
+        return reject(RULE, "no <msg> element");
+    }
+    Ok(out)
+}
+
+impl Query {
+    pub fn decode(xml: &[u8]) -> Result<Self> {
+        let els = elements(xml, "query")?;
+        if els.len() == 1 && els[0].0 == "list" {
+            return Ok(Query::List);
+        }
+        let mut pdus = Vec::new();
+        for (name, a, text) in els {
+            let uri = a.get("uri").cloned().ok_or_else(|| Error::new(RULE, format!("<{name}> without uri")))?;
+            let tag = a.get("tag").cloned();
+            match name.as_str() {
+                "publish" => {
+                    let b64: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+                    let der = base64::engine::general_purpose::STANDARD
+                        .decode(b64)
+                        .map_err(|e| Error::new(RULE, format!("publish {uri}: bad base64: {e}")))?;
+                    let hash = a.get("hash").map(|h| hash_attr(h)).transpose()?;
+                    pdus.push(QueryPdu::Publish { tag, uri, der, hash });
+                }
+                "withdraw" => {
+                    let hash = hash_attr(a.get("hash").ok_or_else(|| Error::new(RULE, "withdraw without hash"))?)?;
+                    pdus.push(QueryPdu::Withdraw { tag, uri, hash });
+                }
+                other => return reject(RULE, format!("unknown query element <{other}>")),
+            }
+        }
+        Ok(Query::Pdus(pdus))
+    }
+
+    pub fn encode(&self) -> String {
+        let mut s = format!("<msg xmlns=\"{NS}\" version=\"4\" type=\"query\">\n");
+        match self {
+            Query::List => s.push_str("  <list/>\n"),
+            Query::Pdus(pdus) => {
+                for p in pdus {
+                    let tag = |t: &Option<String>| t.as_ref().map(|t| format!(" tag=\"{}\"", esc(t))).unwrap_or_default();
+                    match p {
+                        QueryPdu::Publish { tag: t, uri, der, hash } => {
+                            let h = hash.map(|h| format!(" hash=\"{}\"", crate::hex::lower(&h))).unwrap_or_default();
+                            let b = base64::engine::general_purpose::STANDARD.encode(der);
+                            s.push_str(&format!("  <publish{}{h} uri=\"{}\">{b}</publish>\n", tag(t), esc(uri)));
+                        }
+                        QueryPdu::Withdraw { tag: t, uri, hash } => {
+                            s.push_str(&format!("  <withdraw{} hash=\"{}\" uri=\"{}\"/>\n", tag(t), crate::hex::lower(hash), esc(uri)));
+                        }
+                    }
+                }
+            }
+        }
+        s.push_str("</msg>\n");
+        s
+    }
+
+    /// The change set of a publish/withdraw query.
+    pub fn changes(&self) -> ChangeSet {
+        let changes = match self {
+            Query::List => Vec::new(),
+            Query::Pdus(p) => p
+                .iter()
+                .map(|p| match p {
+                    QueryPdu::Publish { uri, der, hash, .. } => Change::Publish { uri: uri.clone(), der: der.clone(), replaces: *hash },
+                    QueryPdu::Withdraw { uri, hash, .. } => Change::Withdraw { uri: uri.clone(), hash: *hash },
+                })
+                .collect(),
+        };
+        ChangeSet { changes }
+    }
+}
+
+impl Reply {
+    pub fn decode(xml: &[u8]) -> Result<Self> {
+        let els = elements(xml, "reply")?;
+        match els.first().map(|e| e.0.as_str()) {
+            Some("success") if els.len() == 1 => Ok(Reply::Success),
+            None => Ok(Reply::List(Vec::new())),
+            Some("list") => els
+                .iter()
+                .map(|(n, a, _)| {
+                    if n != "list" {
+                        return reject(RULE, format!("unexpected <{n}> in a list reply"));
+                    }
+                    let uri = a.get("uri").cloned().ok_or_else(|| Error::new(RULE, "list element without uri"))?;
+                    Ok((uri, hash_attr(a.get("hash").map(String::as_str).unwrap_or(""))?))
+                })
+                .collect::<Result<_>>()
+                .map(Reply::List),
+            Some("report_error") => els
+                .iter()
+                .map(|(n, a, _)| {
+                    if n != "report_error" {
+                        return reject(RULE, format!("unexpected <{n}> in an error reply"));
+                    }
+                    let code = a.get("error_code").cloned().ok_or_else(|| Error::new(RULE, "report_error without error_code"))?;
+                    Ok(ReportError { code, tag: a.get("tag").cloned(), text: a.get("#error_text").cloned() })
+                })
+                .collect::<Result<_>>()
+                .map(Reply::Errors),
+            Some(other) => reject(RULE, format!("unexpected reply element <{other}>")),
+        }
+    }
+
+    pub fn encode(&self) -> String {
+        let mut s = format!("<msg xmlns=\"{NS}\" version=\"4\" type=\"reply\">\n");
+        match self {
+            Reply::Success => s.push_str("  <success/>\n"),
+            Reply::List(items) => {
+                for (uri, h) in items {
+                    s.push_str(&format!("  <list uri=\"{}\" hash=\"{}\"/>\n", esc(uri), crate::hex::lower(h)));
+                }
+            }
+            Reply::Errors(errs) => {
+                for e in errs {
+                    let tag = e.tag.as_ref().map(|t| format!(" tag=\"{}\"", esc(t))).unwrap_or_default();
+                    s.push_str(&format!("  <report_error error_code=\"{}\"{tag}>", esc(&e.code)));
+                    if let Some(t) = &e.text {
+                        s.push_str(&format!("<error_text>{}</error_text>", esc(t)));
+                    }
+                    s.push_str("</report_error>\n");
+                }
+            }
+        }
+        s.push_str("</msg>\n");
+        s
+    }
+}

@@ -28,6 +28,8 @@ fn all_decoders(b: &[u8]) -> usize {
     ok += RoaContent::decode(b, &mut Vec::new()).is_ok() as usize;
     ok += ManifestContent::decode(b).is_ok() as usize;
     ok += AspaContent::decode(b).is_ok() as usize;
+    ok += rpkit_objects::rfc8181::Query::decode(b).is_ok() as usize;
+    ok += rpkit_objects::rfc8181::Reply::decode(b).is_ok() as usize;
     ok
 }
 
