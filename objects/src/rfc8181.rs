@@ -122,15 +122,18 @@ fn hash_attr(v: &str) -> Result<[u8; 32]> {
     crate::hex::decode(v).and_then(|h| h.try_into().ok()).ok_or_else(|| Error::new(RULE, format!("'{v}' is not a SHA-256 hash")))
 }
 
-/// The elements directly inside `<msg>`: name, attributes, text; root checked.
-fn elements(xml: &[u8], want_type: &str) -> Result<Vec<(String, std::collections::BTreeMap<String, String>, String)>> {
+/// A PDU element: name, attributes (plus `#error_text`), text.
+type Element = (String, std::collections::BTreeMap<String, String>, String);
+
+/// The elements directly inside `<msg>`; the root is checked.
+fn elements(xml: &[u8], want_type: &str) -> Result<Vec<Element>> {
     if xml.len() > MAX_MESSAGE {
         return reject(RULE, "message too large");
     }
     let mut r = quick_xml::Reader::from_reader(xml);
     let mut buf = Vec::new();
     let mut depth = 0usize;
-    let mut out: Vec<(String, std::collections::BTreeMap<String, String>, String)> = Vec::new();
+    let mut out: Vec<Element> = Vec::new();
     let mut seen_root = false;
     loop {
         let ev = r.read_event_into(&mut buf).map_err(xml_err)?;
