@@ -54,7 +54,7 @@ fn malformed_messages_are_refused_with_a_reason() {
     let ns = rpkit_objects::rfc8181::NS;
     for (xml, why) in [
         (format!("<msg xmlns=\"{ns}\" version=\"3\" type=\"query\"><list/></msg>"), "version"),
-        (format!("<msg xmlns=\"urn:x\" version=\"4\" type=\"query\"><list/></msg>"), "namespace"),
+        ("<msg xmlns=\"urn:x\" version=\"4\" type=\"query\"><list/></msg>".to_string(), "namespace"),
         (format!("<msg xmlns=\"{ns}\" version=\"4\" type=\"reply\"><list/></msg>"), "type"),
         (format!("<msg xmlns=\"{ns}\" version=\"4\" type=\"query\"><foo uri=\"rsync://a/b\"/></msg>"), "unknown"),
         (format!("<msg xmlns=\"{ns}\" version=\"4\" type=\"query\"><publish uri=\"rsync://a/b\">BROKENBASE^$</publish></msg>"), "base64"),
