@@ -93,7 +93,11 @@ pub struct Aspa {
 
 impl Aspa {
     pub fn decode(bytes: &[u8]) -> Result<Self> {
-        let signed = SignedObject::decode(bytes)?;
+        Self::from_signed(SignedObject::decode(bytes)?)
+    }
+
+    /// The checks and content of this type on an already decoded signed object.
+    pub fn from_signed(signed: SignedObject) -> Result<Self> {
         signed.expect_type(oid::CT_ASPA, "ASPA-1")?;
         let content = AspaContent::decode(signed.content())?;
         let res = &signed.ee.resources;
@@ -118,6 +122,6 @@ impl Aspa {
         let c = content.customer.0;
         let res = CertResources { ipv4: None, ipv6: None, asn: Some(Choice::Blocks(AsBlocks::from_ranges([(c, c)]))) };
         let so = signed_object::build(oid::CT_ASPA, &content.encode(), signing_time, ee, key, res, issuer)?;
-        Ok(Aspa::decode(so.to_der())?)
+        Ok(Aspa::from_signed(so)?)
     }
 }

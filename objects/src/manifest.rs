@@ -128,7 +128,11 @@ pub struct Manifest {
 
 impl Manifest {
     pub fn decode(bytes: &[u8]) -> Result<Self> {
-        let signed = SignedObject::decode(bytes)?;
+        Self::from_signed(SignedObject::decode(bytes)?)
+    }
+
+    /// The checks and content of this type on an already decoded signed object.
+    pub fn from_signed(signed: SignedObject) -> Result<Self> {
         signed.expect_type(oid::CT_MANIFEST, "MFT-1")?;
         let content = ManifestContent::decode(signed.content())?;
         let res = &signed.ee.resources;
@@ -164,6 +168,6 @@ impl Manifest {
             CertResources::inherit_all(&held),
             issuer,
         )?;
-        Ok(Manifest::decode(so.to_der())?)
+        Ok(Manifest::from_signed(so)?)
     }
 }

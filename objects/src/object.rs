@@ -98,13 +98,13 @@ impl Object {
             Some(Kind::Crl) => Ok(Object::Crl(Box::new(Crl::decode(bytes)?))),
             Some(Kind::SignedObject) => {
                 let so = SignedObject::decode(bytes)?;
-                let ct = so.content_type.as_str();
+                let ct = so.content_type.clone();
                 if ct == oid::CT_ROA.to_string() {
-                    Ok(Object::Roa(Box::new(Roa::decode(bytes)?)))
+                    Ok(Object::Roa(Box::new(Roa::from_signed(so)?)))
                 } else if ct == oid::CT_MANIFEST.to_string() {
-                    Ok(Object::Manifest(Box::new(Manifest::decode(bytes)?)))
+                    Ok(Object::Manifest(Box::new(Manifest::from_signed(so)?)))
                 } else if ct == oid::CT_ASPA.to_string() {
-                    Ok(Object::Aspa(Box::new(Aspa::decode(bytes)?)))
+                    Ok(Object::Aspa(Box::new(Aspa::from_signed(so)?)))
                 } else {
                     Ok(Object::Signed(Box::new(so)))
                 }

@@ -144,7 +144,11 @@ pub struct Roa {
 
 impl Roa {
     pub fn decode(bytes: &[u8]) -> Result<Self> {
-        let signed = SignedObject::decode(bytes)?;
+        Self::from_signed(SignedObject::decode(bytes)?)
+    }
+
+    /// The checks and content of this type on an already decoded signed object.
+    pub fn from_signed(signed: SignedObject) -> Result<Self> {
         signed.expect_type(oid::CT_ROA, "ROA-1")?;
         let mut warnings = signed.warnings.clone();
         let content = RoaContent::decode(signed.content(), &mut warnings)?;
@@ -183,6 +187,6 @@ impl Roa {
         signing_time: Time,
     ) -> Result<Self, BuildError> {
         let so = signed_object::build(oid::CT_ROA, &content.encode(), signing_time, ee, key, content.resources(), issuer)?;
-        Ok(Roa::decode(so.to_der())?)
+        Ok(Roa::from_signed(so)?)
     }
 }
