@@ -109,9 +109,7 @@ impl DirPublisher {
 
     /// The file for an rsync URI; `None` for anything that could leave the directory.
     pub fn path_of(&self, uri: &str) -> Option<std::path::PathBuf> {
-        let rest = uri.strip_prefix("rsync://")?;
-        let ok = rest.split('/').all(|c| !c.is_empty() && c != "." && c != ".." && c.bytes().all(|b| b.is_ascii_graphic() && b != b'\\'));
-        ok.then(|| self.dir.join(rest))
+        rpkit_objects::uri::rsync_safe(uri).map(|rest| self.dir.join(rest))
     }
 
     fn walk(&self, dir: &std::path::Path, out: &mut BTreeMap<String, [u8; 32]>) -> std::io::Result<()> {

@@ -26,4 +26,5 @@ pub mod roa;
 pub mod serial;
 pub mod signed_object;
 pub mod tal;
+pub mod uri;
 pub mod x509;

@@ -184,7 +184,7 @@ impl Repository {
         let mut withdrawn = 0usize;
         for c in &cs.changes {
             let uri = c.uri();
-            if !uri.starts_with(base) || !uri_ok(uri) {
+            if !uri.starts_with(base) || rpkit_objects::uri::rsync_safe(uri).is_none() {
                 return Err(RepoError::refused(ErrorCode::PermissionFailure, format!("{uri} is outside {base}")));
             }
             if !seen.insert(uri.to_string()) {
@@ -275,11 +275,4 @@ impl Repository {
         tx.commit()?;
         Ok(())
     }
-}
-
-/// A URI the repository will store: rsync, ASCII, no `..`, empty or `.` segments.
-fn uri_ok(uri: &str) -> bool {
-    let Some(rest) = uri.strip_prefix("rsync://") else { return false };
-    uri.len() <= 2048
-        && rest.split('/').all(|s| !s.is_empty() && s != "." && s != ".." && s.bytes().all(|b| b.is_ascii_graphic() && b != b'\\'))
 }

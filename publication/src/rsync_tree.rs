@@ -41,10 +41,8 @@ fn to_system(t: Time) -> SystemTime {
 
 /// The path of an rsync URI below a tree; `None` if it could leave it.
 pub fn rel_path(uri: &str) -> Option<PathBuf> {
-    let rest = uri.strip_prefix("rsync://")?;
-    let (_host, path) = rest.split_once('/')?;
-    let ok = path.split('/').all(|s| !s.is_empty() && s != "." && s != ".." && s.bytes().all(|b| b.is_ascii_graphic() && b != b'\\'));
-    ok.then(|| PathBuf::from(path))
+    let (_host, path) = rpkit_objects::uri::rsync_safe(uri)?.split_once('/')?;
+    Some(PathBuf::from(path))
 }
 
 impl RsyncTree {
