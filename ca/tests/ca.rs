@@ -281,5 +281,4 @@ fn member_tokens_are_stored_hashed() {
     assert_eq!(e.ca.member_for_token(&t).unwrap().as_deref(), Some("isp"));
     assert_eq!(e.ca.member_for_token("rpkit_wrong").unwrap(), None);
     assert!(e.ca.create_token("nobody").is_err());
-    let _ = BTreeMap::<u8, u8>::new();
 }
