@@ -13,6 +13,7 @@ pub mod resources;
 
 pub use error::{Error, Result};
 pub mod aspa;
+pub mod bpki;
 pub mod cert;
 pub mod crl;
 pub mod crypto;
@@ -22,8 +23,10 @@ pub mod manifest;
 pub mod name;
 pub mod object;
 pub mod rfc8181;
+pub mod rfc8183;
 pub mod roa;
 pub mod serial;
+pub mod signed_message;
 pub mod signed_object;
 pub mod tal;
 pub mod uri;

@@ -302,7 +302,7 @@ pub fn build(
 }
 
 /// Length of a TLV's header (tag and length octets).
-fn hdr_len(tlv: &[u8]) -> usize {
+pub(crate) fn hdr_len(tlv: &[u8]) -> usize {
     match tlv.get(1) {
         Some(l) if *l & 0x80 != 0 => 2 + (*l & 0x7f) as usize,
         _ => 2,

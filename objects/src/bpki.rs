@@ -1,0 +1,169 @@
+//! Identity certificates of the business PKI (BPKI) that RFC 8183 exchanges and
+//! RFC 6492 §3.1 / RFC 8181 §3.1 messages are signed under. The profile is loose
+//! (RFC 8183 §1): a self-signed CA certificate carrying the party's key, and EE
+//! certificates it issues for signing messages. Only the fields used are read.
+
+use crate::crypto::{sha256_with_rsa, KeyId, PublicKey, Signer};
+use crate::der::{self, Reader, Tag, Time};
+use crate::error::{reject, BuildError, Error, Result};
+use crate::name::Name;
+use crate::oid;
+use crate::serial::Serial;
+use crate::x509::Signed;
+
+const RULE: &str = "RFC 8183 §1 (BPKI)";
+
+/// A decoded BPKI certificate.
+#[derive(Clone, Debug)]
+pub struct IdCert {
+    der: Vec<u8>,
+    tbs: std::ops::Range<usize>,
+    signature: Vec<u8>,
+    pub serial: Serial,
+    /// Issuer and subject Names, as encoded.
+    pub issuer: Vec<u8>,
+    pub subject: Vec<u8>,
+    pub not_before: Time,
+    pub not_after: Time,
+    pub public_key: PublicKey,
+    pub ski: KeyId,
+    pub aki: Option<KeyId>,
+    /// basicConstraints cA.
+    pub ca: bool,
+}
+
+impl IdCert {
+    pub fn decode(der_bytes: &[u8]) -> Result<Self> {
+        let mut signed = Signed::decode(der_bytes, "BPKI certificate")?;
+        let t = &mut signed.tbs;
+        // version [0] v3 (v1 certificates have no key identifiers and are refused).
+        let mut version = t.nested(Tag::ctx_cons(0), "version").map_err(|_| Error::new(RULE, "version must be v3"))?;
+        if version.integer("version")?.0 != [2] {
+            return reject(RULE, "version must be v3");
+        }
+        let serial = Serial::from_integer(&t.integer("serialNumber")?, RULE)?;
+        signed.inner_algorithm(RULE)?;
+        let t = &mut signed.tbs;
+        let issuer = t.expect(Tag::SEQUENCE, "issuer")?.raw.to_vec();
+        let mut validity = t.sequence("validity")?;
+        let not_before = Time::read_x509(&mut validity, "notBefore")?;
+        let not_after = Time::read_x509(&mut validity, "notAfter")?;
+        validity.finish()?;
+        let subject = t.expect(Tag::SEQUENCE, "subject")?.raw.to_vec();
+        let public_key = PublicKey::decode(t.expect(Tag::SEQUENCE, "subjectPublicKeyInfo")?.raw)?;
+        let (mut ski, mut aki, mut ca) = (None, None, false);
+        while !t.is_empty() {
+            let tlv = t.any()?;
+            if tlv.tag != Tag::ctx_cons(3) {
+                continue; // unique identifiers: ignored
+            }
+            let mut outer = t.child(tlv.value)?;
+            let mut exts = outer.sequence("extensions")?;
+            while !exts.is_empty() {
+                let mut e = exts.sequence("Extension")?;
+                let id = e.oid("extnID")?;
+                let critical = if e.peek_tag() == Some(Tag::BOOLEAN) { e.boolean("critical")? } else { false };
+                let value = e.octet_string("extnValue")?;
+                let mut v = Reader::new(value);
+                if id == oid::CE_SUBJECT_KEY_IDENTIFIER {
+                    ski = KeyId::from_slice(v.octet_string("subjectKeyIdentifier")?);
+                } else if id == oid::CE_AUTHORITY_KEY_IDENTIFIER {
+                    let mut s = v.sequence("authorityKeyIdentifier")?;
+                    if let Some(k) = s.optional(Tag::ctx_prim(0))? {
+                        aki = KeyId::from_slice(k.value);
+                    }
+                } else if id == oid::CE_BASIC_CONSTRAINTS {
+                    let mut s = v.sequence("basicConstraints")?;
+                    ca = s.peek_tag() == Some(Tag::BOOLEAN) && s.boolean("cA")?;
+                } else if critical && id != oid::CE_KEY_USAGE {
+                    return reject(RULE, format!("unsupported critical extension {}", oid::describe(&id)));
+                }
+            }
+        }
+        // Without an SKI the key identifier is computed (RFC 5280 §4.2.1.2 method 1).
+        let ski = ski.unwrap_or_else(|| public_key.key_id());
+        Ok(IdCert {
+            der: der_bytes.to_vec(),
+            tbs: signed.tbs_range,
+            signature: signed.signature,
+            serial,
+            issuer,
+            subject,
+            not_before,
+            not_after,
+            public_key,
+            ski,
+            aki,
+            ca,
+        })
+    }
+
+    pub fn to_der(&self) -> &[u8] {
+        &self.der
+    }
+
+    /// Check the certificate as the self-signed identity of a party (RFC 8183 §5.2.3).
+    pub fn validate_ta(&self) -> Result<()> {
+        if !self.ca {
+            return reject(RULE, "the identity certificate is not a CA certificate");
+        }
+        if self.ski != self.public_key.key_id() {
+            return reject(RULE, "subjectKeyIdentifier does not match the key");
+        }
+        self.verify_issued_by(&self.public_key).map_err(|_| Error::new(RULE, "the identity certificate's self-signature does not verify"))
+    }
+
+    /// Check the signature under `issuer`'s key.
+    pub fn verify_issued_by(&self, issuer: &PublicKey) -> Result<()> {
+        issuer.verify(&self.der[self.tbs.clone()], &self.signature).map_err(|_| Error::new(RULE, "certificate signature does not verify"))
+    }
+
+    pub fn is_current(&self, now: Time) -> bool {
+        self.not_before <= now && now <= self.not_after
+    }
+}
+
+/// Issue a BPKI certificate for `subject_key`: self-signed identity (`ca`) when
+/// `issuer` is `None`, else an EE certificate under the identity `issuer`.
+pub fn issue(
+    signer: &dyn Signer,
+    issuer_key: &KeyId,
+    issuer: Option<&IdCert>,
+    subject_key: &PublicKey,
+    serial: Serial,
+    not_before: Time,
+    not_after: Time,
+) -> std::result::Result<IdCert, BuildError> {
+    let issuer_pub = signer.public_key(issuer_key)?;
+    let ca = issuer.is_none();
+    let subject = Name::new(&subject_key.key_id().hex(), None)?.der;
+    let issuer_name = match issuer {
+        Some(i) => i.subject.clone(),
+        None => subject.clone(),
+    };
+    let ext = |id: der::Oid<'_>, critical: bool, value: &[u8]| {
+        let crit = if critical { der::boolean(true) } else { Vec::new() };
+        der::sequence(&[&der::oid(id.0), &crit, &der::octet_string(value)])
+    };
+    let mut exts = Vec::new();
+    if ca {
+        exts.push(ext(oid::CE_BASIC_CONSTRAINTS, true, &der::sequence(&[&der::boolean(true)])));
+    }
+    exts.push(ext(oid::CE_SUBJECT_KEY_IDENTIFIER, false, &der::octet_string(&subject_key.key_id().0)));
+    let aki = issuer_pub.key_id();
+    exts.push(ext(oid::CE_AUTHORITY_KEY_IDENTIFIER, false, &der::sequence(&[&der::tlv(Tag::ctx_prim(0), &aki.0)])));
+    let ku: &[u8] = if ca { &[0x03, 0x02, 0x01, 0x06] } else { &[0x03, 0x02, 0x07, 0x80] };
+    exts.push(ext(oid::CE_KEY_USAGE, true, ku));
+    let tbs = der::sequence(&[
+        &der::tlv(Tag::ctx_cons(0), &der::integer_u64(2)),
+        &serial.encode(),
+        &sha256_with_rsa(),
+        &issuer_name,
+        &der::sequence(&[&not_before.encode_x509(), &not_after.encode_x509()]),
+        &subject,
+        subject_key.spki(),
+        &der::tlv(Tag::ctx_cons(3), &der::tlv(Tag::SEQUENCE, &exts.concat())),
+    ]);
+    let sig = signer.sign(issuer_key, &tbs)?;
+    Ok(IdCert::decode(&crate::x509::assemble(&tbs, &sig))?)
+}
