@@ -66,11 +66,9 @@ fn parse(xml: &[u8], root: &str, child: &str) -> Result<(BTreeMap<String, String
             Event::End(_) => {
                 path.pop();
             }
-            Event::Text(t) => {
-                if path.len() == 2 && path[1] == child {
-                    let t = t.unescape().map_err(|e| Error::new(RULE, format!("XML: {e}")))?;
-                    text.get_or_insert_with(String::new).push_str(&t);
-                }
+            Event::Text(t) if path.len() == 2 && path[1] == child => {
+                let t = t.unescape().map_err(|e| Error::new(RULE, format!("XML: {e}")))?;
+                text.get_or_insert_with(String::new).push_str(&t);
             }
             Event::Eof => break,
             _ => {}
