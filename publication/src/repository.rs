@@ -34,6 +34,24 @@ const SCHEMA: &[&str] = &["
         written INTEGER NOT NULL,
         PRIMARY KEY (serial, kind)
     );
+", "
+    -- Each accepted change set is a revision; an RRDP serial covers a run of
+    -- revisions (at most one serial per batching interval).
+    ALTER TABLE changes RENAME COLUMN serial TO rev;
+    ALTER TABLE session ADD COLUMN rev INTEGER NOT NULL DEFAULT 0;
+    UPDATE session SET rev = serial;
+    ALTER TABLE serials ADD COLUMN first_rev INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE serials ADD COLUMN last_rev INTEGER NOT NULL DEFAULT 0;
+    UPDATE serials SET first_rev = serial, last_rev = serial;
+    -- RFC 8181 publishers: the identity that signs their messages, the base URI they own.
+    CREATE TABLE publishers (
+        handle TEXT PRIMARY KEY,
+        id_cert BLOB NOT NULL,
+        base_uri TEXT NOT NULL UNIQUE,
+        added INTEGER NOT NULL
+    );
+    -- The server's own BPKI identity: its key, a message-signing key, the identity certificate.
+    CREATE TABLE identity (key BLOB NOT NULL, ee_key BLOB NOT NULL, cert BLOB NOT NULL);
 "];
 
 /// An RRDP file on disk.
@@ -77,7 +95,7 @@ impl Default for ShrinkGuard {
 }
 
 pub struct Repository {
-    conn: Connection,
+    pub(crate) conn: Connection,
     pub guard: ShrinkGuard,
 }
 
@@ -119,8 +137,8 @@ impl Repository {
         }
         let has: bool = conn.query_row("SELECT EXISTS (SELECT 1 FROM session)", [], |r| r.get(0))?;
         if !has {
-            conn.execute("INSERT INTO session (id, serial) VALUES (?1, 1)", [new_session_id()])?;
-            conn.execute("INSERT INTO serials (serial, created) VALUES (1, strftime('%s','now'))", [])?;
+            conn.execute("INSERT INTO session (id, serial, rev) VALUES (?1, 1, 0)", [new_session_id()])?;
+            conn.execute("INSERT INTO serials (serial, created, first_rev, last_rev) VALUES (1, strftime('%s','now'), 0, 0)", [])?;
         }
         Ok(Repository { conn, guard: ShrinkGuard::default() })
     }
@@ -153,14 +171,58 @@ impl Repository {
         Ok(())
     }
 
-    /// The delta of one serial (in URI order).
+    /// The delta of one serial: its revisions merged per URI (in URI order), so
+    /// an object published and withdrawn within one serial does not appear.
     pub fn delta(&self, serial: u64) -> Result<Vec<DeltaElement>, RepoError> {
-        let mut st = self.conn.prepare("SELECT uri, der, replaces FROM changes WHERE serial = ?1 ORDER BY uri")?;
-        let rows = st.query_map([serial as i64], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, Option<Vec<u8>>>(1)?, r.get::<_, Option<Vec<u8>>>(2)?))
-        })?;
-        rows.map(|r| r.map(|(uri, der, h)| DeltaElement { uri, der, replaces: h.and_then(|h| h.try_into().ok()) }).map_err(Into::into))
-            .collect()
+        let (first, last): (i64, i64) =
+            self.conn.query_row("SELECT first_rev, last_rev FROM serials WHERE serial = ?1", [serial as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let mut st = self.conn.prepare("SELECT uri, der, replaces FROM changes WHERE rev BETWEEN ?1 AND ?2 ORDER BY uri, rev")?;
+        let mut rows = st.query([first, last])?;
+        let mut out: Vec<DeltaElement> = Vec::new();
+        // Per URI: the state before the first revision (`replaces`) and after the last (`der`).
+        let mut cur: Option<DeltaElement> = None;
+        while let Some(r) = rows.next()? {
+            let uri: String = r.get(0)?;
+            let der: Option<Vec<u8>> = r.get(1)?;
+            let replaces: Option<[u8; 32]> = r.get::<_, Option<Vec<u8>>>(2)?.and_then(|h| h.try_into().ok());
+            match &mut cur {
+                Some(c) if c.uri == uri => c.der = der,
+                _ => {
+                    out.extend(cur.take());
+                    cur = Some(DeltaElement { uri, der, replaces });
+                }
+            }
+        }
+        out.extend(cur);
+        // Created and withdrawn within the serial: nothing to tell.
+        out.retain(|e| e.der.is_some() || e.replaces.is_some());
+        Ok(out)
+    }
+
+    /// Make the revisions applied since the last serial a new RRDP serial; `None`
+    /// when there are none (no empty deltas, RRDPS-4).
+    pub fn cut_serial(&mut self, now: i64) -> Result<Option<u64>, RepoError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (serial, rev): (i64, i64) = tx.query_row("SELECT serial, rev FROM session", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let last: i64 = tx.query_row("SELECT COALESCE(MAX(last_rev), 0) FROM serials", [], |r| r.get(0))?;
+        if rev <= last {
+            return Ok(None);
+        }
+        let next = serial + 1;
+        tx.execute("INSERT INTO serials (serial, created, first_rev, last_rev) VALUES (?1, ?2, ?3, ?4)", params![next, now, last + 1, rev])?;
+        tx.execute("UPDATE session SET serial = ?1", [next])?;
+        tx.commit()?;
+        Ok(Some(next as u64))
+    }
+
+    /// Revisions applied but not yet part of a serial.
+    pub fn pending_revisions(&self) -> Result<u64, RepoError> {
+        let (rev, last): (i64, i64) = self.conn.query_row(
+            "SELECT (SELECT rev FROM session), (SELECT COALESCE(MAX(last_rev), 0) FROM serials)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok((rev - last).max(0) as u64)
     }
 
     /// Serials with a delta, oldest first, with their creation times.
@@ -170,16 +232,17 @@ impl Repository {
         Ok(v)
     }
 
-    /// Apply a publisher's change set as one new serial. `base` confines the
-    /// publisher (RFC 8181 §2.4: permission_failure outside it); `force` skips
-    /// the shrink guard. An empty change set creates no serial (no empty deltas).
-    pub fn apply(&mut self, base: &str, cs: &ChangeSet, force: bool, now: i64) -> Result<Option<u64>, RepoError> {
+    /// Apply a publisher's change set as one revision; `cut_serial` makes it
+    /// (with others) an RRDP serial. `base` confines the publisher (RFC 8181
+    /// §2.4: permission_failure outside it); `force` skips the shrink guard.
+    /// An empty change set is no revision. Returns the revision.
+    pub fn apply(&mut self, base: &str, cs: &ChangeSet, force: bool) -> Result<Option<u64>, RepoError> {
         if cs.is_empty() {
             return Ok(None);
         }
         let total = self.object_count()?;
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let serial: i64 = tx.query_row("SELECT serial FROM session", [], |r| r.get::<_, i64>(0))? + 1;
+        let rev: i64 = tx.query_row("SELECT rev FROM session", [], |r| r.get::<_, i64>(0))? + 1;
         let mut seen = std::collections::HashSet::new();
         let mut withdrawn = 0usize;
         for c in &cs.changes {
@@ -206,8 +269,8 @@ impl Repository {
                         params![uri, hash.to_vec(), der],
                     )?;
                     tx.execute(
-                        "INSERT INTO changes (serial, uri, der, replaces) VALUES (?1, ?2, ?3, ?4)",
-                        params![serial, uri, der, replaces.map(|h| h.to_vec())],
+                        "INSERT INTO changes (rev, uri, der, replaces) VALUES (?1, ?2, ?3, ?4)",
+                        params![rev, uri, der, current.map(|h| h.to_vec())],
                     )?;
                 }
                 Change::Withdraw { hash, .. } => {
@@ -218,8 +281,8 @@ impl Repository {
                     }
                     tx.execute("DELETE FROM objects WHERE uri = ?1", [uri])?;
                     tx.execute(
-                        "INSERT INTO changes (serial, uri, der, replaces) VALUES (?1, ?2, NULL, ?3)",
-                        params![serial, uri, hash.to_vec()],
+                        "INSERT INTO changes (rev, uri, der, replaces) VALUES (?1, ?2, NULL, ?3)",
+                        params![rev, uri, hash.to_vec()],
                     )?;
                     withdrawn += 1;
                 }
@@ -232,10 +295,9 @@ impl Repository {
             );
             return Err(RepoError::refused(ErrorCode::ConsistencyProblem, msg));
         }
-        tx.execute("UPDATE session SET serial = ?1", [serial])?;
-        tx.execute("INSERT INTO serials (serial, created) VALUES (?1, ?2)", params![serial, now])?;
+        tx.execute("UPDATE session SET rev = ?1", [rev])?;
         tx.commit()?;
-        Ok(Some(serial as u64))
+        Ok(Some(rev as u64))
     }
 
     /// Record an RRDP file written for `serial` (`kind`: snapshot or delta).
@@ -270,7 +332,11 @@ impl Repository {
     /// Forget deltas older than `keep_from` (they are no longer listed).
     pub fn prune_deltas(&mut self, keep_from: u64) -> Result<(), RepoError> {
         let tx = self.conn.transaction()?;
-        tx.execute("DELETE FROM changes WHERE serial < ?1", [keep_from as i64])?;
+        let first: Option<i64> =
+            tx.query_row("SELECT first_rev FROM serials WHERE serial = ?1", [keep_from as i64], |r| r.get(0)).optional()?;
+        if let Some(first) = first {
+            tx.execute("DELETE FROM changes WHERE rev < ?1", [first])?;
+        }
         tx.execute("DELETE FROM serials WHERE serial < ?1 AND serial > 1", [keep_from as i64])?;
         tx.commit()?;
         Ok(())

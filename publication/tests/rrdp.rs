@@ -77,9 +77,8 @@ impl Env {
     }
 
     fn apply(&mut self, changes: Vec<Change>) -> Result<Option<u64>, RepoError> {
-        let r = self.repo.apply(BASE, &ChangeSet { changes }, false, self.now)?;
-        self.writer.update(&mut self.repo, self.now).unwrap();
-        Ok(r)
+        self.repo.apply(BASE, &ChangeSet { changes }, false)?;
+        Ok(self.writer.update(&mut self.repo, self.now).unwrap())
     }
 
     /// The notification, with every listed file checked against its hash.
@@ -175,7 +174,7 @@ fn rfc8181_checks_refuse_and_change_nothing() {
     let mut e = Env::new("8181");
     e.apply(vec![publish("a.roa", b"A1")]).unwrap();
     let serial = e.repo.session().unwrap().1;
-    let code = |e: &mut Env, c: Vec<Change>| match e.repo.apply(BASE, &ChangeSet { changes: c }, false, 0) {
+    let code = |e: &mut Env, c: Vec<Change>| match e.repo.apply(BASE, &ChangeSet { changes: c }, false) {
         Err(RepoError::Refused { code, .. }) => code,
         other => panic!("{other:?}"),
     };
@@ -204,9 +203,9 @@ fn shrink_guard_refuses_mass_withdrawal_unless_forced() {
     let withdraw: Vec<Change> =
         (0..30).map(|i| Change::Withdraw { uri: format!("{BASE}ca/o{i}.roa"), hash: sha256(format!("obj{i}").as_bytes()) }).collect();
     let cs = ChangeSet { changes: withdraw };
-    assert!(matches!(e.repo.apply(BASE, &cs, false, 0), Err(RepoError::Refused { code: ErrorCode::ConsistencyProblem, .. })));
+    assert!(matches!(e.repo.apply(BASE, &cs, false), Err(RepoError::Refused { code: ErrorCode::ConsistencyProblem, .. })));
     assert_eq!(e.repo.object_count().unwrap(), 200);
-    assert!(e.repo.apply(BASE, &cs, true, 0).unwrap().is_some());
+    assert!(e.repo.apply(BASE, &cs, true).unwrap().is_some());
     assert_eq!(e.repo.object_count().unwrap(), 170);
 }
 
@@ -267,12 +266,41 @@ fn session_and_serials_continue_after_restart() {
     let db = dir.join("pub.sqlite");
     let (sid, serial) = {
         let mut r = Repository::open(Some(&db)).unwrap();
-        r.apply(BASE, &ChangeSet { changes: vec![publish("a.roa", b"a")] }, false, 0).unwrap();
+        r.apply(BASE, &ChangeSet { changes: vec![publish("a.roa", b"a")] }, false).unwrap();
+        r.cut_serial(0).unwrap();
         r.session().unwrap()
     };
     let mut r = Repository::open(Some(&db)).unwrap();
     assert_eq!(r.session().unwrap(), (sid.clone(), serial));
-    assert_eq!(r.apply(BASE, &ChangeSet { changes: vec![publish("b.roa", b"b")] }, false, 0).unwrap(), Some(serial + 1));
+    r.apply(BASE, &ChangeSet { changes: vec![publish("b.roa", b"b")] }, false).unwrap();
+    assert_eq!(r.cut_serial(0).unwrap(), Some(serial + 1));
     assert_eq!(r.session().unwrap().0, sid);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn rrdps_4_change_sets_within_one_interval_make_one_merged_delta() {
+    let mut e = Env::new("merge");
+    e.apply(vec![publish("keep.roa", b"K1"), publish("gone.roa", b"G1"), publish("big.cer", &[7u8; 4000])]).unwrap();
+    // Three change sets before the writer runs again.
+    let cs = |c: Vec<Change>| ChangeSet { changes: c };
+    e.repo.apply(BASE, &cs(vec![Change::Publish { uri: format!("{BASE}ca/keep.roa"), der: b"K2".to_vec(), replaces: Some(sha256(b"K1")) }]), false).unwrap();
+    e.repo.apply(BASE, &cs(vec![Change::Publish { uri: format!("{BASE}ca/keep.roa"), der: b"K3".to_vec(), replaces: Some(sha256(b"K2")) }, publish("brief.roa", b"B")]), false).unwrap();
+    e.repo.apply(BASE, &cs(vec![Change::Withdraw { uri: format!("{BASE}ca/brief.roa"), hash: sha256(b"B") }, Change::Withdraw { uri: format!("{BASE}ca/gone.roa"), hash: sha256(b"G1") }]), false).unwrap();
+    assert_eq!(e.repo.pending_revisions().unwrap(), 3);
+    assert_eq!(e.writer.update(&mut e.repo, e.now).unwrap(), Some(3), "one serial for the three change sets");
+    assert_eq!(e.writer.update(&mut e.repo, e.now).unwrap(), None, "no empty deltas");
+    let (_, kids) = e.notification();
+    let d3 = kids.iter().find(|k| k.name == "delta" && k.attrs["serial"] == "3").unwrap();
+    let (_, els) = e.file(&d3.attrs["uri"]);
+    let view: Vec<(String, String, Option<String>)> =
+        els.iter().map(|el| (el.name.clone(), el.attrs["uri"].rsplit('/').next().unwrap().to_string(), el.attrs.get("hash").cloned())).collect();
+    assert_eq!(
+        view,
+        vec![
+            ("withdraw".to_string(), "gone.roa".to_string(), Some(rpkit_objects::hex::lower(&sha256(b"G1")))),
+            ("publish".to_string(), "keep.roa".to_string(), Some(rpkit_objects::hex::lower(&sha256(b"K1")))),
+        ],
+        "brief.roa came and went inside the serial; keep.roa replaces the object of serial 2"
+    );
 }

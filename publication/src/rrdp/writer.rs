@@ -84,9 +84,12 @@ impl RrdpWriter {
         Ok((hash, len))
     }
 
-    /// Bring the RRDP files up to the repository's current serial: the delta and
-    /// snapshot of every serial not yet written, then the notification.
-    pub fn update(&self, repo: &mut Repository, now: i64) -> Result<(), RepoError> {
+    /// Make the revisions applied since the last call one new serial and bring
+    /// the RRDP files up to it: the delta of every serial not yet written, the
+    /// snapshot of the current serial, then the notification. Returns the new
+    /// serial, if there were changes.
+    pub fn update(&self, repo: &mut Repository, now: i64) -> Result<Option<u64>, RepoError> {
+        let new = repo.cut_serial(now)?;
         let (session, serial) = repo.session()?;
         let written: std::collections::HashSet<u64> = repo.files("delta")?.iter().map(|f| f.serial).collect();
         for (s, _) in repo.serials()? {
@@ -118,7 +121,8 @@ impl RrdpWriter {
             })?;
             repo.record_file("snapshot", &RrdpFile { serial, path: rel, hash, size, written: now })?;
         }
-        self.write_notification(repo, now)
+        self.write_notification(repo, now)?;
+        Ok(new)
     }
 
     /// The notification: the current snapshot and the newest deltas whose total
