@@ -1,6 +1,8 @@
-//! The publication server: repository state (SQLite), RRDP files (RFC 8182)
-//! and, to come, the RFC 8181 server, HTTPS serving and the rsync tree.
+//! The publication server: repository state (SQLite), the RFC 8181 server for
+//! publishers, RRDP files (RFC 8182) served over HTTPS, and the rsync tree.
 
+pub mod publishers;
 pub mod repository;
+pub mod rfc8181;
 pub mod rrdp;
 pub mod rsync_tree;

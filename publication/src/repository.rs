@@ -128,6 +128,7 @@ impl Repository {
             None => Connection::open_in_memory()?,
         };
         conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
         let done: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         for (i, sql) in SCHEMA.iter().enumerate().skip(done) {
             let tx = conn.transaction()?;
@@ -213,6 +214,17 @@ impl Repository {
         tx.execute("UPDATE session SET serial = ?1", [next])?;
         tx.commit()?;
         Ok(Some(next as u64))
+    }
+
+    /// Open a read transaction: later reads see one consistent state (WAL).
+    pub fn begin_read(&self) -> Result<(), RepoError> {
+        self.conn.execute_batch("BEGIN DEFERRED; SELECT serial FROM session;")?;
+        Ok(())
+    }
+
+    pub fn end_read(&self) -> Result<(), RepoError> {
+        self.conn.execute_batch("COMMIT")?;
+        Ok(())
     }
 
     /// Revisions applied but not yet part of a serial.

@@ -85,12 +85,46 @@ impl RrdpWriter {
     }
 
     /// Make the revisions applied since the last call one new serial and bring
-    /// the RRDP files up to it: the delta of every serial not yet written, the
-    /// snapshot of the current serial, then the notification. Returns the new
-    /// serial, if there were changes.
+    /// the RRDP files up to it (see `update_with`). Returns the new serial, if any.
     pub fn update(&self, repo: &mut Repository, now: i64) -> Result<Option<u64>, RepoError> {
+        self.update_with(repo, now, || (), |_| Ok(()))
+    }
+
+    /// As `update`, for a repository other connections publish into at the same
+    /// time: `exclusive` returns a guard that keeps publishers out while the
+    /// serial is cut and a read transaction opens, so the files written (and
+    /// whatever `also` writes, e.g. the rsync tree) show exactly that serial.
+    /// The delta of every serial not yet written, the snapshot of the current
+    /// serial, then the notification (RRDPS-9: files before the notification).
+    pub fn update_with<G>(
+        &self,
+        repo: &mut Repository,
+        now: i64,
+        exclusive: impl FnOnce() -> G,
+        also: impl FnOnce(&Repository) -> Result<(), RepoError>,
+    ) -> Result<Option<u64>, RepoError> {
+        let guard = exclusive();
         let new = repo.cut_serial(now)?;
+        repo.begin_read()?;
+        drop(guard);
+        let written = self.write_serial_files(repo, now).and_then(|files| {
+            if new.is_some() {
+                also(repo)?;
+            }
+            Ok(files)
+        });
+        repo.end_read()?;
+        for (kind, f) in written? {
+            repo.record_file(kind, &f)?;
+        }
+        self.write_notification(repo, now)?;
+        Ok(new)
+    }
+
+    /// Inside a read transaction: the files missing for the current state.
+    fn write_serial_files(&self, repo: &Repository, now: i64) -> Result<Vec<(&'static str, RrdpFile)>, RepoError> {
         let (session, serial) = repo.session()?;
+        let mut out = Vec::new();
         let written: std::collections::HashSet<u64> = repo.files("delta")?.iter().map(|f| f.serial).collect();
         for (s, _) in repo.serials()? {
             if written.contains(&s) {
@@ -109,20 +143,18 @@ impl RrdpWriter {
                 }
                 w.write_all(b"</delta>\n").map_err(io_err)
             })?;
-            repo.record_file("delta", &RrdpFile { serial: s, path: rel, hash, size, written: now })?;
+            out.push(("delta", RrdpFile { serial: s, path: rel, hash, size, written: now }));
         }
-        let snapshots = repo.files("snapshot")?;
-        if !snapshots.iter().any(|f| f.serial == serial) {
+        if !repo.files("snapshot")?.iter().any(|f| f.serial == serial) {
             let rel = format!("{session}/{serial}/{}/snapshot.xml", Self::random_part());
             let (hash, size) = self.write_file(&rel, |w| {
                 xml::open(w, "snapshot", &session, serial).map_err(io_err)?;
                 repo.for_each_object(|uri, der| xml::publish(w, uri, None, der))?;
                 w.write_all(b"</snapshot>\n").map_err(io_err)
             })?;
-            repo.record_file("snapshot", &RrdpFile { serial, path: rel, hash, size, written: now })?;
+            out.push(("snapshot", RrdpFile { serial, path: rel, hash, size, written: now }));
         }
-        self.write_notification(repo, now)?;
-        Ok(new)
+        Ok(out)
     }
 
     /// The notification: the current snapshot and the newest deltas whose total

@@ -1,0 +1,103 @@
+//! RFC 8181 publishers (registered from RFC 8183 `publisher_request`s) and the
+//! server's own BPKI identity, both kept beside the repository state.
+
+use crate::repository::{RepoError, Repository};
+use rpkit_objects::bpki::{self, IdCert};
+use rpkit_objects::crypto::{KeyId, KeyPair, Signer, SoftSigner};
+use rpkit_objects::der::Time;
+use rpkit_objects::rfc8181::{Change, ChangeSet, ErrorCode};
+use rpkit_objects::serial::Serial;
+use rusqlite::{params, OptionalExtension};
+
+/// A registered publisher.
+#[derive(Clone, Debug)]
+pub struct Publisher {
+    pub handle: String,
+    pub id_cert: IdCert,
+    /// The rsync URI (ending in `/`) below which it may publish (`sia_base`).
+    pub base_uri: String,
+}
+
+/// The server's identity: signs replies (RFC 8181 §3.1).
+pub struct Identity {
+    pub signer: SoftSigner,
+    pub key: KeyId,
+    pub ee_key: KeyId,
+    pub cert: IdCert,
+}
+
+fn refused(message: String) -> RepoError {
+    RepoError::Refused { code: ErrorCode::OtherError, message }
+}
+
+impl Repository {
+    /// Load the server identity, creating it on first use (ten years).
+    pub fn identity(&self) -> Result<Identity, RepoError> {
+        let signer = SoftSigner::new();
+        let row: Option<(Vec<u8>, Vec<u8>, Vec<u8>)> =
+            self.conn.query_row("SELECT key, ee_key, cert FROM identity", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional()?;
+        if let Some((key, ee_key, cert)) = row {
+            let key = signer.insert(KeyPair::from_pkcs1(&key).map_err(|e| refused(e.to_string()))?);
+            let ee_key = signer.insert(KeyPair::from_pkcs1(&ee_key).map_err(|e| refused(e.to_string()))?);
+            let cert = IdCert::decode(&cert).map_err(|e| refused(e.to_string()))?;
+            return Ok(Identity { signer, key, ee_key, cert });
+        }
+        let key = signer.create_key().map_err(|e| refused(e.to_string()))?;
+        let ee_key = signer.create_key().map_err(|e| refused(e.to_string()))?;
+        let public = signer.public_key(&key).map_err(|e| refused(e.to_string()))?;
+        let now = Time::now();
+        let cert = bpki::issue(&signer, &key, None, &public, Serial::from_u64(1), now.add_secs(-300), now.add_secs(10 * 365 * 86400))
+            .map_err(|e| refused(e.to_string()))?;
+        let export = |k: &KeyId| signer.export(k).map_err(|e| refused(e.to_string()));
+        self.conn.execute("INSERT INTO identity (key, ee_key, cert) VALUES (?1, ?2, ?3)", params![export(&key)?, export(&ee_key)?, cert.to_der()])?;
+        Ok(Identity { signer, key, ee_key, cert })
+    }
+
+    /// Register (or re-key) a publisher. Its base URI may not overlap another's.
+    pub fn add_publisher(&self, p: &Publisher, now: i64) -> Result<(), RepoError> {
+        if !p.base_uri.ends_with('/') || rpkit_objects::uri::rsync_safe(&p.base_uri).is_none() {
+            return Err(refused(format!("{} is not an rsync directory URI", p.base_uri)));
+        }
+        for other in self.publishers()? {
+            if other.handle != p.handle && (other.base_uri.starts_with(&p.base_uri) || p.base_uri.starts_with(&other.base_uri)) {
+                return Err(RepoError::Refused {
+                    code: ErrorCode::PermissionFailure,
+                    message: format!("{} overlaps publisher {}'s {}", p.base_uri, other.handle, other.base_uri),
+                });
+            }
+        }
+        self.conn.execute(
+            "INSERT INTO publishers (handle, id_cert, base_uri, added) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (handle) DO UPDATE SET id_cert = excluded.id_cert, base_uri = excluded.base_uri",
+            params![p.handle, p.id_cert.to_der(), p.base_uri, now],
+        )?;
+        Ok(())
+    }
+
+    pub fn publisher(&self, handle: &str) -> Result<Option<Publisher>, RepoError> {
+        Ok(self.publishers()?.into_iter().find(|p| p.handle == handle))
+    }
+
+    pub fn publishers(&self) -> Result<Vec<Publisher>, RepoError> {
+        let mut st = self.conn.prepare("SELECT handle, id_cert, base_uri FROM publishers ORDER BY handle")?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, String>(2)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (handle, cert, base_uri) = row?;
+            let id_cert = IdCert::decode(&cert).map_err(|e| refused(format!("stored certificate of {handle}: {e}")))?;
+            out.push(Publisher { handle, id_cert, base_uri });
+        }
+        Ok(out)
+    }
+
+    /// Remove a publisher and withdraw everything it published (an explicit
+    /// operator action, so past the shrink guard). Returns the objects withdrawn.
+    pub fn remove_publisher(&mut self, handle: &str) -> Result<usize, RepoError> {
+        let p = self.publisher(handle)?.ok_or_else(|| refused(format!("no publisher {handle}")))?;
+        let changes: Vec<Change> = self.list(&p.base_uri)?.into_iter().map(|(uri, hash)| Change::Withdraw { uri, hash }).collect();
+        let n = changes.len();
+        self.apply(&p.base_uri, &ChangeSet { changes }, true)?;
+        self.conn.execute("DELETE FROM publishers WHERE handle = ?1", [handle])?;
+        Ok(n)
+    }
+}
