@@ -40,7 +40,7 @@ impl Default for CaConfig {
         CaConfig {
             rsync_base: "rsync://rpki.test/repo/".into(),
             rrdp_notify: Some("https://rpki.test/rrdp/notification.xml".into()),
-            ta_https_uri: Some("https://rpki.test/ta/ta.cer".into()),
+            ta_https_uri: Some("https://rpki.test/repo/ta.cer".into()),
             ta_handle: "ta".into(),
             rir_handle: "rir".into(),
             ta_validity_days: 365,

@@ -10,6 +10,7 @@ pub mod error;
 pub mod members;
 pub mod publisher;
 pub mod requests;
+pub mod rfc8181_client;
 pub mod roas;
 pub mod service;
 pub mod store;

@@ -52,7 +52,7 @@ fn roas(lines: &str) -> RoaDelta {
 fn ta_rir_and_members_chain_and_hold_their_allocations() {
     let e = Env::new(None);
     let tal = e.ca.init(&res(RIR)).unwrap();
-    assert_eq!(tal.uris, ["https://rpki.test/ta/ta.cer", "rsync://rpki.test/repo/ta.cer"]);
+    assert_eq!(tal.uris, ["https://rpki.test/repo/ta.cer", "rsync://rpki.test/repo/ta.cer"]);
     assert!(matches!(e.ca.init(&res(RIR)), Err(CaError::Conflict(_))));
     e.ca.add_member("isp-a", &res("AS64500, 10.1.0.0/16, 2001:db8:1::/48"), None).unwrap();
     e.ca.add_member("isp-b", &res("AS64501, 192.0.2.0/25"), Some("4711")).unwrap();

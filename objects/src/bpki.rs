@@ -167,3 +167,47 @@ pub fn issue(
     let sig = signer.sign(issuer_key, &tbs)?;
     Ok(IdCert::decode(&crate::x509::assemble(&tbs, &sig))?)
 }
+
+/// A party's BPKI identity: the identity key and certificate, and the key that
+/// signs its protocol messages (certified afresh for each message).
+pub struct Identity {
+    pub signer: crate::crypto::SoftSigner,
+    pub key: KeyId,
+    pub ee_key: KeyId,
+    pub cert: IdCert,
+}
+
+impl Identity {
+    /// A new identity whose certificate is valid for ten years.
+    pub fn create() -> std::result::Result<Self, BuildError> {
+        let signer = crate::crypto::SoftSigner::new();
+        let key = signer.create_key()?;
+        let ee_key = signer.create_key()?;
+        let public = signer.public_key(&key)?;
+        let now = Time::now();
+        let cert = issue(&signer, &key, None, &public, Serial::from_u64(1), now.add_secs(-300), now.add_secs(10 * 365 * 86400))?;
+        Ok(Identity { signer, key, ee_key, cert })
+    }
+
+    /// From stored parts: both PKCS#1 private keys and the certificate.
+    pub fn from_parts(key: &[u8], ee_key: &[u8], cert: &[u8]) -> std::result::Result<Self, BuildError> {
+        let signer = crate::crypto::SoftSigner::new();
+        let key = signer.insert(crate::crypto::KeyPair::from_pkcs1(key)?);
+        let ee_key = signer.insert(crate::crypto::KeyPair::from_pkcs1(ee_key)?);
+        let cert = IdCert::decode(cert)?;
+        if cert.public_key != signer.public_key(&key)? {
+            return Err(Error::new(RULE, "the identity certificate is not for the stored key").into());
+        }
+        Ok(Identity { signer, key, ee_key, cert })
+    }
+
+    /// The parts to store: identity key, message key (PKCS#1) and certificate.
+    pub fn to_parts(&self) -> std::result::Result<(Vec<u8>, Vec<u8>, Vec<u8>), BuildError> {
+        Ok((self.signer.export(&self.key)?, self.signer.export(&self.ee_key)?, self.cert.to_der().to_vec()))
+    }
+
+    /// Sign a protocol message (RFC 6492 §3.1 / RFC 8181 §3.1).
+    pub fn sign(&self, xml: &[u8], now: Time) -> std::result::Result<Vec<u8>, BuildError> {
+        crate::signed_message::SignedMessage::build(xml, &self.signer, &self.key, &self.cert, &self.ee_key, now)
+    }
+}

@@ -43,6 +43,22 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    pub const ALL: [ErrorCode; 8] = [
+        ErrorCode::XmlError,
+        ErrorCode::PermissionFailure,
+        ErrorCode::BadCmsSignature,
+        ErrorCode::ObjectAlreadyPresent,
+        ErrorCode::NoObjectPresent,
+        ErrorCode::NoObjectMatchingHash,
+        ErrorCode::ConsistencyProblem,
+        ErrorCode::OtherError,
+    ];
+
+    /// The code of its RFC 8181 name.
+    pub fn parse(s: &str) -> Option<ErrorCode> {
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::XmlError => "xml_error",

@@ -2,11 +2,9 @@
 //! server's own BPKI identity, both kept beside the repository state.
 
 use crate::repository::{RepoError, Repository};
-use rpkit_objects::bpki::{self, IdCert};
-use rpkit_objects::crypto::{KeyId, KeyPair, Signer, SoftSigner};
-use rpkit_objects::der::Time;
+pub use rpkit_objects::bpki::Identity;
+use rpkit_objects::bpki::IdCert;
 use rpkit_objects::rfc8181::{Change, ChangeSet, ErrorCode};
-use rpkit_objects::serial::Serial;
 use rusqlite::{params, OptionalExtension};
 
 /// A registered publisher.
@@ -18,39 +16,22 @@ pub struct Publisher {
     pub base_uri: String,
 }
 
-/// The server's identity: signs replies (RFC 8181 §3.1).
-pub struct Identity {
-    pub signer: SoftSigner,
-    pub key: KeyId,
-    pub ee_key: KeyId,
-    pub cert: IdCert,
-}
-
 fn refused(message: String) -> RepoError {
     RepoError::Refused { code: ErrorCode::OtherError, message }
 }
 
 impl Repository {
-    /// Load the server identity, creating it on first use (ten years).
+    /// Load the server identity (signs replies), creating it on first use.
     pub fn identity(&self) -> Result<Identity, RepoError> {
-        let signer = SoftSigner::new();
         let row: Option<(Vec<u8>, Vec<u8>, Vec<u8>)> =
             self.conn.query_row("SELECT key, ee_key, cert FROM identity", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional()?;
         if let Some((key, ee_key, cert)) = row {
-            let key = signer.insert(KeyPair::from_pkcs1(&key).map_err(|e| refused(e.to_string()))?);
-            let ee_key = signer.insert(KeyPair::from_pkcs1(&ee_key).map_err(|e| refused(e.to_string()))?);
-            let cert = IdCert::decode(&cert).map_err(|e| refused(e.to_string()))?;
-            return Ok(Identity { signer, key, ee_key, cert });
+            return Identity::from_parts(&key, &ee_key, &cert).map_err(|e| refused(format!("stored identity: {e}")));
         }
-        let key = signer.create_key().map_err(|e| refused(e.to_string()))?;
-        let ee_key = signer.create_key().map_err(|e| refused(e.to_string()))?;
-        let public = signer.public_key(&key).map_err(|e| refused(e.to_string()))?;
-        let now = Time::now();
-        let cert = bpki::issue(&signer, &key, None, &public, Serial::from_u64(1), now.add_secs(-300), now.add_secs(10 * 365 * 86400))
-            .map_err(|e| refused(e.to_string()))?;
-        let export = |k: &KeyId| signer.export(k).map_err(|e| refused(e.to_string()));
-        self.conn.execute("INSERT INTO identity (key, ee_key, cert) VALUES (?1, ?2, ?3)", params![export(&key)?, export(&ee_key)?, cert.to_der()])?;
-        Ok(Identity { signer, key, ee_key, cert })
+        let id = Identity::create().map_err(|e| refused(e.to_string()))?;
+        let (key, ee_key, cert) = id.to_parts().map_err(|e| refused(e.to_string()))?;
+        self.conn.execute("INSERT INTO identity (key, ee_key, cert) VALUES (?1, ?2, ?3)", params![key, ee_key, cert])?;
+        Ok(id)
     }
 
     /// Register (or re-key) a publisher. Its base URI may not overlap another's.

@@ -153,6 +153,11 @@ impl Repository {
         Ok(self.conn.query_row("SELECT COUNT(*) FROM objects", [], |r| r.get::<_, i64>(0))? as usize)
     }
 
+    /// One current object.
+    pub fn object(&self, uri: &str) -> Result<Option<Vec<u8>>, RepoError> {
+        Ok(self.conn.query_row("SELECT der FROM objects WHERE uri = ?1", [uri], |r| r.get(0)).optional()?)
+    }
+
     /// Every current object (URI, SHA-256) under `base` (RFC 8181 `list`).
     pub fn list(&self, base: &str) -> Result<Vec<(String, [u8; 32])>, RepoError> {
         let mut st = self.conn.prepare("SELECT uri, hash FROM objects WHERE substr(uri, 1, length(?1)) = ?1 ORDER BY uri")?;

@@ -68,5 +68,5 @@ pub fn process(repo: &mut Repository, handle: &str, body: &[u8], now: Time) -> (
 
 /// Sign a reply as the server.
 pub fn sign(id: &Identity, reply: &Reply, now: Time) -> Result<Vec<u8>, String> {
-    SignedMessage::build(reply.encode().as_bytes(), &id.signer, &id.key, &id.cert, &id.ee_key, now).map_err(|e| e.to_string())
+    id.sign(reply.encode().as_bytes(), now).map_err(|e| e.to_string())
 }

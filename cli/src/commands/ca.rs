@@ -26,7 +26,7 @@ pub struct InitArgs {
     #[arg(long, default_value = "https://rpki.test/rrdp/notification.xml")]
     rrdp_notify: String,
     /// https URI of the TA certificate for the TAL.
-    #[arg(long, default_value = "https://rpki.test/ta/ta.cer")]
+    #[arg(long, default_value = "https://rpki.test/repo/ta.cer")]
     ta_https_uri: String,
 }
 

@@ -1,0 +1,122 @@
+//! Publishing through an RFC 8181 publication server: each change set is one
+//! CMS-signed query; the signed reply is verified against the server identity
+//! from the RFC 8183 repository_response. The CA's own identity (for its
+//! publisher_request) is kept as files in a directory.
+
+use crate::publisher::{PublishError, Publisher};
+use rpkit_objects::bpki::Identity;
+use rpkit_objects::der::Time;
+use rpkit_objects::rfc8181::{ChangeSet, ErrorCode, Query, QueryPdu, Reply};
+use rpkit_objects::rfc8183::{PublisherRequest, RepositoryResponse};
+use rpkit_objects::signed_message::SignedMessage;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+const CONTENT_TYPE: &str = "application/rpki-publication";
+
+/// Load the identity kept in `dir` (`id.key`, `id-ee.key`, `id.cer`), creating it on first use.
+pub fn load_identity(dir: &Path) -> Result<Identity, String> {
+    let (k, e, c) = (dir.join("id.key"), dir.join("id-ee.key"), dir.join("id.cer"));
+    if c.exists() {
+        let read = |p: &Path| std::fs::read(p).map_err(|err| format!("{}: {err}", p.display()));
+        return Identity::from_parts(&read(&k)?, &read(&e)?, &read(&c)?).map_err(|err| format!("{}: {err}", dir.display()));
+    }
+    std::fs::create_dir_all(dir).map_err(|err| format!("{}: {err}", dir.display()))?;
+    let id = Identity::create().map_err(|err| err.to_string())?;
+    let (key, ee, cert) = id.to_parts().map_err(|err| err.to_string())?;
+    for (p, bytes, secret) in [(&k, key, true), (&e, ee, true), (&c, cert, false)] {
+        std::fs::write(p, bytes).map_err(|err| format!("{}: {err}", p.display()))?;
+        #[cfg(unix)]
+        if secret {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600));
+        }
+    }
+    Ok(id)
+}
+
+/// The RFC 8183 publisher_request for this identity.
+pub fn publisher_request(id: &Identity, handle: &str) -> PublisherRequest {
+    PublisherRequest { tag: None, publisher_handle: handle.to_string(), id_cert: id.cert.clone() }
+}
+
+/// A publisher speaking RFC 8181 over HTTP.
+pub struct Rfc8181Publisher {
+    identity: Identity,
+    repository: RepositoryResponse,
+    http: reqwest::blocking::Client,
+}
+
+impl Rfc8181Publisher {
+    /// Must be created outside an async runtime (it holds a blocking HTTP client).
+    pub fn new(identity: Identity, repository: RepositoryResponse) -> Result<Self, String> {
+        let http = reqwest::blocking::Client::builder()
+            .timeout(std::time::Duration::from_secs(600))
+            .build()
+            .map_err(|e| format!("HTTP client: {e}"))?;
+        Ok(Rfc8181Publisher { identity, repository, http })
+    }
+
+    pub fn sia_base(&self) -> &str {
+        &self.repository.sia_base
+    }
+
+    fn exchange(&self, query: &Query) -> Result<Reply, PublishError> {
+        let unavailable = |m: String| PublishError::Unavailable(format!("{}: {m}", self.repository.service_uri));
+        let now = Time::now();
+        let cms = self.identity.sign(query.encode().as_bytes(), now).map_err(|e| unavailable(format!("signing: {e}")))?;
+        let resp = self
+            .http
+            .post(&self.repository.service_uri)
+            .header("Content-Type", CONTENT_TYPE)
+            .body(cms)
+            .send()
+            .map_err(|e| unavailable(e.to_string()))?;
+        let status = resp.status();
+        let body = resp.bytes().map_err(|e| unavailable(e.to_string()))?;
+        if !status.is_success() {
+            return Err(unavailable(format!("HTTP {status}: {}", String::from_utf8_lossy(&body).trim())));
+        }
+        let msg = SignedMessage::decode(&body).map_err(|e| unavailable(format!("reply: {e}")))?;
+        msg.verify(&self.repository.id_cert, Time::now()).map_err(|e| unavailable(format!("reply not signed by the repository: {e}")))?;
+        Reply::decode(msg.content()).map_err(|e| unavailable(format!("reply: {e}")))
+    }
+}
+
+fn refused(errors: &[rpkit_objects::rfc8181::ReportError]) -> PublishError {
+    let first = errors.first();
+    let code = first.and_then(|e| ErrorCode::parse(&e.code)).unwrap_or(ErrorCode::OtherError).as_str();
+    let message = errors.iter().map(|e| e.text.clone().unwrap_or_else(|| e.code.clone())).collect::<Vec<_>>().join("; ");
+    PublishError::Refused { code, message }
+}
+
+impl Publisher for Rfc8181Publisher {
+    fn apply(&self, cs: &ChangeSet) -> Result<(), PublishError> {
+        if cs.is_empty() {
+            return Ok(());
+        }
+        let pdus = cs
+            .changes
+            .iter()
+            .map(|c| match c {
+                rpkit_objects::rfc8181::Change::Publish { uri, der, replaces } => {
+                    QueryPdu::Publish { tag: None, uri: uri.clone(), der: der.clone(), hash: *replaces }
+                }
+                rpkit_objects::rfc8181::Change::Withdraw { uri, hash } => QueryPdu::Withdraw { tag: None, uri: uri.clone(), hash: *hash },
+            })
+            .collect();
+        match self.exchange(&Query::Pdus(pdus))? {
+            Reply::Success => Ok(()),
+            Reply::Errors(e) => Err(refused(&e)),
+            Reply::List(_) => Err(PublishError::Unavailable("a list reply to a publish query".into())),
+        }
+    }
+
+    fn list(&self) -> Result<BTreeMap<String, [u8; 32]>, PublishError> {
+        match self.exchange(&Query::List)? {
+            Reply::List(items) => Ok(items.into_iter().collect()),
+            Reply::Success => Ok(BTreeMap::new()),
+            Reply::Errors(e) => Err(refused(&e)),
+        }
+    }
+}

@@ -1,0 +1,402 @@
+//! HTTP side of the publication server (axum): the RFC 8181 endpoint
+//! `POST /rfc8181/{handle}`, the operator's publisher API, and the RRDP files
+//! under `/rrdp/` with caching headers (notification short-lived, snapshot and
+//! deltas immutable), ETag / If-None-Match, If-Modified-Since and gzip when the
+//! client asks. `tls` serves the same files over HTTPS (rustls).
+
+use crate::rfc8181;
+use crate::service::PublicationServer;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use rpkit_objects::der::Time;
+use rpkit_objects::rfc8183::PublisherRequest;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// RFC 8181 §3: the media type of queries and replies.
+pub const CONTENT_TYPE: &str = "application/rpki-publication";
+/// Largest RFC 8181 request body accepted.
+const MAX_BODY: usize = 256 * 1024 * 1024;
+
+#[derive(Clone)]
+struct AppState {
+    server: Arc<PublicationServer>,
+    admin_token: Arc<str>,
+}
+
+fn text(status: StatusCode, msg: impl Into<String>) -> Response {
+    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], format!("{}\n", msg.into())).into_response()
+}
+
+fn authorised(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+    let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    match given {
+        Some(t) if constant_time_eq(t.as_bytes(), state.admin_token.as_bytes()) => Ok(()),
+        _ => Err(text(StatusCode::UNAUTHORIZED, "a valid admin bearer token is required")),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The API and RFC 8181 router (plus `/rrdp/` for plain-HTTP or local use).
+pub fn router(server: Arc<PublicationServer>, admin_token: &str) -> Router {
+    let state = AppState { server, admin_token: admin_token.into() };
+    Router::new()
+        .route("/health", get(|| async { "ok\n" }))
+        .route("/rfc8181/{*handle}", post(rfc8181_query))
+        .route("/api/v1/status", get(status))
+        .route("/api/v1/publishers", get(list_publishers).post(add_publisher))
+        .route("/api/v1/publishers/{*handle}", get(publisher_response).delete(remove_publisher))
+        .route("/rrdp/{*path}", get(rrdp_file))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .layer(tower_http::compression::CompressionLayer::new().gzip(true))
+        .with_state(state)
+}
+
+/// The router for public serving: `/rrdp/`, and every current object at the
+/// path of its rsync URI (`https://HOST/MODULE/...`, e.g. the TA certificate
+/// a TAL names, RFC 8630 §2.2).
+pub fn rrdp_router(server: Arc<PublicationServer>) -> Router {
+    let state = AppState { server, admin_token: "".into() };
+    Router::new()
+        .route("/rrdp/{*path}", get(rrdp_file))
+        .route("/{*path}", get(object_file))
+        .layer(tower_http::compression::CompressionLayer::new().gzip(true))
+        .with_state(state)
+}
+
+async fn rfc8181_query(State(st): State<AppState>, Path(handle): Path<String>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !ct.starts_with(CONTENT_TYPE) {
+        return text(StatusCode::UNSUPPORTED_MEDIA_TYPE, format!("content type must be {CONTENT_TYPE}"));
+    }
+    let server = st.server.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        let now = Time::now();
+        let (reply, outcome) = rfc8181::process(&mut server.lock(), &handle, &body, now);
+        match &outcome {
+            rfc8181::Outcome::Applied(Some(rev)) => {
+                tracing::info!(publisher = %handle, rev, "change set applied");
+                server.changed.notify_one();
+            }
+            rfc8181::Outcome::Refused(code, msg) => tracing::warn!(publisher = %handle, "refused ({}): {msg}", code.as_str()),
+            _ => {}
+        }
+        rfc8181::sign(&server.identity, &reply, now)
+    })
+    .await;
+    match result {
+        Ok(Ok(cms)) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], cms).into_response(),
+        Ok(Err(e)) => text(StatusCode::INTERNAL_SERVER_ERROR, format!("signing the reply: {e}")),
+        Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+#[derive(serde::Serialize)]
+struct StatusView {
+    session_id: String,
+    serial: u64,
+    objects: usize,
+    pending_revisions: u64,
+    publishers: usize,
+    notification_uri: String,
+}
+
+async fn status(State(st): State<AppState>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorised(&st, &headers) {
+        return r;
+    }
+    let repo = st.server.lock();
+    let view = (|| {
+        let (session_id, serial) = repo.session()?;
+        Ok::<_, crate::repository::RepoError>(StatusView {
+            session_id,
+            serial,
+            objects: repo.object_count()?,
+            pending_revisions: repo.pending_revisions()?,
+            publishers: repo.publishers()?.len(),
+            notification_uri: st.server.config.notification_uri(),
+        })
+    })();
+    match view {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+#[derive(serde::Serialize)]
+struct PublisherView {
+    handle: String,
+    base_uri: String,
+    service_uri: String,
+    objects: usize,
+}
+
+async fn list_publishers(State(st): State<AppState>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorised(&st, &headers) {
+        return r;
+    }
+    let repo = st.server.lock();
+    let views = repo.publishers().and_then(|ps| {
+        ps.into_iter()
+            .map(|p| {
+                Ok(PublisherView {
+                    objects: repo.list(&p.base_uri)?.len(),
+                    service_uri: format!("{}rfc8181/{}", st.server.config.service_base_uri, p.handle),
+                    handle: p.handle,
+                    base_uri: p.base_uri,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+    });
+    match views {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct AddParams {
+    sia_base: Option<String>,
+}
+
+/// `POST /api/v1/publishers` with an RFC 8183 publisher_request; answers the repository_response.
+async fn add_publisher(State(st): State<AppState>, headers: HeaderMap, Query(q): Query<AddParams>, body: axum::body::Bytes) -> Response {
+    if let Err(r) = authorised(&st, &headers) {
+        return r;
+    }
+    let req = match PublisherRequest::decode(&body) {
+        Ok(r) => r,
+        Err(e) => return text(StatusCode::BAD_REQUEST, format!("publisher_request: {e}")),
+    };
+    match st.server.add_publisher(&req, q.sia_base.as_deref()) {
+        Ok(resp) => {
+            tracing::info!(publisher = %resp.publisher_handle, base = %resp.sia_base, "publisher added");
+            ([(header::CONTENT_TYPE, "application/xml")], resp.encode()).into_response()
+        }
+        Err(e) => text(StatusCode::BAD_REQUEST, e.to_string()),
+    }
+}
+
+async fn publisher_response(State(st): State<AppState>, headers: HeaderMap, Path(handle): Path<String>) -> Response {
+    if let Err(r) = authorised(&st, &headers) {
+        return r;
+    }
+    let p = st.server.lock().publisher(&handle);
+    match p {
+        Ok(Some(p)) => ([(header::CONTENT_TYPE, "application/xml")], st.server.response_for(&p, None).encode()).into_response(),
+        Ok(None) => text(StatusCode::NOT_FOUND, format!("no publisher {handle}")),
+        Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+async fn remove_publisher(State(st): State<AppState>, headers: HeaderMap, Path(handle): Path<String>) -> Response {
+    if let Err(r) = authorised(&st, &headers) {
+        return r;
+    }
+    let removed = st.server.lock().remove_publisher(&handle);
+    match removed {
+        Ok(n) => {
+            st.server.changed.notify_one();
+            Json(serde_json::json!({ "handle": handle, "withdrawn": n })).into_response()
+        }
+        Err(e) => text(StatusCode::NOT_FOUND, e.to_string()),
+    }
+}
+
+/// Serve one RRDP file. Paths are checked to stay inside the RRDP directory.
+async fn rrdp_file(State(st): State<AppState>, Path(path): Path<String>, headers: HeaderMap) -> Response {
+    let safe = !path.is_empty() && path.split('/').all(|c| !c.is_empty() && c != "." && c != ".." && !c.contains('\\'));
+    if !safe {
+        return text(StatusCode::NOT_FOUND, "not found");
+    }
+    let full = st.server.config.rrdp_dir().join(&path);
+    let file = match tokio::fs::File::open(&full).await {
+        Ok(f) => f,
+        Err(_) => return text(StatusCode::NOT_FOUND, "not found"),
+    };
+    let meta = match file.metadata().await {
+        Ok(m) if m.is_file() => m,
+        _ => return text(StatusCode::NOT_FOUND, "not found"),
+    };
+    let modified = meta.modified().unwrap_or(UNIX_EPOCH);
+    let mtime = modified.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let etag = format!("\"{:x}-{:x}{:09x}\"", meta.len(), mtime.as_secs(), mtime.subsec_nanos());
+    let last_modified = httpdate(modified);
+    let cache = if path == "notification.xml" { "public, max-age=60" } else { "public, max-age=604800, immutable" };
+    let mut h = HeaderMap::new();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/rpki-rrdp+xml"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&last_modified) {
+        h.insert(header::LAST_MODIFIED, v);
+    }
+    let not_modified = match headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
+        Some(inm) => inm.split(',').any(|t| t.trim() == etag || t.trim() == "*"),
+        None => headers.get(header::IF_MODIFIED_SINCE).and_then(|v| v.to_str().ok()).is_some_and(|ims| ims == last_modified),
+    };
+    if not_modified {
+        return (StatusCode::NOT_MODIFIED, h).into_response();
+    }
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(meta.len()));
+    let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024));
+    (h, body).into_response()
+}
+
+async fn object_file(State(st): State<AppState>, Path(path): Path<String>) -> Response {
+    let base = &st.server.config.rsync_base_uri;
+    // rsync://HOST/MODULE/ -> rsync://HOST/ + path
+    let host_root = match base.strip_prefix("rsync://").and_then(|r| r.split_once('/')) {
+        Some((host, _)) => format!("rsync://{host}/"),
+        None => return text(StatusCode::NOT_FOUND, "not found"),
+    };
+    let uri = format!("{host_root}{path}");
+    let server = st.server.clone();
+    let der = tokio::task::spawn_blocking(move || server.lock().object(&uri)).await;
+    match der {
+        Ok(Ok(Some(der))) => {
+            let ct = if path.ends_with(".cer") { "application/pkix-cert" } else { "application/octet-stream" };
+            ([(header::CONTENT_TYPE, ct), (header::CACHE_CONTROL, "public, max-age=60")], der).into_response()
+        }
+        _ => text(StatusCode::NOT_FOUND, "not found"),
+    }
+}
+
+/// IMF-fixdate (RFC 9110 §5.6.7).
+fn httpdate(t: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    Time(secs).to_chrono().format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
+/// A TLS listener for axum: handshakes run in their own tasks (a slow client
+/// cannot hold up others) with a time limit; finished streams are handed over.
+pub struct TlsListener {
+    rx: tokio::sync::mpsc::Receiver<(tokio_rustls::server::TlsStream<tokio::net::TcpStream>, std::net::SocketAddr)>,
+    local: std::net::SocketAddr,
+}
+
+impl TlsListener {
+    pub fn new(tcp: tokio::net::TcpListener, config: Arc<rustls::ServerConfig>) -> std::io::Result<Self> {
+        let local = tcp.local_addr()?;
+        let (tx, rx) = tokio::sync::mpsc::channel(256);
+        let acceptor = tokio_rustls::TlsAcceptor::from(config);
+        tokio::spawn(async move {
+            loop {
+                let (sock, addr) = match tcp.accept().await {
+                    Ok(x) => x,
+                    Err(e) => {
+                        tracing::warn!("accept: {e}");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                if tx.is_closed() {
+                    break;
+                }
+                let acceptor = acceptor.clone();
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    match tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(sock)).await {
+                        Ok(Ok(stream)) => {
+                            let _ = tx.send((stream, addr)).await;
+                        }
+                        Ok(Err(e)) => tracing::debug!(%addr, "TLS handshake failed: {e}"),
+                        Err(_) => tracing::debug!(%addr, "TLS handshake timed out"),
+                    }
+                });
+            }
+        });
+        Ok(TlsListener { rx, local })
+    }
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = std::net::SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.rx.recv().await {
+            Some(x) => x,
+            // The acceptor task only ends when this listener is gone.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Ok(self.local)
+    }
+}
+
+/// A rustls server configuration from PEM files: the certificate chain (leaf
+/// first) and its private key.
+pub fn tls_config(cert_chain: &std::path::Path, key: &std::path::Path) -> Result<Arc<rustls::ServerConfig>, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_chain)
+        .map_err(|e| format!("{}: {e}", cert_chain.display()))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{}: {e}", cert_chain.display()))?;
+    if certs.is_empty() {
+        return Err(format!("{}: no certificate", cert_chain.display()));
+    }
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{}: {e}", key.display()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| format!("TLS certificate: {e}"))?;
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(cfg))
+}
+
+/// Run the server until `shutdown` resolves: the API/RFC 8181 listener, the
+/// HTTPS RRDP listener if given, and the repository writer.
+pub async fn serve(
+    server: Arc<PublicationServer>,
+    admin_token: &str,
+    api: tokio::net::TcpListener,
+    rrdp_tls: Option<(tokio::net::TcpListener, Arc<rustls::ServerConfig>)>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let writer = tokio::spawn(server.clone().run_writer());
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let tls_task = match rrdp_tls {
+        Some((tcp, cfg)) => {
+            let listener = TlsListener::new(tcp, cfg)?;
+            let mut rx = stop_rx.clone();
+            let app = rrdp_router(server.clone());
+            Some(tokio::spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = rx.changed().await;
+                    })
+                    .await
+            }))
+        }
+        None => None,
+    };
+    let app = router(server.clone(), admin_token);
+    let result = axum::serve(api, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        })
+        .await;
+    if let Some(t) = tls_task {
+        let _ = t.await;
+    }
+    writer.abort();
+    // Whatever was applied last is written before exit.
+    let s = server.clone();
+    let _ = tokio::task::spawn_blocking(move || s.write_files()).await;
+    result
+}

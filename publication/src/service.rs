@@ -1,0 +1,174 @@
+//! The running publication server: one repository, publishers applying change
+//! sets through RFC 8181, and a writer that turns what they applied into at most
+//! one RRDP serial per interval (plus the rsync tree).
+
+use crate::publishers::{Identity, Publisher};
+use crate::repository::{RepoError, Repository};
+use crate::rrdp::{RrdpConfig, RrdpWriter};
+use crate::rsync_tree::RsyncTree;
+use rpkit_objects::der::Time;
+use rpkit_objects::rfc8183::{PublisherRequest, RepositoryResponse};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+/// Settings of a publication server.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Holds `publication.sqlite`, `rrdp/` and `rsync/`.
+    pub data_dir: PathBuf,
+    /// https URI where `rrdp/` is served, ending in `/`.
+    pub rrdp_base_uri: String,
+    /// rsync URI of the repository root (`rsync://HOST/MODULE/`); publishers get a directory below it.
+    pub rsync_base_uri: String,
+    /// Base of the RFC 8181 service URIs, ending in `/` (`http://HOST:PORT/`).
+    pub service_base_uri: String,
+    /// At most one RRDP serial per interval (RRDPS-4).
+    pub interval: Duration,
+    /// Write the rsync tree for rsyncd.
+    pub rsync_tree: bool,
+}
+
+impl ServerConfig {
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join("publication.sqlite")
+    }
+    pub fn rrdp_dir(&self) -> PathBuf {
+        self.data_dir.join("rrdp")
+    }
+    pub fn rsync_dir(&self) -> PathBuf {
+        self.data_dir.join("rsync")
+    }
+    pub fn notification_uri(&self) -> String {
+        format!("{}notification.xml", self.rrdp_base_uri)
+    }
+}
+
+/// Shared state of the server.
+pub struct PublicationServer {
+    pub config: ServerConfig,
+    /// The connection publishers apply through.
+    pub repo: Mutex<Repository>,
+    /// The writer's own connection (reads the snapshot while publishers go on).
+    writer_repo: Mutex<Repository>,
+    writer: RrdpWriter,
+    tree: Option<RsyncTree>,
+    pub identity: Identity,
+    pub changed: tokio::sync::Notify,
+}
+
+impl PublicationServer {
+    pub fn open(config: ServerConfig) -> Result<Arc<Self>, RepoError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| io(&config.data_dir, e))?;
+        let repo = Repository::open(Some(&config.db_path()))?;
+        let identity = repo.identity()?;
+        let writer_repo = Repository::open(Some(&config.db_path()))?;
+        let writer = RrdpWriter::new(RrdpConfig::new(config.rrdp_dir(), &config.rrdp_base_uri));
+        let tree = config.rsync_tree.then(|| RsyncTree::new(config.rsync_dir()));
+        let server = PublicationServer {
+            config,
+            repo: Mutex::new(repo),
+            writer_repo: Mutex::new(writer_repo),
+            writer,
+            tree,
+            identity,
+            changed: tokio::sync::Notify::new(),
+        };
+        // Catch up at start: the files of any serial applied before a crash.
+        server.write_files()?;
+        Ok(Arc::new(server))
+    }
+
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, Repository> {
+        self.repo.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Cut a serial from what was applied and write its files; returns the new serial.
+    pub fn write_files(&self) -> Result<Option<u64>, RepoError> {
+        let mut wrepo = self.writer_repo.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Time::now().0;
+        let first = self.tree.as_ref().is_some_and(|t| !t.current().exists());
+        let new = self.writer.update_with(
+            &mut wrepo,
+            now,
+            || self.lock(),
+            |r| match &self.tree {
+                Some(tree) => write_tree(tree, r),
+                None => Ok(()),
+            },
+        )?;
+        if new.is_none() && first {
+            if let Some(tree) = &self.tree {
+                write_tree(tree, &wrepo)?;
+            }
+        }
+        Ok(new)
+    }
+
+    /// The writer: after a change, wait out the interval (and at least twice the
+    /// time the last write took, so large repositories are not rewritten
+    /// back to back), then write. Runs until the task is dropped.
+    pub async fn run_writer(self: Arc<Self>) {
+        let mut last = Instant::now() - self.config.interval;
+        let mut cost = Duration::ZERO;
+        loop {
+            // Wake for changes, and now and then for retention (grace removals).
+            let _ = tokio::time::timeout(Duration::from_secs(60), self.changed.notified()).await;
+            let wait = self.config.interval.max(cost * 2);
+            let since = last.elapsed();
+            if since < wait {
+                tokio::time::sleep(wait - since).await;
+            }
+            let started = Instant::now();
+            let me = self.clone();
+            match tokio::task::spawn_blocking(move || me.write_files()).await {
+                Ok(Ok(Some(serial))) => tracing::info!(serial, ms = started.elapsed().as_millis() as u64, "RRDP serial written"),
+                Ok(Ok(None)) => {}
+                Ok(Err(e)) => tracing::error!("writing repository files: {e}"),
+                Err(e) => tracing::error!("repository writer failed: {e}"),
+            }
+            cost = started.elapsed();
+            last = Instant::now();
+        }
+    }
+
+    /// Register a publisher from its RFC 8183 request; `sia_base` overrides the
+    /// default directory `<rsync base><handle>/`. Returns the repository response.
+    pub fn add_publisher(&self, request: &PublisherRequest, sia_base: Option<&str>) -> Result<RepositoryResponse, RepoError> {
+        let base = sia_base.map(str::to_string).unwrap_or_else(|| format!("{}{}/", self.config.rsync_base_uri, request.publisher_handle));
+        if !base.starts_with(&self.config.rsync_base_uri) {
+            return Err(RepoError::Refused {
+                code: rpkit_objects::rfc8181::ErrorCode::PermissionFailure,
+                message: format!("{base} is outside the repository {}", self.config.rsync_base_uri),
+            });
+        }
+        let p = Publisher { handle: request.publisher_handle.clone(), id_cert: request.id_cert.clone(), base_uri: base };
+        self.lock().add_publisher(&p, Time::now().0)?;
+        Ok(self.response_for(&p, request.tag.clone()))
+    }
+
+    pub fn response_for(&self, p: &Publisher, tag: Option<String>) -> RepositoryResponse {
+        RepositoryResponse {
+            tag,
+            publisher_handle: p.handle.clone(),
+            service_uri: format!("{}rfc8181/{}", self.config.service_base_uri, p.handle),
+            sia_base: p.base_uri.clone(),
+            rrdp_notification_uri: Some(self.config.notification_uri()),
+            id_cert: self.identity.cert.clone(),
+        }
+    }
+}
+
+fn write_tree(tree: &RsyncTree, r: &Repository) -> Result<(), RepoError> {
+    let mut objects: Vec<(String, [u8; 32], Vec<u8>)> = Vec::new();
+    r.for_each_object(|uri, der| {
+        objects.push((uri.to_string(), rpkit_objects::crypto::sha256(der), der.to_vec()));
+        Ok(())
+    })?;
+    tree.update(objects.iter().map(|(u, h, d)| (u.as_str(), *h, d.as_slice()))).map_err(|e| io(&tree.current(), e))?;
+    Ok(())
+}
+
+fn io(path: &std::path::Path, e: std::io::Error) -> RepoError {
+    RepoError::Refused { code: rpkit_objects::rfc8181::ErrorCode::OtherError, message: format!("{}: {e}", path.display()) }
+}
