@@ -25,6 +25,9 @@ enum Command {
     /// The hosted CA: `rpkit ca serve` runs its REST API and schedule.
     #[command(subcommand)]
     Ca(CaCmd),
+    /// The publication server: RFC 8181, RRDP over HTTPS, the rsync tree.
+    #[command(subcommand)]
+    Publication(commands::publication::Cmd),
     /// Members and their allocations (RIR operator, admin token).
     Members(commands::members::Args),
     /// A member's ROAs.
@@ -43,6 +46,10 @@ enum TaCmd {
 enum CaCmd {
     /// Serve the CA's REST API and run its re-issue schedule.
     Serve(commands::ca::ServeArgs),
+    /// Print the RFC 8183 publisher_request for this CA (its identity is created on first use).
+    PublisherRequest(commands::ca::PublisherRequestArgs),
+    /// Publish through an RFC 8181 server: store its RFC 8183 repository_response.
+    Repository(commands::ca::RepositoryArgs),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +63,9 @@ fn main() -> ExitCode {
         Command::Up(a) => commands::up::run(a),
         Command::Ta(TaCmd::Init(a)) => commands::ca::init(a),
         Command::Ca(CaCmd::Serve(a)) => commands::ca::serve(a),
+        Command::Ca(CaCmd::PublisherRequest(a)) => commands::ca::publisher_request(a),
+        Command::Ca(CaCmd::Repository(a)) => commands::ca::repository(a),
+        Command::Publication(c) => commands::publication::run(c),
         Command::Members(a) => commands::members::run(a),
         Command::Roa(a) => commands::roa::run(a),
         Command::Aspa(a) => commands::aspa::run(a),

@@ -1,10 +1,14 @@
 //! `rpkit ta init` and `rpkit ca serve`: the RIR operator's CA on a data directory.
 //!
 //! Layout of `--data DIR`: `ca.sqlite` (state and keys), `ca.json` (settings),
-//! `admin-token` (mode 0600), `ta.tal`, `repository/` (published objects).
+//! `admin-token` (mode 0600), `ta.tal`; and either `repository-response.xml`
+//! with `bpki/` (publishing through an RFC 8181 server) or `repository/`
+//! (objects written as files).
 
 use rpkit_ca::api::{self, AppState};
-use rpkit_ca::publisher::DirPublisher;
+use rpkit_ca::publisher::{DirPublisher, Publisher};
+use rpkit_ca::rfc8181_client::{self, Rfc8181Publisher};
+use rpkit_objects::rfc8183::RepositoryResponse;
 use rpkit_ca::{Ca, CaConfig};
 use rpkit_objects::resources::ResourceSet;
 use std::path::{Path, PathBuf};
@@ -42,15 +46,78 @@ pub struct ServeArgs {
     reissue_interval: u64,
 }
 
-/// Open the CA of a data directory, publishing into `DIR/repository`.
+#[derive(clap::Args)]
+pub struct PublisherRequestArgs {
+    #[arg(long, env = "RPKIT_DATA", default_value = "rpkit-data")]
+    data: PathBuf,
+    /// The handle asked for.
+    #[arg(long, default_value = "rpkit-ca")]
+    handle: String,
+}
+
+#[derive(clap::Args)]
+pub struct RepositoryArgs {
+    #[arg(long, env = "RPKIT_DATA", default_value = "rpkit-data")]
+    data: PathBuf,
+    /// The repository_response XML file from the publication server.
+    response: PathBuf,
+}
+
+fn response_path(data: &Path) -> PathBuf {
+    data.join("repository-response.xml")
+}
+
+/// The publisher of a data directory: the RFC 8181 server when configured,
+/// else files under `DIR/repository`.
+fn publisher(data: &Path, config: &CaConfig) -> Result<Arc<dyn Publisher>, String> {
+    let rp = response_path(data);
+    if !rp.exists() {
+        return Ok(Arc::new(DirPublisher::new(data.join("repository")).map_err(|e| e.to_string())?));
+    }
+    let xml = std::fs::read(&rp).map_err(|e| format!("{}: {e}", rp.display()))?;
+    let response = RepositoryResponse::decode(&xml).map_err(|e| format!("{}: {e}", rp.display()))?;
+    if !config.rsync_base.starts_with(&response.sia_base) {
+        return Err(format!(
+            "the CA publishes below {} but the repository allows only {} ({})",
+            config.rsync_base,
+            response.sia_base,
+            rp.display()
+        ));
+    }
+    let identity = rfc8181_client::load_identity(&data.join("bpki"))?;
+    Ok(Arc::new(Rfc8181Publisher::new(identity, response)?))
+}
+
+/// Open the CA of a data directory.
 pub fn open(data: &Path) -> Result<Ca, String> {
     let cfg_path = data.join("ca.json");
     let config: CaConfig = match std::fs::read_to_string(&cfg_path) {
         Ok(t) => serde_json::from_str(&t).map_err(|e| format!("{}: {e}", cfg_path.display()))?,
         Err(_) => return Err(format!("{} has no CA yet: run `rpkit ta init --data {}` first", data.display(), data.display())),
     };
-    let publisher = DirPublisher::new(data.join("repository")).map_err(|e| e.to_string())?;
-    Ca::open(Some(data), config, Arc::new(publisher)).map_err(|e| e.to_string())
+    let publisher = publisher(data, &config)?;
+    Ca::open(Some(data), config, publisher).map_err(|e| e.to_string())
+}
+
+pub fn publisher_request(a: PublisherRequestArgs) -> Result<ExitCode, String> {
+    if !rpkit_objects::rfc8183::valid_handle(&a.handle) {
+        return Err(format!("'{}' is not a valid handle", a.handle));
+    }
+    let identity = rfc8181_client::load_identity(&a.data.join("bpki"))?;
+    print!("{}", rfc8181_client::publisher_request(&identity, &a.handle).encode());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn repository(a: RepositoryArgs) -> Result<ExitCode, String> {
+    let xml = std::fs::read(&a.response).map_err(|e| format!("{}: {e}", a.response.display()))?;
+    let response = RepositoryResponse::decode(&xml).map_err(|e| format!("{}: {e}", a.response.display()))?;
+    std::fs::create_dir_all(&a.data).map_err(|e| format!("{}: {e}", a.data.display()))?;
+    if !a.data.join("bpki").join("id.cer").exists() {
+        return Err(format!("{} has no publisher identity: run `rpkit ca publisher-request` first", a.data.display()));
+    }
+    std::fs::write(response_path(&a.data), &xml).map_err(|e| e.to_string())?;
+    println!("publishing through {} below {}", response.service_uri, response.sia_base);
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The admin token of a data directory, created on first use.

@@ -1,0 +1,217 @@
+//! `rpkit publication ...`: the publication server (RFC 8181 for publishers,
+//! RRDP over HTTPS, the rsync tree for rsyncd) and its publishers.
+//!
+//! Layout of `--data DIR`: `publication.sqlite` (objects, change log, publishers,
+//! identity), `rrdp/` (the RRDP files), `rsync/current/` (the rsync tree),
+//! `admin-token`.
+
+use rpkit_publication::service::{PublicationServer, ServerConfig};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(clap::Subcommand)]
+pub enum Cmd {
+    /// Run the server: RFC 8181 and the operator API on --listen, RRDP over HTTPS on --rrdp-listen.
+    Serve(ServeArgs),
+    /// Register a publisher from its RFC 8183 publisher_request; prints the repository_response.
+    AddPublisher(AddArgs),
+    /// List publishers.
+    Publishers(ApiArgs),
+    /// Remove a publisher and withdraw everything it published.
+    RemovePublisher(RemoveArgs),
+    /// Print an rsyncd.conf serving the rsync tree.
+    RsyncdConf(RsyncdArgs),
+}
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    #[arg(long, env = "RPKIT_PUBLICATION_DATA", default_value = "rpkit-publication")]
+    data: PathBuf,
+    /// RFC 8181 endpoint and operator API (plain HTTP: keep it on an internal address).
+    #[arg(long, default_value = "127.0.0.1:8181")]
+    listen: String,
+    /// Base of the RFC 8181 service URIs handed to publishers.
+    #[arg(long)]
+    service_uri: Option<String>,
+    /// HTTPS address for RRDP; needs --tls-cert and --tls-key.
+    #[arg(long)]
+    rrdp_listen: Option<String>,
+    /// PEM certificate chain, leaf first.
+    #[arg(long)]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of the leaf.
+    #[arg(long)]
+    tls_key: Option<PathBuf>,
+    /// Public https URI of the RRDP directory.
+    #[arg(long, default_value = "https://rpki.test/rrdp/")]
+    rrdp_base_uri: String,
+    /// rsync URI of the repository root; publishers get `<this><handle>/`.
+    #[arg(long, default_value = "rsync://rpki.test/repo/")]
+    rsync_base_uri: String,
+    /// Milliseconds between RRDP serials at most (changes in between are one delta).
+    #[arg(long, default_value_t = 1000)]
+    interval_ms: u64,
+    /// Do not write the rsync tree.
+    #[arg(long)]
+    no_rsync: bool,
+}
+
+#[derive(clap::Args, Clone)]
+pub struct ApiArgs {
+    /// Publication server API.
+    #[arg(long, env = "RPKIT_PUBLICATION_SERVER", default_value = "http://127.0.0.1:8181")]
+    server: String,
+    /// The server's admin token (in its data directory).
+    #[arg(long, env = "RPKIT_PUBLICATION_TOKEN", hide_env_values = true)]
+    token: String,
+}
+
+#[derive(clap::Args)]
+pub struct AddArgs {
+    #[command(flatten)]
+    api: ApiArgs,
+    /// The publisher_request XML file.
+    request: PathBuf,
+    /// Publish below this rsync URI instead of `<rsync base><handle>/`.
+    #[arg(long)]
+    sia_base: Option<String>,
+}
+
+#[derive(clap::Args)]
+pub struct RemoveArgs {
+    #[command(flatten)]
+    api: ApiArgs,
+    handle: String,
+}
+
+#[derive(clap::Args)]
+pub struct RsyncdArgs {
+    #[arg(long, env = "RPKIT_PUBLICATION_DATA", default_value = "rpkit-publication")]
+    data: PathBuf,
+    #[arg(long, default_value = "rsync://rpki.test/repo/")]
+    rsync_base_uri: String,
+    #[arg(long, default_value_t = 873)]
+    port: u16,
+}
+
+pub fn run(cmd: Cmd) -> Result<ExitCode, String> {
+    match cmd {
+        Cmd::Serve(a) => serve(a),
+        Cmd::AddPublisher(a) => {
+            let xml = std::fs::read(&a.request).map_err(|e| format!("{}: {e}", a.request.display()))?;
+            let mut url = format!("{}/api/v1/publishers", a.api.server.trim_end_matches('/'));
+            if let Some(b) = &a.sia_base {
+                url.push_str(&format!("?sia_base={}", form_escape(b)));
+            }
+            print!("{}", call(&a.api, reqwest::Method::POST, &url, Some(xml))?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Publishers(a) => {
+            let url = format!("{}/api/v1/publishers", a.server.trim_end_matches('/'));
+            let v: serde_json::Value = serde_json::from_str(&call(&a, reqwest::Method::GET, &url, None)?).map_err(|e| e.to_string())?;
+            println!("{:<24} {:>8}  base URI", "handle", "objects");
+            for p in v.as_array().into_iter().flatten() {
+                println!("{:<24} {:>8}  {}", p["handle"].as_str().unwrap_or(""), p["objects"], p["base_uri"].as_str().unwrap_or(""));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::RemovePublisher(a) => {
+            let url = format!("{}/api/v1/publishers/{}", a.api.server.trim_end_matches('/'), a.handle);
+            println!("{}", call(&a.api, reqwest::Method::DELETE, &url, None)?.trim());
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::RsyncdConf(a) => {
+            print!("{}", rsyncd_conf(&a.data, &a.rsync_base_uri, a.port)?);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn form_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
+fn call(a: &ApiArgs, method: reqwest::Method, url: &str, body: Option<Vec<u8>>) -> Result<String, String> {
+    let http = reqwest::blocking::Client::new();
+    let mut rb = http.request(method, url).bearer_auth(&a.token);
+    if let Some(b) = body {
+        rb = rb.header("Content-Type", "application/xml").body(b);
+    }
+    let resp = rb.send().map_err(|e| format!("cannot reach the publication server at {}: {e}", a.server))?;
+    let status = resp.status();
+    let text = resp.text().map_err(|e| e.to_string())?;
+    if !status.is_success() {
+        return Err(format!("{} [HTTP {}]", text.trim(), status.as_u16()));
+    }
+    Ok(text)
+}
+
+/// rsyncd configuration for the tree: one read-only module named after the
+/// rsync base URI's module, rooted in the tree `current` points at.
+pub fn rsyncd_conf(data: &std::path::Path, rsync_base_uri: &str, port: u16) -> Result<String, String> {
+    let module = rsync_base_uri
+        .strip_prefix("rsync://")
+        .and_then(|r| r.split('/').nth(1))
+        .filter(|m| !m.is_empty())
+        .ok_or_else(|| format!("{rsync_base_uri} is not rsync://HOST/MODULE/"))?;
+    let data = std::path::absolute(data).map_err(|e| e.to_string())?;
+    let path = data.join("rsync").join("current").join(module);
+    Ok(format!(
+        "# rsyncd configuration for the rpkit repository tree\nport = {port}\nuse chroot = no\nmax connections = 200\ntimeout = 300\nlog file = /dev/stderr\n\n[{module}]\n    path = {}\n    comment = RPKI repository\n    read only = yes\n    list = yes\n    munge symlinks = no\n",
+        path.display()
+    ))
+}
+
+/// The admin token of a data directory, created on first use.
+fn admin_token(data: &std::path::Path) -> Result<String, String> {
+    super::ca::admin_token(data)
+}
+
+fn serve(a: ServeArgs) -> Result<ExitCode, String> {
+    std::fs::create_dir_all(&a.data).map_err(|e| format!("{}: {e}", a.data.display()))?;
+    for (what, uri, scheme) in [("--rrdp-base-uri", &a.rrdp_base_uri, "https://"), ("--rsync-base-uri", &a.rsync_base_uri, "rsync://")] {
+        if !uri.starts_with(scheme) || !uri.ends_with('/') {
+            return Err(format!("{what} must be a {scheme}... URI ending in '/': {uri}"));
+        }
+    }
+    let token = admin_token(&a.data)?;
+    let tls = match (&a.rrdp_listen, &a.tls_cert, &a.tls_key) {
+        (Some(l), Some(c), Some(k)) => Some((l.clone(), rpkit_publication::http::tls_config(c, k)?)),
+        (Some(_), _, _) => return Err("--rrdp-listen needs --tls-cert and --tls-key (RRDP is served over HTTPS only)".into()),
+        _ => None,
+    };
+    let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    rt.block_on(async move {
+        let api = tokio::net::TcpListener::bind(&a.listen).await.map_err(|e| format!("{}: {e}", a.listen))?;
+        let api_addr = api.local_addr().map_err(|e| e.to_string())?;
+        let service_base_uri = a.service_uri.clone().unwrap_or_else(|| format!("http://{api_addr}/"));
+        let config = ServerConfig {
+            data_dir: a.data.clone(),
+            rrdp_base_uri: a.rrdp_base_uri.clone(),
+            rsync_base_uri: a.rsync_base_uri.clone(),
+            service_base_uri,
+            interval: std::time::Duration::from_millis(a.interval_ms.max(1)),
+            rsync_tree: !a.no_rsync,
+        };
+        let server = tokio::task::spawn_blocking(move || PublicationServer::open(config))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        let tls = match tls {
+            Some((addr, cfg)) => {
+                let l = tokio::net::TcpListener::bind(&addr).await.map_err(|e| format!("{addr}: {e}"))?;
+                eprintln!("RRDP on https://{} ({})", l.local_addr().map_err(|e| e.to_string())?, a.rrdp_base_uri);
+                Some((l, cfg))
+            }
+            None => None,
+        };
+        eprintln!("publication server API and RFC 8181 on http://{api_addr}");
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        rpkit_publication::http::serve(server, &token, api, tls, shutdown).await.map_err(|e| e.to_string())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
