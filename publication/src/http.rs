@@ -245,6 +245,7 @@ async fn rrdp_file(State(st): State<AppState>, Path(path): Path<String>, headers
     if not_modified {
         return (StatusCode::NOT_MODIFIED, h).into_response();
     }
+    tracing::debug!(%path, "RRDP file served");
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(meta.len()));
     let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024));
     (h, body).into_response()

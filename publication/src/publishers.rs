@@ -36,7 +36,8 @@ impl Repository {
 
     /// Register (or re-key) a publisher. Its base URI may not overlap another's.
     pub fn add_publisher(&self, p: &Publisher, now: i64) -> Result<(), RepoError> {
-        if !p.base_uri.ends_with('/') || rpkit_objects::uri::rsync_safe(&p.base_uri).is_none() {
+        let dir_ok = p.base_uri.strip_suffix('/').and_then(rpkit_objects::uri::rsync_safe).is_some_and(|r| r.contains('/'));
+        if !dir_ok {
             return Err(refused(format!("{} is not an rsync directory URI", p.base_uri)));
         }
         for other in self.publishers()? {

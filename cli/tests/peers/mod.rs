@@ -1,0 +1,98 @@
+//! The independent tools the interoperability tests run (rpki-client,
+//! Routinator, rsyncd) and the machine set-up they need: `rpki.test` resolving
+//! to 127.0.0.1, a test TLS CA trusted by the system store, root for ports
+//! 443 and 873. Under `CI=true` anything missing fails the test; elsewhere the
+//! test is skipped with a message.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
+}
+
+/// Everything the interop tests need, or `None` (skip) outside CI.
+pub fn prepare() -> Option<Peers> {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    if !is_root() {
+        assert!(!ci, "the interoperability tests need root (ports 443/873, /etc/hosts, the CA store)");
+        eprintln!("SKIPPED: the interoperability tests need root");
+        return None;
+    }
+    let st = Command::new(workspace().join("scripts/peers.sh")).status().expect("scripts/peers.sh runs");
+    assert!(st.success(), "installing the peer tools failed");
+    let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+    if !hosts.lines().any(|l| l.split_whitespace().skip(1).any(|h| h == "rpki.test") && l.starts_with("127.0.0.1")) {
+        let mut f = std::fs::OpenOptions::new().append(true).open("/etc/hosts").expect("/etc/hosts is writable");
+        std::io::Write::write_all(&mut f, b"\n127.0.0.1 rpki.test\n").unwrap();
+    }
+    let routinator = workspace().join(".peers/routinator-0.15.2/bin/routinator");
+    assert!(routinator.exists(), "{} missing", routinator.display());
+    Some(Peers { routinator })
+}
+
+pub struct Peers {
+    pub routinator: PathBuf,
+}
+
+/// A test TLS CA and a leaf for rpki.test (CA:FALSE, serverAuth), written to
+/// `dir`; the CA is added to the system store (rpki-client reads only that).
+pub struct Tls {
+    pub ca_pem: PathBuf,
+    pub chain_pem: PathBuf,
+    pub key_pem: PathBuf,
+}
+
+pub fn tls(dir: &Path) -> Tls {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, "rpkit interop test CA");
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    let leaf_key = KeyPair::generate().unwrap();
+    let mut leaf = CertificateParams::new(vec!["rpki.test".to_string(), "localhost".to_string()]).unwrap();
+    leaf.subject_alt_names.push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
+    leaf.distinguished_name.push(DnType::CommonName, "rpki.test");
+    leaf.is_ca = IsCa::ExplicitNoCa;
+    leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let leaf_cert = leaf.signed_by(&leaf_key, &issuer).unwrap();
+    let t = Tls { ca_pem: dir.join("tls-ca.pem"), chain_pem: dir.join("tls-chain.pem"), key_pem: dir.join("tls-key.pem") };
+    std::fs::write(&t.ca_pem, ca_cert.pem()).unwrap();
+    std::fs::write(&t.chain_pem, format!("{}{}", leaf_cert.pem(), ca_cert.pem())).unwrap();
+    std::fs::write(&t.key_pem, leaf_key.serialize_pem()).unwrap();
+    std::fs::copy(&t.ca_pem, "/usr/local/share/ca-certificates/rpkit-interop-test.crt").unwrap();
+    let st = Command::new("update-ca-certificates").output().expect("update-ca-certificates runs");
+    assert!(st.status.success(), "update-ca-certificates: {}", String::from_utf8_lossy(&st.stderr));
+    t
+}
+
+/// A directory every user can traverse (rpki-client drops to _rpki-client).
+pub fn open_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("rpkit-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    chmod(&d, 0o755);
+    d
+}
+
+pub fn chmod(p: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// A directory owned by _rpki-client.
+pub fn rpki_client_dir(p: &Path) {
+    std::fs::create_dir_all(p).unwrap();
+    let st = Command::new("chown").args(["-R", "_rpki-client:_rpki-client"]).arg(p).status().unwrap();
+    assert!(st.success());
+}
