@@ -25,17 +25,21 @@ type Aspas = BTreeMap<u32, Vec<u32>>;
 struct Proc {
     child: Child,
     log: PathBuf,
+    /// Where this process's output starts in the (appended) log.
+    from: usize,
 }
 
 impl Proc {
     fn spawn(cmd: &mut Command, log: &Path) -> Proc {
         let f = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+        let from = f.metadata().unwrap().len() as usize;
         let child = cmd.stdout(f.try_clone().unwrap()).stderr(f).spawn().unwrap();
-        Proc { child, log: log.to_path_buf() }
+        Proc { child, log: log.to_path_buf(), from }
     }
 
     fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        let all = std::fs::read(&self.log).unwrap_or_default();
+        String::from_utf8_lossy(&all[self.from.min(all.len())..]).to_string()
     }
 
     /// Wait for a log line starting with `prefix`; returns the rest of it.
@@ -93,10 +97,10 @@ struct Env {
     http: reqwest::blocking::Client,
 }
 
-fn start_publication(w: &Path, tls: &peers::Tls) -> (Proc, String) {
+fn start_publication(w: &Path, tls: &peers::Tls, listen: &str) -> (Proc, String) {
     let mut p = Proc::spawn(
         Command::new(BIN)
-            .args(["publication", "serve", "--listen", "127.0.0.1:0", "--rrdp-listen", "127.0.0.1:443", "--interval-ms", "300"])
+            .args(["publication", "serve", "--listen", listen, "--rrdp-listen", "127.0.0.1:443", "--interval-ms", "300"])
             .arg("--data")
             .arg(w.join("pub"))
             .arg("--tls-cert")
@@ -114,7 +118,7 @@ impl Env {
     fn start(peers: peers::Peers) -> Env {
         let w = peers::open_dir("interop");
         let tls = peers::tls(&w);
-        let (publication, pub_url) = start_publication(&w, &tls);
+        let (publication, pub_url) = start_publication(&w, &tls, "127.0.0.1:0");
         let pub_token = std::fs::read_to_string(w.join("pub/admin-token")).unwrap().trim().to_string();
         let conf = run(Command::new(BIN).args(["publication", "rsyncd-conf", "--port", "873", "--data"]).arg(w.join("pub")));
         std::fs::write(w.join("rsyncd.conf"), conf).unwrap();
@@ -293,10 +297,8 @@ fn rpki_client(e: &Env, mode: Transport) -> Outcome {
 fn routinator(e: &Env, mode: Transport) -> Outcome {
     let cache = e.w.join(format!("routinator-{mode:?}-cache"));
     let out = e.w.join(format!("routinator-{mode:?}.json"));
-    let conf = e.w.join("routinator.conf");
-    std::fs::write(&conf, "").unwrap();
     let mut cmd = Command::new(&e.peers.routinator);
-    cmd.arg("--config").arg(&conf).arg("-r").arg(&cache).args(["--no-rir-tals", "--extra-tals-dir"]).arg(e.w.join("tals"));
+    cmd.arg("-r").arg(&cache).args(["--no-rir-tals", "--extra-tals-dir"]).arg(e.w.join("tals"));
     cmd.arg("--rrdp-root-cert").arg(&e.tls.ca_pem).args(["--enable-aspa", "--log-repository-issues"]);
     match mode {
         Transport::Rrdp => cmd.arg("--disable-rsync"),
@@ -422,7 +424,8 @@ fn rpki_client_and_routinator_accept_the_repository_over_rrdp_and_rsync() {
 
     // Restart: the session goes on, the next change is the next serial.
     e.publication.take().unwrap().stop();
-    let (p, url) = start_publication(&e.w, &e.tls);
+    let (p, url) = start_publication(&e.w, &e.tls, e.pub_url.trim_start_matches("http://"));
+    assert_eq!(url, e.pub_url);
     e.publication = Some(p);
     e.pub_url = url;
     let (session3, serial3) = e.wait_published();

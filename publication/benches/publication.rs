@@ -1,0 +1,107 @@
+//! Publication benchmarks (issue figures):
+//! - a 1-object change in repositories of growing size: applying it (what an
+//!   RFC 8181 publisher waits for) and writing its RRDP delta, next to writing
+//!   the full snapshot, each repeated and reported as the median;
+//! - the baseline measured in the same run: SHA-256 over the snapshot's bytes.
+//!
+//! Run: `cargo bench -p rpkit-publication --bench publication -- [--sizes 1000,10000,100000,500000]`
+//! Objects are 2,000 random bytes (a ROA is about 1,900).
+
+use rpkit_objects::rfc8181::{Change, ChangeSet};
+use rpkit_publication::repository::Repository;
+use rpkit_publication::rrdp::{RrdpConfig, RrdpWriter};
+use std::time::{Duration, Instant};
+
+fn sizes() -> Vec<usize> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == "--sizes")
+        .and_then(|i| args.get(i + 1))
+        .map(|v| v.split(',').filter_map(|s| s.parse().ok()).collect())
+        .unwrap_or_else(|| vec![1_000, 10_000, 100_000, 500_000])
+}
+
+fn object(i: usize, version: u8) -> Vec<u8> {
+    let mut v = Vec::with_capacity(2000);
+    let mut x = (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ version as u64;
+    while v.len() < 2000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v.truncate(2000);
+    v
+}
+
+fn uri(i: usize) -> String {
+    format!("rsync://rpki.test/repo/m{}/o{i}.roa", i % 1000)
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn main() {
+    const BASE: &str = "rsync://rpki.test/repo/";
+    println!("{:>8} {:>14} {:>14} {:>14} {:>12} {:>14}", "objects", "apply 1 (µs)", "cut+delta (ms)", "snapshot (ms)", "size (MB)", "sha256 (ms)");
+    for n in sizes() {
+        let dir = std::env::temp_dir().join(format!("rpkit-bench-pub-{n}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut repo = Repository::open(Some(&dir.join("p.sqlite"))).unwrap();
+        let writer = RrdpWriter::new(RrdpConfig::new(dir.join("rrdp"), "https://rpki.test/rrdp/"));
+        for chunk in (0..n).collect::<Vec<_>>().chunks(20_000) {
+            let changes = chunk.iter().map(|&i| Change::Publish { uri: uri(i), der: object(i, 0), replaces: None }).collect();
+            repo.apply(BASE, &ChangeSet { changes }, true).unwrap();
+        }
+        writer.update(&mut repo, 0).unwrap();
+        let (mut apply, mut delta) = (Vec::new(), Vec::new());
+        let mut now = 1;
+        // A 1-object change: apply (publisher's wait), then the delta alone.
+        for round in 0..20u8 {
+            let i = (round as usize * 7919) % n;
+            let old = rpkit_objects::crypto::sha256(&repo.object(&uri(i)).unwrap().unwrap());
+            let cs = ChangeSet { changes: vec![Change::Publish { uri: uri(i), der: object(i, round + 1), replaces: Some(old) }] };
+            let t = Instant::now();
+            repo.apply(BASE, &cs, false).unwrap();
+            apply.push(t.elapsed());
+            let t = Instant::now();
+            let serial = repo.cut_serial(now).unwrap().unwrap();
+            let d = repo.delta(serial).unwrap();
+            std::hint::black_box(&d);
+            delta.push(t.elapsed());
+            // Snapshot files are written by the full update below, not timed here.
+            now += 1;
+        }
+        // Full snapshot (streamed from the database), repeated.
+        let mut snap = Vec::new();
+        let rounds = if n >= 100_000 { 3 } else { 10 };
+        for r in 0..rounds {
+            let i = (r * 104_729) % n;
+            let cur = rpkit_objects::crypto::sha256(&repo.object(&uri(i)).unwrap().unwrap());
+            let cs = ChangeSet { changes: vec![Change::Publish { uri: uri(i), der: object(i, 200 + r as u8), replaces: Some(cur) }] };
+            repo.apply(BASE, &cs, false).unwrap();
+            let t = Instant::now();
+            writer.update(&mut repo, now).unwrap();
+            snap.push(t.elapsed());
+            now += 1;
+        }
+        let snapshot = repo.files("snapshot").unwrap().pop().unwrap();
+        let bytes = std::fs::read(dir.join("rrdp").join(&snapshot.path)).unwrap();
+        let t = Instant::now();
+        std::hint::black_box(rpkit_objects::crypto::sha256(&bytes));
+        let sha = t.elapsed();
+        println!(
+            "{n:>8} {:>14.1} {:>14.2} {:>14.1} {:>12.1} {:>14.1}",
+            median(apply).as_secs_f64() * 1e6,
+            median(delta).as_secs_f64() * 1e3,
+            median(snap).as_secs_f64() * 1e3,
+            bytes.len() as f64 / 1e6,
+            sha.as_secs_f64() * 1e3
+        );
+        drop(repo);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

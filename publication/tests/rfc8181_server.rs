@@ -1,0 +1,289 @@
+//! The publication server over HTTP, in process: RFC 8183 registration, RFC 8181
+//! queries from our client and from the `rpki` crate's, every refusal with its
+//! RFC 8181 error code and nothing changed, the shrink guard, and RRDP serving
+//! (caching headers, ETag / If-None-Match, gzip, no path escapes).
+
+use rpkit_objects::bpki::Identity;
+use rpkit_objects::crypto::sha256;
+use rpkit_objects::der::Time;
+use rpkit_objects::rfc8181::{Query, QueryPdu, Reply};
+use rpkit_objects::rfc8183::{PublisherRequest, RepositoryResponse};
+use rpkit_objects::signed_message::SignedMessage;
+use rpkit_publication::service::{PublicationServer, ServerConfig};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+const TOKEN: &str = "test-admin-token";
+
+struct Env {
+    dir: PathBuf,
+    url: String,
+    server: Arc<PublicationServer>,
+    rt: tokio::runtime::Runtime,
+    http: reqwest::blocking::Client,
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn start(name: &str) -> Env {
+    let dir = std::env::temp_dir().join(format!("rpkit-pubsrv-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let config = ServerConfig {
+        data_dir: dir.clone(),
+        rrdp_base_uri: "https://rpki.test/rrdp/".into(),
+        rsync_base_uri: "rsync://rpki.test/repo/".into(),
+        service_base_uri: format!("http://{addr}/"),
+        interval: Duration::from_millis(50),
+        rsync_tree: true,
+    };
+    let server = PublicationServer::open(config).unwrap();
+    let s2 = server.clone();
+    rt.spawn(async move { rpkit_publication::http::serve(s2, TOKEN, listener, None, std::future::pending()).await });
+    let http = reqwest::blocking::Client::new();
+    Env { dir, url: format!("http://{addr}"), server, rt, http }
+}
+
+struct Publisher {
+    id: Identity,
+    response: RepositoryResponse,
+}
+
+impl Env {
+    fn register(&self, handle: &str) -> Publisher {
+        let id = Identity::create().unwrap();
+        let req = PublisherRequest { tag: None, publisher_handle: handle.into(), id_cert: id.cert.clone() };
+        let resp = self.http.post(format!("{}/api/v1/publishers", self.url)).bearer_auth(TOKEN).body(req.encode()).send().unwrap();
+        assert_eq!(resp.status(), 200);
+        let response = RepositoryResponse::decode(&resp.bytes().unwrap()).unwrap();
+        assert_eq!(response.sia_base, format!("rsync://rpki.test/repo/{handle}/"));
+        assert_eq!(response.rrdp_notification_uri.as_deref(), Some("https://rpki.test/rrdp/notification.xml"));
+        Publisher { id, response }
+    }
+
+    /// Send signed bytes to a service URI; returns the verified reply.
+    fn post(&self, service_uri: &str, body: Vec<u8>) -> Reply {
+        let resp = self.http.post(service_uri).header("Content-Type", "application/rpki-publication").body(body).send().unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.headers()["content-type"], "application/rpki-publication");
+        let msg = SignedMessage::decode(&resp.bytes().unwrap()).unwrap();
+        msg.verify(&self.server.identity.cert, Time::now()).expect("reply signed by the server identity");
+        Reply::decode(msg.content()).unwrap()
+    }
+
+    fn send(&self, p: &Publisher, q: &Query) -> Reply {
+        self.post(&p.response.service_uri, p.id.sign(q.encode().as_bytes(), Time::now()).unwrap())
+    }
+
+    fn objects(&self) -> Vec<(String, [u8; 32])> {
+        self.server.lock().list("rsync://").unwrap()
+    }
+
+    fn wait_written(&self) -> u64 {
+        for _ in 0..200 {
+            let r = self.server.lock();
+            let (_, serial) = r.session().unwrap();
+            if r.pending_revisions().unwrap() == 0 && r.files("snapshot").unwrap().iter().any(|f| f.serial == serial) {
+                return serial;
+            }
+            drop(r);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("RRDP files not written");
+    }
+}
+
+fn publish(uri: &str, der: &[u8], hash: Option<[u8; 32]>) -> QueryPdu {
+    QueryPdu::Publish { tag: Some(format!("t-{uri}")), uri: uri.into(), der: der.to_vec(), hash }
+}
+
+fn error_code(r: &Reply) -> String {
+    match r {
+        Reply::Errors(e) => e[0].code.clone(),
+        other => panic!("expected an error reply, got {other:?}"),
+    }
+}
+
+const A: &str = "rsync://rpki.test/repo/alice/a.roa";
+
+#[test]
+fn rfc8181_publish_list_withdraw_and_every_refusal_changes_nothing() {
+    let e = start("protocol");
+    let alice = e.register("alice");
+    let bob = e.register("bob");
+    assert_eq!(e.send(&alice, &Query::Pdus(vec![publish(A, b"A1", None)])), Reply::Success);
+    assert_eq!(e.send(&alice, &Query::List), Reply::List(vec![(A.to_string(), sha256(b"A1"))]));
+    assert_eq!(e.send(&bob, &Query::List), Reply::List(vec![]), "list shows only the publisher's own objects");
+    let before = e.objects();
+
+    // Wrong hash on replace and on withdraw.
+    let r = e.send(&alice, &Query::Pdus(vec![publish(A, b"A2", Some(sha256(b"nope")))]));
+    assert_eq!(error_code(&r), "no_object_matching_hash");
+    let r = e.send(&alice, &Query::Pdus(vec![QueryPdu::Withdraw { tag: None, uri: A.into(), hash: sha256(b"nope") }]));
+    assert_eq!(error_code(&r), "no_object_matching_hash");
+    // Publishing over an existing object without its hash; withdrawing what is not there.
+    assert_eq!(error_code(&e.send(&alice, &Query::Pdus(vec![publish(A, b"A2", None)]))), "object_already_present");
+    let r = e.send(&alice, &Query::Pdus(vec![QueryPdu::Withdraw { tag: None, uri: format!("{A}x"), hash: sha256(b"A1") }]));
+    assert_eq!(error_code(&r), "no_object_present");
+    // Outside the base URI: another publisher's directory, a path escape; in one
+    // message with a valid PDU, which is not applied either.
+    for uri in ["rsync://rpki.test/repo/bob/b.roa", "rsync://rpki.test/repo/alice/../bob/b.roa", "rsync://other.test/repo/alice/x.roa"] {
+        let r = e.send(&alice, &Query::Pdus(vec![publish("rsync://rpki.test/repo/alice/ok.roa", b"ok", None), publish(uri, b"x", None)]));
+        assert_eq!(error_code(&r), "permission_failure", "{uri}");
+        if let Reply::Errors(errs) = &r {
+            assert_eq!(errs[0].tag.as_deref(), Some(format!("t-{uri}").as_str()), "the tag names the refused PDU");
+        }
+    }
+    // Bob signing for alice: bad CMS signature.
+    let forged = bob.id.sign(Query::Pdus(vec![publish(A, b"evil", Some(sha256(b"A1")))]).encode().as_bytes(), Time::now()).unwrap();
+    assert_eq!(error_code(&e.post(&alice.response.service_uri, forged)), "bad_cms_signature");
+    // Tampered content: bad CMS signature (digest).
+    let mut cms = alice.id.sign(Query::List.encode().as_bytes(), Time::now()).unwrap();
+    let at = cms.windows(4).position(|w| w == b"list").unwrap();
+    cms[at] = b'L';
+    assert_eq!(error_code(&e.post(&alice.response.service_uri, cms)), "bad_cms_signature");
+    // Not CMS at all.
+    assert_eq!(error_code(&e.post(&alice.response.service_uri, b"hello".to_vec())), "bad_cms_signature");
+    // Malformed XML, correctly signed.
+    let bad_xml = alice.id.sign(b"<msg xmlns=\"http://www.hactrn.net/uris/rpki/publication-spec/\" version=\"4\" type=\"query\"><publish", Time::now()).unwrap();
+    assert_eq!(error_code(&e.post(&alice.response.service_uri, bad_xml)), "xml_error");
+    let wrong_version = alice.id.sign(Query::List.encode().replace("version=\"4\"", "version=\"3\"").as_bytes(), Time::now()).unwrap();
+    assert_eq!(error_code(&e.post(&alice.response.service_uri, wrong_version)), "xml_error");
+    // Unknown publisher.
+    let stranger = alice.id.sign(Query::List.encode().as_bytes(), Time::now()).unwrap();
+    assert_eq!(error_code(&e.post(&format!("{}/rfc8181/mallory", e.url), stranger)), "permission_failure");
+    assert_eq!(e.objects(), before, "no refused message changed anything");
+
+    // Replace and withdraw with the right hashes.
+    assert_eq!(e.send(&alice, &Query::Pdus(vec![publish(A, b"A2", Some(sha256(b"A1")))])), Reply::Success);
+    assert_eq!(e.send(&alice, &Query::Pdus(vec![QueryPdu::Withdraw { tag: None, uri: A.into(), hash: sha256(b"A2") }])), Reply::Success);
+    assert!(e.objects().is_empty());
+    // A non-8181 content type is refused at the HTTP level.
+    let resp = e.http.post(&alice.response.service_uri).header("Content-Type", "text/plain").body("x").send().unwrap();
+    assert_eq!(resp.status(), 415);
+    // The operator API needs the admin token.
+    assert_eq!(e.http.get(format!("{}/api/v1/publishers", e.url)).send().unwrap().status(), 401);
+    assert_eq!(e.http.get(format!("{}/api/v1/publishers", e.url)).bearer_auth("wrong").send().unwrap().status(), 401);
+}
+
+#[test]
+fn overlapping_base_uris_and_bad_requests_are_refused() {
+    let e = start("register");
+    e.register("alice");
+    let id = Identity::create().unwrap();
+    let req = PublisherRequest { tag: None, publisher_handle: "intruder".into(), id_cert: id.cert.clone() };
+    let resp = e
+        .http
+        .post(format!("{}/api/v1/publishers?sia_base=rsync://rpki.test/repo/alice/sub/", e.url))
+        .bearer_auth(TOKEN)
+        .body(req.encode())
+        .send()
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(resp.text().unwrap().contains("overlaps publisher alice"));
+    let resp = e.http.post(format!("{}/api/v1/publishers", e.url)).bearer_auth(TOKEN).body("<publisher_request/>").send().unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(resp.text().unwrap().contains("publisher_request"));
+}
+
+#[test]
+fn any_rfc8181_publisher_works_the_rpki_crate_as_client() {
+    use rpki::ca::idexchange;
+    use rpki::ca::publication::{Message, PublicationCms, PublishDelta};
+    use rpki::crypto::{PublicKeyFormat, Signer as _};
+    let e = start("oracle");
+    let signer = rpki::crypto::softsigner::SoftSigner::new();
+    let key = signer.create_key(PublicKeyFormat::Rsa).unwrap();
+    let ta = rpki::ca::idcert::IdCert::new_ta(rpki::repository::x509::Validity::from_secs(3600), &key, &signer).unwrap();
+    let req = idexchange::PublisherRequest::new(ta.to_bytes().as_ref().into(), "carol".try_into().unwrap(), None);
+    let resp = e.http.post(format!("{}/api/v1/publishers", e.url)).bearer_auth(TOKEN).body(req.to_xml_string()).send().unwrap();
+    assert_eq!(resp.status(), 200);
+    let response = idexchange::RepositoryResponse::parse(resp.bytes().unwrap().as_ref()).unwrap();
+    let server_ta = response.validate().unwrap();
+    let exchange = |msg: Message| {
+        let cms = PublicationCms::create(msg, &key, &signer).unwrap().to_bytes();
+        let body = e
+            .http
+            .post(response.service_uri().to_string())
+            .header("Content-Type", "application/rpki-publication")
+            .body(cms.to_vec())
+            .send()
+            .unwrap()
+            .bytes()
+            .unwrap();
+        let reply = PublicationCms::decode(&body).unwrap();
+        reply.validate(server_ta.public_key()).unwrap();
+        reply.into_message()
+    };
+    let uri: rpki::uri::Rsync = "rsync://rpki.test/repo/carol/c.cer".parse().unwrap();
+    let mut delta = PublishDelta::empty();
+    delta.add_publish(rpki::ca::publication::Publish::new(None, uri.clone(), b"carol's object".as_ref().into()));
+    assert_eq!(exchange(Message::delta(delta)), Message::success());
+    let list = exchange(Message::list_query()).as_reply().unwrap();
+    let rpki::ca::publication::Reply::List(l) = list else { panic!("{list:?}") };
+    assert_eq!(l.elements().len(), 1);
+    assert_eq!(l.elements()[0].uri(), &uri);
+    assert_eq!(l.elements()[0].hash().as_ref(), sha256(b"carol's object"));
+}
+
+#[test]
+fn shrink_guard_refuses_mass_withdrawal_through_rfc8181() {
+    let e = start("shrink");
+    let alice = e.register("alice");
+    let pdus: Vec<QueryPdu> = (0..200).map(|i| publish(&format!("rsync://rpki.test/repo/alice/{i}.roa"), format!("o{i}").as_bytes(), None)).collect();
+    assert_eq!(e.send(&alice, &Query::Pdus(pdus)), Reply::Success);
+    let all: Vec<QueryPdu> =
+        (0..200).map(|i| QueryPdu::Withdraw { tag: None, uri: format!("rsync://rpki.test/repo/alice/{i}.roa"), hash: sha256(format!("o{i}").as_bytes()) }).collect();
+    let r = e.send(&alice, &Query::Pdus(all.clone()));
+    assert_eq!(error_code(&r), "consistency_problem");
+    if let Reply::Errors(errs) = &r {
+        assert!(errs[0].text.as_deref().unwrap().contains("shrink guard"), "{errs:?}");
+    }
+    assert_eq!(e.objects().len(), 200);
+    // 10% at once is allowed.
+    assert_eq!(e.send(&alice, &Query::Pdus(all[..20].to_vec())), Reply::Success);
+    assert_eq!(e.objects().len(), 180);
+}
+
+#[test]
+fn rrdp_files_are_served_with_caching_headers_etags_and_gzip() {
+    let e = start("serving");
+    let alice = e.register("alice");
+    assert_eq!(e.send(&alice, &Query::Pdus(vec![publish(A, &[7u8; 3000], None)])), Reply::Success);
+    let serial = e.wait_written();
+    let get = |path: &str, headers: &[(&str, &str)]| {
+        let mut rb = e.http.get(format!("{}/rrdp/{path}", e.url));
+        for (k, v) in headers {
+            rb = rb.header(*k, *v);
+        }
+        rb.send().unwrap()
+    };
+    let n = get("notification.xml", &[]);
+    assert_eq!(n.status(), 200);
+    assert_eq!(n.headers()["cache-control"], "public, max-age=60");
+    let etag = n.headers()["etag"].to_str().unwrap().to_string();
+    let lm = n.headers()["last-modified"].to_str().unwrap().to_string();
+    let text = n.text().unwrap();
+    assert!(text.contains(&format!("serial=\"{serial}\"")));
+    assert_eq!(get("notification.xml", &[("If-None-Match", &etag)]).status(), 304);
+    assert_eq!(get("notification.xml", &[("If-Modified-Since", &lm)]).status(), 304);
+    let snap_uri = text.split("<snapshot uri=\"").nth(1).unwrap().split('"').next().unwrap();
+    let snap_path = snap_uri.strip_prefix("https://rpki.test/rrdp/").unwrap();
+    let s = get(snap_path, &[]);
+    assert_eq!(s.headers()["cache-control"], "public, max-age=604800, immutable");
+    let plain = s.bytes().unwrap();
+    let z = get(snap_path, &[("Accept-Encoding", "gzip")]);
+    assert_eq!(z.headers()["content-encoding"], "gzip");
+    let zipped = z.bytes().unwrap();
+    assert!(zipped.len() < plain.len() / 2, "gzip: {} -> {}", plain.len(), zipped.len());
+    for bad in ["../publication.sqlite", "..%2Fpublication.sqlite", "%2e%2e/publication.sqlite", "nothing.xml"] {
+        assert_eq!(get(bad, &[]).status(), 404, "{bad}");
+    }
+}
