@@ -21,6 +21,19 @@ pub enum Cmd {
     RemovePublisher(RemoveArgs),
     /// Print an rsyncd.conf serving the rsync tree.
     RsyncdConf(RsyncdArgs),
+    /// Register a publisher `bench` and publish random objects through RFC 8181 (benchmarks).
+    #[command(hide = true)]
+    BenchFill(BenchFillArgs),
+}
+
+#[derive(clap::Args)]
+pub struct BenchFillArgs {
+    #[command(flatten)]
+    api: ApiArgs,
+    #[arg(long, default_value_t = 5000)]
+    objects: usize,
+    #[arg(long, default_value_t = 2000)]
+    size: usize,
 }
 
 #[derive(clap::Args)]
@@ -120,6 +133,7 @@ pub fn run(cmd: Cmd) -> Result<ExitCode, String> {
             println!("{}", call(&a.api, reqwest::Method::DELETE, &url, None)?.trim());
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::BenchFill(a) => bench_fill(a),
         Cmd::RsyncdConf(a) => {
             print!("{}", rsyncd_conf(&a.data, &a.rsync_base_uri, a.port)?);
             Ok(ExitCode::SUCCESS)
@@ -213,5 +227,46 @@ fn serve(a: ServeArgs) -> Result<ExitCode, String> {
         };
         rpkit_publication::http::serve(server, &token, api, tls, shutdown).await.map_err(|e| e.to_string())
     })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bench_fill(a: BenchFillArgs) -> Result<ExitCode, String> {
+    use rpkit_objects::rfc8181::{Query, QueryPdu, Reply};
+    use rpkit_objects::rfc8183::{PublisherRequest, RepositoryResponse};
+    let id = rpkit_objects::bpki::Identity::create().map_err(|e| e.to_string())?;
+    let req = PublisherRequest { tag: None, publisher_handle: "bench".into(), id_cert: id.cert.clone() };
+    let url = format!("{}/api/v1/publishers", a.api.server.trim_end_matches('/'));
+    let resp = RepositoryResponse::decode(call(&a.api, reqwest::Method::POST, &url, Some(req.encode().into_bytes()))?.as_bytes()).map_err(|e| e.to_string())?;
+    let http = reqwest::blocking::Client::new();
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    for start in (0..a.objects).step_by(1000) {
+        let pdus = (start..(start + 1000).min(a.objects))
+            .map(|i| {
+                let der = (0..a.size)
+                    .map(|_| {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 7;
+                        seed ^= seed << 17;
+                        seed as u8
+                    })
+                    .collect();
+                QueryPdu::Publish { tag: None, uri: format!("{}o{i}.roa", resp.sia_base), der, hash: None }
+            })
+            .collect();
+        let cms = id.sign(Query::Pdus(pdus).encode().as_bytes(), rpkit_objects::der::Time::now()).map_err(|e| e.to_string())?;
+        let body = http
+            .post(&resp.service_uri)
+            .header("Content-Type", "application/rpki-publication")
+            .body(cms)
+            .send()
+            .and_then(|r| r.bytes())
+            .map_err(|e| e.to_string())?;
+        let msg = rpkit_objects::signed_message::SignedMessage::decode(&body).map_err(|e| e.to_string())?;
+        match Reply::decode(msg.content()).map_err(|e| e.to_string())? {
+            Reply::Success => {}
+            other => return Err(format!("publishing failed: {other:?}")),
+        }
+    }
+    println!("published {} objects", a.objects);
     Ok(ExitCode::SUCCESS)
 }
