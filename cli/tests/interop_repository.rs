@@ -46,7 +46,7 @@ impl Proc {
     fn wait_line(&mut self, prefix: &str) -> String {
         let t0 = Instant::now();
         loop {
-            if let Some(l) = self.log_text().lines().filter_map(|l| l.strip_prefix(prefix)).last() {
+            if let Some(l) = self.log_text().lines().rev().find_map(|l| l.strip_prefix(prefix)) {
                 return l.to_string();
             }
             if let Ok(Some(st)) = self.child.try_wait() {
@@ -130,19 +130,19 @@ impl Env {
         let ca_data = w.join("ca");
         let req = run(Command::new(BIN).args(["ca", "publisher-request", "--data"]).arg(&ca_data));
         std::fs::write(w.join("publisher_request.xml"), req).unwrap();
-        let resp = run(
-            Command::new(BIN)
-                .args(["publication", "add-publisher", "--sia-base", "rsync://rpki.test/repo/"])
-                .arg(w.join("publisher_request.xml"))
-                .env("RPKIT_PUBLICATION_SERVER", &pub_url)
-                .env("RPKIT_PUBLICATION_TOKEN", &pub_token),
-        );
+        let resp = run(Command::new(BIN)
+            .args(["publication", "add-publisher", "--sia-base", "rsync://rpki.test/repo/"])
+            .arg(w.join("publisher_request.xml"))
+            .env("RPKIT_PUBLICATION_SERVER", &pub_url)
+            .env("RPKIT_PUBLICATION_TOKEN", &pub_token));
         assert!(resp.contains("sia_base=\"rsync://rpki.test/repo/\""), "{resp}");
         std::fs::write(w.join("repository_response.xml"), resp).unwrap();
         run(Command::new(BIN).args(["ca", "repository", "--data"]).arg(&ca_data).arg(w.join("repository_response.xml")));
         run(Command::new(BIN).args(["ta", "init", "--data"]).arg(&ca_data));
-        let mut ca =
-            Proc::spawn(Command::new(BIN).args(["ca", "serve", "--listen", "127.0.0.1:0", "--data"]).arg(&ca_data).env("RUST_LOG", "warn"), &w.join("ca.log"));
+        let mut ca = Proc::spawn(
+            Command::new(BIN).args(["ca", "serve", "--listen", "127.0.0.1:0", "--data"]).arg(&ca_data).env("RUST_LOG", "warn"),
+            &w.join("ca.log"),
+        );
         let ca_url = ca.wait_line("rpkit CA API on ");
         let ca_token = std::fs::read_to_string(ca_data.join("admin-token")).unwrap().trim().to_string();
         std::fs::create_dir_all(w.join("tals")).unwrap();
@@ -194,7 +194,11 @@ impl Env {
         for m in members.as_array().unwrap() {
             let h = m["handle"].as_str().unwrap();
             for r in self.ca_call(reqwest::Method::GET, &format!("/api/v1/members/{h}/roas"), None).as_array().unwrap() {
-                vrps.insert((r["prefix"].as_str().unwrap().to_string(), r["max_length"].as_u64().unwrap() as u8, r["asn"].as_u64().unwrap() as u32));
+                vrps.insert((
+                    r["prefix"].as_str().unwrap().to_string(),
+                    r["max_length"].as_u64().unwrap() as u8,
+                    r["asn"].as_u64().unwrap() as u32,
+                ));
             }
             for a in self.ca_call(reqwest::Method::GET, &format!("/api/v1/members/{h}/aspas"), None).as_array().unwrap() {
                 let providers = a["providers"].as_array().unwrap().iter().map(|p| p.as_u64().unwrap() as u32).collect();
@@ -255,7 +259,10 @@ fn rpki_client(e: &Env, mode: Transport) -> Outcome {
     let aspa_trace = |i: usize| {
         // OpenSSL's trace lines printed right before an ASPA parse failure.
         lines[i].starts_with("rpki-client:  ...trace:")
-            && lines[i..].iter().find(|l| !l.starts_with("rpki-client:  ...trace:")).is_some_and(|l| l.ends_with("failed to parse ASProviderAttestation"))
+            && lines[i..]
+                .iter()
+                .find(|l| !l.starts_with("rpki-client:  ...trace:"))
+                .is_some_and(|l| l.ends_with("failed to parse ASProviderAttestation"))
     };
     let mut problems: Vec<String> = lines
         .iter()
@@ -307,7 +314,11 @@ fn routinator(e: &Env, mode: Transport) -> Outcome {
     let o = cmd.args(["vrps", "-f", "json", "-o"]).arg(&out).stdin(Stdio::null()).output().unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr).to_string();
     assert!(o.status.success(), "routinator: {stderr}");
-    let problems = stderr.lines().filter(|l| (l.contains("WARN") || l.contains("ERROR")) && !l.contains("Using config file")).map(str::to_string).collect();
+    let problems = stderr
+        .lines()
+        .filter(|l| (l.contains("WARN") || l.contains("ERROR")) && !l.contains("Using config file"))
+        .map(str::to_string)
+        .collect();
     let json: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     let asn = |v: &Value| v.as_str().unwrap().trim_start_matches("AS").parse::<u32>().unwrap();
     let vrps = json["roas"]
@@ -333,7 +344,12 @@ fn routinator(e: &Env, mode: Transport) -> Outcome {
 
 /// Run all four validator set-ups and compare with what the CA holds.
 fn check_all(e: &Env, want: &(Vrps, Aspas), phase: &str) {
-    for (tool, mode) in [("rpki-client", Transport::Rrdp), ("rpki-client", Transport::Rsync), ("routinator", Transport::Rrdp), ("routinator", Transport::Rsync)] {
+    for (tool, mode) in [
+        ("rpki-client", Transport::Rrdp),
+        ("rpki-client", Transport::Rsync),
+        ("routinator", Transport::Rrdp),
+        ("routinator", Transport::Rsync),
+    ] {
         check_one(e, want, phase, tool, mode);
     }
 }
@@ -352,7 +368,11 @@ fn check_one(e: &Env, want: &(Vrps, Aspas), phase: &str, tool: &str, mode: Trans
     } else {
         assert_eq!(o.aspas, want.1, "{phase}: {tool} over {mode:?}: ASPAs differ");
     }
-    eprintln!("{phase}: {tool} over {mode:?}: {} VRPs, {} ASPAs, exactly as the CA holds; RRDP deltas/snapshots fetched: {fetches:?}", o.vrps.len(), o.aspas.len());
+    eprintln!(
+        "{phase}: {tool} over {mode:?}: {} VRPs, {} ASPAs, exactly as the CA holds; RRDP deltas/snapshots fetched: {fetches:?}",
+        o.vrps.len(),
+        o.aspas.len()
+    );
     fetches
 }
 
@@ -379,19 +399,25 @@ fn rpki_client_and_routinator_accept_the_repository_over_rrdp_and_rsync() {
     let report = e.ca_call(reqwest::Method::POST, "/api/v1/members/import", Some(Value::String(text.clone())));
     assert_eq!(report["added"].as_array().map(Vec::len), Some(130), "{report}");
     let holders = rpkit_ca::delegated::parse(&text).unwrap();
-    let mut handles: Vec<&String> = holders.iter().filter(|(_, h)| !h.resources.ipv4.is_empty() || !h.resources.ipv6.is_empty()).map(|(k, _)| k).collect();
+    let mut handles: Vec<&String> =
+        holders.iter().filter(|(_, h)| !h.resources.ipv4.is_empty() || !h.resources.ipv6.is_empty()).map(|(k, _)| k).collect();
     handles.sort();
     assert!(handles.len() >= 100, "{} members with prefixes", handles.len());
     handles.truncate(100);
     for (i, h) in handles.iter().enumerate() {
         let r = &holders[h.as_str()].resources;
         let (pfx, len, longest) = first_prefix(r);
-        let added: Vec<Value> =
-            (0..10u32).map(|k| json!({"prefix": pfx, "max_length": if k < 5 { len } else { (len + 1).min(longest) }, "asn": 64496 + k})).collect();
+        let added: Vec<Value> = (0..10u32)
+            .map(|k| json!({"prefix": pfx, "max_length": if k < 5 { len } else { (len + 1).min(longest) }, "asn": 64496 + k}))
+            .collect();
         e.ca_call(reqwest::Method::POST, &format!("/api/v1/members/{h}/roas/delta"), Some(json!({ "added": added })));
         if i < 20 {
             if let Some((first, _)) = r.asn.set.ranges().first() {
-                e.ca_call(reqwest::Method::PUT, &format!("/api/v1/members/{h}/aspas/{first}"), Some(json!({"providers": [65000, 65001 + i as u32]})));
+                e.ca_call(
+                    reqwest::Method::PUT,
+                    &format!("/api/v1/members/{h}/aspas/{first}"),
+                    Some(json!({"providers": [65000, 65001 + i as u32]})),
+                );
             }
         }
     }
@@ -432,7 +458,11 @@ fn rpki_client_and_routinator_accept_the_repository_over_rrdp_and_rsync() {
     assert_eq!((session3.as_str(), serial3), (session.as_str(), serial2), "same session and serial after a restart");
     let h = handles[50];
     let (pfx, len, _) = first_prefix(&holders[h.as_str()].resources);
-    e.ca_call(reqwest::Method::POST, &format!("/api/v1/members/{h}/roas/delta"), Some(json!({"removed": [{"prefix": pfx, "max_length": len, "asn": 64497}]})));
+    e.ca_call(
+        reqwest::Method::POST,
+        &format!("/api/v1/members/{h}/roas/delta"),
+        Some(json!({"removed": [{"prefix": pfx, "max_length": len, "asn": 64497}]})),
+    );
     let (session4, serial4) = e.wait_published();
     assert_eq!((session4.as_str(), serial4), (session.as_str(), serial3 + 1));
     let want4 = e.ca_payloads();

@@ -168,6 +168,9 @@ pub fn issue(
     Ok(IdCert::decode(&crate::x509::assemble(&tbs, &sig))?)
 }
 
+/// Stored form of an identity: identity key and message key (PKCS#1), certificate.
+pub type IdentityParts = (Vec<u8>, Vec<u8>, Vec<u8>);
+
 /// A party's BPKI identity: the identity key and certificate, and the key that
 /// signs its protocol messages (certified afresh for each message).
 pub struct Identity {
@@ -202,7 +205,7 @@ impl Identity {
     }
 
     /// The parts to store: identity key, message key (PKCS#1) and certificate.
-    pub fn to_parts(&self) -> std::result::Result<(Vec<u8>, Vec<u8>, Vec<u8>), BuildError> {
+    pub fn to_parts(&self) -> std::result::Result<IdentityParts, BuildError> {
         Ok((self.signer.export(&self.key)?, self.signer.export(&self.ee_key)?, self.cert.to_der().to_vec()))
     }
 

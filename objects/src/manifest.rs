@@ -158,15 +158,8 @@ impl Manifest {
             not_after: content.next_update,
             object_uri: manifest_uri.to_string(),
         };
-        let so = signed_object::build(
-            oid::CT_MANIFEST,
-            &content.encode(),
-            content.this_update,
-            &ee,
-            key,
-            CertResources::inherit_all(),
-            issuer,
-        )?;
+        let so =
+            signed_object::build(oid::CT_MANIFEST, &content.encode(), content.this_update, &ee, key, CertResources::inherit_all(), issuer)?;
         Ok(Manifest::from_signed(so)?)
     }
 }

@@ -136,7 +136,9 @@ impl SignedMessage {
             return reject(RULE, "signer identifier does not match the EE certificate");
         }
         self.ee.public_key.verify(&self.signed_attrs, &self.signature).map_err(|_| Error::new(RULE, "signature does not verify"))?;
-        self.ee.verify_issued_by(&identity.public_key).map_err(|_| Error::new(RULE, "the EE certificate was not issued by the sender's identity"))?;
+        self.ee
+            .verify_issued_by(&identity.public_key)
+            .map_err(|_| Error::new(RULE, "the EE certificate was not issued by the sender's identity"))?;
         if self.ee.ca {
             return reject(RULE, "the signing certificate is a CA certificate");
         }

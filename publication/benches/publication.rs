@@ -45,7 +45,10 @@ fn median(mut v: Vec<Duration>) -> Duration {
 
 fn main() {
     const BASE: &str = "rsync://rpki.test/repo/";
-    println!("{:>8} {:>14} {:>14} {:>14} {:>12} {:>14}", "objects", "apply 1 (µs)", "cut+delta (ms)", "snapshot (ms)", "size (MB)", "sha256 (ms)");
+    println!(
+        "{:>8} {:>14} {:>14} {:>14} {:>12} {:>14}",
+        "objects", "apply 1 (µs)", "cut+delta (ms)", "snapshot (ms)", "size (MB)", "sha256 (ms)"
+    );
     for n in sizes() {
         let dir = std::env::temp_dir().join(format!("rpkit-bench-pub-{n}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);

@@ -31,11 +31,11 @@ fn text(status: StatusCode, msg: impl Into<String>) -> Response {
     (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], format!("{}\n", msg.into())).into_response()
 }
 
-fn authorised(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+fn authorised(state: &AppState, headers: &HeaderMap) -> Result<(), Box<Response>> {
     let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     match given {
         Some(t) if constant_time_eq(t.as_bytes(), state.admin_token.as_bytes()) => Ok(()),
-        _ => Err(text(StatusCode::UNAUTHORIZED, "a valid admin bearer token is required")),
+        _ => Err(Box::new(text(StatusCode::UNAUTHORIZED, "a valid admin bearer token is required"))),
     }
 }
 
@@ -109,7 +109,7 @@ struct StatusView {
 
 async fn status(State(st): State<AppState>, headers: HeaderMap) -> Response {
     if let Err(r) = authorised(&st, &headers) {
-        return r;
+        return *r;
     }
     let repo = st.server.lock();
     let view = (|| {
@@ -139,7 +139,7 @@ struct PublisherView {
 
 async fn list_publishers(State(st): State<AppState>, headers: HeaderMap) -> Response {
     if let Err(r) = authorised(&st, &headers) {
-        return r;
+        return *r;
     }
     let repo = st.server.lock();
     let views = repo.publishers().and_then(|ps| {
@@ -168,7 +168,7 @@ struct AddParams {
 /// `POST /api/v1/publishers` with an RFC 8183 publisher_request; answers the repository_response.
 async fn add_publisher(State(st): State<AppState>, headers: HeaderMap, Query(q): Query<AddParams>, body: axum::body::Bytes) -> Response {
     if let Err(r) = authorised(&st, &headers) {
-        return r;
+        return *r;
     }
     let req = match PublisherRequest::decode(&body) {
         Ok(r) => r,
@@ -185,7 +185,7 @@ async fn add_publisher(State(st): State<AppState>, headers: HeaderMap, Query(q):
 
 async fn publisher_response(State(st): State<AppState>, headers: HeaderMap, Path(handle): Path<String>) -> Response {
     if let Err(r) = authorised(&st, &headers) {
-        return r;
+        return *r;
     }
     let p = st.server.lock().publisher(&handle);
     match p {
@@ -197,7 +197,7 @@ async fn publisher_response(State(st): State<AppState>, headers: HeaderMap, Path
 
 async fn remove_publisher(State(st): State<AppState>, headers: HeaderMap, Path(handle): Path<String>) -> Response {
     if let Err(r) = authorised(&st, &headers) {
-        return r;
+        return *r;
     }
     let removed = st.server.lock().remove_publisher(&handle);
     match removed {

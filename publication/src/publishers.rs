@@ -2,8 +2,8 @@
 //! server's own BPKI identity, both kept beside the repository state.
 
 use crate::repository::{RepoError, Repository};
-pub use rpkit_objects::bpki::Identity;
 use rpkit_objects::bpki::IdCert;
+pub use rpkit_objects::bpki::Identity;
 use rpkit_objects::rfc8181::{Change, ChangeSet, ErrorCode};
 use rusqlite::{params, OptionalExtension};
 

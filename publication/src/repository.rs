@@ -8,7 +8,8 @@ use rpkit_objects::rfc8181::{Change, ChangeSet, ErrorCode};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::path::Path;
 
-const SCHEMA: &[&str] = &["
+const SCHEMA: &[&str] = &[
+    "
     CREATE TABLE session (id TEXT NOT NULL, serial INTEGER NOT NULL);
     CREATE TABLE objects (
         uri TEXT PRIMARY KEY,
@@ -34,7 +35,8 @@ const SCHEMA: &[&str] = &["
         written INTEGER NOT NULL,
         PRIMARY KEY (serial, kind)
     );
-", "
+",
+    "
     -- Each accepted change set is a revision; an RRDP serial covers a run of
     -- revisions (at most one serial per batching interval).
     ALTER TABLE changes RENAME COLUMN serial TO rev;
@@ -52,7 +54,8 @@ const SCHEMA: &[&str] = &["
     );
     -- The server's own BPKI identity: its key, a message-signing key, the identity certificate.
     CREATE TABLE identity (key BLOB NOT NULL, ee_key BLOB NOT NULL, cert BLOB NOT NULL);
-"];
+",
+];
 
 /// An RRDP file on disk.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -181,7 +184,8 @@ impl Repository {
     /// an object published and withdrawn within one serial does not appear.
     pub fn delta(&self, serial: u64) -> Result<Vec<DeltaElement>, RepoError> {
         let (first, last): (i64, i64) =
-            self.conn.query_row("SELECT first_rev, last_rev FROM serials WHERE serial = ?1", [serial as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            self.conn
+                .query_row("SELECT first_rev, last_rev FROM serials WHERE serial = ?1", [serial as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
         let mut st = self.conn.prepare("SELECT uri, der, replaces FROM changes WHERE rev BETWEEN ?1 AND ?2 ORDER BY uri, rev")?;
         let mut rows = st.query([first, last])?;
         let mut out: Vec<DeltaElement> = Vec::new();
@@ -215,7 +219,10 @@ impl Repository {
             return Ok(None);
         }
         let next = serial + 1;
-        tx.execute("INSERT INTO serials (serial, created, first_rev, last_rev) VALUES (?1, ?2, ?3, ?4)", params![next, now, last + 1, rev])?;
+        tx.execute(
+            "INSERT INTO serials (serial, created, first_rev, last_rev) VALUES (?1, ?2, ?3, ?4)",
+            params![next, now, last + 1, rev],
+        )?;
         tx.execute("UPDATE session SET serial = ?1", [next])?;
         tx.commit()?;
         Ok(Some(next as u64))
@@ -234,11 +241,10 @@ impl Repository {
 
     /// Revisions applied but not yet part of a serial.
     pub fn pending_revisions(&self) -> Result<u64, RepoError> {
-        let (rev, last): (i64, i64) = self.conn.query_row(
-            "SELECT (SELECT rev FROM session), (SELECT COALESCE(MAX(last_rev), 0) FROM serials)",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
+        let (rev, last): (i64, i64) =
+            self.conn.query_row("SELECT (SELECT rev FROM session), (SELECT COALESCE(MAX(last_rev), 0) FROM serials)", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
         Ok((rev - last).max(0) as u64)
     }
 

@@ -53,12 +53,12 @@ pub fn process(repo: &mut Repository, handle: &str, body: &[u8], now: Time) -> (
             Ok(rev) => (Reply::Success, Outcome::Applied(rev)),
             Err(RepoError::Refused { code, message }) => {
                 // Name the PDU at fault by its tag where the message names its URI.
-                let tag = pdus
-                    .iter()
-                    .find_map(|p| match p {
-                        QueryPdu::Publish { tag, uri, .. } | QueryPdu::Withdraw { tag, uri, .. } if message.contains(uri.as_str()) => tag.clone(),
-                        _ => None,
-                    });
+                let tag = pdus.iter().find_map(|p| match p {
+                    QueryPdu::Publish { tag, uri, .. } | QueryPdu::Withdraw { tag, uri, .. } if message.contains(uri.as_str()) => {
+                        tag.clone()
+                    }
+                    _ => None,
+                });
                 refuse(code, tag, message)
             }
             Err(e) => refuse(ErrorCode::OtherError, None, e.to_string()),

@@ -20,7 +20,7 @@ struct Env {
     dir: PathBuf,
     url: String,
     server: Arc<PublicationServer>,
-    rt: tokio::runtime::Runtime,
+    _rt: tokio::runtime::Runtime,
     http: reqwest::blocking::Client,
 }
 
@@ -48,7 +48,7 @@ fn start(name: &str) -> Env {
     let s2 = server.clone();
     rt.spawn(async move { rpkit_publication::http::serve(s2, TOKEN, listener, None, std::future::pending()).await });
     let http = reqwest::blocking::Client::new();
-    Env { dir, url: format!("http://{addr}"), server, rt, http }
+    Env { dir, url: format!("http://{addr}"), server, _rt: rt, http }
 }
 
 struct Publisher {
@@ -152,7 +152,10 @@ fn rfc8181_publish_list_withdraw_and_every_refusal_changes_nothing() {
     // Not CMS at all.
     assert_eq!(error_code(&e.post(&alice.response.service_uri, b"hello".to_vec())), "bad_cms_signature");
     // Malformed XML, correctly signed.
-    let bad_xml = alice.id.sign(b"<msg xmlns=\"http://www.hactrn.net/uris/rpki/publication-spec/\" version=\"4\" type=\"query\"><publish", Time::now()).unwrap();
+    let bad_xml = alice
+        .id
+        .sign(b"<msg xmlns=\"http://www.hactrn.net/uris/rpki/publication-spec/\" version=\"4\" type=\"query\"><publish", Time::now())
+        .unwrap();
     assert_eq!(error_code(&e.post(&alice.response.service_uri, bad_xml)), "xml_error");
     let wrong_version = alice.id.sign(Query::List.encode().replace("version=\"4\"", "version=\"3\"").as_bytes(), Time::now()).unwrap();
     assert_eq!(error_code(&e.post(&alice.response.service_uri, wrong_version)), "xml_error");
@@ -196,13 +199,13 @@ fn overlapping_base_uris_and_bad_requests_are_refused() {
 #[test]
 fn any_rfc8181_publisher_works_the_rpki_crate_as_client() {
     use rpki::ca::idexchange;
-    use rpki::ca::publication::{Message, PublicationCms, PublishDelta};
+    use rpki::ca::publication::{Base64, Message, PublicationCms, PublishDelta};
     use rpki::crypto::{PublicKeyFormat, Signer as _};
     let e = start("oracle");
     let signer = rpki::crypto::softsigner::SoftSigner::new();
     let key = signer.create_key(PublicKeyFormat::Rsa).unwrap();
     let ta = rpki::ca::idcert::IdCert::new_ta(rpki::repository::x509::Validity::from_secs(3600), &key, &signer).unwrap();
-    let req = idexchange::PublisherRequest::new(ta.to_bytes().as_ref().into(), "carol".try_into().unwrap(), None);
+    let req = idexchange::PublisherRequest::new(Base64::from_content(&ta.to_bytes()), "carol".parse().unwrap(), None);
     let resp = e.http.post(format!("{}/api/v1/publishers", e.url)).bearer_auth(TOKEN).body(req.to_xml_string()).send().unwrap();
     assert_eq!(resp.status(), 200);
     let response = idexchange::RepositoryResponse::parse(resp.bytes().unwrap().as_ref()).unwrap();
@@ -224,7 +227,7 @@ fn any_rfc8181_publisher_works_the_rpki_crate_as_client() {
     };
     let uri: rpki::uri::Rsync = "rsync://rpki.test/repo/carol/c.cer".parse().unwrap();
     let mut delta = PublishDelta::empty();
-    delta.add_publish(rpki::ca::publication::Publish::new(None, uri.clone(), b"carol's object".as_ref().into()));
+    delta.add_publish(rpki::ca::publication::Publish::new(None, uri.clone(), Base64::from_content(b"carol's object")));
     assert_eq!(exchange(Message::delta(delta)), Message::success());
     let list = exchange(Message::list_query()).as_reply().unwrap();
     let rpki::ca::publication::Reply::List(l) = list else { panic!("{list:?}") };
@@ -237,10 +240,16 @@ fn any_rfc8181_publisher_works_the_rpki_crate_as_client() {
 fn shrink_guard_refuses_mass_withdrawal_through_rfc8181() {
     let e = start("shrink");
     let alice = e.register("alice");
-    let pdus: Vec<QueryPdu> = (0..200).map(|i| publish(&format!("rsync://rpki.test/repo/alice/{i}.roa"), format!("o{i}").as_bytes(), None)).collect();
+    let pdus: Vec<QueryPdu> =
+        (0..200).map(|i| publish(&format!("rsync://rpki.test/repo/alice/{i}.roa"), format!("o{i}").as_bytes(), None)).collect();
     assert_eq!(e.send(&alice, &Query::Pdus(pdus)), Reply::Success);
-    let all: Vec<QueryPdu> =
-        (0..200).map(|i| QueryPdu::Withdraw { tag: None, uri: format!("rsync://rpki.test/repo/alice/{i}.roa"), hash: sha256(format!("o{i}").as_bytes()) }).collect();
+    let all: Vec<QueryPdu> = (0..200)
+        .map(|i| QueryPdu::Withdraw {
+            tag: None,
+            uri: format!("rsync://rpki.test/repo/alice/{i}.roa"),
+            hash: sha256(format!("o{i}").as_bytes()),
+        })
+        .collect();
     let r = e.send(&alice, &Query::Pdus(all.clone()));
     assert_eq!(error_code(&r), "consistency_problem");
     if let Reply::Errors(errs) = &r {

@@ -284,17 +284,43 @@ fn rrdps_4_change_sets_within_one_interval_make_one_merged_delta() {
     e.apply(vec![publish("keep.roa", b"K1"), publish("gone.roa", b"G1"), publish("big.cer", &[7u8; 4000])]).unwrap();
     // Three change sets before the writer runs again.
     let cs = |c: Vec<Change>| ChangeSet { changes: c };
-    e.repo.apply(BASE, &cs(vec![Change::Publish { uri: format!("{BASE}ca/keep.roa"), der: b"K2".to_vec(), replaces: Some(sha256(b"K1")) }]), false).unwrap();
-    e.repo.apply(BASE, &cs(vec![Change::Publish { uri: format!("{BASE}ca/keep.roa"), der: b"K3".to_vec(), replaces: Some(sha256(b"K2")) }, publish("brief.roa", b"B")]), false).unwrap();
-    e.repo.apply(BASE, &cs(vec![Change::Withdraw { uri: format!("{BASE}ca/brief.roa"), hash: sha256(b"B") }, Change::Withdraw { uri: format!("{BASE}ca/gone.roa"), hash: sha256(b"G1") }]), false).unwrap();
+    e.repo
+        .apply(
+            BASE,
+            &cs(vec![Change::Publish { uri: format!("{BASE}ca/keep.roa"), der: b"K2".to_vec(), replaces: Some(sha256(b"K1")) }]),
+            false,
+        )
+        .unwrap();
+    e.repo
+        .apply(
+            BASE,
+            &cs(vec![
+                Change::Publish { uri: format!("{BASE}ca/keep.roa"), der: b"K3".to_vec(), replaces: Some(sha256(b"K2")) },
+                publish("brief.roa", b"B"),
+            ]),
+            false,
+        )
+        .unwrap();
+    e.repo
+        .apply(
+            BASE,
+            &cs(vec![
+                Change::Withdraw { uri: format!("{BASE}ca/brief.roa"), hash: sha256(b"B") },
+                Change::Withdraw { uri: format!("{BASE}ca/gone.roa"), hash: sha256(b"G1") },
+            ]),
+            false,
+        )
+        .unwrap();
     assert_eq!(e.repo.pending_revisions().unwrap(), 3);
     assert_eq!(e.writer.update(&mut e.repo, e.now).unwrap(), Some(3), "one serial for the three change sets");
     assert_eq!(e.writer.update(&mut e.repo, e.now).unwrap(), None, "no empty deltas");
     let (_, kids) = e.notification();
     let d3 = kids.iter().find(|k| k.name == "delta" && k.attrs["serial"] == "3").unwrap();
     let (_, els) = e.file(&d3.attrs["uri"]);
-    let view: Vec<(String, String, Option<String>)> =
-        els.iter().map(|el| (el.name.clone(), el.attrs["uri"].rsplit('/').next().unwrap().to_string(), el.attrs.get("hash").cloned())).collect();
+    let view: Vec<(String, String, Option<String>)> = els
+        .iter()
+        .map(|el| (el.name.clone(), el.attrs["uri"].rsplit('/').next().unwrap().to_string(), el.attrs.get("hash").cloned()))
+        .collect();
     assert_eq!(
         view,
         vec![

@@ -8,9 +8,9 @@
 use rpkit_ca::api::{self, AppState};
 use rpkit_ca::publisher::{DirPublisher, Publisher};
 use rpkit_ca::rfc8181_client::{self, Rfc8181Publisher};
-use rpkit_objects::rfc8183::RepositoryResponse;
 use rpkit_ca::{Ca, CaConfig};
 use rpkit_objects::resources::ResourceSet;
+use rpkit_objects::rfc8183::RepositoryResponse;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;

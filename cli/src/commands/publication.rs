@@ -236,7 +236,8 @@ fn bench_fill(a: BenchFillArgs) -> Result<ExitCode, String> {
     let id = rpkit_objects::bpki::Identity::create().map_err(|e| e.to_string())?;
     let req = PublisherRequest { tag: None, publisher_handle: "bench".into(), id_cert: id.cert.clone() };
     let url = format!("{}/api/v1/publishers", a.api.server.trim_end_matches('/'));
-    let resp = RepositoryResponse::decode(call(&a.api, reqwest::Method::POST, &url, Some(req.encode().into_bytes()))?.as_bytes()).map_err(|e| e.to_string())?;
+    let resp = RepositoryResponse::decode(call(&a.api, reqwest::Method::POST, &url, Some(req.encode().into_bytes()))?.as_bytes())
+        .map_err(|e| e.to_string())?;
     let http = reqwest::blocking::Client::new();
     let mut seed = 0x2545_f491_4f6c_dd1du64;
     for start in (0..a.objects).step_by(1000) {
