@@ -22,6 +22,12 @@ if ! command -v cargo >/dev/null; then
   exit 1
 fi
 
+# The peer tools of the interoperability tests (rpki-client, rsync, Routinator):
+# installed before the build, so no cargo runs inside a test.
+if [ "$(id -u)" = 0 ] || [ "${CI:-}" = true ]; then
+  ./scripts/peers.sh
+fi
+
 corpus="${RPKIT_CORPUS:-../shared/corpus}"
 if [ ! -d "$corpus" ]; then
   echo "the shared test corpus is missing at $corpus (set RPKIT_CORPUS)" >&2

@@ -210,7 +210,11 @@ async fn remove_publisher(State(st): State<AppState>, headers: HeaderMap, Path(h
 }
 
 /// Serve one RRDP file. Paths are checked to stay inside the RRDP directory.
-async fn rrdp_file(State(st): State<AppState>, Path(path): Path<String>, headers: HeaderMap) -> Response {
+async fn rrdp_file(State(st): State<AppState>, Path(path): Path<String>, uri: axum::http::Uri, headers: HeaderMap) -> Response {
+    // Files only: no query strings (RRDPS-11), no directories, no `..`.
+    if uri.query().is_some() {
+        return text(StatusCode::BAD_REQUEST, "query parameters are not accepted");
+    }
     let safe = !path.is_empty() && path.split('/').all(|c| !c.is_empty() && c != "." && c != ".." && !c.contains('\\'));
     if !safe {
         return text(StatusCode::NOT_FOUND, "not found");

@@ -55,6 +55,11 @@ const SCHEMA: &[&str] = &[
     -- The server's own BPKI identity: its key, a message-signing key, the identity certificate.
     CREATE TABLE identity (key BLOB NOT NULL, ee_key BLOB NOT NULL, cert BLOB NOT NULL);
 ",
+    "
+    -- The object count, kept so a change costs O(change) (no COUNT(*) scan).
+    ALTER TABLE session ADD COLUMN objects INTEGER NOT NULL DEFAULT 0;
+    UPDATE session SET objects = (SELECT COUNT(*) FROM objects);
+",
 ];
 
 /// An RRDP file on disk.
@@ -153,7 +158,7 @@ impl Repository {
     }
 
     pub fn object_count(&self) -> Result<usize, RepoError> {
-        Ok(self.conn.query_row("SELECT COUNT(*) FROM objects", [], |r| r.get::<_, i64>(0))? as usize)
+        Ok(self.conn.query_row("SELECT objects FROM session", [], |r| r.get::<_, i64>(0))? as usize)
     }
 
     /// One current object.
@@ -228,6 +233,19 @@ impl Repository {
         Ok(Some(next as u64))
     }
 
+    /// Start a new RRDP session at serial 1 over the current objects (RRDPS-4):
+    /// when no correct delta can be produced, e.g. after a restore from backup.
+    pub fn new_session(&mut self, now: i64) -> Result<String, RepoError> {
+        let id = new_session_id();
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let rev: i64 = tx.query_row("SELECT rev FROM session", [], |r| r.get(0))?;
+        tx.execute("UPDATE session SET id = ?1, serial = 1", [&id])?;
+        tx.execute_batch("DELETE FROM serials; DELETE FROM changes; DELETE FROM files;")?;
+        tx.execute("INSERT INTO serials (serial, created, first_rev, last_rev) VALUES (1, ?1, ?2, ?2)", params![now, rev])?;
+        tx.commit()?;
+        Ok(id)
+    }
+
     /// Open a read transaction: later reads see one consistent state (WAL).
     pub fn begin_read(&self) -> Result<(), RepoError> {
         self.conn.execute_batch("BEGIN DEFERRED; SELECT serial FROM session;")?;
@@ -263,9 +281,10 @@ impl Repository {
         if cs.is_empty() {
             return Ok(None);
         }
-        let total = self.object_count()?;
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let rev: i64 = tx.query_row("SELECT rev FROM session", [], |r| r.get::<_, i64>(0))? + 1;
+        let (rev, total): (i64, i64) = tx.query_row("SELECT rev, objects FROM session", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let (rev, total) = (rev + 1, total as usize);
+        let mut created = 0usize;
         let mut seen = std::collections::HashSet::new();
         let mut withdrawn = 0usize;
         for c in &cs.changes {
@@ -287,6 +306,7 @@ impl Repository {
                         _ => {}
                     }
                     let hash = sha256(der);
+                    created += usize::from(current.is_none());
                     tx.execute(
                         "INSERT INTO objects (uri, hash, der) VALUES (?1, ?2, ?3) ON CONFLICT (uri) DO UPDATE SET hash = excluded.hash, der = excluded.der",
                         params![uri, hash.to_vec(), der],
@@ -318,7 +338,7 @@ impl Repository {
             );
             return Err(RepoError::refused(ErrorCode::ConsistencyProblem, msg));
         }
-        tx.execute("UPDATE session SET rev = ?1", [rev])?;
+        tx.execute("UPDATE session SET rev = ?1, objects = ?2", params![rev, (total + created - withdrawn) as i64])?;
         tx.commit()?;
         Ok(Some(rev as u64))
     }

@@ -60,8 +60,17 @@ pub struct PublicationServer {
 impl PublicationServer {
     pub fn open(config: ServerConfig) -> Result<Arc<Self>, RepoError> {
         std::fs::create_dir_all(&config.data_dir).map_err(|e| io(&config.data_dir, e))?;
-        let repo = Repository::open(Some(&config.db_path()))?;
+        let mut repo = Repository::open(Some(&config.db_path()))?;
         let identity = repo.identity()?;
+        // RRDPS-4: files published beyond the database's serial mean the state
+        // regressed (restored from a backup): RPs need a new session.
+        if let Some((session, serial)) = published_serial(&config.rrdp_dir()) {
+            let (db_session, db_serial) = repo.session()?;
+            if session == db_session && serial > db_serial {
+                let new = repo.new_session(Time::now().0)?;
+                tracing::warn!(old = %session, new = %new, "the database is behind the published serial {serial} (restored?): new RRDP session");
+            }
+        }
         let writer_repo = Repository::open(Some(&config.db_path()))?;
         let writer = RrdpWriter::new(RrdpConfig::new(config.rrdp_dir(), &config.rrdp_base_uri));
         let tree = config.rsync_tree.then(|| RsyncTree::new(config.rsync_dir()));
@@ -157,6 +166,13 @@ impl PublicationServer {
             id_cert: self.identity.cert.clone(),
         }
     }
+}
+
+/// Session and serial of the notification file on disk.
+fn published_serial(rrdp_dir: &std::path::Path) -> Option<(String, u64)> {
+    let text = std::fs::read_to_string(rrdp_dir.join("notification.xml")).ok()?;
+    let attr = |name: &str| text.split(&format!(" {name}=\"")).nth(1)?.split('"').next().map(str::to_string);
+    Some((attr("session_id")?, attr("serial")?.parse().ok()?))
 }
 
 fn write_tree(tree: &RsyncTree, r: &Repository) -> Result<(), RepoError> {

@@ -292,7 +292,56 @@ fn rrdp_files_are_served_with_caching_headers_etags_and_gzip() {
     assert_eq!(z.headers()["content-encoding"], "gzip");
     let zipped = z.bytes().unwrap();
     assert!(zipped.len() < plain.len() / 2, "gzip: {} -> {}", plain.len(), zipped.len());
-    for bad in ["../publication.sqlite", "..%2Fpublication.sqlite", "%2e%2e/publication.sqlite", "nothing.xml"] {
+    // RRDPS-11: files only.
+    let session = text.split("session_id=\"").nth(1).unwrap().split('"').next().unwrap();
+    for bad in ["../publication.sqlite", "..%2Fpublication.sqlite", "%2e%2e/publication.sqlite", "nothing.xml", "", &format!("{session}/")]
+    {
         assert_eq!(get(bad, &[]).status(), 404, "{bad}");
     }
+    assert_eq!(get("notification.xml?x=1", &[]).status(), 400);
+}
+
+#[test]
+fn rrdps_4_a_database_restored_from_backup_starts_a_new_session() {
+    let dir = std::env::temp_dir().join(format!("rpkit-pubsrv-restore-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let config = ServerConfig {
+        data_dir: dir.clone(),
+        rrdp_base_uri: "https://rpki.test/rrdp/".into(),
+        rsync_base_uri: "rsync://rpki.test/repo/".into(),
+        service_base_uri: "http://127.0.0.1:1/".into(),
+        interval: Duration::from_millis(50),
+        rsync_tree: false,
+    };
+    let cs = |name: &str| rpkit_objects::rfc8181::ChangeSet {
+        changes: vec![rpkit_objects::rfc8181::Change::Publish {
+            uri: format!("rsync://rpki.test/repo/x/{name}"),
+            der: name.as_bytes().to_vec(),
+            replaces: None,
+        }],
+    };
+    let s = PublicationServer::open(config.clone()).unwrap();
+    s.lock().apply("rsync://rpki.test/repo/", &cs("a.roa"), false).unwrap();
+    assert_eq!(s.write_files().unwrap(), Some(2));
+    let (session, _) = s.lock().session().unwrap();
+    drop(s);
+    std::fs::copy(config.db_path(), dir.join("backup.sqlite")).unwrap();
+    let s = PublicationServer::open(config.clone()).unwrap();
+    s.lock().apply("rsync://rpki.test/repo/", &cs("b.roa"), false).unwrap();
+    assert_eq!(s.write_files().unwrap(), Some(3));
+    drop(s);
+    // Restore the backup (serial 2) under files published for serial 3.
+    std::fs::copy(dir.join("backup.sqlite"), config.db_path()).unwrap();
+    let s = PublicationServer::open(config.clone()).unwrap();
+    let (new_session, serial) = s.lock().session().unwrap();
+    assert_ne!(new_session, session);
+    assert_eq!(serial, 1);
+    let note = std::fs::read_to_string(config.rrdp_dir().join("notification.xml")).unwrap();
+    assert!(note.contains(&format!("session_id=\"{new_session}\" serial=\"1\"")), "{note}");
+    assert!(!note.contains("<delta"), "a new session starts without deltas");
+    // A plain restart of an intact database keeps the session.
+    drop(s);
+    let s = PublicationServer::open(config).unwrap();
+    assert_eq!(s.lock().session().unwrap(), (new_session, 1));
+    let _ = std::fs::remove_dir_all(&dir);
 }
