@@ -219,6 +219,11 @@ async fn rrdp_file(State(st): State<AppState>, Path(path): Path<String>, uri: ax
     if !safe {
         return text(StatusCode::NOT_FOUND, "not found");
     }
+    if path == "notification.xml" {
+        if let Some(body) = st.server.notification() {
+            return notification(&body, &headers);
+        }
+    }
     let full = st.server.config.rrdp_dir().join(&path);
     let file = match tokio::fs::File::open(&full).await {
         Ok(f) => f,
@@ -231,22 +236,9 @@ async fn rrdp_file(State(st): State<AppState>, Path(path): Path<String>, uri: ax
     let modified = meta.modified().unwrap_or(UNIX_EPOCH);
     let mtime = modified.duration_since(UNIX_EPOCH).unwrap_or_default();
     let etag = format!("\"{:x}-{:x}{:09x}\"", meta.len(), mtime.as_secs(), mtime.subsec_nanos());
-    let last_modified = httpdate(modified);
     let cache = if path == "notification.xml" { "public, max-age=60" } else { "public, max-age=604800, immutable" };
-    let mut h = HeaderMap::new();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/rpki-rrdp+xml"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-    if let Ok(v) = HeaderValue::from_str(&etag) {
-        h.insert(header::ETAG, v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&last_modified) {
-        h.insert(header::LAST_MODIFIED, v);
-    }
-    let not_modified = match headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
-        Some(inm) => inm.split(',').any(|t| t.trim() == etag || t.trim() == "*"),
-        None => headers.get(header::IF_MODIFIED_SINCE).and_then(|v| v.to_str().ok()).is_some_and(|ims| ims == last_modified),
-    };
-    if not_modified {
+    let mut h = validators(&etag, modified, cache);
+    if not_modified(&headers, &etag, modified) {
         return (StatusCode::NOT_MODIFIED, h).into_response();
     }
     tracing::debug!(%path, "RRDP file served");
@@ -271,6 +263,36 @@ async fn object_file(State(st): State<AppState>, Path(path): Path<String>) -> Re
             ([(header::CONTENT_TYPE, ct), (header::CACHE_CONTROL, "public, max-age=60")], der).into_response()
         }
         _ => text(StatusCode::NOT_FOUND, "not found"),
+    }
+}
+
+/// The notification from memory, with the same validators as a file.
+fn notification(n: &crate::service::Notification, headers: &HeaderMap) -> Response {
+    let h = validators(&n.etag, n.modified, "public, max-age=60");
+    if not_modified(headers, &n.etag, n.modified) {
+        return (StatusCode::NOT_MODIFIED, h).into_response();
+    }
+    (h, n.body.clone()).into_response()
+}
+
+fn validators(etag: &str, modified: SystemTime, cache: &'static str) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/rpki-rrdp+xml"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        h.insert(header::ETAG, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&httpdate(modified)) {
+        h.insert(header::LAST_MODIFIED, v);
+    }
+    h
+}
+
+/// If-None-Match decides when present, else If-Modified-Since (RFC 9110 §13.2.2).
+fn not_modified(headers: &HeaderMap, etag: &str, modified: SystemTime) -> bool {
+    match headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
+        Some(inm) => inm.split(',').any(|t| t.trim() == etag || t.trim() == "*"),
+        None => headers.get(header::IF_MODIFIED_SINCE).and_then(|v| v.to_str().ok()).is_some_and(|ims| ims == httpdate(modified)),
     }
 }
 
@@ -305,6 +327,8 @@ impl TlsListener {
                 if tx.is_closed() {
                     break;
                 }
+                // Small responses must not wait for delayed ACKs (Nagle).
+                let _ = sock.set_nodelay(true);
                 let acceptor = acceptor.clone();
                 let tx = tx.clone();
                 tokio::spawn(async move {
@@ -390,6 +414,9 @@ pub async fn serve(
         None => None,
     };
     let app = router(server.clone(), admin_token);
+    let api = axum::serve::ListenerExt::tap_io(api, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let result = axum::serve(api, app)
         .with_graceful_shutdown(async move {
             shutdown.await;

@@ -55,6 +55,15 @@ pub struct PublicationServer {
     tree: Option<RsyncTree>,
     pub identity: Identity,
     pub changed: tokio::sync::Notify,
+    /// `notification.xml` as last written: the file every RP polls, served from memory.
+    notification: std::sync::RwLock<Option<Arc<Notification>>>,
+}
+
+/// The notification file with its validators, computed once per write.
+pub struct Notification {
+    pub body: Vec<u8>,
+    pub etag: String,
+    pub modified: std::time::SystemTime,
 }
 
 impl PublicationServer {
@@ -82,6 +91,7 @@ impl PublicationServer {
             tree,
             identity,
             changed: tokio::sync::Notify::new(),
+            notification: std::sync::RwLock::new(None),
         };
         // Catch up at start: the files of any serial applied before a crash.
         server.write_files()?;
@@ -111,7 +121,19 @@ impl PublicationServer {
                 write_tree(tree, &wrepo)?;
             }
         }
+        let path = self.config.rrdp_dir().join("notification.xml");
+        let cached = std::fs::read(&path).ok().map(|body| {
+            let etag = format!("\"{}\"", rpkit_objects::hex::lower(&rpkit_objects::crypto::sha256(&body)[..16]));
+            let modified = std::fs::metadata(&path).and_then(|m| m.modified()).unwrap_or(std::time::UNIX_EPOCH);
+            Arc::new(Notification { body, etag, modified })
+        });
+        *self.notification.write().unwrap_or_else(PoisonError::into_inner) = cached;
         Ok(new)
+    }
+
+    /// The current notification file's bytes.
+    pub fn notification(&self) -> Option<Arc<Notification>> {
+        self.notification.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     /// The writer: after a change, wait out the interval (and at least twice the
