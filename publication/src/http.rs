@@ -50,6 +50,7 @@ pub fn router(server: Arc<PublicationServer>, admin_token: &str) -> Router {
         .route("/health", get(|| async { "ok\n" }))
         .route("/rfc8181/{*handle}", post(rfc8181_query))
         .route("/api/v1/status", get(status))
+        .route("/api/v1/shrink-guard/allow-next", post(allow_next))
         .route("/api/v1/publishers", get(list_publishers).post(add_publisher))
         .route("/api/v1/publishers/{*handle}", get(publisher_response).delete(remove_publisher))
         .route("/rrdp/{*path}", get(rrdp_file))
@@ -78,9 +79,15 @@ async fn rfc8181_query(State(st): State<AppState>, Path(handle): Path<String>, h
     let server = st.server.clone();
     let result = tokio::task::spawn_blocking(move || {
         let now = Time::now();
-        let (reply, outcome) = rfc8181::process(&mut server.lock(), &handle, &body, now);
+        let mut repo = server.lock();
+        let force = server.force_next.load(std::sync::atomic::Ordering::SeqCst);
+        let (reply, outcome) = rfc8181::process(&mut repo, &handle, &body, now, force);
+        drop(repo);
         match &outcome {
             rfc8181::Outcome::Applied(Some(rev)) => {
+                if force && server.force_next.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                    tracing::warn!(publisher = %handle, rev, "change set applied past the shrink guard (allowed by the operator)");
+                }
                 tracing::info!(publisher = %handle, rev, "change set applied");
                 server.changed.notify_one();
             }
@@ -127,6 +134,16 @@ async fn status(State(st): State<AppState>, headers: HeaderMap) -> Response {
         Ok(v) => Json(v).into_response(),
         Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
+}
+
+/// Let the next applied change set past the shrink guard (once).
+async fn allow_next(State(st): State<AppState>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorised(&st, &headers) {
+        return *r;
+    }
+    st.server.force_next.store(true, std::sync::atomic::Ordering::SeqCst);
+    tracing::warn!("the operator allowed the next change set past the shrink guard");
+    Json(serde_json::json!({ "allowed": "next change set" })).into_response()
 }
 
 #[derive(serde::Serialize)]

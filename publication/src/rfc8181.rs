@@ -23,7 +23,8 @@ fn error_reply(code: ErrorCode, tag: Option<String>, text: String) -> Reply {
 }
 
 /// Process one query from `handle`; returns the reply XML and what happened.
-pub fn process(repo: &mut Repository, handle: &str, body: &[u8], now: Time) -> (Reply, Outcome) {
+/// `force` lets a change set past the shrink guard (an operator's decision).
+pub fn process(repo: &mut Repository, handle: &str, body: &[u8], now: Time, force: bool) -> (Reply, Outcome) {
     let refuse = |code: ErrorCode, tag: Option<String>, text: String| (error_reply(code, tag, text.clone()), Outcome::Refused(code, text));
     let publisher = match repo.publisher(handle) {
         Ok(Some(p)) => p,
@@ -49,7 +50,7 @@ pub fn process(repo: &mut Repository, handle: &str, body: &[u8], now: Time) -> (
             }
             Err(e) => refuse(ErrorCode::OtherError, None, e.to_string()),
         },
-        Query::Pdus(pdus) => match repo.apply(&publisher.base_uri, &query.changes(), false) {
+        Query::Pdus(pdus) => match repo.apply(&publisher.base_uri, &query.changes(), force) {
             Ok(rev) => (Reply::Success, Outcome::Applied(rev)),
             Err(RepoError::Refused { code, message }) => {
                 // Name the PDU at fault by its tag where the message names its URI.

@@ -27,6 +27,8 @@ pub struct ServerConfig {
     pub interval: Duration,
     /// Write the rsync tree for rsyncd.
     pub rsync_tree: bool,
+    /// Shrink guard: refuse a change set withdrawing more than this share of all objects.
+    pub shrink_guard: f64,
 }
 
 impl ServerConfig {
@@ -57,6 +59,8 @@ pub struct PublicationServer {
     pub changed: tokio::sync::Notify,
     /// `notification.xml` as last written: the file every RP polls, served from memory.
     notification: std::sync::RwLock<Option<Arc<Notification>>>,
+    /// The operator allowed the next change set past the shrink guard.
+    pub force_next: std::sync::atomic::AtomicBool,
 }
 
 /// The notification file with its validators, computed once per write.
@@ -70,6 +74,7 @@ impl PublicationServer {
     pub fn open(config: ServerConfig) -> Result<Arc<Self>, RepoError> {
         std::fs::create_dir_all(&config.data_dir).map_err(|e| io(&config.data_dir, e))?;
         let mut repo = Repository::open(Some(&config.db_path()))?;
+        repo.guard.max_share = config.shrink_guard;
         let identity = repo.identity()?;
         // RRDPS-4: files published beyond the database's serial mean the state
         // regressed (restored from a backup): RPs need a new session.
@@ -92,6 +97,7 @@ impl PublicationServer {
             identity,
             changed: tokio::sync::Notify::new(),
             notification: std::sync::RwLock::new(None),
+            force_next: std::sync::atomic::AtomicBool::new(false),
         };
         // Catch up at start: the files of any serial applied before a crash.
         server.write_files()?;

@@ -43,6 +43,7 @@ fn start(name: &str) -> Env {
         service_base_uri: format!("http://{addr}/"),
         interval: Duration::from_millis(50),
         rsync_tree: true,
+        shrink_guard: 0.10,
     };
     let server = PublicationServer::open(config).unwrap();
     let s2 = server.clone();
@@ -259,6 +260,12 @@ fn shrink_guard_refuses_mass_withdrawal_through_rfc8181() {
     // 10% at once is allowed.
     assert_eq!(e.send(&alice, &Query::Pdus(all[..20].to_vec())), Reply::Success);
     assert_eq!(e.objects().len(), 180);
+    // The operator lets the next change set through, once.
+    let allow = e.http.post(format!("{}/api/v1/shrink-guard/allow-next", e.url)).bearer_auth(TOKEN).send().unwrap();
+    assert_eq!(allow.status(), 200);
+    assert_eq!(e.send(&alice, &Query::Pdus(all[20..100].to_vec())), Reply::Success);
+    assert_eq!(e.objects().len(), 100);
+    assert_eq!(error_code(&e.send(&alice, &Query::Pdus(all[100..].to_vec()))), "consistency_problem", "only once");
 }
 
 #[test]
@@ -312,6 +319,7 @@ fn rrdps_4_a_database_restored_from_backup_starts_a_new_session() {
         service_base_uri: "http://127.0.0.1:1/".into(),
         interval: Duration::from_millis(50),
         rsync_tree: false,
+        shrink_guard: 0.10,
     };
     let cs = |name: &str| rpkit_objects::rfc8181::ChangeSet {
         changes: vec![rpkit_objects::rfc8181::Change::Publish {

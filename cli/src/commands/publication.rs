@@ -21,6 +21,8 @@ pub enum Cmd {
     RemovePublisher(RemoveArgs),
     /// Print an rsyncd.conf serving the rsync tree.
     RsyncdConf(RsyncdArgs),
+    /// Let the next change set past the shrink guard, once.
+    AllowShrink(ApiArgs),
     /// Register a publisher `bench` and publish random objects through RFC 8181 (benchmarks).
     #[command(hide = true)]
     BenchFill(BenchFillArgs),
@@ -67,6 +69,10 @@ pub struct ServeArgs {
     /// Do not write the rsync tree.
     #[arg(long)]
     no_rsync: bool,
+    /// Refuse a change set that withdraws more than this percentage of all objects
+    /// (`rpkit publication allow-shrink` lets the next one through).
+    #[arg(long, default_value_t = 10.0)]
+    shrink_guard_percent: f64,
 }
 
 #[derive(clap::Args, Clone)]
@@ -134,6 +140,12 @@ pub fn run(cmd: Cmd) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::BenchFill(a) => bench_fill(a),
+        Cmd::AllowShrink(a) => {
+            let url = format!("{}/api/v1/shrink-guard/allow-next", a.server.trim_end_matches('/'));
+            call(&a, reqwest::Method::POST, &url, None)?;
+            println!("the next change set may withdraw any share of the objects");
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::RsyncdConf(a) => {
             print!("{}", rsyncd_conf(&a.data, &a.rsync_base_uri, a.port)?);
             Ok(ExitCode::SUCCESS)
@@ -208,6 +220,7 @@ fn serve(a: ServeArgs) -> Result<ExitCode, String> {
             service_base_uri,
             interval: std::time::Duration::from_millis(a.interval_ms.max(1)),
             rsync_tree: !a.no_rsync,
+            shrink_guard: (a.shrink_guard_percent / 100.0).clamp(0.0, 1.0),
         };
         let server = tokio::task::spawn_blocking(move || PublicationServer::open(config))
             .await
