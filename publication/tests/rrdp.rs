@@ -330,3 +330,81 @@ fn rrdps_4_change_sets_within_one_interval_make_one_merged_delta() {
         "brief.roa came and went inside the serial; keep.roa replaces the object of serial 2"
     );
 }
+
+#[test]
+fn incremental_snapshots_are_byte_identical_to_full_ones() {
+    let mut e = Env::new("incremental");
+    let names = ["a.roa", "a&b.roa", "b.cer", "c\"q.mft", "m/x.roa", "m/y.roa", "z.crl", "zz<.roa"];
+    let mut current: std::collections::BTreeMap<String, Vec<u8>> = Default::default();
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for round in 0..60u32 {
+        let mut changes = Vec::new();
+        for name in names {
+            let uri = format!("{BASE}ca/{name}");
+            match (next() % 4, current.get(&uri)) {
+                (0, None) | (1, None) => changes.push(Change::Publish { uri, der: format!("{name}{round}").into_bytes(), replaces: None }),
+                (0, Some(old)) => {
+                    changes.push(Change::Publish { uri, der: format!("{name}{round}").into_bytes(), replaces: Some(sha256(old)) })
+                }
+                (1, Some(old)) => changes.push(Change::Withdraw { uri, hash: sha256(old) }),
+                _ => {}
+            }
+        }
+        // Sometimes two change sets in one serial.
+        let split = (next() % 2 == 0).then(|| changes.len() / 2).unwrap_or(changes.len());
+        let (first, second) = changes.split_at(split);
+        for cs in [first, second] {
+            if cs.is_empty() {
+                continue;
+            }
+            e.repo.apply(BASE, &ChangeSet { changes: cs.to_vec() }, true).unwrap();
+            for c in cs {
+                match c {
+                    Change::Publish { uri, der, .. } => current.insert(uri.clone(), der.clone()),
+                    Change::Withdraw { uri, .. } => current.remove(uri),
+                };
+            }
+        }
+        e.writer.update(&mut e.repo, e.now).unwrap();
+        let (session, serial) = e.repo.session().unwrap();
+        let file = e.repo.files("snapshot").unwrap().into_iter().find(|f| f.serial == serial).unwrap();
+        let written = std::fs::read(e.dir.join("rrdp").join(&file.path)).unwrap();
+        let mut full = Vec::new();
+        rpkit_publication::rrdp::snapshot::full(&e.repo, &session, serial, &mut full).unwrap();
+        assert_eq!(String::from_utf8_lossy(&written), String::from_utf8_lossy(&full), "serial {serial}");
+    }
+    let inc = e.writer.incremental_snapshots.load(std::sync::atomic::Ordering::Relaxed);
+    let full = e.writer.full_snapshots.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(full <= 1 && inc >= 55, "incremental {inc}, full {full}");
+}
+
+#[test]
+fn an_inconsistent_previous_snapshot_is_detected() {
+    use rpkit_publication::repository::DeltaElement;
+    use rpkit_publication::rrdp::snapshot::incremental;
+    let prev = b"<snapshot xmlns=\"x\" version=\"1\" session_id=\"s\" serial=\"1\">\n  <publish uri=\"rsync://h/m/a\">QQ==</publish>\n</snapshot>\n";
+    let withdraw_missing = [DeltaElement { uri: "rsync://h/m/b".into(), der: None, replaces: Some([0; 32]) }];
+    let new_but_present = [DeltaElement { uri: "rsync://h/m/a".into(), der: Some(b"B".to_vec()), replaces: None }];
+    for delta in [&withdraw_missing[..], &new_but_present[..]] {
+        assert!(incremental(&mut &prev[..], delta, "s", 2, &mut Vec::new()).is_err());
+    }
+    assert!(incremental(&mut &prev[..prev.len() - 12], &[], "s", 2, &mut Vec::new()).is_err(), "truncated");
+    let mut out = Vec::new();
+    incremental(
+        &mut &prev[..],
+        &[DeltaElement { uri: "rsync://h/m/0".into(), der: Some(b"N".to_vec()), replaces: None }],
+        "s",
+        2,
+        &mut out,
+    )
+    .unwrap();
+    assert!(String::from_utf8(out)
+        .unwrap()
+        .contains("serial=\"2\">\n  <publish uri=\"rsync://h/m/0\">Tg==</publish>\n  <publish uri=\"rsync://h/m/a\">"));
+}

@@ -3,6 +3,7 @@
 //! (`<session>/<serial>/<random>/`, RRDPS-12). A notification never appears
 //! before the files it lists (RRDPS-9).
 
+pub mod snapshot;
 mod writer;
 mod xml;
 

@@ -2,7 +2,7 @@
 //! snapshot streamed from the database, then the notification listing the
 //! snapshot and the retained deltas (RRDPS-2, RRDPS-3), replaced atomically.
 
-use super::xml;
+use super::{snapshot, xml};
 use crate::repository::{RepoError, Repository, RrdpFile};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -28,6 +28,9 @@ impl RrdpConfig {
 
 pub struct RrdpWriter {
     pub cfg: RrdpConfig,
+    /// Snapshots written incrementally and in full (metrics, tests).
+    pub incremental_snapshots: std::sync::atomic::AtomicU64,
+    pub full_snapshots: std::sync::atomic::AtomicU64,
 }
 
 fn io_err(e: std::io::Error) -> RepoError {
@@ -55,7 +58,7 @@ impl<W: Write> Write for Hashing<W> {
 
 impl RrdpWriter {
     pub fn new(cfg: RrdpConfig) -> Self {
-        RrdpWriter { cfg }
+        RrdpWriter { cfg, incremental_snapshots: Default::default(), full_snapshots: Default::default() }
     }
 
     fn random_part() -> String {
@@ -145,13 +148,36 @@ impl RrdpWriter {
             })?;
             out.push(("delta", RrdpFile { serial: s, path: rel, hash, size, written: now }));
         }
-        if !repo.files("snapshot")?.iter().any(|f| f.serial == serial) {
+        let snapshots = repo.files("snapshot")?;
+        if !snapshots.iter().any(|f| f.serial == serial) {
             let rel = format!("{session}/{serial}/{}/snapshot.xml", Self::random_part());
-            let (hash, size) = self.write_file(&rel, |w| {
-                xml::open(w, "snapshot", &session, serial).map_err(io_err)?;
-                repo.for_each_object(|uri, der| xml::publish(w, uri, None, der))?;
-                w.write_all(b"</snapshot>\n").map_err(io_err)
-            })?;
+            // From the previous snapshot and this serial's delta when both are at hand.
+            let prev = snapshots.iter().find(|f| f.serial + 1 == serial).map(|f| self.cfg.dir.join(&f.path));
+            let merged = match prev.and_then(|p| std::fs::File::open(p).ok()) {
+                Some(file) => {
+                    let delta = repo.delta(serial)?;
+                    let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+                    match self.write_file(&rel, |w| snapshot::incremental(&mut reader, &delta, &session, serial, w).map_err(io_err)) {
+                        Ok(done) => Some(done),
+                        Err(e) => {
+                            tracing::warn!("incremental snapshot of serial {serial} failed, writing it in full: {e}");
+                            None
+                        }
+                    }
+                }
+                None => None,
+            };
+            use std::sync::atomic::Ordering::Relaxed;
+            let (hash, size) = match merged {
+                Some(done) => {
+                    self.incremental_snapshots.fetch_add(1, Relaxed);
+                    done
+                }
+                None => {
+                    self.full_snapshots.fetch_add(1, Relaxed);
+                    self.write_file(&rel, |w| snapshot::full(repo, &session, serial, w))?
+                }
+            };
             out.push(("snapshot", RrdpFile { serial, path: rel, hash, size, written: now }));
         }
         Ok(out)
