@@ -1,7 +1,8 @@
 //! Publication benchmarks (issue figures):
 //! - a 1-object change in repositories of growing size: applying it (what an
-//!   RFC 8181 publisher waits for) and writing its RRDP delta, next to writing
-//!   the full snapshot, each repeated and reported as the median;
+//!   RFC 8181 publisher waits for), cutting its serial and delta, and the whole
+//!   RRDP update (delta, incremental snapshot, notification) next to writing
+//!   the same snapshot in full from the database; medians of repeated runs;
 //! - the baseline measured in the same run: SHA-256 over the snapshot's bytes.
 //!
 //! Run: `cargo bench -p rpkit-publication --bench publication -- [--sizes 1000,10000,100000,500000]`
@@ -91,16 +92,28 @@ fn main() {
             snap.push(t.elapsed());
             now += 1;
         }
+        // The same snapshot written in full from the database, for comparison.
+        let mut full = Vec::new();
+        for _ in 0..rounds.min(3) {
+            let (session, serial) = repo.session().unwrap();
+            let t = Instant::now();
+            let f = std::fs::File::create(dir.join("full.xml")).unwrap();
+            let mut w = std::io::BufWriter::new(f);
+            rpkit_publication::rrdp::snapshot::full(&repo, &session, serial, &mut w).unwrap();
+            w.into_inner().unwrap().sync_all().unwrap();
+            full.push(t.elapsed());
+        }
         let snapshot = repo.files("snapshot").unwrap().pop().unwrap();
         let bytes = std::fs::read(dir.join("rrdp").join(&snapshot.path)).unwrap();
         let t = Instant::now();
         std::hint::black_box(rpkit_objects::crypto::sha256(&bytes));
         let sha = t.elapsed();
         println!(
-            "{n:>8} {:>14.1} {:>14.2} {:>14.1} {:>12.1} {:>14.1}",
+            "{n:>8} {:>13.1} {:>15.2} {:>17.1} {:>15.1} {:>10.1} {:>12.1}",
             median(apply).as_secs_f64() * 1e6,
             median(delta).as_secs_f64() * 1e3,
             median(snap).as_secs_f64() * 1e3,
+            median(full).as_secs_f64() * 1e3,
             bytes.len() as f64 / 1e6,
             sha.as_secs_f64() * 1e3
         );
