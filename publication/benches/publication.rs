@@ -39,6 +39,12 @@ fn uri(i: usize) -> String {
     format!("rsync://rpki.test/repo/m{}/o{i}.roa", i % 1000)
 }
 
+/// CPU time of this thread (the wall time of a snapshot is mostly fsync).
+fn cpu() -> Duration {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+    Duration::from_nanos(s.split_whitespace().next().and_then(|v| v.parse().ok()).unwrap_or(0))
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -47,8 +53,16 @@ fn median(mut v: Vec<Duration>) -> Duration {
 fn main() {
     const BASE: &str = "rsync://rpki.test/repo/";
     println!(
-        "{:>8} {:>14} {:>14} {:>14} {:>12} {:>14}",
-        "objects", "apply 1 (µs)", "cut+delta (ms)", "snapshot (ms)", "size (MB)", "sha256 (ms)"
+        "{:>8} {:>13} {:>15} {:>17} {:>15} {:>10} {:>12} {:>15} {:>15}",
+        "objects",
+        "apply 1 (µs)",
+        "cut+delta (ms)",
+        "update, incr (ms)",
+        "full snap (ms)",
+        "size (MB)",
+        "sha256 (ms)",
+        "incr CPU (ms)",
+        "full CPU (ms)"
     );
     for n in sizes() {
         let dir = std::env::temp_dir().join(format!("rpkit-bench-pub-{n}-{}", std::process::id()));
@@ -80,28 +94,30 @@ fn main() {
             now += 1;
         }
         // Full snapshot (streamed from the database), repeated.
-        let mut snap = Vec::new();
+        let (mut snap, mut snap_cpu, mut full_cpu) = (Vec::new(), Vec::new(), Vec::new());
         let rounds = if n >= 100_000 { 3 } else { 10 };
         for r in 0..rounds {
             let i = (r * 104_729) % n;
             let cur = rpkit_objects::crypto::sha256(&repo.object(&uri(i)).unwrap().unwrap());
             let cs = ChangeSet { changes: vec![Change::Publish { uri: uri(i), der: object(i, 200 + r as u8), replaces: Some(cur) }] };
             repo.apply(BASE, &cs, false).unwrap();
-            let t = Instant::now();
+            let (t, c) = (Instant::now(), cpu());
             writer.update(&mut repo, now).unwrap();
             snap.push(t.elapsed());
+            snap_cpu.push(cpu() - c);
             now += 1;
         }
         // The same snapshot written in full from the database, for comparison.
         let mut full = Vec::new();
         for _ in 0..rounds.min(3) {
             let (session, serial) = repo.session().unwrap();
-            let t = Instant::now();
+            let (t, c) = (Instant::now(), cpu());
             let f = std::fs::File::create(dir.join("full.xml")).unwrap();
             let mut w = std::io::BufWriter::new(f);
             rpkit_publication::rrdp::snapshot::full(&repo, &session, serial, &mut w).unwrap();
             w.into_inner().unwrap().sync_all().unwrap();
             full.push(t.elapsed());
+            full_cpu.push(cpu() - c);
         }
         let snapshot = repo.files("snapshot").unwrap().pop().unwrap();
         let bytes = std::fs::read(dir.join("rrdp").join(&snapshot.path)).unwrap();
@@ -109,13 +125,15 @@ fn main() {
         std::hint::black_box(rpkit_objects::crypto::sha256(&bytes));
         let sha = t.elapsed();
         println!(
-            "{n:>8} {:>13.1} {:>15.2} {:>17.1} {:>15.1} {:>10.1} {:>12.1}",
+            "{n:>8} {:>13.1} {:>15.2} {:>17.1} {:>15.1} {:>10.1} {:>12.1} {:>15.1} {:>15.1}",
             median(apply).as_secs_f64() * 1e6,
             median(delta).as_secs_f64() * 1e3,
             median(snap).as_secs_f64() * 1e3,
             median(full).as_secs_f64() * 1e3,
             bytes.len() as f64 / 1e6,
-            sha.as_secs_f64() * 1e3
+            sha.as_secs_f64() * 1e3,
+            median(snap_cpu).as_secs_f64() * 1e3,
+            median(full_cpu).as_secs_f64() * 1e3
         );
         drop(repo);
         let _ = std::fs::remove_dir_all(&dir);

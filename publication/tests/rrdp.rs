@@ -408,3 +408,20 @@ fn an_inconsistent_previous_snapshot_is_detected() {
         .unwrap()
         .contains("serial=\"2\">\n  <publish uri=\"rsync://h/m/0\">Tg==</publish>\n  <publish uri=\"rsync://h/m/a\">"));
 }
+
+#[test]
+fn rrdps_3_deltas_younger_than_four_hours_stay_listed_past_the_count() {
+    let mut e = Env::new("age");
+    e.writer.cfg.max_deltas = 3;
+    e.apply(vec![publish("big.cer", &[7u8; 20_000])]).unwrap();
+    for i in 0..6u8 {
+        e.apply(vec![publish(&format!("r{i}.roa"), &[i; 10])]).unwrap();
+    }
+    let deltas = |e: &Env| e.notification().1.iter().filter(|k| k.name == "delta").count();
+    // Serial 2 (with the big object) fails the size rule; the six after it are young.
+    assert_eq!(deltas(&e), 6, "all young deltas within the size rule are listed, past the count of 3");
+    // Five hours later the count applies again.
+    e.now += 5 * 3600;
+    e.apply(vec![publish("late.roa", b"late")]).unwrap();
+    assert_eq!(deltas(&e), 3, "once older than 4 hours, the count of 3 applies again");
+}

@@ -14,15 +14,18 @@ pub struct RrdpConfig {
     pub dir: PathBuf,
     /// https URI of `dir`, ending in `/`; every file shares its origin (RFC 9674, RRDPS-8).
     pub base_uri: String,
-    /// Deltas listed at most (RPs fall back to the snapshot beyond a few hundred).
+    /// Deltas listed beyond this count only while younger than `min_delta_age_secs`
+    /// (RPs fall back to the snapshot beyond a few hundred).
     pub max_deltas: usize,
+    /// Deltas kept at least this long, within the size rule (BCP: 4 hours).
+    pub min_delta_age_secs: i64,
     /// Files no longer listed stay this long for slow clients (RRDPS-9: at least 5 minutes).
     pub grace_secs: i64,
 }
 
 impl RrdpConfig {
     pub fn new(dir: impl Into<PathBuf>, base_uri: &str) -> Self {
-        RrdpConfig { dir: dir.into(), base_uri: base_uri.to_string(), max_deltas: 500, grace_secs: 2 * 3600 }
+        RrdpConfig { dir: dir.into(), base_uri: base_uri.to_string(), max_deltas: 500, min_delta_age_secs: 4 * 3600, grace_secs: 2 * 3600 }
     }
 }
 
@@ -195,7 +198,8 @@ impl RrdpWriter {
         deltas.reverse();
         let mut expect = serial;
         for d in deltas {
-            if d.serial != expect || listed.len() >= self.cfg.max_deltas || total + d.size > snapshot.size {
+            let over_count = listed.len() >= self.cfg.max_deltas && now - d.written >= self.cfg.min_delta_age_secs;
+            if d.serial != expect || over_count || total + d.size > snapshot.size {
                 break;
             }
             total += d.size;
