@@ -357,7 +357,7 @@ fn incremental_snapshots_are_byte_identical_to_full_ones() {
             }
         }
         // Sometimes two change sets in one serial.
-        let split = (next() % 2 == 0).then(|| changes.len() / 2).unwrap_or(changes.len());
+        let split = if next() % 2 == 0 { changes.len() / 2 } else { changes.len() };
         let (first, second) = changes.split_at(split);
         for cs in [first, second] {
             if cs.is_empty() {
