@@ -69,13 +69,27 @@ impl RsyncTree {
 
     /// Write a new tree holding exactly `objects` (URI, SHA-256, DER) and switch to it.
     pub fn update<'a>(&self, objects: impl IntoIterator<Item = (&'a str, [u8; 32], &'a [u8])>) -> io::Result<PathBuf> {
+        let objects: Vec<(&str, [u8; 32], &[u8])> = objects.into_iter().collect();
+        let by_uri: HashMap<&str, &[u8]> = objects.iter().map(|(u, _, d)| (*u, *d)).collect();
+        self.update_with(objects.iter().map(|(u, h, _)| (*u, *h)), |uri| {
+            by_uri.get(uri).map(|d| d.to_vec()).ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, uri.to_string()))
+        })
+    }
+
+    /// As `update`, reading an object's bytes (`fetch`) only when it is not in
+    /// the current tree with the same hash (unchanged files are hard-linked).
+    pub fn update_with<'a>(
+        &self,
+        objects: impl IntoIterator<Item = (&'a str, [u8; 32])>,
+        fetch: impl FnMut(&str) -> io::Result<Vec<u8>>,
+    ) -> io::Result<PathBuf> {
         std::fs::create_dir_all(&self.dir)?;
         let (old_name, old) = self.current_index();
         let stamp = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
         let name = format!("tree-{}-{:09}", stamp.as_secs(), stamp.subsec_nanos());
         let root = self.dir.join(&name);
         std::fs::create_dir(&root)?;
-        match self.write_tree(&root, &name, old_name.as_deref(), &old, objects) {
+        match self.write_tree(&root, &name, old_name.as_deref(), &old, objects, fetch) {
             Ok(()) => {}
             Err(e) => {
                 // Never leave a half-written tree behind.
@@ -98,11 +112,12 @@ impl RsyncTree {
         name: &str,
         old_name: Option<&str>,
         old: &HashMap<String, String>,
-        objects: impl IntoIterator<Item = (&'a str, [u8; 32], &'a [u8])>,
+        objects: impl IntoIterator<Item = (&'a str, [u8; 32])>,
+        mut fetch: impl FnMut(&str) -> io::Result<Vec<u8>>,
     ) -> io::Result<()> {
         let mut index = String::new();
         let mut dirs = std::collections::BTreeSet::new();
-        for (uri, hash, der) in objects {
+        for (uri, hash) in objects {
             let rel = rel_path(uri).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("refusing URI {uri}")))?;
             let path = root.join(&rel);
             if let Some(p) = path.parent() {
@@ -119,8 +134,9 @@ impl RsyncTree {
                 _ => false,
             };
             if !linked {
-                std::fs::write(&path, der)?;
-                if let Some(t) = object_time(der) {
+                let der = fetch(uri)?;
+                std::fs::write(&path, &der)?;
+                if let Some(t) = object_time(&der) {
                     std::fs::File::options().write(true).open(&path)?.set_modified(to_system(t))?;
                 }
             }

@@ -204,12 +204,14 @@ fn published_serial(rrdp_dir: &std::path::Path) -> Option<(String, u64)> {
 }
 
 fn write_tree(tree: &RsyncTree, r: &Repository) -> Result<(), RepoError> {
-    let mut objects: Vec<(String, [u8; 32], Vec<u8>)> = Vec::new();
-    r.for_each_object(|uri, der| {
-        objects.push((uri.to_string(), rpkit_objects::crypto::sha256(der), der.to_vec()));
-        Ok(())
-    })?;
-    tree.update(objects.iter().map(|(u, h, d)| (u.as_str(), *h, d.as_slice()))).map_err(|e| io(&tree.current(), e))?;
+    // URIs and hashes only; the bytes of changed objects are read one by one.
+    let objects = r.list("rsync://")?;
+    let fetch = |uri: &str| {
+        r.object(uri)
+            .map_err(|e| std::io::Error::other(e.to_string()))?
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, uri.to_string()))
+    };
+    tree.update_with(objects.iter().map(|(u, h)| (u.as_str(), *h)), fetch).map_err(|e| io(&tree.current(), e))?;
     Ok(())
 }
 
