@@ -5,17 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
-
-missing=()
-for pkg in build-essential pkg-config libssl-dev openssl; do
-  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing Debian packages: ${missing[*]}"
-  as_root apt-get update -q
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
-fi
+./scripts/apt-install.sh build-essential pkg-config libssl-dev openssl
 
 if ! command -v cargo >/dev/null; then
   echo "cargo not found: install the Rust toolchain (https://rustup.rs) and run again" >&2
