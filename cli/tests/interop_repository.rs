@@ -9,73 +9,18 @@
 #[path = "peers/mod.rs"]
 mod peers;
 
+use peers::Proc;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rpkit");
 
 type Vrps = BTreeSet<(String, u8, u32)>;
 type Aspas = BTreeMap<u32, Vec<u32>>;
-
-/// A child process with its output in a log file; stopped with SIGINT on drop.
-struct Proc {
-    child: Child,
-    log: PathBuf,
-    /// Where this process's output starts in the (appended) log.
-    from: usize,
-}
-
-impl Proc {
-    fn spawn(cmd: &mut Command, log: &Path) -> Proc {
-        let f = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
-        let from = f.metadata().unwrap().len() as usize;
-        let child = cmd.stdout(f.try_clone().unwrap()).stderr(f).spawn().unwrap();
-        Proc { child, log: log.to_path_buf(), from }
-    }
-
-    fn log_text(&self) -> String {
-        let all = std::fs::read(&self.log).unwrap_or_default();
-        String::from_utf8_lossy(&all[self.from.min(all.len())..]).to_string()
-    }
-
-    /// Wait for a log line starting with `prefix`; returns the rest of it.
-    fn wait_line(&mut self, prefix: &str) -> String {
-        let t0 = Instant::now();
-        loop {
-            if let Some(l) = self.log_text().lines().rev().find_map(|l| l.strip_prefix(prefix)) {
-                return l.to_string();
-            }
-            if let Ok(Some(st)) = self.child.try_wait() {
-                panic!("process exited ({st}) before '{prefix}':\n{}", self.log_text());
-            }
-            assert!(t0.elapsed() < Duration::from_secs(60), "no '{prefix}' in {}", self.log.display());
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn stop(&mut self) {
-        let _ = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status();
-        let t0 = Instant::now();
-        while t0.elapsed() < Duration::from_secs(30) {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
 
 fn run(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap();

@@ -7,7 +7,8 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
 
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
@@ -33,12 +34,17 @@ pub fn prepare() -> Option<Peers> {
         std::io::Write::write_all(&mut f, b"\n127.0.0.1 rpki.test\n").unwrap();
     }
     let routinator = workspace().join(".peers/routinator-0.15.2/bin/routinator");
-    assert!(routinator.exists(), "{} missing", routinator.display());
-    Some(Peers { routinator })
+    let krill = workspace().join(".peers/krill-0.16.1/bin");
+    for p in [&routinator, &krill.join("krill"), &krill.join("krillc")] {
+        assert!(p.exists(), "{} missing", p.display());
+    }
+    Some(Peers { routinator, krill })
 }
 
 pub struct Peers {
     pub routinator: PathBuf,
+    /// Directory of `krill` and `krillc`.
+    pub krill: PathBuf,
 }
 
 /// A test TLS CA and a leaf for rpki.test (CA:FALSE, serverAuth), written to
@@ -95,4 +101,60 @@ pub fn rpki_client_dir(p: &Path) {
     std::fs::create_dir_all(p).unwrap();
     let st = Command::new("chown").args(["-R", "_rpki-client:_rpki-client"]).arg(p).status().unwrap();
     assert!(st.success());
+}
+
+/// A child process with its output in a log file; stopped with SIGINT on drop.
+pub struct Proc {
+    child: Child,
+    log: PathBuf,
+    /// Where this process's output starts in the (appended) log.
+    from: usize,
+}
+
+impl Proc {
+    pub fn spawn(cmd: &mut Command, log: &Path) -> Proc {
+        let f = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+        let from = f.metadata().unwrap().len() as usize;
+        let child = cmd.stdout(f.try_clone().unwrap()).stderr(f).spawn().unwrap();
+        Proc { child, log: log.to_path_buf(), from }
+    }
+
+    pub fn log_text(&self) -> String {
+        let all = std::fs::read(&self.log).unwrap_or_default();
+        String::from_utf8_lossy(&all[self.from.min(all.len())..]).to_string()
+    }
+
+    /// Wait for a log line starting with `prefix`; returns the rest of it.
+    pub fn wait_line(&mut self, prefix: &str) -> String {
+        let t0 = Instant::now();
+        loop {
+            if let Some(l) = self.log_text().lines().rev().find_map(|l| l.strip_prefix(prefix)) {
+                return l.to_string();
+            }
+            if let Ok(Some(st)) = self.child.try_wait() {
+                panic!("process exited ({st}) before '{prefix}':\n{}", self.log_text());
+            }
+            assert!(t0.elapsed() < Duration::from_secs(60), "no '{prefix}' in {}", self.log.display());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn stop(&mut self) {
+        let _ = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status();
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(30) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }
