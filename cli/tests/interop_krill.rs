@@ -16,6 +16,9 @@ use std::time::{Duration, Instant};
 const BIN: &str = env!("CARGO_BIN_EXE_rpkit");
 const TOKEN: &str = "krill-interop-token";
 
+/// Files of a directory: (name, bytes).
+type Files = Vec<(String, Vec<u8>)>;
+
 fn run(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap();
     assert!(out.status.success(), "{:?}: {}{}", cmd, String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
@@ -27,8 +30,8 @@ fn free_port() -> u16 {
 }
 
 /// Files of the current rsync tree below `dir`, by extension.
-fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+fn files(dir: &Path) -> Files {
+    let mut out: Files = std::fs::read_dir(dir)
         .map(|rd| rd.flatten().map(|e| (e.file_name().to_string_lossy().to_string(), std::fs::read(e.path()).unwrap())).collect())
         .unwrap_or_default();
     out.sort();
@@ -119,7 +122,7 @@ fn krill_publishes_its_ca_through_our_rfc8181_server() {
     krillc(&["parents", "add", "--ca", "ca1", "--parent", "testbed", "--response", w.join("parent_response.xml").to_str().unwrap()]);
     // Krill publishes in a directory `0/` below its base URI.
     let dir = w.join("pub/rsync/current/repo/ca1/0");
-    let wait_for = |want: &dyn Fn(&[(String, Vec<u8>)]) -> bool, what: &str| {
+    let wait_for = |want: &dyn Fn(&Files) -> bool, what: &str| {
         let t0 = Instant::now();
         loop {
             let f = files(&dir);
@@ -130,7 +133,7 @@ fn krill_publishes_its_ca_through_our_rfc8181_server() {
             std::thread::sleep(Duration::from_millis(200));
         }
     };
-    fn has(f: &[(String, Vec<u8>)], ext: &str) -> bool {
+    fn has(f: &Files, ext: &str) -> bool {
         f.iter().any(|(n, _)| n.ends_with(ext))
     }
     wait_for(&|f| has(f, ".mft") && has(f, ".crl"), "Krill's manifest and CRL");
