@@ -1,0 +1,376 @@
+//! Top-down validation from a trust anchor (RFC 6487 §7, RFC 9286 §6): each CA's
+//! publication point is read through its manifest; a point whose manifest, CRL
+//! or listed files fail is rejected as a whole (MFT-13) with a warning naming
+//! the reason; objects that fail on their own are skipped with a warning.
+//! Child CAs are validated in parallel (rayon).
+
+use crate::report::{AspaPayload, Counts, Report, RouterKey, Vrp, Warning};
+use crate::store::Store;
+use rayon::prelude::*;
+use rpkit_objects::aspa::Aspa;
+use rpkit_objects::cert::{Cert, CertKind};
+use rpkit_objects::crl::Crl;
+use rpkit_objects::crypto::{sha256, KeyId};
+use rpkit_objects::der::Time;
+use rpkit_objects::manifest::Manifest;
+use rpkit_objects::resources::ResourceSet;
+use rpkit_objects::roa::Roa;
+use rpkit_objects::signed_object::SignedObject;
+use rpkit_objects::tal::Tal;
+use std::collections::BTreeMap;
+
+/// Brings a publication point into the store before it is read.
+pub trait Fetcher: Sync {
+    /// The TA certificate from the TAL's URIs, in order (TA-5): (URI, bytes).
+    fn ta_cert(&self, uris: &[String]) -> Option<(String, Vec<u8>)>;
+    /// Make `ca_repository` (rsync) current, via `notify` (RRDP) when given.
+    fn publication_point(&self, ca_repository: &str, notify: Option<&str>);
+}
+
+/// A fetcher for a store that already holds everything (tests, audits of a copy).
+pub struct NoFetch<'a>(pub &'a dyn Store);
+
+impl Fetcher for NoFetch<'_> {
+    fn ta_cert(&self, uris: &[String]) -> Option<(String, Vec<u8>)> {
+        uris.iter().filter(|u| u.starts_with("rsync://")).find_map(|u| self.0.get(u).map(|d| (u.clone(), d)))
+    }
+    fn publication_point(&self, _: &str, _: Option<&str>) {}
+}
+
+/// Settings of a run.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Deepest CA chain followed (PATH-2; Routinator's default).
+    pub max_depth: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { max_depth: 32 }
+    }
+}
+
+struct Ctx<'a> {
+    store: &'a dyn Store,
+    fetcher: &'a dyn Fetcher,
+    now: Time,
+    ta: String,
+    opts: Options,
+}
+
+/// A CA being validated, with what its chain allows.
+struct CaNode {
+    cert: Cert,
+    uri: String,
+    /// Effective resources (RES-6 resolved).
+    held: ResourceSet,
+    /// Earliest notAfter along the chain.
+    expires: Time,
+    depth: usize,
+    /// SKIs of the chain from the TA, for loops (PATH-2).
+    path: Vec<KeyId>,
+}
+
+/// Validate the tree of one TAL; `name` labels its payloads.
+pub fn validate_tal(tal: &Tal, name: &str, store: &dyn Store, fetcher: &dyn Fetcher, now: Time, opts: &Options) -> Report {
+    let mut report = Report { tals: vec![name.to_string()], ..Report::default() };
+    let warn = |report: &mut Report, uri: &str, rule: &'static str, detail: String| {
+        report.warnings.push(Warning { uri: uri.to_string(), rule, detail })
+    };
+    let Some((uri, der)) = fetcher.ta_cert(&tal.uris) else {
+        warn(&mut report, name, "TA-5", "no URI of the TAL yields the TA certificate".into());
+        return report;
+    };
+    let ta = match Cert::decode(&der) {
+        Ok(c) => c,
+        Err(e) => {
+            warn(&mut report, &uri, e.rule, e.detail.to_string());
+            return report;
+        }
+    };
+    let problem = if ta.kind != CertKind::Ta {
+        Some(("TA-4", "the TA certificate is not a self-signed CA certificate".to_string()))
+    } else if ta.public_key != tal.key {
+        Some(("TA-3", "the TA certificate's key differs from the TAL's".to_string()))
+    } else if let Err(e) = ta.verify_self_signed() {
+        Some((e.rule, e.detail.to_string()))
+    } else if !ta.is_current(now) {
+        Some(("CERT-6", format!("the TA certificate is not valid now ({} .. {})", ta.not_before.rfc3339(), ta.not_after.rfc3339())))
+    } else {
+        None
+    };
+    if let Some((rule, detail)) = problem {
+        warn(&mut report, &uri, rule, detail);
+        return report;
+    }
+    report.counts.certificates += 1;
+    let ctx = Ctx { store, fetcher, now, ta: name.to_string(), opts: opts.clone() };
+    let node = CaNode { held: ta.resources.explicit_set(), expires: ta.not_after, depth: 0, path: vec![ta.ski], uri, cert: ta };
+    let mut r = walk(&ctx, node);
+    r.tals = report.tals;
+    r.warnings.extend(report.warnings);
+    r.counts.add(&report.counts);
+    r.finish();
+    r
+}
+
+fn walk(ctx: &Ctx<'_>, node: CaNode) -> Report {
+    let (mut report, children) = publication_point(ctx, &node);
+    let sub: Vec<Report> = children.into_par_iter().map(|c| walk(ctx, c)).collect();
+    for s in sub {
+        report.vrps.extend(s.vrps);
+        report.aspas.extend(s.aspas);
+        report.router_keys.extend(s.router_keys);
+        report.warnings.extend(s.warnings);
+        report.counts.add(&s.counts);
+    }
+    report
+}
+
+/// A failed publication point (MFT-13): a warning, nothing else.
+fn failed(uri: &str, rule: &'static str, detail: String) -> (Report, Vec<CaNode>) {
+    let counts = Counts { failed_manifests: 1, ..Counts::default() };
+    (Report { warnings: vec![Warning { uri: uri.to_string(), rule, detail }], counts, ..Report::default() }, Vec::new())
+}
+
+/// The checks every signed object's CMS and EE certificate pass under `ca`.
+fn check_signed(so: &SignedObject, uri: &str, ca: &Cert, crl: &Crl, now: Time) -> Result<(), (&'static str, String)> {
+    so.verify_signature().map_err(|e| (e.rule, e.detail.to_string()))?;
+    so.ee.verify_signature(&ca.public_key).map_err(|e| (e.rule, e.detail.to_string()))?;
+    if !ca.is_issuer_of(&so.ee.issuer, so.ee.aki.as_ref()) {
+        return Err(("CERT-5", "the EE certificate's issuer is not this CA".into()));
+    }
+    if crl.is_revoked(&so.ee.serial) {
+        return Err(("PATH-5", "the EE certificate is revoked".into()));
+    }
+    if !so.ee.is_current(now) {
+        return Err(("CERT-6", format!("the EE certificate is not valid now (until {})", so.ee.not_after.rfc3339())));
+    }
+    if so.ee.sia.rsync_signed_object() != Some(uri) {
+        return Err(("CERT-18", "the EE certificate's signedObject URI is not where the object is published".into()));
+    }
+    Ok(())
+}
+
+/// Validate one CA's publication point; returns its payloads and its child CAs.
+fn publication_point(ctx: &Ctx<'_>, node: &CaNode) -> (Report, Vec<CaNode>) {
+    let ca = &node.cert;
+    let now = ctx.now;
+    let (Some(dir), Some(mft_uri)) = (ca.sia.rsync_repository(), ca.sia.rsync_manifest()) else {
+        return failed(&node.uri, "CERT-17", "the CA certificate has no rsync caRepository or rpkiManifest".into());
+    };
+    let dir = if dir.ends_with('/') { dir.to_string() } else { format!("{dir}/") };
+    ctx.fetcher.publication_point(&dir, ca.sia.notify());
+    let Some(mft_der) = ctx.store.get(mft_uri) else {
+        return failed(mft_uri, "MFT-13", "the manifest is missing (RFC 9286 §6.2)".into());
+    };
+    let mft = match Manifest::decode(&mft_der) {
+        Ok(m) => m,
+        Err(e) => return failed(mft_uri, e.rule, format!("invalid manifest: {}", e.detail)),
+    };
+    if let Err(e) = mft.signed.verify_signature().and_then(|_| mft.signed.ee.verify_signature(&ca.public_key)) {
+        return failed(mft_uri, e.rule, format!("manifest signature: {}", e.detail));
+    }
+    if now < mft.content.this_update {
+        return failed(mft_uri, "MFT-13", "the manifest's thisUpdate is in the future (RFC 9286 §6.3)".into());
+    }
+    if now > mft.content.next_update {
+        return failed(
+            mft_uri,
+            "MFT-13",
+            format!("the manifest is stale: nextUpdate {} has passed (RFC 9286 §6.3)", mft.content.next_update.rfc3339()),
+        );
+    }
+    if !mft.signed.ee.is_current(now) {
+        return failed(mft_uri, "CERT-6", "the manifest's EE certificate is not valid now".into());
+    }
+    // Every listed file present with its hash (RFC 9286 §6.4, §6.5), whatever its type (MFT-19).
+    let mut files: BTreeMap<&str, Vec<u8>> = BTreeMap::new();
+    for f in &mft.content.files {
+        let uri = format!("{dir}{}", f.file);
+        let Some(der) = ctx.store.get(&uri) else {
+            return failed(&uri, "MFT-13", format!("{} is listed on the manifest but missing (RFC 9286 §6.4)", f.file));
+        };
+        if sha256(&der) != f.hash {
+            return failed(&uri, "MFT-13", format!("{} does not match its manifest hash (RFC 9286 §6.5)", f.file));
+        }
+        files.insert(&f.file, der);
+    }
+    // Exactly one CRL, listed, valid and current (CRL-6, MFT-13).
+    let crls: Vec<&&str> = files.keys().filter(|n| n.ends_with(".crl")).collect();
+    if crls.len() != 1 {
+        return failed(mft_uri, "MFT-13", format!("the manifest lists {} CRLs, not one (RFC 9286 §6.1)", crls.len()));
+    }
+    let crl_name: &str = crls[0];
+    let crl_uri = format!("{dir}{crl_name}");
+    let crl = match Crl::decode(&files[crl_name]) {
+        Ok(c) => c,
+        Err(e) => return failed(&crl_uri, e.rule, format!("invalid CRL: {}", e.detail)),
+    };
+    if let Err(e) = crl.verify_signature(&ca.public_key) {
+        return failed(&crl_uri, e.rule, format!("CRL signature: {}", e.detail));
+    }
+    if !crl.issued_by(ca) {
+        return failed(&crl_uri, "CRL-2", "the CRL is not issued by this CA".into());
+    }
+    if now < crl.this_update || now > crl.next_update {
+        return failed(&crl_uri, "MFT-13", format!("the CRL is not current (nextUpdate {})", crl.next_update.rfc3339()));
+    }
+    if crl.is_revoked(&mft.signed.ee.serial) {
+        return failed(mft_uri, "MFT-13", "the manifest's EE certificate is revoked (RFC 9286 §6.1)".into());
+    }
+
+    let mut report = Report { counts: Counts { manifests: 1, crls: 1, ..Counts::default() }, ..Report::default() };
+    let expires = node.expires.min(mft.content.next_update).min(crl.next_update);
+    let mut children = Vec::new();
+    let warn = |report: &mut Report, uri: &str, rule: &'static str, detail: String| {
+        report.warnings.push(Warning { uri: uri.to_string(), rule, detail })
+    };
+    for (name, der) in &files {
+        let uri = format!("{dir}{name}");
+        match name.rsplit('.').next().unwrap_or("") {
+            "cer" => match child_cert(ctx, node, &crl, &uri, der) {
+                Ok(Child::Ca(c)) => {
+                    report.counts.certificates += 1;
+                    children.push(c);
+                }
+                Ok(Child::Router(keys)) => {
+                    report.counts.router_certificates += 1;
+                    report.router_keys.extend(keys.into_iter().map(|mut k| {
+                        k.ta = ctx.ta.clone();
+                        k.expires = k.expires.min(expires);
+                        k
+                    }));
+                }
+                Err((rule, detail)) => {
+                    report.counts.invalid_certificates += 1;
+                    warn(&mut report, &uri, rule, detail);
+                }
+            },
+            "roa" => {
+                report.counts.roas += 1;
+                let checked = Roa::decode(der).map_err(|e| (e.rule, e.detail.to_string())).and_then(|roa| {
+                    check_signed(&roa.signed, &uri, ca, &crl, now)?;
+                    let ee = &roa.signed.ee;
+                    if ee.resources.has_inherit() || ee.resources.asn.is_some() {
+                        return Err(("ROA-8", "the EE certificate must hold explicit IP resources only".into()));
+                    }
+                    let ee_set = ee.resources.explicit_set();
+                    if !node.held.contains(&ee_set) {
+                        return Err(("RES-8", "the EE certificate's resources exceed the CA's".into()));
+                    }
+                    if let Some(p) = roa.content.prefixes.iter().find(|p| !ee_set.contains_prefix(&p.prefix)) {
+                        return Err(("ROA-8", format!("{} is outside the EE certificate's resources", p.prefix)));
+                    }
+                    Ok(roa)
+                });
+                match checked {
+                    Ok(roa) => {
+                        let exp = expires.min(roa.signed.ee.not_after);
+                        for p in &roa.content.prefixes {
+                            report.vrps.push(Vrp {
+                                prefix: p.prefix,
+                                max_length: p.max_len(),
+                                asn: roa.content.asn.0,
+                                ta: ctx.ta.clone(),
+                                expires: exp,
+                            });
+                        }
+                    }
+                    Err((rule, detail)) => {
+                        report.counts.invalid_roas += 1;
+                        warn(&mut report, &uri, rule, detail);
+                    }
+                }
+            }
+            "asa" => {
+                report.counts.aspas += 1;
+                let checked = Aspa::decode(der).map_err(|e| (e.rule, e.detail.to_string())).and_then(|a| {
+                    check_signed(&a.signed, &uri, ca, &crl, now)?;
+                    let ee = a.signed.ee.resources.explicit_set();
+                    if a.signed.ee.resources.has_inherit() || !ee.asn.contains_asn(a.content.customer) {
+                        return Err(("ASPA-5", "the EE certificate does not hold exactly the customer AS".into()));
+                    }
+                    if !node.held.contains(&ee) {
+                        return Err(("RES-8", "the EE certificate's resources exceed the CA's".into()));
+                    }
+                    Ok(a)
+                });
+                match checked {
+                    Ok(a) => report.aspas.push(AspaPayload {
+                        customer: a.content.customer.0,
+                        providers: a.content.providers.iter().map(|p| p.0).collect(),
+                        ta: ctx.ta.clone(),
+                        expires: expires.min(a.signed.ee.not_after),
+                    }),
+                    Err((rule, detail)) => {
+                        report.counts.invalid_aspas += 1;
+                        warn(&mut report, &uri, rule, detail);
+                    }
+                }
+            }
+            // The CRL is checked above; other types are hash-checked and ignored (MFT-19).
+            _ => {}
+        }
+    }
+    (report, children)
+}
+
+enum Child {
+    Ca(CaNode),
+    Router(Vec<RouterKey>),
+}
+
+/// A certificate on a CA's manifest: a child CA or a BGPsec router certificate.
+fn child_cert(ctx: &Ctx<'_>, node: &CaNode, crl: &Crl, uri: &str, der: &[u8]) -> Result<Child, (&'static str, String)> {
+    let ca = &node.cert;
+    let c = Cert::decode(der).map_err(|e| (e.rule, e.detail.to_string()))?;
+    c.verify_signature(&ca.public_key).map_err(|e| (e.rule, e.detail.to_string()))?;
+    if !ca.is_issuer_of(&c.issuer, c.aki.as_ref()) {
+        return Err(("CERT-5", "the issuer name or AKI does not match this CA".into()));
+    }
+    if crl.is_revoked(&c.serial) {
+        return Err(("PATH-5", "the certificate is revoked".into()));
+    }
+    if !c.is_current(ctx.now) {
+        return Err(("CERT-6", format!("not valid now ({} .. {})", c.not_before.rfc3339(), c.not_after.rfc3339())));
+    }
+    let held = c.resources.resolve(&node.held);
+    if !node.held.contains(&held) {
+        return Err(("RES-8", "the certificate claims resources its issuer does not hold".into()));
+    }
+    match c.kind {
+        CertKind::Ca => {
+            if node.depth + 1 > ctx.opts.max_depth {
+                return Err(("PATH-2", format!("deeper than {} CAs below the trust anchor", ctx.opts.max_depth)));
+            }
+            if node.path.contains(&c.ski) {
+                return Err(("PATH-2", "the certificate's key already appears on its own chain (a loop)".into()));
+            }
+            let mut path = node.path.clone();
+            path.push(c.ski);
+            Ok(Child::Ca(CaNode {
+                expires: node.expires.min(c.not_after),
+                depth: node.depth + 1,
+                path,
+                uri: uri.to_string(),
+                held,
+                cert: c,
+            }))
+        }
+        CertKind::Router => {
+            use base64::Engine;
+            let pubkey = base64::engine::general_purpose::STANDARD.encode(c.public_key.spki());
+            let ski = c.ski.hex();
+            let mut keys = Vec::new();
+            // One key per AS (ranges capped: a router certificate names a few ASes).
+            for &(lo, hi) in held.asn.set.ranges() {
+                for asn in lo..=hi.min(lo.saturating_add(1000)) {
+                    keys.push(RouterKey { asn, ski: ski.clone(), pubkey: pubkey.clone(), ta: String::new(), expires: c.not_after });
+                }
+            }
+            Ok(Child::Router(keys))
+        }
+        other => Err(("CERT-21", format!("a {other:?} certificate cannot be published as a .cer"))),
+    }
+}
