@@ -232,7 +232,7 @@ fn publication_point(ctx: &Ctx<'_>, node: &CaNode) -> (Report, Vec<CaNode>) {
             "cer" => match child_cert(ctx, node, &crl, &uri, der) {
                 Ok(Child::Ca(c)) => {
                     report.counts.certificates += 1;
-                    children.push(c);
+                    children.push(*c);
                 }
                 Ok(Child::Router(keys)) => {
                     report.counts.router_certificates += 1;
@@ -317,7 +317,7 @@ fn publication_point(ctx: &Ctx<'_>, node: &CaNode) -> (Report, Vec<CaNode>) {
 }
 
 enum Child {
-    Ca(CaNode),
+    Ca(Box<CaNode>),
     Router(Vec<RouterKey>),
 }
 
@@ -349,14 +349,14 @@ fn child_cert(ctx: &Ctx<'_>, node: &CaNode, crl: &Crl, uri: &str, der: &[u8]) ->
             }
             let mut path = node.path.clone();
             path.push(c.ski);
-            Ok(Child::Ca(CaNode {
+            Ok(Child::Ca(Box::new(CaNode {
                 expires: node.expires.min(c.not_after),
                 depth: node.depth + 1,
                 path,
                 uri: uri.to_string(),
                 held,
                 cert: c,
-            }))
+            })))
         }
         CertKind::Router => {
             use base64::Engine;
