@@ -141,10 +141,7 @@ pub fn issue(
         Some(i) => i.subject.clone(),
         None => subject.clone(),
     };
-    let ext = |id: der::Oid<'_>, critical: bool, value: &[u8]| {
-        let crit = if critical { der::boolean(true) } else { Vec::new() };
-        der::sequence(&[&der::oid(id.0), &crit, &der::octet_string(value)])
-    };
+    use crate::cert::ext;
     let mut exts = Vec::new();
     if ca {
         exts.push(ext(oid::CE_BASIC_CONSTRAINTS, true, &der::sequence(&[&der::boolean(true)])));

@@ -164,11 +164,7 @@ impl SignedMessage {
         ee_key: &KeyId,
         now: Time,
     ) -> std::result::Result<Vec<u8>, BuildError> {
-        let attrs = der::set_of(vec![
-            der::sequence(&[&der::oid(oid::CONTENT_TYPE.0), &der::set_of(vec![der::oid(oid::CT_XML.0)])]),
-            der::sequence(&[&der::oid(oid::SIGNING_TIME.0), &der::set_of(vec![now.encode_x509()])]),
-            der::sequence(&[&der::oid(oid::MESSAGE_DIGEST.0), &der::set_of(vec![der::octet_string(&sha256(xml))])]),
-        ]);
+        let attrs = crate::signed_object::signed_attrs(oid::CT_XML, xml, now);
         let signature = signer.sign(ee_key, &attrs)?;
         let ee_pub = signer.public_key(ee_key)?;
         let serial = random_serial();
@@ -184,25 +180,7 @@ impl SignedMessage {
             revoked: Vec::new(),
         }
         .sign(signer, identity_key)?;
-        let sha256_alg = der::sequence(&[&der::oid(oid::SHA256.0)]);
-        let signer_info = der::sequence(&[
-            &der::integer_u64(3),
-            &der::tlv(Tag::ctx_prim(0), &ee.ski.0),
-            &sha256_alg,
-            &der::tlv(Tag::ctx_cons(0), &attrs[crate::signed_object::hdr_len(&attrs)..]),
-            &der::sequence(&[&der::oid(oid::RSA_ENCRYPTION.0), &der::null()]),
-            &der::octet_string(&signature),
-        ]);
-        let eci = der::sequence(&[&der::oid(oid::CT_XML.0), &der::tlv(Tag::ctx_cons(0), &der::octet_string(xml))]);
-        let sd = der::sequence(&[
-            &der::integer_u64(3),
-            &der::set_of(vec![sha256_alg.clone()]),
-            &eci,
-            &der::tlv(Tag::ctx_cons(0), ee.to_der()),
-            &der::tlv(Tag::ctx_cons(1), crl.to_der()),
-            &der::set_of(vec![signer_info]),
-        ]);
-        Ok(der::sequence(&[&der::oid(oid::SIGNED_DATA.0), &der::tlv(Tag::ctx_cons(0), &sd)]))
+        Ok(crate::signed_object::signed_data(oid::CT_XML, xml, ee.to_der(), Some(crl.to_der()), &ee.ski, &attrs, &signature))
     }
 }
 

@@ -254,11 +254,7 @@ pub fn build(
     resources: CertResources,
     issuer: &Issuer<'_>,
 ) -> Result<SignedObject, BuildError> {
-    let attrs = der::set_of(vec![
-        der::sequence(&[&der::oid(oid::CONTENT_TYPE.0), &der::set_of(vec![der::oid(content_type.0)])]),
-        der::sequence(&[&der::oid(oid::SIGNING_TIME.0), &der::set_of(vec![signing_time.encode_x509()])]),
-        der::sequence(&[&der::oid(oid::MESSAGE_DIGEST.0), &der::set_of(vec![der::octet_string(&sha256(content))])]),
-    ]);
+    let attrs = signed_attrs(content_type, content, signing_time);
     let ee_key_pub = ee_key.public_key().clone();
     let signature = ee_key.sign_once(&attrs)?;
     let ee_key = ee_key_pub;
@@ -279,30 +275,54 @@ pub fn build(
         bgpsec_router: false,
     }
     .sign(issuer.signer, &issuer.key)?;
-    let ski = ee_cert.ski;
+    let ci = signed_data(content_type, content, ee_cert.to_der(), None, &ee_cert.ski, &attrs, &signature);
+    Ok(SignedObject::decode(&ci)?)
+}
+
+/// The signed attributes: content-type, signing-time, message-digest (CMS-6), as a DER SET.
+pub(crate) fn signed_attrs(content_type: der::Oid<'_>, content: &[u8], signing_time: Time) -> Vec<u8> {
+    der::set_of(vec![
+        der::sequence(&[&der::oid(oid::CONTENT_TYPE.0), &der::set_of(vec![der::oid(content_type.0)])]),
+        der::sequence(&[&der::oid(oid::SIGNING_TIME.0), &der::set_of(vec![signing_time.encode_x509()])]),
+        der::sequence(&[&der::oid(oid::MESSAGE_DIGEST.0), &der::set_of(vec![der::octet_string(&sha256(content))])]),
+    ])
+}
+
+/// ContentInfo wrapping a SignedData version 3 with one SignerInfo identified
+/// by `ski`, the signer's certificate and, optionally, one CRL.
+pub(crate) fn signed_data(
+    content_type: der::Oid<'_>,
+    content: &[u8],
+    cert: &[u8],
+    crl: Option<&[u8]>,
+    ski: &KeyId,
+    attrs: &[u8],
+    signature: &[u8],
+) -> Vec<u8> {
     let sha256_alg = der::sequence(&[&der::oid(oid::SHA256.0)]);
     let signer_info = der::sequence(&[
         &der::integer_u64(3),
         &der::tlv(Tag::ctx_prim(0), &ski.0),
         &sha256_alg,
-        &der::cons(Tag::ctx_cons(0), &[&attrs[hdr_len(&attrs)..]]),
+        &der::tlv(Tag::ctx_cons(0), &attrs[hdr_len(attrs)..]),
         &der::sequence(&[&der::oid(oid::RSA_ENCRYPTION.0), &der::null()]),
-        &der::octet_string(&signature),
+        &der::octet_string(signature),
     ]);
     let eci = der::sequence(&[&der::oid(content_type.0), &der::tlv(Tag::ctx_cons(0), &der::octet_string(content))]);
+    let crls = crl.map(|c| der::tlv(Tag::ctx_cons(1), c)).unwrap_or_default();
     let sd = der::sequence(&[
         &der::integer_u64(3),
         &der::set_of(vec![sha256_alg.clone()]),
         &eci,
-        &der::tlv(Tag::ctx_cons(0), ee_cert.to_der()),
+        &der::tlv(Tag::ctx_cons(0), cert),
+        &crls,
         &der::set_of(vec![signer_info]),
     ]);
-    let ci = der::sequence(&[&der::oid(oid::SIGNED_DATA.0), &der::tlv(Tag::ctx_cons(0), &sd)]);
-    Ok(SignedObject::decode(&ci)?)
+    der::sequence(&[&der::oid(oid::SIGNED_DATA.0), &der::tlv(Tag::ctx_cons(0), &sd)])
 }
 
 /// Length of a TLV's header (tag and length octets).
-pub(crate) fn hdr_len(tlv: &[u8]) -> usize {
+fn hdr_len(tlv: &[u8]) -> usize {
     match tlv.get(1) {
         Some(l) if *l & 0x80 != 0 => 2 + (*l & 0x7f) as usize,
         _ => 2,

@@ -17,7 +17,7 @@ pub struct Publisher {
 }
 
 fn refused(message: String) -> RepoError {
-    RepoError::Refused { code: ErrorCode::OtherError, message }
+    RepoError::refused(ErrorCode::OtherError, message)
 }
 
 impl Repository {

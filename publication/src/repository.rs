@@ -82,7 +82,7 @@ pub enum RepoError {
 }
 
 impl RepoError {
-    fn refused(code: ErrorCode, message: impl Into<String>) -> Self {
+    pub(crate) fn refused(code: ErrorCode, message: impl Into<String>) -> Self {
         RepoError::Refused { code, message: message.into() }
     }
 }

@@ -43,7 +43,8 @@ pub struct CertBuilder {
     pub bgpsec_router: bool,
 }
 
-fn ext(id: der::Oid<'_>, critical: bool, value: &[u8]) -> Vec<u8> {
+/// One Extension: extnID, critical (only when true), extnValue.
+pub(crate) fn ext(id: der::Oid<'_>, critical: bool, value: &[u8]) -> Vec<u8> {
     let crit = if critical { der::boolean(true) } else { Vec::new() };
     der::sequence(&[&der::oid(id.0), &crit, &der::octet_string(value)])
 }

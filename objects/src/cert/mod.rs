@@ -6,6 +6,7 @@ mod builder;
 mod extensions;
 mod profile;
 
+pub(crate) use builder::ext;
 pub use builder::{CertBuilder, SiaSpec};
 pub use extensions::{check_uri, MAX_URI_LEN};
 

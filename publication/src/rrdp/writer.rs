@@ -131,6 +131,8 @@ impl RrdpWriter {
     fn write_serial_files(&self, repo: &Repository, now: i64) -> Result<Vec<(&'static str, RrdpFile)>, RepoError> {
         let (session, serial) = repo.session()?;
         let mut out = Vec::new();
+        // The current serial's delta, kept for the incremental snapshot.
+        let mut current_delta = None;
         let written: std::collections::HashSet<u64> = repo.files("delta")?.iter().map(|f| f.serial).collect();
         for (s, _) in repo.serials()? {
             if written.contains(&s) {
@@ -150,6 +152,9 @@ impl RrdpWriter {
                 w.write_all(b"</delta>\n").map_err(io_err)
             })?;
             out.push(("delta", RrdpFile { serial: s, path: rel, hash, size, written: now }));
+            if s == serial {
+                current_delta = Some(elements);
+            }
         }
         let snapshots = repo.files("snapshot")?;
         if !snapshots.iter().any(|f| f.serial == serial) {
@@ -158,7 +163,10 @@ impl RrdpWriter {
             let prev = snapshots.iter().find(|f| f.serial + 1 == serial).map(|f| self.cfg.dir.join(&f.path));
             let merged = match prev.and_then(|p| std::fs::File::open(p).ok()) {
                 Some(file) => {
-                    let delta = repo.delta(serial)?;
+                    let delta = match current_delta.take() {
+                        Some(d) => d,
+                        None => repo.delta(serial)?,
+                    };
                     let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
                     match self.write_file(&rel, |w| snapshot::incremental(&mut reader, &delta, &session, serial, w).map_err(io_err)) {
                         Ok(done) => Some(done),
