@@ -1,11 +1,18 @@
-//! rpkit-validator: the relying party. From a TAL it reads the repository
-//! (`store`, fetched by a `tree::Fetcher`), validates it top-down (`tree`), and
-//! writes the validated payloads (`output`).
+//! rpkit-validator: the relying party. From a TAL it fetches the repository
+//! (`fetch`: `rrdp`, `rsync`, over `http`), validates it top-down (`tree`,
+//! `point`), keeps the last validated copy (`cache`) and writes the validated
+//! payloads (`output`).
 
 // Repositories are hostile input: no unwrap, expect or explicit panic.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod cache;
+pub mod fetch;
+pub mod http;
 pub mod output;
+pub mod point;
 pub mod report;
+pub mod rrdp;
+pub mod rsync;
 pub mod store;
 pub mod tree;

@@ -11,6 +11,19 @@ pub const MAX_OBJECT: u64 = 4 * 1024 * 1024;
 /// Published objects by rsync URI.
 pub trait Store: Sync {
     fn get(&self, uri: &str) -> Option<Vec<u8>>;
+    /// The file holding `uri`, for stores on disk (lets the cache hard-link).
+    fn file_path(&self, _uri: &str) -> Option<PathBuf> {
+        None
+    }
+}
+
+impl<S: Store + ?Sized> Store for &S {
+    fn get(&self, uri: &str) -> Option<Vec<u8>> {
+        (**self).get(uri)
+    }
+    fn file_path(&self, uri: &str) -> Option<PathBuf> {
+        (**self).file_path(uri)
+    }
 }
 
 /// Objects in memory (tests, RRDP snapshots).
@@ -49,5 +62,8 @@ impl Store for DirStore {
             return None;
         }
         std::fs::read(p).ok()
+    }
+    fn file_path(&self, uri: &str) -> Option<PathBuf> {
+        self.path_of(uri)
     }
 }

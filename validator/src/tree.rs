@@ -4,27 +4,32 @@
 //! the reason; objects that fail on their own are skipped with a warning.
 //! Child CAs are validated in parallel (rayon).
 
+use crate::cache::ValidCache;
+use crate::point;
 use crate::report::{AspaPayload, Counts, Report, RouterKey, Vrp, Warning};
 use crate::store::Store;
 use rayon::prelude::*;
 use rpkit_objects::aspa::Aspa;
 use rpkit_objects::cert::{Cert, CertKind};
 use rpkit_objects::crl::Crl;
-use rpkit_objects::crypto::{sha256, KeyId};
+use rpkit_objects::crypto::KeyId;
 use rpkit_objects::der::Time;
-use rpkit_objects::manifest::Manifest;
 use rpkit_objects::resources::ResourceSet;
 use rpkit_objects::roa::Roa;
 use rpkit_objects::signed_object::SignedObject;
 use rpkit_objects::tal::Tal;
-use std::collections::BTreeMap;
 
-/// Brings a publication point into the store before it is read.
+/// Brings publication points in and says where to read them.
 pub trait Fetcher: Sync {
-    /// The TA certificate from the TAL's URIs, in order (TA-5): (URI, bytes).
+    /// The TA certificate from the TAL's URIs (TA-5): (URI, bytes).
     fn ta_cert(&self, uris: &[String]) -> Option<(String, Vec<u8>)>;
-    /// Make `ca_repository` (rsync) current, via `notify` (RRDP) when given.
-    fn publication_point(&self, ca_repository: &str, notify: Option<&str>);
+    /// Make `ca_repository` (rsync) current, via `notify` (RRDP) when given,
+    /// and return the store holding it, or why it could not be fetched.
+    fn publication_point<'s>(&'s self, ca_repository: &str, notify: Option<&str>) -> Result<Box<dyn Store + 's>, String>;
+    /// Problems met while fetching, once each.
+    fn take_warnings(&self) -> Vec<Warning> {
+        Vec::new()
+    }
 }
 
 /// A fetcher for a store that already holds everything (tests, audits of a copy).
@@ -34,7 +39,9 @@ impl Fetcher for NoFetch<'_> {
     fn ta_cert(&self, uris: &[String]) -> Option<(String, Vec<u8>)> {
         uris.iter().filter(|u| u.starts_with("rsync://")).find_map(|u| self.0.get(u).map(|d| (u.clone(), d)))
     }
-    fn publication_point(&self, _: &str, _: Option<&str>) {}
+    fn publication_point<'s>(&'s self, _: &str, _: Option<&str>) -> Result<Box<dyn Store + 's>, String> {
+        Ok(Box::new(self.0))
+    }
 }
 
 /// Settings of a run.
@@ -51,8 +58,8 @@ impl Default for Options {
 }
 
 struct Ctx<'a> {
-    store: &'a dyn Store,
     fetcher: &'a dyn Fetcher,
+    cache: Option<&'a ValidCache>,
     now: Time,
     ta: String,
     opts: Options,
@@ -71,8 +78,9 @@ struct CaNode {
     path: Vec<KeyId>,
 }
 
-/// Validate the tree of one TAL; `name` labels its payloads.
-pub fn validate_tal(tal: &Tal, name: &str, store: &dyn Store, fetcher: &dyn Fetcher, now: Time, opts: &Options) -> Report {
+/// Validate the tree of one TAL; `name` labels its payloads. With `cache`,
+/// points that validate are kept and failed ones fall back to it (MFT-14).
+pub fn validate_tal(tal: &Tal, name: &str, fetcher: &dyn Fetcher, cache: Option<&ValidCache>, now: Time, opts: &Options) -> Report {
     let mut report = Report { tals: vec![name.to_string()], ..Report::default() };
     let warn = |report: &mut Report, uri: &str, rule: &'static str, detail: String| {
         report.warnings.push(Warning { uri: uri.to_string(), rule, detail })
@@ -104,11 +112,12 @@ pub fn validate_tal(tal: &Tal, name: &str, store: &dyn Store, fetcher: &dyn Fetc
         return report;
     }
     report.counts.certificates += 1;
-    let ctx = Ctx { store, fetcher, now, ta: name.to_string(), opts: opts.clone() };
+    let ctx = Ctx { fetcher, cache, now, ta: name.to_string(), opts: opts.clone() };
     let node = CaNode { held: ta.resources.explicit_set(), expires: ta.not_after, depth: 0, path: vec![ta.ski], uri, cert: ta };
     let mut r = walk(&ctx, node);
     r.tals = report.tals;
     r.warnings.extend(report.warnings);
+    r.warnings.extend(fetcher.take_warnings());
     r.counts.add(&report.counts);
     r.finish();
     r
@@ -160,67 +169,55 @@ fn publication_point(ctx: &Ctx<'_>, node: &CaNode) -> (Report, Vec<CaNode>) {
         return failed(&node.uri, "CERT-17", "the CA certificate has no rsync caRepository or rpkiManifest".into());
     };
     let dir = if dir.ends_with('/') { dir.to_string() } else { format!("{dir}/") };
-    ctx.fetcher.publication_point(&dir, ca.sia.notify());
-    let Some(mft_der) = ctx.store.get(mft_uri) else {
-        return failed(mft_uri, "MFT-13", "the manifest is missing (RFC 9286 §6.2)".into());
-    };
-    let mft = match Manifest::decode(&mft_der) {
-        Ok(m) => m,
-        Err(e) => return failed(mft_uri, e.rule, format!("invalid manifest: {}", e.detail)),
-    };
-    if let Err(e) = mft.signed.verify_signature().and_then(|_| mft.signed.ee.verify_signature(&ca.public_key)) {
-        return failed(mft_uri, e.rule, format!("manifest signature: {}", e.detail));
+    if !mft_uri.starts_with(&dir) {
+        return failed(&node.uri, "CERT-17", "the rpkiManifest is not inside the caRepository (RFC 6487 §4.8.8.1)".into());
     }
-    if now < mft.content.this_update {
-        return failed(mft_uri, "MFT-13", "the manifest's thisUpdate is in the future (RFC 9286 §6.3)".into());
-    }
-    if now > mft.content.next_update {
-        return failed(
-            mft_uri,
-            "MFT-13",
-            format!("the manifest is stale: nextUpdate {} has passed (RFC 9286 §6.3)", mft.content.next_update.rfc3339()),
-        );
-    }
-    if !mft.signed.ee.is_current(now) {
-        return failed(mft_uri, "CERT-6", "the manifest's EE certificate is not valid now".into());
-    }
-    // Every listed file present with its hash (RFC 9286 §6.4, §6.5), whatever its type (MFT-19).
-    let mut files: BTreeMap<&str, Vec<u8>> = BTreeMap::new();
-    for f in &mft.content.files {
-        let uri = format!("{dir}{}", f.file);
-        let Some(der) = ctx.store.get(&uri) else {
-            return failed(&uri, "MFT-13", format!("{} is listed on the manifest but missing (RFC 9286 §6.4)", f.file));
-        };
-        if sha256(&der) != f.hash {
-            return failed(&uri, "MFT-13", format!("{} does not match its manifest hash (RFC 9286 §6.5)", f.file));
+    let mut notes = Vec::new();
+    let fresh = ctx
+        .fetcher
+        .publication_point(&dir, ca.sia.notify())
+        .map_err(|e| (dir.clone(), "MFT-14", format!("the publication point could not be fetched: {e}")))
+        .and_then(|store| {
+            let p = point::load(&*store, ca, &dir, mft_uri, now)?;
+            if let Some(cache) = ctx.cache {
+                if let Some(cached) = cache.store().get(mft_uri) {
+                    point::moves_forward(&p, &cached)?;
+                }
+                let files: Vec<(String, &[u8])> = p.files.iter().map(|(n, d)| (format!("{dir}{n}"), d.as_slice())).collect();
+                if let Err(e) = cache.keep(mft_uri, &p.mft_der, &files, &*store) {
+                    tracing::warn!("cannot keep {mft_uri} in the cache: {e}");
+                }
+            }
+            Ok(p)
+        });
+    let point = match (fresh, ctx.cache) {
+        (Ok(p), _) => p,
+        (Err((uri, rule, detail)), None) => return failed(&uri, rule, detail),
+        (Err((uri, rule, detail)), Some(cache)) => {
+            notes.push(Warning { uri, rule, detail });
+            match point::load(cache.store(), ca, &dir, mft_uri, now) {
+                Ok(p) => {
+                    notes.push(Warning {
+                        uri: mft_uri.to_string(),
+                        rule: "MFT-14",
+                        detail: "using the last validated copy of this publication point (RFC 9286 §6.6)".into(),
+                    });
+                    p
+                }
+                Err(_) => {
+                    let (mut r, c) = failed(mft_uri, "MFT-14", "no valid cached copy of this publication point either".into());
+                    r.warnings.splice(0..0, notes);
+                    return (r, c);
+                }
+            }
         }
-        files.insert(&f.file, der);
-    }
-    // Exactly one CRL, listed, valid and current (CRL-6, MFT-13).
-    let crls: Vec<&&str> = files.keys().filter(|n| n.ends_with(".crl")).collect();
-    if crls.len() != 1 {
-        return failed(mft_uri, "MFT-13", format!("the manifest lists {} CRLs, not one (RFC 9286 §6.1)", crls.len()));
-    }
-    let crl_name: &str = crls[0];
-    let crl_uri = format!("{dir}{crl_name}");
-    let crl = match Crl::decode(&files[crl_name]) {
-        Ok(c) => c,
-        Err(e) => return failed(&crl_uri, e.rule, format!("invalid CRL: {}", e.detail)),
     };
-    if let Err(e) = crl.verify_signature(&ca.public_key) {
-        return failed(&crl_uri, e.rule, format!("CRL signature: {}", e.detail));
+    if let Some(cache) = ctx.cache {
+        cache.used(point.files.keys().map(|n| format!("{dir}{n}")).collect::<Vec<_>>().iter().map(String::as_str).chain([mft_uri]));
     }
-    if !crl.issued_by(ca) {
-        return failed(&crl_uri, "CRL-2", "the CRL is not issued by this CA".into());
-    }
-    if now < crl.this_update || now > crl.next_update {
-        return failed(&crl_uri, "MFT-13", format!("the CRL is not current (nextUpdate {})", crl.next_update.rfc3339()));
-    }
-    if crl.is_revoked(&mft.signed.ee.serial) {
-        return failed(mft_uri, "MFT-13", "the manifest's EE certificate is revoked (RFC 9286 §6.1)".into());
-    }
+    let point::Point { mft, crl, files, .. } = point;
 
-    let mut report = Report { counts: Counts { manifests: 1, crls: 1, ..Counts::default() }, ..Report::default() };
+    let mut report = Report { counts: Counts { manifests: 1, crls: 1, ..Counts::default() }, warnings: notes, ..Report::default() };
     let expires = node.expires.min(mft.content.next_update).min(crl.next_update);
     let mut children = Vec::new();
     let warn = |report: &mut Report, uri: &str, rule: &'static str, detail: String| {

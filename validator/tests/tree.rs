@@ -44,7 +44,7 @@ fn repo() -> Repo {
 }
 
 fn run(tal: &Tal, objects: &BTreeMap<String, Vec<u8>>, now: Time) -> Report {
-    validate_tal(tal, "ta", objects, &NoFetch(objects), now, &Options::default())
+    validate_tal(tal, "ta", &NoFetch(objects), None, now, &Options::default())
 }
 
 fn vrps(r: &Report) -> BTreeSet<String> {

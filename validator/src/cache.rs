@@ -1,0 +1,78 @@
+//! The last validated copy of every publication point (RFC 9286 §6.6, MFT-14,
+//! PIT-9), kept apart from what fetching brings in: `CACHE/valid/HOST/MODULE/path`.
+//! A point's manifest and listed files are promoted together once they validate
+//! and pass the manifest-number check (MFT-16); when a later fetch fails, the
+//! tree validates this copy again instead.
+
+use crate::store::{DirStore, Store};
+use std::collections::{BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+pub struct ValidCache {
+    store: DirStore,
+    /// Every URI the run relied on, and the directories it changed (for `sweep`).
+    used: Mutex<HashSet<String>>,
+    changed: Mutex<BTreeSet<PathBuf>>,
+}
+
+impl ValidCache {
+    pub fn new(cache_dir: &Path) -> Self {
+        ValidCache { store: DirStore::new(cache_dir.join("valid")), used: Default::default(), changed: Default::default() }
+    }
+
+    pub fn store(&self) -> &DirStore {
+        &self.store
+    }
+
+    /// Record that the run relies on these URIs (fresh or from this cache).
+    pub fn used<'a>(&self, uris: impl IntoIterator<Item = &'a str>) {
+        let mut u = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        u.extend(uris.into_iter().map(str::to_string));
+    }
+
+    /// Promote a validated point: each listed file, then the manifest last.
+    /// Files come from `source` by hard link where it keeps them on disk
+    /// (fetch updates replace files by rename, never in place), else are written.
+    pub fn keep(&self, mft_uri: &str, mft_der: &[u8], files: &[(String, &[u8])], source: &dyn Store) -> Result<(), String> {
+        if self.store.get(mft_uri).as_deref() == Some(mft_der) {
+            return Ok(());
+        }
+        for (uri, data) in files.iter().map(|(u, d)| (u.as_str(), *d)).chain([(mft_uri, mft_der)]) {
+            let dst = self.store.path_of(uri).ok_or_else(|| format!("unsafe URI {uri:?}"))?;
+            if let Some(parent) = dst.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+                self.changed.lock().unwrap_or_else(|e| e.into_inner()).insert(parent.to_path_buf());
+            }
+            let tmp = dst.with_file_name(".incoming");
+            let _ = std::fs::remove_file(&tmp);
+            let linked = source.file_path(uri).is_some_and(|src| std::fs::hard_link(src, &tmp).is_ok());
+            if !linked {
+                std::fs::write(&tmp, data).map_err(|e| format!("{}: {e}", tmp.display()))?;
+            }
+            std::fs::rename(&tmp, &dst).map_err(|e| format!("{}: {e}", dst.display()))?;
+        }
+        Ok(())
+    }
+
+    /// Remove, from the directories this run changed, files no point relies on
+    /// any more. Points sharing a directory (MFT-18) keep each other's files.
+    pub fn sweep(&self) {
+        let used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        let changed = std::mem::take(&mut *self.changed.lock().unwrap_or_else(|e| e.into_inner()));
+        let root = self.store.root();
+        for dir in changed {
+            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+            for e in entries.flatten() {
+                if !e.file_type().is_ok_and(|t| t.is_file()) {
+                    continue;
+                }
+                let Ok(rel) = e.path().strip_prefix(root).map(Path::to_path_buf) else { continue };
+                let uri = format!("rsync://{}", rel.to_string_lossy());
+                if !used.contains(&uri) {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! Bringing repositories into the cache for a run: each RRDP repository and
+//! each rsync module fetched at most once per run, whichever CA asks first
+//! (the others wait for it); RRDP first, rsync when RRDP fails (RRDPC-11); the
+//! TA certificate from the TAL's https URIs first, then rsync (TA-5), with the
+//! last good copy kept for when every URI fails.
+
+use crate::http::Http;
+use crate::report::Warning;
+use crate::rrdp;
+use crate::rsync;
+use crate::store::{DirStore, Store};
+use crate::tree::Fetcher;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// How a run fetches.
+#[derive(Clone, Debug)]
+pub struct FetchOptions {
+    pub rrdp: bool,
+    pub rsync: bool,
+    /// Time allowed to one repository (RRDP update or rsync module).
+    pub repository_timeout: Duration,
+    /// rsync's I/O timeout.
+    pub rsync_io_timeout: Duration,
+    pub limits: rrdp::Limits,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        FetchOptions {
+            rrdp: true,
+            rsync: true,
+            repository_timeout: Duration::from_secs(15 * 60),
+            rsync_io_timeout: Duration::from_secs(30),
+            limits: rrdp::Limits::default(),
+        }
+    }
+}
+
+/// What was fetched from one repository, for the run's summary.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct RepoFetch {
+    pub uri: String,
+    pub method: &'static str,
+    pub ok: bool,
+    pub serial: Option<u64>,
+    pub millis: u128,
+}
+
+type Once<T> = Arc<OnceLock<T>>;
+
+pub struct Fetch {
+    cache: PathBuf,
+    http: Http,
+    opts: FetchOptions,
+    now: i64,
+    rrdp: Mutex<HashMap<String, Once<Result<PathBuf, String>>>>,
+    rsync: Mutex<HashMap<String, Once<Result<(), String>>>>,
+    warnings: Mutex<Vec<Warning>>,
+    repos: Mutex<Vec<RepoFetch>>,
+}
+
+fn once<T>(map: &Mutex<HashMap<String, Once<T>>>, key: &str) -> Once<T> {
+    map.lock().unwrap_or_else(|e| e.into_inner()).entry(key.to_string()).or_default().clone()
+}
+
+impl Fetch {
+    /// `now` in seconds since the epoch.
+    pub fn new(cache: PathBuf, http: Http, opts: FetchOptions, now: i64) -> Self {
+        Fetch {
+            cache,
+            http,
+            opts,
+            now,
+            rrdp: Default::default(),
+            rsync: Default::default(),
+            warnings: Default::default(),
+            repos: Default::default(),
+        }
+    }
+
+    /// The repositories fetched so far.
+    pub fn repositories(&self) -> Vec<RepoFetch> {
+        self.repos.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn warn(&self, uri: &str, rule: &'static str, detail: String) {
+        tracing::warn!("{uri}: {detail}");
+        self.warnings.lock().unwrap_or_else(|e| e.into_inner()).push(Warning { uri: uri.to_string(), rule, detail });
+    }
+
+    fn record(&self, uri: &str, method: &'static str, ok: bool, serial: Option<u64>, started: Instant) {
+        let r = RepoFetch { uri: uri.to_string(), method, ok, serial, millis: started.elapsed().as_millis() };
+        self.repos.lock().unwrap_or_else(|e| e.into_inner()).push(r);
+    }
+
+    fn rrdp_update(&self, notify: &str) -> Result<PathBuf, String> {
+        let started = Instant::now();
+        let repo = rrdp::Repo::new(&self.http, &self.cache, notify, &self.opts.limits, started + self.opts.repository_timeout);
+        match repo.update(self.now) {
+            Ok(u) => {
+                for n in &u.notes {
+                    self.warn(notify, "RRDPC-5", n.clone());
+                }
+                self.record(notify, "rrdp", true, Some(u.serial), started);
+                Ok(u.objects)
+            }
+            Err(e) => {
+                self.warn(notify, "RRDPC-11", format!("RRDP failed: {e}"));
+                self.record(notify, "rrdp", false, None, started);
+                Err(e)
+            }
+        }
+    }
+
+    fn rsync_module(&self, module: &str) -> Result<(), String> {
+        let started = Instant::now();
+        let r = rsync::fetch(&self.cache, module, started + self.opts.repository_timeout, self.opts.rsync_io_timeout);
+        if let Err(e) = &r {
+            self.warn(module, "RSYNC-2", e.clone());
+        }
+        self.record(module, "rsync", r.is_ok(), None, started);
+        r
+    }
+
+    fn ta_path(&self, uri: &str) -> PathBuf {
+        let id = &rpkit_objects::hex::lower(&rpkit_objects::crypto::sha256(uri.as_bytes()))[..24];
+        self.cache.join("ta").join(format!("{id}.cer"))
+    }
+}
+
+impl Fetcher for Fetch {
+    fn ta_cert(&self, uris: &[String]) -> Option<(String, Vec<u8>)> {
+        let ordered = uris.iter().filter(|u| u.starts_with("https://")).chain(uris.iter().filter(|u| u.starts_with("rsync://")));
+        for uri in ordered {
+            let deadline = Instant::now() + self.opts.repository_timeout.min(Duration::from_secs(120));
+            let got = if uri.starts_with("https://") {
+                self.http.get_bytes(uri, crate::store::MAX_OBJECT, deadline)
+            } else if self.opts.rsync {
+                rsync::fetch(&self.cache, uri, deadline, self.opts.rsync_io_timeout).and_then(|_| {
+                    DirStore::new(rsync::mirror_root(&self.cache)).get(uri).ok_or_else(|| format!("{uri}: not fetched"))
+                })
+            } else {
+                continue;
+            };
+            match got {
+                Ok(der) => {
+                    let path = self.ta_path(&uris.join(" "));
+                    if let Some(dir) = path.parent() {
+                        let _ = std::fs::create_dir_all(dir);
+                    }
+                    let _ = std::fs::write(&path, &der);
+                    return Some((uri.clone(), der));
+                }
+                Err(e) => self.warn(uri, "TA-5", format!("cannot fetch the TA certificate: {e}")),
+            }
+        }
+        // Every URI failed: the last good copy, checked against the TAL like a fresh one.
+        let der = std::fs::read(self.ta_path(&uris.join(" "))).ok()?;
+        let uri = uris.first()?.clone();
+        self.warn(&uri, "TA-5", "using the TA certificate fetched by an earlier run".into());
+        Some((uri, der))
+    }
+
+    fn publication_point<'s>(&'s self, ca_repository: &str, notify: Option<&str>) -> Result<Box<dyn Store + 's>, String> {
+        if let (true, Some(notify)) = (self.opts.rrdp, notify) {
+            let cell = once(&self.rrdp, notify);
+            if let Ok(dir) = cell.get_or_init(|| self.rrdp_update(notify)) {
+                return Ok(Box::new(DirStore::new(dir.clone())));
+            }
+        }
+        if !self.opts.rsync {
+            return Err("RRDP failed or is not offered, and rsync is off".into());
+        }
+        let module = rpkit_objects::uri::rsync_module(ca_repository).ok_or_else(|| format!("unsafe rsync URI {ca_repository:?} (RSYNC-3)"))?;
+        let cell = once(&self.rsync, &module);
+        match cell.get_or_init(|| self.rsync_module(&module)) {
+            Ok(()) => Ok(Box::new(DirStore::new(rsync::mirror_root(&self.cache)))),
+            Err(e) => Err(e.clone()),
+        }
+    }
+
+    fn take_warnings(&self) -> Vec<Warning> {
+        std::mem::take(&mut *self.warnings.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}

@@ -1,0 +1,124 @@
+//! HTTPS fetches for RRDP and TA certificates (RFC 8182 §4.3, RFC 8630 §2.3):
+//! TLS verified against the system's web roots plus any `--rrdp-root-cert`;
+//! redirects only within the same origin (RFC 9674, RRDPC-3); only the statuses
+//! RRDP allows (RRDPC-13); every body bounded in bytes after inflation
+//! (RRDPC-15) and every request in time.
+
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+/// How long one request may take at most (a repository's deadline may cut it shorter).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+const MAX_REDIRECTS: usize = 5;
+
+#[derive(Clone)]
+pub struct Http {
+    client: reqwest::blocking::Client,
+}
+
+/// A response's body, or that nothing changed since `etag`/`last_modified`.
+pub enum Fetched<R> {
+    Body { body: R, etag: Option<String>, last_modified: Option<String> },
+    NotModified,
+}
+
+/// Scheme, host and port of a URL (RFC 6454 origin).
+pub fn origin(url: &str) -> Option<(String, String, u16)> {
+    let u = reqwest::Url::parse(url).ok()?;
+    Some((u.scheme().to_string(), u.host_str()?.to_ascii_lowercase(), u.port_or_known_default()?))
+}
+
+impl Http {
+    /// A client trusting the web roots and `extra_roots` (PEM files).
+    pub fn new(extra_roots: &[std::path::PathBuf]) -> Result<Http, String> {
+        let mut b = reqwest::blocking::Client::builder()
+            .user_agent(concat!("rpkit/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            .https_only(true)
+            .gzip(true)
+            .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                let first = attempt.previous().first().and_then(|u| origin(u.as_str()));
+                if attempt.previous().len() > MAX_REDIRECTS {
+                    attempt.error("too many redirects")
+                } else if first.is_some() && origin(attempt.url().as_str()) == first {
+                    attempt.follow()
+                } else {
+                    attempt.error("redirect to another origin (RFC 9674)")
+                }
+            }));
+        for path in extra_roots {
+            let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            for cert in reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| format!("{}: {e}", path.display()))? {
+                b = b.add_root_certificate(cert);
+            }
+        }
+        Ok(Http { client: b.build().map_err(|e| format!("HTTP client: {e}"))? })
+    }
+
+    /// GET `url`, its body read through a bound of `max` bytes, before `deadline`.
+    /// With `etag`/`last_modified`, a 304 answers `NotModified` (RRDPC-13: only
+    /// 200, and 304 for a conditional request).
+    pub fn get(
+        &self,
+        url: &str,
+        max: u64,
+        deadline: Instant,
+        conditional: Option<(&Option<String>, &Option<String>)>,
+    ) -> Result<Fetched<reqwest::blocking::Response>, String> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(format!("{url}: the repository's time limit has passed"));
+        }
+        let mut req = self.client.get(url).timeout(left.min(REQUEST_TIMEOUT));
+        if let Some((etag, modified)) = conditional {
+            if let Some(e) = etag {
+                req = req.header(reqwest::header::IF_NONE_MATCH, e);
+            }
+            if let Some(m) = modified {
+                req = req.header(reqwest::header::IF_MODIFIED_SINCE, m);
+            }
+        }
+        let resp = req.send().map_err(|e| format!("{url}: {}", chain(&e)))?;
+        let status = resp.status().as_u16();
+        if status == 304 && conditional.is_some() {
+            return Ok(Fetched::NotModified);
+        }
+        if status != 200 {
+            return Err(format!("{url}: HTTP status {status}"));
+        }
+        if resp.content_length().is_some_and(|n| n > max) {
+            return Err(format!("{url}: larger than the limit of {max} bytes"));
+        }
+        let header = |h| resp.headers().get(h).and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok()).map(str::to_string);
+        let etag = header(reqwest::header::ETAG);
+        let last_modified = header(reqwest::header::LAST_MODIFIED);
+        Ok(Fetched::Body { body: resp, etag, last_modified })
+    }
+
+    /// GET a whole small body (a TA certificate), at most `max` bytes.
+    pub fn get_bytes(&self, url: &str, max: u64, deadline: Instant) -> Result<Vec<u8>, String> {
+        let Fetched::Body { body, .. } = self.get(url, max, deadline, None)? else {
+            return Err(format!("{url}: unexpected 304"));
+        };
+        let mut out = Vec::new();
+        body.take(max + 1).read_to_end(&mut out).map_err(|e| format!("{url}: {e}"))?;
+        if out.len() as u64 > max {
+            return Err(format!("{url}: larger than the limit of {max} bytes"));
+        }
+        Ok(out)
+    }
+}
+
+/// An error with its causes (reqwest hides the TLS reason in its sources).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}

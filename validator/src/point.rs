@@ -1,0 +1,120 @@
+//! A CA's publication point read through its manifest (RFC 9286 §6): the
+//! manifest valid and current, every listed file present with its hash, exactly
+//! one valid current CRL. Any failure fails the whole point (MFT-13); the
+//! caller then falls back to the last validated copy (MFT-14). A new manifest
+//! must also move forward from the cached one (MFT-16).
+
+use crate::store::Store;
+use rpkit_objects::cert::Cert;
+use rpkit_objects::crl::Crl;
+use rpkit_objects::crypto::sha256;
+use rpkit_objects::der::Time;
+use rpkit_objects::manifest::Manifest;
+use std::collections::BTreeMap;
+
+/// Why a point failed: the URI at fault, the rule and what is wrong.
+pub type Failure = (String, &'static str, String);
+
+/// A publication point whose manifest, CRL and listed files all check out.
+pub struct Point {
+    pub mft_uri: String,
+    pub mft_der: Vec<u8>,
+    pub mft: Manifest,
+    pub crl: Crl,
+    /// Listed files by name, hash-checked.
+    pub files: BTreeMap<String, Vec<u8>>,
+}
+
+fn fail<T>(uri: &str, rule: &'static str, detail: impl Into<String>) -> Result<T, Failure> {
+    Err((uri.to_string(), rule, detail.into()))
+}
+
+/// Read and check the point of `ca` (caRepository `dir`, ending in `/`) from `store`.
+pub fn load(store: &dyn Store, ca: &Cert, dir: &str, mft_uri: &str, now: Time) -> Result<Point, Failure> {
+    let Some(mft_der) = store.get(mft_uri) else {
+        return fail(mft_uri, "MFT-13", "the manifest is missing (RFC 9286 §6.2)");
+    };
+    let mft = match Manifest::decode(&mft_der) {
+        Ok(m) => m,
+        Err(e) => return fail(mft_uri, e.rule, format!("invalid manifest: {}", e.detail)),
+    };
+    if let Err(e) = mft.signed.verify_signature().and_then(|_| mft.signed.ee.verify_signature(&ca.public_key)) {
+        return fail(mft_uri, e.rule, format!("manifest signature: {}", e.detail));
+    }
+    if !ca.is_issuer_of(&mft.signed.ee.issuer, mft.signed.ee.aki.as_ref()) {
+        return fail(mft_uri, "CERT-5", "the manifest's EE certificate is not issued by this CA");
+    }
+    if mft.signed.ee.sia.rsync_signed_object() != Some(mft_uri) {
+        return fail(mft_uri, "MFT-16", "the manifest's signedObject URI is not the CA's rpkiManifest (RFC 9981 §4)");
+    }
+    if now < mft.content.this_update {
+        return fail(mft_uri, "MFT-13", "the manifest's thisUpdate is in the future (RFC 9286 §6.3)");
+    }
+    if now > mft.content.next_update {
+        return fail(mft_uri, "MFT-13", format!("the manifest is stale: nextUpdate {} has passed (RFC 9286 §6.3)", mft.content.next_update.rfc3339()));
+    }
+    if !mft.signed.ee.is_current(now) {
+        return fail(mft_uri, "CERT-6", "the manifest's EE certificate is not valid now");
+    }
+    // Every listed file present with its hash (RFC 9286 §6.4, §6.5), whatever its type (MFT-19).
+    let mut files = BTreeMap::new();
+    for f in &mft.content.files {
+        let uri = format!("{dir}{}", f.file);
+        let Some(der) = store.get(&uri) else {
+            return fail(&uri, "MFT-13", format!("{} is listed on the manifest but missing (RFC 9286 §6.4)", f.file));
+        };
+        if sha256(&der) != f.hash {
+            return fail(&uri, "MFT-13", format!("{} does not match its manifest hash (RFC 9286 §6.5)", f.file));
+        }
+        files.insert(f.file.clone(), der);
+    }
+    // Exactly one CRL, listed, valid and current (CRL-6, MFT-13).
+    let crls: Vec<&String> = files.keys().filter(|n| n.ends_with(".crl")).collect();
+    if crls.len() != 1 {
+        return fail(mft_uri, "MFT-13", format!("the manifest lists {} CRLs, not one (RFC 9286 §6.1)", crls.len()));
+    }
+    let crl_uri = format!("{dir}{}", crls[0]);
+    let crl = match Crl::decode(&files[crls[0]]) {
+        Ok(c) => c,
+        Err(e) => return fail(&crl_uri, e.rule, format!("invalid CRL: {}", e.detail)),
+    };
+    if let Err(e) = crl.verify_signature(&ca.public_key) {
+        return fail(&crl_uri, e.rule, format!("CRL signature: {}", e.detail));
+    }
+    if !crl.issued_by(ca) {
+        return fail(&crl_uri, "CRL-2", "the CRL is not issued by this CA");
+    }
+    if now < crl.this_update || now > crl.next_update {
+        return fail(&crl_uri, "MFT-13", format!("the CRL is not current (nextUpdate {})", crl.next_update.rfc3339()));
+    }
+    if crl.is_revoked(&mft.signed.ee.serial) {
+        return fail(mft_uri, "MFT-13", "the manifest's EE certificate is revoked (RFC 9286 §6.1)");
+    }
+    Ok(Point { mft_uri: mft_uri.to_string(), mft_der, mft, crl, files })
+}
+
+/// MFT-16 (RFC 9286 §4.2.1): a new manifest at the same URI must have a higher
+/// number and a later thisUpdate than the last validated one; the same number
+/// means the same manifest.
+pub fn moves_forward(fresh: &Point, cached_der: &[u8]) -> Result<(), Failure> {
+    if cached_der == fresh.mft_der.as_slice() {
+        return Ok(());
+    }
+    // The cached copy was validated by an earlier run; a copy that no longer decodes constrains nothing.
+    let Ok(cached) = Manifest::decode(cached_der) else { return Ok(()) };
+    let (new, old) = (&fresh.mft.content, &cached.content);
+    if new.manifest_number < old.manifest_number {
+        return fail(
+            &fresh.mft_uri,
+            "MFT-16",
+            format!("manifest number {} is below the last validated {} (a replay)", new.manifest_number, old.manifest_number),
+        );
+    }
+    if new.manifest_number == old.manifest_number {
+        return fail(&fresh.mft_uri, "MFT-16", format!("manifest number {} is reused with different content", new.manifest_number));
+    }
+    if new.this_update <= old.this_update {
+        return fail(&fresh.mft_uri, "MFT-16", "the manifest's thisUpdate is not later than the last validated one's");
+    }
+    Ok(())
+}

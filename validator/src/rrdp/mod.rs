@@ -1,0 +1,284 @@
+//! The RRDP client (RFC 8182 §3.4): keeps one local copy per notification URI
+//! (RRDPC-4, RRDPC-16), brought up to date by deltas when the session is the
+//! same and the chain is complete (RRDPC-5, RRDPC-6), otherwise by the snapshot,
+//! which replaces the whole copy (RRDPC-8). The state file is written only
+//! after the objects, and removed before deltas touch them, so an interrupted
+//! update leads to a snapshot next time.
+
+pub mod notification;
+pub mod xml;
+
+use crate::http::{Fetched, Http};
+use notification::{FileRef, Notification};
+use serde::{Deserialize, Serialize};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use xml::{Item, Kind, XmlError};
+
+/// Bounds on one repository's update (RRDPC-12, RRDPC-15).
+#[derive(Clone, Debug)]
+pub struct Limits {
+    pub max_snapshot: u64,
+    pub max_delta: u64,
+    /// More deltas than this to catch up: take the snapshot (rpki-client: 300).
+    pub max_deltas: usize,
+    /// Re-fetch the snapshot when the last one is older than this (RRDPC-17).
+    pub snapshot_max_age_secs: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_snapshot: 4 << 30, max_delta: 256 << 20, max_deltas: 300, snapshot_max_age_secs: 60 * 86_400 }
+    }
+}
+
+/// What is kept between runs for one notification URI.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct State {
+    notify: String,
+    session: String,
+    serial: u64,
+    /// (serial, hash) of the deltas listed by the last notification (RRDPC-9).
+    deltas: Vec<(u64, String)>,
+    etag: Option<String>,
+    last_modified: Option<String>,
+    /// When the snapshot was last processed (seconds since the epoch).
+    snapshot_at: i64,
+}
+
+/// The result of an update: where the objects are and what was noticed.
+#[derive(Debug)]
+pub struct Updated {
+    pub objects: PathBuf,
+    pub serial: u64,
+    /// Problems that did not stop the update (a rejected delta chain, RRDPC-9/10).
+    pub notes: Vec<String>,
+}
+
+/// One repository's local copy under `CACHE/rrdp/<hash of the notification URI>/`.
+pub struct Repo<'a> {
+    http: &'a Http,
+    notify: &'a str,
+    dir: PathBuf,
+    limits: &'a Limits,
+    deadline: Instant,
+}
+
+fn io_err(p: &Path, e: std::io::Error) -> String {
+    format!("{}: {e}", p.display())
+}
+
+fn hex(h: &[u8; 32]) -> String {
+    rpkit_objects::hex::lower(h)
+}
+
+/// A reader that hashes what passes through it.
+struct Hashing<R> {
+    inner: R,
+    ctx: ring::digest::Context,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.ctx.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// The file of an rsync URI under `objects`, after RSYNC-3.
+fn object_path(objects: &Path, uri: &str) -> Result<PathBuf, XmlError> {
+    rpkit_objects::uri::rsync_safe(uri).map(|rest| objects.join(rest)).ok_or_else(|| XmlError(format!("unsafe URI {uri:?} (RSYNC-3)")))
+}
+
+fn write_new(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::OpenOptions::new().write(true).create_new(true).open(path)?.write_all(data)
+}
+
+impl<'a> Repo<'a> {
+    pub fn new(http: &'a Http, cache: &Path, notify: &'a str, limits: &'a Limits, deadline: Instant) -> Self {
+        let id = &hex(&rpkit_objects::crypto::sha256(notify.as_bytes()))[..24];
+        Repo { http, notify, dir: cache.join("rrdp").join(id), limits, deadline }
+    }
+
+    pub fn objects_dir(&self) -> PathBuf {
+        self.dir.join("objects")
+    }
+
+    fn state_path(&self) -> PathBuf {
+        self.dir.join("state.json")
+    }
+
+    fn load_state(&self) -> Option<State> {
+        let s: State = serde_json::from_slice(&std::fs::read(self.state_path()).ok()?).ok()?;
+        (s.notify == self.notify && self.objects_dir().is_dir()).then_some(s)
+    }
+
+    fn save_state(&self, s: &State) -> Result<(), String> {
+        let tmp = self.dir.join("state.json.tmp");
+        let body = serde_json::to_vec_pretty(s).map_err(|e| e.to_string())?;
+        std::fs::write(&tmp, body).map_err(|e| io_err(&tmp, e))?;
+        std::fs::rename(&tmp, self.state_path()).map_err(|e| io_err(&tmp, e))
+    }
+
+    /// Bring the local copy up to date; `now` in seconds since the epoch.
+    pub fn update(&self, now: i64) -> Result<Updated, String> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| io_err(&self.dir, e))?;
+        let old = self.load_state();
+        let cond = old.as_ref().map(|s| (&s.etag, &s.last_modified));
+        let (body, etag, last_modified) = match self.http.get(self.notify, notification::MAX_NOTIFICATION, self.deadline, cond)? {
+            Fetched::NotModified => {
+                let serial = old.as_ref().map_or(0, |s| s.serial);
+                return Ok(Updated { objects: self.objects_dir(), serial, notes: Vec::new() });
+            }
+            Fetched::Body { body, etag, last_modified } => (body, etag, last_modified),
+        };
+        let n = Notification::parse(body, self.notify)?;
+        let mut notes = Vec::new();
+        let mut state = State {
+            notify: self.notify.to_string(),
+            session: n.session.clone(),
+            serial: n.serial,
+            deltas: n.deltas.iter().map(|(s, f)| (*s, hex(&f.hash))).collect(),
+            etag,
+            last_modified,
+            snapshot_at: old.as_ref().map_or(now, |s| s.snapshot_at),
+        };
+        if let Some(old) = old.as_ref().filter(|o| o.session == n.session) {
+            if n.serial == old.serial {
+                self.save_state(&state)?;
+                return Ok(Updated { objects: self.objects_dir(), serial: n.serial, notes });
+            }
+            if n.serial < old.serial {
+                // RRDPC-10: an older notification changes nothing.
+                notes.push(format!("the notification's serial {} is below the last processed {} (RRDPC-10)", n.serial, old.serial));
+                return Ok(Updated { objects: self.objects_dir(), serial: old.serial, notes });
+            }
+            let changed = n.deltas.iter().find(|(s, f)| old.deltas.iter().any(|(os, oh)| os == s && *oh != hex(&f.hash)));
+            let aged = now - old.snapshot_at > self.limits.snapshot_max_age_secs;
+            match (changed, n.deltas_after(old.serial)) {
+                (Some((s, _)), _) => notes.push(format!("the hash of delta {s} changed since the last notification (RRDPC-9)")),
+                (None, _) if aged => notes.push("the snapshot is re-read now and then (RRDPC-17)".into()),
+                (None, Some(chain)) if chain.len() <= self.limits.max_deltas => match self.apply_deltas(&n, &chain) {
+                    Ok(()) => {
+                        self.save_state(&state)?;
+                        return Ok(Updated { objects: self.objects_dir(), serial: n.serial, notes });
+                    }
+                    Err(e) => notes.push(format!("{e}; reading the snapshot instead (RRDPC-6)")),
+                },
+                (None, Some(chain)) => notes.push(format!("{} deltas to catch up, more than {}", chain.len(), self.limits.max_deltas)),
+                (None, None) => notes.push(format!("the deltas after serial {} are not all listed (RRDPC-5)", old.serial)),
+            }
+        }
+        self.apply_snapshot(&n)?;
+        state.snapshot_at = now;
+        self.save_state(&state)?;
+        Ok(Updated { objects: self.objects_dir(), serial: n.serial, notes })
+    }
+
+    /// RRDPC-8: the snapshot, checked in full, replaces the whole copy.
+    fn apply_snapshot(&self, n: &Notification) -> Result<(), String> {
+        let FileRef { uri, hash } = &n.snapshot;
+        let Fetched::Body { body, .. } = self.http.get(uri, self.limits.max_snapshot, self.deadline, None)? else {
+            return Err(format!("{uri}: unexpected 304"));
+        };
+        let fresh = self.dir.join("objects.new");
+        if fresh.exists() {
+            std::fs::remove_dir_all(&fresh).map_err(|e| io_err(&fresh, e))?;
+        }
+        let mut hashing = Hashing { inner: body, ctx: ring::digest::Context::new(&ring::digest::SHA256) };
+        xml::read(&mut hashing, self.limits.max_snapshot, Kind::Snapshot, |item| match item {
+            Item::Root { session, serial } if session == n.session && serial == n.serial => Ok(()),
+            Item::Root { session, serial } => {
+                Err(XmlError(format!("session {session} serial {serial} is not the notification's {} {}", n.session, n.serial)))
+            }
+            Item::Publish { uri, data, .. } => {
+                let path = object_path(&fresh, &uri)?;
+                write_new(&path, &data).map_err(|e| match e.kind() {
+                    std::io::ErrorKind::AlreadyExists => XmlError(format!("{uri} is published twice (RRDPC-12)")),
+                    _ => XmlError(format!("{}: {e}", path.display())),
+                })
+            }
+            _ => Err(XmlError("unexpected element".into())),
+        })
+        .map_err(|e| format!("snapshot {uri}: {e}"))?;
+        // Drain what the parser left (trailing whitespace) so the hash covers the whole file.
+        std::io::copy(&mut (&mut hashing).take(self.limits.max_snapshot), &mut std::io::sink()).map_err(|e| format!("{uri}: {e}"))?;
+        if hashing.ctx.finish().as_ref() != hash {
+            return Err(format!("snapshot {uri}: its hash differs from the notification's (RRDPC-8)"));
+        }
+        std::fs::create_dir_all(&fresh).map_err(|e| io_err(&fresh, e))?;
+        let live = self.objects_dir();
+        let _ = std::fs::remove_file(self.state_path());
+        let old = self.dir.join("objects.old");
+        if live.exists() {
+            if old.exists() {
+                std::fs::remove_dir_all(&old).map_err(|e| io_err(&old, e))?;
+            }
+            std::fs::rename(&live, &old).map_err(|e| io_err(&live, e))?;
+        }
+        std::fs::rename(&fresh, &live).map_err(|e| io_err(&fresh, e))?;
+        if old.exists() {
+            std::fs::remove_dir_all(&old).map_err(|e| io_err(&old, e))?;
+        }
+        Ok(())
+    }
+
+    /// RRDPC-5/6/7: each delta fetched whole, hash-checked, then applied in order.
+    fn apply_deltas(&self, n: &Notification, chain: &[&(u64, FileRef)]) -> Result<(), String> {
+        // From here the copy may change: without a state file the next run reads the snapshot.
+        let _ = std::fs::remove_file(self.state_path());
+        let live = self.objects_dir();
+        for (serial, FileRef { uri, hash }) in chain {
+            let Fetched::Body { body, .. } = self.http.get(uri, self.limits.max_delta, self.deadline, None)? else {
+                return Err(format!("{uri}: unexpected 304"));
+            };
+            let mut raw = Vec::new();
+            body.take(self.limits.max_delta + 1).read_to_end(&mut raw).map_err(|e| format!("delta {uri}: {e}"))?;
+            if raw.len() as u64 > self.limits.max_delta {
+                return Err(format!("delta {uri}: larger than {} bytes", self.limits.max_delta));
+            }
+            if rpkit_objects::crypto::sha256(&raw) != *hash {
+                return Err(format!("delta {uri}: its hash differs from the notification's"));
+            }
+            xml::read(raw.as_slice(), self.limits.max_delta, Kind::Delta, |item| apply_change(&live, &n.session, *serial, item))
+                .map_err(|e| format!("delta {uri}: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
+/// One element of a delta against the local copy (RRDPC-7).
+fn apply_change(live: &Path, session: &str, serial: u64, item: Item) -> Result<(), XmlError> {
+    let current = |path: &Path| std::fs::read(path).ok().map(|d| rpkit_objects::crypto::sha256(&d));
+    match item {
+        Item::Root { session: s, serial: n } if s == session && n == serial => Ok(()),
+        Item::Root { session: s, serial: n } => Err(XmlError(format!("session {s} serial {n}, expected {session} {serial}"))),
+        Item::Publish { uri, hash, data } => {
+            let path = object_path(live, &uri)?;
+            match (hash, current(&path)) {
+                (None, None) => {}
+                (None, Some(_)) => return Err(XmlError(format!("{uri} is published as new but exists"))),
+                (Some(h), Some(c)) if h == c => {}
+                (Some(_), _) => return Err(XmlError(format!("{uri}: the replaced object is not the one held"))),
+            }
+            // A new file replaces the old one by rename (the validated copy may share its inode).
+            let tmp = live.with_file_name("incoming");
+            let _ = std::fs::remove_file(&tmp);
+            write_new(&tmp, &data).and_then(|_| std::fs::rename(&tmp, &path)).map_err(|e| XmlError(format!("{}: {e}", path.display())))
+        }
+        Item::Withdraw { uri, hash } => {
+            let path = object_path(live, &uri)?;
+            match current(&path) {
+                Some(c) if c == hash => std::fs::remove_file(&path).map_err(|e| XmlError(format!("{}: {e}", path.display()))),
+                _ => Err(XmlError(format!("{uri}: the withdrawn object is not the one held"))),
+            }
+        }
+        _ => Err(XmlError("unexpected element".into())),
+    }
+}
