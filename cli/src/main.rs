@@ -34,6 +34,8 @@ enum Command {
     Roa(commands::roa::Args),
     /// A member's ASPAs.
     Aspa(commands::aspa::Args),
+    /// Relying party: fetch and validate from TALs, write VRPs, ASPAs and router keys.
+    Validate(commands::validate::Args),
 }
 
 #[derive(Subcommand)]
@@ -70,6 +72,7 @@ fn main() -> ExitCode {
         Command::Members(a) => commands::members::run(a),
         Command::Roa(a) => commands::roa::run(a),
         Command::Aspa(a) => commands::aspa::run(a),
+        Command::Validate(a) => commands::validate::run(a),
     };
     match result {
         Ok(code) => code,

@@ -1,10 +1,11 @@
 //! The repository as relying parties see it. The hosted CA (100 members, 1,000
 //! ROAs, ASPAs) publishes through RFC 8181 to `rpkit publication serve`, which
 //! serves RRDP over HTTPS and an rsync tree through a real rsyncd, as
-//! `rpki.test`. rpki-client 8.2 and Routinator 0.15.2, each over RRDP only and
-//! over rsync only, must report no problem and output exactly the CA's VRPs and
-//! ASPAs; after ROA adds and removes both pick the change up from an RRDP delta;
-//! after a server restart the RRDP session continues.
+//! `rpki.test`. `rpkit validate`, rpki-client 8.2 and Routinator 0.15.2, each
+//! over RRDP only and over rsync only, must report no problem and output exactly
+//! the CA's VRPs and ASPAs (so the same sets as each other); after ROA adds and
+//! removes all pick the change up from an RRDP delta; after a server restart the
+//! RRDP session continues.
 
 #[path = "peers/mod.rs"]
 mod peers;
@@ -287,9 +288,44 @@ fn routinator(e: &Env, mode: Transport) -> Outcome {
     Outcome { vrps, aspas, problems, old_aspa_profile: 0 }
 }
 
-/// Run all four validator set-ups and compare with what the CA holds.
+/// Our own validator, `rpkit validate`, with its own cache per transport.
+fn rpkit_validate(e: &Env, mode: Transport) -> Outcome {
+    let out = e.w.join(format!("rpkit-{mode:?}.json"));
+    let mut cmd = Command::new(BIN);
+    cmd.args(["validate", "--tal"]).arg(e.w.join("tals/ta.tal")).arg("--cache").arg(e.w.join(format!("rpkit-{mode:?}-cache")));
+    cmd.arg("--rrdp-root-cert").arg(&e.tls.ca_pem).args(["--format", "json", "--output"]).arg(&out);
+    match mode {
+        Transport::Rrdp => cmd.arg("--disable-rsync"),
+        Transport::Rsync => cmd.arg("--disable-rrdp"),
+    };
+    let o = cmd.stdin(Stdio::null()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(o.status.success(), "rpkit validate: {stderr}");
+    let problems = stderr.lines().filter(|l| l.starts_with("warning:") || l.contains("WARN")).map(str::to_string).collect();
+    let json: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let vrps = json["roas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["prefix"].as_str().unwrap().to_string(), r["maxLength"].as_u64().unwrap() as u8, r["asn"].as_u64().unwrap() as u32))
+        .collect();
+    let aspas = json["aspas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            let p = x["providers"].as_array().unwrap().iter().map(|p| p.as_u64().unwrap() as u32).collect();
+            (x["customer_asid"].as_u64().unwrap() as u32, p)
+        })
+        .collect();
+    Outcome { vrps, aspas, problems, old_aspa_profile: 0 }
+}
+
+/// Run every validator set-up and compare with what the CA holds.
 fn check_all(e: &Env, want: &(Vrps, Aspas), phase: &str) {
     for (tool, mode) in [
+        ("rpkit", Transport::Rrdp),
+        ("rpkit", Transport::Rsync),
         ("rpki-client", Transport::Rrdp),
         ("rpki-client", Transport::Rsync),
         ("routinator", Transport::Rrdp),
@@ -301,7 +337,11 @@ fn check_all(e: &Env, want: &(Vrps, Aspas), phase: &str) {
 
 fn check_one(e: &Env, want: &(Vrps, Aspas), phase: &str, tool: &str, mode: Transport) -> (usize, usize) {
     let from = e.publication_log_len();
-    let o = if tool == "rpki-client" { rpki_client(e, mode) } else { routinator(e, mode) };
+    let o = match tool {
+        "rpki-client" => rpki_client(e, mode),
+        "routinator" => routinator(e, mode),
+        _ => rpkit_validate(e, mode),
+    };
     std::thread::sleep(Duration::from_millis(200));
     let fetches = e.rrdp_fetches_since(from);
     assert!(o.problems.is_empty(), "{phase}: {tool} over {mode:?} reported problems:\n{}", o.problems.join("\n"));
@@ -386,10 +426,11 @@ fn rpki_client_and_routinator_accept_the_repository_over_rrdp_and_rsync() {
     assert!(serial2 > serial);
     let want2 = e.ca_payloads();
     assert_eq!(want2.0.len(), 1005);
-    for tool in ["rpki-client", "routinator"] {
+    for tool in ["rpkit", "rpki-client", "routinator"] {
         let (deltas, snapshots) = check_one(&e, &want2, "after a delta", tool, Transport::Rrdp);
         assert!(deltas > 0 && snapshots == 0, "{tool} must update from deltas only (deltas {deltas}, snapshots {snapshots})");
     }
+    check_one(&e, &want2, "after a delta", "rpkit", Transport::Rsync);
     check_one(&e, &want2, "after a delta", "rpki-client", Transport::Rsync);
     check_one(&e, &want2, "after a delta", "routinator", Transport::Rsync);
 
@@ -412,7 +453,7 @@ fn rpki_client_and_routinator_accept_the_repository_over_rrdp_and_rsync() {
     assert_eq!((session4.as_str(), serial4), (session.as_str(), serial3 + 1));
     let want4 = e.ca_payloads();
     assert_eq!(want4.0.len(), 1004);
-    for tool in ["rpki-client", "routinator"] {
+    for tool in ["rpkit", "rpki-client", "routinator"] {
         let (deltas, snapshots) = check_one(&e, &want4, "after a restart", tool, Transport::Rrdp);
         assert!(deltas > 0 && snapshots == 0, "{tool} must continue from deltas (deltas {deltas}, snapshots {snapshots})");
     }

@@ -1,8 +1,9 @@
 //! rsync URIs that are safe to map onto a file system and to hand to rsync: one
 //! rule used wherever a URI becomes a path or an argument (RSYNC-3, PIT-14,
-//! PIT-30): a DNS name or IPv4 host with an optional port, no userinfo; segments
-//! of `[A-Za-z0-9._+~=-]` that are neither `.` nor `..` nor empty and do not start
-//! with `-`; no percent-escapes, backslashes or controls; bounded length.
+//! PIT-30): a DNS name or IPv4 host with an optional port, no userinfo, not
+//! starting with `-`; segments of `[A-Za-z0-9._+~=-]` that are neither `.` nor
+//! `..` nor empty (a leading `-` is common in base64url names, and rsync gets
+//! URIs after `--`); no percent-escapes, backslashes or controls; bounded length.
 
 /// The part after `rsync://` (`HOST/MODULE/path`) if every part is safe.
 pub fn rsync_safe(uri: &str) -> Option<&str> {
@@ -24,7 +25,6 @@ pub fn rsync_safe(uri: &str) -> Option<&str> {
         !s.is_empty()
             && s != "."
             && s != ".."
-            && !s.starts_with('-')
             && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._+~=-".contains(&b))
     };
     (host_ok && parts.all(segment_ok)).then_some(rest)
@@ -46,6 +46,7 @@ mod tests {
     #[test]
     fn rsync_3_unsafe_uris_are_refused() {
         assert_eq!(rsync_safe("rsync://h/m/a.roa"), Some("h/m/a.roa"));
+        assert_eq!(rsync_safe("rsync://h/m/-hs7hfnpZ9rg.crl"), Some("h/m/-hs7hfnpZ9rg.crl"));
         assert_eq!(rsync_safe("rsync://rpki.test:873/repo/x_y-z~1=+.cer"), Some("rpki.test:873/repo/x_y-z~1=+.cer"));
         for bad in [
             "https://h/m/a",
@@ -63,7 +64,6 @@ mod tests {
             "rsync://-esh/x",
             "rsync://user@h/m",
             "rsync://h:x/m",
-            "rsync://h/-m/x",
             "rsync:///m/x",
         ] {
             assert_eq!(rsync_safe(bad), None, "{bad:?}");

@@ -136,7 +136,9 @@ impl Fetcher for Fetch {
         let ordered = uris.iter().filter(|u| u.starts_with("https://")).chain(uris.iter().filter(|u| u.starts_with("rsync://")));
         for uri in ordered {
             let deadline = Instant::now() + self.opts.repository_timeout.min(Duration::from_secs(120));
-            let got = if uri.starts_with("https://") {
+            let got = if !self.opts.rrdp && !self.opts.rsync {
+                continue;
+            } else if uri.starts_with("https://") {
                 self.http.get_bytes(uri, crate::store::MAX_OBJECT, deadline)
             } else if self.opts.rsync {
                 rsync::fetch(&self.cache, uri, deadline, self.opts.rsync_io_timeout).and_then(|_| {

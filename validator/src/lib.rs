@@ -14,5 +14,6 @@ pub mod point;
 pub mod report;
 pub mod rrdp;
 pub mod rsync;
+pub mod run;
 pub mod store;
 pub mod tree;

@@ -87,6 +87,16 @@ pub struct Report {
 }
 
 impl Report {
+    /// Add another report's payloads, warnings and counts.
+    pub fn absorb(&mut self, o: Report) {
+        self.vrps.extend(o.vrps);
+        self.aspas.extend(o.aspas);
+        self.router_keys.extend(o.router_keys);
+        self.warnings.extend(o.warnings);
+        self.counts.add(&o.counts);
+        self.tals.extend(o.tals);
+    }
+
     /// Sort, deduplicate VRPs (keeping the latest expiry) and merge ASPAs per customer.
     pub fn finish(&mut self) {
         self.vrps.sort_by(|a, b| {

@@ -127,11 +127,7 @@ fn walk(ctx: &Ctx<'_>, node: CaNode) -> Report {
     let (mut report, children) = publication_point(ctx, &node);
     let sub: Vec<Report> = children.into_par_iter().map(|c| walk(ctx, c)).collect();
     for s in sub {
-        report.vrps.extend(s.vrps);
-        report.aspas.extend(s.aspas);
-        report.router_keys.extend(s.router_keys);
-        report.warnings.extend(s.warnings);
-        report.counts.add(&s.counts);
+        report.absorb(s);
     }
     report
 }

@@ -5,3 +5,4 @@ pub mod members;
 pub mod publication;
 pub mod roa;
 pub mod up;
+pub mod validate;

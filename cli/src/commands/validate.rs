@@ -1,0 +1,112 @@
+//! `rpkit validate --tal FILE...`: one validation run, payloads written in the
+//! chosen format (to `--output` atomically, else stdout); warnings and a summary
+//! on stderr.
+
+use rpkit_objects::der::Time;
+use rpkit_validator::fetch::FetchOptions;
+use rpkit_validator::output::{render, Format};
+use rpkit_validator::run::{run as validate, RunConfig};
+use rpkit_validator::tree::Options;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+/// What every validator command takes: TALs, cache, fetching.
+#[derive(clap::Args, Clone)]
+pub struct Source {
+    /// A TAL file (RFC 8630); repeat for several trust anchors.
+    #[arg(long = "tal", required = true)]
+    pub tals: Vec<PathBuf>,
+    /// The cache: fetched repositories and the last validated copy of each publication point.
+    #[arg(long, env = "RPKIT_CACHE", default_value = "rpkit-cache")]
+    pub cache: PathBuf,
+    /// An extra TLS root (PEM) for RRDP and https TA URIs; repeatable.
+    #[arg(long = "rrdp-root-cert")]
+    pub rrdp_root_certs: Vec<PathBuf>,
+    /// Do not use RRDP (rsync only).
+    #[arg(long)]
+    pub disable_rrdp: bool,
+    /// Do not use rsync (RRDP only).
+    #[arg(long)]
+    pub disable_rsync: bool,
+    /// Fetch nothing: validate the cache as it is.
+    #[arg(long)]
+    pub offline: bool,
+    /// Seconds allowed to one repository's fetch.
+    #[arg(long, default_value_t = 900)]
+    pub repository_timeout: u64,
+    /// Deepest CA chain followed below the trust anchor.
+    #[arg(long, default_value_t = 32)]
+    pub max_depth: usize,
+}
+
+impl Source {
+    pub fn config(&self) -> RunConfig {
+        let fetch = FetchOptions {
+            rrdp: !self.disable_rrdp && !self.offline,
+            rsync: !self.disable_rsync && !self.offline,
+            repository_timeout: Duration::from_secs(self.repository_timeout.max(1)),
+            ..FetchOptions::default()
+        };
+        RunConfig {
+            tals: self.tals.clone(),
+            cache: self.cache.clone(),
+            rrdp_roots: self.rrdp_root_certs.clone(),
+            fetch,
+            options: Options { max_depth: self.max_depth },
+        }
+    }
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    source: Source,
+    /// json (rpki-client's), csv (Routinator's), openbgpd or bird.
+    #[arg(long, default_value = "json")]
+    format: Format,
+    /// Write the payloads here (replaced atomically) instead of stdout.
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+    /// No warnings on stderr, only the summary.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+/// Write `data` to `path` by a rename, so readers never see half a file.
+pub fn write_atomically(path: &std::path::Path, data: &[u8]) -> Result<(), String> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    std::fs::write(&tmp, data).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+pub fn run(a: Args) -> Result<ExitCode, String> {
+    let started = Instant::now();
+    let now = Time::now();
+    let result = validate(&a.source.config(), now)?;
+    let r = &result.report;
+    if !a.quiet {
+        for w in &r.warnings {
+            eprintln!("warning: {}: {} [{}]", w.uri, w.detail, w.rule);
+        }
+    }
+    let text = render(r, a.format, now);
+    match &a.output {
+        Some(p) => write_atomically(p, text.as_bytes())?,
+        None => print!("{text}"),
+    }
+    let fetched = result.repositories.iter().filter(|f| f.ok).count();
+    eprintln!(
+        "validated {} VRPs, {} ASPAs, {} router keys from {} TAL(s); {} repositories fetched ({} failed); {} warnings; {:.1} s",
+        r.vrps.len(),
+        r.aspas.len(),
+        r.router_keys.len(),
+        r.tals.len(),
+        fetched,
+        result.repositories.len() - fetched,
+        r.warnings.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,58 @@
+//! One validation run over a set of TALs: fetch into the cache, validate each
+//! trust anchor's tree, keep what validated, and sweep what no point uses.
+
+use crate::cache::ValidCache;
+use crate::fetch::{Fetch, FetchOptions, RepoFetch};
+use crate::http::Http;
+use crate::report::Report;
+use crate::tree::{validate_tal, Options};
+use rpkit_objects::der::Time;
+use rpkit_objects::tal::Tal;
+use std::path::PathBuf;
+
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    pub tals: Vec<PathBuf>,
+    pub cache: PathBuf,
+    /// Extra TLS roots for RRDP and https TA URIs (PEM files).
+    pub rrdp_roots: Vec<PathBuf>,
+    pub fetch: FetchOptions,
+    pub options: Options,
+}
+
+pub struct RunResult {
+    pub report: Report,
+    pub repositories: Vec<RepoFetch>,
+}
+
+/// The name a TAL's payloads carry: its file stem (rpki-client's `ta` field).
+pub fn tal_name(path: &std::path::Path) -> String {
+    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "tal".into())
+}
+
+/// Read and parse every TAL first, so that a bad one stops the run before any fetch.
+pub fn read_tals(paths: &[PathBuf]) -> Result<Vec<(String, Tal)>, String> {
+    paths
+        .iter()
+        .map(|p| {
+            let data = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            let tal = Tal::parse(&data).map_err(|e| format!("{}: {} ({})", p.display(), e.detail, e.rule))?;
+            Ok((tal_name(p), tal))
+        })
+        .collect()
+}
+
+pub fn run(cfg: &RunConfig, now: Time) -> Result<RunResult, String> {
+    let tals = read_tals(&cfg.tals)?;
+    std::fs::create_dir_all(&cfg.cache).map_err(|e| format!("{}: {e}", cfg.cache.display()))?;
+    let http = Http::new(&cfg.rrdp_roots)?;
+    let fetch = Fetch::new(cfg.cache.clone(), http, cfg.fetch.clone(), now.0);
+    let cache = ValidCache::new(&cfg.cache);
+    let mut report = Report::default();
+    for (name, tal) in &tals {
+        report.absorb(validate_tal(tal, name, &fetch, Some(&cache), now, &cfg.options));
+    }
+    cache.sweep();
+    report.finish();
+    Ok(RunResult { report, repositories: fetch.repositories() })
+}
