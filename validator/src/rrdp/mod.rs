@@ -270,7 +270,11 @@ fn apply_change(live: &Path, session: &str, serial: u64, item: Item) -> Result<(
             // A new file replaces the old one by rename (the validated copy may share its inode).
             let tmp = live.with_file_name("incoming");
             let _ = std::fs::remove_file(&tmp);
-            write_new(&tmp, &data).and_then(|_| std::fs::rename(&tmp, &path)).map_err(|e| XmlError(format!("{}: {e}", path.display())))
+            let parent = path.parent().unwrap_or(live);
+            std::fs::create_dir_all(parent)
+                .and_then(|_| write_new(&tmp, &data))
+                .and_then(|_| std::fs::rename(&tmp, &path))
+                .map_err(|e| XmlError(format!("{}: {e}", path.display())))
         }
         Item::Withdraw { uri, hash } => {
             let path = object_path(live, &uri)?;
