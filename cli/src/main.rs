@@ -36,6 +36,8 @@ enum Command {
     Aspa(commands::aspa::Args),
     /// Relying party: fetch and validate from TALs, write VRPs, ASPAs and router keys.
     Validate(commands::validate::Args),
+    /// Route origin validation (RFC 6811) of one route or a list, with the deciding VRPs.
+    Validity(commands::validity::Args),
 }
 
 #[derive(Subcommand)]
@@ -73,6 +75,7 @@ fn main() -> ExitCode {
         Command::Roa(a) => commands::roa::run(a),
         Command::Aspa(a) => commands::aspa::run(a),
         Command::Validate(a) => commands::validate::run(a),
+        Command::Validity(a) => commands::validity::run(a),
     };
     match result {
         Ok(code) => code,

@@ -5,6 +5,7 @@ use crate::cache::ValidCache;
 use crate::fetch::{Fetch, FetchOptions, RepoFetch};
 use crate::http::Http;
 use crate::report::Report;
+use crate::slurm::Slurm;
 use crate::tree::{validate_tal, Options};
 use rpkit_objects::der::Time;
 use rpkit_objects::tal::Tal;
@@ -18,6 +19,8 @@ pub struct RunConfig {
     pub rrdp_roots: Vec<PathBuf>,
     pub fetch: FetchOptions,
     pub options: Options,
+    /// SLURM files (RFC 8416) applied to the result.
+    pub slurm: Vec<PathBuf>,
 }
 
 pub struct RunResult {
@@ -44,6 +47,8 @@ pub fn read_tals(paths: &[PathBuf]) -> Result<Vec<(String, Tal)>, String> {
 
 pub fn run(cfg: &RunConfig, now: Time) -> Result<RunResult, String> {
     let tals = read_tals(&cfg.tals)?;
+    // A broken SLURM file stops the run before anything is fetched (SLURM-11).
+    let slurm = if cfg.slurm.is_empty() { None } else { Some(Slurm::load(&cfg.slurm)?) };
     std::fs::create_dir_all(&cfg.cache).map_err(|e| format!("{}: {e}", cfg.cache.display()))?;
     let http = Http::new(&cfg.rrdp_roots)?;
     let fetch = Fetch::new(cfg.cache.clone(), http, cfg.fetch.clone(), now.0);
@@ -54,5 +59,8 @@ pub fn run(cfg: &RunConfig, now: Time) -> Result<RunResult, String> {
     }
     cache.sweep();
     report.finish();
+    if let Some(s) = slurm {
+        s.apply(&mut report);
+    }
     Ok(RunResult { report, repositories: fetch.repositories() })
 }

@@ -6,3 +6,4 @@ pub mod publication;
 pub mod roa;
 pub mod up;
 pub mod validate;
+pub mod validity;

@@ -38,6 +38,9 @@ pub struct Source {
     /// Deepest CA chain followed below the trust anchor.
     #[arg(long, default_value_t = 32)]
     pub max_depth: usize,
+    /// A SLURM file (RFC 8416) of local filters and assertions; repeatable.
+    #[arg(long)]
+    pub slurm: Vec<PathBuf>,
 }
 
 impl Source {
@@ -54,6 +57,7 @@ impl Source {
             rrdp_roots: self.rrdp_root_certs.clone(),
             fetch,
             options: Options { max_depth: self.max_depth },
+            slurm: self.slurm.clone(),
         }
     }
 }

@@ -1,0 +1,305 @@
+//! Local exceptions (RFC 8416, SLURM version 1): filters remove validated
+//! payloads, then assertions add local ones (SLURM-9). Parsing is strict
+//! (SLURM-1 .. SLURM-6): exactly the RFC's members, typed values, 20-octet
+//! SKIs and P-256 keys. Several files are taken together only when they do not
+//! overlap (SLURM-12). ASPA in SLURM is still a draft: version 2 is refused
+//! (SLURM-13).
+
+use crate::report::{Report, RouterKey, Vrp};
+use base64::Engine;
+use rpkit_objects::der::Time;
+use rpkit_objects::resources::Prefix;
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct File {
+    slurm_version: u8,
+    validation_output_filters: Filters,
+    locally_added_assertions: Assertions,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Filters {
+    prefix_filters: Vec<PrefixFilterJson>,
+    bgpsec_filters: Vec<BgpsecFilterJson>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Assertions {
+    prefix_assertions: Vec<PrefixAssertionJson>,
+    bgpsec_assertions: Vec<BgpsecAssertionJson>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PrefixFilterJson {
+    prefix: Option<String>,
+    asn: Option<u32>,
+    #[allow(dead_code)]
+    comment: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BgpsecFilterJson {
+    asn: Option<u32>,
+    #[serde(rename = "SKI")]
+    ski: Option<String>,
+    #[allow(dead_code)]
+    comment: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct PrefixAssertionJson {
+    prefix: String,
+    asn: u32,
+    max_prefix_length: Option<u8>,
+    #[allow(dead_code)]
+    comment: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct BgpsecAssertionJson {
+    asn: u32,
+    #[serde(rename = "SKI")]
+    ski: String,
+    router_public_key: String,
+    #[allow(dead_code)]
+    comment: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PrefixFilter {
+    pub prefix: Option<Prefix>,
+    pub asn: Option<u32>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BgpsecFilter {
+    pub asn: Option<u32>,
+    /// SKI, lowercase hex.
+    pub ski: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PrefixAssertion {
+    pub prefix: Prefix,
+    pub asn: u32,
+    pub max_length: u8,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BgpsecAssertion {
+    pub asn: u32,
+    pub ski: String,
+    /// SubjectPublicKeyInfo, standard base64 (as router keys are output).
+    pub pubkey: String,
+}
+
+/// One or more SLURM files, checked and combined.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Slurm {
+    pub prefix_filters: Vec<PrefixFilter>,
+    pub bgpsec_filters: Vec<BgpsecFilter>,
+    pub prefix_assertions: Vec<PrefixAssertion>,
+    pub bgpsec_assertions: Vec<BgpsecAssertion>,
+}
+
+/// The DER prefix of a P-256 SubjectPublicKeyInfo with an uncompressed point (RFC 8208 §3.1).
+const P256_SPKI_PREFIX: [u8; 26] =
+    [0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00];
+
+fn base64url(s: &str, what: &str) -> Result<Vec<u8>, String> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).map_err(|e| format!("{what} {s:?} is not base64url without padding: {e}"))
+}
+
+fn ski_hex(s: &str) -> Result<String, String> {
+    let v = base64url(s, "SKI")?;
+    if v.len() != 20 {
+        return Err(format!("SKI {s:?} decodes to {} octets, not 20 (SLURM-6)", v.len()));
+    }
+    Ok(rpkit_objects::hex::lower(&v))
+}
+
+fn prefix(s: &str) -> Result<Prefix, String> {
+    s.parse::<Prefix>().map_err(|e| format!("{} (SLURM-6)", e.detail))
+}
+
+impl Slurm {
+    /// Parse one file (SLURM-1 .. SLURM-6).
+    pub fn parse(json: &[u8]) -> Result<Slurm, String> {
+        let f: File = serde_json::from_slice(json).map_err(|e| format!("not a SLURM file: {e} (SLURM-1)"))?;
+        if f.slurm_version != 1 {
+            return Err(format!("slurmVersion {} is not supported; only 1 (RFC 8416, SLURM-13)", f.slurm_version));
+        }
+        let mut s = Slurm::default();
+        for p in f.validation_output_filters.prefix_filters {
+            if p.prefix.is_none() && p.asn.is_none() {
+                return Err("a prefixFilter needs a prefix or an asn (SLURM-2)".into());
+            }
+            s.prefix_filters.push(PrefixFilter { prefix: p.prefix.as_deref().map(prefix).transpose()?, asn: p.asn });
+        }
+        for b in f.validation_output_filters.bgpsec_filters {
+            if b.asn.is_none() && b.ski.is_none() {
+                return Err("a bgpsecFilter needs an asn or a SKI (SLURM-3)".into());
+            }
+            s.bgpsec_filters.push(BgpsecFilter { asn: b.asn, ski: b.ski.as_deref().map(ski_hex).transpose()? });
+        }
+        for a in f.locally_added_assertions.prefix_assertions {
+            let p = prefix(&a.prefix)?;
+            let max_length = a.max_prefix_length.unwrap_or(p.len);
+            if max_length < p.len || max_length > p.afi.bits() {
+                return Err(format!("maxPrefixLength {max_length} is outside {}..{} for {} (SLURM-6)", p.len, p.afi.bits(), a.prefix));
+            }
+            s.prefix_assertions.push(PrefixAssertion { prefix: p, asn: a.asn, max_length });
+        }
+        for b in f.locally_added_assertions.bgpsec_assertions {
+            let key = base64url(&b.router_public_key, "routerPublicKey")?;
+            if key.len() != 91 || key[..26] != P256_SPKI_PREFIX {
+                return Err(format!("routerPublicKey of AS{} is not a P-256 SubjectPublicKeyInfo (SLURM-6)", b.asn));
+            }
+            s.bgpsec_assertions.push(BgpsecAssertion {
+                asn: b.asn,
+                ski: ski_hex(&b.ski)?,
+                pubkey: base64::engine::general_purpose::STANDARD.encode(&key),
+            });
+        }
+        Ok(s)
+    }
+
+    /// Read and combine files; overlapping files are refused together (SLURM-12).
+    pub fn load(paths: &[std::path::PathBuf]) -> Result<Slurm, String> {
+        let mut files = Vec::new();
+        for p in paths {
+            let data = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            files.push(Slurm::parse(&data).map_err(|e| format!("{}: {e}", p.display()))?);
+        }
+        for i in 0..files.len() {
+            for j in i + 1..files.len() {
+                if let Some(why) = files[i].overlap(&files[j]) {
+                    return Err(format!("{} and {} overlap ({why}); neither is used (SLURM-12)", paths[i].display(), paths[j].display()));
+                }
+            }
+        }
+        let mut all = Slurm::default();
+        for f in files {
+            all.prefix_filters.extend(f.prefix_filters);
+            all.bgpsec_filters.extend(f.bgpsec_filters);
+            all.prefix_assertions.extend(f.prefix_assertions);
+            all.bgpsec_assertions.extend(f.bgpsec_assertions);
+        }
+        Ok(all)
+    }
+
+    fn prefixes(&self) -> impl Iterator<Item = Prefix> + '_ {
+        self.prefix_filters.iter().filter_map(|f| f.prefix).chain(self.prefix_assertions.iter().map(|a| a.prefix))
+    }
+
+    fn bgpsec_asns(&self) -> impl Iterator<Item = u32> + '_ {
+        self.bgpsec_filters.iter().filter_map(|f| f.asn).chain(self.bgpsec_assertions.iter().map(|a| a.asn))
+    }
+
+    /// RFC 8416 §4.2: some address in both files' prefixes, or an AS in both files' BGPsec entries.
+    fn overlap(&self, o: &Slurm) -> Option<String> {
+        for a in self.prefixes() {
+            if let Some(b) = o.prefixes().find(|b| a.covers(b) || b.covers(&a)) {
+                return Some(format!("{a} and {b}"));
+            }
+        }
+        let asn = self.bgpsec_asns().find(|a| o.bgpsec_asns().any(|b| b == *a))?;
+        Some(format!("AS{asn} in BGPsec entries of both"))
+    }
+
+    /// Filters first, then assertions (SLURM-7 .. SLURM-9); `ta` names asserted payloads.
+    pub fn apply(&self, r: &mut Report) {
+        r.vrps.retain(|v| {
+            !self.prefix_filters.iter().any(|f| f.prefix.is_none_or(|p| p.covers(&v.prefix)) && f.asn.is_none_or(|a| a == v.asn))
+        });
+        r.router_keys.retain(|k| {
+            !self.bgpsec_filters.iter().any(|f| f.asn.is_none_or(|a| a == k.asn) && f.ski.as_ref().is_none_or(|s| *s == k.ski))
+        });
+        let forever = Time(i64::MAX / 2);
+        for a in &self.prefix_assertions {
+            r.vrps.push(Vrp { prefix: a.prefix, max_length: a.max_length, asn: a.asn, ta: "slurm".into(), expires: forever });
+        }
+        for a in &self.bgpsec_assertions {
+            r.router_keys.push(RouterKey { asn: a.asn, ski: a.ski.clone(), pubkey: a.pubkey.clone(), ta: "slurm".into(), expires: forever });
+        }
+        r.finish();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EMPTY: &str = r#"{"slurmVersion": 1,
+        "validationOutputFilters": {"prefixFilters": [], "bgpsecFilters": []},
+        "locallyAddedAssertions": {"prefixAssertions": [], "bgpsecAssertions": []}}"#;
+
+    fn with(filters: &str, assertions: &str) -> String {
+        format!(
+            r#"{{"slurmVersion": 1, "validationOutputFilters": {{"prefixFilters": [{filters}], "bgpsecFilters": []}},
+            "locallyAddedAssertions": {{"prefixAssertions": [{assertions}], "bgpsecAssertions": []}}}}"#
+        )
+    }
+
+    #[test]
+    fn slurm_1_to_6_strict_parsing() {
+        assert_eq!(Slurm::parse(EMPTY.as_bytes()), Ok(Slurm::default()));
+        for bad in [
+            EMPTY.replace("\"slurmVersion\": 1", "\"slurmVersion\": \"1\""),
+            EMPTY.replace("\"slurmVersion\": 1", "\"slurmVersion\": 2"),
+            EMPTY.replace("\"bgpsecFilters\": []", "\"bgpsecFilters\": [], \"aspaFilters\": []"),
+            EMPTY.replace(", \"bgpsecAssertions\": []", ""),
+            with("{}", ""),
+            with(r#"{"comment": "x"}"#, ""),
+            with(r#"{"prefix": "192.0.2.1/24"}"#, ""),
+            with(r#"{"asn": 1.5}"#, ""),
+            with(r#"{"asn": "64496"}"#, ""),
+            with(r#"{"asn": 4294967296}"#, ""),
+            with("", r#"{"prefix": "192.0.2.0/24", "asn": 1, "maxPrefixLength": 20}"#),
+            with("", r#"{"prefix": "192.0.2.0/24", "asn": 1, "maxPrefixLength": 33}"#),
+            with("", r#"{"prefix": "192.0.2.0/24"}"#),
+        ] {
+            assert!(Slurm::parse(bad.as_bytes()).is_err(), "accepted: {bad}");
+        }
+    }
+
+    fn vrp(p: &str, max: u8, asn: u32) -> Vrp {
+        Vrp { prefix: p.parse().unwrap(), max_length: max, asn, ta: "ta".into(), expires: Time(0) }
+    }
+
+    #[test]
+    fn slurm_7_9_filters_then_assertions() {
+        let s = Slurm::parse(with(r#"{"prefix": "192.0.2.0/24"}, {"asn": 64499}"#, r#"{"prefix": "192.0.2.0/24", "asn": 64496}"#).as_bytes())
+            .unwrap();
+        let mut r = Report {
+            vrps: vec![vrp("192.0.2.0/24", 24, 1), vrp("192.0.2.128/25", 25, 2), vrp("192.0.0.0/16", 24, 3), vrp("10.0.0.0/8", 8, 64499)],
+            ..Report::default()
+        };
+        s.apply(&mut r);
+        let got: Vec<String> = r.vrps.iter().map(|v| format!("{}-{} AS{}", v.prefix, v.max_length, v.asn)).collect();
+        assert_eq!(got, ["192.0.0.0/16-24 AS3", "192.0.2.0/24-24 AS64496"]);
+    }
+
+    #[test]
+    fn slurm_12_overlapping_files_are_refused_together() {
+        let dir = std::env::temp_dir().join(format!("rpkit-slurm-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (a, b, c) = (dir.join("a.json"), dir.join("b.json"), dir.join("c.json"));
+        std::fs::write(&a, with("", r#"{"prefix": "192.0.2.0/24", "asn": 64496}"#)).unwrap();
+        std::fs::write(&b, with(r#"{"prefix": "192.0.2.0/25"}"#, "")).unwrap();
+        std::fs::write(&c, with(r#"{"prefix": "198.51.100.0/24"}"#, "")).unwrap();
+        let e = Slurm::load(&[a.clone(), b]).unwrap_err();
+        assert!(e.contains("overlap"), "{e}");
+        let s = Slurm::load(&[a, c]).unwrap();
+        assert_eq!((s.prefix_filters.len(), s.prefix_assertions.len()), (1, 1));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
