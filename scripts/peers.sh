@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-./scripts/apt-install.sh rpki-client rsync ca-certificates
+./scripts/apt-install.sh rpki-client rsync ca-certificates stayrtr rtr-tools
 
 routinator_version=0.15.2
 root=".peers/routinator-$routinator_version"

@@ -361,6 +361,130 @@ fn check_one(e: &Env, want: &(Vrps, Aspas), phase: &str, tool: &str, mode: Trans
     fetches
 }
 
+/// RFC 6811 by brute force over the expected VRPs: 0 valid, 1 not found, 2 invalid (rpki-rov's codes).
+fn rov_state(want: &Vrps, prefix: &rpkit_objects::resources::Prefix, asn: u32) -> u8 {
+    let covering: Vec<_> = want.iter().filter(|(p, _, _)| p.parse::<rpkit_objects::resources::Prefix>().unwrap().covers(prefix)).collect();
+    if covering.is_empty() {
+        1
+    } else if covering.iter().any(|(_, max, a)| *a == asn && asn != 0 && prefix.len <= *max) {
+        0
+    } else {
+        2
+    }
+}
+
+/// Our json through StayRTR: rtrdump sees exactly our VRPs, and rtrlib's
+/// rpki-rov gives every announcement of a table the state `rpkit validity`
+/// gives it (valid, invalid AS, invalid length, not found, AS0).
+fn stayrtr_and_rpki_rov_agree(e: &Env, want: &Vrps) {
+    let json = e.w.join("rpkit-Rrdp.json");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut stayrtr = Proc::spawn(
+        Command::new("stayrtr").arg("-bind").arg(format!("127.0.0.1:{port}")).arg("-cache").arg(&json).args(["-metrics.addr", ""]),
+        &e.w.join("stayrtr.log"),
+    );
+    let t0 = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(t0.elapsed() < Duration::from_secs(20), "stayrtr did not start: {}", stayrtr.log_text());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let dump = e.w.join("rtrdump.json");
+    run(Command::new("timeout").args(["30", "rtrdump", "-connect"]).arg(format!("127.0.0.1:{port}")).args(["-rtr.version", "1", "-file"]).arg(&dump));
+    let d: Value = serde_json::from_str(&std::fs::read_to_string(&dump).unwrap()).unwrap();
+    let got: Vrps = d["roas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let asn = match &r["asn"] {
+                Value::String(s) => s.trim_start_matches("AS").parse().unwrap(),
+                n => n.as_u64().unwrap() as u32,
+            };
+            (r["prefix"].as_str().unwrap().to_string(), r["maxLength"].as_u64().unwrap() as u8, asn)
+        })
+        .collect();
+    assert_eq!(&got, want, "StayRTR fed our json serves exactly our VRPs");
+
+    // A table of announcements around the VRPs.
+    use rpkit_objects::resources::Prefix;
+    let mut table: Vec<(Prefix, u32)> = Vec::new();
+    for (p, max, asn) in want.iter().step_by(97) {
+        let p: Prefix = p.parse().unwrap();
+        table.push((p, *asn));
+        table.push((p, 65999));
+        table.push((p, 0));
+        if *max < p.afi.bits() {
+            table.push((Prefix::new(p.afi, p.addr, max + 1).unwrap(), *asn));
+        }
+    }
+    for text in ["198.18.0.0/15", "2001:db8:ffff::/48", "0.0.0.0/0"] {
+        table.push((text.parse().unwrap(), 64496));
+    }
+    let expected: Vec<u8> = table.iter().map(|(p, a)| rov_state(want, p, *a)).collect();
+    for state in 0..3 {
+        assert!(expected.contains(&state), "the table holds every state: {expected:?}");
+    }
+    // rpkit validity, batch mode, on the cache of the last run (offline).
+    let input = e.w.join("routes.txt");
+    std::fs::write(&input, table.iter().map(|(p, a)| format!("{p} AS{a}\n")).collect::<String>()).unwrap();
+    let out = run(Command::new(BIN)
+        .args(["validity", "--offline", "--tal"])
+        .arg(e.w.join("tals/ta.tal"))
+        .arg("--cache")
+        .arg(e.w.join("rpkit-Rrdp-cache"))
+        .arg("--input")
+        .arg(&input));
+    let ours: Vec<u8> = out
+        .lines()
+        .map(|l| match l.rsplit(' ').next().unwrap() {
+            "valid" => 0,
+            "not-found" => 1,
+            "invalid" => 2,
+            other => panic!("state {other}"),
+        })
+        .collect();
+    assert_eq!(ours, expected, "rpkit validity agrees with RFC 6811 by brute force");
+    // rtrlib's rpki-rov over RTR from StayRTR.
+    let mut rov = Command::new("timeout")
+        .args(["60", "rpki-rov", "127.0.0.1"])
+        .arg(port.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = rov.stdin.take().unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    for (p, a) in &table {
+        writeln!(stdin, "{} {} {a}", p.ip(), p.len).unwrap();
+    }
+    stdin.flush().unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    drop(stdin);
+    let out = rov.wait_with_output().unwrap();
+    let theirs: Vec<u8> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains('|'))
+        .map(|l| l.rsplit('|').next().unwrap().trim().parse().unwrap())
+        .collect();
+    assert_eq!(theirs, expected, "rpki-rov over RTR agrees");
+    // One route in Routinator's JSON shape.
+    let (p, a) = &table[0];
+    let j: Value = serde_json::from_str(&run(Command::new(BIN)
+        .args(["validity", "--offline", "--json", "--tal"])
+        .arg(e.w.join("tals/ta.tal"))
+        .arg("--cache")
+        .arg(e.w.join("rpkit-Rrdp-cache"))
+        .arg(format!("AS{a}"))
+        .arg(p.to_string())))
+    .unwrap();
+    let v = &j["validated_routes"][0]["validity"];
+    assert_eq!(v["state"], "valid");
+    assert!(v["VRPs"]["matched"].as_array().unwrap().iter().any(|m| m["asn"] == format!("AS{a}") && m["prefix"] == p.to_string()), "{j}");
+    stayrtr.stop();
+    eprintln!("StayRTR served our {} VRPs; rpkit validity and rpki-rov agree on {} announcements", got.len(), table.len());
+}
+
 /// A member's first prefix (IPv4 if it has any): text, length, longest length of its family.
 fn first_prefix(r: &rpkit_objects::resources::ResourceSet) -> (String, u8, u8) {
     match r.ipv4.to_prefixes().first() {
@@ -411,6 +535,7 @@ fn rpki_client_and_routinator_accept_the_repository_over_rrdp_and_rsync() {
     assert_eq!(want.0.len(), 1000);
     assert!(!want.1.is_empty());
     check_all(&e, &want, "initial");
+    stayrtr_and_rpki_rov_agree(&e, &want.0);
 
     // A delta of ROA adds and removes, and an ASPA change.
     for h in handles.iter().take(5) {
