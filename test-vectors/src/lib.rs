@@ -4,3 +4,4 @@
 
 pub mod delegated;
 pub mod fixture;
+pub mod scenario;
