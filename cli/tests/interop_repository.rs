@@ -389,7 +389,11 @@ fn stayrtr_and_rpki_rov_agree(e: &Env, want: &Vrps) {
         std::thread::sleep(Duration::from_millis(100));
     }
     let dump = e.w.join("rtrdump.json");
-    run(Command::new("timeout").args(["30", "rtrdump", "-connect"]).arg(format!("127.0.0.1:{port}")).args(["-rtr.version", "1", "-file"]).arg(&dump));
+    run(Command::new("timeout")
+        .args(["30", "rtrdump", "-connect"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(["-rtr.version", "1", "-file"])
+        .arg(&dump));
     let d: Value = serde_json::from_str(&std::fs::read_to_string(&dump).unwrap()).unwrap();
     let got: Vrps = d["roas"]
         .as_array()

@@ -21,12 +21,8 @@ pub fn rsync_safe(uri: &str) -> Option<&str> {
         && !name.starts_with(['-', '.'])
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
         && port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
-    let segment_ok = |s: &str| {
-        !s.is_empty()
-            && s != "."
-            && s != ".."
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._+~=-".contains(&b))
-    };
+    let segment_ok =
+        |s: &str| !s.is_empty() && s != "." && s != ".." && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._+~=-".contains(&b));
     (host_ok && parts.all(segment_ok)).then_some(rest)
 }
 

@@ -260,6 +260,19 @@ pub const ALL: &[(&str, &str)] = &[
     ("loop", "a CA certifying its own ancestor's key (PATH-2)"),
 ];
 
+/// Scenarios where rpki-client 8.2 (the Debian 12 version the differential runs)
+/// gives another verdict, and why the expected one is right.
+pub const RPKI_CLIENT_8_2_DIFFERS: &[(&str, &str)] = &[
+    (
+        "wrong-sia",
+        "rpki-client 8.2 does not compare the signedObject URI with where the object was found; it does since 9.1 (CERT-18, PIT-11, RFC 6487 §4.8.8.2)",
+    ),
+    (
+        "foreign-object",
+        "rpki-client 8.2 validates a manifest entry under whatever CA its AKI names; since 8.4 entries must be issued by the manifest's CA (PIT-12, RFC 9286 §6.4)",
+    ),
+];
+
 /// Build scenario `name` at time `now`.
 pub fn build(name: &'static str, now: Time) -> Scenario {
     let what = ALL.iter().find(|(n, _)| *n == name).map(|(_, w)| *w).unwrap_or("unknown");

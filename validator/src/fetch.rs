@@ -141,9 +141,8 @@ impl Fetcher for Fetch {
             } else if uri.starts_with("https://") {
                 self.http.get_bytes(uri, crate::store::MAX_OBJECT, deadline)
             } else if self.opts.rsync {
-                rsync::fetch(&self.cache, uri, deadline, self.opts.rsync_io_timeout).and_then(|_| {
-                    DirStore::new(rsync::mirror_root(&self.cache)).get(uri).ok_or_else(|| format!("{uri}: not fetched"))
-                })
+                rsync::fetch(&self.cache, uri, deadline, self.opts.rsync_io_timeout)
+                    .and_then(|_| DirStore::new(rsync::mirror_root(&self.cache)).get(uri).ok_or_else(|| format!("{uri}: not fetched")))
             } else {
                 continue;
             };
@@ -176,7 +175,8 @@ impl Fetcher for Fetch {
         if !self.opts.rsync {
             return Err("RRDP failed or is not offered, and rsync is off".into());
         }
-        let module = rpkit_objects::uri::rsync_module(ca_repository).ok_or_else(|| format!("unsafe rsync URI {ca_repository:?} (RSYNC-3)"))?;
+        let module =
+            rpkit_objects::uri::rsync_module(ca_repository).ok_or_else(|| format!("unsafe rsync URI {ca_repository:?} (RSYNC-3)"))?;
         let cell = once(&self.rsync, &module);
         match cell.get_or_init(|| self.rsync_module(&module)) {
             Ok(()) => Ok(Box::new(DirStore::new(rsync::mirror_root(&self.cache)))),

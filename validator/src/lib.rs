@@ -15,7 +15,7 @@ pub mod report;
 pub mod rov;
 pub mod rrdp;
 pub mod rsync;
-pub mod slurm;
 pub mod run;
+pub mod slurm;
 pub mod store;
 pub mod tree;

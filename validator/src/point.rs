@@ -51,7 +51,11 @@ pub fn load(store: &dyn Store, ca: &Cert, dir: &str, mft_uri: &str, now: Time) -
         return fail(mft_uri, "MFT-13", "the manifest's thisUpdate is in the future (RFC 9286 §6.3)");
     }
     if now > mft.content.next_update {
-        return fail(mft_uri, "MFT-13", format!("the manifest is stale: nextUpdate {} has passed (RFC 9286 §6.3)", mft.content.next_update.rfc3339()));
+        return fail(
+            mft_uri,
+            "MFT-13",
+            format!("the manifest is stale: nextUpdate {} has passed (RFC 9286 §6.3)", mft.content.next_update.rfc3339()),
+        );
     }
     if !mft.signed.ee.is_current(now) {
         return fail(mft_uri, "CERT-6", "the manifest's EE certificate is not valid now");

@@ -15,7 +15,8 @@ pub fn mirror_root(cache: &Path) -> PathBuf {
 
 /// Fetch `uri` (a module or directory ending in `/`, or one file) into the mirror.
 pub fn fetch(cache: &Path, uri: &str, deadline: Instant, io_timeout: Duration) -> Result<(), String> {
-    let rest = rpkit_objects::uri::rsync_safe(uri.strip_suffix('/').unwrap_or(uri)).ok_or_else(|| format!("unsafe rsync URI {uri:?} (RSYNC-3)"))?;
+    let rest = rpkit_objects::uri::rsync_safe(uri.strip_suffix('/').unwrap_or(uri))
+        .ok_or_else(|| format!("unsafe rsync URI {uri:?} (RSYNC-3)"))?;
     let dir = uri.ends_with('/');
     let target = mirror_root(cache).join(rest);
     let parent = if dir { target.clone() } else { target.parent().map(Path::to_path_buf).unwrap_or_default() };

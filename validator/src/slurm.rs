@@ -111,8 +111,10 @@ pub struct Slurm {
 }
 
 /// The DER prefix of a P-256 SubjectPublicKeyInfo with an uncompressed point (RFC 8208 §3.1).
-const P256_SPKI_PREFIX: [u8; 26] =
-    [0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00];
+const P256_SPKI_PREFIX: [u8; 26] = [
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01,
+    0x07, 0x03, 0x42, 0x00,
+];
 
 fn base64url(s: &str, what: &str) -> Result<Vec<u8>, String> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).map_err(|e| format!("{what} {s:?} is not base64url without padding: {e}"))
@@ -228,7 +230,13 @@ impl Slurm {
             r.vrps.push(Vrp { prefix: a.prefix, max_length: a.max_length, asn: a.asn, ta: "slurm".into(), expires: forever });
         }
         for a in &self.bgpsec_assertions {
-            r.router_keys.push(RouterKey { asn: a.asn, ski: a.ski.clone(), pubkey: a.pubkey.clone(), ta: "slurm".into(), expires: forever });
+            r.router_keys.push(RouterKey {
+                asn: a.asn,
+                ski: a.ski.clone(),
+                pubkey: a.pubkey.clone(),
+                ta: "slurm".into(),
+                expires: forever,
+            });
         }
         r.finish();
     }
@@ -277,8 +285,9 @@ mod tests {
 
     #[test]
     fn slurm_7_9_filters_then_assertions() {
-        let s = Slurm::parse(with(r#"{"prefix": "192.0.2.0/24"}, {"asn": 64499}"#, r#"{"prefix": "192.0.2.0/24", "asn": 64496}"#).as_bytes())
-            .unwrap();
+        let s =
+            Slurm::parse(with(r#"{"prefix": "192.0.2.0/24"}, {"asn": 64499}"#, r#"{"prefix": "192.0.2.0/24", "asn": 64496}"#).as_bytes())
+                .unwrap();
         let mut r = Report {
             vrps: vec![vrp("192.0.2.0/24", 24, 1), vrp("192.0.2.128/25", 25, 2), vrp("192.0.0.0/16", 24, 3), vrp("10.0.0.0/8", 8, 64499)],
             ..Report::default()

@@ -360,7 +360,10 @@ fn rrdpc_3_13_origin_and_status_rules() {
     let e = repo.update(0).unwrap_err();
     assert!(e.contains("RFC 9674"), "{e}");
     // A redirect of the notification to another origin.
-    s.put("/notification.xml", Resp { status: 302, body: vec![], gzip: false, etag: None, location: Some("https://127.0.0.1:1/n.xml".into()) });
+    s.put(
+        "/notification.xml",
+        Resp { status: 302, body: vec![], gzip: false, etag: None, location: Some("https://127.0.0.1:1/n.xml".into()) },
+    );
     let e = repo.update(0).unwrap_err();
     assert!(e.contains("another origin"), "{e}");
     // RRDPC-13: a 203 is not a 200.
@@ -422,8 +425,18 @@ fn rrdpc_14_hostile_documents_fail_and_change_nothing() {
             false,
             "twice",
         ),
-        ("traversal", format!("{head}<publish uri=\"rsync://h.test/repo/../../x\">AA==</publish></snapshot>").into_bytes(), false, "RSYNC-3"),
-        ("percent", format!("{head}<publish uri=\"rsync://h.test/repo/%2e%2e/x\">AA==</publish></snapshot>").into_bytes(), false, "RSYNC-3"),
+        (
+            "traversal",
+            format!("{head}<publish uri=\"rsync://h.test/repo/../../x\">AA==</publish></snapshot>").into_bytes(),
+            false,
+            "RSYNC-3",
+        ),
+        (
+            "percent",
+            format!("{head}<publish uri=\"rsync://h.test/repo/%2e%2e/x\">AA==</publish></snapshot>").into_bytes(),
+            false,
+            "RSYNC-3",
+        ),
         ("wrong serial", snapshot(SESSION, 7, &[(B, b"b")]), false, "not the notification's"),
         ("nested", format!("{head}<publish uri=\"{A}\"><x/></publish></snapshot>").into_bytes(), false, "nested"),
     ];

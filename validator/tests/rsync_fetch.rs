@@ -49,11 +49,7 @@ fn daemon(name: &str) -> Daemon {
     let conf = dir.join("rsyncd.conf");
     std::fs::write(
         &conf,
-        format!(
-            "use chroot = no\npid file = {0}/rsyncd.pid\n[repo]\npath = {1}\nread only = yes\n",
-            dir.display(),
-            module.display()
-        ),
+        format!("use chroot = no\npid file = {0}/rsyncd.pid\n[repo]\npath = {1}\nread only = yes\n", dir.display(), module.display()),
     )
     .unwrap();
     let child = Command::new("rsync")

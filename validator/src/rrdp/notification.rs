@@ -66,7 +66,9 @@ impl Notification {
     /// The deltas from `from + 1` to the current serial, if all are listed.
     pub fn deltas_after(&self, from: u64) -> Option<Vec<&(u64, FileRef)>> {
         let needed: Vec<_> = self.deltas.iter().filter(|(s, _)| *s > from).collect();
-        let contiguous = from < self.serial && needed.len() as u64 == self.serial - from && needed.iter().zip(from + 1..).all(|((s, _), want)| *s == want);
+        let contiguous = from < self.serial
+            && needed.len() as u64 == self.serial - from
+            && needed.iter().zip(from + 1..).all(|((s, _), want)| *s == want);
         contiguous.then_some(needed)
     }
 }

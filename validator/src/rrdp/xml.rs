@@ -37,11 +37,28 @@ impl Kind {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Item {
     /// The root: session and serial (RFC 8182 §3.5.1.3).
-    Root { session: String, serial: u64 },
-    SnapshotRef { uri: String, hash: [u8; 32] },
-    DeltaRef { serial: u64, uri: String, hash: [u8; 32] },
-    Publish { uri: String, hash: Option<[u8; 32]>, data: Vec<u8> },
-    Withdraw { uri: String, hash: [u8; 32] },
+    Root {
+        session: String,
+        serial: u64,
+    },
+    SnapshotRef {
+        uri: String,
+        hash: [u8; 32],
+    },
+    DeltaRef {
+        serial: u64,
+        uri: String,
+        hash: [u8; 32],
+    },
+    Publish {
+        uri: String,
+        hash: Option<[u8; 32]>,
+        data: Vec<u8>,
+    },
+    Withdraw {
+        uri: String,
+        hash: [u8; 32],
+    },
 }
 
 /// Why a document was refused.
@@ -143,8 +160,7 @@ fn parse_serial(s: &str) -> Result<u64, XmlError> {
 
 /// RFC 8182 §3.5.1.3: a version 4 UUID in its usual text form.
 fn check_session(s: &str) -> Result<(), XmlError> {
-    let ok = s.len() == 36
-        && s.char_indices().all(|(i, c)| if [8, 13, 18, 23].contains(&i) { c == '-' } else { c.is_ascii_hexdigit() });
+    let ok = s.len() == 36 && s.char_indices().all(|(i, c)| if [8, 13, 18, 23].contains(&i) { c == '-' } else { c.is_ascii_hexdigit() });
     if ok {
         Ok(())
     } else {

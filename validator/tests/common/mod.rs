@@ -49,4 +49,3 @@ pub fn vrps(r: &Report) -> BTreeSet<String> {
 pub fn uri_of(objects: &BTreeMap<String, Vec<u8>>, member: &str, ext: &str) -> String {
     objects.keys().find(|u| u.contains(&format!("/{member}/")) && u.ends_with(ext)).unwrap().clone()
 }
-

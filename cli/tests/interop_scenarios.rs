@@ -1,0 +1,124 @@
+//! The scenario suite differentially: every good and broken repository of
+//! test-vectors is served by a real rsyncd as `rsync://rpki.test/scenarios/`,
+//! and rpki-client 8.2 and `rpkit validate` must each give exactly the
+//! expected VRP set; where rpki-client 8.2 differs, the scenario must say why
+//! a newer rule makes it wrong (`RPKI_CLIENT_8_2_DIFFERS`). rpki-client 8.2
+//! cannot parse current ASPA objects (see interop_repository), so ASPAs are
+//! checked for rpkit only.
+
+#[path = "peers/mod.rs"]
+mod peers;
+
+use peers::Proc;
+use rpkit_objects::der::Time;
+use rpkit_test_vectors::scenario::{build, Scenario, ALL, HOST_MODULE, RPKI_CLIENT_8_2_DIFFERS};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_rpkit");
+
+fn vrps_of(json: &Value) -> BTreeSet<String> {
+    json["roas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| format!("{}-{} AS{}", r["prefix"].as_str().unwrap(), r["maxLength"].as_u64().unwrap(), r["asn"].as_u64().unwrap()))
+        .collect()
+}
+
+#[test]
+fn rpki_client_and_rpkit_agree_with_every_scenario() {
+    let Some(_peers) = peers::prepare() else { return };
+    let w = peers::open_dir("scenarios");
+    let now = Time::now();
+    let built: Vec<Scenario> = std::thread::scope(|t| {
+        let hs: Vec<_> = ALL.iter().map(|(n, _)| t.spawn(move || build(n, now))).collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let module = w.join("module");
+    for s in &built {
+        for (uri, data) in &s.objects {
+            let p = module.join(uri.strip_prefix(HOST_MODULE).unwrap());
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, data).unwrap();
+        }
+        std::fs::write(w.join(format!("{}.tal", s.name)), s.tal.encode()).unwrap();
+    }
+    std::fs::write(
+        w.join("rsyncd.conf"),
+        format!(
+            "use chroot = no\nport = 873\npid file = {}/rsyncd.pid\n[scenarios]\npath = {}\nread only = yes\n",
+            w.display(),
+            module.display()
+        ),
+    )
+    .unwrap();
+    let _rsyncd = Proc::spawn(
+        Command::new("rsync").arg("--daemon").arg("--no-detach").arg(format!("--config={}", w.join("rsyncd.conf").display())),
+        &w.join("rsyncd.log"),
+    );
+    let t0 = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", 873)).is_err() {
+        assert!(t0.elapsed() < Duration::from_secs(20), "rsyncd did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let mut failures = Vec::new();
+    for s in &built {
+        let tal = w.join(format!("{}.tal", s.name));
+        // rpki-client 8.2, rsync only.
+        let (cache, out) = (w.join(format!("rc-cache-{}", s.name)), w.join(format!("rc-out-{}", s.name)));
+        peers::rpki_client_dir(&cache);
+        peers::rpki_client_dir(&out);
+        let o = Command::new("rpki-client")
+            .arg("-t")
+            .arg(&tal)
+            .arg("-d")
+            .arg(&cache)
+            .args(["-j", "-R", "-s", "120"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}: rpki-client: {}", s.name, String::from_utf8_lossy(&o.stderr));
+        let theirs = vrps_of(&serde_json::from_str(&std::fs::read_to_string(out.join("json")).unwrap()).unwrap());
+        let documented = RPKI_CLIENT_8_2_DIFFERS.iter().find(|(n, _)| *n == s.name).map(|(_, why)| *why);
+        match (theirs == s.vrps, documented) {
+            (true, None) => {}
+            (false, Some(why)) => eprintln!("{}: rpki-client 8.2 differs, as documented: {why}", s.name),
+            (false, None) => failures.push(format!("{}: rpki-client 8.2 gives {theirs:?}, expected {:?}", s.name, s.vrps)),
+            (true, Some(_)) => failures.push(format!("{}: documented as differing, but rpki-client 8.2 agrees", s.name)),
+        }
+        // rpkit validate, rsync only, from the TAL.
+        let json = w.join(format!("rpkit-{}.json", s.name));
+        let o = Command::new(BIN)
+            .args(["validate", "--disable-rrdp", "--quiet", "--tal"])
+            .arg(&tal)
+            .arg("--cache")
+            .arg(w.join(format!("rpkit-cache-{}", s.name)))
+            .arg("--output")
+            .arg(&json)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}: rpkit validate: {}", s.name, String::from_utf8_lossy(&o.stderr));
+        let j: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        let ours = vrps_of(&j);
+        let aspas: BTreeMap<u32, Vec<u32>> = j["aspas"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                let p = a["providers"].as_array().unwrap().iter().map(|p| p.as_u64().unwrap() as u32).collect();
+                (a["customer_asid"].as_u64().unwrap() as u32, p)
+            })
+            .collect();
+        if ours != s.vrps || aspas != s.aspas {
+            failures.push(format!("{}: rpkit gives {ours:?} {aspas:?}, expected {:?} {:?}", s.name, s.vrps, s.aspas));
+        }
+        eprintln!("{}: rpki-client {} VRPs, rpkit {} VRPs, expected {} ({})", s.name, theirs.len(), ours.len(), s.vrps.len(), s.what);
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let _ = std::fs::remove_dir_all(&w);
+}
