@@ -334,7 +334,9 @@ fn rrdps_4_change_sets_within_one_interval_make_one_merged_delta() {
 #[test]
 fn incremental_snapshots_are_byte_identical_to_full_ones() {
     let mut e = Env::new("incremental");
-    let names = ["a.roa", "a&b.roa", "b.cer", "c\"q.mft", "m/x.roa", "m/y.roa", "z.crl", "zz<.roa"];
+    // Names whose characters sort before and after '.' and '/' (URIs with XML
+    // specials are refused by the URI rule, RSYNC-3).
+    let names = ["a.roa", "a-b.roa", "b.cer", "c=q.mft", "m/x.roa", "m/y.roa", "m+.roa", "z.crl", "zz~.roa", "a_b.roa"];
     let mut current: std::collections::BTreeMap<String, Vec<u8>> = Default::default();
     let mut x = 0x9e37_79b9_7f4a_7c15u64;
     let mut next = || {

@@ -26,18 +26,15 @@ impl ValidCache {
     }
 
     /// Record that the run relies on these URIs (fresh or from this cache).
-    pub fn used<'a>(&self, uris: impl IntoIterator<Item = &'a str>) {
-        let mut u = self.used.lock().unwrap_or_else(|e| e.into_inner());
-        u.extend(uris.into_iter().map(str::to_string));
+    pub fn used(&self, uris: impl IntoIterator<Item = String>) {
+        self.used.lock().unwrap_or_else(|e| e.into_inner()).extend(uris);
     }
 
     /// Promote a validated point: each listed file, then the manifest last.
     /// Files come from `source` by hard link where it keeps them on disk
     /// (fetch updates replace files by rename, never in place), else are written.
+    /// Callers skip this when the cached manifest is the same.
     pub fn keep(&self, mft_uri: &str, mft_der: &[u8], files: &[(String, &[u8])], source: &dyn Store) -> Result<(), String> {
-        if self.store.get(mft_uri).as_deref() == Some(mft_der) {
-            return Ok(());
-        }
         for (uri, data) in files.iter().map(|(u, d)| (u.as_str(), *d)).chain([(mft_uri, mft_der)]) {
             let dst = self.store.path_of(uri).ok_or_else(|| format!("unsafe URI {uri:?}"))?;
             if let Some(parent) = dst.parent() {

@@ -101,8 +101,8 @@ impl Fetch {
         let repo = rrdp::Repo::new(&self.http, &self.cache, notify, &self.opts.limits, started + self.opts.repository_timeout);
         match repo.update(self.now) {
             Ok(u) => {
-                for n in &u.notes {
-                    self.warn(notify, "RRDPC-5", n.clone());
+                for (rule, n) in &u.notes {
+                    self.warn(notify, rule, n.clone());
                 }
                 self.record(notify, "rrdp", true, Some(u.serial), started);
                 Ok(u.objects)

@@ -176,12 +176,15 @@ fn publication_point(ctx: &Ctx<'_>, node: &CaNode) -> (Report, Vec<CaNode>) {
         .and_then(|store| {
             let p = point::load(&*store, ca, &dir, mft_uri, now)?;
             if let Some(cache) = ctx.cache {
-                if let Some(cached) = cache.store().get(mft_uri) {
-                    point::moves_forward(&p, &cached)?;
+                let cached = cache.store().get(mft_uri);
+                if let Some(cached) = &cached {
+                    point::moves_forward(&p, cached)?;
                 }
-                let files: Vec<(String, &[u8])> = p.files.iter().map(|(n, d)| (format!("{dir}{n}"), d.as_slice())).collect();
-                if let Err(e) = cache.keep(mft_uri, &p.mft_der, &files, &*store) {
-                    tracing::warn!("cannot keep {mft_uri} in the cache: {e}");
+                if cached.as_deref() != Some(p.mft_der.as_slice()) {
+                    let files: Vec<(String, &[u8])> = p.files.iter().map(|(n, d)| (format!("{dir}{n}"), d.as_slice())).collect();
+                    if let Err(e) = cache.keep(mft_uri, &p.mft_der, &files, &*store) {
+                        tracing::warn!("cannot keep {mft_uri} in the cache: {e}");
+                    }
                 }
             }
             Ok(p)
@@ -209,7 +212,7 @@ fn publication_point(ctx: &Ctx<'_>, node: &CaNode) -> (Report, Vec<CaNode>) {
         }
     };
     if let Some(cache) = ctx.cache {
-        cache.used(point.files.keys().map(|n| format!("{dir}{n}")).collect::<Vec<_>>().iter().map(String::as_str).chain([mft_uri]));
+        cache.used(point.files.keys().map(|n| format!("{dir}{n}")).chain([mft_uri.to_string()]));
     }
     let point::Point { mft, crl, files, .. } = point;
 

@@ -52,8 +52,8 @@ struct State {
 pub struct Updated {
     pub objects: PathBuf,
     pub serial: u64,
-    /// Problems that did not stop the update (a rejected delta chain, RRDPC-9/10).
-    pub notes: Vec<String>,
+    /// Problems that did not stop the update: (rule, what happened).
+    pub notes: Vec<(&'static str, String)>,
 }
 
 /// One repository's local copy under `CACHE/rrdp/<hash of the notification URI>/`.
@@ -156,23 +156,28 @@ impl<'a> Repo<'a> {
             }
             if n.serial < old.serial {
                 // RRDPC-10: an older notification changes nothing.
-                notes.push(format!("the notification's serial {} is below the last processed {} (RRDPC-10)", n.serial, old.serial));
+                notes.push(("RRDPC-10", format!("the notification's serial {} is below the last processed {}", n.serial, old.serial)));
                 return Ok(Updated { objects: self.objects_dir(), serial: old.serial, notes });
             }
             let changed = n.deltas.iter().find(|(s, f)| old.deltas.iter().any(|(os, oh)| os == s && *oh != hex(&f.hash)));
             let aged = now - old.snapshot_at > self.limits.snapshot_max_age_secs;
             match (changed, n.deltas_after(old.serial)) {
-                (Some((s, _)), _) => notes.push(format!("the hash of delta {s} changed since the last notification (RRDPC-9)")),
-                (None, _) if aged => notes.push("the snapshot is re-read now and then (RRDPC-17)".into()),
+                (Some((s, _)), _) => notes.push(("RRDPC-9", format!("the hash of delta {s} changed since the last notification"))),
+                (None, _) if aged => notes.push(("RRDPC-17", "the snapshot is re-read now and then".into())),
                 (None, Some(chain)) if chain.len() <= self.limits.max_deltas => match self.apply_deltas(&n, &chain) {
                     Ok(()) => {
                         self.save_state(&state)?;
                         return Ok(Updated { objects: self.objects_dir(), serial: n.serial, notes });
                     }
-                    Err(e) => notes.push(format!("{e}; reading the snapshot instead (RRDPC-6)")),
+                    Err(e) => notes.push(("RRDPC-6", format!("{e}; reading the snapshot instead"))),
                 },
-                (None, Some(chain)) => notes.push(format!("{} deltas to catch up, more than {}", chain.len(), self.limits.max_deltas)),
-                (None, None) => notes.push(format!("the deltas after serial {} are not all listed (RRDPC-5)", old.serial)),
+                (None, Some(chain)) => notes.push((
+                    "RRDPC-12",
+                    format!("{} deltas to catch up, more than {}; reading the snapshot", chain.len(), self.limits.max_deltas),
+                )),
+                (None, None) => {
+                    notes.push(("RRDPC-5", format!("the deltas after serial {} are not all listed; reading the snapshot", old.serial)))
+                }
             }
         }
         self.apply_snapshot(&n)?;
