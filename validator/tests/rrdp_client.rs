@@ -250,7 +250,10 @@ fn rrdpc_5_8_snapshot_then_deltas_then_a_new_session_replaces_everything() {
 }
 
 /// Serial 1 held locally; the server then offers serial 2 through `d2` and a snapshot.
-fn at_serial_2_with(name: &str, d2: Vec<u8>, tamper_hash: bool) -> (Server, Vec<(&'static str, String)>, BTreeMap<String, Vec<u8>>) {
+/// The server, the update's notes and the copy's content after it.
+type AfterUpdate = (Server, Vec<(&'static str, String)>, BTreeMap<String, Vec<u8>>);
+
+fn at_serial_2_with(name: &str, d2: Vec<u8>, tamper_hash: bool) -> AfterUpdate {
     let s = Server::start(name);
     let (http, limits, notify) = (s.http(), Limits::default(), s.notify());
     let repo = s.repo(&http, &limits, &notify);
