@@ -181,6 +181,16 @@ struct Outcome {
     old_aspa_profile: usize,
 }
 
+/// The VRPs of an rpki-client-format json (integer `asn`).
+fn json_vrps(json: &Value) -> Vrps {
+    json["roas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["prefix"].as_str().unwrap().to_string(), r["maxLength"].as_u64().unwrap() as u8, r["asn"].as_u64().unwrap() as u32))
+        .collect()
+}
+
 fn rpki_client(e: &Env, mode: Transport) -> Outcome {
     let cache = e.w.join(format!("rpki-client-{mode:?}-cache"));
     let out = e.w.join(format!("rpki-client-{mode:?}-out"));
@@ -224,12 +234,7 @@ fn rpki_client(e: &Env, mode: Transport) -> Outcome {
         }
     }
     let json: Value = serde_json::from_str(&std::fs::read_to_string(out.join("json")).unwrap()).unwrap();
-    let vrps = json["roas"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| (r["prefix"].as_str().unwrap().to_string(), r["maxLength"].as_u64().unwrap() as u8, r["asn"].as_u64().unwrap() as u32))
-        .collect();
+    let vrps = json_vrps(&json);
     let aspas = json["aspas"]
         .as_array()
         .or(json["provider_authorizations"].as_array())
@@ -303,12 +308,7 @@ fn rpkit_validate(e: &Env, mode: Transport) -> Outcome {
     assert!(o.status.success(), "rpkit validate: {stderr}");
     let problems = stderr.lines().filter(|l| l.starts_with("warning:") || l.contains("WARN")).map(str::to_string).collect();
     let json: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
-    let vrps = json["roas"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| (r["prefix"].as_str().unwrap().to_string(), r["maxLength"].as_u64().unwrap() as u8, r["asn"].as_u64().unwrap() as u32))
-        .collect();
+    let vrps = json_vrps(&json);
     let aspas = json["aspas"]
         .as_array()
         .unwrap()
