@@ -7,6 +7,7 @@ pub mod aspas;
 pub mod config;
 pub mod delegated;
 pub mod error;
+pub mod export;
 pub mod members;
 pub mod publisher;
 pub mod requests;

@@ -2,6 +2,7 @@
 
 mod client;
 mod commands;
+mod progress;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -38,6 +39,8 @@ enum Command {
     Validate(commands::validate::Args),
     /// Route origin validation (RFC 6811) of one route or a list, with the deciding VRPs.
     Validity(commands::validity::Args),
+    /// Auditor's report: every object with its status, reasons, chain and expiry; a summary per CA.
+    Audit(commands::audit::Args),
 }
 
 #[derive(Subcommand)]
@@ -54,6 +57,8 @@ enum CaCmd {
     PublisherRequest(commands::ca::PublisherRequestArgs),
     /// Publish through an RFC 8181 server: store its RFC 8183 repository_response.
     Repository(commands::ca::RepositoryArgs),
+    /// Export what the CA publishes and the ROAs/ASPAs behind it (admin token), for `rpkit audit --expect`.
+    Export(commands::ca::ExportArgs),
 }
 
 fn main() -> ExitCode {
@@ -70,12 +75,14 @@ fn main() -> ExitCode {
         Command::Ca(CaCmd::Serve(a)) => commands::ca::serve(a),
         Command::Ca(CaCmd::PublisherRequest(a)) => commands::ca::publisher_request(a),
         Command::Ca(CaCmd::Repository(a)) => commands::ca::repository(a),
+        Command::Ca(CaCmd::Export(a)) => commands::ca::export(a),
         Command::Publication(c) => commands::publication::run(c),
         Command::Members(a) => commands::members::run(a),
         Command::Roa(a) => commands::roa::run(a),
         Command::Aspa(a) => commands::aspa::run(a),
         Command::Validate(a) => commands::validate::run(a),
         Command::Validity(a) => commands::validity::run(a),
+        Command::Audit(a) => commands::audit::run(a),
     };
     match result {
         Ok(code) => code,

@@ -321,6 +321,90 @@ fn rpkit_validate(e: &Env, mode: Transport) -> Outcome {
     Outcome { vrps, aspas, problems, old_aspa_profile: 0 }
 }
 
+/// `rpkit audit` of the repository: exit status, its JSON and the stderr summary.
+fn rpkit_audit(e: &Env, expect: &Path, cache: &str, format: &str) -> (i32, String) {
+    let o = Command::new(BIN)
+        .args(["audit", "--disable-rsync", "--format", format, "--tal"])
+        .arg(e.w.join("tals/ta.tal"))
+        .arg("--cache")
+        .arg(e.w.join(cache))
+        .arg("--rrdp-root-cert")
+        .arg(&e.tls.ca_pem)
+        .arg("--expect")
+        .arg(expect)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (o.status.code().unwrap_or(-1), String::from_utf8(o.stdout).unwrap() + &String::from_utf8_lossy(&o.stderr))
+}
+
+/// The auditor's view: the whole repository accounted for, object by object,
+/// against the CA's own export; then an export the repository no longer matches.
+fn audit_matches_the_ca_export(e: &Env, want: &(Vrps, Aspas)) {
+    let export_path = e.w.join("export.json");
+    run(Command::new(BIN)
+        .args(["ca", "export", "--server", &e.ca_url, "--token", &e.ca_token, "--output"])
+        .arg(&export_path)
+        .stdin(Stdio::null()));
+    let export: Value = serde_json::from_str(&std::fs::read_to_string(&export_path).unwrap()).unwrap();
+    let exported = export["objects"].as_array().unwrap();
+    assert_eq!(export["roas"].as_array().unwrap().len(), want.0.len());
+    assert_eq!(export["aspas"].as_array().unwrap().len(), want.1.len());
+
+    let (code, out) = rpkit_audit(e, &export_path, "audit-cache", "json");
+    let json_end = out.rfind("\n}\n").unwrap() + 3;
+    let audit: Value = serde_json::from_str(&out[..json_end]).unwrap();
+    assert_eq!(code, 0, "a clean repository audits clean: {}", &out[json_end..]);
+    assert_eq!(audit["summary"]["problems"], 0);
+    assert_eq!(audit["differences"].as_array().map(Vec::len), Some(0));
+    let objects = audit["objects"].as_array().unwrap();
+    // Every published object, once, valid; the TA certificate found through its https URI.
+    assert_eq!(objects.len(), exported.len(), "objects audited vs exported");
+    assert!(objects.iter().all(|o| o["status"] == "valid" && o["problems"].as_array().unwrap().is_empty()));
+    let by_uri: BTreeMap<&str, &Value> = objects.iter().map(|o| (o["uri"].as_str().unwrap(), o)).collect();
+    for x in exported.iter().filter(|x| x["ca"] != "") {
+        let o = by_uri.get(x["uri"].as_str().unwrap()).unwrap_or_else(|| panic!("{x} not audited"));
+        assert_eq!(o["sha256"], x["sha256"]);
+    }
+    // Member objects hang under TA > RIR CA > member CA, and each carries its expiry.
+    let roa = objects.iter().find(|o| o["kind"] == "roa").unwrap();
+    let chain = roa["chain"].as_array().unwrap();
+    assert_eq!(chain.len(), 3, "{roa}");
+    assert!(chain[0].as_str().unwrap().starts_with("https://"), "the TA certificate's TAL URI heads the chain: {roa}");
+    assert!(roa["expires"].as_str().unwrap().ends_with('Z'));
+    let cas = audit["cas"].as_array().unwrap();
+    let certificates = exported.iter().filter(|x| x["uri"].as_str().unwrap().ends_with(".cer")).count();
+    assert_eq!(cas.len(), certificates, "one CA per certificate the CA published, the TA's included");
+    assert!(cas.iter().all(|c| c["status"] == "valid" && c["objects"]["invalid"] == 0));
+    let tallied: u64 = cas.iter().map(|c| c["objects"]["objects"].as_u64().unwrap()).sum();
+    assert_eq!(tallied as usize + 1, objects.len(), "per-CA tallies add up to every object but the TA certificate");
+
+    // An export the repository does not match: an object the CA says it
+    // published that is not there, another whose hash differs, and a VRP the
+    // repository has that the export lacks.
+    let mut changed = export.clone();
+    let objs = changed["objects"].as_array_mut().unwrap();
+    let roa_uri = objs.iter().find(|x| x["uri"].as_str().unwrap().ends_with(".roa")).unwrap()["uri"].as_str().unwrap().to_string();
+    let missing = roa_uri.rsplit_once('/').unwrap().0.to_string() + "/not-published.roa";
+    objs.push(json!({"uri": missing, "sha256": "00".repeat(32), "ca": "someone"}));
+    let mft = objs.iter_mut().find(|x| x["uri"].as_str().unwrap().ends_with(".mft")).unwrap();
+    mft["sha256"] = json!("11".repeat(32));
+    let mft_uri = mft["uri"].as_str().unwrap().to_string();
+    let dropped = changed["roas"].as_array_mut().unwrap().remove(0);
+    let changed_path = e.w.join("export-changed.json");
+    std::fs::write(&changed_path, serde_json::to_vec(&changed).unwrap()).unwrap();
+    let (code, out) = rpkit_audit(e, &changed_path, "audit-cache", "text");
+    assert_eq!(code, 2, "differences make the audit fail: {out}");
+    let diff_lines: Vec<&str> =
+        out.lines().skip_while(|l| !l.starts_with("Differences from ")).skip(1).take_while(|l| !l.is_empty()).collect();
+    let vrp = format!("{}-{} AS{}", dropped["prefix"].as_str().unwrap(), dropped["max_length"], dropped["asn"]);
+    assert_eq!(diff_lines.len(), 3, "{out}");
+    assert!(diff_lines.iter().any(|l| l.contains("missing ") && l.contains(&missing)), "{out}");
+    assert!(diff_lines.iter().any(|l| l.contains("differs ") && l.contains(&mft_uri)), "{out}");
+    assert!(diff_lines.iter().any(|l| l.contains("unexpected-vrp") && l.contains(&vrp)), "{out}");
+    assert!(out.contains("; 3 differences from the CA's export"), "{out}");
+}
+
 /// Run every validator set-up and compare with what the CA holds.
 fn check_all(e: &Env, want: &(Vrps, Aspas), phase: &str) {
     for (tool, mode) in [
@@ -586,6 +670,7 @@ fn rpki_client_and_routinator_accept_the_repository_over_rrdp_and_rsync() {
         let (deltas, snapshots) = check_one(&e, &want4, "after a restart", tool, Transport::Rrdp);
         assert!(deltas > 0 && snapshots == 0, "{tool} must continue from deltas (deltas {deltas}, snapshots {snapshots})");
     }
+    audit_matches_the_ca_export(&e, &want4);
     let _ = std::io::stderr().flush();
     let w = e.w.clone();
     drop(e);

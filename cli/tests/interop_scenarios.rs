@@ -4,7 +4,8 @@
 //! expected VRP set; where rpki-client 8.2 differs, the scenario must say why
 //! a newer rule makes it wrong (`RPKI_CLIENT_8_2_DIFFERS`). rpki-client 8.2
 //! cannot parse current ASPA objects (see interop_repository), so ASPAs are
-//! checked for rpkit only.
+//! checked for rpkit only. `rpkit audit` of each scenario must name every
+//! expected problem at its object and exit non-zero exactly when one exists.
 
 #[path = "peers/mod.rs"]
 mod peers;
@@ -26,6 +27,46 @@ fn vrps_of(json: &Value) -> BTreeSet<String> {
         .iter()
         .map(|r| format!("{}-{} AS{}", r["prefix"].as_str().unwrap(), r["maxLength"].as_u64().unwrap(), r["asn"].as_u64().unwrap()))
         .collect()
+}
+
+/// `rpkit audit` of a scenario: exit status 2 exactly when something is wrong
+/// (a file off the manifest included), each expected rule on a non-valid object
+/// or a failed CA whose URI ends as the scenario says.
+fn audit_names_each_problem(w: &std::path::Path, s: &Scenario) -> Result<(), String> {
+    let o = Command::new(BIN)
+        .args(["audit", "--disable-rrdp", "--format", "json", "--tal"])
+        .arg(w.join(format!("{}.tal", s.name)))
+        .arg("--cache")
+        .arg(w.join(format!("audit-cache-{}", s.name)))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let j: Value = serde_json::from_slice(&o.stdout).map_err(|e| format!("{e}: {}", String::from_utf8_lossy(&o.stderr)))?;
+    let unlisted = matches!(s.name, "unlisted-roa" | "extra-file");
+    let want_code = if s.warnings.is_empty() && !unlisted { 0 } else { 2 };
+    if o.status.code() != Some(want_code) {
+        return Err(format!("exit {:?}, want {want_code}: {}", o.status.code(), String::from_utf8_lossy(&o.stderr)));
+    }
+    let bad: Vec<(&str, &str)> =
+        j["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["status"] != "valid")
+            .flat_map(|o| o["problems"].as_array().unwrap().iter().map(move |p| (o["uri"].as_str().unwrap(), p["rule"].as_str().unwrap())))
+            .chain(j["cas"].as_array().unwrap().iter().filter(|c| c["status"] == "failed").flat_map(|c| {
+                c["problems"].as_array().unwrap().iter().map(|p| (p["detail"].as_str().unwrap(), p["rule"].as_str().unwrap()))
+            }))
+            .collect();
+    for (rule, uri) in &s.warnings {
+        if !bad.iter().any(|(u, r)| r == rule && u.contains(uri.as_str())) {
+            return Err(format!("no {rule} at …{uri} among {bad:?}"));
+        }
+    }
+    if unlisted && !bad.iter().any(|(_, r)| *r == "MFT-15") {
+        return Err(format!("the file off the manifest is not reported: {bad:?}"));
+    }
+    Ok(())
 }
 
 #[test]
@@ -116,6 +157,9 @@ fn rpki_client_and_rpkit_agree_with_every_scenario() {
             .collect();
         if ours != s.vrps || aspas != s.aspas {
             failures.push(format!("{}: rpkit gives {ours:?} {aspas:?}, expected {:?} {:?}", s.name, s.vrps, s.aspas));
+        }
+        if let Err(e) = audit_names_each_problem(&w, s) {
+            failures.push(format!("{}: rpkit audit: {e}", s.name));
         }
         eprintln!("{}: rpki-client {} VRPs, rpkit {} VRPs, expected {} ({})", s.name, theirs.len(), ours.len(), s.vrps.len(), s.what);
     }

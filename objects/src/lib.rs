@@ -17,6 +17,7 @@ pub mod bpki;
 pub mod cert;
 pub mod crl;
 pub mod crypto;
+pub mod export;
 pub mod hex;
 pub mod json;
 pub mod manifest;

@@ -1,11 +1,13 @@
 //! rpkit-validator: the relying party. From a TAL it fetches the repository
 //! (`fetch`: `rrdp`, `rsync`, over `http`), validates it top-down (`tree`,
 //! `point`), keeps the last validated copy (`cache`) and writes the validated
-//! payloads (`output`).
+//! payloads (`output`);
+//! `audit` keeps the per-object record an auditor reads.
 
 // Repositories are hostile input: no unwrap, expect or explicit panic.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod audit;
 pub mod cache;
 pub mod fetch;
 pub mod http;

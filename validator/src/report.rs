@@ -84,6 +84,10 @@ pub struct Report {
     pub warnings: Vec<Warning>,
     pub counts: Counts,
     pub tals: Vec<String>,
+    /// Every object met, in audit runs only (`Options::audit`).
+    pub objects: Vec<crate::audit::ObjectRecord>,
+    /// Every CA met, in audit runs only.
+    pub cas: Vec<crate::audit::CaRecord>,
 }
 
 impl Report {
@@ -95,6 +99,8 @@ impl Report {
         self.warnings.extend(o.warnings);
         self.counts.add(&o.counts);
         self.tals.extend(o.tals);
+        self.objects.extend(o.objects);
+        self.cas.extend(o.cas);
     }
 
     /// Sort, deduplicate VRPs (keeping the latest expiry) and merge ASPAs per customer.

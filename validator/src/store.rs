@@ -15,7 +15,15 @@ pub trait Store: Sync {
     fn file_path(&self, _uri: &str) -> Option<PathBuf> {
         None
     }
+    /// Names of the files directly in `dir` (an rsync URI ending in `/`),
+    /// at most `MAX_LISTED`, sorted; for audits.
+    fn list(&self, _dir: &str) -> Vec<String> {
+        Vec::new()
+    }
 }
+
+/// Most names `Store::list` returns (rpki-client's manifest cap, MFT-20).
+pub const MAX_LISTED: usize = 100_000;
 
 impl<S: Store + ?Sized> Store for &S {
     fn get(&self, uri: &str) -> Option<Vec<u8>> {
@@ -24,12 +32,25 @@ impl<S: Store + ?Sized> Store for &S {
     fn file_path(&self, uri: &str) -> Option<PathBuf> {
         (**self).file_path(uri)
     }
+    fn list(&self, dir: &str) -> Vec<String> {
+        (**self).list(dir)
+    }
 }
 
 /// Objects in memory (tests, RRDP snapshots).
 impl Store for BTreeMap<String, Vec<u8>> {
     fn get(&self, uri: &str) -> Option<Vec<u8>> {
         BTreeMap::get(self, uri).cloned()
+    }
+    fn list(&self, dir: &str) -> Vec<String> {
+        self.range(dir.to_string()..)
+            .map(|(k, _)| k)
+            .take_while(|k| k.starts_with(dir))
+            .filter_map(|k| k.get(dir.len()..))
+            .filter(|n| !n.is_empty() && !n.contains('/'))
+            .take(MAX_LISTED)
+            .map(str::to_string)
+            .collect()
     }
 }
 
@@ -65,5 +86,18 @@ impl Store for DirStore {
     }
     fn file_path(&self, uri: &str) -> Option<PathBuf> {
         self.path_of(uri)
+    }
+    fn list(&self, dir: &str) -> Vec<String> {
+        let Some(path) = self.path_of(dir.strip_suffix('/').unwrap_or(dir)) else { return Vec::new() };
+        let Ok(entries) = std::fs::read_dir(path) else { return Vec::new() };
+        let mut names: Vec<String> = entries
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| rpkit_objects::uri::rsync_safe(&format!("{dir}{n}")).is_some())
+            .take(MAX_LISTED)
+            .collect();
+        names.sort();
+        names
     }
 }

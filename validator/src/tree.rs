@@ -4,6 +4,7 @@
 //! the reason; objects that fail on their own are skipped with a warning.
 //! Child CAs are validated in parallel (rayon).
 
+use crate::audit::{kind_of, CaRecord, Kind, PointStatus, Problem, Status};
 use crate::cache::ValidCache;
 use crate::point;
 use crate::report::{AspaPayload, Counts, Report, RouterKey, Vrp, Warning};
@@ -18,6 +19,8 @@ use rpkit_objects::resources::ResourceSet;
 use rpkit_objects::roa::Roa;
 use rpkit_objects::signed_object::SignedObject;
 use rpkit_objects::tal::Tal;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 /// Brings publication points in and says where to read them.
 pub trait Fetcher: Sync {
@@ -49,12 +52,23 @@ impl Fetcher for NoFetch<'_> {
 pub struct Options {
     /// Deepest CA chain followed (PATH-2; Routinator's default).
     pub max_depth: usize,
+    /// Keep a record of every object and CA in the report (`rpkit audit`).
+    pub audit: bool,
+    /// Publication points found and done, for a progress bar.
+    pub progress: Option<Arc<Progress>>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { max_depth: 32 }
+        Options { max_depth: 32, audit: false, progress: None }
     }
+}
+
+/// How far a run has got: publication points found so far and validated so far.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub found: AtomicUsize,
+    pub done: AtomicUsize,
 }
 
 struct Ctx<'a> {
@@ -69,6 +83,8 @@ struct Ctx<'a> {
 struct CaNode {
     cert: Cert,
     uri: String,
+    /// The issuer's certificate URI ("" for the TA).
+    parent: String,
     /// Effective resources (RES-6 resolved).
     held: ResourceSet,
     /// Earliest notAfter along the chain.
@@ -92,6 +108,7 @@ pub fn validate_tal(tal: &Tal, name: &str, fetcher: &dyn Fetcher, cache: Option<
     let ta = match Cert::decode(&der) {
         Ok(c) => c,
         Err(e) => {
+            report.record(opts.audit, "", &uri, Kind::TaCertificate, &der, None, Some((e.rule, &e.detail)), Status::Invalid);
             warn(&mut report, &uri, e.rule, e.detail.to_string());
             return report;
         }
@@ -108,15 +125,29 @@ pub fn validate_tal(tal: &Tal, name: &str, fetcher: &dyn Fetcher, cache: Option<
         None
     };
     if let Some((rule, detail)) = problem {
+        report.record(opts.audit, "", &uri, Kind::TaCertificate, &der, Some(ta.not_after), Some((rule, &detail)), Status::Invalid);
         warn(&mut report, &uri, rule, detail);
         return report;
     }
     report.counts.certificates += 1;
     let ctx = Ctx { fetcher, cache, now, ta: name.to_string(), opts: opts.clone() };
-    let node = CaNode { held: ta.resources.explicit_set(), expires: ta.not_after, depth: 0, path: vec![ta.ski], uri, cert: ta };
+    report.record(opts.audit, "", &uri, Kind::TaCertificate, &der, Some(ta.not_after), None, Status::Valid);
+    if let Some(p) = &opts.progress {
+        p.found.fetch_add(1, Ordering::Relaxed);
+    }
+    let node = CaNode {
+        held: ta.resources.explicit_set(),
+        expires: ta.not_after,
+        depth: 0,
+        path: vec![ta.ski],
+        uri,
+        parent: String::new(),
+        cert: ta,
+    };
     let mut r = walk(&ctx, node);
     r.tals = report.tals;
     r.warnings.extend(report.warnings);
+    r.objects.extend(report.objects);
     r.warnings.extend(fetcher.take_warnings());
     r.counts.add(&report.counts);
     r.finish();
@@ -125,6 +156,10 @@ pub fn validate_tal(tal: &Tal, name: &str, fetcher: &dyn Fetcher, cache: Option<
 
 fn walk(ctx: &Ctx<'_>, node: CaNode) -> Report {
     let (mut report, children) = publication_point(ctx, &node);
+    if let Some(p) = &ctx.opts.progress {
+        p.found.fetch_add(children.len(), Ordering::Relaxed);
+        p.done.fetch_add(1, Ordering::Relaxed);
+    }
     let sub: Vec<Report> = children.into_par_iter().map(|c| walk(ctx, c)).collect();
     for s in sub {
         report.absorb(s);
@@ -133,9 +168,13 @@ fn walk(ctx: &Ctx<'_>, node: CaNode) -> Report {
 }
 
 /// A failed publication point (MFT-13): a warning, nothing else.
-fn failed(uri: &str, rule: &'static str, detail: String) -> (Report, Vec<CaNode>) {
+fn failed(ctx: &Ctx<'_>, node: &CaNode, dir: &str, mft_uri: &str, uri: &str, rule: &'static str, detail: String) -> (Report, Vec<CaNode>) {
     let counts = Counts { failed_manifests: 1, ..Counts::default() };
-    (Report { warnings: vec![Warning { uri: uri.to_string(), rule, detail }], counts, ..Report::default() }, Vec::new())
+    let mut r = Report { warnings: vec![Warning { uri: uri.to_string(), rule, detail }], counts, ..Report::default() };
+    if ctx.opts.audit {
+        r.cas.push(ca_record(node, dir, mft_uri, PointStatus::Failed, None, &r.warnings));
+    }
+    (r, Vec::new())
 }
 
 /// The checks every signed object's CMS and EE certificate pass under `ca`.
@@ -161,20 +200,27 @@ fn check_signed(so: &SignedObject, uri: &str, ca: &Cert, crl: &Crl, now: Time) -
 fn publication_point(ctx: &Ctx<'_>, node: &CaNode) -> (Report, Vec<CaNode>) {
     let ca = &node.cert;
     let now = ctx.now;
+    let audit = ctx.opts.audit;
     let (Some(dir), Some(mft_uri)) = (ca.sia.rsync_repository(), ca.sia.rsync_manifest()) else {
-        return failed(&node.uri, "CERT-17", "the CA certificate has no rsync caRepository or rpkiManifest".into());
+        return failed(ctx, node, "", "", &node.uri, "CERT-17", "the CA certificate has no rsync caRepository or rpkiManifest".into());
     };
     let dir = if dir.ends_with('/') { dir.to_string() } else { format!("{dir}/") };
     if !mft_uri.starts_with(&dir) {
-        return failed(&node.uri, "CERT-17", "the rpkiManifest is not inside the caRepository (RFC 6487 §4.8.8.1)".into());
+        return failed(
+            ctx,
+            node,
+            &dir,
+            mft_uri,
+            &node.uri,
+            "CERT-17",
+            "the rpkiManifest is not inside the caRepository (RFC 6487 §4.8.8.1)".into(),
+        );
     }
     let mut notes = Vec::new();
-    let fresh = ctx
-        .fetcher
-        .publication_point(&dir, ca.sia.notify())
-        .map_err(|e| (dir.clone(), "MFT-14", format!("the publication point could not be fetched: {e}")))
-        .and_then(|store| {
-            let p = point::load(&*store, ca, &dir, mft_uri, now)?;
+    let store = ctx.fetcher.publication_point(&dir, ca.sia.notify());
+    let fresh = match &store {
+        Err(e) => Err((dir.clone(), "MFT-14", format!("the publication point could not be fetched: {e}"))),
+        Ok(store) => point::load(&**store, ca, &dir, mft_uri, now).and_then(|p| {
             if let Some(cache) = ctx.cache {
                 let cached = cache.store().get(mft_uri);
                 if let Some(cached) = &cached {
@@ -182,44 +228,77 @@ fn publication_point(ctx: &Ctx<'_>, node: &CaNode) -> (Report, Vec<CaNode>) {
                 }
                 if cached.as_deref() != Some(p.mft_der.as_slice()) {
                     let files: Vec<(String, &[u8])> = p.files.iter().map(|(n, d)| (format!("{dir}{n}"), d.as_slice())).collect();
-                    if let Err(e) = cache.keep(mft_uri, &p.mft_der, &files, &*store) {
+                    if let Err(e) = cache.keep(mft_uri, &p.mft_der, &files, &**store) {
                         tracing::warn!("cannot keep {mft_uri} in the cache: {e}");
                     }
                 }
             }
             Ok(p)
-        });
+        }),
+    };
+    let mut status = PointStatus::Valid;
     let point = match (fresh, ctx.cache) {
         (Ok(p), _) => p,
-        (Err((uri, rule, detail)), None) => return failed(&uri, rule, detail),
-        (Err((uri, rule, detail)), Some(cache)) => {
-            notes.push(Warning { uri, rule, detail });
-            match point::load(cache.store(), ca, &dir, mft_uri, now) {
-                Ok(p) => {
-                    notes.push(Warning {
-                        uri: mft_uri.to_string(),
-                        rule: "MFT-14",
-                        detail: "using the last validated copy of this publication point (RFC 9286 §6.6)".into(),
-                    });
-                    p
-                }
-                Err(_) => {
-                    let (mut r, c) = failed(mft_uri, "MFT-14", "no valid cached copy of this publication point either".into());
-                    r.warnings.splice(0..0, notes);
-                    return (r, c);
-                }
+        (Err((uri, rule, detail)), None) => {
+            let (mut r, c) = failed(ctx, node, &dir, mft_uri, &uri, rule, detail);
+            if let Ok(store) = &store {
+                rejected_files(&mut r, audit, &**store, node, &dir);
             }
+            return (r, c);
         }
+        (Err((uri, rule, detail)), Some(cache)) => match point::load(cache.store(), ca, &dir, mft_uri, now) {
+            Ok(p) => {
+                status = PointStatus::Cached;
+                notes.push(Warning { uri, rule, detail });
+                notes.push(Warning {
+                    uri: mft_uri.to_string(),
+                    rule: "MFT-14",
+                    detail: "using the last validated copy of this publication point (RFC 9286 §6.6)".into(),
+                });
+                p
+            }
+            Err(_) => {
+                let (mut r, c) = failed(ctx, node, &dir, mft_uri, &uri, rule, detail);
+                if let Ok(store) = &store {
+                    rejected_files(&mut r, audit, &**store, node, &dir);
+                }
+                let note = Warning {
+                    uri: mft_uri.to_string(),
+                    rule: "MFT-14",
+                    detail: "no valid cached copy of this publication point either".into(),
+                };
+                for c in &mut r.cas {
+                    c.problems.push(Problem { rule: note.rule, detail: format!("{}: {}", note.uri, note.detail) });
+                }
+                r.warnings.push(note);
+                return (r, c);
+            }
+        },
     };
     if let Some(cache) = ctx.cache {
         cache.used(point.files.keys().map(|n| format!("{dir}{n}")).chain([mft_uri.to_string()]));
     }
-    let point::Point { mft, crl, files, .. } = point;
+    let point::Point { mft, crl, files, mft_der, .. } = point;
 
     let mut report = Report { counts: Counts { manifests: 1, crls: 1, ..Counts::default() }, warnings: notes, ..Report::default() };
+    if audit {
+        report.cas.push(ca_record(node, &dir, mft_uri, status, Some(mft.content.next_update), &report.warnings));
+        report.record(true, &node.uri, mft_uri, Kind::Manifest, &mft_der, Some(mft.content.next_update), None, Status::Valid);
+        if let (Ok(store), PointStatus::Valid) = (&store, status) {
+            for name in store.list(&dir) {
+                if !files.contains_key(&name) && format!("{dir}{name}") != mft_uri {
+                    let uri = format!("{dir}{name}");
+                    let der = store.get(&uri).unwrap_or_default();
+                    let why = Some(("MFT-15", "not on the manifest, so not used (RFC 9286 §6.1)"));
+                    report.record(true, &node.uri, &uri, kind_of(&name), &der, None, why, Status::Unlisted);
+                }
+            }
+        }
+    }
     let expires = node.expires.min(mft.content.next_update).min(crl.next_update);
     let mut children = Vec::new();
-    let warn = |report: &mut Report, uri: &str, rule: &'static str, detail: String| {
+    let warn = |report: &mut Report, uri: &str, der: &[u8], rule: &'static str, detail: String| {
+        report.record(audit, &node.uri, uri, kind_of(uri), der, None, Some((rule, &detail)), Status::Invalid);
         report.warnings.push(Warning { uri: uri.to_string(), rule, detail })
     };
     for (name, der) in &files {
@@ -228,10 +307,12 @@ fn publication_point(ctx: &Ctx<'_>, node: &CaNode) -> (Report, Vec<CaNode>) {
             "cer" => match child_cert(ctx, node, &crl, &uri, der) {
                 Ok(Child::Ca(c)) => {
                     report.counts.certificates += 1;
+                    report.record(audit, &node.uri, &uri, Kind::CaCertificate, der, Some(c.cert.not_after), None, Status::Valid);
                     children.push(*c);
                 }
-                Ok(Child::Router(keys)) => {
+                Ok(Child::Router(keys, not_after)) => {
                     report.counts.router_certificates += 1;
+                    report.record(audit, &node.uri, &uri, Kind::RouterCertificate, der, Some(not_after), None, Status::Valid);
                     report.router_keys.extend(keys.into_iter().map(|mut k| {
                         k.ta = ctx.ta.clone();
                         k.expires = k.expires.min(expires);
@@ -240,7 +321,7 @@ fn publication_point(ctx: &Ctx<'_>, node: &CaNode) -> (Report, Vec<CaNode>) {
                 }
                 Err((rule, detail)) => {
                     report.counts.invalid_certificates += 1;
-                    warn(&mut report, &uri, rule, detail);
+                    warn(&mut report, &uri, der, rule, detail);
                 }
             },
             "roa" => {
@@ -262,6 +343,7 @@ fn publication_point(ctx: &Ctx<'_>, node: &CaNode) -> (Report, Vec<CaNode>) {
                 });
                 match checked {
                     Ok(roa) => {
+                        report.record(audit, &node.uri, &uri, Kind::Roa, der, Some(roa.signed.ee.not_after), None, Status::Valid);
                         let exp = expires.min(roa.signed.ee.not_after);
                         for p in &roa.content.prefixes {
                             report.vrps.push(Vrp {
@@ -275,7 +357,7 @@ fn publication_point(ctx: &Ctx<'_>, node: &CaNode) -> (Report, Vec<CaNode>) {
                     }
                     Err((rule, detail)) => {
                         report.counts.invalid_roas += 1;
-                        warn(&mut report, &uri, rule, detail);
+                        warn(&mut report, &uri, der, rule, detail);
                     }
                 }
             }
@@ -293,28 +375,64 @@ fn publication_point(ctx: &Ctx<'_>, node: &CaNode) -> (Report, Vec<CaNode>) {
                     Ok(a)
                 });
                 match checked {
-                    Ok(a) => report.aspas.push(AspaPayload {
-                        customer: a.content.customer.0,
-                        providers: a.content.providers.iter().map(|p| p.0).collect(),
-                        ta: ctx.ta.clone(),
-                        expires: expires.min(a.signed.ee.not_after),
-                    }),
+                    Ok(a) => {
+                        report.record(audit, &node.uri, &uri, Kind::Aspa, der, Some(a.signed.ee.not_after), None, Status::Valid);
+                        report.aspas.push(AspaPayload {
+                            customer: a.content.customer.0,
+                            providers: a.content.providers.iter().map(|p| p.0).collect(),
+                            ta: ctx.ta.clone(),
+                            expires: expires.min(a.signed.ee.not_after),
+                        })
+                    }
                     Err((rule, detail)) => {
                         report.counts.invalid_aspas += 1;
-                        warn(&mut report, &uri, rule, detail);
+                        warn(&mut report, &uri, der, rule, detail);
                     }
                 }
             }
-            // The CRL is checked above; other types are hash-checked and ignored (MFT-19).
-            _ => {}
+            // The CRL is checked by point::load.
+            "crl" => report.record(audit, &node.uri, &uri, Kind::Crl, der, Some(crl.next_update), None, Status::Valid),
+            // Other types are hash-checked and otherwise ignored (MFT-19).
+            _ => report.record(audit, &node.uri, &uri, Kind::Other, der, None, None, Status::Valid),
         }
     }
     (report, children)
 }
 
+/// An audit's record of a CA and its point.
+fn ca_record(node: &CaNode, dir: &str, mft_uri: &str, status: PointStatus, next_update: Option<Time>, notes: &[Warning]) -> CaRecord {
+    CaRecord {
+        uri: node.uri.clone(),
+        parent: node.parent.clone(),
+        repository: dir.to_string(),
+        manifest: mft_uri.to_string(),
+        status,
+        depth: node.depth,
+        expires: Some(node.cert.not_after),
+        next_update,
+        problems: notes.iter().map(|w| Problem { rule: w.rule, detail: format!("{}: {}", w.uri, w.detail) }).collect(),
+    }
+}
+
+/// In an audit, every file of a rejected point: the one at fault invalid, the others rejected with it.
+fn rejected_files(report: &mut Report, audit: bool, store: &dyn Store, node: &CaNode, dir: &str) {
+    let Some(w) = report.warnings.last().cloned().filter(|_| audit) else { return };
+    for name in store.list(dir) {
+        let uri = format!("{dir}{name}");
+        let der = store.get(&uri).unwrap_or_default();
+        let (status, detail) = if uri == w.uri {
+            (Status::Invalid, w.detail.clone())
+        } else {
+            (Status::Rejected, format!("its publication point was rejected: {}: {}", w.uri, w.detail))
+        };
+        report.record(true, &node.uri, &uri, kind_of(&name), &der, None, Some((w.rule, &detail)), status);
+    }
+}
+
 enum Child {
     Ca(Box<CaNode>),
-    Router(Vec<RouterKey>),
+    /// The keys and the certificate's notAfter.
+    Router(Vec<RouterKey>, Time),
 }
 
 /// A certificate on a CA's manifest: a child CA or a BGPsec router certificate.
@@ -350,6 +468,7 @@ fn child_cert(ctx: &Ctx<'_>, node: &CaNode, crl: &Crl, uri: &str, der: &[u8]) ->
                 depth: node.depth + 1,
                 path,
                 uri: uri.to_string(),
+                parent: node.uri.clone(),
                 held,
                 cert: c,
             })))
@@ -365,7 +484,7 @@ fn child_cert(ctx: &Ctx<'_>, node: &CaNode, crl: &Crl, uri: &str, der: &[u8]) ->
                     keys.push(RouterKey { asn, ski: ski.clone(), pubkey: pubkey.clone(), ta: String::new(), expires: c.not_after });
                 }
             }
-            Ok(Child::Router(keys))
+            Ok(Child::Router(keys, c.not_after))
         }
         other => Err(("CERT-21", format!("a {other:?} certificate cannot be published as a .cer"))),
     }

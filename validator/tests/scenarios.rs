@@ -4,6 +4,7 @@
 
 use rpkit_objects::der::Time;
 use rpkit_test_vectors::scenario::{build, Scenario, ALL};
+use rpkit_validator::audit::{chain, CaRecord, PointStatus, Status};
 use rpkit_validator::report::Report;
 use rpkit_validator::tree::{validate_tal, NoFetch, Options};
 use std::collections::{BTreeMap, BTreeSet};
@@ -31,8 +32,64 @@ fn check(s: &Scenario) -> Vec<String> {
     problems
 }
 
+/// The audit of a scenario: the same verdict, and every object accounted for
+/// with the expected rule where the expected warning points.
+fn check_audit(s: &Scenario) -> Vec<String> {
+    let plain = validate_tal(&s.tal, "ta", &NoFetch(&s.objects), None, s.now, &Options::default());
+    let opts = Options { audit: true, ..Options::default() };
+    let r = validate_tal(&s.tal, "ta", &NoFetch(&s.objects), None, s.now, &opts);
+    let mut problems = Vec::new();
+    if r.vrps != plain.vrps || r.aspas != plain.aspas || r.warnings != plain.warnings {
+        problems.push("an audit run gives other payloads or warnings than a plain run".to_string());
+    }
+    for (rule, uri) in &s.warnings {
+        let at_object = r
+            .objects
+            .iter()
+            .any(|o| o.uri.ends_with(uri.as_str()) && o.status == Status::Invalid && o.problems.iter().any(|p| p.rule == *rule));
+        let at_ca = r
+            .cas
+            .iter()
+            .any(|c| c.status == PointStatus::Failed && c.problems.iter().any(|p| p.rule == *rule && p.detail.contains(uri.as_str())));
+        if !at_object && !at_ca {
+            problems.push(format!("audit: no invalid object or failed CA with {rule} at …{uri}"));
+        }
+    }
+    // Files off the manifest are reported (MFT-15) though validation ignores them.
+    let unlisted: Vec<&str> = r.objects.iter().filter(|o| o.status == Status::Unlisted).map(|o| o.uri.as_str()).collect();
+    let want_unlisted = usize::from(matches!(s.name, "unlisted-roa" | "extra-file"));
+    if unlisted.len() != want_unlisted {
+        problems.push(format!("audit: unlisted {unlisted:?}, want {want_unlisted}"));
+    }
+    let clean = r.objects.iter().all(|o| o.status == Status::Valid) && r.cas.iter().all(|c| c.status == PointStatus::Valid);
+    if clean != (s.warnings.is_empty() && want_unlisted == 0) {
+        problems.push(format!("audit: clean = {clean} with {} expected warnings", s.warnings.len()));
+    }
+    // Every file in the directory of a CA that was reached is recorded exactly once.
+    let mut seen = BTreeMap::new();
+    for o in &r.objects {
+        *seen.entry(o.uri.as_str()).or_insert(0) += 1;
+    }
+    for uri in s.objects.keys() {
+        let in_reached = r.cas.iter().any(|c| uri.strip_prefix(c.repository.as_str()).is_some_and(|n| !n.contains('/')));
+        let n = seen.get(uri.as_str()).copied().unwrap_or(0);
+        if in_reached && n != 1 {
+            problems.push(format!("audit: {uri} recorded {n} times"));
+        }
+    }
+    // Chains lead to the trust anchor.
+    let cas: BTreeMap<&str, &CaRecord> = r.cas.iter().map(|c| (c.uri.as_str(), c)).collect();
+    for c in &r.cas {
+        let ch = chain(&cas, &c.uri);
+        if ch.len() != c.depth + 1 || cas.get(ch[0]).is_none_or(|t| t.depth != 0) {
+            problems.push(format!("audit: chain of {} is {ch:?} at depth {}", c.uri, c.depth));
+        }
+    }
+    problems
+}
+
 #[test]
-fn every_scenario_gives_the_expected_verdict() {
+fn every_scenario_gives_the_expected_verdict_and_audit_record() {
     let now = Time::now();
     let mut failures = Vec::new();
     // Key generation dominates: build on every core.
@@ -41,7 +98,8 @@ fn every_scenario_gives_the_expected_verdict() {
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     for (s, (name, what)) in built.iter().zip(ALL) {
-        let p = check(s);
+        // The audit's record of the same repository (built once: keys are the cost).
+        let p: Vec<String> = check(s).into_iter().chain(check_audit(s)).collect();
         if !p.is_empty() {
             failures.push(format!("{name} ({what}):\n  {}", p.join("\n  ")));
         }

@@ -99,6 +99,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/openapi.json", get(|| async { Json(openapi::document()) }))
         .route("/api/v1/tal", get(tal))
         .route("/api/v1/whoami", get(whoami))
+        .route("/api/v1/export", get(export))
         .route("/api/v1/members", get(list_members).post(add_member))
         .route("/api/v1/members/import", post(import))
         .route("/api/v1/members/{handle}", get(show_member).delete(remove_member))
@@ -138,6 +139,13 @@ async fn tal(State(st): State<AppState>) -> ApiResult<Response> {
     let ca = st.ca.clone();
     let t = blocking(move || ca.tal()).await?;
     Ok(([(header::CONTENT_TYPE, "text/plain")], t.encode()).into_response())
+}
+
+/// What the CA intends to publish, for `rpkit audit --expect` (admin only).
+async fn export(State(st): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
+    admin(&st, &headers).await?;
+    let ca = st.ca.clone();
+    Ok(Json(blocking(move || ca.export()).await?).into_response())
 }
 
 #[derive(Deserialize)]

@@ -36,6 +36,7 @@ pub fn document() -> Value {
         "paths": {
             "/api/v1/tal": {"get": op("The trust anchor locator (text)", false)},
             "/api/v1/whoami": {"get": op("Who the token belongs to: {member: handle} or {admin: true}", false)},
+            "/api/v1/export": {"get": op("Everything the CA publishes (uri, sha256, ca) and the ROAs and ASPAs behind it, for `rpkit audit --expect`", true)},
             "/api/v1/members": {"get": op("List members", true), "post": op("Add a member: {handle, resources, opaque_id?}", true)},
             "/api/v1/members/import": {"post": op("Apply a delegated-extended statistics file (request body) and report the differences", true)},
             "/api/v1/members/{handle}": {"get": op("Show a member", false), "delete": op("Remove a member: revoke its CA and withdraw its objects", true)},

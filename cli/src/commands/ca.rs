@@ -175,3 +175,25 @@ pub fn serve(a: ServeArgs) -> Result<ExitCode, String> {
     })?;
     Ok(ExitCode::SUCCESS)
 }
+
+#[derive(clap::Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    api: crate::client::ApiArgs,
+    /// Write the export here (replaced atomically) instead of stdout.
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+}
+
+/// `rpkit ca export`: what the CA intends to publish, for `rpkit audit --expect`.
+pub fn export(a: ExportArgs) -> Result<ExitCode, String> {
+    let client = crate::client::Client::new(&a.api)?;
+    let e: rpkit_objects::export::Export = client.get("/api/v1/export")?;
+    let text = serde_json::to_string_pretty(&e).map_err(|e| e.to_string())? + "\n";
+    match &a.output {
+        Some(p) => super::validate::write_atomically(p, text.as_bytes())?,
+        None => print!("{text}"),
+    }
+    eprintln!("exported {} objects, {} ROA prefixes, {} ASPAs", e.objects.len(), e.roas.len(), e.aspas.len());
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,4 +1,5 @@
 pub mod aspa;
+pub mod audit;
 pub mod ca;
 pub mod inspect;
 pub mod members;

@@ -56,7 +56,7 @@ impl Source {
             cache: self.cache.clone(),
             rrdp_roots: self.rrdp_root_certs.clone(),
             fetch,
-            options: Options { max_depth: self.max_depth },
+            options: Options { max_depth: self.max_depth, ..Options::default() },
             slurm: self.slurm.clone(),
         }
     }
@@ -88,7 +88,11 @@ pub fn write_atomically(path: &std::path::Path, data: &[u8]) -> Result<(), Strin
 pub fn run(a: Args) -> Result<ExitCode, String> {
     let started = Instant::now();
     let now = Time::now();
-    let result = validate(&a.source.config(), now)?;
+    let mut cfg = a.source.config();
+    let bar = crate::progress::start(&mut cfg.options, a.quiet);
+    let result = validate(&cfg, now);
+    drop(bar);
+    let result = result?;
     let r = &result.report;
     if !a.quiet {
         for w in &r.warnings {
