@@ -194,6 +194,7 @@ fn access_control_lost_updates_and_bad_input() {
         (M::GET, "/api/v1/members/isp-b", None),
         (M::PUT, "/api/v1/members/isp-b/aspas/64501", Some(json!({"providers": [1]}))),
         (M::GET, "/api/v1/members", None),
+        (M::GET, "/api/v1/export", None),
         (M::POST, "/api/v1/members/isp-a/tokens", None),
         (M::DELETE, "/api/v1/members/isp-b", None),
     ] {
