@@ -5,3 +5,4 @@
 pub mod delegated;
 pub mod fixture;
 pub mod scenario;
+pub mod workload;

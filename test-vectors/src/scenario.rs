@@ -7,7 +7,7 @@
 use rpkit_objects::aspa::{Aspa, AspaContent};
 use rpkit_objects::cert::{Cert, CertBuilder, SiaSpec};
 use rpkit_objects::crl::{CrlBuilder, Revoked};
-use rpkit_objects::crypto::{sha256, KeyId, PublicKey, Signer, SoftSigner};
+use rpkit_objects::crypto::{sha256, KeyId, KeyPair, OneTimeKey, PublicKey, SignError, Signer, SoftSigner};
 use rpkit_objects::der::Time;
 use rpkit_objects::manifest::{FileAndHash, Manifest, ManifestContent};
 use rpkit_objects::name::Name;
@@ -17,6 +17,8 @@ use rpkit_objects::serial::Serial;
 use rpkit_objects::signed_object::{EeSpec, Issuer};
 use rpkit_objects::tal::Tal;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 pub const HOST_MODULE: &str = "rsync://rpki.test/scenarios/";
 
@@ -66,19 +68,59 @@ pub struct World {
     pub signer: SoftSigner,
     pub now: Time,
     pub base: String,
+    /// RRDP notification URI put in CA certificates.
+    pub notify: Option<String>,
     pub objects: BTreeMap<String, Vec<u8>>,
     pub tal: Tal,
+    /// Benchmark mode only: EE keys reused across objects, in turn.
+    reused_ee_keys: Vec<Arc<KeyPair>>,
+    next_ee: AtomicUsize,
 }
 
 fn sia(dir: &str, key: &KeyId) -> SiaSpec {
-    SiaSpec::Ca { repository: dir.to_string(), manifest: format!("{dir}{}.mft", key.file_stem()), notify: None }
+    sia_with(dir, key, None)
+}
+
+fn sia_with(dir: &str, key: &KeyId, notify: Option<&str>) -> SiaSpec {
+    SiaSpec::Ca { repository: dir.to_string(), manifest: format!("{dir}{}.mft", key.file_stem()), notify: notify.map(str::to_string) }
+}
+
+/// An EE key used for many objects: benchmark mode only, never in the product (CMS-14).
+struct ReusedKey(Arc<KeyPair>);
+
+impl OneTimeKey for ReusedKey {
+    fn public_key(&self) -> &PublicKey {
+        self.0.public_key()
+    }
+    fn sign_once(self: Box<Self>, data: &[u8]) -> Result<Vec<u8>, SignError> {
+        self.0.sign(data)
+    }
 }
 
 impl World {
     /// A world with its trust anchor (all resources).
     pub fn new(name: &str, now: Time) -> (World, Ca) {
+        Self::build(SoftSigner::new(), format!("{HOST_MODULE}{name}/"), None, None, Vec::new(), now)
+    }
+
+    /// Benchmark mode: CA keys come from `ca_keys` (cached between runs by the
+    /// caller), EE keys are `ee_keys` reused in turn and objects are named by
+    /// serial. The TAL names `https_ta` first when given; CA certificates carry `notify`.
+    pub fn benchmark(
+        base: &str,
+        notify: Option<&str>,
+        https_ta: Option<&str>,
+        ca_keys: Vec<KeyPair>,
+        ee_keys: Vec<KeyPair>,
+        now: Time,
+    ) -> (World, Ca) {
         let signer = SoftSigner::new();
-        let base = format!("{HOST_MODULE}{name}/");
+        signer.add_to_pool(ca_keys);
+        let reused = ee_keys.into_iter().map(Arc::new).collect();
+        Self::build(signer, base.to_string(), notify.map(str::to_string), https_ta.map(str::to_string), reused, now)
+    }
+
+    fn build(signer: SoftSigner, base: String, notify: Option<String>, https_ta: Option<String>, reused: Vec<Arc<KeyPair>>, now: Time) -> (World, Ca) {
         let key = signer.create_key().expect("key");
         let public_key = signer.public_key(&key).expect("public key");
         let subject = Name::new(&key.hex(), None).expect("name");
@@ -95,7 +137,7 @@ impl World {
             aki: None,
             crl_uri: None,
             ca_issuer: None,
-            sia: sia(&dir, &key),
+            sia: sia_with(&dir, &key, notify.as_deref()),
             resources: CertResources::explicit(&all),
             bgpsec_router: false,
         }
@@ -104,9 +146,23 @@ impl World {
         let cert_uri = format!("{base}ta.cer");
         let mut objects = BTreeMap::new();
         objects.insert(cert_uri.clone(), cert.to_der().to_vec());
-        let tal = Tal { comments: Vec::new(), uris: vec![cert_uri.clone()], key: public_key };
+        let uris = https_ta.into_iter().chain([cert_uri.clone()]).collect();
+        let tal = Tal { comments: Vec::new(), uris, key: public_key };
         let ta = Ca { key, cert, cert_uri, dir, files: BTreeMap::new(), revoked: Vec::new(), next_serial: 1 };
-        (World { signer, now, base, objects, tal }, ta)
+        let world = World { signer, now, base, notify, objects, tal, reused_ee_keys: reused, next_ee: AtomicUsize::new(0) };
+        (world, ta)
+    }
+
+    /// A one-time EE key and the object's file name: named after the key,
+    /// or in benchmark mode a reused key and a name from the CA's serial.
+    fn ee_key(&self, ca: &Ca, serial: &Serial, ext: &str) -> (Box<dyn OneTimeKey>, String) {
+        if self.reused_ee_keys.is_empty() {
+            let key = self.signer.one_time_key().expect("key");
+            let name = format!("{}.{ext}", key.public_key().key_id().file_stem());
+            return (key, name);
+        }
+        let i = self.next_ee.fetch_add(1, Ordering::Relaxed) % self.reused_ee_keys.len();
+        (Box::new(ReusedKey(self.reused_ee_keys[i].clone())), format!("{}-{}.{ext}", ca.key.file_stem(), serial.to_u128().unwrap_or(0)))
     }
 
     fn issuer<'a>(&'a self, ca: &'a Ca) -> Issuer<'a> {
@@ -130,7 +186,7 @@ impl World {
             aki: Some(parent.cert.ski),
             crl_uri: Some(parent.crl_uri()),
             ca_issuer: Some(parent.cert_uri.clone()),
-            sia: sia(&dir, &key),
+            sia: sia_with(&dir, &key, self.notify.as_deref()),
             resources: CertResources::explicit(&held),
             bgpsec_router: false,
         };
@@ -145,9 +201,8 @@ impl World {
     /// A ROA of `asn` for `prefixes` (`P` or `P-MAX`); `tweak` may change its EE
     /// fields. Returns its file name and EE serial.
     pub fn roa(&self, ca: &mut Ca, asn: u32, prefixes: &[&str], tweak: impl FnOnce(&mut EeSpec)) -> (String, Serial) {
-        let key = self.signer.one_time_key().expect("key");
-        let name = format!("{}.roa", key.public_key().key_id().file_stem());
         let serial = ca.serial();
+        let (key, name) = self.ee_key(ca, &serial, "roa");
         let mut ee = EeSpec {
             serial: serial.clone(),
             not_before: self.now.add_secs(-3600),
@@ -169,10 +224,10 @@ impl World {
     }
 
     pub fn aspa(&self, ca: &mut Ca, customer: u32, providers: &[u32]) -> String {
-        let key = self.signer.one_time_key().expect("key");
-        let name = format!("{}.asa", key.public_key().key_id().file_stem());
+        let serial = ca.serial();
+        let (key, name) = self.ee_key(ca, &serial, "asa");
         let ee = EeSpec {
-            serial: ca.serial(),
+            serial,
             not_before: self.now.add_secs(-3600),
             not_after: self.now.add_secs(30 * 86_400),
             object_uri: format!("{}{name}", ca.dir),
@@ -185,6 +240,12 @@ impl World {
 
     /// Write `ca`'s point: its files, a CRL and a manifest listing all but `unlisted`.
     pub fn publish(&mut self, ca: &mut Ca, spec: &PublishSpec) {
+        let point = self.point(ca, spec);
+        self.objects.extend(point);
+    }
+
+    /// `ca`'s point as (URI, DER), leaving the world as it is (for building points in parallel).
+    pub fn point(&self, ca: &mut Ca, spec: &PublishSpec) -> Vec<(String, Vec<u8>)> {
         let revoked = ca.revoked.iter().map(|s| Revoked { serial: s.clone(), revocation_date: self.now.add_secs(-60) }).collect();
         let crl = CrlBuilder {
             issuer: ca.cert.subject.clone(),
@@ -212,10 +273,9 @@ impl World {
         };
         let ee_serial = ca.serial();
         let mft = Manifest::build(&content, &self.issuer(ca), ee_serial, &ca.mft_uri()).expect("manifest");
-        for (n, d) in &ca.files {
-            self.objects.insert(format!("{}{n}", ca.dir), d.clone());
-        }
-        self.objects.insert(ca.mft_uri(), mft.signed.to_der().to_vec());
+        let mut out: Vec<(String, Vec<u8>)> = ca.files.iter().map(|(n, d)| (format!("{}{n}", ca.dir), d.clone())).collect();
+        out.push((ca.mft_uri(), mft.signed.to_der().to_vec()));
+        out
     }
 }
 

@@ -129,6 +129,11 @@ impl SoftSigner {
         Ok(())
     }
 
+    /// Add keys made elsewhere (e.g. a benchmark's cached keys) to the pool.
+    pub fn add_to_pool(&self, keys: Vec<KeyPair>) {
+        self.pool.lock().unwrap_or_else(PoisonError::into_inner).extend(keys);
+    }
+
     /// Keys generated since start (pool and on demand), for metrics.
     pub fn keys_generated(&self) -> u64 {
         self.generated.load(Ordering::Relaxed)
