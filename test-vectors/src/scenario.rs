@@ -97,6 +97,30 @@ impl OneTimeKey for ReusedKey {
     }
 }
 
+/// The world's keys: its `SoftSigner`, except that in benchmark mode one-time
+/// keys (EE certificates of ROAs, ASPAs and manifests) are reused in turn.
+impl Signer for World {
+    fn create_key(&self) -> Result<KeyId, SignError> {
+        self.signer.create_key()
+    }
+    fn public_key(&self, key: &KeyId) -> Result<PublicKey, SignError> {
+        self.signer.public_key(key)
+    }
+    fn sign(&self, key: &KeyId, data: &[u8]) -> Result<Vec<u8>, SignError> {
+        self.signer.sign(key, data)
+    }
+    fn one_time_key(&self) -> Result<Box<dyn OneTimeKey>, SignError> {
+        if self.reused_ee_keys.is_empty() {
+            return self.signer.one_time_key();
+        }
+        let i = self.next_ee.fetch_add(1, Ordering::Relaxed) % self.reused_ee_keys.len();
+        Ok(Box::new(ReusedKey(self.reused_ee_keys[i].clone())))
+    }
+    fn destroy_key(&self, key: &KeyId) -> Result<(), SignError> {
+        self.signer.destroy_key(key)
+    }
+}
+
 impl World {
     /// A world with its trust anchor (all resources).
     pub fn new(name: &str, now: Time) -> (World, Ca) {
@@ -156,17 +180,17 @@ impl World {
     /// A one-time EE key and the object's file name: named after the key,
     /// or in benchmark mode a reused key and a name from the CA's serial.
     fn ee_key(&self, ca: &Ca, serial: &Serial, ext: &str) -> (Box<dyn OneTimeKey>, String) {
-        if self.reused_ee_keys.is_empty() {
-            let key = self.signer.one_time_key().expect("key");
-            let name = format!("{}.{ext}", key.public_key().key_id().file_stem());
-            return (key, name);
-        }
-        let i = self.next_ee.fetch_add(1, Ordering::Relaxed) % self.reused_ee_keys.len();
-        (Box::new(ReusedKey(self.reused_ee_keys[i].clone())), format!("{}-{}.{ext}", ca.key.file_stem(), serial.to_u128().unwrap_or(0)))
+        let key = self.one_time_key().expect("key");
+        let name = if self.reused_ee_keys.is_empty() {
+            format!("{}.{ext}", key.public_key().key_id().file_stem())
+        } else {
+            format!("{}-{}.{ext}", ca.key.file_stem(), serial.to_u128().unwrap_or(0))
+        };
+        (key, name)
     }
 
     fn issuer<'a>(&'a self, ca: &'a Ca) -> Issuer<'a> {
-        Issuer { signer: &self.signer, key: ca.key, cert: &ca.cert, cert_uri: ca.cert_uri.clone(), crl_uri: ca.crl_uri() }
+        Issuer { signer: self, key: ca.key, cert: &ca.cert, cert_uri: ca.cert_uri.clone(), crl_uri: ca.crl_uri() }
     }
 
     /// A child CA of `parent` holding `resources`, its certificate on the parent's
