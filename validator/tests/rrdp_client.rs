@@ -458,3 +458,54 @@ fn rrdpc_14_hostile_documents_fail_and_change_nothing() {
     }
     assert!(!s.dir.join("x").exists() && !s.dir.join("cache/x").exists());
 }
+
+fn corpus(rel: &str) -> Vec<u8> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
+    let p = std::env::var_os("RPKIT_CORPUS").map(PathBuf::from).unwrap_or(root).join(rel);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// Serve a corpus notification (its RIPE URIs moved to the test server) and a
+/// corpus snapshot where it points; one update from an empty cache.
+fn corpus_update(name: &str, notification: &str, snapshot: &str) -> Result<Updated, String> {
+    let s = Server::start(name);
+    let text = String::from_utf8(corpus(notification)).unwrap().replace("https://rrdp.ripe.net/", &s.url("/"));
+    s.set("/notification.xml", text);
+    s.set("/a2d845c4-5b91-4015-a2b7-988c03ce232a/1742/snapshot.xml", corpus(snapshot));
+    let (http, limits) = (s.http(), Limits::default());
+    let notify = s.notify();
+    let r = s.repo(&http, &limits, &notify).update(0);
+    if let Ok(u) = &r {
+        assert_eq!(contents(u).len(), 277, "{name}");
+    }
+    r
+}
+
+#[test]
+fn rrdpc_8_12_corpus_snapshots_against_their_notifications() {
+    // The consistent RIPE pair: 277 objects.
+    let u = corpus_update("corpus-ok", "rpki-monitoring/rrdp/ripe-notification.xml", "rpki-rs/rrdp/ripe-snapshot.xml").unwrap();
+    assert_eq!(u.serial, 1742);
+    let fails = [
+        ("corpus-hash", "rpki-rs/rrdp/ripe-notification.xml", "rpki-rs/rrdp/ripe-snapshot.xml", "hash differs"),
+        ("corpus-serial", "rpki-monitoring/rrdp/ripe-notification-serial-2.xml", "rpki-rs/rrdp/ripe-snapshot.xml", "is not the notification's"),
+        (
+            "corpus-session",
+            "rpki-monitoring/rrdp/ripe-notification-session-mismatch.xml",
+            "rpki-monitoring/rrdp/ripe-snapshot-session-mismatch.xml",
+            "is not the notification's",
+        ),
+        (
+            "corpus-collision",
+            "rpki-monitoring/rrdp/ripe-notification-collision.xml",
+            "rpki-monitoring/rrdp/ripe-snapshot-collision.xml",
+            "published twice",
+        ),
+    ];
+    for (name, n, snap, reason) in fails {
+        match corpus_update(name, n, snap) {
+            Err(e) => assert!(e.contains(reason), "{name}: {e}"),
+            Ok(_) => panic!("{name}: accepted"),
+        }
+    }
+}
