@@ -188,7 +188,10 @@ fn validate(e: &Env, tool: Tool, cache: &Path) -> (Sample, Vrps) {
             let json = out.join("vrps.json");
             let mut cmd = Command::new(&e.routinator);
             cmd.arg("-r").arg(cache).args(["--no-rir-tals", "--extra-tals-dir"]).arg(e.w.join("tals"));
-            cmd.arg("--rrdp-root-cert").arg(&e.tls.ca_pem).args(["--enable-aspa", "--disable-rsync", "vrps", "-f", "json", "-o"]).arg(&json);
+            cmd.arg("--rrdp-root-cert")
+                .arg(&e.tls.ca_pem)
+                .args(["--enable-aspa", "--disable-rsync", "vrps", "-f", "json", "-o"])
+                .arg(&json);
             let s = measure(&mut cmd, tool.name());
             (s, vrps_of(&serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap(), true))
         }

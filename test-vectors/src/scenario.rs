@@ -144,7 +144,14 @@ impl World {
         Self::build(signer, base.to_string(), notify.map(str::to_string), https_ta.map(str::to_string), reused, now)
     }
 
-    fn build(signer: SoftSigner, base: String, notify: Option<String>, https_ta: Option<String>, reused: Vec<Arc<KeyPair>>, now: Time) -> (World, Ca) {
+    fn build(
+        signer: SoftSigner,
+        base: String,
+        notify: Option<String>,
+        https_ta: Option<String>,
+        reused: Vec<Arc<KeyPair>>,
+        now: Time,
+    ) -> (World, Ca) {
         let key = signer.create_key().expect("key");
         let public_key = signer.public_key(&key).expect("public key");
         let subject = Name::new(&key.hex(), None).expect("name");

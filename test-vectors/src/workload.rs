@@ -52,7 +52,7 @@ fn member_asn(i: usize) -> u32 {
 /// ROAs of member `i`: weight 4 for every tenth member, 1 for the others,
 /// the remainder spread over the first members.
 fn roa_counts(sizes: Sizes) -> Vec<usize> {
-    let weight = |i: usize| if i % 10 == 0 { 4 } else { 1 };
+    let weight = |i: usize| if i.is_multiple_of(10) { 4 } else { 1 };
     let total: usize = (0..sizes.cas).map(weight).sum();
     let mut counts: Vec<usize> = (0..sizes.cas).map(|i| sizes.roas * weight(i) / total).collect();
     let short = sizes.roas - counts.iter().sum::<usize>();

@@ -14,6 +14,8 @@ use serde::Deserialize;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct File {
+    /// Checked before deserialising (`Slurm::parse`).
+    #[allow(dead_code)]
     slurm_version: u8,
     validation_output_filters: Filters,
     locally_added_assertions: Assertions,
@@ -117,7 +119,9 @@ const P256_SPKI_PREFIX: [u8; 26] = [
 ];
 
 fn base64url(s: &str, what: &str) -> Result<Vec<u8>, String> {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).map_err(|e| format!("{what} {s:?} is not base64url without padding: {e}"))
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s)
+        .map_err(|e| format!("{what} {s:?} is not base64url without padding: {e} (SLURM-6)"))
 }
 
 fn ski_hex(s: &str) -> Result<String, String> {
@@ -133,45 +137,73 @@ fn prefix(s: &str) -> Result<Prefix, String> {
 }
 
 impl Slurm {
-    /// Parse one file (SLURM-1 .. SLURM-6).
+    /// Parse one file (SLURM-1 .. SLURM-6). The version is checked first (a
+    /// version 2 file is refused as such, SLURM-13); then every entry, and the
+    /// error names each wrong one, not only the first.
     pub fn parse(json: &[u8]) -> Result<Slurm, String> {
-        let f: File = serde_json::from_slice(json).map_err(|e| format!("not a SLURM file: {e} (SLURM-1)"))?;
-        if f.slurm_version != 1 {
-            return Err(format!("slurmVersion {} is not supported; only 1 (RFC 8416, SLURM-13)", f.slurm_version));
+        let v: serde_json::Value = serde_json::from_slice(json).map_err(|e| format!("not JSON: {e} (SLURM-1)"))?;
+        match v.get("slurmVersion").map(|n| n.as_u64()) {
+            Some(Some(1)) => {}
+            Some(Some(n)) => return Err(format!("slurmVersion {n} is not supported; only 1 (RFC 8416, SLURM-13)")),
+            _ => return Err("no numeric slurmVersion (SLURM-1)".into()),
         }
+        let f = File::deserialize(v).map_err(|e| format!("not a SLURM file: {e} (SLURM-1)"))?;
         let mut s = Slurm::default();
-        for p in f.validation_output_filters.prefix_filters {
-            if p.prefix.is_none() && p.asn.is_none() {
-                return Err("a prefixFilter needs a prefix or an asn (SLURM-2)".into());
+        let mut problems = Vec::new();
+        let mut check = |r: Result<(), String>| {
+            if let Err(e) = r {
+                problems.push(e);
             }
-            s.prefix_filters.push(PrefixFilter { prefix: p.prefix.as_deref().map(prefix).transpose()?, asn: p.asn });
+        };
+        for p in f.validation_output_filters.prefix_filters {
+            check((|| {
+                if p.prefix.is_none() && p.asn.is_none() {
+                    return Err("a prefixFilter needs a prefix or an asn (SLURM-2)".to_string());
+                }
+                s.prefix_filters.push(PrefixFilter { prefix: p.prefix.as_deref().map(prefix).transpose()?, asn: p.asn });
+                Ok(())
+            })());
         }
         for b in f.validation_output_filters.bgpsec_filters {
-            if b.asn.is_none() && b.ski.is_none() {
-                return Err("a bgpsecFilter needs an asn or a SKI (SLURM-3)".into());
-            }
-            s.bgpsec_filters.push(BgpsecFilter { asn: b.asn, ski: b.ski.as_deref().map(ski_hex).transpose()? });
+            check((|| {
+                if b.asn.is_none() && b.ski.is_none() {
+                    return Err("a bgpsecFilter needs an asn or a SKI (SLURM-3)".to_string());
+                }
+                s.bgpsec_filters.push(BgpsecFilter { asn: b.asn, ski: b.ski.as_deref().map(ski_hex).transpose()? });
+                Ok(())
+            })());
         }
         for a in f.locally_added_assertions.prefix_assertions {
-            let p = prefix(&a.prefix)?;
-            let max_length = a.max_prefix_length.unwrap_or(p.len);
-            if max_length < p.len || max_length > p.afi.bits() {
-                return Err(format!("maxPrefixLength {max_length} is outside {}..{} for {} (SLURM-6)", p.len, p.afi.bits(), a.prefix));
-            }
-            s.prefix_assertions.push(PrefixAssertion { prefix: p, asn: a.asn, max_length });
+            check((|| {
+                let p = prefix(&a.prefix)?;
+                let max_length = a.max_prefix_length.unwrap_or(p.len);
+                if max_length < p.len || max_length > p.afi.bits() {
+                    return Err(format!("maxPrefixLength {max_length} is outside {}..{} for {} (SLURM-6)", p.len, p.afi.bits(), a.prefix));
+                }
+                s.prefix_assertions.push(PrefixAssertion { prefix: p, asn: a.asn, max_length });
+                Ok(())
+            })());
         }
         for b in f.locally_added_assertions.bgpsec_assertions {
-            let key = base64url(&b.router_public_key, "routerPublicKey")?;
-            if key.len() != 91 || key[..26] != P256_SPKI_PREFIX {
-                return Err(format!("routerPublicKey of AS{} is not a P-256 SubjectPublicKeyInfo (SLURM-6)", b.asn));
-            }
-            s.bgpsec_assertions.push(BgpsecAssertion {
-                asn: b.asn,
-                ski: ski_hex(&b.ski)?,
-                pubkey: base64::engine::general_purpose::STANDARD.encode(&key),
-            });
+            check((|| {
+                let key = base64url(&b.router_public_key, "routerPublicKey")?;
+                if key.len() != 91 || key[..26] != P256_SPKI_PREFIX {
+                    return Err(format!("routerPublicKey of AS{} is not a P-256 SubjectPublicKeyInfo (SLURM-6)", b.asn));
+                }
+                let ski = ski_hex(&b.ski)?;
+                s.bgpsec_assertions.push(BgpsecAssertion {
+                    asn: b.asn,
+                    ski,
+                    pubkey: base64::engine::general_purpose::STANDARD.encode(&key),
+                });
+                Ok(())
+            })());
         }
-        Ok(s)
+        if problems.is_empty() {
+            Ok(s)
+        } else {
+            Err(problems.join("; "))
+        }
     }
 
     /// Read and combine files; overlapping files are refused together (SLURM-12).

@@ -14,8 +14,11 @@ fn corpus(rel: &str) -> Vec<u8> {
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
+/// A serial and a count (deltas listed, or publish/withdraw elements), or why the file is refused.
+type Verdict = Result<(u64, usize), &'static str>;
+
 /// (file, the notification URI it is read as (its origin), expected: serial and delta count, or a reason).
-const NOTIFICATIONS: &[(&str, &str, Result<(u64, usize), &str>)] = &[
+const NOTIFICATIONS: &[(&str, &str, Verdict)] = &[
     ("fort/rrdp/notif-ok.xml", "https://host/n.xml", Ok((3, 2))),
     ("fort/rrdp/notif-0deltas.xml", "https://host/n.xml", Ok((3, 0))),
     ("fort/xml/notification.xml", "https://rrdp.ripe.net/notification.xml", Ok((1510, 5))),
@@ -42,7 +45,7 @@ const NOTIFICATIONS: &[(&str, &str, Result<(u64, usize), &str>)] = &[
 ];
 
 /// (file, kind, expected: serial and number of publish/withdraw elements, or a reason).
-const DOCUMENTS: &[(&str, Kind, Result<(u64, usize), &str>)] = &[
+const DOCUMENTS: &[(&str, Kind, Verdict)] = &[
     ("rpki-rs/rrdp/ripe-snapshot.xml", Kind::Snapshot, Ok((1742, 277))),
     ("rpki-rs/rrdp/ripe-delta.xml", Kind::Delta, Ok((1739, 66))),
     ("rpki-client-regress/rrdp/delta.xml", Kind::Delta, Ok((13755, 4))),

@@ -488,7 +488,12 @@ fn rrdpc_8_12_corpus_snapshots_against_their_notifications() {
     assert_eq!(u.serial, 1742);
     let fails = [
         ("corpus-hash", "rpki-rs/rrdp/ripe-notification.xml", "rpki-rs/rrdp/ripe-snapshot.xml", "hash differs"),
-        ("corpus-serial", "rpki-monitoring/rrdp/ripe-notification-serial-2.xml", "rpki-rs/rrdp/ripe-snapshot.xml", "is not the notification's"),
+        (
+            "corpus-serial",
+            "rpki-monitoring/rrdp/ripe-notification-serial-2.xml",
+            "rpki-rs/rrdp/ripe-snapshot.xml",
+            "is not the notification's",
+        ),
         (
             "corpus-session",
             "rpki-monitoring/rrdp/ripe-notification-session-mismatch.xml",
