@@ -4,15 +4,11 @@
 //! §3.5). Files that are bad only against another file (session, serial, hash,
 //! duplicate URI) are served to the client in `rrdp_client.rs`.
 
+mod common;
+
+use common::corpus;
 use rpkit_validator::rrdp::notification::Notification;
 use rpkit_validator::rrdp::xml::{self, Item, Kind};
-use std::path::PathBuf;
-
-fn corpus(rel: &str) -> Vec<u8> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
-    let p = std::env::var_os("RPKIT_CORPUS").map(PathBuf::from).unwrap_or(root).join(rel);
-    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-}
 
 /// A serial and a count (deltas listed, or publish/withdraw elements), or why the file is refused.
 type Verdict = Result<(u64, usize), &'static str>;

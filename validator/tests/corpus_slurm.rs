@@ -2,13 +2,10 @@
 //! (SLURM-1..13): the valid ones load with the entries they hold; the others
 //! are refused for the reason each is wrong.
 
-use rpkit_validator::slurm::Slurm;
-use std::path::PathBuf;
+mod common;
 
-fn corpus(rel: &str) -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
-    std::env::var_os("RPKIT_CORPUS").map(PathBuf::from).unwrap_or(root).join(rel)
-}
+use common::corpus_path as corpus;
+use rpkit_validator::slurm::Slurm;
 
 type Counts = (usize, usize, usize, usize);
 

@@ -2,9 +2,12 @@
 //! and snapshots applied as RFC 8182 §3.4 says, every fault sending it to the
 //! snapshot or failing cleanly with the local copy untouched (RRDPC-3 .. 17).
 
+mod common;
+
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
+use common::corpus;
 use rpkit_objects::crypto::sha256;
 use rpkit_objects::hex;
 use rpkit_validator::http::Http;
@@ -457,12 +460,6 @@ fn rrdpc_14_hostile_documents_fail_and_change_nothing() {
         assert_eq!(contents(&u), good, "{name}: the copy is unchanged");
     }
     assert!(!s.dir.join("x").exists() && !s.dir.join("cache/x").exists());
-}
-
-fn corpus(rel: &str) -> Vec<u8> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
-    let p = std::env::var_os("RPKIT_CORPUS").map(PathBuf::from).unwrap_or(root).join(rel);
-    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
 /// Serve a corpus notification (its RIPE URIs moved to the test server) and a

@@ -49,3 +49,14 @@ pub fn vrps(r: &Report) -> BTreeSet<String> {
 pub fn uri_of(objects: &BTreeMap<String, Vec<u8>>, member: &str, ext: &str) -> String {
     objects.keys().find(|u| u.contains(&format!("/{member}/")) && u.ends_with(ext)).unwrap().clone()
 }
+
+/// A file of `../shared/corpus` (read in place; `RPKIT_CORPUS` points elsewhere).
+pub fn corpus_path(rel: &str) -> std::path::PathBuf {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
+    std::env::var_os("RPKIT_CORPUS").map(std::path::PathBuf::from).unwrap_or(root).join(rel)
+}
+
+pub fn corpus(rel: &str) -> Vec<u8> {
+    let p = corpus_path(rel);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
