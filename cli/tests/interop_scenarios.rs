@@ -6,6 +6,8 @@
 //! cannot parse current ASPA objects (see interop_repository), so ASPAs are
 //! checked for rpkit only. `rpkit audit` of each scenario must name every
 //! expected problem at its object and exit non-zero exactly when one exists.
+//! A scenario with an earlier state is served that first, each tool keeping
+//! its cache for the second run (manifest rollback, MFT-16).
 
 #[path = "peers/mod.rs"]
 mod peers;
@@ -15,6 +17,7 @@ use rpkit_objects::der::Time;
 use rpkit_test_vectors::scenario::{build, Scenario, ALL, HOST_MODULE, RPKI_CLIENT_8_2_DIFFERS};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -31,16 +34,9 @@ fn vrps_of(json: &Value) -> BTreeSet<String> {
 
 /// `rpkit audit` of a scenario: exit status 2 exactly when something is wrong
 /// (a file off the manifest included), each expected rule on a non-valid object
-/// or a failed CA whose URI ends as the scenario says.
-fn audit_names_each_problem(w: &std::path::Path, s: &Scenario) -> Result<(), String> {
-    let o = Command::new(BIN)
-        .args(["audit", "--disable-rrdp", "--format", "json", "--tal"])
-        .arg(w.join(format!("{}.tal", s.name)))
-        .arg("--cache")
-        .arg(w.join(format!("audit-cache-{}", s.name)))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+/// or a failed or cached CA whose URI ends as the scenario says.
+fn audit_names_each_problem(w: &Path, s: &Scenario) -> Result<(), String> {
+    let o = rpkit_audit(w, s);
     let j: Value = serde_json::from_slice(&o.stdout).map_err(|e| format!("{e}: {}", String::from_utf8_lossy(&o.stderr)))?;
     let unlisted = matches!(s.name, "unlisted-roa" | "extra-file");
     let want_code = if s.warnings.is_empty() && !unlisted { 0 } else { 2 };
@@ -54,7 +50,7 @@ fn audit_names_each_problem(w: &std::path::Path, s: &Scenario) -> Result<(), Str
             .iter()
             .filter(|o| o["status"] != "valid")
             .flat_map(|o| o["problems"].as_array().unwrap().iter().map(move |p| (o["uri"].as_str().unwrap(), p["rule"].as_str().unwrap())))
-            .chain(j["cas"].as_array().unwrap().iter().filter(|c| c["status"] == "failed").flat_map(|c| {
+            .chain(j["cas"].as_array().unwrap().iter().filter(|c| c["status"] != "valid").flat_map(|c| {
                 c["problems"].as_array().unwrap().iter().map(|p| (p["detail"].as_str().unwrap(), p["rule"].as_str().unwrap()))
             }))
             .collect();
@@ -69,6 +65,72 @@ fn audit_names_each_problem(w: &std::path::Path, s: &Scenario) -> Result<(), Str
     Ok(())
 }
 
+/// Put scenario `name`'s repository in the rsync module, replacing what was there.
+fn write_tree(module: &Path, name: &str, objects: &BTreeMap<String, Vec<u8>>) {
+    let _ = std::fs::remove_dir_all(module.join(name));
+    for (uri, data) in objects {
+        let p = module.join(uri.strip_prefix(HOST_MODULE).unwrap());
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, data).unwrap();
+    }
+}
+
+/// rpki-client 8.2 over rsync only, its cache kept per scenario.
+fn rpki_client(w: &Path, s: &Scenario) -> BTreeSet<String> {
+    let (cache, out) = (w.join(format!("rc-cache-{}", s.name)), w.join(format!("rc-out-{}", s.name)));
+    peers::rpki_client_dir(&cache);
+    peers::rpki_client_dir(&out);
+    let o = Command::new("rpki-client")
+        .arg("-t")
+        .arg(w.join(format!("{}.tal", s.name)))
+        .arg("-d")
+        .arg(&cache)
+        .args(["-j", "-R", "-s", "120"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}: rpki-client: {}", s.name, String::from_utf8_lossy(&o.stderr));
+    vrps_of(&serde_json::from_str(&std::fs::read_to_string(out.join("json")).unwrap()).unwrap())
+}
+
+/// `rpkit validate` over rsync only from the TAL, its cache kept per scenario: VRPs and ASPAs.
+fn rpkit_validate(w: &Path, s: &Scenario) -> (BTreeSet<String>, BTreeMap<u32, Vec<u32>>) {
+    let json = w.join(format!("rpkit-{}.json", s.name));
+    let o = Command::new(BIN)
+        .args(["validate", "--disable-rrdp", "--quiet", "--tal"])
+        .arg(w.join(format!("{}.tal", s.name)))
+        .arg("--cache")
+        .arg(w.join(format!("rpkit-cache-{}", s.name)))
+        .arg("--output")
+        .arg(&json)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}: rpkit validate: {}", s.name, String::from_utf8_lossy(&o.stderr));
+    let j: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let aspas = j["aspas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            let p = a["providers"].as_array().unwrap().iter().map(|p| p.as_u64().unwrap() as u32).collect();
+            (a["customer_asid"].as_u64().unwrap() as u32, p)
+        })
+        .collect();
+    (vrps_of(&j), aspas)
+}
+
+fn rpkit_audit(w: &Path, s: &Scenario) -> std::process::Output {
+    Command::new(BIN)
+        .args(["audit", "--disable-rrdp", "--format", "json", "--tal"])
+        .arg(w.join(format!("{}.tal", s.name)))
+        .arg("--cache")
+        .arg(w.join(format!("audit-cache-{}", s.name)))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn rpki_client_and_rpkit_agree_with_every_scenario() {
     let Some(_peers) = peers::prepare() else { return };
@@ -80,11 +142,7 @@ fn rpki_client_and_rpkit_agree_with_every_scenario() {
     });
     let module = w.join("module");
     for s in &built {
-        for (uri, data) in &s.objects {
-            let p = module.join(uri.strip_prefix(HOST_MODULE).unwrap());
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, data).unwrap();
-        }
+        write_tree(&module, s.name, s.earlier.as_ref().unwrap_or(&s.objects));
         std::fs::write(w.join(format!("{}.tal", s.name)), s.tal.encode()).unwrap();
     }
     std::fs::write(
@@ -108,22 +166,20 @@ fn rpki_client_and_rpkit_agree_with_every_scenario() {
 
     let mut failures = Vec::new();
     for s in &built {
-        let tal = w.join(format!("{}.tal", s.name));
-        // rpki-client 8.2, rsync only.
-        let (cache, out) = (w.join(format!("rc-cache-{}", s.name)), w.join(format!("rc-out-{}", s.name)));
-        peers::rpki_client_dir(&cache);
-        peers::rpki_client_dir(&out);
-        let o = Command::new("rpki-client")
-            .arg("-t")
-            .arg(&tal)
-            .arg("-d")
-            .arg(&cache)
-            .args(["-j", "-R", "-s", "120"])
-            .arg(&out)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}: rpki-client: {}", s.name, String::from_utf8_lossy(&o.stderr));
-        let theirs = vrps_of(&serde_json::from_str(&std::fs::read_to_string(out.join("json")).unwrap()).unwrap());
+        if s.earlier.is_some() {
+            // The earlier state first, each tool keeping its cache; then the scenario's.
+            let theirs = rpki_client(&w, s);
+            let (ours, _) = rpkit_validate(&w, s);
+            if theirs != s.vrps || ours != s.vrps {
+                failures.push(format!("{} (earlier state): rpki-client {theirs:?}, rpkit {ours:?}, expected {:?}", s.name, s.vrps));
+            }
+            let audit = rpkit_audit(&w, s);
+            if audit.status.code() != Some(0) {
+                failures.push(format!("{} (earlier state): rpkit audit exit {:?}", s.name, audit.status.code()));
+            }
+            write_tree(&module, s.name, &s.objects);
+        }
+        let theirs = rpki_client(&w, s);
         let documented = RPKI_CLIENT_8_2_DIFFERS.iter().find(|(n, _)| *n == s.name).map(|(_, why)| *why);
         match (theirs == s.vrps, documented) {
             (true, None) => {}
@@ -131,30 +187,7 @@ fn rpki_client_and_rpkit_agree_with_every_scenario() {
             (false, None) => failures.push(format!("{}: rpki-client 8.2 gives {theirs:?}, expected {:?}", s.name, s.vrps)),
             (true, Some(_)) => failures.push(format!("{}: documented as differing, but rpki-client 8.2 agrees", s.name)),
         }
-        // rpkit validate, rsync only, from the TAL.
-        let json = w.join(format!("rpkit-{}.json", s.name));
-        let o = Command::new(BIN)
-            .args(["validate", "--disable-rrdp", "--quiet", "--tal"])
-            .arg(&tal)
-            .arg("--cache")
-            .arg(w.join(format!("rpkit-cache-{}", s.name)))
-            .arg("--output")
-            .arg(&json)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}: rpkit validate: {}", s.name, String::from_utf8_lossy(&o.stderr));
-        let j: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-        let ours = vrps_of(&j);
-        let aspas: BTreeMap<u32, Vec<u32>> = j["aspas"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|a| {
-                let p = a["providers"].as_array().unwrap().iter().map(|p| p.as_u64().unwrap() as u32).collect();
-                (a["customer_asid"].as_u64().unwrap() as u32, p)
-            })
-            .collect();
+        let (ours, aspas) = rpkit_validate(&w, s);
         if ours != s.vrps || aspas != s.aspas {
             failures.push(format!("{}: rpkit gives {ours:?} {aspas:?}, expected {:?} {:?}", s.name, s.vrps, s.aspas));
         }

@@ -323,6 +323,9 @@ pub struct Scenario {
     pub aspas: BTreeMap<u32, Vec<u32>>,
     /// (rule, the end of the URI it names), in any order.
     pub warnings: Vec<(&'static str, String)>,
+    /// What a validator must have validated first, its cache kept, for
+    /// scenarios about what the cache remembers (`objects` come second).
+    pub earlier: Option<BTreeMap<String, Vec<u8>>>,
 }
 
 const A_RES: &str = "AS64496-AS64511, 192.0.2.0/24, 2001:db8::/32";
@@ -349,6 +352,10 @@ pub const ALL: &[(&str, &str)] = &[
     ("missing-manifest", "a CA whose manifest is missing (MFT-13)"),
     ("deep-chain", "a chain of 40 CAs: the ROA at its end is beyond every validator's depth limit (PATH-2)"),
     ("loop", "a CA certifying its own ancestor's key (PATH-2)"),
+    (
+        "manifest-rollback",
+        "after manifest 2 with a third ROA, manifest 1 comes back: the newer cached point stays in use (MFT-16, MFT-14)",
+    ),
 ];
 
 /// Scenarios where rpki-client 8.2 (the Debian 12 version the differential runs)
@@ -495,6 +502,16 @@ pub fn build(name: &'static str, now: Time) -> Scenario {
         }
         _ => {}
     }
+    // The newer point of a, seen first: one ROA more under manifest number 2.
+    let mut newer_a = None;
+    if name == "manifest-rollback" {
+        let (n, _) = w.roa(&mut a, 64498, &["192.0.2.0/24"], |_| {});
+        newer_a = Some(w.point(&mut a, &PublishSpec { number: 2, this_update: -300, ..PublishSpec::default() }));
+        a.files.remove(&n);
+        vrps.insert("192.0.2.0/24-24 AS64498".into());
+        warnings.push(("MFT-16", a.mft_uri()));
+        warnings.push(("MFT-14", a.mft_uri()));
+    }
     w.publish(&mut a, &spec_a);
     w.publish(&mut b, &PublishSpec::default());
     match name {
@@ -516,5 +533,10 @@ pub fn build(name: &'static str, now: Time) -> Scenario {
         _ => {}
     }
     w.publish(&mut ta, &PublishSpec::default());
-    Scenario { name, what, now, tal: w.tal, objects: w.objects, vrps, aspas, warnings }
+    let earlier = newer_a.map(|point| {
+        let mut objects = w.objects.clone();
+        objects.extend(point);
+        objects
+    });
+    Scenario { name, what, now, tal: w.tal, objects: w.objects, vrps, aspas, warnings, earlier }
 }
