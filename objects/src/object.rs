@@ -3,7 +3,7 @@
 use crate::aspa::Aspa;
 use crate::cert::Cert;
 use crate::crl::Crl;
-use crate::der::{Reader, Tag};
+use crate::der::{Reader, Tag, Time};
 use crate::error::{reject, Result};
 use crate::manifest::Manifest;
 use crate::oid;
@@ -73,6 +73,32 @@ pub fn sniff(bytes: &[u8]) -> Option<Kind> {
             }
         }
         _ => None,
+    }
+}
+
+/// The time an object's file carries (CMS-13, RFC 9589 §2): a signed object's
+/// signing-time, a CRL's thisUpdate, a certificate's notBefore. A light walk,
+/// not a validation; `None` for anything else.
+pub fn file_time(bytes: &[u8]) -> Option<Time> {
+    let tbs = |bytes| -> Option<Reader<'_>> { Reader::new(Reader::single(bytes).ok()?.value).sequence("tbs").ok() };
+    match sniff(bytes)? {
+        Kind::SignedObject => crate::signed_object::signing_time(bytes),
+        Kind::Cert => {
+            let mut t = tbs(bytes)?;
+            t.optional(Tag::ctx_cons(0)).ok()?;
+            t.integer("serialNumber").ok()?;
+            t.sequence("signature").ok()?;
+            t.sequence("issuer").ok()?;
+            Time::read_x509(&mut t.sequence("validity").ok()?, "notBefore").ok()
+        }
+        Kind::Crl => {
+            let mut t = tbs(bytes)?;
+            t.optional(Tag::INTEGER).ok()?;
+            t.sequence("signature").ok()?;
+            t.sequence("issuer").ok()?;
+            Time::read_x509(&mut t, "thisUpdate").ok()
+        }
+        Kind::Tal => None,
     }
 }
 

@@ -7,7 +7,6 @@
 //! `rsync://HOST/MODULE/path` lives at `DIR/current/MODULE/path`.
 
 use rpkit_objects::der::Time;
-use rpkit_objects::object::Object;
 use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -20,15 +19,6 @@ pub struct RsyncTree {
     pub dir: PathBuf,
     /// Superseded trees stay this long for clients still reading them (REPO-6: about 2 hours).
     pub keep_secs: u64,
-}
-
-/// The time an object's file carries (CMS-13): signing-time, thisUpdate or notBefore.
-pub fn object_time(der: &[u8]) -> Option<Time> {
-    match Object::decode(der).ok()? {
-        Object::Crl(c) => Some(c.this_update),
-        Object::Cert(c) => Some(c.not_before),
-        o => o.signed().map(|s| s.signing_time),
-    }
 }
 
 fn to_system(t: Time) -> SystemTime {
@@ -136,7 +126,7 @@ impl RsyncTree {
             if !linked {
                 let der = fetch(uri)?;
                 std::fs::write(&path, &der)?;
-                if let Some(t) = object_time(&der) {
+                if let Some(t) = rpkit_objects::object::file_time(&der) {
                     std::fs::File::options().write(true).open(&path)?.set_modified(to_system(t))?;
                 }
             }

@@ -10,6 +10,7 @@ use base64::Engine;
 use common::corpus;
 use rpkit_objects::crypto::sha256;
 use rpkit_objects::hex;
+use rpkit_objects::object::Object;
 use rpkit_validator::http::Http;
 use rpkit_validator::rrdp::{Limits, Repo, Updated};
 use std::collections::{BTreeMap, HashMap};
@@ -463,7 +464,8 @@ fn rrdpc_14_hostile_documents_fail_and_change_nothing() {
 }
 
 /// Serve a corpus notification (its RIPE URIs moved to the test server) and a
-/// corpus snapshot where it points; one update from an empty cache.
+/// corpus snapshot where it points; one update from an empty cache, whose
+/// files must carry their objects' times.
 fn corpus_update(name: &str, notification: &str, snapshot: &str) -> Result<Updated, String> {
     let s = Server::start(name);
     let text = String::from_utf8(corpus(notification)).unwrap().replace("https://rrdp.ripe.net/", &s.url("/"));
@@ -474,6 +476,9 @@ fn corpus_update(name: &str, notification: &str, snapshot: &str) -> Result<Updat
     let r = s.repo(&http, &limits, &notify).update(0);
     if let Ok(u) = &r {
         assert_eq!(contents(u).len(), 277, "{name}");
+        // The RIPE objects are BER, bar the certificates and CRLs.
+        let n = cms_13_files_carry_their_object_time(u, false);
+        assert!(n.get("cer").copied().unwrap_or(0) > 50 && n.get("crl").copied().unwrap_or(0) > 50, "{n:?}");
     }
     r
 }
@@ -510,4 +515,61 @@ fn rrdpc_8_12_corpus_snapshots_against_their_notifications() {
             Ok(_) => panic!("{name}: accepted"),
         }
     }
+}
+
+/// CMS-13 (RFC 9589 §2.2): each written file's mtime is its object's
+/// signing-time, thisUpdate or notBefore, as a full decode reads it. Files
+/// that do not decode (BER in old corpus objects) have no time to carry;
+/// `strict` refuses them. Returns the count checked per file extension.
+fn cms_13_files_carry_their_object_time(u: &Updated, strict: bool) -> BTreeMap<String, usize> {
+    let mut checked = BTreeMap::new();
+    for (rel, data) in contents(u) {
+        let want = match Object::decode(&data) {
+            Ok(Object::Cert(c)) => c.not_before,
+            Ok(Object::Crl(c)) => c.this_update,
+            Ok(o) => o.signed().map(|so| so.signing_time).unwrap_or_else(|| panic!("{rel}: no time")),
+            Err(e) if strict => panic!("{rel}: {e}"),
+            Err(_) => continue,
+        };
+        let mtime = std::fs::metadata(u.objects.join(&rel)).unwrap().modified().unwrap();
+        let secs = mtime.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+        assert_eq!(secs, want.0, "{rel}");
+        *checked.entry(rel.rsplit('.').next().unwrap().to_string()).or_insert(0) += 1;
+    }
+    checked
+}
+
+#[test]
+fn cms_13_snapshot_and_delta_files_carry_their_object_times() {
+    let r = common::repo();
+    let s = Server::start("mtime");
+    let (http, limits, notify) = (s.http(), Limits::default(), s.notify());
+    let repo = s.repo(&http, &limits, &notify);
+    let pairs = |m: &BTreeMap<String, Vec<u8>>| m.iter().map(|(u, d)| (u.clone(), d.clone())).collect::<Vec<_>>();
+    let first = pairs(&r.objects);
+    let refs: Vec<(&str, &[u8])> = first.iter().map(|(u, d)| (u.as_str(), d.as_slice())).collect();
+    s.publish(SESSION, 1, &refs, &[]);
+    let u = repo.update(0).unwrap();
+    let n = cms_13_files_carry_their_object_time(&u, true);
+    for ext in ["cer", "crl", "mft", "roa", "asa"] {
+        assert!(n.get(ext).copied().unwrap_or(0) > 0, "no .{ext} in {n:?}");
+    }
+
+    // Serial 2 by delta: a new ROA, the member's manifest and CRL replaced.
+    r.ca.apply_roas("isp-a", &rpkit_ca::requests::RoaDelta::parse_lines("10.1.2.0/24 AS64999").unwrap(), false).unwrap();
+    let next = r.publisher.snapshot();
+    let changes: Vec<Change<'_>> = next
+        .iter()
+        .filter(|(u, d)| r.objects.get(*u) != Some(*d))
+        .map(|(u, d)| Change::Publish(u, d, r.objects.get(u).map(Vec::as_slice)))
+        .chain(r.objects.iter().filter(|(u, _)| !next.contains_key(*u)).map(|(u, d)| Change::Withdraw(u, d)))
+        .collect();
+    assert!(changes.len() >= 3, "{} changes", changes.len());
+    let second = pairs(&next);
+    let refs: Vec<(&str, &[u8])> = second.iter().map(|(u, d)| (u.as_str(), d.as_slice())).collect();
+    s.publish(SESSION, 2, &refs, &[(2, delta(SESSION, 2, &changes))]);
+    let u = repo.update(0).unwrap();
+    assert_eq!((u.serial, s.hits(&format!("/{SESSION}/2/delta.xml"))), (2, 1));
+    assert_eq!(contents(&u).len(), next.len());
+    cms_13_files_carry_their_object_time(&u, true);
 }

@@ -92,12 +92,19 @@ fn object_path(objects: &Path, uri: &str) -> Result<PathBuf, XmlError> {
     rpkit_objects::uri::rsync_safe(uri).map(|rest| objects.join(rest)).ok_or_else(|| XmlError(format!("unsafe URI {uri:?} (RSYNC-3)")))
 }
 
+/// Write a new file whose mtime is the object's own time (CMS-13 RP side,
+/// RFC 9589 §2.2), so that an rsync fallback finds unchanged files unchanged.
 fn write_new(path: &Path, data: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    std::fs::OpenOptions::new().write(true).create_new(true).open(path)?.write_all(data)
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(path)?;
+    f.write_all(data)?;
+    if let Some(t) = rpkit_objects::object::file_time(data).filter(|t| t.0 >= 0) {
+        f.set_modified(std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(t.0 as u64))?;
+    }
+    Ok(())
 }
 
 impl<'a> Repo<'a> {
