@@ -17,6 +17,7 @@ pub mod report;
 pub mod rov;
 pub mod rrdp;
 pub mod rsync;
+pub mod rtr;
 pub mod run;
 pub mod slurm;
 pub mod store;
