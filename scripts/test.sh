@@ -24,6 +24,9 @@ if [ ! -d "$corpus" ]; then
   exit 1
 fi
 
+# The RTR tests hold 500 idle routers and their server ends in one process.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 4096 2>/dev/null || true
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 set +e

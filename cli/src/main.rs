@@ -41,6 +41,9 @@ enum Command {
     Validity(commands::validity::Args),
     /// Auditor's report: every object with its status, reasons, chain and expiry; a summary per CA.
     Audit(commands::audit::Args),
+    /// The validator daemon: `rpkit validator serve` feeds routers over RTR and serves HTTP.
+    #[command(subcommand)]
+    Validator(commands::validator::Cmd),
 }
 
 #[derive(Subcommand)]
@@ -83,6 +86,7 @@ fn main() -> ExitCode {
         Command::Validate(a) => commands::validate::run(a),
         Command::Validity(a) => commands::validity::run(a),
         Command::Audit(a) => commands::audit::run(a),
+        Command::Validator(c) => commands::validator::run(c),
     };
     match result {
         Ok(code) => code,

@@ -2,15 +2,19 @@
 //! (`fetch`: `rrdp`, `rsync`, over `http`), validates it top-down (`tree`,
 //! `point`), keeps the last validated copy (`cache`) and writes the validated
 //! payloads (`output`);
-//! `audit` keeps the per-object record an auditor reads.
+//! `audit` keeps the per-object record an auditor reads. The daemon (`serve`)
+//! runs validation periodically and serves routers over RTR (`rtr`) and
+//! people and scripts over HTTP (`api`, `metrics`).
 
 // Repositories are hostile input: no unwrap, expect or explicit panic.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod api;
 pub mod audit;
 pub mod cache;
 pub mod fetch;
 pub mod http;
+pub mod metrics;
 pub mod output;
 pub mod point;
 pub mod report;
@@ -19,6 +23,7 @@ pub mod rrdp;
 pub mod rsync;
 pub mod rtr;
 pub mod run;
+pub mod serve;
 pub mod slurm;
 pub mod store;
 pub mod tree;

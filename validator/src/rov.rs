@@ -5,6 +5,7 @@
 use crate::report::Vrp;
 use rpkit_objects::resources::Prefix;
 use serde::Serialize;
+use serde_json::{json, Value};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -110,6 +111,33 @@ pub fn parse_route(a: &str, b: &str) -> Result<(Prefix, u32), String> {
         (Some(p), Some(n), _, _) | (_, _, Some(n), Some(p)) => Ok((p, n)),
         _ => Err(format!("not a route: {a} {b} (want PREFIX AS<N>)")),
     }
+}
+
+fn vrp_json(v: &Vrp) -> Value {
+    json!({"asn": format!("AS{}", v.asn), "prefix": v.prefix.to_string(), "max_length": v.max_length})
+}
+
+/// One route in Routinator's `validated_route` JSON shape.
+pub fn route_json(prefix: &str, asn: u32, v: &Validity<'_>) -> Value {
+    let description = match (v.state, v.reason()) {
+        (State::Valid, _) => "a covering VRP authorises the origin AS for this prefix length",
+        (State::NotFound, _) => "no VRP covers the prefix",
+        (_, Some("length")) => "a VRP of the origin AS covers the prefix, but with a shorter maximum length",
+        _ => "VRPs cover the prefix, but none names the origin AS",
+    };
+    let mut validity = json!({
+        "state": v.state.as_str(),
+        "description": description,
+        "VRPs": {
+            "matched": v.matched.iter().map(|x| vrp_json(x)).collect::<Vec<_>>(),
+            "unmatched_as": v.unmatched_as.iter().map(|x| vrp_json(x)).collect::<Vec<_>>(),
+            "unmatched_length": v.unmatched_length.iter().map(|x| vrp_json(x)).collect::<Vec<_>>(),
+        }
+    });
+    if let Some(r) = v.reason() {
+        validity["reason"] = r.into();
+    }
+    json!({"route": {"origin_asn": format!("AS{asn}"), "prefix": prefix}, "validity": validity})
 }
 
 #[cfg(test)]

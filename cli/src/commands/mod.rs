@@ -7,4 +7,5 @@ pub mod publication;
 pub mod roa;
 pub mod up;
 pub mod validate;
+pub mod validator;
 pub mod validity;

@@ -4,9 +4,8 @@
 
 use super::validate::Source;
 use rpkit_objects::der::Time;
-use rpkit_validator::report::Vrp;
-use rpkit_validator::rov::{parse_route, Index, State, Validity};
-use serde_json::{json, Value};
+use rpkit_validator::rov::{parse_route, route_json, Index};
+use serde_json::json;
 use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,33 +22,6 @@ pub struct Args {
     /// Print Routinator's JSON (`validated_routes`) instead of text.
     #[arg(long)]
     json: bool,
-}
-
-fn vrp_json(v: &Vrp) -> Value {
-    json!({"asn": format!("AS{}", v.asn), "prefix": v.prefix.to_string(), "max_length": v.max_length})
-}
-
-/// One route in Routinator's `validate --json` shape.
-pub fn route_json(prefix: &str, asn: u32, v: &Validity<'_>) -> Value {
-    let description = match (v.state, v.reason()) {
-        (State::Valid, _) => "a covering VRP authorises the origin AS for this prefix length",
-        (State::NotFound, _) => "no VRP covers the prefix",
-        (_, Some("length")) => "a VRP of the origin AS covers the prefix, but with a shorter maximum length",
-        _ => "VRPs cover the prefix, but none names the origin AS",
-    };
-    let mut validity = json!({
-        "state": v.state.as_str(),
-        "description": description,
-        "VRPs": {
-            "matched": v.matched.iter().map(|x| vrp_json(x)).collect::<Vec<_>>(),
-            "unmatched_as": v.unmatched_as.iter().map(|x| vrp_json(x)).collect::<Vec<_>>(),
-            "unmatched_length": v.unmatched_length.iter().map(|x| vrp_json(x)).collect::<Vec<_>>(),
-        }
-    });
-    if let Some(r) = v.reason() {
-        validity["reason"] = r.into();
-    }
-    json!({"route": {"origin_asn": format!("AS{asn}"), "prefix": prefix}, "validity": validity})
 }
 
 pub fn run(a: Args) -> Result<ExitCode, String> {

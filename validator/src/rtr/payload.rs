@@ -125,6 +125,9 @@ fn merge<T: Ord + Clone>(base: &[T], add: &[T], del: &[T]) -> Vec<T> {
     v
 }
 
+/// A customer's provider list before and after (`None`: no record).
+pub type AspaChange = (Option<Arc<[u32]>>, Option<Arc<[u32]>>);
+
 /// The minimal change from one snapshot to another (RTR-5): sorted
 /// announcements and withdrawals, and per ASPA customer the old and new lists.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -136,7 +139,7 @@ pub struct Diff {
     pub keys_add: Vec<Key>,
     pub keys_del: Vec<Key>,
     /// Customer → (before, after); never equal.
-    pub aspas: BTreeMap<u32, (Option<Arc<[u32]>>, Option<Arc<[u32]>>)>,
+    pub aspas: BTreeMap<u32, AspaChange>,
 }
 
 /// (in `a` only, in `b` only) of two sorted, unique slices.

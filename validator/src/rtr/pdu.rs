@@ -197,7 +197,7 @@ impl Header {
             (Some(n), _) => self.length == n,
             (None, ROUTER_KEY) => self.length > 32,
             (None, ERROR_REPORT) => self.length >= 16,
-            (None, _) => self.length >= 12 && self.length % 4 == 0,
+            (None, _) => self.length >= 12 && self.length.is_multiple_of(4),
         };
         if !ok {
             return err(ErrorCode::CorruptData, format!("PDU type {} cannot have length {}", self.kind, self.length));
@@ -263,7 +263,7 @@ impl Pdu {
                     }
                     Pdu::Ipv4Prefix { version, announce, prefix_len, max_len, addr, asn: be32(&body[8..12]) }
                 } else {
-                    let addr = u128::from_be_bytes(body[4..20].try_into().expect("16 octets"));
+                    let addr = u128::from_be_bytes(<[u8; 16]>::try_from(&body[4..20]).unwrap_or([0; 16]));
                     if host(addr) {
                         return err(ErrorCode::CorruptData, "IPv6 prefix has bits set beyond its length");
                     }
@@ -278,7 +278,7 @@ impl Pdu {
             kind::ROUTER_KEY => Pdu::RouterKey {
                 version,
                 announce: flags & 1 == 1,
-                ski: body[..20].try_into().expect("20 octets"),
+                ski: <[u8; 20]>::try_from(&body[..20]).unwrap_or([0; 20]),
                 asn: be32(&body[20..24]),
                 spki: body[24..].to_vec(),
             },

@@ -65,13 +65,16 @@ pub type StateRx = watch::Receiver<Option<Arc<State>>>;
 
 /// Accept routers until `shutdown` turns true. An accept error is logged and
 /// the server goes on (RTR-23, CVE-2026-49232).
+/// With `tls`, every router speaks TLS first (RTR-22: optional, port 324).
 pub async fn serve(
     listener: TcpListener,
+    tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
     states: StateRx,
     cfg: ServerConfig,
     clients: Arc<Clients>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let tls = tls.map(tokio_rustls::TlsAcceptor::from);
     loop {
         let (sock, peer) = tokio::select! {
             r = listener.accept() => match r {
@@ -95,11 +98,23 @@ pub async fn serve(
         clients.accepted.fetch_add(1, Ordering::Relaxed);
         clients.connected.fetch_add(1, Ordering::Relaxed);
         clients.table.lock().unwrap_or_else(|e| e.into_inner()).insert(id, ClientInfo { peer, version: None, serial: None });
-        let (states, cfg, clients, shutdown) = (states.clone(), cfg.clone(), clients.clone(), shutdown.clone());
+        let (states, cfg, clients, shutdown, tls) = (states.clone(), cfg.clone(), clients.clone(), shutdown.clone(), tls.clone());
         tokio::spawn(async move {
-            let (rd, wr) = sock.into_split();
-            let mut s = Session { id, wr, version: None, synced: false, cfg, clients: clients.clone(), out: Vec::new() };
-            if let Err(e) = s.run(rd, states, shutdown).await {
+            let result = match tls {
+                None => {
+                    let (rd, wr) = sock.into_split();
+                    Session::new(id, wr, cfg, clients.clone()).run(rd, states, shutdown).await
+                }
+                Some(acceptor) => match tokio::time::timeout(Duration::from_secs(30), acceptor.accept(sock)).await {
+                    Ok(Ok(stream)) => {
+                        let (rd, wr) = tokio::io::split(stream);
+                        Session::new(id, wr, cfg, clients.clone()).run(rd, states, shutdown).await
+                    }
+                    Ok(Err(e)) => Err(format!("TLS handshake: {e}")),
+                    Err(_) => Err("TLS handshake timed out".into()),
+                },
+            };
+            if let Err(e) = result {
                 tracing::debug!("RTR {peer}: {e}");
             }
             clients.table.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
@@ -158,6 +173,10 @@ type End = String;
 const CHUNK: usize = 64 * 1024;
 
 impl<W: AsyncWrite + Unpin> Session<W> {
+    fn new(id: u64, wr: W, cfg: ServerConfig, clients: Arc<Clients>) -> Self {
+        Session { id, wr, version: None, synced: false, cfg, clients, out: Vec::new() }
+    }
+
     async fn run(&mut self, rd: impl AsyncRead + Unpin + Send + 'static, mut states: StateRx, mut shutdown: watch::Receiver<bool>) -> Result<(), End> {
         let (tx, mut rx) = mpsc::channel(4);
         let reader = tokio::spawn(read_frames(rd, tx));
@@ -242,7 +261,8 @@ impl<W: AsyncWrite + Unpin> Session<W> {
     }
 
     async fn handle(&mut self, b: &[u8], states: &StateRx) -> Result<(), End> {
-        let h = Header::parse(b.first_chunk::<HEADER_LEN>().expect("framed"));
+        let Some(hdr) = b.first_chunk::<HEADER_LEN>() else { return Err("a frame shorter than a header".into()) };
+        let h = Header::parse(hdr);
         match self.version {
             None if h.version > pdu::MAX_VERSION => {
                 // RTR-14: answer in our highest version; in v2 this is not fatal.

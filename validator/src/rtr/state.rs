@@ -39,7 +39,11 @@ pub fn serial_lt(a: u32, b: u32) -> bool {
 pub fn random_session() -> u16 {
     use ring::rand::SecureRandom;
     let mut b = [0u8; 2];
-    ring::rand::SystemRandom::new().fill(&mut b).expect("system random");
+    if ring::rand::SystemRandom::new().fill(&mut b).is_err() {
+        // The standard library's per-process random hash keys, as a fallback.
+        use std::hash::{BuildHasher, Hasher};
+        return std::collections::hash_map::RandomState::new().build_hasher().finish() as u16;
+    }
     u16::from_be_bytes(b)
 }
 
