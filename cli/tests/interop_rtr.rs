@@ -5,7 +5,8 @@
 //! changes through the CA API a router holding the old serial gets exactly the
 //! difference, and a live rtrclient prints it after Serial Notify; after a
 //! restart the session ID is new and the old one gets Cache Reset; StayRTR fed
-//! with our `/json` over HTTP serves the same set.
+//! with our `/json` over HTTP serves the same set. RTR over TLS gives rtrdump
+//! the same set too.
 
 #[path = "peers/mod.rs"]
 mod peers;
@@ -23,6 +24,7 @@ use std::time::{Duration, Instant};
 struct Daemon {
     proc: Proc,
     rtr: String,
+    rtr_tls: String,
     http: String,
 }
 
@@ -35,12 +37,17 @@ fn start_daemon(e: &Env) -> Daemon {
             .arg(e.w.join("daemon-cache"))
             .arg("--rrdp-root-cert")
             .arg(&e.tls.ca_pem)
+            .args(["--rtr-tls", "127.0.0.1:0", "--rtr-tls-cert"])
+            .arg(&e.tls.chain_pem)
+            .arg("--rtr-tls-key")
+            .arg(&e.tls.key_pem)
             .env("RUST_LOG", "info"),
         &e.w.join("daemon.log"),
     );
     let rtr = proc.wait_line("RTR on ");
+    let rtr_tls = proc.wait_line("RTR over TLS on ");
     let http = proc.wait_line("HTTP on ");
-    Daemon { proc, rtr, http }
+    Daemon { proc, rtr, rtr_tls, http }
 }
 
 impl Daemon {
@@ -92,9 +99,17 @@ struct Dump {
 }
 
 fn rtrdump(e: &Env, addr: &str, version: u8, serial: Option<(u64, u64)>) -> Dump {
+    rtrdump_over(e, addr, version, serial, false)
+}
+
+fn rtrdump_over(e: &Env, addr: &str, version: u8, serial: Option<(u64, u64)>, tls: bool) -> Dump {
     let out = e.w.join(format!("rtrdump-v{version}.json"));
     let mut cmd = Command::new("timeout");
     cmd.args(["30", "rtrdump", "-connect", addr, "-rtr.version", &version.to_string(), "-loglevel", "debug", "-datapdu", "-file"]).arg(&out);
+    if tls {
+        // The test CA is not in the system store; the TLS session itself is what is checked.
+        cmd.args(["-type", "tls", "-tls.validate=false"]);
+    }
     if let Some((session, serial)) = serial {
         cmd.args(["-serial", "-session.id", &session.to_string(), "-serial.value", &serial.to_string()]);
     }
@@ -178,6 +193,9 @@ fn routers_and_caches_get_exactly_our_payloads() {
         assert_eq!(announced(&dump), want, "rtrdump v{v}");
     }
     assert_eq!(rtrclient(&e, &d.rtr), want, "rtrclient");
+    let dump = rtrdump_over(&e, &d.rtr_tls, 1, None, true);
+    assert!(dump.ok, "rtrdump over TLS: {}", dump.log);
+    assert_eq!(announced(&dump), want, "rtrdump v1 over TLS");
     // rtrdump v2 (StayRTR 0.5.1) implements draft 8210bis-10, whose ASPA PDU
     // layout (AFI flags, provider count) the current draft replaced: it reads
     // every prefix PDU, which RTR-20 puts first, then stops at the first ASPA.
