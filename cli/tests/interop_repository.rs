@@ -7,12 +7,12 @@
 //! removes all pick the change up from an RRDP delta; after a server restart the
 //! RRDP session continues.
 
-#[path = "peers/mod.rs"]
-mod peers;
 #[path = "peers/hosted.rs"]
 mod hosted;
+#[path = "peers/mod.rs"]
+mod peers;
 
-use hosted::{first_prefix, run, start_publication, Aspas, Env, Vrps, BIN};
+use hosted::{first_prefix, json_vrps, run, start_publication, Aspas, Env, Vrps, BIN};
 use peers::Proc;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -20,7 +20,6 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Transport {
@@ -37,15 +36,6 @@ struct Outcome {
 }
 
 /// The VRPs of an rpki-client-format json (integer `asn`).
-fn json_vrps(json: &Value) -> Vrps {
-    json["roas"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| (r["prefix"].as_str().unwrap().to_string(), r["maxLength"].as_u64().unwrap() as u8, r["asn"].as_u64().unwrap() as u32))
-        .collect()
-}
-
 fn rpki_client(e: &Env, mode: Transport) -> Outcome {
     let cache = e.w.join(format!("rpki-client-{mode:?}-cache"));
     let out = e.w.join(format!("rpki-client-{mode:?}-out"));
@@ -334,18 +324,7 @@ fn stayrtr_and_rpki_rov_agree(e: &Env, want: &Vrps) {
         .args(["-rtr.version", "1", "-file"])
         .arg(&dump));
     let d: Value = serde_json::from_str(&std::fs::read_to_string(&dump).unwrap()).unwrap();
-    let got: Vrps = d["roas"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            let asn = match &r["asn"] {
-                Value::String(s) => s.trim_start_matches("AS").parse().unwrap(),
-                n => n.as_u64().unwrap() as u32,
-            };
-            (r["prefix"].as_str().unwrap().to_string(), r["maxLength"].as_u64().unwrap() as u8, asn)
-        })
-        .collect();
+    let got = json_vrps(&d);
     assert_eq!(&got, want, "StayRTR fed our json serves exactly our VRPs");
 
     // A table of announcements around the VRPs.

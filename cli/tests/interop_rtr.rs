@@ -8,12 +8,12 @@
 //! with our `/json` over HTTP serves the same set. RTR over TLS gives rtrdump
 //! the same set too.
 
-#[path = "peers/mod.rs"]
-mod peers;
 #[path = "peers/hosted.rs"]
 mod hosted;
+#[path = "peers/mod.rs"]
+mod peers;
 
-use hosted::{first_prefix, run, Env, Vrps, BIN};
+use hosted::{first_prefix, json_vrps, run, Env, Vrps, BIN};
 use peers::Proc;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -73,21 +73,6 @@ impl Daemon {
     }
 }
 
-fn json_vrps(j: &Value) -> Vrps {
-    j["roas"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            let asn = match &r["asn"] {
-                Value::String(s) => s.trim_start_matches("AS").parse().unwrap(),
-                n => n.as_u64().unwrap() as u32,
-            };
-            (r["prefix"].as_str().unwrap().to_string(), r["maxLength"].as_u64().unwrap() as u8, asn)
-        })
-        .collect()
-}
-
 /// What rtrdump received in one session at `version` (a Reset Query, or a
 /// Serial Query from `serial`), read from its debug log: the prefix PDUs as
 /// (announce, VRP), whether it got Cache Reset, and its exit status.
@@ -105,7 +90,8 @@ fn rtrdump(e: &Env, addr: &str, version: u8, serial: Option<(u64, u64)>) -> Dump
 fn rtrdump_over(e: &Env, addr: &str, version: u8, serial: Option<(u64, u64)>, tls: bool) -> Dump {
     let out = e.w.join(format!("rtrdump-v{version}.json"));
     let mut cmd = Command::new("timeout");
-    cmd.args(["30", "rtrdump", "-connect", addr, "-rtr.version", &version.to_string(), "-loglevel", "debug", "-datapdu", "-file"]).arg(&out);
+    cmd.args(["30", "rtrdump", "-connect", addr, "-rtr.version", &version.to_string(), "-loglevel", "debug", "-datapdu", "-file"])
+        .arg(&out);
     if tls {
         // The test CA is not in the system store; the TLS session itself is what is checked.
         cmd.args(["-type", "tls", "-tls.validate=false"]);
@@ -153,7 +139,12 @@ fn rtrclient(e: &Env, addr: &str) -> Vrps {
 fn live_rtrclient(addr: &str) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
     let (host, port) = addr.rsplit_once(':').unwrap();
     // Line-buffered: rtrclient writes through stdio, block-buffered into a pipe.
-    let mut child = Command::new("stdbuf").args(["-oL", "rtrclient", "-p", "tcp", host, port]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = Command::new("stdbuf")
+        .args(["-oL", "rtrclient", "-p", "tcp", host, port])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let out = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -263,12 +254,11 @@ fn routers_and_caches_get_exactly_our_payloads() {
     // StayRTR fed with our /json over HTTP serves the same set.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let _stayrtr = Proc::spawn(
-        Command::new("stayrtr")
-            .arg("-bind")
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("-cache")
-            .arg(format!("{}/json", d2.http))
-            .args(["-metrics.addr", "", "-checktime=false"]),
+        Command::new("stayrtr").arg("-bind").arg(format!("127.0.0.1:{port}")).arg("-cache").arg(format!("{}/json", d2.http)).args([
+            "-metrics.addr",
+            "",
+            "-checktime=false",
+        ]),
         &e.w.join("stayrtr.log"),
     );
     let t0 = Instant::now();

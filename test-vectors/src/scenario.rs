@@ -352,10 +352,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("missing-manifest", "a CA whose manifest is missing (MFT-13)"),
     ("deep-chain", "a chain of 40 CAs: the ROA at its end is beyond every validator's depth limit (PATH-2)"),
     ("loop", "a CA certifying its own ancestor's key (PATH-2)"),
-    (
-        "manifest-rollback",
-        "after manifest 2 with a third ROA, manifest 1 comes back: the newer cached point stays in use (MFT-16, MFT-14)",
-    ),
+    ("manifest-rollback", "after manifest 2 with a third ROA, manifest 1 comes back: the newer cached point stays in use (MFT-16, MFT-14)"),
 ];
 
 /// Scenarios where rpki-client 8.2 (the Debian 12 version the differential runs)

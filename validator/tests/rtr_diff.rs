@@ -50,13 +50,13 @@ fn leak<T>(t: T) -> &'static T {
 }
 
 fn arb_snapshot() -> impl Strategy<Value = Snapshot> {
-    let v4s = prop::collection::vec((0u32..8, 8u8..12, 0u8..3, 0u32..4), 0..24)
-        .prop_map(|v| v.into_iter().map(|(a, len, extra, asn)| v4((a << 24) & (u32::MAX << (32 - len)), len, len + extra, asn)).collect::<Vec<_>>());
+    let v4s = prop::collection::vec((0u32..8, 8u8..12, 0u8..3, 0u32..4), 0..24).prop_map(|v| {
+        v.into_iter().map(|(a, len, extra, asn)| v4((a << 24) & (u32::MAX << (32 - len)), len, len + extra, asn)).collect::<Vec<_>>()
+    });
     let v6s = prop::collection::vec((0u128..4, 0u32..3), 0..8)
         .prop_map(|v| v.into_iter().map(|(a, asn)| V6 { addr: a << 96, len: 32, max_len: 48, asn }).collect::<Vec<_>>());
-    let keys = prop::collection::vec((0u8..3, 0u8..2, 0u32..3), 0..5).prop_map(|v| {
-        v.into_iter().map(|(s, k, asn)| Key { ski: [s; 20], spki: Arc::from(vec![0x30, k]), asn }).collect::<Vec<_>>()
-    });
+    let keys = prop::collection::vec((0u8..3, 0u8..2, 0u32..3), 0..5)
+        .prop_map(|v| v.into_iter().map(|(s, k, asn)| Key { ski: [s; 20], spki: Arc::from(vec![0x30, k]), asn }).collect::<Vec<_>>());
     let aspas = prop::collection::btree_map(0u32..6, prop::collection::btree_set(1u32..6, 1..4), 0..5);
     (v4s, v6s, keys, aspas).prop_map(|(a, b, k, asp)| {
         let mut s = Snapshot {
@@ -137,12 +137,7 @@ proptest! {
 #[test]
 fn rtr_20_golden_order_of_a_mixed_answer() {
     let keep = v4(0x0a000000, 8, 8, 1);
-    let s1 = snapshot(
-        &[keep, v4(0xc0000200, 24, 24, 64496), v4(0x0a000000, 8, 8, 0)],
-        &[],
-        &[],
-        &[(64496, &[64500]), (64497, &[64500])],
-    );
+    let s1 = snapshot(&[keep, v4(0xc0000200, 24, 24, 64496), v4(0x0a000000, 8, 8, 0)], &[], &[], &[(64496, &[64500]), (64497, &[64500])]);
     let s2 = snapshot(
         &[keep, v4(0xc0000200, 24, 24, 0), v4(0xc0000200, 24, 24, 64497), v4(0xc6336400, 24, 24, 64512), v4(0x01000000, 8, 8, 64496)],
         &[V6 { addr: 0x20010db8 << 96, len: 32, max_len: 48, asn: 64497 }],
@@ -159,7 +154,9 @@ fn rtr_20_golden_order_of_a_mixed_answer() {
             Pdu::Ipv6Prefix { announce, addr, prefix_len, max_len, asn, .. } => {
                 format!("{} {}/{prefix_len}-{max_len} AS{asn}", if *announce { "+" } else { "-" }, std::net::Ipv6Addr::from(*addr))
             }
-            Pdu::Aspa { announce, customer, providers, .. } => format!("{} ASPA AS{customer} {providers:?}", if *announce { "+" } else { "-" }),
+            Pdu::Aspa { announce, customer, providers, .. } => {
+                format!("{} ASPA AS{customer} {providers:?}", if *announce { "+" } else { "-" })
+            }
             p => format!("{p:?}"),
         })
         .collect();
@@ -238,11 +235,7 @@ fn rtr_7_rtr_24_the_same_vrp_from_two_tas_is_one_payload() {
         expires: Time(0),
     };
     let aspa = |ta: &str, p: Vec<u32>| AspaPayload { customer: 64496, providers: p, ta: ta.into(), expires: Time(0) };
-    let r = Report {
-        vrps: vec![vrp("a"), vrp("b")],
-        aspas: vec![aspa("a", vec![1, 3]), aspa("b", vec![2, 3])],
-        ..Report::default()
-    };
+    let r = Report { vrps: vec![vrp("a"), vrp("b")], aspas: vec![aspa("a", vec![1, 3]), aspa("b", vec![2, 3])], ..Report::default() };
     let s = Snapshot::from_report(&r);
     assert_eq!(s.v4, [v4(0x0a000000, 8, 16, 64496)]);
     let want: BTreeMap<u32, Arc<[u32]>> = BTreeMap::from([(64496, Arc::from(vec![1, 2, 3]))]);

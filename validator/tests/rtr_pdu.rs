@@ -28,10 +28,7 @@ fn rtr_t_every_vector_encodes_and_decodes_byte_exact() {
             "01 07 12 34 00 00 00 18 00 00 00 2a 00 00 0e 10 00 00 02 58 00 00 1c 20",
         ),
         (Pdu::CacheReset { version: 1 }, "01 08 00 00 00 00 00 08"),
-        (
-            Pdu::ErrorReport { version: 2, code: 4, pdu: vec![], text: String::new() },
-            "02 0a 00 04 00 00 00 10 00 00 00 00 00 00 00 00",
-        ),
+        (Pdu::ErrorReport { version: 2, code: 4, pdu: vec![], text: String::new() }, "02 0a 00 04 00 00 00 10 00 00 00 00 00 00 00 00"),
         (
             Pdu::Aspa { version: 2, announce: true, customer: 64496, providers: vec![64500, 64501] },
             "02 0b 01 00 00 00 00 14 00 00 fb f0 00 00 fb f4 00 00 fb f5",

@@ -34,7 +34,10 @@ async fn start(cfg: ServerConfig) -> Server {
 }
 
 fn vrps(n: u32) -> Snapshot {
-    let mut s = Snapshot { v4: (0..n).map(|i| V4 { addr: (10 << 24) + (i << 8), len: 24, max_len: 24, asn: 64496 + i % 7 }).collect(), ..Default::default() };
+    let mut s = Snapshot {
+        v4: (0..n).map(|i| V4 { addr: (10 << 24) + (i << 8), len: 24, max_len: 24, asn: 64496 + i % 7 }).collect(),
+        ..Default::default()
+    };
     s.normalise();
     s
 }
@@ -171,10 +174,10 @@ async fn rtr_2_rtr_16_bad_input_gets_an_error_report_and_others_go_on() {
     let mut s = start(ServerConfig::default()).await;
     s.publish(vrps(5));
     let cases: [(&[u8], u16); 4] = [
-        (&[1, 2, 0, 0, 0, 0, 0, 9, 0], 0),       // Reset Query of length 9
-        (&[1, 2, 0, 0, 0, 0, 0, 7], 0),          // length 7
+        (&[1, 2, 0, 0, 0, 0, 0, 9, 0], 0),          // Reset Query of length 9
+        (&[1, 2, 0, 0, 0, 0, 0, 7], 0),             // length 7
         (&[1, 4, 0, 0, 0xff, 0xff, 0xff, 0xff], 0), // 4 GiB: not read, not allocated
-        (&[1, 42, 0, 0, 0, 0, 0, 8], 5),         // unknown type
+        (&[1, 42, 0, 0, 0, 0, 0, 8], 5),            // unknown type
     ];
     for (bytes, code) in cases {
         let mut c = Client::connect(s.addr).await;

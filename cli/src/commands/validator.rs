@@ -85,7 +85,8 @@ fn serve(a: ServeArgs) -> Result<ExitCode, String> {
     let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
     rt.block_on(async move {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let cfg = ServerConfig { max_clients: a.rtr_max_clients, stall: Duration::from_secs(3 * a.rtr_retry as u64), ..ServerConfig::default() };
+        let cfg =
+            ServerConfig { max_clients: a.rtr_max_clients, stall: Duration::from_secs(3 * a.rtr_retry as u64), ..ServerConfig::default() };
         let mut listeners = Vec::new();
         for addr in &a.rtr {
             listeners.push((bind(addr).await?, None));

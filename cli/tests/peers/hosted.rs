@@ -99,11 +99,8 @@ impl Env {
         let report = self.ca_call(reqwest::Method::POST, "/api/v1/members/import", Some(Value::String(text.clone())));
         assert_eq!(report["added"].as_array().map(Vec::len), Some(130), "{report}");
         let holders = rpkit_ca::delegated::parse(&text).unwrap();
-        let mut handles: Vec<String> = holders
-            .iter()
-            .filter(|(_, h)| !h.resources.ipv4.is_empty() || !h.resources.ipv6.is_empty())
-            .map(|(k, _)| k.clone())
-            .collect();
+        let mut handles: Vec<String> =
+            holders.iter().filter(|(_, h)| !h.resources.ipv4.is_empty() || !h.resources.ipv6.is_empty()).map(|(k, _)| k.clone()).collect();
         handles.sort();
         assert!(handles.len() >= 100, "{} members with prefixes", handles.len());
         handles.truncate(100);
@@ -207,3 +204,18 @@ pub fn first_prefix(r: &rpkit_objects::resources::ResourceSet) -> (String, u8, u
     }
 }
 
+/// The VRPs of an rpki-client-format JSON (`roas`; `asn` a number or `"AS<N>"`).
+pub fn json_vrps(j: &Value) -> Vrps {
+    j["roas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let asn = match &r["asn"] {
+                Value::String(s) => s.trim_start_matches("AS").parse().unwrap(),
+                n => n.as_u64().unwrap() as u32,
+            };
+            (r["prefix"].as_str().unwrap().to_string(), r["maxLength"].as_u64().unwrap() as u8, asn)
+        })
+        .collect()
+}

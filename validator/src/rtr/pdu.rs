@@ -123,18 +123,68 @@ impl Timers {
 /// A decoded PDU of any type.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Pdu {
-    SerialNotify { version: u8, session: u16, serial: u32 },
-    SerialQuery { version: u8, session: u16, serial: u32 },
-    ResetQuery { version: u8 },
-    CacheResponse { version: u8, session: u16 },
-    Ipv4Prefix { version: u8, announce: bool, prefix_len: u8, max_len: u8, addr: u32, asn: u32 },
-    Ipv6Prefix { version: u8, announce: bool, prefix_len: u8, max_len: u8, addr: u128, asn: u32 },
+    SerialNotify {
+        version: u8,
+        session: u16,
+        serial: u32,
+    },
+    SerialQuery {
+        version: u8,
+        session: u16,
+        serial: u32,
+    },
+    ResetQuery {
+        version: u8,
+    },
+    CacheResponse {
+        version: u8,
+        session: u16,
+    },
+    Ipv4Prefix {
+        version: u8,
+        announce: bool,
+        prefix_len: u8,
+        max_len: u8,
+        addr: u32,
+        asn: u32,
+    },
+    Ipv6Prefix {
+        version: u8,
+        announce: bool,
+        prefix_len: u8,
+        max_len: u8,
+        addr: u128,
+        asn: u32,
+    },
     /// `timers` is `None` in version 0 (12-octet End of Data).
-    EndOfData { version: u8, session: u16, serial: u32, timers: Option<Timers> },
-    CacheReset { version: u8 },
-    RouterKey { version: u8, announce: bool, ski: [u8; 20], asn: u32, spki: Vec<u8> },
-    ErrorReport { version: u8, code: u16, pdu: Vec<u8>, text: String },
-    Aspa { version: u8, announce: bool, customer: u32, providers: Vec<u32> },
+    EndOfData {
+        version: u8,
+        session: u16,
+        serial: u32,
+        timers: Option<Timers>,
+    },
+    CacheReset {
+        version: u8,
+    },
+    RouterKey {
+        version: u8,
+        announce: bool,
+        ski: [u8; 20],
+        asn: u32,
+        spki: Vec<u8>,
+    },
+    ErrorReport {
+        version: u8,
+        code: u16,
+        pdu: Vec<u8>,
+        text: String,
+    },
+    Aspa {
+        version: u8,
+        announce: bool,
+        customer: u32,
+        providers: Vec<u32>,
+    },
 }
 
 /// Why a PDU was refused, with the error code to report.
@@ -166,12 +216,7 @@ pub struct Header {
 
 impl Header {
     pub fn parse(b: &[u8; HEADER_LEN]) -> Header {
-        Header {
-            version: b[0],
-            kind: b[1],
-            field: u16::from_be_bytes([b[2], b[3]]),
-            length: u32::from_be_bytes([b[4], b[5], b[6], b[7]]),
-        }
+        Header { version: b[0], kind: b[1], field: u16::from_be_bytes([b[2], b[3]]), length: u32::from_be_bytes([b[4], b[5], b[6], b[7]]) }
     }
 
     /// The length rules of RTR-2 for this type and version, checked before the
@@ -284,7 +329,9 @@ impl Pdu {
             },
             kind::ERROR_REPORT => {
                 let n = be32(body) as usize;
-                let Some(pdu) = body.get(4..4 + n) else { return err(ErrorCode::CorruptData, "encapsulated PDU overruns the Error Report") };
+                let Some(pdu) = body.get(4..4 + n) else {
+                    return err(ErrorCode::CorruptData, "encapsulated PDU overruns the Error Report");
+                };
                 let rest = &body[4 + n..];
                 let Some(m) = rest.first_chunk::<4>().map(|m| u32::from_be_bytes(*m) as usize) else {
                     return err(ErrorCode::CorruptData, "Error Report without its text length");
@@ -292,7 +339,9 @@ impl Pdu {
                 if rest.len() != 4 + m {
                     return err(ErrorCode::CorruptData, "Error Report text length does not match the PDU length");
                 }
-                let Ok(text) = std::str::from_utf8(&rest[4..]) else { return err(ErrorCode::CorruptData, "Error Report text is not UTF-8") };
+                let Ok(text) = std::str::from_utf8(&rest[4..]) else {
+                    return err(ErrorCode::CorruptData, "Error Report text is not UTF-8");
+                };
                 Pdu::ErrorReport { version, code: field, pdu: pdu.to_vec(), text: text.to_string() }
             }
             kind::ASPA => {

@@ -177,7 +177,12 @@ impl<W: AsyncWrite + Unpin> Session<W> {
         Session { id, wr, version: None, synced: false, cfg, clients, out: Vec::new() }
     }
 
-    async fn run(&mut self, rd: impl AsyncRead + Unpin + Send + 'static, mut states: StateRx, mut shutdown: watch::Receiver<bool>) -> Result<(), End> {
+    async fn run(
+        &mut self,
+        rd: impl AsyncRead + Unpin + Send + 'static,
+        mut states: StateRx,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> Result<(), End> {
         let (tx, mut rx) = mpsc::channel(4);
         let reader = tokio::spawn(read_frames(rd, tx));
         let result = async {
@@ -254,7 +259,13 @@ impl<W: AsyncWrite + Unpin> Session<W> {
         }
         let v = self.version.unwrap_or(offending.first().copied().unwrap_or(0).min(pdu::MAX_VERSION));
         // RTR-17: a code the version does not define becomes the nearest one it does.
-        let code = if code.defined_in(v) { code } else if code == ErrorCode::UnexpectedVersion { ErrorCode::UnsupportedVersion } else { ErrorCode::CorruptData };
+        let code = if code.defined_in(v) {
+            code
+        } else if code == ErrorCode::UnexpectedVersion {
+            ErrorCode::UnsupportedVersion
+        } else {
+            ErrorCode::CorruptData
+        };
         self.clients.errors_sent.fetch_add(1, Ordering::Relaxed);
         error_report(v, code, offending, why).encode(&mut self.out);
         self.flush().await
