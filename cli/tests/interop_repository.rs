@@ -154,15 +154,7 @@ fn rpkit_validate(e: &Env, mode: Transport) -> Outcome {
     let problems = stderr.lines().filter(|l| l.starts_with("warning:") || l.contains("WARN")).map(str::to_string).collect();
     let json: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     let vrps = json_vrps(&json);
-    let aspas = json["aspas"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| {
-            let p = x["providers"].as_array().unwrap().iter().map(|p| p.as_u64().unwrap() as u32).collect();
-            (x["customer_asid"].as_u64().unwrap() as u32, p)
-        })
-        .collect();
+    let aspas = peers::json_aspas(&json);
     Outcome { vrps, aspas, problems, old_aspa_profile: 0 }
 }
 

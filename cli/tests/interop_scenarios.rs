@@ -108,16 +108,7 @@ fn rpkit_validate(w: &Path, s: &Scenario) -> (BTreeSet<String>, BTreeMap<u32, Ve
         .unwrap();
     assert!(o.status.success(), "{}: rpkit validate: {}", s.name, String::from_utf8_lossy(&o.stderr));
     let j: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    let aspas = j["aspas"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| {
-            let p = a["providers"].as_array().unwrap().iter().map(|p| p.as_u64().unwrap() as u32).collect();
-            (a["customer_asid"].as_u64().unwrap() as u32, p)
-        })
-        .collect();
-    (vrps_of(&j), aspas)
+    (vrps_of(&j), peers::json_aspas(&j))
 }
 
 fn rpkit_audit(w: &Path, s: &Scenario) -> std::process::Output {

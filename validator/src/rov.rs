@@ -49,15 +49,21 @@ impl Validity<'_> {
 }
 
 /// VRPs sorted by prefix, for lookups of every covering prefix.
-pub struct Index<'a> {
-    vrps: Vec<&'a Vrp>,
+pub enum Index<'a> {
+    /// Already in prefix order, as a finished `Report` keeps them: borrowed as is.
+    InOrder(&'a [Vrp]),
+    Sorted(Vec<&'a Vrp>),
 }
 
 impl<'a> Index<'a> {
+    /// Borrows `vrps` when they are in prefix order (one pass), else sorts references.
     pub fn new(vrps: &'a [Vrp]) -> Self {
+        if vrps.is_sorted_by_key(|x| x.prefix) {
+            return Index::InOrder(vrps);
+        }
         let mut v: Vec<&Vrp> = vrps.iter().collect();
         v.sort_by_key(|x| x.prefix);
-        Index { vrps: v }
+        Index::Sorted(v)
     }
 
     /// VRPs whose prefix covers `route`: one binary search per shorter length.
@@ -65,8 +71,17 @@ impl<'a> Index<'a> {
         let mut out = Vec::new();
         for len in 0..=route.len {
             let Some(p) = Prefix::new(route.afi, route.addr & !host_mask(route, len), len) else { continue };
-            let start = self.vrps.partition_point(|v| v.prefix < p);
-            out.extend(self.vrps[start..].iter().take_while(|v| v.prefix == p));
+            match self {
+                Index::InOrder(s) => {
+                    let s: &'a [Vrp] = s;
+                    let start = s.partition_point(|v| v.prefix < p);
+                    out.extend(s[start..].iter().take_while(|v| v.prefix == p));
+                }
+                Index::Sorted(s) => {
+                    let start = s.partition_point(|v| v.prefix < p);
+                    out.extend(s[start..].iter().copied().take_while(|v| v.prefix == p));
+                }
+            }
         }
         out
     }

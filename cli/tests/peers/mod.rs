@@ -158,3 +158,16 @@ impl Drop for Proc {
         self.stop();
     }
 }
+
+/// The ASPAs of an rpki-client-format JSON: customer → providers.
+pub fn json_aspas(j: &serde_json::Value) -> std::collections::BTreeMap<u32, Vec<u32>> {
+    j["aspas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            let p = a["providers"].as_array().unwrap().iter().map(|p| p.as_u64().unwrap() as u32).collect();
+            (a["customer_asid"].as_u64().unwrap() as u32, p)
+        })
+        .collect()
+}

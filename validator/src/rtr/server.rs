@@ -335,9 +335,8 @@ impl<W: AsyncWrite + Unpin> Session<W> {
                     _ => Err(format!("the router reported error {code}")),
                 }
             }
-            other => {
+            _ => {
                 let why = format!("PDU type {} is not a router's to send", h.kind);
-                let _ = other;
                 self.fatal(ErrorCode::InvalidRequest, b, &why).await
             }
         }
