@@ -11,8 +11,10 @@ use std::sync::Mutex;
 
 pub struct ValidCache {
     store: DirStore,
-    /// Every URI the run relied on, and the directories it changed (for `sweep`).
-    used: Mutex<HashSet<String>>,
+    /// A hash of every URI the run relied on, and the directories it changed
+    /// (for `sweep`). Hashes keep this small on a large repository; a
+    /// collision can only leave an unused file behind, never remove one.
+    used: Mutex<HashSet<u64>>,
     changed: Mutex<BTreeSet<PathBuf>>,
 }
 
@@ -27,7 +29,8 @@ impl ValidCache {
 
     /// Record that the run relies on these URIs (fresh or from this cache).
     pub fn used(&self, uris: impl IntoIterator<Item = String>) {
-        self.used.lock().unwrap_or_else(|e| e.into_inner()).extend(uris);
+        let hashes: Vec<u64> = uris.into_iter().map(|u| uri_hash(&u)).collect();
+        self.used.lock().unwrap_or_else(|e| e.into_inner()).extend(hashes);
     }
 
     /// Promote a validated point: each listed file, then the manifest last.
@@ -66,10 +69,15 @@ impl ValidCache {
                 }
                 let Ok(rel) = e.path().strip_prefix(root).map(Path::to_path_buf) else { continue };
                 let uri = format!("rsync://{}", rel.to_string_lossy());
-                if !used.contains(&uri) {
+                if !used.contains(&uri_hash(&uri)) {
                     let _ = std::fs::remove_file(e.path());
                 }
             }
         }
     }
+}
+
+fn uri_hash(uri: &str) -> u64 {
+    use std::hash::{BuildHasher, BuildHasherDefault};
+    BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default().hash_one(uri)
 }

@@ -50,7 +50,7 @@ pub fn render(s: &Shared) -> String {
         let r = &d.report;
         let mut per_ta: BTreeMap<&str, usize> = r.tals.iter().map(|t| (t.as_str(), 0)).collect();
         for v in &r.vrps {
-            *per_ta.entry(v.ta.as_str()).or_insert(0) += 1;
+            *per_ta.entry(&*v.ta).or_insert(0) += 1;
         }
         o.head("vrps", "gauge", "Validated ROA payloads per trust anchor (after SLURM).");
         for (ta, n) in per_ta {

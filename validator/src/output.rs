@@ -5,8 +5,9 @@
 use crate::report::Report;
 use rpkit_objects::der::Time;
 use rpkit_objects::resources::Afi;
-use serde_json::{json, Value};
-use std::fmt::Write;
+use serde::{Serialize, Serializer};
+use std::fmt::Write as _;
+use std::io::Write as _;
 
 /// The formats of `rpkit validate --format`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,54 +31,159 @@ impl std::str::FromStr for Format {
     }
 }
 
-pub fn render(r: &Report, f: Format, now: Time) -> String {
+/// Write the payloads in format `f` to `w`.
+pub fn render_to(r: &Report, f: Format, now: Time, w: &mut dyn std::io::Write) -> std::io::Result<()> {
     match f {
-        Format::Json => json(r, now),
-        Format::Csv => csv(r),
-        Format::Openbgpd => openbgpd(r),
-        Format::Bird => bird(r),
+        Format::Json => json_to(r, now, w),
+        Format::Csv => w.write_all(csv(r).as_bytes()),
+        Format::Openbgpd => w.write_all(openbgpd(r).as_bytes()),
+        Format::Bird => w.write_all(bird(r).as_bytes()),
     }
 }
 
 /// rpki-client's `json`: metadata, `roas`, `bgpsec_keys`, `aspas`.
 pub fn json(r: &Report, now: Time) -> String {
+    let mut out = Vec::new();
+    let _ = json_to(r, now, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// `json` streamed to `w`: no document tree is built, so memory stays flat
+/// however many payloads there are.
+pub fn json_to(r: &Report, now: Time, w: &mut dyn std::io::Write) -> std::io::Result<()> {
     let c = &r.counts;
-    let v = json!({
-        "metadata": {
-            "buildmachine": "rpkit",
-            "buildtime": now.rfc3339(),
-            "roas": c.roas,
-            "failedroas": c.invalid_roas,
-            "invalidroas": c.invalid_roas,
-            "aspas": c.aspas,
-            "failedaspas": c.invalid_aspas,
-            "invalidaspas": c.invalid_aspas,
-            "bgpsec_pubkeys": r.router_keys.len(),
-            "certificates": c.certificates,
-            "invalidcertificates": c.invalid_certificates,
-            "tals": r.tals.len(),
-            "talfiles": r.tals,
-            "manifests": c.manifests,
-            "failedmanifests": c.failed_manifests,
-            "crls": c.crls,
-            "vrps": r.vrps.len(),
-            "uniquevrps": r.vrps.len(),
-            "vaps": r.aspas.len(),
-            "uniquevaps": r.aspas.len(),
+    let doc = JsonDoc {
+        metadata: Metadata {
+            buildmachine: "rpkit",
+            buildtime: now.rfc3339(),
+            roas: c.roas,
+            failedroas: c.invalid_roas,
+            invalidroas: c.invalid_roas,
+            aspas: c.aspas,
+            failedaspas: c.invalid_aspas,
+            invalidaspas: c.invalid_aspas,
+            bgpsec_pubkeys: r.router_keys.len(),
+            certificates: c.certificates,
+            invalidcertificates: c.invalid_certificates,
+            tals: r.tals.len(),
+            talfiles: &r.tals,
+            manifests: c.manifests,
+            failedmanifests: c.failed_manifests,
+            crls: c.crls,
+            vrps: r.vrps.len(),
+            uniquevrps: r.vrps.len(),
+            vaps: r.aspas.len(),
+            uniquevaps: r.aspas.len(),
         },
-        "roas": r.vrps.iter().map(|v| json!({
-            "asn": v.asn, "prefix": v.prefix.to_string(), "maxLength": v.max_length, "ta": v.ta, "expires": v.expires.0,
-        })).collect::<Vec<Value>>(),
-        "bgpsec_keys": r.router_keys.iter().map(|k| json!({
-            "asn": k.asn, "ski": k.ski, "pubkey": k.pubkey, "ta": k.ta, "expires": k.expires.0,
-        })).collect::<Vec<Value>>(),
-        "aspas": r.aspas.iter().map(|a| json!({
-            "customer_asid": a.customer, "expires": a.expires.0, "providers": a.providers,
-        })).collect::<Vec<Value>>(),
-    });
-    let mut s = serde_json::to_string_pretty(&v).unwrap_or_default();
-    s.push('\n');
-    s
+        roas: Roas(r),
+        bgpsec_keys: Keys(r),
+        aspas: Aspas(r),
+    };
+    let mut buf = std::io::BufWriter::with_capacity(64 * 1024, w);
+    serde_json::to_writer_pretty(&mut buf, &doc).map_err(std::io::Error::other)?;
+    buf.write_all(b"\n")?;
+    buf.flush()
+}
+
+#[derive(Serialize)]
+struct JsonDoc<'a> {
+    metadata: Metadata<'a>,
+    roas: Roas<'a>,
+    bgpsec_keys: Keys<'a>,
+    aspas: Aspas<'a>,
+}
+
+#[derive(Serialize)]
+struct Metadata<'a> {
+    buildmachine: &'a str,
+    buildtime: String,
+    roas: usize,
+    failedroas: usize,
+    invalidroas: usize,
+    aspas: usize,
+    failedaspas: usize,
+    invalidaspas: usize,
+    bgpsec_pubkeys: usize,
+    certificates: usize,
+    invalidcertificates: usize,
+    tals: usize,
+    talfiles: &'a [String],
+    manifests: usize,
+    failedmanifests: usize,
+    crls: usize,
+    vrps: usize,
+    uniquevrps: usize,
+    vaps: usize,
+    uniquevaps: usize,
+}
+
+/// A value written through its `Display`, without an intermediate `String`.
+struct Shown<T>(T);
+
+impl<T: std::fmt::Display> Serialize for Shown<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+#[derive(Serialize)]
+struct JsonRoa<'a> {
+    asn: u32,
+    prefix: Shown<&'a rpkit_objects::resources::Prefix>,
+    #[serde(rename = "maxLength")]
+    max_length: u8,
+    ta: &'a str,
+    expires: i64,
+}
+
+#[derive(Serialize)]
+struct JsonKey<'a> {
+    asn: u32,
+    ski: &'a str,
+    pubkey: &'a str,
+    ta: &'a str,
+    expires: i64,
+}
+
+#[derive(Serialize)]
+struct JsonAspa<'a> {
+    customer_asid: u32,
+    expires: i64,
+    providers: &'a [u32],
+}
+
+struct Roas<'a>(&'a Report);
+struct Keys<'a>(&'a Report);
+struct Aspas<'a>(&'a Report);
+
+impl Serialize for Roas<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.vrps.iter().map(|v| JsonRoa {
+            asn: v.asn,
+            prefix: Shown(&v.prefix),
+            max_length: v.max_length,
+            ta: &v.ta,
+            expires: v.expires.0,
+        }))
+    }
+}
+
+impl Serialize for Keys<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.router_keys.iter().map(|k| JsonKey {
+            asn: k.asn,
+            ski: &k.ski,
+            pubkey: &k.pubkey,
+            ta: &k.ta,
+            expires: k.expires.0,
+        }))
+    }
+}
+
+impl Serialize for Aspas<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.aspas.iter().map(|a| JsonAspa { customer_asid: a.customer, expires: a.expires.0, providers: &a.providers }))
+    }
 }
 
 /// Routinator's `csv`: `ASN,IP Prefix,Max Length,Trust Anchor`.

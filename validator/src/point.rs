@@ -5,12 +5,35 @@
 //! must also move forward from the cached one (MFT-16).
 
 use crate::store::Store;
-use rpkit_objects::cert::Cert;
+use rpkit_objects::cert::{Cert, Sia};
 use rpkit_objects::crl::Crl;
-use rpkit_objects::crypto::sha256;
+use rpkit_objects::crypto::{sha256, KeyId, PublicKey};
 use rpkit_objects::der::Time;
 use rpkit_objects::manifest::Manifest;
+use rpkit_objects::name::Name;
 use std::collections::BTreeMap;
+
+/// What validating a CA's point and children needs of its certificate. The
+/// certificate's DER is not kept: a CA with 10,000 children holds 10,000 of
+/// these while their points wait their turn.
+pub struct Issuer {
+    pub subject: Name,
+    pub ski: KeyId,
+    pub public_key: PublicKey,
+    pub sia: Sia,
+    pub not_after: Time,
+}
+
+impl Issuer {
+    pub fn of(c: Cert) -> Issuer {
+        Issuer { subject: c.subject, ski: c.ski, public_key: c.public_key, sia: c.sia, not_after: c.not_after }
+    }
+
+    /// CERT-5: `issuer` and `aki` (of a certificate or CRL) name this CA.
+    pub fn is_issuer_of(&self, issuer: &Name, aki: Option<&KeyId>) -> bool {
+        self.subject.der == issuer.der && aki == Some(&self.ski)
+    }
+}
 
 /// Why a point failed: the URI at fault, the rule and what is wrong.
 pub type Failure = (String, &'static str, String);
@@ -30,7 +53,7 @@ fn fail<T>(uri: &str, rule: &'static str, detail: impl Into<String>) -> Result<T
 }
 
 /// Read and check the point of `ca` (caRepository `dir`, ending in `/`) from `store`.
-pub fn load(store: &dyn Store, ca: &Cert, dir: &str, mft_uri: &str, now: Time) -> Result<Point, Failure> {
+pub fn load(store: &dyn Store, ca: &Issuer, dir: &str, mft_uri: &str, now: Time) -> Result<Point, Failure> {
     let Some(mft_der) = store.get(mft_uri) else {
         return fail(mft_uri, "MFT-13", "the manifest is missing (RFC 9286 §6.2)");
     };
@@ -85,7 +108,7 @@ pub fn load(store: &dyn Store, ca: &Cert, dir: &str, mft_uri: &str, now: Time) -
     if let Err(e) = crl.verify_signature(&ca.public_key) {
         return fail(&crl_uri, e.rule, format!("CRL signature: {}", e.detail));
     }
-    if !crl.issued_by(ca) {
+    if !ca.is_issuer_of(&crl.issuer, Some(&crl.aki)) {
         return fail(&crl_uri, "CRL-2", "the CRL is not issued by this CA");
     }
     if now < crl.this_update || now > crl.next_update {

@@ -11,7 +11,7 @@ pub struct Vrp {
     pub max_length: u8,
     pub asn: u32,
     /// Trust anchor name (the TAL file's stem).
-    pub ta: String,
+    pub ta: std::sync::Arc<str>,
     /// Earliest expiry along the chain: certificates, manifest, CRL (as rpki-client).
     pub expires: Time,
 }
@@ -21,7 +21,7 @@ pub struct Vrp {
 pub struct AspaPayload {
     pub customer: u32,
     pub providers: Vec<u32>,
-    pub ta: String,
+    pub ta: std::sync::Arc<str>,
     pub expires: Time,
 }
 
@@ -33,7 +33,7 @@ pub struct RouterKey {
     pub ski: String,
     /// SubjectPublicKeyInfo, base64.
     pub pubkey: String,
-    pub ta: String,
+    pub ta: std::sync::Arc<str>,
     pub expires: Time,
 }
 

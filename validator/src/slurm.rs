@@ -11,6 +11,13 @@ use rpkit_objects::der::Time;
 use rpkit_objects::resources::Prefix;
 use serde::Deserialize;
 
+/// The version alone, read before the rest (SLURM-13).
+#[derive(Deserialize)]
+struct VersionOnly {
+    #[serde(rename = "slurmVersion")]
+    slurm_version: Option<serde_json::Value>,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct File {
@@ -141,13 +148,19 @@ impl Slurm {
     /// version 2 file is refused as such, SLURM-13); then every entry, and the
     /// error names each wrong one, not only the first.
     pub fn parse(json: &[u8]) -> Result<Slurm, String> {
-        let v: serde_json::Value = serde_json::from_slice(json).map_err(|e| format!("not JSON: {e} (SLURM-1)"))?;
-        match v.get("slurmVersion").map(|n| n.as_u64()) {
+        // Two typed passes over the text, no document tree: a file of a
+        // million assertions stays cheap to read on every run.
+        // A struct would also deserialise from an array: only an object is a SLURM file.
+        if json.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err("not a SLURM file: the top level must be a JSON object (SLURM-1)".into());
+        }
+        let v: VersionOnly = serde_json::from_slice(json).map_err(|e| format!("not JSON: {e} (SLURM-1)"))?;
+        match v.slurm_version.as_ref().map(|n| n.as_u64()) {
             Some(Some(1)) => {}
             Some(Some(n)) => return Err(format!("slurmVersion {n} is not supported; only 1 (RFC 8416, SLURM-13)")),
             _ => return Err("no numeric slurmVersion (SLURM-1)".into()),
         }
-        let f = File::deserialize(v).map_err(|e| format!("not a SLURM file: {e} (SLURM-1)"))?;
+        let f: File = serde_json::from_slice(json).map_err(|e| format!("not a SLURM file: {e} (SLURM-1)"))?;
         let mut s = Slurm::default();
         let mut problems = Vec::new();
         let mut check = |r: Result<(), String>| {
@@ -258,17 +271,13 @@ impl Slurm {
             !self.bgpsec_filters.iter().any(|f| f.asn.is_none_or(|a| a == k.asn) && f.ski.as_ref().is_none_or(|s| *s == k.ski))
         });
         let forever = Time(i64::MAX / 2);
+        let ta: std::sync::Arc<str> = "slurm".into();
+        r.vrps.reserve_exact(self.prefix_assertions.len());
         for a in &self.prefix_assertions {
-            r.vrps.push(Vrp { prefix: a.prefix, max_length: a.max_length, asn: a.asn, ta: "slurm".into(), expires: forever });
+            r.vrps.push(Vrp { prefix: a.prefix, max_length: a.max_length, asn: a.asn, ta: ta.clone(), expires: forever });
         }
         for a in &self.bgpsec_assertions {
-            r.router_keys.push(RouterKey {
-                asn: a.asn,
-                ski: a.ski.clone(),
-                pubkey: a.pubkey.clone(),
-                ta: "slurm".into(),
-                expires: forever,
-            });
+            r.router_keys.push(RouterKey { asn: a.asn, ski: a.ski.clone(), pubkey: a.pubkey.clone(), ta: ta.clone(), expires: forever });
         }
         r.finish();
     }
@@ -306,6 +315,8 @@ mod tests {
             with("", r#"{"prefix": "192.0.2.0/24", "asn": 1, "maxPrefixLength": 20}"#),
             with("", r#"{"prefix": "192.0.2.0/24", "asn": 1, "maxPrefixLength": 33}"#),
             with("", r#"{"prefix": "192.0.2.0/24"}"#),
+            // The members in order, as an array: a struct would take it, SLURM does not.
+            r#"[1, {"prefixFilters": [], "bgpsecFilters": []}, {"prefixAssertions": [], "bgpsecAssertions": []}]"#.to_string(),
         ] {
             assert!(Slurm::parse(bad.as_bytes()).is_err(), "accepted: {bad}");
         }

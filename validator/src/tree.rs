@@ -6,7 +6,7 @@
 
 use crate::audit::{kind_of, CaRecord, Kind, PointStatus, Problem, Status};
 use crate::cache::ValidCache;
-use crate::point;
+use crate::point::{self, Issuer};
 use crate::report::{AspaPayload, Counts, Report, RouterKey, Vrp, Warning};
 use crate::store::Store;
 use rayon::prelude::*;
@@ -75,13 +75,13 @@ struct Ctx<'a> {
     fetcher: &'a dyn Fetcher,
     cache: Option<&'a ValidCache>,
     now: Time,
-    ta: String,
+    ta: Arc<str>,
     opts: Options,
 }
 
 /// A CA being validated, with what its chain allows.
 struct CaNode {
-    cert: Cert,
+    cert: Issuer,
     uri: String,
     /// The issuer's certificate URI ("" for the TA).
     parent: String,
@@ -130,7 +130,7 @@ pub fn validate_tal(tal: &Tal, name: &str, fetcher: &dyn Fetcher, cache: Option<
         return report;
     }
     report.counts.certificates += 1;
-    let ctx = Ctx { fetcher, cache, now, ta: name.to_string(), opts: opts.clone() };
+    let ctx = Ctx { fetcher, cache, now, ta: name.into(), opts: opts.clone() };
     report.record(opts.audit, "", &uri, Kind::TaCertificate, &der, Some(ta.not_after), None, Status::Valid);
     if let Some(p) = &opts.progress {
         p.found.fetch_add(1, Ordering::Relaxed);
@@ -142,7 +142,7 @@ pub fn validate_tal(tal: &Tal, name: &str, fetcher: &dyn Fetcher, cache: Option<
         path: vec![ta.ski],
         uri,
         parent: String::new(),
-        cert: ta,
+        cert: Issuer::of(ta),
     };
     let mut r = walk(&ctx, node);
     r.tals = report.tals;
@@ -178,7 +178,7 @@ fn failed(ctx: &Ctx<'_>, node: &CaNode, dir: &str, mft_uri: &str, uri: &str, rul
 }
 
 /// The checks every signed object's CMS and EE certificate pass under `ca`.
-fn check_signed(so: &SignedObject, uri: &str, ca: &Cert, crl: &Crl, now: Time) -> Result<(), (&'static str, String)> {
+fn check_signed(so: &SignedObject, uri: &str, ca: &Issuer, crl: &Crl, now: Time) -> Result<(), (&'static str, String)> {
     so.verify_signature().map_err(|e| (e.rule, e.detail.to_string()))?;
     so.ee.verify_signature(&ca.public_key).map_err(|e| (e.rule, e.detail.to_string()))?;
     if !ca.is_issuer_of(&so.ee.issuer, so.ee.aki.as_ref()) {
@@ -301,7 +301,9 @@ fn publication_point(ctx: &Ctx<'_>, node: &CaNode) -> (Report, Vec<CaNode>) {
         report.record(audit, &node.uri, uri, kind_of(uri), der, None, Some((rule, &detail)), Status::Invalid);
         report.warnings.push(Warning { uri: uri.to_string(), rule, detail })
     };
-    for (name, der) in &files {
+    // Consumed one by one, so each file's bytes go as soon as it is checked.
+    for (name, der) in files {
+        let der = der.as_slice();
         let uri = format!("{dir}{name}");
         match name.rsplit('.').next().unwrap_or("") {
             "cer" => match child_cert(ctx, node, &crl, &uri, der) {
@@ -470,7 +472,7 @@ fn child_cert(ctx: &Ctx<'_>, node: &CaNode, crl: &Crl, uri: &str, der: &[u8]) ->
                 uri: uri.to_string(),
                 parent: node.uri.clone(),
                 held,
-                cert: c,
+                cert: Issuer::of(c),
             })))
         }
         CertKind::Router => {
@@ -481,7 +483,7 @@ fn child_cert(ctx: &Ctx<'_>, node: &CaNode, crl: &Crl, uri: &str, der: &[u8]) ->
             // One key per AS (ranges capped: a router certificate names a few ASes).
             for &(lo, hi) in held.asn.set.ranges() {
                 for asn in lo..=hi.min(lo.saturating_add(1000)) {
-                    keys.push(RouterKey { asn, ski: ski.clone(), pubkey: pubkey.clone(), ta: String::new(), expires: c.not_after });
+                    keys.push(RouterKey { asn, ski: ski.clone(), pubkey: pubkey.clone(), ta: "".into(), expires: c.not_after });
                 }
             }
             Ok(Child::Router(keys, c.not_after))

@@ -4,7 +4,7 @@
 
 use rpkit_objects::der::Time;
 use rpkit_validator::fetch::FetchOptions;
-use rpkit_validator::output::{render, Format};
+use rpkit_validator::output::{render_to, Format};
 use rpkit_validator::run::{run as validate, RunConfig};
 use rpkit_validator::tree::Options;
 use std::path::PathBuf;
@@ -79,9 +79,18 @@ pub struct Args {
 
 /// Write `data` to `path` by a rename, so readers never see half a file.
 pub fn write_atomically(path: &std::path::Path, data: &[u8]) -> Result<(), String> {
+    write_atomically_with(path, |w| w.write_all(data))
+}
+
+/// As `write_atomically`, with the content streamed by `write`.
+pub fn write_atomically_with(
+    path: &std::path::Path,
+    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> Result<(), String> {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.tmp"));
-    std::fs::write(&tmp, data).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    let mut f = std::fs::File::create(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    write(&mut f).and_then(|_| f.sync_all()).map_err(|e| format!("{}: {e}", tmp.display()))?;
     std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
@@ -99,10 +108,9 @@ pub fn run(a: Args) -> Result<ExitCode, String> {
             eprintln!("warning: {}: {} [{}]", w.uri, w.detail, w.rule);
         }
     }
-    let text = render(r, a.format, now);
     match &a.output {
-        Some(p) => write_atomically(p, text.as_bytes())?,
-        None => print!("{text}"),
+        Some(p) => write_atomically_with(p, |w| render_to(r, a.format, now, w))?,
+        None => render_to(r, a.format, now, &mut std::io::stdout().lock()).map_err(|e| format!("stdout: {e}"))?,
     }
     let fetched = result.repositories.iter().filter(|f| f.ok).count();
     eprintln!(

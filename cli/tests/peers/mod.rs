@@ -119,6 +119,10 @@ impl Proc {
         Proc { child, log: log.to_path_buf(), from }
     }
 
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn log_text(&self) -> String {
         let all = std::fs::read(&self.log).unwrap_or_default();
         String::from_utf8_lossy(&all[self.from.min(all.len())..]).to_string()
