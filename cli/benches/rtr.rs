@@ -18,7 +18,11 @@ mod peers;
 #[path = "support/rtr_client.rs"]
 mod rtr_client;
 
+#[path = "support/rss.rs"]
+mod rss;
+
 use peers::Proc;
+use rss::tree_rss;
 use rtr_client::{Router, Vrp};
 use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -70,25 +74,6 @@ fn replace_file(path: &Path, data: &[u8]) {
     std::fs::write(&tmp, data).unwrap();
     peers::chmod(&tmp, 0o644);
     std::fs::rename(&tmp, path).unwrap();
-}
-
-/// Resident memory of a process and its descendants, in KiB.
-fn tree_rss(root: u32) -> u64 {
-    let mut total = 0;
-    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else { continue };
-        let Some(after) = stat.rsplit_once(')').map(|(_, a)| a) else { continue };
-        let ppid: u32 = after.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0);
-        if pid == root || ppid == root {
-            let pages: u64 = std::fs::read_to_string(e.path().join("statm"))
-                .ok()
-                .and_then(|s| s.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-                .unwrap_or(0);
-            total += pages * 4;
-        }
-    }
-    total
 }
 
 /// Samples a server's RSS every 50 ms until dropped; `peak` in KiB.

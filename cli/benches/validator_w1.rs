@@ -15,6 +15,9 @@
 #[path = "../tests/peers/mod.rs"]
 mod peers;
 
+#[path = "support/rss.rs"]
+mod rss;
+
 use peers::Proc;
 use rpkit_objects::crypto::{generate_rsa_keys, KeyPair};
 use rpkit_objects::der::Time;
@@ -22,6 +25,7 @@ use rpkit_objects::rfc8181::{Change, ChangeSet};
 use rpkit_publication::service::{PublicationServer, ServerConfig};
 use rpkit_test_vectors::workload::{self, Sizes, Workload};
 use rpkit_validator::tree::{validate_tal, NoFetch, Options};
+use rss::tree_rss;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -58,38 +62,6 @@ fn cached_keys(path: &Path, n: usize) -> Vec<KeyPair> {
         eprintln!("  {:.0} s", t.elapsed().as_secs_f64());
     }
     keys
-}
-
-/// Resident memory of a process and all its descendants, in KiB.
-fn tree_rss(root: u32) -> u64 {
-    let mut parent: BTreeMap<u32, u32> = BTreeMap::new();
-    let mut rss: BTreeMap<u32, u64> = BTreeMap::new();
-    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else { continue };
-        // Fields after the parenthesised command: state, ppid, ...
-        let Some(after) = stat.rsplit_once(')').map(|(_, a)| a) else { continue };
-        let ppid = after.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0);
-        let pages: u64 = std::fs::read_to_string(e.path().join("statm"))
-            .ok()
-            .and_then(|s| s.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-            .unwrap_or(0);
-        parent.insert(pid, ppid);
-        rss.insert(pid, pages * 4);
-    }
-    let in_tree = |mut p: u32| {
-        for _ in 0..64 {
-            if p == root {
-                return true;
-            }
-            match parent.get(&p) {
-                Some(&pp) if pp != 0 => p = pp,
-                _ => return false,
-            }
-        }
-        false
-    };
-    rss.iter().filter(|(p, _)| in_tree(**p)).map(|(_, r)| r).sum()
 }
 
 struct Sample {

@@ -1,0 +1,35 @@
+//! Resident memory of a benchmarked process tree, read from /proc.
+
+use std::collections::BTreeMap;
+
+/// Resident memory of a process and all its descendants, in KiB.
+pub fn tree_rss(root: u32) -> u64 {
+    let mut parent: BTreeMap<u32, u32> = BTreeMap::new();
+    let mut rss: BTreeMap<u32, u64> = BTreeMap::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else { continue };
+        // Fields after the parenthesised command: state, ppid, ...
+        let Some(after) = stat.rsplit_once(')').map(|(_, a)| a) else { continue };
+        let ppid = after.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0);
+        let pages: u64 = std::fs::read_to_string(e.path().join("statm"))
+            .ok()
+            .and_then(|s| s.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+            .unwrap_or(0);
+        parent.insert(pid, ppid);
+        rss.insert(pid, pages * 4);
+    }
+    let in_tree = |mut p: u32| {
+        for _ in 0..64 {
+            if p == root {
+                return true;
+            }
+            match parent.get(&p) {
+                Some(&pp) if pp != 0 => p = pp,
+                _ => return false,
+            }
+        }
+        false
+    };
+    rss.iter().filter(|(p, _)| in_tree(**p)).map(|(_, r)| r).sum()
+}
