@@ -129,12 +129,8 @@ struct Server {
     /// Writes the changed data to the server's input.
     update: Box<dyn Fn()>,
     /// Run once the first set is served, and once the change is applied.
-    on_ready: Box<dyn FnOnce()>,
-    on_changed: Box<dyn FnOnce()>,
-}
-
-fn nothing() -> Box<dyn FnOnce()> {
-    Box::new(|| ())
+    on_ready: Option<Box<dyn FnOnce()>>,
+    on_changed: Option<Box<dyn FnOnce()>>,
 }
 
 struct Plan {
@@ -146,7 +142,7 @@ struct Plan {
 
 /// Measure `s` per the plan on the runtime `rt`.
 fn measure(rt: &tokio::runtime::Runtime, mut s: Server, plan: &Plan) -> Figures {
-    let watch = RssWatch::start(s.proc_id());
+    let watch = RssWatch::start(s.proc.id());
     let mut f = Figures::default();
     let t0 = Instant::now();
     // Ready: a full sync that yields the whole set.
@@ -161,9 +157,11 @@ fn measure(rt: &tokio::runtime::Runtime, mut s: Server, plan: &Plan) -> Figures 
         std::thread::sleep(Duration::from_millis(500));
     }
     eprintln!("  {}: serving {} VRPs after {:.1} s", s.name, plan.before.len(), t0.elapsed().as_secs_f64());
-    std::mem::replace(&mut s.on_ready, nothing())();
+    if let Some(f) = s.on_ready.take() {
+        f();
+    }
     std::thread::sleep(Duration::from_secs(1));
-    f.rss_loaded = tree_rss(s.proc_id()) as f64 / 1024.0;
+    f.rss_loaded = tree_rss(s.proc.id()) as f64 / 1024.0;
     let want = rtr_client::checksum(plan.before.iter());
     for _ in 0..plan.runs {
         let t = Instant::now();
@@ -223,15 +221,11 @@ fn measure(rt: &tokio::runtime::Runtime, mut s: Server, plan: &Plan) -> Figures 
         f.rss_loaded,
         f.rss_peak
     );
-    std::mem::replace(&mut s.on_changed, nothing())();
+    if let Some(f) = s.on_changed.take() {
+        f();
+    }
     drop(s);
     f
-}
-
-impl Server {
-    fn proc_id(&self) -> u32 {
-        self.proc.id()
-    }
 }
 
 fn free_port() -> u16 {
@@ -304,8 +298,8 @@ fn main() {
             proc,
             addr: rtr,
             update: Box::new(move || write_slurm(&slurm2, &after)),
-            on_ready: Box::new(move || std::fs::write(&json2, http_get(&url)).unwrap()),
-            on_changed: Box::new(move || std::fs::write(&json_after2, http_get(&url2)).unwrap()),
+            on_ready: Some(Box::new(move || std::fs::write(&json2, http_get(&url)).unwrap())),
+            on_changed: Some(Box::new(move || std::fs::write(&json_after2, http_get(&url2)).unwrap())),
         };
         let fig = measure(&rt, s, &plan);
         figures.push(("rpkit validator serve", fig));
@@ -321,7 +315,7 @@ fn main() {
         );
         let (src, dst) = (json_after.clone(), live.clone());
         let update = Box::new(move || replace_file(&dst, &std::fs::read(&src).unwrap()));
-        let s = Server { name: "StayRTR", proc, addr: rtr, update, on_ready: nothing(), on_changed: nothing() };
+        let s = Server { name: "StayRTR", proc, addr: rtr, update, on_ready: None, on_changed: None };
         figures.push(("StayRTR 0.5.1", measure(&rt, s, &plan)));
     }
     // Routinator: the same SLURM file as its exceptions, no repository to fetch.
@@ -341,7 +335,7 @@ fn main() {
         );
         let (slurm2, after) = (slurm.clone(), plan.after.clone());
         let update = Box::new(move || write_slurm(&slurm2, &after));
-        let s = Server { name: "Routinator", proc, addr: rtr, update, on_ready: nothing(), on_changed: nothing() };
+        let s = Server { name: "Routinator", proc, addr: rtr, update, on_ready: None, on_changed: None };
         figures.push(("Routinator 0.15.2", measure(&rt, s, &plan)));
     }
 
