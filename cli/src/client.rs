@@ -7,10 +7,10 @@ use serde_json::Value;
 #[derive(clap::Args, Clone)]
 pub struct ApiArgs {
     /// CA API base URL.
-    #[arg(long, env = "RPKIT_SERVER", default_value = "http://127.0.0.1:3000")]
+    #[arg(long, env = "RPKIT_SERVER", default_value = "http://127.0.0.1:3000", global = true)]
     pub server: String,
     /// Bearer token (a member's, or the admin token).
-    #[arg(long, env = "RPKIT_TOKEN", hide_env_values = true)]
+    #[arg(long, env = "RPKIT_TOKEN", hide_env_values = true, global = true)]
     pub token: Option<String>,
 }
 

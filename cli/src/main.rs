@@ -20,6 +20,8 @@ enum Command {
     Inspect(commands::inspect::Args),
     /// Run the whole system on this machine (CA, publication server, validator).
     Up(commands::up::Args),
+    /// Print the effective settings of `rpkit up` (DATA/rpkit.toml, RPKIT_* variables, --set).
+    Config(commands::up::config::Args),
     /// Trust anchor: `rpkit ta init` creates the TA, the RIR CA and the TAL.
     #[command(subcommand)]
     Ta(TaCmd),
@@ -65,15 +67,18 @@ enum CaCmd {
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // `up` prints its own summary; its servers' routine logs would bury it.
+    let default_level = if matches!(cli.command, Command::Up(_)) { "warn" } else { "info" };
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default_level.into()))
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let cli = Cli::parse();
     let result = match cli.command {
         Command::Inspect(a) => commands::inspect::run(a),
         Command::Up(a) => commands::up::run(a),
+        Command::Config(a) => commands::up::config::run(a),
         Command::Ta(TaCmd::Init(a)) => commands::ca::init(a),
         Command::Ca(CaCmd::Serve(a)) => commands::ca::serve(a),
         Command::Ca(CaCmd::PublisherRequest(a)) => commands::ca::publisher_request(a),

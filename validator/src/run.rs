@@ -35,6 +35,9 @@ pub fn tal_name(path: &std::path::Path) -> String {
 
 /// Read and parse every TAL first, so that a bad one stops the run before any fetch.
 pub fn read_tals(paths: &[PathBuf]) -> Result<Vec<(String, Tal)>, String> {
+    if paths.is_empty() {
+        return Err("no trust anchor: give --tal FILE (repeatable)".into());
+    }
     paths
         .iter()
         .map(|p| {

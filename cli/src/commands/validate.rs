@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 #[derive(clap::Args, Clone)]
 pub struct Source {
     /// A TAL file (RFC 8630); repeat for several trust anchors.
-    #[arg(long = "tal", required = true)]
+    #[arg(long = "tal")]
     pub tals: Vec<PathBuf>,
     /// The cache: fetched repositories and the last validated copy of each publication point.
     #[arg(long, env = "RPKIT_CACHE", default_value = "rpkit-cache")]

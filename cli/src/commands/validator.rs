@@ -5,7 +5,7 @@
 use super::validate::Source;
 use rpkit_validator::rtr::pdu::Timers;
 use rpkit_validator::rtr::server::{serve as rtr_serve, ServerConfig};
-use rpkit_validator::serve::{Daemon, DaemonConfig};
+use rpkit_validator::serve::{Daemon, DaemonConfig, Shared};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -87,32 +87,29 @@ fn serve(a: ServeArgs) -> Result<ExitCode, String> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let cfg =
             ServerConfig { max_clients: a.rtr_max_clients, stall: Duration::from_secs(3 * a.rtr_retry as u64), ..ServerConfig::default() };
-        let mut listeners = Vec::new();
+        let mut rtr = Vec::new();
         for addr in &a.rtr {
-            listeners.push((bind(addr).await?, None));
+            rtr.push((bind(addr).await?, None));
         }
         if let (Some(addr), Some(config)) = (&a.rtr_tls, tls) {
-            listeners.push((bind(addr).await?, Some(config)));
+            rtr.push((bind(addr).await?, Some(config)));
         }
-        for (l, tls) in listeners {
-            let addr = l.local_addr().map_err(|e| e.to_string())?;
-            eprintln!("RTR{} on {addr}", if tls.is_some() { " over TLS" } else { "" });
-            tokio::spawn(rtr_serve(l, tls, shared.states.clone(), cfg.clone(), shared.clients.clone(), stop_rx.clone()));
-        }
+        let mut http = Vec::new();
         for addr in &a.http {
-            let l = bind(addr).await?;
-            eprintln!("HTTP on http://{}", l.local_addr().map_err(|e| e.to_string())?);
-            tokio::spawn(rpkit_validator::api::serve(l, shared.clone(), stop_rx.clone()));
+            http.push(bind(addr).await?);
         }
+        for (l, tls) in &rtr {
+            eprintln!("RTR{} on {}", if tls.is_some() { " over TLS" } else { "" }, l.local_addr().map_err(|e| e.to_string())?);
+        }
+        for l in &http {
+            eprintln!("HTTP on http://{}", l.local_addr().map_err(|e| e.to_string())?);
+        }
+        start_servers(&shared, rtr, http, cfg, &stop_rx);
         // Validation runs on a thread of its own; the servers answer from the last complete result.
         let stop_runs = Arc::new(AtomicBool::new(false));
         let (d, s) = (daemon.clone(), stop_runs.clone());
         std::thread::spawn(move || d.run_loop(&s));
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())?;
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
+        terminated().await;
         eprintln!("shutting down");
         stop_runs.store(true, Ordering::Relaxed);
         let _ = stop_tx.send(true);
@@ -123,6 +120,38 @@ fn serve(a: ServeArgs) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn bind(addr: &SocketAddr) -> Result<tokio::net::TcpListener, String> {
+/// Start the RTR and HTTP servers of a daemon on bound listeners; they stop when
+/// `stop` turns true.
+pub fn start_servers(
+    shared: &Arc<Shared>,
+    rtr: Vec<(tokio::net::TcpListener, Option<Arc<rustls::ServerConfig>>)>,
+    http: Vec<tokio::net::TcpListener>,
+    cfg: ServerConfig,
+    stop: &tokio::sync::watch::Receiver<bool>,
+) {
+    for (l, tls) in rtr {
+        tokio::spawn(rtr_serve(l, tls, shared.states.clone(), cfg.clone(), shared.clients.clone(), stop.clone()));
+    }
+    for l in http {
+        tokio::spawn(rpkit_validator::api::serve(l, shared.clone(), stop.clone()));
+    }
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
+pub async fn terminated() {
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+pub async fn bind(addr: &SocketAddr) -> Result<tokio::net::TcpListener, String> {
     tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("{addr}: {e}"))
 }

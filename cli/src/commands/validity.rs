@@ -1,6 +1,8 @@
 //! `rpkit validity --tal FILE... AS<N> PREFIX`: the RFC 6811 state of one route
 //! with the VRPs that decided it; `--input FILE` (or `-`) checks `PREFIX AS<N>`
-//! lines in batch, one `PREFIX AS<N> STATE` line each.
+//! lines in batch, one `PREFIX AS<N> STATE` line each. With `--server URL` the
+//! answer comes from a running `rpkit validator serve` (its `/api/v1/validity`)
+//! instead of a validation run of its own.
 
 use super::validate::Source;
 use rpkit_objects::der::Time;
@@ -22,6 +24,9 @@ pub struct Args {
     /// Print Routinator's JSON (`validated_routes`) instead of text.
     #[arg(long)]
     json: bool,
+    /// Ask a running validator (`rpkit validator serve --http`, `rpkit up`) instead of validating.
+    #[arg(long, env = "RPKIT_VALIDATOR", conflicts_with = "tals")]
+    server: Option<String>,
 }
 
 pub fn run(a: Args) -> Result<ExitCode, String> {
@@ -50,27 +55,51 @@ pub fn run(a: Args) -> Result<ExitCode, String> {
             _ => return Err("give a route as AS<N> PREFIX, or --input FILE".into()),
         },
     }
-    let result = rpkit_validator::run::run(&a.source.config(), Time::now())?;
-    let index = Index::new(&result.report.vrps);
-    let mut out = Vec::new();
-    for (prefix, asn) in &routes {
-        let v = index.validate(prefix, *asn);
-        if a.json {
-            out.push(route_json(&prefix.to_string(), *asn, &v));
-        } else if a.input.is_some() {
-            println!("{prefix} AS{asn} {}", v.state.as_str());
-        } else {
-            println!("{prefix} AS{asn}: {}{}", v.state.as_str(), v.reason().map(|r| format!(" ({r})")).unwrap_or_default());
-            for (label, list) in [("matched", &v.matched), ("unmatched AS", &v.unmatched_as), ("unmatched length", &v.unmatched_length)] {
-                for x in list.iter() {
-                    println!("  {label}: {}-{} AS{} ({})", x.prefix, x.max_length, x.asn, x.ta);
-                }
+    let answers = match &a.server {
+        Some(url) => ask(url, &routes)?,
+        None => {
+            let result = rpkit_validator::run::run(&a.source.config(), Time::now())?;
+            let index = Index::new(&result.report.vrps);
+            routes.iter().map(|(prefix, asn)| route_json(&prefix.to_string(), *asn, &index.validate(prefix, *asn))).collect()
+        }
+    };
+    if a.json {
+        let doc = json!({ "validated_routes": answers });
+        println!("{}", serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    for v in &answers {
+        let (prefix, asn) = (v["route"]["prefix"].as_str().unwrap_or_default(), v["route"]["origin_asn"].as_str().unwrap_or_default());
+        let state = v["validity"]["state"].as_str().unwrap_or_default();
+        if a.input.is_some() {
+            println!("{prefix} {asn} {state}");
+            continue;
+        }
+        let reason = v["validity"]["reason"].as_str().map(|r| format!(" ({r})")).unwrap_or_default();
+        println!("{prefix} {asn}: {state}{reason}");
+        for (label, key) in [("matched", "matched"), ("unmatched AS", "unmatched_as"), ("unmatched length", "unmatched_length")] {
+            for x in v["validity"]["VRPs"][key].as_array().into_iter().flatten() {
+                let ta = x["ta"].as_str().map(|t| format!(" ({t})")).unwrap_or_default();
+                println!("  {label}: {}-{} {}{ta}", x["prefix"].as_str().unwrap_or_default(), x["max_length"], x["asn"].as_str().unwrap_or_default());
             }
         }
     }
-    if a.json {
-        let doc = json!({ "validated_routes": out });
-        println!("{}", serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?);
-    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The routes' answers from a running validator's `POST /api/v1/validity`.
+fn ask(server: &str, routes: &[(rpkit_objects::resources::Prefix, u32)]) -> Result<Vec<serde_json::Value>, String> {
+    let url = format!("{}/api/v1/validity", server.trim_end_matches('/'));
+    let body = json!({"routes": routes.iter().map(|(p, asn)| json!({"asn": asn, "prefix": p.to_string()})).collect::<Vec<_>>()});
+    let resp = reqwest::blocking::Client::new().post(&url).json(&body).send().map_err(|e| format!("cannot reach the validator at {server}: {e}"))?;
+    let status = resp.status();
+    let text = resp.text().map_err(|e| e.to_string())?;
+    if !status.is_success() {
+        return Err(format!("{url}: HTTP {}: {}", status.as_u16(), text.trim()));
+    }
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{url}: {e}"))?;
+    match v["validated_routes"].as_array() {
+        Some(list) if list.len() == routes.len() => Ok(list.clone()),
+        _ => Err(format!("{url}: the answer has no validated_routes for the {} routes asked", routes.len())),
+    }
 }
