@@ -1,5 +1,6 @@
 //! `rpkit`: one binary for every role (RIR operator, member, router operator, auditor).
 
+mod backup;
 mod client;
 mod commands;
 mod progress;
@@ -62,6 +63,8 @@ enum CaCmd {
     PublisherRequest(commands::ca::PublisherRequestArgs),
     /// Publish through an RFC 8181 server: store its RFC 8183 repository_response.
     Repository(commands::ca::RepositoryArgs),
+    /// Write a consistent copy of the CA's database (state and keys) while it runs.
+    Backup(commands::ca::BackupArgs),
     /// Export what the CA publishes and the ROAs/ASPAs behind it (admin token), for `rpkit audit --expect`.
     Export(commands::ca::ExportArgs),
 }
@@ -84,6 +87,7 @@ fn main() -> ExitCode {
         Command::Ca(CaCmd::PublisherRequest(a)) => commands::ca::publisher_request(a),
         Command::Ca(CaCmd::Repository(a)) => commands::ca::repository(a),
         Command::Ca(CaCmd::Export(a)) => commands::ca::export(a),
+        Command::Ca(CaCmd::Backup(a)) => commands::ca::backup(a),
         Command::Publication(c) => commands::publication::run(c),
         Command::Members(a) => commands::members::run(a),
         Command::Roa(a) => commands::roa::run(a),

@@ -197,3 +197,19 @@ pub fn export(a: ExportArgs) -> Result<ExitCode, String> {
     eprintln!("exported {} objects, {} ROA prefixes, {} ASPAs", e.objects.len(), e.roas.len(), e.aspas.len());
     Ok(ExitCode::SUCCESS)
 }
+
+#[derive(clap::Args)]
+pub struct BackupArgs {
+    #[arg(long, env = "RPKIT_DATA", default_value = "rpkit-data")]
+    data: PathBuf,
+    /// The new file (mode 0600: it holds the CA's private keys).
+    #[arg(long, short)]
+    output: PathBuf,
+}
+
+/// `rpkit ca backup`: `DATA/ca.sqlite` copied consistently, the server running or not.
+pub fn backup(a: BackupArgs) -> Result<ExitCode, String> {
+    crate::backup::sqlite(&a.data.join("ca.sqlite"), &a.output)?;
+    println!("backed up {} to {}", a.data.join("ca.sqlite").display(), a.output.display());
+    Ok(ExitCode::SUCCESS)
+}

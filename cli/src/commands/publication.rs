@@ -21,11 +21,22 @@ pub enum Cmd {
     RemovePublisher(RemoveArgs),
     /// Print an rsyncd.conf serving the rsync tree.
     RsyncdConf(RsyncdArgs),
+    /// Write a consistent copy of the server's database while it runs (a restore starts a new RRDP session).
+    Backup(BackupArgs),
     /// Let the next change set past the shrink guard, once.
     AllowShrink(ApiArgs),
     /// Register a publisher `bench` and publish random objects through RFC 8181 (benchmarks).
     #[command(hide = true)]
     BenchFill(BenchFillArgs),
+}
+
+#[derive(clap::Args)]
+pub struct BackupArgs {
+    #[arg(long, env = "RPKIT_PUBLICATION_DATA", default_value = "rpkit-publication")]
+    data: PathBuf,
+    /// The new file.
+    #[arg(long, short)]
+    output: PathBuf,
 }
 
 #[derive(clap::Args)]
@@ -140,6 +151,12 @@ pub fn run(cmd: Cmd) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::BenchFill(a) => bench_fill(a),
+        Cmd::Backup(a) => {
+            let db = a.data.join("publication.sqlite");
+            crate::backup::sqlite(&db, &a.output)?;
+            println!("backed up {} to {}", db.display(), a.output.display());
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::AllowShrink(a) => {
             let url = format!("{}/api/v1/shrink-guard/allow-next", a.server.trim_end_matches('/'));
             call(&a, reqwest::Method::POST, &url, None)?;

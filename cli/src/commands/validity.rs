@@ -25,7 +25,7 @@ pub struct Args {
     #[arg(long)]
     json: bool,
     /// Ask a running validator (`rpkit validator serve --http`, `rpkit up`) instead of validating.
-    #[arg(long, env = "RPKIT_VALIDATOR", conflicts_with = "tals")]
+    #[arg(long, conflicts_with = "tals")]
     server: Option<String>,
 }
 
@@ -80,7 +80,12 @@ pub fn run(a: Args) -> Result<ExitCode, String> {
         for (label, key) in [("matched", "matched"), ("unmatched AS", "unmatched_as"), ("unmatched length", "unmatched_length")] {
             for x in v["validity"]["VRPs"][key].as_array().into_iter().flatten() {
                 let ta = x["ta"].as_str().map(|t| format!(" ({t})")).unwrap_or_default();
-                println!("  {label}: {}-{} {}{ta}", x["prefix"].as_str().unwrap_or_default(), x["max_length"], x["asn"].as_str().unwrap_or_default());
+                println!(
+                    "  {label}: {}-{} {}{ta}",
+                    x["prefix"].as_str().unwrap_or_default(),
+                    x["max_length"],
+                    x["asn"].as_str().unwrap_or_default()
+                );
             }
         }
     }
@@ -91,7 +96,11 @@ pub fn run(a: Args) -> Result<ExitCode, String> {
 fn ask(server: &str, routes: &[(rpkit_objects::resources::Prefix, u32)]) -> Result<Vec<serde_json::Value>, String> {
     let url = format!("{}/api/v1/validity", server.trim_end_matches('/'));
     let body = json!({"routes": routes.iter().map(|(p, asn)| json!({"asn": asn, "prefix": p.to_string()})).collect::<Vec<_>>()});
-    let resp = reqwest::blocking::Client::new().post(&url).json(&body).send().map_err(|e| format!("cannot reach the validator at {server}: {e}"))?;
+    let resp = reqwest::blocking::Client::new()
+        .post(&url)
+        .json(&body)
+        .send()
+        .map_err(|e| format!("cannot reach the validator at {server}: {e}"))?;
     let status = resp.status();
     let text = resp.text().map_err(|e| e.to_string())?;
     if !status.is_success() {

@@ -143,17 +143,19 @@ impl Proc {
         }
     }
 
-    pub fn stop(&mut self) {
+    /// SIGINT, then SIGKILL after 30 s; the exit status when it stopped by itself.
+    pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
         let _ = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status();
         let t0 = Instant::now();
         while t0.elapsed() < Duration::from_secs(30) {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return Some(st);
             }
             std::thread::sleep(Duration::from_millis(50));
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+        None
     }
 }
 

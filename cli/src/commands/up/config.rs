@@ -80,7 +80,10 @@ impl UpConfig {
     pub fn rrdp_port(&self) -> Result<u16, String> {
         let port = self.publication.rrdp_listen.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok());
         port.filter(|p| *p != 0).ok_or_else(|| {
-            format!("publication.rrdp_listen = {:?}: want HOST:PORT with a fixed port (it goes into the URIs)", self.publication.rrdp_listen)
+            format!(
+                "publication.rrdp_listen = {:?}: want HOST:PORT with a fixed port (it goes into the URIs)",
+                self.publication.rrdp_listen
+            )
         })
     }
     /// `https://HOST:PORT/`: RRDP below `rrdp/`, objects at their rsync paths.

@@ -57,6 +57,10 @@ pub struct Args {
     /// Print nothing but errors (DATA/up.json is still written).
     #[arg(long, short)]
     quiet: bool,
+    /// Print shell `export` lines for the system running on DATA (RPKIT_SERVER,
+    /// RPKIT_TOKEN, RPKIT_TAL, ...) and exit: `eval "$(rpkit up --env)"`.
+    #[arg(long)]
+    env: bool,
 }
 
 /// Paths inside DATA.
@@ -93,6 +97,10 @@ pub fn run(a: Args) -> Result<ExitCode, String> {
     let data = a.data.unwrap_or_else(config::default_data_dir);
     std::fs::create_dir_all(&data).map_err(|e| format!("{}: {e}", data.display()))?;
     let data = std::path::absolute(&data).map_err(|e| e.to_string())?;
+    if a.env {
+        print!("{}", exports(&data)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     let cfg = config::load(&data, &a.sets)?;
     if !config::path(&data).exists() {
         std::fs::write(config::path(&data), config::template()).map_err(|e| format!("{}: {e}", config::path(&data).display()))?;
@@ -148,8 +156,13 @@ async fn up(cfg: &UpConfig, layout: &Layout, tls: &tls::Files, quiet: bool, keep
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
-    let publication =
-        tokio::spawn(rpkit_publication::http::serve(server.clone(), pub_token, pub_api, Some((rrdp, tls_config)), stopped(stop_rx.clone())));
+    let publication = tokio::spawn(rpkit_publication::http::serve(
+        server.clone(),
+        pub_token,
+        pub_api,
+        Some((rrdp, tls_config)),
+        stopped(stop_rx.clone()),
+    ));
 
     // The CA: registered at the publication server, TA and demo members on first start.
     let (s, c, l) = (server.clone(), cfg.clone(), Layout::new(layout.data.clone()));
@@ -212,6 +225,8 @@ async fn up(cfg: &UpConfig, layout: &Layout, tls: &tls::Files, quiet: bool, keep
             "rtr": rtr_addr.to_string(),
             "validator_http": format!("http://{http_addr}"),
             "admin_token_file": layout.ca.join("admin-token"),
+            "publication_api": format!("http://{pub_addr}"),
+            "publication_token_file": layout.publication.join("admin-token"),
         });
         let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())? + "\n";
         super::validate::write_atomically(&layout.up_json, text.as_bytes())?;
@@ -236,6 +251,34 @@ async fn up(cfg: &UpConfig, layout: &Layout, tls: &tls::Files, quiet: bool, keep
         eprintln!("stopped; `rpkit up --data {}` resumes", layout.data.display());
     }
     Ok(())
+}
+
+/// `export` lines for the system running on `data`, read from its up.json.
+fn exports(data: &Path) -> Result<String, String> {
+    let path = data.join("up.json");
+    let text =
+        std::fs::read_to_string(&path).map_err(|_| format!("no `rpkit up` is running on {} (no {})", data.display(), path.display()))?;
+    let j: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let s = |k: &str| j[k].as_str().unwrap_or_default().to_string();
+    let read = |k: &str| std::fs::read_to_string(s(k)).map(|t| t.trim().to_string()).unwrap_or_default();
+    let (rtr_host, rtr_port) = s("rtr").rsplit_once(':').map(|(h, p)| (h.to_string(), p.to_string())).unwrap_or_default();
+    let vars = [
+        ("RPKIT_UP_DATA", data.display().to_string()),
+        ("RPKIT_SERVER", s("ca_api")),
+        ("RPKIT_TOKEN", j["member"]["token"].as_str().unwrap_or_default().to_string()),
+        ("RPKIT_MEMBER", j["member"]["handle"].as_str().unwrap_or_default().to_string()),
+        ("RPKIT_ADMIN_TOKEN", read("admin_token_file")),
+        ("RPKIT_TAL", s("tal")),
+        ("RPKIT_TLS_CA", s("tls_ca")),
+        ("RPKIT_VALIDATOR", s("validator_http")),
+        ("RPKIT_RTR_HOST", rtr_host),
+        ("RPKIT_RTR_PORT", rtr_port),
+        ("RPKIT_RRDP_NOTIFICATION", s("rrdp_notification")),
+        ("RPKIT_RSYNC_DIR", s("rsync_dir")),
+        ("RPKIT_PUBLICATION_SERVER", s("publication_api")),
+        ("RPKIT_PUBLICATION_TOKEN", read("publication_token_file")),
+    ];
+    Ok(vars.iter().map(|(k, v)| format!("export {k}='{}'\n", v.replace('\'', "'\\''"))).collect())
 }
 
 /// Register the CA at the publication server, create the TA and import the demo
@@ -287,7 +330,9 @@ fn setup_ca(cfg: &UpConfig, layout: &Layout, server: &PublicationServer) -> Resu
     if !tal_path.exists() {
         let tal = match ca.tal() {
             Ok(t) => t,
-            Err(_) => ca.init(&ALL_RESOURCES.parse().map_err(|e| format!("{e}"))?).map_err(|e| format!("creating the trust anchor: {e}"))?,
+            Err(_) => {
+                ca.init(&ALL_RESOURCES.parse().map_err(|e| format!("{e}"))?).map_err(|e| format!("creating the trust anchor: {e}"))?
+            }
         };
         std::fs::write(&tal_path, tal.encode()).map_err(|e| io(&tal_path, e))?;
     }
