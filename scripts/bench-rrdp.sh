@@ -2,12 +2,13 @@
 # RRDP serving benchmark: requests/s for notification.xml and a ~10 MB snapshot,
 # rpkit's HTTPS server against nginx serving the same files with the same TLS
 # certificate, both measured in this run with wrk (Debian packages).
-# Usage: scripts/bench-rrdp.sh [seconds per run, default 10]
+# Usage: scripts/bench-rrdp.sh [seconds per run, default 10] [report, default target/bench/rrdp.md]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
+report=${2:-target/bench/rrdp.md}
 ./scripts/apt-install.sh wrk nginx openssl
-cargo build --release -q
+cargo build --profile bench -q --bin rpkit   # the benchmarks' build (target/release)
 bin=target/release/rpkit
 w=$(mktemp -d /tmp/rpkit-bench-rrdp.XXXXXX)
 chmod 755 "$w"
@@ -62,3 +63,15 @@ n_n=$(run "nginx  notification.xml" "https://127.0.0.1:18444/rrdp/notification.x
 s_r=$(run "rpkit  snapshot" "https://127.0.0.1:18443/rrdp/$snapshot")
 s_n=$(run "nginx  snapshot" "https://127.0.0.1:18444/rrdp/$snapshot")
 awk -v a="$n_r" -v b="$n_n" -v c="$s_r" -v d="$s_n" 'BEGIN { printf "ratio rpkit/nginx: notification %.2f, snapshot %.2f\n", a / b, c / d }'
+mkdir -p "$(dirname "$report")"
+{
+  echo "## RRDP over HTTPS: rpkit's server against nginx"
+  echo
+  echo "Requests per second with wrk (\`-t2 -c32 -d${secs}s\`), both serving the same files with the same TLS certificate"
+  echo "in the same run; the 2 cores are shared by server and load generator. Snapshot: $((size / 1000000)) MB."
+  echo
+  echo "| file | rpkit (req/s) | nginx (req/s) | rpkit ÷ nginx |"
+  echo "|---|---:|---:|---:|"
+  awk -v a="$n_r" -v b="$n_n" 'BEGIN { printf "| notification.xml | %.0f | %.0f | %.2f× |\n", a, b, a / b }'
+  awk -v a="$s_r" -v b="$s_n" 'BEGIN { printf "| snapshot | %.1f | %.1f | %.2f× |\n", a, b, a / b }'
+} > "$report"

@@ -36,4 +36,10 @@ set -e
 # One closing line for the whole run (cargo prints one per test binary).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+
+# The benchmark harness at its quick size, so that it keeps working (in CI, or
+# with RPKIT_BENCH_QUICK=1); its report goes to target/bench/BENCHMARKS-quick.md.
+if [ "$status" = 0 ] && { [ "${CI:-}" = true ] || [ "${RPKIT_BENCH_QUICK:-}" = 1 ]; }; then
+  ./scripts/bench.sh --quick || status=$?
+fi
 exit "$status"

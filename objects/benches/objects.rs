@@ -2,9 +2,10 @@
 //! verify a ROA and a 1,000-entry manifest against a bare RSA-2048 verify measured
 //! in the same run; key generation on one core and on all cores; signing.
 //!
-//! Run: `cargo bench -p rpkit-objects --bench objects`
+//! Run: `cargo bench -p rpkit-objects --bench objects [-- --quick]`. Besides
+//! criterion's own output, the medians and ratios go to `target/bench/objects.md`.
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::{criterion_group, BatchSize, Criterion, Throughput};
 use rpkit_objects::cert::{CertBuilder, SiaSpec};
 use rpkit_objects::crypto::{generate_rsa_keys, sha256, KeyPair, Signer, SoftSigner};
 use rpkit_objects::der::Time;
@@ -137,4 +138,52 @@ fn keys(c: &mut Criterion) {
 }
 
 criterion_group!(benches, verify, keys);
-criterion_main!(benches);
+
+/// Criterion's median of one benchmark, in nanoseconds, from its estimates file.
+fn median_ns(id: &str) -> Option<f64> {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/criterion").join(id).join("new/estimates.json");
+    let text = std::fs::read_to_string(p).ok()?;
+    let i = text.find("\"median\"")?;
+    let rest = &text[i..];
+    let j = rest.find("\"point_estimate\":")? + "\"point_estimate\":".len();
+    rest[j..].split(|c| c == ',' || c == '}').next()?.trim().parse().ok()
+}
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    let quick = std::env::args().any(|a| a == "--quick");
+    let base = median_ns("verify/rsa2048_verify_baseline").unwrap_or(f64::NAN);
+    let mut out = String::from(
+        "## Objects: decoding and verifying, keys and signatures\n\n\
+         Criterion medians. The baseline, measured in the same run: one bare RSA-2048 signature verification.\n\n\
+         | benchmark | median | ÷ bare RSA verify |\n|---|---:|---:|\n",
+    );
+    for id in [
+        "verify/rsa2048_verify_baseline",
+        "verify/roa_decode_and_cms_verify",
+        "verify/roa_decode_and_verify_cms_and_ee",
+        "verify/manifest_1000_decode_and_cms_verify",
+        "verify/manifest_1000_decode_and_verify_cms_and_ee",
+        "verify/manifest_1000_sha256_of_content",
+        "verify/manifest_1000_content_decode",
+        "keys/rsa2048_keygen_1_core",
+        "keys/rsa2048_keygen_all_cores",
+        "sign/rsa2048_sha256_sign",
+    ] {
+        let Some(ns) = median_ns(id) else { continue };
+        let shown = if ns >= 1e6 { format!("{:.1} ms", ns / 1e6) } else { format!("{:.1} µs", ns / 1e3) };
+        out.push_str(&format!("| `{id}` | {shown} | {:.2}× |\n", ns / base));
+    }
+    let threads = rayon::current_num_threads() as f64;
+    if let (Some(one), Some(all)) = (median_ns("keys/rsa2048_keygen_1_core"), median_ns("keys/rsa2048_keygen_all_cores")) {
+        out.push_str(&format!(
+            "\nKey generation: {:.1} keys/s on one core, {:.1} keys/s on all {threads} cores.\n",
+            1e9 / one,
+            threads * 2.0 * 1e9 / all
+        ));
+    }
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bench");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(if quick { "objects-quick.md" } else { "objects.md" }), out).unwrap();
+}

@@ -16,7 +16,7 @@ pub enum Cmd {
     /// Register a publisher from its RFC 8183 publisher_request; prints the repository_response.
     AddPublisher(AddArgs),
     /// List publishers.
-    Publishers(ApiArgs),
+    Publishers(PublishersArgs),
     /// Remove a publisher and withdraw everything it published.
     RemovePublisher(RemoveArgs),
     /// Print an rsyncd.conf serving the rsync tree.
@@ -97,6 +97,15 @@ pub struct ApiArgs {
 }
 
 #[derive(clap::Args)]
+pub struct PublishersArgs {
+    #[command(flatten)]
+    api: ApiArgs,
+    /// table or json.
+    #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+    format: String,
+}
+
+#[derive(clap::Args)]
 pub struct AddArgs {
     #[command(flatten)]
     api: ApiArgs,
@@ -137,8 +146,12 @@ pub fn run(cmd: Cmd) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Publishers(a) => {
-            let url = format!("{}/api/v1/publishers", a.server.trim_end_matches('/'));
-            let v: serde_json::Value = serde_json::from_str(&call(&a, reqwest::Method::GET, &url, None)?).map_err(|e| e.to_string())?;
+            let url = format!("{}/api/v1/publishers", a.api.server.trim_end_matches('/'));
+            let v: serde_json::Value = serde_json::from_str(&call(&a.api, reqwest::Method::GET, &url, None)?).map_err(|e| e.to_string())?;
+            if a.format == "json" {
+                println!("{}", serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?);
+                return Ok(ExitCode::SUCCESS);
+            }
             println!("{:<24} {:>8}  base URI", "handle", "objects");
             for p in v.as_array().into_iter().flatten() {
                 println!("{:<24} {:>8}  {}", p["handle"].as_str().unwrap_or(""), p["objects"], p["base_uri"].as_str().unwrap_or(""));

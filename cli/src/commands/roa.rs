@@ -20,6 +20,8 @@ pub enum Cmd {
         /// Show what would change, change nothing.
         #[arg(long)]
         dry_run: bool,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
     },
     /// Remove a ROA: `PREFIX[-MAXLEN] AS<N>`.
     Remove {
@@ -27,6 +29,8 @@ pub enum Cmd {
         asn: String,
         #[arg(long)]
         dry_run: bool,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
     },
     /// Apply a file atomically: lines `PREFIX[-MAXLEN] AS<N>` are the whole desired
     /// set; with `+`/`-` in front they are a delta; `#` starts a comment. JSON
@@ -87,7 +91,7 @@ pub fn run(a: Args) -> Result<ExitCode, String> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Add { prefix, asn, dry_run } => {
+        Cmd::Add { prefix, asn, dry_run, format } => {
             let s = spec(&prefix, &asn)?;
             if s.max_length > s.prefix.len {
                 // RFC 9319 §7 (ROA-10): a maxLength beyond the prefix length invites forged-origin hijacks.
@@ -97,11 +101,11 @@ pub fn run(a: Args) -> Result<ExitCode, String> {
                 );
             }
             let delta = RoaDelta { added: vec![s], removed: vec![] };
-            report(&c, &member, &delta, dry_run, Format::Table)
+            apply(&c, &member, &delta, dry_run, format, None)
         }
-        Cmd::Remove { prefix, asn, dry_run } => {
+        Cmd::Remove { prefix, asn, dry_run, format } => {
             let delta = RoaDelta { added: vec![], removed: vec![spec(&prefix, &asn)?] };
-            report(&c, &member, &delta, dry_run, Format::Table)
+            apply(&c, &member, &delta, dry_run, format, None)
         }
         Cmd::Apply { file, dry_run, format } => {
             let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
@@ -131,10 +135,6 @@ fn delta_from_file(text: &str, current: &[Value]) -> Result<RoaDelta, String> {
     let want: BTreeSet<RoaSpec> = want.into_iter().collect();
     let have: BTreeSet<RoaSpec> = current.iter().filter_map(|v| serde_json::from_value::<RoaSpec>(v.clone()).ok()).collect();
     Ok(RoaDelta { added: want.difference(&have).copied().collect(), removed: have.difference(&want).copied().collect() })
-}
-
-fn report(c: &Client, member: &str, delta: &RoaDelta, dry_run: bool, format: Format) -> Result<ExitCode, String> {
-    apply(c, member, delta, dry_run, format, None)
 }
 
 /// Send a delta and print what it did (or would do).

@@ -1,0 +1,436 @@
+//! CA benchmarks, rpkit next to Krill 0.16.1 and to bare key generation, all
+//! measured in the same run:
+//! - a bulk add of N ROAs to one member in one API call, `rpkit ca serve` with
+//!   an empty and with a warm key pool, Krill with `krillc roas update`; both
+//!   CAs publish through the same `rpkit publication serve` (RFC 8181);
+//! - `GET` of all those ROAs (median of 5), and each CA server's peak RSS;
+//! - a scheduled re-issue of the manifests and CRLs of M member CAs (in process,
+//!   with the clock moved 17 hours on), against key generation for as many keys.
+//!
+//! Run: `cargo bench -p rpkit --bench ca -- [--quick] [--runs N] [--roas N] [--members M]`
+//! (defaults 1,000 ROAs and 500 members; `--quick` 100 and 50). The report is
+//! printed and written to `target/bench/ca.md` (`ca-quick.md`).
+
+#[path = "../tests/peers/mod.rs"]
+mod peers;
+
+#[path = "support/rss.rs"]
+mod rss;
+
+use peers::Proc;
+use rpkit_ca::publisher::MemoryPublisher;
+use rpkit_ca::{Ca, CaConfig};
+use rpkit_objects::crypto::generate_rsa_keys;
+use rpkit_objects::der::Time;
+use serde_json::{json, Value};
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_rpkit");
+const KRILL_TOKEN: &str = "krill-bench-token";
+
+fn arg(name: &str) -> Option<usize> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok())
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{cmd:?}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// The peak resident memory of a process tree, sampled every 50 ms until dropped.
+struct PeakRss {
+    stop: Arc<AtomicBool>,
+    peak: Arc<AtomicU64>,
+}
+
+impl PeakRss {
+    fn watch(pid: u32) -> PeakRss {
+        let (stop, peak) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)));
+        let (s, p) = (stop.clone(), peak.clone());
+        std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                p.fetch_max(rss::tree_rss(pid), Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        PeakRss { stop, peak }
+    }
+    fn mib(&self) -> f64 {
+        self.peak.load(Ordering::Relaxed) as f64 / 1024.0
+    }
+}
+
+impl Drop for PeakRss {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// `n` ROAs for /24s of 10.0.0.0/8 from AS64496.
+fn roas(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("10.{}.{}.0/24", i / 256, i % 256)).collect()
+}
+
+/// The publication server both CAs publish to.
+struct Publication {
+    _proc: Proc,
+    url: String,
+    token: String,
+}
+
+fn publication(w: &Path) -> Publication {
+    let mut proc = Proc::spawn(
+        Command::new(BIN).args(["publication", "serve", "--listen", "127.0.0.1:0", "--interval-ms", "500", "--data"]).arg(w.join("pub")),
+        &w.join("publication.log"),
+    );
+    let url = proc.wait_line("publication server API and RFC 8181 on ");
+    let token = std::fs::read_to_string(w.join("pub/admin-token")).unwrap().trim().to_string();
+    Publication { _proc: proc, url, token }
+}
+
+impl Publication {
+    /// Register a publisher from its request file; the response's path.
+    fn add(&self, request: &Path, sia_base: Option<&str>) -> String {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["publication", "add-publisher"]).arg(request);
+        if let Some(b) = sia_base {
+            cmd.args(["--sia-base", b]);
+        }
+        run(cmd.env("RPKIT_PUBLICATION_SERVER", &self.url).env("RPKIT_PUBLICATION_TOKEN", &self.token))
+    }
+}
+
+/// `rpkit ca serve` on a new data directory with member `bulk` (AS64496, 10.0.0.0/8),
+/// publishing through `publication`; the key pool kept at `pool` keys.
+struct RpkitCa {
+    proc: Proc,
+    url: String,
+    token: String,
+    http: reqwest::blocking::Client,
+}
+
+fn rpkit_ca(w: &Path, name: &str, p: &Publication, pool: usize) -> RpkitCa {
+    let data = w.join(name);
+    let base = format!("rsync://rpki.test/repo/{name}/");
+    std::fs::write(
+        w.join(format!("{name}-req.xml")),
+        run(Command::new(BIN).args(["ca", "publisher-request", "--handle", name, "--data"]).arg(&data)),
+    )
+    .unwrap();
+    let resp = p.add(&w.join(format!("{name}-req.xml")), Some(&base));
+    std::fs::write(w.join(format!("{name}-resp.xml")), resp).unwrap();
+    run(Command::new(BIN).args(["ca", "repository", "--data"]).arg(&data).arg(w.join(format!("{name}-resp.xml"))));
+    run(Command::new(BIN).args(["ta", "init", "--rsync-base", &base, "--data"]).arg(&data));
+    let cfg_path = data.join("ca.json");
+    let mut cfg: Value = serde_json::from_str(&std::fs::read_to_string(&cfg_path).unwrap()).unwrap();
+    cfg["key_pool_target"] = json!(pool);
+    cfg["key_pool_batch"] = json!(pool.max(1));
+    std::fs::write(&cfg_path, cfg.to_string()).unwrap();
+    let mut proc = Proc::spawn(
+        Command::new(BIN).args(["ca", "serve", "--listen", "127.0.0.1:0", "--data"]).arg(&data).env("RUST_LOG", "warn"),
+        &w.join(format!("{name}.log")),
+    );
+    let url = proc.wait_line("rpkit CA API on ");
+    let token = std::fs::read_to_string(data.join("admin-token")).unwrap().trim().to_string();
+    let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(7200)).build().unwrap();
+    let ca = RpkitCa { proc, url, token, http };
+    ca.call(reqwest::Method::POST, "/api/v1/members", Some(json!({"handle": "bulk", "resources": "AS64496, 10.0.0.0/8"})));
+    ca
+}
+
+impl RpkitCa {
+    fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut rb = self.http.request(method, format!("{}{path}", self.url)).bearer_auth(&self.token);
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        let r = rb.send().unwrap();
+        let status = r.status();
+        let text = r.text().unwrap();
+        assert!(status.is_success(), "{path}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+    fn pool_size(&self) -> usize {
+        let text = self.http.get(format!("{}/metrics", self.url)).send().unwrap().text().unwrap();
+        text.lines().find_map(|l| l.strip_prefix("rpkit_ca_key_pool_size ")).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
+    }
+    /// Seconds for one delta adding `prefixes`.
+    fn bulk_add(&self, prefixes: &[String]) -> f64 {
+        let added: Vec<Value> = prefixes.iter().map(|p| json!({"prefix": p, "asn": 64496})).collect();
+        let t = Instant::now();
+        let report = self.call(reqwest::Method::POST, "/api/v1/members/bulk/roas/delta", Some(json!({ "added": added })));
+        let secs = t.elapsed().as_secs_f64();
+        assert!(report.to_string().contains(&prefixes[prefixes.len() - 1]), "{report}");
+        secs
+    }
+    /// Median seconds of 5 `GET`s of all ROAs, checking the count.
+    fn get_all(&self, n: usize) -> f64 {
+        median(
+            (0..5)
+                .map(|_| {
+                    let t = Instant::now();
+                    let v = self.call(reqwest::Method::GET, "/api/v1/members/bulk/roas", None);
+                    let secs = t.elapsed().as_secs_f64();
+                    assert_eq!(v.as_array().map(Vec::len), Some(n));
+                    secs
+                })
+                .collect(),
+        )
+    }
+}
+
+/// Krill with its testbed TA as parent of `ca` (10.0.0.0/8, AS64496), `ca`
+/// publishing through our publication server.
+struct Krill {
+    proc: Proc,
+    port: u16,
+    ca: String,
+    bin: std::path::PathBuf,
+    http: reqwest::blocking::Client,
+}
+
+impl Krill {
+    fn krillc(&self, args: &[&str]) -> String {
+        run(Command::new(self.bin.join("krillc"))
+            .args(args)
+            .env("KRILL_CLI_SERVER", format!("https://localhost:{}/", self.port))
+            .env("KRILL_CLI_TOKEN", KRILL_TOKEN))
+    }
+    fn routes(&self) -> Vec<Value> {
+        let r = self
+            .http
+            .get(format!("https://localhost:{}/api/v1/cas/{}/routes", self.port, self.ca))
+            .bearer_auth(KRILL_TOKEN)
+            .send()
+            .unwrap();
+        r.json().unwrap()
+    }
+}
+
+fn krill(w: &Path, bin: &Path, p: &Publication, ca: &str) -> Krill {
+    let port = free_port();
+    let data = w.join("krill-data");
+    std::fs::write(
+        w.join("krill.conf"),
+        format!(
+            "storage_uri = \"{}\"\nadmin_token = \"{KRILL_TOKEN}\"\nip = \"127.0.0.1\"\nport = {port}\nservice_uri = \"https://localhost:{port}/\"\n\
+             https_mode = \"generate\"\nbgp_riswhois_enabled = false\nlog_type = \"stderr\"\nlog_level = \"warn\"\n\n[testbed]\n\
+             rrdp_base_uri = \"https://localhost:{port}/rrdp/\"\nrsync_jail = \"rsync://localhost/krill/\"\n\
+             ta_aia = \"rsync://localhost/krill/ta/ta.cer\"\nta_uri = \"https://localhost:{port}/ta/ta.cer\"\n",
+            data.display()
+        ),
+    )
+    .unwrap();
+    let proc = Proc::spawn(Command::new(bin.join("krill")).arg("-c").arg(w.join("krill.conf")), &w.join("krill.log"));
+    let http = reqwest::blocking::Client::builder().danger_accept_invalid_certs(true).timeout(Duration::from_secs(7200)).build().unwrap();
+    let k = Krill { proc, port, ca: ca.to_string(), bin: bin.to_path_buf(), http };
+    let t0 = Instant::now();
+    loop {
+        let ok = Command::new(bin.join("krillc"))
+            .arg("list")
+            .env("KRILL_CLI_SERVER", format!("https://localhost:{port}/"))
+            .env("KRILL_CLI_TOKEN", KRILL_TOKEN)
+            .output()
+            .map(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).contains("testbed"))
+            .unwrap_or(false);
+        if ok {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(120), "krill did not start:\n{}", k.proc.log_text());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    k.krillc(&["add", "--ca", ca]);
+    std::fs::write(w.join("krill-req.xml"), k.krillc(&["repo", "request", "--ca", ca])).unwrap();
+    std::fs::write(w.join("krill-resp.xml"), p.add(&w.join("krill-req.xml"), None)).unwrap();
+    k.krillc(&["repo", "configure", "--ca", ca, "--response", w.join("krill-resp.xml").to_str().unwrap()]);
+    std::fs::write(w.join("krill-child.xml"), k.krillc(&["parents", "request", "--ca", ca])).unwrap();
+    let child = w.join("krill-child.xml");
+    let parent = k.krillc(&[
+        "children",
+        "add",
+        "--ca",
+        "testbed",
+        "--child",
+        ca,
+        "--ipv4",
+        "10.0.0.0/8",
+        "--asn",
+        "AS64496",
+        "--request",
+        child.to_str().unwrap(),
+    ]);
+    std::fs::write(w.join("krill-parent.xml"), parent).unwrap();
+    k.krillc(&["parents", "add", "--ca", ca, "--parent", "testbed", "--response", w.join("krill-parent.xml").to_str().unwrap()]);
+    // Ready once the CA holds its certificate (its resources show).
+    let t0 = Instant::now();
+    while !k.krillc(&["show", "--ca", ca]).contains("10.0.0.0/8") {
+        assert!(t0.elapsed() < Duration::from_secs(120), "Krill's {ca} never got its certificate:\n{}", k.proc.log_text());
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    k
+}
+
+struct Figures {
+    keys_per_s: f64,
+    rpkit_empty: Vec<f64>,
+    rpkit_warm: Vec<f64>,
+    rpkit_get: f64,
+    rpkit_rss: f64,
+    krill_add: Vec<f64>,
+    krill_get: f64,
+    krill_rss: f64,
+    reissue_cas: usize,
+    reissue_secs: f64,
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let n = arg("--roas").unwrap_or(if quick { 100 } else { 1000 });
+    let members = arg("--members").unwrap_or(if quick { 50 } else { 500 });
+    let runs = arg("--runs").unwrap_or(1).max(1);
+    let Some(peers) = peers::prepare() else { return };
+    let w = peers::open_dir("bench-ca");
+    let prefixes = roas(n);
+
+    // Bare key generation on all cores: the floor for anything needing fresh keys.
+    let k = n.clamp(20, 200);
+    let t = Instant::now();
+    generate_rsa_keys(k).unwrap();
+    let keys_per_s = k as f64 / t.elapsed().as_secs_f64();
+    eprintln!("bare RSA-2048 key generation, all cores: {keys_per_s:.1} keys/s");
+
+    let p = publication(&w);
+    let mut f = Figures {
+        keys_per_s,
+        rpkit_empty: vec![],
+        rpkit_warm: vec![],
+        rpkit_get: 0.0,
+        rpkit_rss: 0.0,
+        krill_add: vec![],
+        krill_get: 0.0,
+        krill_rss: 0.0,
+        reissue_cas: 0,
+        reissue_secs: 0.0,
+    };
+    for r in 0..runs {
+        // rpkit, empty pool: every key is made inside the request.
+        let ca = rpkit_ca(&w, &format!("empty{r}"), &p, 0);
+        let rss = PeakRss::watch(ca.proc.id());
+        f.rpkit_empty.push(ca.bulk_add(&prefixes));
+        f.rpkit_rss = f.rpkit_rss.max(rss.mib());
+        eprintln!("rpkit, empty key pool: {:.1} s", f.rpkit_empty[r]);
+        drop(ca);
+        // rpkit, warm pool: filled in the background before the request, as in service.
+        let ca = rpkit_ca(&w, &format!("warm{r}"), &p, n + 8);
+        let t0 = Instant::now();
+        while ca.pool_size() < n {
+            assert!(t0.elapsed() < Duration::from_secs(7200), "the key pool never filled");
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        let rss = PeakRss::watch(ca.proc.id());
+        f.rpkit_warm.push(ca.bulk_add(&prefixes));
+        f.rpkit_get = ca.get_all(n);
+        f.rpkit_rss = f.rpkit_rss.max(rss.mib());
+        eprintln!("rpkit, warm key pool: {:.2} s; GET {:.1} ms", f.rpkit_warm[r], f.rpkit_get * 1000.0);
+        drop(ca);
+        // Krill: the same ROAs in one delta.
+        let _ = std::fs::remove_dir_all(w.join("krill-data"));
+        let kr = krill(&w, &peers.krill, &p, &format!("kca{r}"));
+        let rss = PeakRss::watch(kr.proc.id());
+        let args: Vec<String> = prefixes.iter().flat_map(|p| ["--add".to_string(), format!("{p} => 64496")]).collect();
+        let mut all = vec!["roas", "update", "--ca", kr.ca.as_str()];
+        all.extend(args.iter().map(String::as_str));
+        let t = Instant::now();
+        kr.krillc(&all);
+        f.krill_add.push(t.elapsed().as_secs_f64());
+        f.krill_get = median(
+            (0..5)
+                .map(|_| {
+                    let t = Instant::now();
+                    let got = kr.routes();
+                    let secs = t.elapsed().as_secs_f64();
+                    assert_eq!(got.len(), n, "Krill lists every ROA");
+                    secs
+                })
+                .collect(),
+        );
+        f.krill_rss = f.krill_rss.max(rss.mib());
+        eprintln!("Krill: {:.1} s; GET {:.1} ms", f.krill_add[r], f.krill_get * 1000.0);
+        drop(kr);
+    }
+
+    // Scheduled re-issue, in process: the clock moved past the re-issue margin.
+    let mut ca = Ca::open(None, CaConfig { key_pool_target: 0, ..CaConfig::default() }, Arc::new(MemoryPublisher::new())).unwrap();
+    let clock = Arc::new(Mutex::new(Time::now()));
+    let c = clock.clone();
+    ca.set_clock(Arc::new(move || *c.lock().unwrap()));
+    ca.init(&"AS0-AS4294967295, 0.0.0.0/0, ::/0".parse().unwrap()).unwrap();
+    ca.import_delegated(&rpkit_test_vectors::delegated::generate(members, 1)).unwrap();
+    let later = clock.lock().unwrap().add_secs(17 * 3600);
+    *clock.lock().unwrap() = later;
+    let t = Instant::now();
+    f.reissue_cas = ca.reissue_due().unwrap();
+    f.reissue_secs = t.elapsed().as_secs_f64();
+
+    let report = render(&f, n, runs);
+    println!("{report}");
+    let dir = peers::workspace().join("target/bench");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(if quick { "ca-quick.md" } else { "ca.md" }), &report).unwrap();
+    let _ = std::fs::remove_dir_all(&w);
+}
+
+fn render(f: &Figures, n: usize, runs: usize) -> String {
+    let (empty, warm, krill) = (median(f.rpkit_empty.clone()), median(f.rpkit_warm.clone()), median(f.krill_add.clone()));
+    let keygen = n as f64 / f.keys_per_s;
+    let ms = |s: f64| s * 1000.0 / n as f64;
+    let mut out = format!(
+        "## CA: {n} ROAs added to one member in one request; re-issue of {} member CAs\n\n\
+         Medians of {runs} runs. Both CAs publish through the same `rpkit publication serve` (RFC 8181). \
+         Bare RSA-2048 key generation on all cores, measured in the same run: {:.1} keys/s, so {n} fresh keys \
+         take at least {keygen:.1} s. rpkit's \"warm\" pool was filled in the background before the request, \
+         as `rpkit ca serve` keeps it; Krill has no key pool.\n\n",
+        f.reissue_cas, f.keys_per_s
+    );
+    out.push_str("| | rpkit ca serve | Krill 0.16.1 | rpkit ÷ Krill |\n|---|---:|---:|---:|\n");
+    out.push_str(&format!("| bulk add, empty key pool (s) | {empty:.1} | {krill:.1} | {:.2}× |\n", empty / krill));
+    out.push_str(&format!("| per ROA (ms) | {:.1} | {:.1} | |\n", ms(empty), ms(krill)));
+    out.push_str(&format!("| bulk add, warm key pool (s) | {warm:.2} | | {:.3}× |\n", warm / krill));
+    out.push_str(&format!(
+        "| `GET` of all {n} ROAs (ms) | {:.1} | {:.1} | {:.2}× |\n",
+        f.rpkit_get * 1000.0,
+        f.krill_get * 1000.0,
+        f.rpkit_get / f.krill_get
+    ));
+    out.push_str(&format!(
+        "| peak RSS of the CA server (MiB) | {:.0} | {:.0} | {:.2}× |\n",
+        f.rpkit_rss,
+        f.krill_rss,
+        f.rpkit_rss / f.krill_rss
+    ));
+    out.push_str(&format!(
+        "\nEmpty-pool bulk add ÷ key generation alone: {:.2}× (rpkit), {:.2}× (Krill). Scheduled re-issue of {} member CAs' \
+         manifests and CRLs (one fresh key each): {:.1} s, {:.2}× key generation alone.\n",
+        empty / keygen,
+        krill / keygen,
+        f.reissue_cas,
+        f.reissue_secs,
+        f.reissue_secs / (f.reissue_cas as f64 / f.keys_per_s)
+    ));
+    out
+}

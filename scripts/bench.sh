@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Every benchmark in one run, rpkit next to its peers (rpki-client, Routinator,
+# StayRTR, Krill, nginx) measured in the same run, written to BENCHMARKS.md:
+# the machine, the versions, medians, ratios and how to reproduce.
+#
+# Usage: scripts/bench.sh [--quick] [--runs N]
+#   --quick   small sizes, one run; the report goes to target/bench/BENCHMARKS-quick.md
+#   --runs N  runs per measurement where a benchmark repeats (default 3)
+# Needs root, like the interoperability tests (ports 443 and 873, /etc/hosts,
+# the system's TLS roots); installs the peers with scripts/peers.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+quick=""
+runs=3
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) quick="--quick"; runs=1 ;;
+    --runs) runs="$2"; shift ;;
+    *) echo "usage: scripts/bench.sh [--quick] [--runs N]" >&2; exit 2 ;;
+  esac
+  shift
+done
+if [ "$(id -u)" != 0 ]; then
+  echo "scripts/bench.sh needs root (ports 443 and 873, /etc/hosts), as the interoperability tests do" >&2
+  exit 1
+fi
+
+./scripts/apt-install.sh build-essential pkg-config libssl-dev openssl wrk nginx
+./scripts/peers.sh
+
+suffix=""
+report=BENCHMARKS.md
+if [ -n "$quick" ]; then
+  suffix="-quick"
+  report=target/bench/BENCHMARKS-quick.md
+fi
+mkdir -p target/bench
+started=$(date -u +%Y-%m-%dT%H:%MZ)
+t0=$(date +%s)
+
+step() { echo; echo "=== $1"; }
+step "objects (criterion)"
+cargo bench -q --locked -p rpkit-objects --bench objects -- ${quick:+--quick}
+step "publication"
+cargo bench -q --locked -p rpkit-publication --bench publication -- $quick
+step "RRDP serving against nginx"
+./scripts/bench-rrdp.sh "$([ -n "$quick" ] && echo 3 || echo 10)" "target/bench/rrdp$suffix.md"
+step "CA against Krill"
+cargo bench -q --locked -p rpkit --bench ca -- $quick --runs "$runs"
+step "validators on W1"
+cargo bench -q --locked -p rpkit --bench validator_w1 -- $quick --runs "$runs"
+step "RTR servers"
+cargo bench -q --locked -p rpkit --bench rtr -- $quick --runs "$runs"
+took=$(( $(date +%s) - t0 ))
+
+version() { "$@" 2>&1 | head -1 || echo "not found"; }
+{
+  echo "# rpkit benchmarks"
+  echo
+  echo "Written by \`scripts/bench.sh${quick:+ --quick}\` (not by hand) on $started, in $((took / 60)) minutes;"
+  echo "every figure below was measured in that one run, each next to its baseline or peer."
+  echo
+  echo "## Machine and versions"
+  echo
+  echo "| | |"
+  echo "|---|---|"
+  echo "| CPU | $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores |"
+  echo "| memory | $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) |"
+  echo "| system | $(. /etc/os-release && echo "$PRETTY_NAME"), Linux $(uname -r) |"
+  echo "| rpkit | $(git rev-parse --short HEAD)$(git diff --quiet || echo ' (with uncommitted changes)'), $(rustc --version) |"
+  echo "| rpki-client | $(version rpki-client -V) |"
+  echo "| Routinator | $(version .peers/routinator-0.15.2/bin/routinator --version) |"
+  echo "| StayRTR | $(dpkg-query -W -f '${Version}' stayrtr 2>/dev/null || echo '?') |"
+  echo "| Krill | $(version .peers/krill-0.16.1/bin/krill --version) |"
+  echo "| nginx | $(version nginx -v) |"
+  echo
+  for part in objects publication rrdp ca validator-w1 rtr; do
+    cat "target/bench/$part$suffix.md"
+    echo
+  done
+  echo "## Reproduce"
+  echo
+  echo "On a Debian machine with the Rust toolchain, as root: \`scripts/bench.sh\` (the full sizes, $runs runs;"
+  echo "about $((took / 60 + 1)) minutes here) or \`scripts/bench.sh --quick\` (small sizes, a few minutes). Each part alone:"
+  echo "\`cargo bench -p rpkit-objects --bench objects\`, \`cargo bench -p rpkit-publication --bench publication\`,"
+  echo "\`scripts/bench-rrdp.sh\`, \`cargo bench -p rpkit --bench ca\`, \`cargo bench -p rpkit --bench validator_w1\`,"
+  echo "\`cargo bench -p rpkit --bench rtr\` (each takes \`--quick\`; those that repeat take \`--runs N\`)."
+} > "$report"
+echo
+echo "report: $report ($((took / 60)) min)"
