@@ -59,7 +59,10 @@ pub fn run(a: Args) -> Result<ExitCode, String> {
     match a.cmd {
         Cmd::Import { file } => {
             let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-            pretty(&c.post_text("/api/v1/members/import", text)?)?;
+            let spinner = crate::progress::Spinner::start(&format!("importing {} (new member CAs need fresh keys)", file.display()), false);
+            let report = c.post_text("/api/v1/members/import", text)?;
+            drop(spinner);
+            pretty(&report)?;
         }
         Cmd::Add { handle, resources, opaque_id } => {
             pretty(&c.send_json(

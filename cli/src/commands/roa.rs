@@ -141,7 +141,10 @@ fn delta_from_file(text: &str, current: &[Value]) -> Result<RoaDelta, String> {
 fn apply(c: &Client, member: &str, delta: &RoaDelta, dry_run: bool, format: Format, if_match: Option<&str>) -> Result<ExitCode, String> {
     let body = serde_json::to_value(delta).map_err(|e| e.to_string())?;
     let path = format!("/api/v1/members/{member}/roas/delta?dry_run={dry_run}");
+    let n = delta.added.len() + delta.removed.len();
+    let spinner = crate::progress::Spinner::start(&format!("applying {n} changes"), n < 20);
     let r = c.send_json(reqwest::Method::POST, &path, &body, if_match)?;
+    drop(spinner);
     if format == Format::Json {
         println!("{}", serde_json::to_string_pretty(&r).map_err(|e| e.to_string())?);
         return Ok(ExitCode::SUCCESS);

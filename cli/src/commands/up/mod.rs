@@ -111,7 +111,8 @@ pub fn run(a: Args) -> Result<ExitCode, String> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
     // The CA holds a blocking HTTP client: its last reference goes outside the runtime.
     let mut keep: Option<Arc<Ca>> = None;
-    let result = rt.block_on(up(&cfg, &layout, &tls, a.quiet, &mut keep));
+    let spinner = crate::progress::Spinner::start("starting the publication server", a.quiet);
+    let result = rt.block_on(up(&cfg, &layout, &tls, a.quiet, &spinner, &mut keep));
     drop(rt);
     drop(keep);
     result.map(|()| ExitCode::SUCCESS)
@@ -121,7 +122,14 @@ async fn listen(setting: &str, addr: &str) -> Result<tokio::net::TcpListener, St
     tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("{setting} = {addr}: {e}"))
 }
 
-async fn up(cfg: &UpConfig, layout: &Layout, tls: &tls::Files, quiet: bool, keep: &mut Option<Arc<Ca>>) -> Result<(), String> {
+async fn up(
+    cfg: &UpConfig,
+    layout: &Layout,
+    tls: &tls::Files,
+    quiet: bool,
+    spinner: &crate::progress::Spinner,
+    keep: &mut Option<Arc<Ca>>,
+) -> Result<(), String> {
     let t0 = Instant::now();
     // Bind everything first: a port in use fails now, naming its setting.
     let pub_api = listen("publication.listen", &cfg.publication.listen).await?;
@@ -165,6 +173,7 @@ async fn up(cfg: &UpConfig, layout: &Layout, tls: &tls::Files, quiet: bool, keep
     ));
 
     // The CA: registered at the publication server, TA and demo members on first start.
+    spinner.set("setting up the CA (trust anchor, RIR CA, demo members: fresh keys on first start)");
     let (s, c, l) = (server.clone(), cfg.clone(), Layout::new(layout.data.clone()));
     let (ca, member) = tokio::task::spawn_blocking(move || setup_ca(&c, &l, &s)).await.map_err(|e| e.to_string())??;
     *keep = Some(ca.clone());
@@ -196,6 +205,7 @@ async fn up(cfg: &UpConfig, layout: &Layout, tls: &tls::Files, quiet: bool, keep
     let runs = std::thread::spawn(move || d.run_loop(&s));
 
     // Ready once the validator has completed a run.
+    spinner.set("waiting for the validator's first run");
     let mut signal = Box::pin(super::validator::terminated());
     let ready = loop {
         if daemon.shared.current().is_some() {
@@ -231,6 +241,7 @@ async fn up(cfg: &UpConfig, layout: &Layout, tls: &tls::Files, quiet: bool, keep
         let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())? + "\n";
         super::validate::write_atomically(&layout.up_json, text.as_bytes())?;
         if !quiet {
+            spinner.finish();
             print!("{}", banner(&doc, layout, &info.resources, t0.elapsed()));
         }
         (&mut signal).await;
