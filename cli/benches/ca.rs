@@ -22,10 +22,10 @@ use rpkit_ca::publisher::MemoryPublisher;
 use rpkit_ca::{Ca, CaConfig};
 use rpkit_objects::crypto::generate_rsa_keys;
 use rpkit_objects::der::Time;
+use rss::RssWatch;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -50,35 +50,6 @@ fn free_port() -> u16 {
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
-}
-
-/// The peak resident memory of a process tree, sampled every 50 ms until dropped.
-struct PeakRss {
-    stop: Arc<AtomicBool>,
-    peak: Arc<AtomicU64>,
-}
-
-impl PeakRss {
-    fn watch(pid: u32) -> PeakRss {
-        let (stop, peak) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)));
-        let (s, p) = (stop.clone(), peak.clone());
-        std::thread::spawn(move || {
-            while !s.load(Ordering::Relaxed) {
-                p.fetch_max(rss::tree_rss(pid), Ordering::Relaxed);
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        });
-        PeakRss { stop, peak }
-    }
-    fn mib(&self) -> f64 {
-        self.peak.load(Ordering::Relaxed) as f64 / 1024.0
-    }
-}
-
-impl Drop for PeakRss {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
 }
 
 /// `n` ROAs for /24s of 10.0.0.0/8 from AS64496.
@@ -330,9 +301,9 @@ fn main() {
     for r in 0..runs {
         // rpkit, empty pool: every key is made inside the request.
         let ca = rpkit_ca(&w, &format!("empty{r}"), &p, 0);
-        let rss = PeakRss::watch(ca.proc.id());
+        let rss = RssWatch::start(ca.proc.id());
         f.rpkit_empty.push(ca.bulk_add(&prefixes));
-        f.rpkit_rss = f.rpkit_rss.max(rss.mib());
+        f.rpkit_rss = f.rpkit_rss.max(rss.peak_mib());
         eprintln!("rpkit, empty key pool: {:.1} s", f.rpkit_empty[r]);
         drop(ca);
         // rpkit, warm pool: filled in the background before the request, as in service.
@@ -342,16 +313,16 @@ fn main() {
             assert!(t0.elapsed() < Duration::from_secs(7200), "the key pool never filled");
             std::thread::sleep(Duration::from_millis(500));
         }
-        let rss = PeakRss::watch(ca.proc.id());
+        let rss = RssWatch::start(ca.proc.id());
         f.rpkit_warm.push(ca.bulk_add(&prefixes));
         f.rpkit_get = ca.get_all(n);
-        f.rpkit_rss = f.rpkit_rss.max(rss.mib());
+        f.rpkit_rss = f.rpkit_rss.max(rss.peak_mib());
         eprintln!("rpkit, warm key pool: {:.2} s; GET {:.1} ms", f.rpkit_warm[r], f.rpkit_get * 1000.0);
         drop(ca);
         // Krill: the same ROAs in one delta.
         let _ = std::fs::remove_dir_all(w.join("krill-data"));
         let kr = krill(&w, &peers.krill, &p, &format!("kca{r}"));
-        let rss = PeakRss::watch(kr.proc.id());
+        let rss = RssWatch::start(kr.proc.id());
         let args: Vec<String> = prefixes.iter().flat_map(|p| ["--add".to_string(), format!("{p} => 64496")]).collect();
         let mut all = vec!["roas", "update", "--ca", kr.ca.as_str()];
         all.extend(args.iter().map(String::as_str));
@@ -369,7 +340,7 @@ fn main() {
                 })
                 .collect(),
         );
-        f.krill_rss = f.krill_rss.max(rss.mib());
+        f.krill_rss = f.krill_rss.max(rss.peak_mib());
         eprintln!("Krill: {:.1} s; GET {:.1} ms", f.krill_add[r], f.krill_get * 1000.0);
         drop(kr);
     }

@@ -22,14 +22,12 @@ mod rtr_client;
 mod rss;
 
 use peers::Proc;
-use rss::tree_rss;
+use rss::{tree_rss, RssWatch};
 use rtr_client::{Router, Vrp};
 use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rpkit");
@@ -74,35 +72,6 @@ fn replace_file(path: &Path, data: &[u8]) {
     std::fs::write(&tmp, data).unwrap();
     peers::chmod(&tmp, 0o644);
     std::fs::rename(&tmp, path).unwrap();
-}
-
-/// Samples a server's RSS every 50 ms until dropped; `peak` in KiB.
-struct RssWatch {
-    peak: Arc<AtomicU64>,
-    stop: Arc<AtomicBool>,
-}
-
-impl RssWatch {
-    fn start(pid: u32) -> RssWatch {
-        let (peak, stop) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicBool::new(false)));
-        let (p, s) = (peak.clone(), stop.clone());
-        std::thread::spawn(move || {
-            while !s.load(Ordering::Relaxed) {
-                p.fetch_max(tree_rss(pid), Ordering::Relaxed);
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        });
-        RssWatch { peak, stop }
-    }
-    fn peak_mib(&self) -> f64 {
-        self.peak.load(Ordering::Relaxed) as f64 / 1024.0
-    }
-}
-
-impl Drop for RssWatch {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
 }
 
 fn median(mut v: Vec<f64>) -> f64 {

@@ -1,6 +1,9 @@
 //! Resident memory of a benchmarked process tree, read from /proc.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// Resident memory of a process and all its descendants, in KiB.
 pub fn tree_rss(root: u32) -> u64 {
@@ -32,4 +35,35 @@ pub fn tree_rss(root: u32) -> u64 {
         false
     };
     rss.iter().filter(|(p, _)| in_tree(**p)).map(|(_, r)| r).sum()
+}
+
+/// Samples a server's RSS every 50 ms until dropped; `peak` in KiB.
+#[allow(dead_code)]
+pub struct RssWatch {
+    peak: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+}
+
+#[allow(dead_code)]
+impl RssWatch {
+    pub fn start(pid: u32) -> RssWatch {
+        let (peak, stop) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicBool::new(false)));
+        let (p, s) = (peak.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                p.fetch_max(tree_rss(pid), Ordering::Relaxed);
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        RssWatch { peak, stop }
+    }
+    pub fn peak_mib(&self) -> f64 {
+        self.peak.load(Ordering::Relaxed) as f64 / 1024.0
+    }
+}
+
+impl Drop for RssWatch {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
 }
