@@ -81,8 +81,9 @@ version() { "$@" 2>&1 | head -1 || echo "not found"; }
   done
   echo "## Reproduce"
   echo
-  echo "On a Debian machine with the Rust toolchain, as root: \`scripts/bench.sh\` (the full sizes, $runs runs;"
-  echo "about $((took / 60 + 1)) minutes here) or \`scripts/bench.sh --quick\` (small sizes, a few minutes). Each part alone:"
+  echo "On a Debian machine with the Rust toolchain, as root: \`scripts/bench.sh${quick:+ --quick}\` wrote this report"
+  echo "in $((took / 60 + 1)) minutes here (\`scripts/bench.sh\`: the full sizes, $([ -n "$quick" ] && echo 3 || echo "$runs") runs of each;"
+  echo "\`--quick\`: small sizes, one run). Each part alone:"
   echo "\`cargo bench -p rpkit-objects --bench objects\`, \`cargo bench -p rpkit-publication --bench publication\`,"
   echo "\`scripts/bench-rrdp.sh\`, \`cargo bench -p rpkit --bench ca\`, \`cargo bench -p rpkit --bench validator_w1\`,"
   echo "\`cargo bench -p rpkit --bench rtr\` (each takes \`--quick\`; those that repeat take \`--runs N\`)."
