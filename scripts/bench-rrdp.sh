@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 secs=${1:-10}
 report=${2:-target/bench/rrdp.md}
 ./scripts/apt-install.sh wrk nginx openssl
-cargo build --profile bench -q --bin rpkit   # the benchmarks' build (target/release)
-bin=target/release/rpkit
+profile=${RPKIT_BENCH_PROFILE:-bench}      # the benchmarks' build
+cargo build --profile "$profile" -q --bin rpkit
+bin=target/$(case "$profile" in dev|test) echo debug ;; bench) echo release ;; *) echo "$profile" ;; esac)/rpkit
 w=$(mktemp -d /tmp/rpkit-bench-rrdp.XXXXXX)
 chmod 755 "$w"
 trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$w"' EXIT

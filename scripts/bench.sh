@@ -3,9 +3,11 @@
 # StayRTR, Krill, nginx) measured in the same run, written to BENCHMARKS.md:
 # the machine, the versions, medians, ratios and how to reproduce.
 #
-# Usage: scripts/bench.sh [--quick] [--runs N]
-#   --quick   small sizes, one run; the report goes to target/bench/BENCHMARKS-quick.md
-#   --runs N  runs per measurement where a benchmark repeats (default 3)
+# Usage: scripts/bench.sh [--quick] [--runs N] [--profile P]
+#   --quick      small sizes, one run; the report goes to target/bench/BENCHMARKS-quick.md
+#   --runs N     runs per measurement where a benchmark repeats (default 3)
+#   --profile P  cargo profile (default bench; CI's quick run uses dev, the tests' build,
+#                to check that the harness works without a second full build)
 # Needs root, like the interoperability tests (ports 443 and 873, /etc/hosts,
 # the system's TLS roots); installs the peers with scripts/peers.sh.
 set -euo pipefail
@@ -13,11 +15,13 @@ cd "$(dirname "$0")/.."
 
 quick=""
 runs=3
+profile=bench
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick="--quick"; runs=1 ;;
     --runs) runs="$2"; shift ;;
-    *) echo "usage: scripts/bench.sh [--quick] [--runs N]" >&2; exit 2 ;;
+    --profile) profile="$2"; shift ;;
+    *) echo "usage: scripts/bench.sh [--quick] [--runs N] [--profile P]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -41,17 +45,17 @@ t0=$(date +%s)
 
 step() { echo; echo "=== $1"; }
 step "objects (criterion)"
-cargo bench -q --locked -p rpkit-objects --bench objects -- ${quick:+--quick}
+cargo bench -q --locked --profile "$profile" -p rpkit-objects --bench objects -- ${quick:+--quick}
 step "publication"
-cargo bench -q --locked -p rpkit-publication --bench publication -- $quick
+cargo bench -q --locked --profile "$profile" -p rpkit-publication --bench publication -- $quick
 step "RRDP serving against nginx"
-./scripts/bench-rrdp.sh "$([ -n "$quick" ] && echo 3 || echo 10)" "target/bench/rrdp$suffix.md"
+RPKIT_BENCH_PROFILE=$profile ./scripts/bench-rrdp.sh "$([ -n "$quick" ] && echo 3 || echo 10)" "target/bench/rrdp$suffix.md"
 step "CA against Krill"
-cargo bench -q --locked -p rpkit --bench ca -- $quick --runs "$runs"
+cargo bench -q --locked --profile "$profile" -p rpkit --bench ca -- $quick --runs "$runs"
 step "validators on W1"
-cargo bench -q --locked -p rpkit --bench validator_w1 -- $quick --runs "$runs"
+cargo bench -q --locked --profile "$profile" -p rpkit --bench validator_w1 -- $quick --runs "$runs"
 step "RTR servers"
-cargo bench -q --locked -p rpkit --bench rtr -- $quick --runs "$runs"
+cargo bench -q --locked --profile "$profile" -p rpkit --bench rtr -- $quick --runs "$runs"
 took=$(( $(date +%s) - t0 ))
 
 version() { "$@" 2>&1 | head -1 || echo "not found"; }
@@ -68,7 +72,7 @@ version() { "$@" 2>&1 | head -1 || echo "not found"; }
   echo "| CPU | $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores |"
   echo "| memory | $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) |"
   echo "| system | $(. /etc/os-release && echo "$PRETTY_NAME"), Linux $(uname -r) |"
-  echo "| rpkit | $(git rev-parse --short HEAD)$(git diff --quiet || echo ' (with uncommitted changes)'), $(rustc --version) |"
+  echo "| rpkit | $(git rev-parse --short HEAD)$(git diff --quiet || echo ' (with uncommitted changes)'), $(rustc --version), cargo profile $profile |"
   echo "| rpki-client | $(version rpki-client -V) |"
   echo "| Routinator | $(version .peers/routinator-0.15.2/bin/routinator --version) |"
   echo "| StayRTR | $(dpkg-query -W -f '${Version}' stayrtr 2>/dev/null || echo '?') |"

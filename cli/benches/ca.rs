@@ -52,6 +52,20 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// Seconds from `t0` until the publication server's rsync tree holds exactly
+/// `n` ROA objects in `dir` (the request's ROAs are then in the repository).
+fn published(dir: &Path, n: usize, t0: Instant) -> f64 {
+    loop {
+        let count =
+            std::fs::read_dir(dir).map(|d| d.flatten().filter(|e| e.file_name().to_string_lossy().ends_with(".roa")).count()).unwrap_or(0);
+        if count == n {
+            return t0.elapsed().as_secs_f64();
+        }
+        assert!(count < n && t0.elapsed() < Duration::from_secs(7200), "{}: {count} ROA objects, want {n}", dir.display());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// `n` ROAs for /24s of 10.0.0.0/8 from AS64496.
 fn roas(n: usize) -> Vec<String> {
     (0..n).map(|i| format!("10.{}.{}.0/24", i / 256, i % 256)).collect()
@@ -140,14 +154,14 @@ impl RpkitCa {
         let text = self.http.get(format!("{}/metrics", self.url)).send().unwrap().text().unwrap();
         text.lines().find_map(|l| l.strip_prefix("rpkit_ca_key_pool_size ")).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
     }
-    /// Seconds for one delta adding `prefixes`.
-    fn bulk_add(&self, prefixes: &[String]) -> f64 {
+    /// Seconds from sending one delta adding `prefixes` until its ROA objects
+    /// (one per prefix) are in the repository's tree `dir`.
+    fn bulk_add(&self, prefixes: &[String], dir: &Path) -> f64 {
         let added: Vec<Value> = prefixes.iter().map(|p| json!({"prefix": p, "asn": 64496})).collect();
         let t = Instant::now();
         let report = self.call(reqwest::Method::POST, "/api/v1/members/bulk/roas/delta", Some(json!({ "added": added })));
-        let secs = t.elapsed().as_secs_f64();
         assert!(report.to_string().contains(&prefixes[prefixes.len() - 1]), "{report}");
-        secs
+        published(dir, prefixes.len(), t)
     }
     /// Median seconds of 5 `GET`s of all ROAs, checking the count.
     fn get_all(&self, n: usize) -> f64 {
@@ -200,7 +214,8 @@ fn krill(w: &Path, bin: &Path, p: &Publication, ca: &str) -> Krill {
         w.join("krill.conf"),
         format!(
             "storage_uri = \"{}\"\nadmin_token = \"{KRILL_TOKEN}\"\nip = \"127.0.0.1\"\nport = {port}\nservice_uri = \"https://localhost:{port}/\"\n\
-             https_mode = \"generate\"\nbgp_riswhois_enabled = false\nlog_type = \"stderr\"\nlog_level = \"warn\"\n\n[testbed]\n\
+             https_mode = \"generate\"\nbgp_riswhois_enabled = false\nlog_type = \"stderr\"\nlog_level = \"warn\"\n\
+             roa_aggregate_threshold = 10000000\nroa_deaggregate_threshold = 9999999\n\n[testbed]\n\
              rrdp_base_uri = \"https://localhost:{port}/rrdp/\"\nrsync_jail = \"rsync://localhost/krill/\"\n\
              ta_aia = \"rsync://localhost/krill/ta/ta.cer\"\nta_uri = \"https://localhost:{port}/ta/ta.cer\"\n",
             data.display()
@@ -300,9 +315,10 @@ fn main() {
     };
     for r in 0..runs {
         // rpkit, empty pool: every key is made inside the request.
+        let tree = w.join("pub/rsync/current/repo");
         let ca = rpkit_ca(&w, &format!("empty{r}"), &p, 0);
         let rss = RssWatch::start(ca.proc.id());
-        f.rpkit_empty.push(ca.bulk_add(&prefixes));
+        f.rpkit_empty.push(ca.bulk_add(&prefixes, &tree.join(format!("empty{r}/bulk"))));
         f.rpkit_rss = f.rpkit_rss.max(rss.peak_mib());
         eprintln!("rpkit, empty key pool: {:.1} s", f.rpkit_empty[r]);
         drop(ca);
@@ -314,7 +330,7 @@ fn main() {
             std::thread::sleep(Duration::from_millis(500));
         }
         let rss = RssWatch::start(ca.proc.id());
-        f.rpkit_warm.push(ca.bulk_add(&prefixes));
+        f.rpkit_warm.push(ca.bulk_add(&prefixes, &tree.join(format!("warm{r}/bulk"))));
         f.rpkit_get = ca.get_all(n);
         f.rpkit_rss = f.rpkit_rss.max(rss.peak_mib());
         eprintln!("rpkit, warm key pool: {:.2} s; GET {:.1} ms", f.rpkit_warm[r], f.rpkit_get * 1000.0);
@@ -328,7 +344,8 @@ fn main() {
         all.extend(args.iter().map(String::as_str));
         let t = Instant::now();
         kr.krillc(&all);
-        f.krill_add.push(t.elapsed().as_secs_f64());
+        // Krill publishes under `0/` below its base; one ROA object per prefix, as rpkit.
+        f.krill_add.push(published(&tree.join(format!("{}/0", kr.ca)), n, t));
         f.krill_get = median(
             (0..5)
                 .map(|_| {
@@ -372,7 +389,9 @@ fn render(f: &Figures, n: usize, runs: usize) -> String {
     let ms = |s: f64| s * 1000.0 / n as f64;
     let mut out = format!(
         "## CA: {n} ROAs added to one member in one request; re-issue of {} member CAs\n\n\
-         Medians of {runs} runs. Both CAs publish through the same `rpkit publication serve` (RFC 8181). \
+         Medians of {runs} runs. Both CAs publish through the same `rpkit publication serve` (RFC 8181); a bulk \
+         add is timed from the request until all {n} ROA objects, one per prefix, are in its rsync tree (Krill with \
+         `roa_aggregate_threshold` raised so that it, too, issues one ROA per prefix, as RFC 9455 recommends). \
          Bare RSA-2048 key generation on all cores, measured in the same run: {:.1} keys/s, so {n} fresh keys \
          take at least {keygen:.1} s. rpkit's \"warm\" pool was filled in the background before the request, \
          as `rpkit ca serve` keeps it; Krill has no key pool.\n\n",

@@ -152,6 +152,12 @@ fn up_serves_a_printed_roa_add_over_json_and_rtr_and_resumes_after_sigint() {
     assert!(Path::new(j["rsync_dir"].as_str().unwrap()).join("repo/demo-isp").is_dir(), "the rsync tree holds the member's point");
     let http = j["validator_http"].as_str().unwrap().to_string();
     let rtr = j["rtr"].as_str().unwrap().to_string();
+    // Files holding tokens or keys are for the owner only.
+    for f in ["up.json", "demo-member.json", "tls/key.pem", "ca/admin-token", "publication/admin-token"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(data.join(f)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{f}");
+    }
 
     // The demo members' ROAs validate from the TAL over RRDP/HTTPS.
     let mut want = demo_vrps();

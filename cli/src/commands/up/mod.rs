@@ -158,6 +158,7 @@ async fn up(
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| format!("publication server: {e}"))?;
+    // The server's router keeps the token for the life of the process.
     let pub_token: &'static str = Box::leak(admin_token(&layout.publication)?.into_boxed_str());
     let tls_config = rpkit_publication::http::tls_config(&tls.chain, &tls.key)?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -240,6 +241,7 @@ async fn up(
         });
         let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())? + "\n";
         super::validate::write_atomically(&layout.up_json, text.as_bytes())?;
+        private(&layout.up_json)?;
         if !quiet {
             spinner.finish();
             print!("{}", banner(&doc, layout, &info.resources, t0.elapsed()));
@@ -365,12 +367,17 @@ fn setup_ca(cfg: &UpConfig, layout: &Layout, server: &PublicationServer) -> Resu
         let token = ca.create_token(&handle).map_err(|e| e.to_string())?;
         let text = serde_json::to_string_pretty(&DemoMember { handle, token }).map_err(|e| e.to_string())?;
         super::validate::write_atomically(&layout.member, text.as_bytes())?;
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&layout.member, std::fs::Permissions::from_mode(0o600)).map_err(|e| io(&layout.member, e))?;
+        private(&layout.member)?;
     }
     let text = std::fs::read_to_string(&layout.member).map_err(|e| io(&layout.member, e))?;
     let member: DemoMember = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", layout.member.display()))?;
     Ok((ca, member))
+}
+
+/// Mode 0600: the file holds a token.
+fn private(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// What `rpkit up` prints when ready: where everything is, and three commands to try.
