@@ -5,7 +5,9 @@
 #
 # Usage: scripts/bench.sh [--quick] [--runs N] [--profile P]
 #   --quick      small sizes, one run; the report goes to target/bench/BENCHMARKS-quick.md
-#   --runs N     runs per measurement where a benchmark repeats (default 3)
+#   --runs N     runs of the validator benchmark (default 3)
+#   --long-runs N  runs of the CA and RTR benchmarks (default 1: they are bound by key
+#                generation and by StayRTR's 100 routers, several minutes a run)
 #   --profile P  cargo profile (default bench; CI's quick run uses dev, the tests' build,
 #                to check that the harness works without a second full build)
 # Needs root, like the interoperability tests (ports 443 and 873, /etc/hosts,
@@ -15,11 +17,13 @@ cd "$(dirname "$0")/.."
 
 quick=""
 runs=3
+long_runs=1
 profile=bench
 while [ $# -gt 0 ]; do
   case "$1" in
-    --quick) quick="--quick"; runs=1 ;;
+    --quick) quick="--quick"; runs=1; long_runs=1 ;;
     --runs) runs="$2"; shift ;;
+    --long-runs) long_runs="$2"; shift ;;
     --profile) profile="$2"; shift ;;
     *) echo "usage: scripts/bench.sh [--quick] [--runs N] [--profile P]" >&2; exit 2 ;;
   esac
@@ -51,11 +55,11 @@ cargo bench -q --locked --profile "$profile" -p rpkit-publication --bench public
 step "RRDP serving against nginx"
 RPKIT_BENCH_PROFILE=$profile ./scripts/bench-rrdp.sh "$([ -n "$quick" ] && echo 3 || echo 10)" "target/bench/rrdp$suffix.md"
 step "CA against Krill"
-cargo bench -q --locked --profile "$profile" -p rpkit --bench ca -- $quick --runs "$runs"
+cargo bench -q --locked --profile "$profile" -p rpkit --bench ca -- $quick --runs "$long_runs"
 step "validators on W1"
 cargo bench -q --locked --profile "$profile" -p rpkit --bench validator_w1 -- $quick --runs "$runs"
 step "RTR servers"
-cargo bench -q --locked --profile "$profile" -p rpkit --bench rtr -- $quick --runs "$runs"
+cargo bench -q --locked --profile "$profile" -p rpkit --bench rtr -- $quick --runs "$long_runs"
 took=$(( $(date +%s) - t0 ))
 
 version() { "$@" 2>&1 | head -1 || echo "not found"; }
@@ -86,8 +90,8 @@ version() { "$@" 2>&1 | head -1 || echo "not found"; }
   echo "## Reproduce"
   echo
   echo "On a Debian machine with the Rust toolchain, as root: \`scripts/bench.sh${quick:+ --quick}\` wrote this report"
-  echo "in $((took / 60 + 1)) minutes here (\`scripts/bench.sh\`: the full sizes, $([ -n "$quick" ] && echo 3 || echo "$runs") runs of each;"
-  echo "\`--quick\`: small sizes, one run). Each part alone:"
+  echo "in $((took / 60 + 1)) minutes here (\`scripts/bench.sh\`: the full sizes, 3 runs of the validators, one of the CA and RTR parts,"
+  echo "\`--runs N\` and \`--long-runs N\` for more; \`--quick\`: small sizes, one run). Each part alone:"
   echo "\`cargo bench -p rpkit-objects --bench objects\`, \`cargo bench -p rpkit-publication --bench publication\`,"
   echo "\`scripts/bench-rrdp.sh\`, \`cargo bench -p rpkit --bench ca\`, \`cargo bench -p rpkit --bench validator_w1\`,"
   echo "\`cargo bench -p rpkit --bench rtr\` (each takes \`--quick\`; those that repeat take \`--runs N\`)."

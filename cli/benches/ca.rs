@@ -1,7 +1,7 @@
 //! CA benchmarks, rpkit next to Krill 0.16.1 and to bare key generation, all
 //! measured in the same run:
 //! - a bulk add of N ROAs to one member in one API call, `rpkit ca serve` with
-//!   an empty and with a warm key pool, Krill with `krillc roas update`; both
+//!   an empty and with a warm key pool, Krill through its API; both
 //!   CAs publish through the same `rpkit publication serve` (RFC 8181);
 //! - `GET` of all those ROAs (median of 5), and each CA server's peak RSS;
 //! - a scheduled re-issue of the manifests and CRLs of M member CAs (in process,
@@ -339,11 +339,17 @@ fn main() {
         let _ = std::fs::remove_dir_all(w.join("krill-data"));
         let kr = krill(&w, &peers.krill, &p, &format!("kca{r}"));
         let rss = RssWatch::start(kr.proc.id());
-        let args: Vec<String> = prefixes.iter().flat_map(|p| ["--add".to_string(), format!("{p} => 64496")]).collect();
-        let mut all = vec!["roas", "update", "--ca", kr.ca.as_str()];
-        all.extend(args.iter().map(String::as_str));
+        // Krill's API directly: krillc gives up on a request that long.
+        let added: Vec<Value> = prefixes.iter().map(|p| json!({"asn": 64496, "prefix": p, "max_length": 24})).collect();
         let t = Instant::now();
-        kr.krillc(&all);
+        let resp = kr
+            .http
+            .post(format!("https://localhost:{}/api/v1/cas/{}/routes", kr.port, kr.ca))
+            .bearer_auth(KRILL_TOKEN)
+            .json(&json!({"added": added, "removed": []}))
+            .send()
+            .unwrap();
+        assert!(resp.status().is_success(), "Krill: {} {}", resp.status(), resp.text().unwrap_or_default());
         // Krill publishes under `0/` below its base; one ROA object per prefix, as rpkit.
         f.krill_add.push(published(&tree.join(format!("{}/0", kr.ca)), n, t));
         f.krill_get = median(
