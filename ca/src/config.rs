@@ -31,7 +31,8 @@ pub struct CaConfig {
     pub backdate_secs: i64,
     /// One-time keys kept ready in the pool (generated in the background on all cores).
     pub key_pool_target: usize,
-    /// Most keys generated per background fill round (caps the CPU the pool takes).
+    /// Most keys per background fill round (and at most one per core, so that
+    /// requests never queue behind a long round).
     pub key_pool_batch: usize,
 }
 

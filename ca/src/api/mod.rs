@@ -330,15 +330,21 @@ pub async fn serve(
     tick: std::time::Duration,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // Keep the key pool filled ahead of need, a batch at a time.
+    // Keep the key pool filled ahead of need. Rounds of at most one key per core
+    // share the thread pool with requests, so a request waits at most about one
+    // key's time for it (a round of `key_pool_batch` keys could hold it for seconds).
     let pool_ca = state.ca.clone();
     let filler = tokio::spawn(async move {
         loop {
             let ca = pool_ca.clone();
-            let (target, batch) = (ca.config.key_pool_target, ca.config.key_pool_batch.max(1));
-            let want = (ca.signer().pool_size() + batch).min(target);
+            let batch = ca.config.key_pool_batch.clamp(1, rayon::current_num_threads());
+            let (have, target) = (ca.signer().pool_size(), ca.config.key_pool_target);
+            if have >= target {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                continue;
+            }
+            let want = (have + batch).min(target);
             let _ = tokio::task::spawn_blocking(move || ca.fill_key_pool(want)).await;
-            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         }
     });
     let ca = state.ca.clone();
