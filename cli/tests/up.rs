@@ -227,7 +227,7 @@ fn up_serves_a_printed_roa_add_over_json_and_rtr_and_resumes_after_sigint() {
 }
 
 #[test]
-fn up_refuses_a_taken_port_and_changed_uris_naming_the_setting() {
+fn up_refuses_a_taken_port_an_unknown_setting_and_env_without_a_running_system() {
     let w = scratch("up-refusals");
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let mut sets = port_settings();

@@ -152,6 +152,6 @@ pub async fn terminated() {
     }
 }
 
-pub async fn bind(addr: &SocketAddr) -> Result<tokio::net::TcpListener, String> {
+async fn bind(addr: &SocketAddr) -> Result<tokio::net::TcpListener, String> {
     tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("{addr}: {e}"))
 }

@@ -13,7 +13,7 @@ pub mod config;
 mod tls;
 
 use super::ca::{admin_token, open as open_ca};
-use super::validator::{bind, start_servers};
+use super::validator::start_servers;
 use config::UpConfig;
 use rpkit_ca::api::{self, AppState};
 use rpkit_ca::requests::RoaDelta;
@@ -135,10 +135,8 @@ async fn up(
     let pub_api = listen("publication.listen", &cfg.publication.listen).await?;
     let rrdp = listen("publication.rrdp_listen", &cfg.publication.rrdp_listen).await?;
     let ca_api = listen("ca.listen", &cfg.ca.listen).await?;
-    let rtr: std::net::SocketAddr = cfg.validator.rtr.parse().map_err(|e| format!("validator.rtr = {}: {e}", cfg.validator.rtr))?;
-    let rtr = bind(&rtr).await.map_err(|e| format!("validator.rtr: {e}"))?;
-    let http: std::net::SocketAddr = cfg.validator.http.parse().map_err(|e| format!("validator.http = {}: {e}", cfg.validator.http))?;
-    let http = bind(&http).await.map_err(|e| format!("validator.http: {e}"))?;
+    let rtr = listen("validator.rtr", &cfg.validator.rtr).await?;
+    let http = listen("validator.http", &cfg.validator.http).await?;
     let addr = |l: &tokio::net::TcpListener| l.local_addr().map_err(|e| e.to_string());
     let (pub_addr, ca_addr, rtr_addr, http_addr) = (addr(&pub_api)?, addr(&ca_api)?, addr(&rtr)?, addr(&http)?);
 
