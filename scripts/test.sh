@@ -37,6 +37,12 @@ set -e
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
 
+# A smoke run of every fuzz target (a few seconds each; scripts/fuzz.sh for
+# longer runs). A crash fails the run and leaves its input in fuzz/artifacts/.
+if [ "$status" = 0 ]; then
+  ./scripts/fuzz.sh --seconds "${RPKIT_FUZZ_SECONDS:-5}" || status=$?
+fi
+
 # The benchmark harness at its quick size, so that it keeps working (in CI, or
 # with RPKIT_BENCH_QUICK=1), built as the tests were (its figures are not the
 # record: BENCHMARKS.md comes from a full run); the report goes to

@@ -1,0 +1,9 @@
+//! RFC 8183 out-of-band setup: publisher requests and repository responses.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use rpkit_objects::rfc8183::{PublisherRequest, RepositoryResponse};
+
+fuzz_target!(|data: &[u8]| {
+    let _ = PublisherRequest::decode(data);
+    let _ = RepositoryResponse::decode(data);
+});
