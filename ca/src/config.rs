@@ -34,6 +34,15 @@ pub struct CaConfig {
     /// Most keys per background fill round (and at most one per core, so that
     /// requests never queue behind a long round).
     pub key_pool_batch: usize,
+    /// API requests a second per token (and per client address without a
+    /// valid token), on average; 0 turns the limit off.
+    pub api_rate_per_sec: u32,
+    /// API requests a token may make in a burst.
+    pub api_rate_burst: u32,
+    /// Largest API request body (a whole ROA set of 100,000 entries is about 7 MB).
+    pub api_max_body_bytes: usize,
+    /// Largest delegated-extended file an import takes.
+    pub api_max_import_bytes: usize,
 }
 
 impl Default for CaConfig {
@@ -53,6 +62,10 @@ impl Default for CaConfig {
             backdate_secs: 300,
             key_pool_target: 64,
             key_pool_batch: 16,
+            api_rate_per_sec: 50,
+            api_rate_burst: 500,
+            api_max_body_bytes: 16 << 20,
+            api_max_import_bytes: 64 << 20,
         }
     }
 }

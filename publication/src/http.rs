@@ -34,13 +34,9 @@ fn text(status: StatusCode, msg: impl Into<String>) -> Response {
 fn authorised(state: &AppState, headers: &HeaderMap) -> Result<(), Box<Response>> {
     let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     match given {
-        Some(t) if constant_time_eq(t.as_bytes(), state.admin_token.as_bytes()) => Ok(()),
+        Some(t) if rpkit_objects::crypto::secrets_equal(t.trim().as_bytes(), state.admin_token.as_bytes()) => Ok(()),
         _ => Err(Box::new(text(StatusCode::UNAUTHORIZED, "a valid admin bearer token is required"))),
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The API and RFC 8181 router (plus `/rrdp/` for plain-HTTP or local use).

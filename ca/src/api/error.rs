@@ -13,6 +13,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub rejected: Vec<Rejection>,
+    /// Seconds for a `Retry-After` header (429).
+    pub retry_after: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -25,7 +27,7 @@ struct Body<'a> {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), rejected: Vec::new() }
+        ApiError { status, code, message: message.into(), rejected: Vec::new(), retry_after: None }
     }
 
     pub fn unauthorized() -> Self {
@@ -38,6 +40,15 @@ impl ApiError {
 
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    /// A request body that could not be read: too large (413) or malformed (400).
+    pub fn body(status: StatusCode, limit: usize, detail: String) -> Self {
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            Self::new(status, "too_large", format!("the request body is larger than this endpoint's limit of {limit} bytes"))
+        } else {
+            Self::bad_request(detail)
+        }
     }
 }
 
@@ -56,13 +67,17 @@ impl From<CaError> for ApiError {
             CaError::Rejected(v) => v.clone(),
             _ => Vec::new(),
         };
-        ApiError { status, code: e.code(), message: e.to_string(), rejected }
+        ApiError { status, code: e.code(), message: e.to_string(), rejected, retry_after: None }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = Body { code: self.code, message: &self.message, rejected: &self.rejected };
-        (self.status, Json(body)).into_response()
+        let mut r = (self.status, Json(body)).into_response();
+        if let Some(s) = self.retry_after {
+            r.headers_mut().insert(axum::http::header::RETRY_AFTER, s.into());
+        }
+        r
     }
 }

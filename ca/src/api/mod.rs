@@ -1,19 +1,21 @@
 //! The CA's REST API (axum): the admin manages members; each member manages its
 //! own ROAs and ASPAs with its bearer token and reaches nothing else.
 
+mod access;
 mod error;
 mod openapi;
 
+pub use access::{same_token, Access, Caller};
 pub use error::ApiError;
 
 use crate::error::CaError;
 use crate::requests::{AspaSpec, RoaDelta, RoaSpec};
 use crate::roas::RoaReport;
 use crate::service::Ca;
-use axum::extract::{Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Extension, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{get, post, put, MethodRouter};
 use axum::{Json, Router};
 use rpkit_objects::resources::ResourceSet;
 use serde::Deserialize;
@@ -24,26 +26,43 @@ use std::sync::Arc;
 pub struct AppState {
     pub ca: Arc<Ca>,
     pub admin_token: Arc<str>,
+    limiter: Arc<access::Limiter>,
 }
 
-/// Who is calling.
-enum Caller {
-    Admin,
-    Member(String),
+impl AppState {
+    /// The API of `ca`, its request budgets and body limits from the CA's configuration.
+    pub fn new(ca: Arc<Ca>, admin_token: &str) -> AppState {
+        let limiter = Arc::new(access::Limiter::new(ca.config.api_rate_per_sec, ca.config.api_rate_burst));
+        AppState { ca, admin_token: admin_token.into(), limiter }
+    }
 }
 
 type ApiResult<T> = Result<T, ApiError>;
 
-/// A JSON request body; a malformed one is a 400 with our error format.
+/// A JSON request body; a malformed one is a 400, one over the limit a 413, in our error format.
 struct Body<T>(T);
 
-impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequest<S> for Body<T> {
+impl<T: serde::de::DeserializeOwned> axum::extract::FromRequest<AppState> for Body<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+    async fn from_request(req: axum::extract::Request, state: &AppState) -> Result<Self, ApiError> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(v)) => Ok(Body(v)),
-            Err(e) => Err(ApiError::bad_request(e.body_text())),
+            Err(e) => Err(ApiError::body(e.status(), state.ca.config.api_max_body_bytes, e.body_text())),
+        }
+    }
+}
+
+/// A text request body (the delegated-extended file of an import).
+struct Text(String);
+
+impl axum::extract::FromRequest<AppState> for Text {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &AppState) -> Result<Self, ApiError> {
+        match String::from_request(req, state).await {
+            Ok(v) => Ok(Text(v)),
+            Err(e) => Err(ApiError::body(e.status(), state.ca.config.api_max_import_bytes, e.body_text())),
         }
     }
 }
@@ -55,61 +74,51 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, CaError> + Se
         .map_err(Into::into)
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
+/// Every route of the API: path, who may call it, its methods (which the
+/// access test checks against what the router answers), and the handlers. The
+/// router is built from this table only, so no route lacks a declared [`Access`].
+type Entry = (&'static str, Access, &'static [&'static str], MethodRouter<AppState>);
+
+fn table() -> Vec<Entry> {
+    use Access::*;
+    vec![
+        ("/health", Public, &["GET"], get(|| async { "ok\n" })),
+        ("/metrics", Public, &["GET"], get(metrics)),
+        ("/api/v1/openapi.json", Public, &["GET"], get(|| async { Json(openapi::document()) })),
+        ("/api/v1/tal", Public, &["GET"], get(tal)),
+        ("/api/v1/whoami", AnyToken, &["GET"], get(whoami)),
+        ("/api/v1/export", Admin, &["GET"], get(export)),
+        ("/api/v1/members", Admin, &["GET", "POST"], get(list_members).post(add_member)),
+        ("/api/v1/members/import", Admin, &["POST"], post(import)),
+        ("/api/v1/members/{handle}", MemberOrAdmin, &["GET"], get(show_member)),
+        ("/api/v1/members/{handle}", Admin, &["DELETE"], axum::routing::delete(remove_member)),
+        ("/api/v1/members/{handle}/resources", Admin, &["PUT"], put(set_resources)),
+        ("/api/v1/members/{handle}/tokens", Admin, &["POST"], post(create_token)),
+        ("/api/v1/members/{handle}/roas", MemberOrAdmin, &["GET", "POST", "DELETE"], get(list_roas).post(add_roas).delete(remove_roa)),
+        ("/api/v1/members/{handle}/roas/delta", MemberOrAdmin, &["POST"], post(roa_delta)),
+        ("/api/v1/members/{handle}/aspas", MemberOrAdmin, &["GET"], get(list_aspas)),
+        ("/api/v1/members/{handle}/aspas/{customer}", MemberOrAdmin, &["PUT", "DELETE"], put(put_aspa).delete(remove_aspa)),
+    ]
 }
 
-/// Constant-time comparison of tokens.
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-async fn caller(st: &AppState, headers: &HeaderMap) -> ApiResult<Caller> {
-    let token = bearer(headers).ok_or_else(ApiError::unauthorized)?.to_string();
-    if same(&token, &st.admin_token) {
-        return Ok(Caller::Admin);
-    }
-    let ca = st.ca.clone();
-    match blocking(move || ca.member_for_token(&token)).await? {
-        Some(h) => Ok(Caller::Member(h)),
-        None => Err(ApiError::unauthorized()),
-    }
-}
-
-async fn admin(st: &AppState, headers: &HeaderMap) -> ApiResult<()> {
-    match caller(st, headers).await? {
-        Caller::Admin => Ok(()),
-        Caller::Member(_) => Err(ApiError::forbidden("administrative endpoints")),
-    }
-}
-
-/// The admin, or the member `handle` itself: never another member.
-async fn member_or_admin(st: &AppState, headers: &HeaderMap, handle: &str) -> ApiResult<()> {
-    match caller(st, headers).await? {
-        Caller::Admin => Ok(()),
-        Caller::Member(h) if h == handle => Ok(()),
-        Caller::Member(_) => Err(ApiError::forbidden(&format!("member '{handle}'"))),
-    }
+/// The routes: path, access and methods.
+pub fn routes() -> Vec<(&'static str, Access, &'static [&'static str])> {
+    table().into_iter().map(|(p, a, m, _)| (p, a, m)).collect()
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/health", get(|| async { "ok\n" }))
-        .route("/metrics", get(metrics))
-        .route("/api/v1/openapi.json", get(|| async { Json(openapi::document()) }))
-        .route("/api/v1/tal", get(tal))
-        .route("/api/v1/whoami", get(whoami))
-        .route("/api/v1/export", get(export))
-        .route("/api/v1/members", get(list_members).post(add_member))
-        .route("/api/v1/members/import", post(import))
-        .route("/api/v1/members/{handle}", get(show_member).delete(remove_member))
-        .route("/api/v1/members/{handle}/resources", put(set_resources))
-        .route("/api/v1/members/{handle}/tokens", post(create_token))
-        .route("/api/v1/members/{handle}/roas", get(list_roas).post(add_roas).delete(remove_roa))
-        .route("/api/v1/members/{handle}/roas/delta", post(roa_delta))
-        .route("/api/v1/members/{handle}/aspas", get(list_aspas))
-        .route("/api/v1/members/{handle}/aspas/{customer}", put(put_aspa).delete(remove_aspa))
-        .with_state(state)
+    let (body, import) = (state.ca.config.api_max_body_bytes, state.ca.config.api_max_import_bytes);
+    let mut methods: Vec<(&'static str, MethodRouter<AppState>)> = Vec::new();
+    for (path, access, _, m) in table() {
+        let guard = axum::middleware::from_fn_with_state(state.clone(), move |s, req, next| access::guard(s, access, req, next));
+        let limit = DefaultBodyLimit::max(if path == "/api/v1/members/import" { import } else { body });
+        let m = m.route_layer(guard).layer(limit);
+        match methods.iter_mut().find(|(p, _)| *p == path) {
+            Some((_, have)) => *have = std::mem::take(have).merge(m),
+            None => methods.push((path, m)),
+        }
+    }
+    methods.into_iter().fold(Router::new(), |r, (p, m)| r.route(p, m)).with_state(state)
 }
 
 async fn metrics(State(st): State<AppState>) -> ApiResult<Response> {
@@ -127,8 +136,8 @@ async fn metrics(State(st): State<AppState>) -> ApiResult<Response> {
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
 
-async fn whoami(State(st): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
-    Ok(Json(match caller(&st, &headers).await? {
+async fn whoami(Extension(who): Extension<Caller>) -> ApiResult<Response> {
+    Ok(Json(match who {
         Caller::Admin => serde_json::json!({ "admin": true }),
         Caller::Member(h) => serde_json::json!({ "member": h }),
     })
@@ -142,8 +151,7 @@ async fn tal(State(st): State<AppState>) -> ApiResult<Response> {
 }
 
 /// What the CA intends to publish, for `rpkit audit --expect` (admin only).
-async fn export(State(st): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
-    admin(&st, &headers).await?;
+async fn export(State(st): State<AppState>) -> ApiResult<Response> {
     let ca = st.ca.clone();
     Ok(Json(blocking(move || ca.export()).await?).into_response())
 }
@@ -161,34 +169,29 @@ fn parse_resources(s: &str) -> ApiResult<ResourceSet> {
     s.parse().map_err(|e: rpkit_objects::Error| ApiError::new(StatusCode::BAD_REQUEST, "bad_resources", e.to_string()))
 }
 
-async fn list_members(State(st): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
-    admin(&st, &headers).await?;
+async fn list_members(State(st): State<AppState>) -> ApiResult<Response> {
     let ca = st.ca.clone();
     Ok(Json(blocking(move || ca.members()).await?).into_response())
 }
 
-async fn add_member(State(st): State<AppState>, headers: HeaderMap, Body(m): Body<NewMember>) -> ApiResult<Response> {
-    admin(&st, &headers).await?;
+async fn add_member(State(st): State<AppState>, Body(m): Body<NewMember>) -> ApiResult<Response> {
     let res = parse_resources(&m.resources)?;
     let ca = st.ca.clone();
     let info = blocking(move || ca.add_member(&m.handle, &res, m.opaque_id.as_deref())).await?;
     Ok((StatusCode::CREATED, Json(info)).into_response())
 }
 
-async fn import(State(st): State<AppState>, headers: HeaderMap, body: String) -> ApiResult<Response> {
-    admin(&st, &headers).await?;
+async fn import(State(st): State<AppState>, Text(body): Text) -> ApiResult<Response> {
     let ca = st.ca.clone();
     Ok(Json(blocking(move || ca.import_delegated(&body)).await?).into_response())
 }
 
-async fn show_member(State(st): State<AppState>, headers: HeaderMap, Path(handle): Path<String>) -> ApiResult<Response> {
-    member_or_admin(&st, &headers, &handle).await?;
+async fn show_member(State(st): State<AppState>, Path(handle): Path<String>) -> ApiResult<Response> {
     let ca = st.ca.clone();
     Ok(Json(blocking(move || ca.member(&handle)).await?).into_response())
 }
 
-async fn remove_member(State(st): State<AppState>, headers: HeaderMap, Path(handle): Path<String>) -> ApiResult<Response> {
-    admin(&st, &headers).await?;
+async fn remove_member(State(st): State<AppState>, Path(handle): Path<String>) -> ApiResult<Response> {
     let ca = st.ca.clone();
     blocking(move || ca.remove_member(&handle)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -201,25 +204,21 @@ struct Resources {
 
 async fn set_resources(
     State(st): State<AppState>,
-    headers: HeaderMap,
     Path(handle): Path<String>,
     Body(r): Body<Resources>,
 ) -> ApiResult<Response> {
-    admin(&st, &headers).await?;
     let res = parse_resources(&r.resources)?;
     let ca = st.ca.clone();
     Ok(Json(blocking(move || ca.set_member_resources(&handle, &res)).await?).into_response())
 }
 
-async fn create_token(State(st): State<AppState>, headers: HeaderMap, Path(handle): Path<String>) -> ApiResult<Response> {
-    admin(&st, &headers).await?;
+async fn create_token(State(st): State<AppState>, Path(handle): Path<String>) -> ApiResult<Response> {
     let ca = st.ca.clone();
     let token = blocking(move || ca.create_token(&handle)).await?;
     Ok((StatusCode::CREATED, Json(serde_json::json!({ "token": token }))).into_response())
 }
 
-async fn list_roas(State(st): State<AppState>, headers: HeaderMap, Path(handle): Path<String>) -> ApiResult<Response> {
-    member_or_admin(&st, &headers, &handle).await?;
+async fn list_roas(State(st): State<AppState>, Path(handle): Path<String>) -> ApiResult<Response> {
     let ca = st.ca.clone();
     let (roas, etag) = blocking(move || Ok((ca.roas(&handle)?, ca.roas_etag(&handle)?))).await?;
     Ok(([(header::ETAG, etag)], Json(roas)).into_response())
@@ -233,7 +232,6 @@ struct DeltaQuery {
 
 /// Apply a delta, honouring `If-Match` against the current ROA set's ETag.
 async fn apply(st: &AppState, headers: &HeaderMap, handle: String, delta: RoaDelta, dry_run: bool) -> ApiResult<Response> {
-    member_or_admin(st, headers, &handle).await?;
     let if_match = headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()).map(str::to_string);
     let ca = st.ca.clone();
     let (report, etag): (RoaReport, String) = blocking(move || {
@@ -291,8 +289,7 @@ async fn remove_roa(
     apply(&st, &headers, handle, RoaDelta { added: vec![], removed: b.into_vec() }, q.dry_run).await
 }
 
-async fn list_aspas(State(st): State<AppState>, headers: HeaderMap, Path(handle): Path<String>) -> ApiResult<Response> {
-    member_or_admin(&st, &headers, &handle).await?;
+async fn list_aspas(State(st): State<AppState>, Path(handle): Path<String>) -> ApiResult<Response> {
     let ca = st.ca.clone();
     Ok(Json(blocking(move || ca.aspas(&handle)).await?).into_response())
 }
@@ -304,11 +301,9 @@ struct Providers {
 
 async fn put_aspa(
     State(st): State<AppState>,
-    headers: HeaderMap,
     Path((handle, customer)): Path<(String, u32)>,
     Body(p): Body<Providers>,
 ) -> ApiResult<Response> {
-    member_or_admin(&st, &headers, &handle).await?;
     let ca = st.ca.clone();
     let spec = AspaSpec { customer, providers: p.providers };
     let s2 = spec.clone();
@@ -316,8 +311,7 @@ async fn put_aspa(
     Ok(Json(spec).into_response())
 }
 
-async fn remove_aspa(State(st): State<AppState>, headers: HeaderMap, Path((handle, customer)): Path<(String, u32)>) -> ApiResult<Response> {
-    member_or_admin(&st, &headers, &handle).await?;
+async fn remove_aspa(State(st): State<AppState>, Path((handle, customer)): Path<(String, u32)>) -> ApiResult<Response> {
     let ca = st.ca.clone();
     blocking(move || ca.remove_aspa(&handle, customer)).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
@@ -360,7 +354,8 @@ pub async fn serve(
             }
         }
     });
-    let r = axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await;
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let r = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     scheduler.abort();
     filler.abort();
     r

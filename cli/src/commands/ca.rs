@@ -167,7 +167,7 @@ pub fn serve(a: ServeArgs) -> Result<ExitCode, String> {
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&a.listen).await.map_err(|e| format!("{}: {e}", a.listen))?;
         eprintln!("rpkit CA API on http://{}", listener.local_addr().map_err(|e| e.to_string())?);
-        let state = AppState { ca, admin_token: token.into() };
+        let state = AppState::new(ca, &token);
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };

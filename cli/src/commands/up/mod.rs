@@ -178,7 +178,7 @@ async fn up(
     *keep = Some(ca.clone());
     let s = server.clone();
     tokio::task::spawn_blocking(move || s.write_files()).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
-    let state = AppState { ca: ca.clone(), admin_token: admin_token(&layout.ca)?.into() };
+    let state = AppState::new(ca.clone(), &admin_token(&layout.ca)?);
     let tick = Duration::from_secs(cfg.ca.reissue_interval_secs.max(1));
     let ca_task = tokio::spawn(api::serve(ca_api, state, tick, stopped(stop_rx.clone())));
 
