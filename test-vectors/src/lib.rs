@@ -4,5 +4,6 @@
 
 pub mod delegated;
 pub mod fixture;
+pub mod hostile;
 pub mod scenario;
 pub mod workload;

@@ -35,10 +35,10 @@ pub struct Ca {
 }
 
 impl Ca {
-    fn mft_uri(&self) -> String {
+    pub fn mft_uri(&self) -> String {
         format!("{}{}.mft", self.dir, self.key.file_stem())
     }
-    fn crl_uri(&self) -> String {
+    pub fn crl_uri(&self) -> String {
         format!("{}{}.crl", self.dir, self.key.file_stem())
     }
     fn serial(&mut self) -> Serial {
@@ -127,6 +127,12 @@ impl World {
         Self::build(SoftSigner::new(), format!("{HOST_MODULE}{name}/"), None, None, Vec::new(), now)
     }
 
+    /// A world whose objects live under `base` (an rsync URI ending in `/`), its
+    /// CA certificates naming `notify`, its TAL `https_ta` first when given.
+    pub fn at(base: &str, notify: Option<&str>, https_ta: Option<&str>, now: Time) -> (World, Ca) {
+        Self::build(SoftSigner::new(), base.to_string(), notify.map(str::to_string), https_ta.map(str::to_string), Vec::new(), now)
+    }
+
     /// Benchmark mode: CA keys come from `ca_keys` (cached between runs by the
     /// caller), EE keys are `ee_keys` reused in turn and objects are named by
     /// serial. The TAL names `https_ta` first when given; CA certificates carry `notify`.
@@ -203,8 +209,15 @@ impl World {
     /// A child CA of `parent` holding `resources`, its certificate on the parent's
     /// point; `tweak` may change any field before signing.
     pub fn child(&self, parent: &mut Ca, handle: &str, resources: &str, tweak: impl FnOnce(&mut CertBuilder)) -> Ca {
-        let key = self.signer.create_key().expect("key");
         let dir = format!("{}{handle}/", self.base);
+        self.child_in(parent, &dir, self.notify.as_deref(), resources, tweak)
+    }
+
+    /// A child CA publishing in `dir` (an rsync URI ending in `/`), its RRDP
+    /// notification `notify`: a repository of its own.
+    pub fn child_in(&self, parent: &mut Ca, dir: &str, notify: Option<&str>, resources: &str, tweak: impl FnOnce(&mut CertBuilder)) -> Ca {
+        let key = self.signer.create_key().expect("key");
+        let dir = dir.to_string();
         let held: ResourceSet = resources.parse().expect("resources");
         let mut b = CertBuilder {
             serial: parent.serial(),
@@ -217,7 +230,7 @@ impl World {
             aki: Some(parent.cert.ski),
             crl_uri: Some(parent.crl_uri()),
             ca_issuer: Some(parent.cert_uri.clone()),
-            sia: sia_with(&dir, &key, self.notify.as_deref()),
+            sia: sia_with(&dir, &key, notify),
             resources: CertResources::explicit(&held),
             bgpsec_router: false,
         };

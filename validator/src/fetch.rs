@@ -24,6 +24,15 @@ pub struct FetchOptions {
     pub repository_timeout: Duration,
     /// rsync's I/O timeout.
     pub rsync_io_timeout: Duration,
+    /// The whole run's time: no fetch runs past 7/8 of it, so that validation
+    /// completes with the cache for whatever is unfinished (PIT-18).
+    pub run_timeout: Duration,
+    /// Repositories fetched at once: one slow repository holds one of these,
+    /// never the run (PIT-18; rpki-client: 64 HTTP, 16 rsync).
+    pub parallel: usize,
+    /// Most repositories (RRDP and rsync) one run contacts; a CA pointing at one
+    /// more fails with a warning (PIT-17; rpki-client: 1,000 per TAL).
+    pub max_repositories: usize,
     pub limits: rrdp::Limits,
 }
 
@@ -34,6 +43,9 @@ impl Default for FetchOptions {
             rsync: true,
             repository_timeout: Duration::from_secs(15 * 60),
             rsync_io_timeout: Duration::from_secs(30),
+            run_timeout: Duration::from_secs(3600),
+            parallel: 32,
+            max_repositories: 5000,
             limits: rrdp::Limits::default(),
         }
     }
@@ -60,6 +72,10 @@ pub struct Fetch {
     rsync: Mutex<HashMap<String, Once<Result<(), String>>>>,
     warnings: Mutex<Vec<Warning>>,
     repos: Mutex<Vec<RepoFetch>>,
+    /// No fetch runs past this (7/8 of the run timeout).
+    fetch_deadline: Instant,
+    /// Repositories contacted so far.
+    contacted: std::sync::atomic::AtomicUsize,
 }
 
 fn once<T>(map: &Mutex<HashMap<String, Once<T>>>, key: &str) -> Once<T> {
@@ -72,13 +88,32 @@ impl Fetch {
         Fetch {
             cache,
             http,
-            opts,
             now,
             rrdp: Default::default(),
             rsync: Default::default(),
             warnings: Default::default(),
             repos: Default::default(),
+            fetch_deadline: Instant::now() + opts.run_timeout.mul_f64(7.0 / 8.0),
+            contacted: Default::default(),
+            opts,
         }
+    }
+
+    /// The deadline of a repository fetch starting now, or why none may start.
+    fn start(&self, uri: &str) -> Result<Instant, String> {
+        let now = Instant::now();
+        if now >= self.fetch_deadline {
+            let e = "not fetched: the run's fetch deadline has passed (7/8 of the run timeout)".to_string();
+            self.warn(uri, "PIT-18", e.clone());
+            return Err(e);
+        }
+        let n = self.contacted.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        if n > self.opts.max_repositories {
+            let e = format!("not fetched: more than {} repositories in this run", self.opts.max_repositories);
+            self.warn(uri, "PIT-17", e.clone());
+            return Err(e);
+        }
+        Ok((now + self.opts.repository_timeout).min(self.fetch_deadline))
     }
 
     /// The repositories fetched so far.
@@ -98,7 +133,8 @@ impl Fetch {
 
     fn rrdp_update(&self, notify: &str) -> Result<PathBuf, String> {
         let started = Instant::now();
-        let repo = rrdp::Repo::new(&self.http, &self.cache, notify, &self.opts.limits, started + self.opts.repository_timeout);
+        let deadline = self.start(notify)?;
+        let repo = rrdp::Repo::new(&self.http, &self.cache, notify, &self.opts.limits, deadline);
         match repo.update(self.now) {
             Ok(u) => {
                 for (rule, n) in &u.notes {
@@ -117,7 +153,8 @@ impl Fetch {
 
     fn rsync_module(&self, module: &str) -> Result<(), String> {
         let started = Instant::now();
-        let r = rsync::fetch(&self.cache, module, started + self.opts.repository_timeout, self.opts.rsync_io_timeout);
+        let deadline = self.start(module)?;
+        let r = rsync::fetch(&self.cache, module, deadline, self.opts.rsync_io_timeout);
         if let Err(e) = &r {
             self.warn(module, "RSYNC-2", e.clone());
         }

@@ -103,7 +103,7 @@ impl Http {
             return Err(format!("{url}: unexpected 304"));
         };
         let mut out = Vec::new();
-        body.take(max + 1).read_to_end(&mut out).map_err(|e| format!("{url}: {e}"))?;
+        body.take(max + 1).read_to_end(&mut out).map_err(|e| format!("{url}: {}", chain(&e)))?;
         if out.len() as u64 > max {
             return Err(format!("{url}: larger than the limit of {max} bytes"));
         }
@@ -112,12 +112,16 @@ impl Http {
 }
 
 /// An error with its causes (reqwest hides the TLS reason in its sources).
-fn chain(e: &dyn std::error::Error) -> String {
+pub fn chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
     while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
+        // Wrappers often repeat their source's text.
+        let t = c.to_string();
+        if !s.ends_with(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
         cur = c.source();
     }
     s

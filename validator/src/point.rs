@@ -88,6 +88,10 @@ pub fn load(store: &dyn Store, ca: &Issuer, dir: &str, mft_uri: &str, now: Time)
     for f in &mft.content.files {
         let uri = format!("{dir}{}", f.file);
         let Some(der) = store.get(&uri) else {
+            if store.too_large(&uri) {
+                let limit = crate::store::MAX_OBJECT >> 20;
+                return fail(&uri, "MFT-13", format!("{} is larger than the {limit} MiB object limit (PIT-23)", f.file));
+            }
             return fail(&uri, "MFT-13", format!("{} is listed on the manifest but missing (RFC 9286 §6.4)", f.file));
         };
         if sha256(&der) != f.hash {

@@ -57,9 +57,15 @@ pub fn run(cfg: &RunConfig, now: Time) -> Result<RunResult, String> {
     let fetch = Fetch::new(cfg.cache.clone(), http, cfg.fetch.clone(), now.0);
     let cache = ValidCache::new(&cfg.cache);
     let mut report = Report::default();
-    for (name, tal) in &tals {
-        report.absorb(validate_tal(tal, name, &fetch, Some(&cache), now, &cfg.options));
-    }
+    // Validation blocks on fetches: a pool of `parallel` threads, not one per
+    // core, so that slow repositories cannot hold every worker (PIT-18).
+    let threads = cfg.fetch.parallel.max(std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().map_err(|e| e.to_string())?;
+    pool.install(|| {
+        for (name, tal) in &tals {
+            report.absorb(validate_tal(tal, name, &fetch, Some(&cache), now, &cfg.options));
+        }
+    });
     cache.sweep();
     report.finish();
     if let Some(s) = slurm {

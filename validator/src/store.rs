@@ -11,6 +11,10 @@ pub const MAX_OBJECT: u64 = 4 * 1024 * 1024;
 /// Published objects by rsync URI.
 pub trait Store: Sync {
     fn get(&self, uri: &str) -> Option<Vec<u8>>;
+    /// Whether `uri` is there but over [`MAX_OBJECT`] (so `get` refused it).
+    fn too_large(&self, _uri: &str) -> bool {
+        false
+    }
     /// The file holding `uri`, for stores on disk (lets the cache hard-link).
     fn file_path(&self, _uri: &str) -> Option<PathBuf> {
         None
@@ -28,6 +32,9 @@ pub const MAX_LISTED: usize = 100_000;
 impl<S: Store + ?Sized> Store for &S {
     fn get(&self, uri: &str) -> Option<Vec<u8>> {
         (**self).get(uri)
+    }
+    fn too_large(&self, uri: &str) -> bool {
+        (**self).too_large(uri)
     }
     fn file_path(&self, uri: &str) -> Option<PathBuf> {
         (**self).file_path(uri)
@@ -83,6 +90,9 @@ impl Store for DirStore {
             return None;
         }
         std::fs::read(p).ok()
+    }
+    fn too_large(&self, uri: &str) -> bool {
+        self.path_of(uri).and_then(|p| std::fs::symlink_metadata(p).ok()).is_some_and(|m| m.is_file() && m.len() > MAX_OBJECT)
     }
     fn file_path(&self, uri: &str) -> Option<PathBuf> {
         self.path_of(uri)

@@ -102,6 +102,7 @@ pub fn validate_tal(tal: &Tal, name: &str, fetcher: &dyn Fetcher, cache: Option<
         report.warnings.push(Warning { uri: uri.to_string(), rule, detail })
     };
     let Some((uri, der)) = fetcher.ta_cert(&tal.uris) else {
+        report.warnings.extend(fetcher.take_warnings());
         warn(&mut report, name, "TA-5", "no URI of the TAL yields the TA certificate".into());
         return report;
     };

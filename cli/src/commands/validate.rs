@@ -35,6 +35,16 @@ pub struct Source {
     /// Seconds allowed to one repository's fetch.
     #[arg(long, default_value_t = 900)]
     pub repository_timeout: u64,
+    /// Seconds for the whole run: fetching stops at 7/8 of it and the rest is
+    /// validated from the cache.
+    #[arg(long, default_value_t = 3600)]
+    pub run_timeout: u64,
+    /// Repositories fetched at once.
+    #[arg(long, default_value_t = 32)]
+    pub parallel_fetches: usize,
+    /// Most repositories contacted in one run.
+    #[arg(long, default_value_t = 5000)]
+    pub max_repositories: usize,
     /// Deepest CA chain followed below the trust anchor.
     #[arg(long, default_value_t = 32)]
     pub max_depth: usize,
@@ -49,6 +59,9 @@ impl Source {
             rrdp: !self.disable_rrdp && !self.offline,
             rsync: !self.disable_rsync && !self.offline,
             repository_timeout: Duration::from_secs(self.repository_timeout.max(1)),
+            run_timeout: Duration::from_secs(self.run_timeout.max(1)),
+            parallel: self.parallel_fetches.max(1),
+            max_repositories: self.max_repositories,
             ..FetchOptions::default()
         };
         RunConfig {
