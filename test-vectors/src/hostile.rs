@@ -54,6 +54,7 @@ pub const CASES: &[(&str, &str, &str)] = &[
     ("path-traversal", "PIT-14", "H's snapshot publishes `..` and percent-encoded URIs aiming outside the cache (CVE-2021-3907)"),
     ("huge-object", "PIT-23", "evil's manifest lists a 5 MB object"),
     ("many-objects", "PIT-3", "H's snapshot holds 100,000 extra objects"),
+    ("stalling-children", "PIT-18", "evil certifies 8 child CAs whose 8 repositories all accept and never answer: they time out together, not in turn"),
     ("repository-fanout", "PIT-17", "evil certifies 24 child CAs, each in a repository of its own (CVE-2021-43172)"),
     ("oversized-ta", "PIT-25", "a second TAL's TA certificate URL streams without end"),
 ];
@@ -135,15 +136,19 @@ pub fn build(name: &'static str, g: &str, h: &str, now: Time) -> Hostile {
         "huge-object" => {
             evil.files.insert("big.roa".into(), vec![0x30; 5 << 20]);
         }
-        "repository-fanout" => {
-            for i in 0..24 {
+        "repository-fanout" | "stalling-children" => {
+            let n = if name == "repository-fanout" { 24 } else { 8 };
+            for i in 0..n {
                 let dir = format!("rsync://fan{i}.test/repo/c/");
                 let notify = format!("{h}/fan{i}/notification.xml");
                 let mut c = w.child_in(&mut evil, &dir, Some(&notify), "AS64511, 198.51.100.0/24", |_| {});
                 w.roa(&mut c, 64511, &["198.51.100.0/24"], |_| {});
                 children.push(c);
             }
-            args = vec!["--max-repositories".into(), "10".into()];
+            args = match name {
+                "repository-fanout" => vec!["--max-repositories".into(), "10".into()],
+                _ => vec!["--repository-timeout".into(), "4".into()],
+            };
         }
         "oversized-ta" => {
             let (_, other_ta) = World::at("rsync://evil.test/ta/", None, Some(&format!("{h}/huge-ta.cer")), now);
@@ -288,13 +293,22 @@ pub fn build(name: &'static str, g: &str, h: &str, now: Time) -> Hostile {
             max_secs = 60;
         }
         "repository-fanout" => warning = Some(("PIT-17", "more than 10 repositories")),
+        "stalling-children" => {
+            for i in 0..children.len() {
+                hs.insert(format!("/fan{i}/notification.xml"), Serve::Silent);
+            }
+            warning = Some(("RRDPC-11", "timed out"));
+            // Eight 4 s timeouts one after another would take 32 s.
+            max_secs = 12;
+        }
         "oversized-ta" => {
             hs.insert("/huge-ta.cer".into(), Serve::Endless { head: vec![0x30, 0x84, 0x7f, 0xff, 0xff, 0xff] });
             warning = Some(("TA-5", "larger than the limit"));
         }
         _ => panic!("unknown hostile case {name}"),
     }
-    if warning.is_some_and(|(rule, _)| matches!(rule, "RRDPC-11" | "MFT-13")) {
+    // A failure of evil's own repository or point costs its VRP (its children's are the same).
+    if name != "stalling-children" && warning.is_some_and(|(rule, _)| matches!(rule, "RRDPC-11" | "MFT-13")) {
         vrps.remove(EVIL_VRP);
     }
     if name == "repository-fanout" {
