@@ -93,7 +93,11 @@ impl SignedObject {
         if sdalg != oid::SHA256 {
             return reject("ALG-3", "SignerInfo digestAlgorithm must be id-sha256");
         }
-        let attrs_tlv = si.expect(Tag::ctx_cons(0), "signedAttrs").map_err(|_| Error::new("CMS-6", "signedAttrs are missing"))?;
+        if si.peek_tag() != Some(Tag::ctx_cons(0)) {
+            return reject("CMS-6", "signedAttrs are missing");
+        }
+        // Present but not DER (a long-form or indefinite length, FORT CVE-2024-45234).
+        let attrs_tlv = si.expect(Tag::ctx_cons(0), "signedAttrs").map_err(|e| Error::new("CMS-1", e.detail))?;
         let (salg, _) = read_algorithm(&mut si, "signatureAlgorithm")?;
         if salg != oid::RSA_ENCRYPTION && salg != oid::SHA256_WITH_RSA {
             return reject("ALG-4", format!("signature algorithm {} is not RSA", oid::describe(&salg)));

@@ -5,5 +5,6 @@
 pub mod delegated;
 pub mod fixture;
 pub mod hostile;
+pub mod malformed;
 pub mod scenario;
 pub mod workload;

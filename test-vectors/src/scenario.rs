@@ -14,7 +14,7 @@ use rpkit_objects::name::Name;
 use rpkit_objects::resources::{Asn, CertResources, ResourceSet};
 use rpkit_objects::roa::{Roa, RoaContent, RoaPrefix};
 use rpkit_objects::serial::Serial;
-use rpkit_objects::signed_object::{EeSpec, Issuer};
+use rpkit_objects::signed_object::{self, EeSpec, Issuer};
 use rpkit_objects::tal::Tal;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -41,7 +41,7 @@ impl Ca {
     pub fn crl_uri(&self) -> String {
         format!("{}{}.crl", self.dir, self.key.file_stem())
     }
-    fn serial(&mut self) -> Serial {
+    pub(crate) fn serial(&mut self) -> Serial {
         self.next_serial += 1;
         Serial::from_u64(self.next_serial)
     }
@@ -56,11 +56,13 @@ pub struct PublishSpec {
     pub number: u64,
     /// Files present but left off the manifest.
     pub unlisted: Vec<String>,
+    /// A change to the manifest's content before signing, unchecked (hostile cases).
+    pub edit: Option<crate::malformed::ManifestEdit>,
 }
 
 impl Default for PublishSpec {
     fn default() -> Self {
-        PublishSpec { this_update: -600, next_update: 86_400, crl_next_update: 86_400, number: 1, unlisted: Vec::new() }
+        PublishSpec { this_update: -600, next_update: 86_400, crl_next_update: 86_400, number: 1, unlisted: Vec::new(), edit: None }
     }
 }
 
@@ -309,16 +311,26 @@ impl World {
             .filter(|(n, _)| !spec.unlisted.contains(n))
             .map(|(n, d)| FileAndHash { file: n.clone(), hash: sha256(d) })
             .collect();
-        let content = ManifestContent {
+        let mut content = ManifestContent {
             manifest_number: Serial::from_u64(spec.number),
             this_update: self.now.add_secs(spec.this_update),
             next_update: self.now.add_secs(spec.next_update),
             files,
         };
         let ee_serial = ca.serial();
-        let mft = Manifest::build(&content, &self.issuer(ca), ee_serial, &ca.mft_uri()).expect("manifest");
+        let mft = match spec.edit {
+            None => Manifest::build(&content, &self.issuer(ca), ee_serial, &ca.mft_uri()).expect("manifest").signed.to_der().to_vec(),
+            Some(edit) => {
+                edit(&mut content);
+                let ee = EeSpec { serial: ee_serial, not_before: content.this_update, not_after: content.next_update, object_uri: ca.mft_uri() };
+                let key = self.one_time_key().expect("key");
+                let (oid, inherit) = (rpkit_objects::oid::CT_MANIFEST, CertResources::inherit_all());
+                let so = signed_object::build(oid, &content.encode(), content.this_update, &ee, key, inherit, &self.issuer(ca));
+                so.expect("manifest").to_der().to_vec()
+            }
+        };
         let mut out: Vec<(String, Vec<u8>)> = ca.files.iter().map(|(n, d)| (format!("{}{n}", ca.dir), d.clone())).collect();
-        out.push((ca.mft_uri(), mft.signed.to_der().to_vec()));
+        out.push((ca.mft_uri(), mft));
         out
     }
 }
@@ -365,6 +377,24 @@ pub const ALL: &[(&str, &str)] = &[
     ("missing-manifest", "a CA whose manifest is missing (MFT-13)"),
     ("deep-chain", "a chain of 40 CAs: the ROA at its end is beyond every validator's depth limit (PATH-2)"),
     ("loop", "a CA certifying its own ancestor's key (PATH-2)"),
+    ("ber-signed-attrs", "signedAttrs in BER (a long-form length), not DER (PIT-1, FORT CVE-2024-45234)"),
+    ("empty-signed-attrs", "an empty signedAttrs (PIT-1, FORT CVE-2024-45236)"),
+    ("no-econtent", "an encapContentInfo without eContent (PIT-1, FORT CVE-2024-45239)"),
+    ("trailing-garbage", "bytes after a ROA's ContentInfo (PIT-2)"),
+    ("aki-without-keyid", "a CA certificate whose AKI lacks keyIdentifier (PIT-1, FORT CVE-2024-45235)"),
+    ("long-key-usage", "a CA certificate whose KeyUsage is longer than two octets (PIT-1, FORT CVE-2024-45237)"),
+    ("bad-spki", "a CA certificate whose subjectPublicKey does not decode (PIT-1, FORT CVE-2024-45238)"),
+    ("empty-manifest", "a manifest listing no file (PIT-3, FORT CVE-2024-56375)"),
+    ("huge-manifest", "a 5 MB manifest, over the object size limit (PIT-23, PIT-3)"),
+    ("non-ascii-name", "a manifest naming a file with non-ASCII characters (PIT-5, Routinator CVE-2025-0638)"),
+    ("dotdot-name", "a manifest naming `../../x.roa` (PIT-14)"),
+    ("max-length-over", "a ROA with maxLength 33 for an IPv4 prefix (PIT-28, OctoRPKI CVE-2021-3761)"),
+    ("max-length-under", "a ROA with maxLength below its prefix length (PIT-28)"),
+    ("prefix-too-long", "a ROA with a 33-bit IPv4 prefix"),
+    ("asn-2-32", "a ROA for AS 2^32, one past the largest ASN"),
+    ("as0-and-max-asn", "ROAs for AS0 and AS 4294967295 are valid (RFC 6483 §4)"),
+    ("shared-key", "two CAs under different parents with the same key validate independently (PIT-26)"),
+    ("withheld-crl", "a CA's CRL is withheld (PIT-7, MFT-13)"),
     ("manifest-rollback", "after manifest 2 with a third ROA, manifest 1 comes back: the newer cached point stays in use (MFT-16, MFT-14)"),
 ];
 
@@ -378,6 +408,19 @@ pub const RPKI_CLIENT_8_2_DIFFERS: &[(&str, &str)] = &[
     (
         "foreign-object",
         "rpki-client 8.2 validates a manifest entry under whatever CA its AKI names; since 8.4 entries must be issued by the manifest's CA (PIT-12, RFC 9286 §6.4)",
+    ),
+    (
+        "ber-signed-attrs",
+        "rpki-client 8.2 takes signedAttrs with a long-form length; signed objects are DER (RFC 6488 §2, CMS-1), and FORT crashed on such input (CVE-2024-45234)",
+    ),
+    ("trailing-garbage", "rpki-client 8.2 ignores bytes after the ContentInfo; it rejects them since 8.3 (PIT-2, CMS-1)"),
+    (
+        "long-key-usage",
+        "rpki-client 8.2 takes a KeyUsage BIT STRING with trailing zero octets; DER forbids them (X.690 §11.2.2) and the profile fixes the bits (CERT-13, FORT CVE-2024-45237)",
+    ),
+    (
+        "shared-key",
+        "rpki-client 8.2 identifies CAs by SKI, so of two CAs sharing a key one is lost; since 9.1 they are told apart by certificate (PIT-26)",
     ),
 ];
 
@@ -510,7 +553,9 @@ pub fn build(name: &'static str, now: Time) -> Scenario {
             });
             warnings.push(("PATH-2", c.cert_uri.clone()));
         }
-        _ => {}
+        _ => {
+            crate::malformed::before_publish(name, &mut w, &mut ta, &mut a, &mut b, &a1, &mut spec_a, &mut vrps, &mut aspas, &mut warnings);
+        }
     }
     // The newer point of a, seen first: one ROA more under manifest number 2.
     let mut newer_a = None;
@@ -540,7 +585,9 @@ pub fn build(name: &'static str, now: Time) -> Scenario {
             drop_a(&mut vrps, &mut aspas);
             warnings.push(("MFT-13", a.mft_uri()));
         }
-        _ => {}
+        _ => {
+            crate::malformed::after_publish(name, &mut w.objects, &a, &mut vrps, &mut aspas, &mut warnings);
+        }
     }
     w.publish(&mut ta, &PublishSpec::default());
     let earlier = newer_a.map(|point| {

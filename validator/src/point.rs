@@ -55,6 +55,10 @@ fn fail<T>(uri: &str, rule: &'static str, detail: impl Into<String>) -> Result<T
 /// Read and check the point of `ca` (caRepository `dir`, ending in `/`) from `store`.
 pub fn load(store: &dyn Store, ca: &Issuer, dir: &str, mft_uri: &str, now: Time) -> Result<Point, Failure> {
     let Some(mft_der) = store.get(mft_uri) else {
+        if store.too_large(mft_uri) {
+            let limit = crate::store::MAX_OBJECT >> 20;
+            return fail(mft_uri, "MFT-20", format!("the manifest is larger than the {limit} MiB object limit"));
+        }
         return fail(mft_uri, "MFT-13", "the manifest is missing (RFC 9286 §6.2)");
     };
     let mft = match Manifest::decode(&mft_der) {

@@ -139,12 +139,16 @@ impl PublicKey {
 
 /// RSAPublicKey with a 2048-bit modulus and exponent 65537 (ALG-6).
 fn check_rsa_key(key: &[u8]) -> Result<()> {
-    let mut outer = Reader::new(key);
-    let mut r = outer.sequence("RSAPublicKey")?;
-    outer.finish()?;
-    let n = r.integer("modulus")?;
-    let e = r.integer("publicExponent")?;
-    r.finish()?;
+    // ALG-7: subjectPublicKey is a DER RSAPublicKey (FORT CVE-2024-45238 took one that was not).
+    let parts = || -> Result<_> {
+        let mut outer = Reader::new(key);
+        let mut r = outer.sequence("RSAPublicKey")?;
+        outer.finish()?;
+        let (n, e) = (r.integer("modulus")?, r.integer("publicExponent")?);
+        r.finish()?;
+        Ok((n, e))
+    };
+    let (n, e) = parts().map_err(|e| Error::new("ALG-7", format!("subjectPublicKey is not an RSAPublicKey: {}", e.detail)))?;
     let n = n.unsigned_bytes()?;
     if n.len() != 256 || n[0] < 0x80 {
         return reject("ALG-6", format!("RSA modulus is {} bits, not 2048", bit_len(n)));
