@@ -19,6 +19,7 @@ use rpkit_objects::tal::Tal;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// A source of "now" (injectable for tests, PIT-4).
@@ -30,6 +31,10 @@ pub struct Ca {
     publisher: Arc<dyn Publisher>,
     pub config: CaConfig,
     clock: Clock,
+    /// The publisher may hold something other than the database says: a change
+    /// set failed (perhaps after the server applied it) or a sync did. Set, the
+    /// next change (or `resync`) first brings the repository back in line.
+    out_of_sync: AtomicBool,
 }
 
 impl Ca {
@@ -51,8 +56,13 @@ impl Ca {
                 signer.insert(KeyPair::from_pkcs1(&k?)?);
             }
         }
-        let ca = Ca { conn: Mutex::new(conn), signer, publisher, config, clock: Arc::new(Time::now) };
-        ca.sync_publisher()?;
+        let ca = Ca { conn: Mutex::new(conn), signer, publisher, config, clock: Arc::new(Time::now), out_of_sync: AtomicBool::new(false) };
+        // An unreachable repository does not keep the CA from starting; changes
+        // wait until it is back in line.
+        if let Err(e) = ca.sync_publisher() {
+            tracing::warn!("the repository is not in line with the database yet: {e}");
+            ca.out_of_sync.store(true, Ordering::SeqCst);
+        }
         Ok(ca)
     }
 
@@ -81,19 +91,47 @@ impl Ca {
     /// change set published, and only then the transaction committed.
     pub(crate) fn change<T>(&self, f: impl FnOnce(&mut Work<'_>) -> Result<T>) -> Result<T> {
         let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.out_of_sync.load(Ordering::SeqCst) {
+            self.sync_publisher_locked(&conn)?;
+            self.out_of_sync.store(false, Ordering::SeqCst);
+        }
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut w = Work::new(tx, &self.config, &self.signer, self.now());
         let out = f(&mut w)?;
         let (tx, cs) = w.finish()?;
         if !cs.is_empty() {
-            self.publisher.apply(&cs)?;
+            if let Err(e) = self.publisher.apply(&cs) {
+                // The server may have applied it and then failed to answer: the
+                // transaction rolls back, and the repository follows before anything else.
+                self.out_of_sync.store(true, Ordering::SeqCst);
+                return Err(e.into());
+            }
         }
         if let Err(e) = tx.commit() {
             // Published but not committed: put the repository back.
-            let _ = self.sync_publisher_locked(&conn);
+            if self.sync_publisher_locked(&conn).is_err() {
+                self.out_of_sync.store(true, Ordering::SeqCst);
+            }
             return Err(e.into());
         }
         Ok(out)
+    }
+
+    /// Whether the repository may differ from the database (see `resync`).
+    pub fn out_of_sync(&self) -> bool {
+        self.out_of_sync.load(Ordering::SeqCst)
+    }
+
+    /// Bring the repository back in line when it may differ; the number of
+    /// changes sent, or `None` when nothing was needed.
+    pub fn resync(&self) -> Result<Option<usize>> {
+        if !self.out_of_sync() {
+            return Ok(None);
+        }
+        let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        let n = self.sync_publisher_locked(&conn)?;
+        self.out_of_sync.store(false, Ordering::SeqCst);
+        Ok(Some(n))
     }
 
     /// Make the publisher hold exactly what the database says is published.

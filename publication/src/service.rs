@@ -99,8 +99,14 @@ impl PublicationServer {
             notification: std::sync::RwLock::new(None),
             force_next: std::sync::atomic::AtomicBool::new(false),
         };
-        // Catch up at start: the files of any serial applied before a crash.
-        server.write_files()?;
+        // Catch up at start: the files of any serial applied before a crash, and
+        // the rsync tree, which a crash after a serial was cut but before the
+        // tree switched would leave one serial behind.
+        if server.write_files()?.is_none() {
+            if let Some(tree) = &server.tree {
+                write_tree(tree, &server.writer_repo.lock().unwrap_or_else(PoisonError::into_inner))?;
+            }
+        }
         Ok(Arc::new(server))
     }
 

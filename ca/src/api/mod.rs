@@ -126,12 +126,14 @@ async fn metrics(State(st): State<AppState>) -> ApiResult<Response> {
     let (members, roas) = blocking(move || ca.counts()).await?;
     let s = st.ca.signer();
     let (pool, generated, target) = (s.pool_size(), s.keys_generated(), st.ca.config.key_pool_target);
+    let in_sync = u8::from(!st.ca.out_of_sync());
     let text = format!(
         "# HELP rpkit_ca_members Member CAs.\n# TYPE rpkit_ca_members gauge\nrpkit_ca_members {members}\n\
          # HELP rpkit_ca_roas ROAs published.\n# TYPE rpkit_ca_roas gauge\nrpkit_ca_roas {roas}\n\
          # HELP rpkit_ca_key_pool_size Pre-generated one-time keys ready for use.\n# TYPE rpkit_ca_key_pool_size gauge\nrpkit_ca_key_pool_size {pool}\n\
          # HELP rpkit_ca_key_pool_target Keys the pool is kept filled to.\n# TYPE rpkit_ca_key_pool_target gauge\nrpkit_ca_key_pool_target {target}\n\
-         # HELP rpkit_ca_keys_generated_total RSA keys generated (its rate is the fill rate).\n# TYPE rpkit_ca_keys_generated_total counter\nrpkit_ca_keys_generated_total {generated}\n"
+         # HELP rpkit_ca_keys_generated_total RSA keys generated (its rate is the fill rate).\n# TYPE rpkit_ca_keys_generated_total counter\nrpkit_ca_keys_generated_total {generated}\n\
+         # HELP rpkit_ca_repository_in_sync 1 when the repository is known to hold what the database says.\n# TYPE rpkit_ca_repository_in_sync gauge\nrpkit_ca_repository_in_sync {in_sync}\n"
     );
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
@@ -341,6 +343,24 @@ pub async fn serve(
             let _ = tokio::task::spawn_blocking(move || ca.fill_key_pool(want)).await;
         }
     });
+    // A change set that failed may have reached the repository: bring it back
+    // in line with the database as soon as the server answers again.
+    let sync_ca = state.ca.clone();
+    let resync = tokio::spawn(async move {
+        let mut iv = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            iv.tick().await;
+            if !sync_ca.out_of_sync() {
+                continue;
+            }
+            let ca = sync_ca.clone();
+            match tokio::task::spawn_blocking(move || ca.resync()).await {
+                Ok(Ok(Some(n))) => tracing::info!("repository back in line with the database ({n} changes)"),
+                Ok(Err(e)) => tracing::debug!("repository still out of reach: {e}"),
+                _ => {}
+            }
+        }
+    });
     let ca = state.ca.clone();
     let scheduler = tokio::spawn(async move {
         let mut iv = tokio::time::interval(tick);
@@ -358,5 +378,6 @@ pub async fn serve(
     let r = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     scheduler.abort();
     filler.abort();
+    resync.abort();
     r
 }

@@ -143,6 +143,12 @@ impl Proc {
         }
     }
 
+    /// SIGKILL, at once.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// SIGINT, then SIGKILL after 30 s; the exit status when it stopped by itself.
     pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
         let _ = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status();
