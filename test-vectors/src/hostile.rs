@@ -55,6 +55,7 @@ pub const CASES: &[(&str, &str, &str)] = &[
     ("huge-object", "PIT-23", "evil's manifest lists a 5 MB object"),
     ("many-objects", "PIT-3", "H's snapshot holds 100,000 extra objects"),
     ("stalling-children", "PIT-18", "evil certifies 8 child CAs whose 8 repositories all accept and never answer: they time out together, not in turn"),
+    ("shared-snapshot", "PIT-15", "a second repository's notification on H names the first one's snapshot: each repository keeps to its own objects (RRDPC-16)"),
     ("repository-fanout", "PIT-17", "evil certifies 24 child CAs, each in a repository of its own (CVE-2021-43172)"),
     ("oversized-ta", "PIT-25", "a second TAL's TA certificate URL streams without end"),
 ];
@@ -136,8 +137,12 @@ pub fn build(name: &'static str, g: &str, h: &str, now: Time) -> Hostile {
         "huge-object" => {
             evil.files.insert("big.roa".into(), vec![0x30; 5 << 20]);
         }
-        "repository-fanout" | "stalling-children" => {
-            let n = if name == "repository-fanout" { 24 } else { 8 };
+        "repository-fanout" | "stalling-children" | "shared-snapshot" => {
+            let n = match name {
+                "repository-fanout" => 24,
+                "stalling-children" => 8,
+                _ => 1,
+            };
             for i in 0..n {
                 let dir = format!("rsync://fan{i}.test/repo/c/");
                 let notify = format!("{h}/fan{i}/notification.xml");
@@ -293,6 +298,16 @@ pub fn build(name: &'static str, g: &str, h: &str, now: Time) -> Hostile {
             max_secs = 60;
         }
         "repository-fanout" => warning = Some(("PIT-17", "more than 10 repositories")),
+        "shared-snapshot" => {
+            // The child's notification names evil's snapshot (same session and
+            // serial): the child's point is not in it, so the child fails alone.
+            let snap = match &hs[&snap_path] {
+                Serve::Bytes(b) => b.clone(),
+                _ => unreachable!("just built"),
+            };
+            hs.insert("/fan0/notification.xml".into(), Serve::Bytes(notification(&format!("{h}{snap_path}"), &snap)));
+            warning = Some(("MFT-13", "the manifest is missing"));
+        }
         "stalling-children" => {
             for i in 0..children.len() {
                 hs.insert(format!("/fan{i}/notification.xml"), Serve::Silent);
@@ -308,7 +323,7 @@ pub fn build(name: &'static str, g: &str, h: &str, now: Time) -> Hostile {
         _ => panic!("unknown hostile case {name}"),
     }
     // A failure of evil's own repository or point costs its VRP (its children's are the same).
-    if name != "stalling-children" && warning.is_some_and(|(rule, _)| matches!(rule, "RRDPC-11" | "MFT-13")) {
+    if !matches!(name, "stalling-children" | "shared-snapshot") && warning.is_some_and(|(rule, _)| matches!(rule, "RRDPC-11" | "MFT-13")) {
         vrps.remove(EVIL_VRP);
     }
     if name == "repository-fanout" {
