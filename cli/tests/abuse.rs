@@ -149,7 +149,8 @@ fn rtr_23_every_listener_serves_well_behaved_clients_through_floods_slowloris_an
     let w = scratch();
     let (_up, j) = start_up(&w.join("data"), &w.join("up.log"));
     let s = |k: &str| j[k].as_str().unwrap().to_string();
-    let (ca, publication, validator, rtr, notify) = (s("ca_api"), s("publication_api"), s("validator_http"), s("rtr"), s("rrdp_notification"));
+    let (ca, publication, validator, rtr, notify) =
+        (s("ca_api"), s("publication_api"), s("validator_http"), s("rtr"), s("rrdp_notification"));
     let tls_ca = std::fs::read(j["tls_ca"].as_str().unwrap()).unwrap();
     let https = reqwest::blocking::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(&tls_ca).unwrap())
@@ -160,7 +161,12 @@ fn rtr_23_every_listener_serves_well_behaved_clients_through_floods_slowloris_an
     // The validator has validated the demo repository once.
     let t0 = Instant::now();
     let vrp_count = loop {
-        let n = http.get(format!("{validator}/json")).send().ok().and_then(|r| r.json::<Value>().ok()).and_then(|v| v["roas"].as_array().map(Vec::len));
+        let n = http
+            .get(format!("{validator}/json"))
+            .send()
+            .ok()
+            .and_then(|r| r.json::<Value>().ok())
+            .and_then(|v| v["roas"].as_array().map(Vec::len));
         if let Some(n) = n.filter(|n| *n > 0) {
             break n;
         }
@@ -168,7 +174,10 @@ fn rtr_23_every_listener_serves_well_behaved_clients_through_floods_slowloris_an
         std::thread::sleep(Duration::from_millis(200));
     };
 
-    let get = |client: reqwest::blocking::Client, url: String, probe: fn(&str) -> String| -> Box<dyn Fn() -> Result<String, String> + Send + Sync> {
+    let get = |client: reqwest::blocking::Client,
+               url: String,
+               probe: fn(&str) -> String|
+     -> Box<dyn Fn() -> Result<String, String> + Send + Sync> {
         Box::new(move || {
             let r = client.get(&url).send().map_err(|e| e.to_string())?;
             let st = r.status().as_u16();
@@ -178,12 +187,12 @@ fn rtr_23_every_listener_serves_well_behaved_clients_through_floods_slowloris_an
     };
     let rtr_addr = addr(&rtr);
     let probes = vec![
-        Probe { name: "CA API /api/v1/tal", run: get(http.clone(), format!("{ca}/api/v1/tal"), |b| b.lines().find(|l| l.starts_with("https://")).unwrap_or("").to_string()) },
-        Probe { name: "publication /health", run: get(http.clone(), format!("{publication}/health"), |b| b.trim().to_string()) },
         Probe {
-            name: "RRDP notification",
-            run: get(https.clone(), notify.clone(), |b| b.contains("<notification").to_string()),
+            name: "CA API /api/v1/tal",
+            run: get(http.clone(), format!("{ca}/api/v1/tal"), |b| b.lines().find(|l| l.starts_with("https://")).unwrap_or("").to_string()),
         },
+        Probe { name: "publication /health", run: get(http.clone(), format!("{publication}/health"), |b| b.trim().to_string()) },
+        Probe { name: "RRDP notification", run: get(https.clone(), notify.clone(), |b| b.contains("<notification").to_string()) },
         Probe {
             name: "validator /json",
             run: get(http.clone(), format!("{validator}/json"), |b| {

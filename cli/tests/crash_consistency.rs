@@ -14,7 +14,7 @@ mod hosted;
 #[path = "peers/mod.rs"]
 mod peers;
 
-use hosted::{run, BIN};
+use hosted::BIN;
 use peers::Proc;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -71,7 +71,12 @@ impl Rig {
     fn intended(&self) -> BTreeMap<String, String> {
         let (st, v) = self.call(reqwest::Method::GET, "/api/v1/export", None).unwrap();
         assert_eq!(st, 200, "{v}");
-        v["objects"].as_array().unwrap().iter().map(|o| (o["uri"].as_str().unwrap().to_string(), o["sha256"].as_str().unwrap().to_string())).collect()
+        v["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| (o["uri"].as_str().unwrap().to_string(), o["sha256"].as_str().unwrap().to_string()))
+            .collect()
     }
 
     /// The server's rsync tree (URI → SHA-256), once the CA says the repository
@@ -125,11 +130,8 @@ impl Rig {
 }
 
 fn rpki_client(w: &Path, round: usize) -> (BTreeSet<String>, Vec<String>) {
-    let cache = w.join(format!("rpki-client-cache-{round}"));
     let out = w.join(format!("rpki-client-out-{round}"));
-    peers::rpki_client_dir(&cache);
-    peers::rpki_client_dir(&out);
-    let o = Command::new("rpki-client").arg("-t").arg(w.join("ta.tal")).arg("-d").arg(&cache).args(["-j", "-R", "-s", "120"]).arg(&out).output().unwrap();
+    let o = peers::rpki_client_rsync(&w.join("ta.tal"), &w.join(format!("rpki-client-cache-{round}")), &out);
     let stderr = String::from_utf8_lossy(&o.stderr).to_string();
     assert!(o.status.success(), "rpki-client: {stderr}");
     // Problems print as `rpki-client: ...`; every closing count in parentheses must be 0.
@@ -172,22 +174,8 @@ fn sigkill_at_60_points_loses_no_acknowledged_change_and_leaves_a_valid_reposito
     rig.start_publication();
     let pub_url = format!("http://{}", rig.pub_listen);
     let pub_token = std::fs::read_to_string(w.join("pub/admin-token")).unwrap().trim().to_string();
-    let conf = run(Command::new(BIN).args(["publication", "rsyncd-conf", "--port", "873", "--data"]).arg(w.join("pub")));
-    std::fs::write(w.join("rsyncd.conf"), conf).unwrap();
-    let _rsyncd = Proc::spawn(
-        Command::new("rsync").arg("--daemon").arg("--no-detach").arg(format!("--config={}", w.join("rsyncd.conf").display())),
-        &w.join("rsyncd.log"),
-    );
-    let ca_data = w.join("ca");
-    std::fs::write(w.join("req.xml"), run(Command::new(BIN).args(["ca", "publisher-request", "--data"]).arg(&ca_data))).unwrap();
-    let resp = run(Command::new(BIN)
-        .args(["publication", "add-publisher", "--sia-base", "rsync://rpki.test/repo/"])
-        .arg(w.join("req.xml"))
-        .env("RPKIT_PUBLICATION_SERVER", &pub_url)
-        .env("RPKIT_PUBLICATION_TOKEN", &pub_token));
-    std::fs::write(w.join("resp.xml"), resp).unwrap();
-    run(Command::new(BIN).args(["ca", "repository", "--data"]).arg(&ca_data).arg(w.join("resp.xml")));
-    run(Command::new(BIN).args(["ta", "init", "--data"]).arg(&ca_data));
+    let _rsyncd = hosted::start_rsyncd(&w);
+    let ca_data = hosted::register_ca(&w, &pub_url, &pub_token);
     std::fs::copy(ca_data.join("ta.tal"), w.join("ta.tal")).unwrap();
     peers::chmod(&w.join("ta.tal"), 0o644);
     rig.token = std::fs::read_to_string(ca_data.join("admin-token")).unwrap().trim().to_string();

@@ -175,7 +175,8 @@ fn validate(case: &Hostile, dir: &Path, ca_pem: &Path) -> Observed {
     };
     let secs = t.elapsed().as_secs_f64();
     let err = reader.join().unwrap();
-    let out: serde_json::Value = std::fs::read(sandbox.join("out.json")).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+    let out: serde_json::Value =
+        std::fs::read(sandbox.join("out.json")).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
     let vrps = out["roas"]
         .as_array()
         .map(|a| {
@@ -238,7 +239,8 @@ fn pit_14_to_25_hostile_repositories_cost_bounded_time_and_memory_and_harm_no_on
     });
 
     let mut failures = Vec::new();
-    let mut table = String::from("| case | CHECKLIST | expected | observed | time (bound) | peak RSS (bound) |\n|---|---|---|---|---|---|\n");
+    let mut table =
+        String::from("| case | CHECKLIST | expected | observed | time (bound) | peak RSS (bound) |\n|---|---|---|---|---|---|\n");
     for (case, (name, pit, what)) in cases.iter().zip(CASES) {
         *g.site.lock().unwrap() = case.g.clone();
         *h.site.lock().unwrap() = case.h.clone();
@@ -252,9 +254,8 @@ fn pit_14_to_25_hostile_repositories_cost_bounded_time_and_memory_and_harm_no_on
         if o.vrps != case.vrps {
             problems.push(format!("VRPs {:?}, want {:?}", o.vrps, case.vrps));
         }
-        let named = case.warning.map(|(rule, text)| {
-            o.warnings.iter().find(|w| w.ends_with(&format!("[{rule}]")) && w.contains(text)).cloned()
-        });
+        let named =
+            case.warning.map(|(rule, text)| o.warnings.iter().find(|w| w.ends_with(&format!("[{rule}]")) && w.contains(text)).cloned());
         match (&case.warning, &named) {
             (Some((rule, text)), Some(None)) => problems.push(format!("no warning [{rule}] with {text:?} among {:#?}", o.warnings)),
             (None, _) if !o.warnings.is_empty() => problems.push(format!("warnings {:#?}", o.warnings)),

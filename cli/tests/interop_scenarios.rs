@@ -80,17 +80,7 @@ fn write_tree(module: &Path, name: &str, objects: &BTreeMap<String, Vec<u8>>) {
 /// rpki-client 8.2 over rsync only, its cache kept per scenario.
 fn rpki_client(w: &Path, s: &Scenario) -> BTreeSet<String> {
     let (cache, out) = (w.join(format!("rc-cache-{}", s.name)), w.join(format!("rc-out-{}", s.name)));
-    peers::rpki_client_dir(&cache);
-    peers::rpki_client_dir(&out);
-    let o = Command::new("rpki-client")
-        .arg("-t")
-        .arg(w.join(format!("{}.tal", s.name)))
-        .arg("-d")
-        .arg(&cache)
-        .args(["-j", "-R", "-s", "120"])
-        .arg(&out)
-        .output()
-        .unwrap();
+    let o = peers::rpki_client_rsync(&w.join(format!("{}.tal", s.name)), &cache, &out);
     assert!(o.status.success(), "{}: rpki-client: {}", s.name, String::from_utf8_lossy(&o.stderr));
     vrps_of(&serde_json::from_str(&std::fs::read_to_string(out.join("json")).unwrap()).unwrap())
 }

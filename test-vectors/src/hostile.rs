@@ -28,11 +28,16 @@ pub enum Serve {
     /// 302 to this URL.
     Redirect(String),
     /// `head`, then one more byte every `every_ms`, forever.
-    Drip { head: Vec<u8>, every_ms: u64 },
+    Drip {
+        head: Vec<u8>,
+        every_ms: u64,
+    },
     /// Accept the request and never answer.
     Silent,
     /// `head`, then spaces as fast as the client reads, forever.
-    Endless { head: Vec<u8> },
+    Endless {
+        head: Vec<u8>,
+    },
 }
 
 /// One case: its name, the CHECKLIST item, and what it is.
@@ -54,8 +59,16 @@ pub const CASES: &[(&str, &str, &str)] = &[
     ("path-traversal", "PIT-14", "H's snapshot publishes `..` and percent-encoded URIs aiming outside the cache (CVE-2021-3907)"),
     ("huge-object", "PIT-23", "evil's manifest lists a 5 MB object"),
     ("many-objects", "PIT-3", "H's snapshot holds 100,000 extra objects"),
-    ("stalling-children", "PIT-18", "evil certifies 8 child CAs whose 8 repositories all accept and never answer: they time out together, not in turn"),
-    ("shared-snapshot", "PIT-15", "a second repository's notification on H names the first one's snapshot: each repository keeps to its own objects (RRDPC-16)"),
+    (
+        "stalling-children",
+        "PIT-18",
+        "evil certifies 8 child CAs whose 8 repositories all accept and never answer: they time out together, not in turn",
+    ),
+    (
+        "shared-snapshot",
+        "PIT-15",
+        "a second repository's notification on H names the first one's snapshot: each repository keeps to its own objects (RRDPC-16)",
+    ),
     ("repository-fanout", "PIT-17", "evil certifies 24 child CAs, each in a repository of its own (CVE-2021-43172)"),
     ("oversized-ta", "PIT-25", "a second TAL's TA certificate URL streams without end"),
 ];
@@ -276,7 +289,9 @@ pub fn build(name: &'static str, g: &str, h: &str, now: Time) -> Hostile {
         }
         "path-traversal" => {
             let mut body = snap_head.clone();
-            for uri in ["rsync://evil.test/repo/../../../../escape-a", "rsync://evil.test/repo/%2e%2e/%2e%2e/escape-b", "rsync://../escape-c/x"] {
+            for uri in
+                ["rsync://evil.test/repo/../../../../escape-a", "rsync://evil.test/repo/%2e%2e/%2e%2e/escape-b", "rsync://../escape-c/x"]
+            {
                 body += &format!("<publish uri=\"{uri}\">AAAA</publish>");
             }
             for (uri, der) in &evil_objects {

@@ -122,7 +122,12 @@ fn raw_roa(w: &World, ca: &mut Ca, econtent: &[u8], resources: &str) -> String {
     let serial = ca.serial();
     let key = w.one_time_key().expect("key");
     let name = format!("{}.roa", rpkit_objects::crypto::PublicKey::key_id(key.public_key()).file_stem());
-    let ee = EeSpec { serial, not_before: w.now.add_secs(-3600), not_after: w.now.add_secs(30 * 86_400), object_uri: format!("{}{name}", ca.dir) };
+    let ee = EeSpec {
+        serial,
+        not_before: w.now.add_secs(-3600),
+        not_after: w.now.add_secs(30 * 86_400),
+        object_uri: format!("{}{name}", ca.dir),
+    };
     let held: rpkit_objects::resources::ResourceSet = resources.parse().expect("resources");
     let issuer = Issuer { signer: w, key: ca.key, cert: &ca.cert, cert_uri: ca.cert_uri.clone(), crl_uri: ca.crl_uri() };
     let so = signed_object::build(

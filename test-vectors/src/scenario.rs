@@ -322,7 +322,8 @@ impl World {
             None => Manifest::build(&content, &self.issuer(ca), ee_serial, &ca.mft_uri()).expect("manifest").signed.to_der().to_vec(),
             Some(edit) => {
                 edit(&mut content);
-                let ee = EeSpec { serial: ee_serial, not_before: content.this_update, not_after: content.next_update, object_uri: ca.mft_uri() };
+                let ee =
+                    EeSpec { serial: ee_serial, not_before: content.this_update, not_after: content.next_update, object_uri: ca.mft_uri() };
                 let key = self.one_time_key().expect("key");
                 let (oid, inherit) = (rpkit_objects::oid::CT_MANIFEST, CertResources::inherit_all());
                 let so = signed_object::build(oid, &content.encode(), content.this_update, &ee, key, inherit, &self.issuer(ca));

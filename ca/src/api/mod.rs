@@ -204,11 +204,7 @@ struct Resources {
     resources: String,
 }
 
-async fn set_resources(
-    State(st): State<AppState>,
-    Path(handle): Path<String>,
-    Body(r): Body<Resources>,
-) -> ApiResult<Response> {
+async fn set_resources(State(st): State<AppState>, Path(handle): Path<String>, Body(r): Body<Resources>) -> ApiResult<Response> {
     let res = parse_resources(&r.resources)?;
     let ca = st.ca.clone();
     Ok(Json(blocking(move || ca.set_member_resources(&handle, &res)).await?).into_response())

@@ -52,6 +52,34 @@ pub fn start_publication(w: &Path, tls: &peers::Tls, listen: &str) -> (Proc, Str
     (p, url)
 }
 
+/// rsyncd on port 873 serving the rsync tree of the publication server in `w/pub`.
+pub fn start_rsyncd(w: &Path) -> Proc {
+    let conf = run(Command::new(BIN).args(["publication", "rsyncd-conf", "--port", "873", "--data"]).arg(w.join("pub")));
+    std::fs::write(w.join("rsyncd.conf"), conf).unwrap();
+    Proc::spawn(
+        Command::new("rsync").arg("--daemon").arg("--no-detach").arg(format!("--config={}", w.join("rsyncd.conf").display())),
+        &w.join("rsyncd.log"),
+    )
+}
+
+/// A CA in `w/ca`: its identity registered at the publication server (RFC
+/// 8183), its repository set and its trust anchor made. Returns its data directory.
+pub fn register_ca(w: &Path, pub_url: &str, pub_token: &str) -> PathBuf {
+    let ca_data = w.join("ca");
+    let req = run(Command::new(BIN).args(["ca", "publisher-request", "--data"]).arg(&ca_data));
+    std::fs::write(w.join("publisher_request.xml"), req).unwrap();
+    let resp = run(Command::new(BIN)
+        .args(["publication", "add-publisher", "--sia-base", "rsync://rpki.test/repo/"])
+        .arg(w.join("publisher_request.xml"))
+        .env("RPKIT_PUBLICATION_SERVER", pub_url)
+        .env("RPKIT_PUBLICATION_TOKEN", pub_token));
+    assert!(resp.contains("sia_base=\"rsync://rpki.test/repo/\""), "{resp}");
+    std::fs::write(w.join("repository_response.xml"), resp).unwrap();
+    run(Command::new(BIN).args(["ca", "repository", "--data"]).arg(&ca_data).arg(w.join("repository_response.xml")));
+    run(Command::new(BIN).args(["ta", "init", "--data"]).arg(&ca_data));
+    ca_data
+}
+
 impl Env {
     /// Start everything in the working directory `name`.
     pub fn start(peers: peers::Peers, name: &str) -> Env {
@@ -59,25 +87,9 @@ impl Env {
         let tls = peers::tls(&w);
         let (publication, pub_url) = start_publication(&w, &tls, "127.0.0.1:0");
         let pub_token = std::fs::read_to_string(w.join("pub/admin-token")).unwrap().trim().to_string();
-        let conf = run(Command::new(BIN).args(["publication", "rsyncd-conf", "--port", "873", "--data"]).arg(w.join("pub")));
-        std::fs::write(w.join("rsyncd.conf"), conf).unwrap();
-        let rsyncd = Proc::spawn(
-            Command::new("rsync").arg("--daemon").arg("--no-detach").arg(format!("--config={}", w.join("rsyncd.conf").display())),
-            &w.join("rsyncd.log"),
-        );
+        let rsyncd = start_rsyncd(&w);
         // The CA: identity, registration at the publication server, TA, API.
-        let ca_data = w.join("ca");
-        let req = run(Command::new(BIN).args(["ca", "publisher-request", "--data"]).arg(&ca_data));
-        std::fs::write(w.join("publisher_request.xml"), req).unwrap();
-        let resp = run(Command::new(BIN)
-            .args(["publication", "add-publisher", "--sia-base", "rsync://rpki.test/repo/"])
-            .arg(w.join("publisher_request.xml"))
-            .env("RPKIT_PUBLICATION_SERVER", &pub_url)
-            .env("RPKIT_PUBLICATION_TOKEN", &pub_token));
-        assert!(resp.contains("sia_base=\"rsync://rpki.test/repo/\""), "{resp}");
-        std::fs::write(w.join("repository_response.xml"), resp).unwrap();
-        run(Command::new(BIN).args(["ca", "repository", "--data"]).arg(&ca_data).arg(w.join("repository_response.xml")));
-        run(Command::new(BIN).args(["ta", "init", "--data"]).arg(&ca_data));
+        let ca_data = register_ca(&w, &pub_url, &pub_token);
         let mut ca = Proc::spawn(
             Command::new(BIN).args(["ca", "serve", "--listen", "127.0.0.1:0", "--data"]).arg(&ca_data).env("RUST_LOG", "warn"),
             &w.join("ca.log"),

@@ -96,6 +96,14 @@ pub fn chmod(p: &Path, mode: u32) {
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
+/// rpki-client over rsync only (`-R`): TAL, cache and output directories
+/// (made its own), a 120 s run limit, JSON output.
+pub fn rpki_client_rsync(tal: &Path, cache: &Path, out: &Path) -> std::process::Output {
+    rpki_client_dir(cache);
+    rpki_client_dir(out);
+    Command::new("rpki-client").arg("-t").arg(tal).arg("-d").arg(cache).args(["-j", "-R", "-s", "120"]).arg(out).output().unwrap()
+}
+
 /// A directory owned by _rpki-client.
 pub fn rpki_client_dir(p: &Path) {
     std::fs::create_dir_all(p).unwrap();
