@@ -79,17 +79,23 @@ mkdir -p "$(dirname "$summary")"
   echo "|---|---:|---:|---:|---:|"
 } > "$summary"
 cd fuzz
+# Build once; the targets then run as plain binaries (a rebuild can never pass
+# for a crash).
 cargo "${toolchain[@]}" fuzz build "${sanitizer[@]}" --target-dir "$root/target/fuzz-build"
+bindir="$root/target/fuzz-build/$(rustc -vV | sed -n 's/^host: //p')/release"
 status=0
 for t in "${targets[@]}"; do
-  mkdir -p "$root/target/fuzz/corpus/$t"
+  mkdir -p "$root/target/fuzz/corpus/$t" "$root/fuzz/artifacts/$t"
   log="$root/target/fuzz/$t.log"
-  if cargo "${toolchain[@]}" fuzz run "${sanitizer[@]}" --target-dir "$root/target/fuzz-build" "$t" \
-      "$root/target/fuzz/corpus/$t" "$seeds/$t" -- \
-      -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=1048576 -timeout=10 -print_final_stats=1 > "$log" 2>&1; then
+  if "$bindir/$t" -artifact_prefix="$root/fuzz/artifacts/$t/" \
+      -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=1048576 -timeout=10 -print_final_stats=1 \
+      "$root/target/fuzz/corpus/$t" "$seeds/$t" > "$log" 2>&1; then
     result=ok
-  else
+  elif grep -q "Test unit written\|deadly signal\|panicked" "$log"; then
     result=CRASH
+    status=1
+  else
+    result=ERROR
     status=1
   fi
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
@@ -97,7 +103,7 @@ for t in "${targets[@]}"; do
   size=$(find "$root/target/fuzz/corpus/$t" -type f | wc -l)
   echo "| $t | $seconds | ${runs:-?} | ${rate:-?} | $size |" >> "$summary"
   printf 'fuzz %-18s %-5s %12s runs %8s/s\n' "$t" "$result" "${runs:-?}" "${rate:-?}"
-  if [ "$result" = CRASH ]; then
+  if [ "$result" != ok ]; then
     tail -40 "$log" >&2
   fi
 done
