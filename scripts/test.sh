@@ -40,7 +40,7 @@ awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += 
 # A smoke run of every fuzz target (a few seconds each; scripts/fuzz.sh for
 # longer runs). A crash fails the run and leaves its input in fuzz/artifacts/.
 if [ "$status" = 0 ]; then
-  ./scripts/fuzz.sh --seconds "${RPKIT_FUZZ_SECONDS:-5}" || status=$?
+  ./scripts/fuzz.sh --seconds "${RPKIT_FUZZ_SECONDS:-3}" || status=$?
 fi
 
 # The benchmark harness at its quick size, so that it keeps working (in CI, or
