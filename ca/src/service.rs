@@ -78,6 +78,38 @@ impl Ca {
         &self.signer
     }
 
+    /// Take the one-time keys the last clean stop kept into this process's pool.
+    /// They are deleted from the database before use, so that a crash can lose
+    /// them but never hand one out twice (CMS-14).
+    pub fn claim_key_pool(&self) -> Result<usize> {
+        let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let pooled: Vec<Vec<u8>> = {
+            let mut st = tx.prepare("SELECT pkcs1 FROM key_pool")?;
+            let rows = st.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        tx.execute("DELETE FROM key_pool", [])?;
+        tx.commit()?;
+        let keys = pooled.iter().map(|k| KeyPair::from_pkcs1(k)).collect::<std::result::Result<Vec<_>, _>>()?;
+        let n = keys.len();
+        self.signer.add_to_pool(keys);
+        Ok(n)
+    }
+
+    /// Keep the pooled one-time keys for the next start (a clean stop only:
+    /// they are taken out of this process's pool).
+    pub fn save_key_pool(&self) -> Result<usize> {
+        let keys = self.signer.take_pool();
+        let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        let tx = conn.transaction()?;
+        for k in &keys {
+            tx.execute("INSERT INTO key_pool (pkcs1) VALUES (?1)", [k.to_pkcs1()])?;
+        }
+        tx.commit()?;
+        Ok(keys.len())
+    }
+
     /// Generate keys ahead of need, on all cores.
     pub fn fill_key_pool(&self, target: usize) -> Result<()> {
         let have = self.signer.pool_size();

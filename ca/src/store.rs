@@ -77,6 +77,13 @@ const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL
     );
     ",
+    // 2: one-time keys generated ahead of need, kept across a clean restart.
+    "
+    CREATE TABLE key_pool (
+        id INTEGER PRIMARY KEY,
+        pkcs1 BLOB NOT NULL
+    );
+    ",
 ];
 
 /// Open (or create) the database at `path` and bring its schema up to date.

@@ -282,3 +282,35 @@ fn member_tokens_are_stored_hashed() {
     assert_eq!(e.ca.member_for_token("rpkit_wrong").unwrap(), None);
     assert!(e.ca.create_token("nobody").is_err());
 }
+
+/// Key pool across a clean restart: kept keys are claimed once, and a crash
+/// (no save) can lose them but never hand one out twice (CMS-14).
+#[test]
+fn pooled_keys_survive_a_clean_restart_and_are_never_handed_out_twice() {
+    let dir = std::env::temp_dir().join(format!("rpkit-ca-pool-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let e = Env::new(Some(&dir));
+    e.ca.init(&res(RIR)).unwrap();
+    e.ca.fill_key_pool(e.ca.signer().pool_size() + 3).unwrap();
+    let kept = e.ca.signer().pool_size();
+    let keys: BTreeMap<Vec<u8>, ()> = {
+        let taken = e.ca.signer().take_pool();
+        let ids = taken.iter().map(|k| k.to_pkcs1().to_vec()).map(|k| (k, ())).collect();
+        e.ca.signer().add_to_pool(taken);
+        ids
+    };
+    assert_eq!(e.ca.save_key_pool().unwrap(), kept);
+    assert_eq!(e.ca.signer().pool_size(), 0);
+    drop(e);
+
+    let e = Env::new(Some(&dir));
+    assert_eq!(e.ca.signer().pool_size(), 0, "opening alone claims nothing (offline commands keep the pool)");
+    assert_eq!(e.ca.claim_key_pool().unwrap(), kept);
+    let claimed: Vec<Vec<u8>> = e.ca.signer().take_pool().iter().map(|k| k.to_pkcs1().to_vec()).collect();
+    assert!(claimed.iter().all(|k| keys.contains_key(k)) && claimed.len() == kept);
+    drop(e);
+    // Claimed, not saved again (a crash): gone from the database.
+    let e = Env::new(Some(&dir));
+    assert_eq!(e.ca.claim_key_pool().unwrap(), 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}

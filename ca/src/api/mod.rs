@@ -322,6 +322,12 @@ pub async fn serve(
     tick: std::time::Duration,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let claim = state.ca.clone();
+    match tokio::task::spawn_blocking(move || claim.claim_key_pool()).await {
+        Ok(Ok(n)) if n > 0 => tracing::info!("{n} pooled keys from the last stop"),
+        Ok(Err(e)) => tracing::warn!("pooled keys of the last stop not used: {e}"),
+        _ => {}
+    }
     // Keep the key pool filled ahead of need. Rounds of at most one key per core
     // share the thread pool with requests, so a request waits at most about one
     // key's time for it (a round of `key_pool_batch` keys could hold it for seconds).
@@ -370,10 +376,18 @@ pub async fn serve(
             }
         }
     });
+    let state_ca = state.ca.clone();
     let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let r = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     scheduler.abort();
     filler.abort();
     resync.abort();
+    // The keys generated ahead of need serve the next start too.
+    let ca = state_ca;
+    match tokio::task::spawn_blocking(move || ca.save_key_pool()).await {
+        Ok(Ok(n)) if n > 0 => tracing::info!("{n} pooled keys kept for the next start"),
+        Ok(Err(e)) => tracing::warn!("pooled keys not kept: {e}"),
+        _ => {}
+    }
     r
 }

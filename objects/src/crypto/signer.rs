@@ -134,6 +134,11 @@ impl SoftSigner {
         self.pool.lock().unwrap_or_else(PoisonError::into_inner).extend(keys);
     }
 
+    /// Take every pooled key out of the pool (to keep them across a restart).
+    pub fn take_pool(&self) -> Vec<KeyPair> {
+        std::mem::take(&mut *self.pool.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
     /// Keys generated since start (pool and on demand), for metrics.
     pub fn keys_generated(&self) -> u64 {
         self.generated.load(Ordering::Relaxed)
