@@ -18,8 +18,11 @@ mod peers;
 #[path = "support/rss.rs"]
 mod rss;
 
+#[path = "support/keys.rs"]
+mod keys;
+
 use peers::Proc;
-use rpkit_objects::crypto::{generate_rsa_keys, KeyPair};
+use rpkit_objects::crypto::KeyPair;
 use rpkit_objects::der::Time;
 use rpkit_objects::rfc8181::{Change, ChangeSet};
 use rpkit_publication::service::{PublicationServer, ServerConfig};
@@ -37,33 +40,6 @@ const BIN: &str = env!("CARGO_BIN_EXE_rpkit");
 type Vrps = BTreeSet<(String, u8, u32)>;
 
 /// CA keys cached across runs: length-prefixed PKCS#1 DER.
-fn cached_keys(path: &Path, n: usize) -> Vec<KeyPair> {
-    let data = std::fs::read(path).unwrap_or_default();
-    let mut keys = Vec::new();
-    let mut rest = data.as_slice();
-    while rest.len() >= 4 && keys.len() < n {
-        let len = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-        let Some(der) = rest.get(4..4 + len) else { break };
-        keys.push(KeyPair::from_pkcs1(der).expect("cached key"));
-        rest = &rest[4 + len..];
-    }
-    if keys.len() < n {
-        let t = Instant::now();
-        let missing = n - keys.len();
-        eprintln!("generating {missing} RSA keys (cached in {} for later runs)...", path.display());
-        keys.extend(generate_rsa_keys(missing).expect("keys"));
-        let mut out = Vec::new();
-        for k in &keys {
-            out.extend_from_slice(&(k.to_pkcs1().len() as u32).to_be_bytes());
-            out.extend_from_slice(k.to_pkcs1());
-        }
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, out).unwrap();
-        eprintln!("  {:.0} s", t.elapsed().as_secs_f64());
-    }
-    keys
-}
-
 struct Sample {
     wall: Duration,
     peak_kib: u64,
@@ -216,7 +192,7 @@ fn main() {
 
     // Build W1.
     let keys_path = peers::workspace().join("target/bench-keys/ca-keys.bin");
-    let mut keys = cached_keys(&keys_path, workload::ca_keys_needed(sizes) + 32);
+    let mut keys = keys::cached(&keys_path, workload::ca_keys_needed(sizes) + 32);
     let ee = keys.split_off(keys.len() - 32);
     let verify_key = KeyPair::from_pkcs1(ee[0].to_pkcs1()).unwrap();
     let t = Instant::now();
