@@ -9,8 +9,11 @@
 //!   The members are set up with keys cached in `target/bench-keys/` (two per
 //!   member); the re-issue itself makes every key it needs.
 //!
-//! Run: `cargo bench -p rpkit --bench ca -- [--quick] [--runs N] [--roas N] [--members M] [--reissue-only]`
-//! (defaults 1,000 ROAs and 10,000 members; `--quick` 100 and 50). The report is
+//! - one member with K ROAs (added in rounds of 10,000 with cached keys):
+//!   `GET` of all of them and the peak RSS of `rpkit ca serve` meanwhile.
+//!
+//! Run: `cargo bench -p rpkit --bench ca -- [--quick] [--runs N] [--roas N] [--members M] [--many K] [--reissue-only]`
+//! (defaults 1,000 ROAs, 10,000 members, 100,000 ROAs; `--quick` 100, 50, 300). The report is
 //! printed and written to `target/bench/ca.md` (`ca-quick.md`; `ca-reissue.md`).
 
 #[path = "../tests/peers/mod.rs"]
@@ -76,6 +79,11 @@ fn roas(n: usize) -> Vec<String> {
     (0..n).map(|i| format!("10.{}.{}.0/24", i / 256, i % 256)).collect()
 }
 
+/// `n` ROAs (at most 131,072) for /25s of 10.0.0.0/8 from AS64496.
+fn halves(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("10.{}.{}.{}/25", i / 512, (i / 2) % 256, (i % 2) * 128)).collect()
+}
+
 /// The publication server both CAs publish to.
 struct Publication {
     _proc: Proc,
@@ -112,6 +120,15 @@ struct RpkitCa {
     url: String,
     token: String,
     http: reqwest::blocking::Client,
+    data: std::path::PathBuf,
+    log: std::path::PathBuf,
+}
+
+fn spawn_ca(data: &Path, log: &Path) -> (Proc, String) {
+    let mut proc =
+        Proc::spawn(Command::new(BIN).args(["ca", "serve", "--listen", "127.0.0.1:0", "--data"]).arg(data).env("RUST_LOG", "warn"), log);
+    let url = proc.wait_line("rpkit CA API on ");
+    (proc, url)
 }
 
 fn rpkit_ca(w: &Path, name: &str, p: &Publication, pool: usize) -> RpkitCa {
@@ -131,19 +148,30 @@ fn rpkit_ca(w: &Path, name: &str, p: &Publication, pool: usize) -> RpkitCa {
     cfg["key_pool_target"] = json!(pool);
     cfg["key_pool_batch"] = json!(pool.max(1));
     std::fs::write(&cfg_path, cfg.to_string()).unwrap();
-    let mut proc = Proc::spawn(
-        Command::new(BIN).args(["ca", "serve", "--listen", "127.0.0.1:0", "--data"]).arg(&data).env("RUST_LOG", "warn"),
-        &w.join(format!("{name}.log")),
-    );
-    let url = proc.wait_line("rpkit CA API on ");
+    let log = w.join(format!("{name}.log"));
+    let (proc, url) = spawn_ca(&data, &log);
     let token = std::fs::read_to_string(data.join("admin-token")).unwrap().trim().to_string();
     let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(7200)).build().unwrap();
-    let ca = RpkitCa { proc, url, token, http };
+    let ca = RpkitCa { proc, url, token, http, data, log };
     ca.call(reqwest::Method::POST, "/api/v1/members", Some(json!({"handle": "bulk", "resources": "AS64496, 10.0.0.0/8"})));
     ca
 }
 
 impl RpkitCa {
+    /// Stop (SIGINT: the pool is saved), add `keys` to the saved pool that the
+    /// next start claims, and start again.
+    fn restart_with_keys(&mut self, keys: &[rpkit_objects::crypto::KeyPair]) {
+        assert!(self.proc.stop().is_some_and(|s| s.success()), "rpkit ca serve did not stop cleanly");
+        let db = rusqlite::Connection::open(self.data.join("ca.sqlite")).unwrap();
+        let tx = db.unchecked_transaction().unwrap();
+        for k in keys {
+            tx.execute("INSERT INTO key_pool (pkcs1) VALUES (?1)", [k.to_pkcs1()]).unwrap();
+        }
+        tx.commit().unwrap();
+        drop(db);
+        (self.proc, self.url) = spawn_ca(&self.data, &self.log);
+    }
+
     fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
         let mut rb = self.http.request(method, format!("{}{path}", self.url)).bearer_auth(&self.token);
         if let Some(b) = body {
@@ -287,6 +315,10 @@ struct Figures {
     krill_rss: f64,
     reissue_cas: usize,
     reissue_secs: f64,
+    many: usize,
+    many_add_secs: f64,
+    many_get: f64,
+    many_rss: f64,
 }
 
 fn main() {
@@ -294,6 +326,7 @@ fn main() {
     let n = arg("--roas").unwrap_or(if quick { 100 } else { 1000 });
     let members = arg("--members").unwrap_or(if quick { 50 } else { 10_000 });
     let reissue_only = std::env::args().any(|a| a == "--reissue-only");
+    let many = arg("--many").unwrap_or(if quick { 300 } else { 100_000 });
     let runs = arg("--runs").unwrap_or(1).max(1);
     let Some(peers) = peers::prepare() else { return };
     let w = peers::open_dir("bench-ca");
@@ -318,6 +351,10 @@ fn main() {
         krill_rss: 0.0,
         reissue_cas: 0,
         reissue_secs: 0.0,
+        many: 0,
+        many_add_secs: 0.0,
+        many_get: 0.0,
+        many_rss: 0.0,
     };
     for r in (0..runs).filter(|_| !reissue_only) {
         // rpkit, empty pool: every key is made inside the request.
@@ -372,6 +409,36 @@ fn main() {
         f.krill_rss = f.krill_rss.max(rss.peak_mib());
         eprintln!("Krill: {:.1} s; GET {:.1} ms", f.krill_add[r], f.krill_get * 1000.0);
         drop(kr);
+    }
+
+    // One member with `many` ROAs, added through the API in rounds of at most
+    // 10,000; before each round `rpkit ca serve` is restarted with that round's
+    // keys (cached between runs) in its saved pool, so that the pool never holds
+    // more than a round. Then a fresh start: its peak RSS over 5 GETs of all ROAs.
+    if many > 0 && !reissue_only {
+        let cache = peers::workspace().join("target/bench-keys/ca-pool-keys.bin");
+        let rounds: Vec<Vec<String>> = halves(many).chunks(10_000).map(<[String]>::to_vec).collect();
+        let cached = keys::cached(&cache, many + 8 * rounds.len());
+        let mut ca = rpkit_ca(&w, "many", &p, 0);
+        let (t, mut used) = (Instant::now(), 0);
+        for round in &rounds {
+            ca.restart_with_keys(&cached[used..used + round.len() + 8]);
+            used += round.len() + 8;
+            let added: Vec<Value> = round.iter().map(|p| json!({"prefix": p, "asn": 64496})).collect();
+            ca.call(reqwest::Method::POST, "/api/v1/members/bulk/roas/delta", Some(json!({ "added": added })));
+        }
+        f.many_add_secs = published(&w.join("pub/rsync/current/repo/many/bulk"), many, t);
+        ca.restart_with_keys(&[]);
+        let rss = RssWatch::start(ca.proc.id());
+        f.many_get = ca.get_all(many);
+        f.many_rss = rss.peak_mib();
+        f.many = many;
+        eprintln!(
+            "{many} ROAs on one member: added in {:.0} s; GET {:.0} ms; peak RSS {:.0} MiB",
+            f.many_add_secs,
+            f.many_get * 1e3,
+            f.many_rss
+        );
     }
 
     // Scheduled re-issue, in process: the clock moved past the re-issue margin.
@@ -448,6 +515,14 @@ fn render(f: &Figures, n: usize, runs: usize) -> String {
         f.krill_rss,
         f.rpkit_rss / f.krill_rss
     ));
+    if f.many > 0 {
+        out.push_str(&format!(
+            "| one member with {} ROAs: `GET` of all (ms) / peak RSS of `rpkit ca serve` (MiB) | {:.0} / {:.0} | | |\n",
+            f.many,
+            f.many_get * 1000.0,
+            f.many_rss
+        ));
+    }
     out.push_str(&format!(
         "\nEmpty-pool bulk add ÷ key generation alone: {:.2}× (rpkit), {:.2}× (Krill). {reissue}",
         empty / keygen,
