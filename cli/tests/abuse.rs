@@ -5,6 +5,8 @@
 //! truncated PDUs, a well-behaved client of each server must get every answer
 //! right and in time. Latencies under attack are printed beside those measured
 //! before it (the figures are for reading, not asserted beyond a liveness bound).
+//! Afterwards the HTTP listeners must have dropped every slow client: a request
+//! head has 10 s to arrive (the server-side counterpart of PIT-18).
 
 #[path = "peers/mod.rs"]
 mod peers;
@@ -75,7 +77,8 @@ fn measure(p: &Probe, n: usize, want: &str) -> Duration {
 }
 
 /// Slowloris: open, send the start of a request, then one byte a second.
-fn slowloris(a: SocketAddr, head: &'static [u8], stop: Arc<AtomicBool>, held: Arc<AtomicUsize>) {
+/// `held` counts the connections made, `open` those the server has not closed.
+fn slowloris(a: SocketAddr, head: &'static [u8], stop: Arc<AtomicBool>, held: Arc<AtomicUsize>, open: Arc<AtomicUsize>) {
     std::thread::spawn(move || {
         let mut conns: Vec<TcpStream> = Vec::new();
         for _ in 0..200 {
@@ -86,8 +89,22 @@ fn slowloris(a: SocketAddr, head: &'static [u8], stop: Arc<AtomicBool>, held: Ar
             }
         }
         held.fetch_add(conns.len(), Ordering::Relaxed);
+        open.store(conns.len(), Ordering::Relaxed);
+        for s in &conns {
+            let _ = s.set_nonblocking(true);
+        }
         while !stop.load(Ordering::Relaxed) {
-            conns.retain_mut(|s| s.write_all(b"x").is_ok());
+            // Closed by the server: the read sees the end or an error (a write
+            // into a closed connection may still succeed once).
+            conns.retain_mut(|s| {
+                let mut b = [0u8; 512];
+                let gone = match s.read(&mut b) {
+                    Ok(_) => true,
+                    Err(e) => e.kind() != std::io::ErrorKind::WouldBlock,
+                };
+                !gone && s.write_all(b"x").is_ok()
+            });
+            open.store(conns.len(), Ordering::Relaxed);
             std::thread::sleep(Duration::from_secs(1));
         }
     });
@@ -211,12 +228,14 @@ fn rtr_23_every_listener_serves_well_behaved_clients_through_floods_slowloris_an
     let stop = Arc::new(AtomicBool::new(false));
     let (floods, garbage) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let held: Vec<Arc<AtomicUsize>> = (0..5).map(|_| Arc::new(AtomicUsize::new(0))).collect();
+    let open: Vec<Arc<AtomicUsize>> = (0..5).map(|_| Arc::new(AtomicUsize::new(0))).collect();
+    let slow_started = Instant::now();
     let http_head: &'static [u8] = b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ";
     let targets = [addr(&ca), addr(&publication), addr(&validator), addr(&notify), rtr_addr];
     for (i, a) in targets.iter().enumerate() {
         // RTR: half a header and then a byte a second.
         let head: &'static [u8] = if i == 4 { &[1, 2, 0, 0] } else { http_head };
-        slowloris(*a, head, stop.clone(), held[i].clone());
+        slowloris(*a, head, stop.clone(), held[i].clone(), open[i].clone());
     }
     // The slow clients first (1,000 connections held), then the floods.
     let t0 = Instant::now();
@@ -229,6 +248,15 @@ fn rtr_23_every_listener_serves_well_behaved_clients_through_floods_slowloris_an
     rtr_garbage(rtr_addr, stop.clone(), garbage.clone());
     std::thread::sleep(Duration::from_secs(3));
     let during: Vec<Duration> = probes.iter().zip(&wants).map(|(p, want)| measure(p, 20, want)).collect();
+    let open_during: Vec<usize> = open.iter().map(|o| o.load(Ordering::Relaxed)).collect();
+    // The HTTP listeners close a connection whose request head is not complete
+    // within 10 s; RRDP's TLS handshake fails on a plain-text request.
+    let t0 = Instant::now();
+    while open[..4].iter().any(|o| o.load(Ordering::Relaxed) > 0) && t0.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let open_after: Vec<usize> = open.iter().map(|o| o.load(Ordering::Relaxed)).collect();
+    let cut_after = slow_started.elapsed();
     stop.store(true, Ordering::Relaxed);
     let held: Vec<usize> = held.iter().map(|h| h.load(Ordering::Relaxed)).collect();
     let (floods, garbage) = (floods.load(Ordering::Relaxed), garbage.load(Ordering::Relaxed));
@@ -236,7 +264,10 @@ fn rtr_23_every_listener_serves_well_behaved_clients_through_floods_slowloris_an
     for ((p, b), d) in probes.iter().zip(&before).zip(&during) {
         eprintln!("  {:<22} median {:>8.2?} before, {:>8.2?} during ({:.1}x)", p.name, b, d, d.as_secs_f64() / b.as_secs_f64().max(1e-6));
     }
+    eprintln!("  slowloris connections still open while measuring {open_during:?}, {:.1} s after they started {open_after:?}", cut_after.as_secs_f64());
     assert!(held.iter().all(|h| *h == 200), "every slowloris client connects: {held:?}");
+    assert!(open_during[..3].iter().all(|o| *o > 0), "the slow clients were still held while measuring: {open_during:?}");
+    assert!(open_after[..4].iter().all(|o| *o == 0), "the HTTP listeners dropped every slow client: {open_after:?}");
     assert!(floods >= 1000, "the floods made only {floods} connections");
     // And afterwards everything still answers as before.
     std::thread::sleep(Duration::from_secs(1));

@@ -417,11 +417,10 @@ pub async fn serve(
             let mut rx = stop_rx.clone();
             let app = rrdp_router(server.clone());
             Some(tokio::spawn(async move {
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async move {
-                        let _ = rx.changed().await;
-                    })
-                    .await
+                let stop = async move {
+                    let _ = rx.changed().await;
+                };
+                rpkit_serve::serve(listener, app, rpkit_serve::Limits::default(), stop).await
             }))
         }
         None => None,
@@ -430,12 +429,11 @@ pub async fn serve(
     let api = axum::serve::ListenerExt::tap_io(api, |tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    let result = axum::serve(api, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = stop_tx.send(true);
-        })
-        .await;
+    let stop = async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    };
+    rpkit_serve::serve(api, app, rpkit_serve::Limits::default(), stop).await;
     if let Some(t) = tls_task {
         let _ = t.await;
     }
@@ -443,5 +441,5 @@ pub async fn serve(
     // Whatever was applied last is written before exit.
     let s = server.clone();
     let _ = tokio::task::spawn_blocking(move || s.write_files()).await;
-    result
+    Ok(())
 }

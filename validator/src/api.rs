@@ -32,9 +32,7 @@ pub async fn serve(listener: tokio::net::TcpListener, shared: Arc<Shared>, mut s
     let shutdown = async move {
         let _ = stop.changed().await;
     };
-    if let Err(e) = axum::serve(listener, router(shared)).with_graceful_shutdown(shutdown).await {
-        tracing::warn!("HTTP server: {e}");
-    }
+    rpkit_serve::serve(listener, router(shared), rpkit_serve::Limits::default(), shutdown).await;
 }
 
 fn no_data() -> Response {

@@ -377,8 +377,7 @@ pub async fn serve(
         }
     });
     let state_ca = state.ca.clone();
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let r = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    rpkit_serve::serve(listener, router(state), rpkit_serve::Limits::default(), shutdown).await;
     scheduler.abort();
     filler.abort();
     resync.abort();
@@ -389,5 +388,5 @@ pub async fn serve(
         Ok(Err(e)) => tracing::warn!("pooled keys not kept: {e}"),
         _ => {}
     }
-    r
+    Ok(())
 }
