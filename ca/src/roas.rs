@@ -137,10 +137,14 @@ impl RoaPlan {
     }
 }
 
-/// ROAs one member CA may hold. Its manifest lists them all, and validators
-/// refuse manifests of more than 100,000 entries (rpki-client, MFT-20): past
-/// that the member's whole publication point would be rejected.
-pub const MAX_ROAS_PER_CA: usize = 90_000;
+/// The largest object every validator accepts: rpki-client refuses files over
+/// 4,000,000 octets (MFT-20), and with it the whole publication point.
+pub const MAX_PUBLISHED_OBJECT: usize = 4_000_000;
+
+/// ROAs one member CA may hold, one prefix each. Its manifest lists them all at
+/// 83 octets an entry (a 44-character name and a SHA-256): 45,000 ROAs and
+/// 2,000 more entries (ASPAs, the CRL) stay under `MAX_PUBLISHED_OBJECT`.
+pub const MAX_ROAS_PER_CA: usize = 45_000;
 
 /// Check a delta against the member's resources and current ROAs (ROA-10).
 /// Adding what exists is idempotent; removing what does not exist is an error.
@@ -175,7 +179,10 @@ fn plan_roas(held: &ResourceSet, current: &[RoaSpec], delta: &RoaDelta) -> Resul
     if total > MAX_ROAS_PER_CA {
         return Err(CaError::invalid(
             "too_many_roas",
-            format!("{total} ROAs would exceed the limit of {MAX_ROAS_PER_CA} per member: validators reject manifests of more than 100,000 entries"),
+            format!(
+                "{total} ROAs would exceed the limit of {MAX_ROAS_PER_CA} per member: \
+                 its manifest would outgrow the {MAX_PUBLISHED_OBJECT} octets validators accept"
+            ),
         ));
     }
     Ok(RoaPlan { add: add.into_iter().collect(), remove, unchanged: unchanged.into_iter().collect() })

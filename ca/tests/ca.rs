@@ -106,6 +106,29 @@ fn roas_and_aspas_are_issued_checked_and_withdrawn() {
     assert!(matches!(e.ca.remove_aspa("isp", 64500), Err(CaError::NotFound(_))));
 }
 
+/// MFT-20: a member at the ROA limit, with 2,000 more entries (ASPAs, the CRL),
+/// has a manifest that rpki-client still accepts. Names are as the CA makes them:
+/// the 40 hex digits of a key identifier and a 3-letter extension.
+#[test]
+fn mft_20_a_full_member_manifest_stays_under_what_validators_accept() {
+    use rpkit_ca::roas::{MAX_PUBLISHED_OBJECT, MAX_ROAS_PER_CA};
+    use rpkit_objects::manifest::{FileAndHash, ManifestContent};
+    let files = (0..MAX_ROAS_PER_CA + 2_000).map(|i| FileAndHash { file: format!("{i:040x}.roa"), hash: [0xa5; 32] }).collect();
+    let now = Time::now();
+    let content = ManifestContent {
+        manifest_number: rpkit_objects::serial::Serial::from_u64(u64::MAX),
+        this_update: now,
+        next_update: now,
+        files,
+    };
+    // The signed object adds the EE certificate and the CMS structure: a few
+    // kilobytes, bounded generously here.
+    let size = content.encode().len() + 16 * 1024;
+    assert!(size < MAX_PUBLISHED_OBJECT, "{size} octets");
+    // And the limit is not far below what fits: another 10% would not.
+    assert!(size * 11 / 10 > MAX_PUBLISHED_OBJECT, "{size} octets: the limit could be higher");
+}
+
 #[test]
 fn bad_requests_change_nothing() {
     let e = Env::new(None);

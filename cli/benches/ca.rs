@@ -10,10 +10,12 @@
 //!   member); the re-issue itself makes every key it needs.
 //!
 //! - one member with K ROAs (added in rounds of 10,000 with cached keys):
-//!   `GET` of all of them and the peak RSS of `rpkit ca serve` meanwhile.
+//!   `GET` of all of them and the peak RSS of `rpkit ca serve` meanwhile. By
+//!   default K is the most one member may hold, one prefix per ROA (45,000: its
+//!   manifest must stay under the 4,000,000 octets validators accept).
 //!
 //! Run: `cargo bench -p rpkit --bench ca -- [--quick] [--runs N] [--roas N] [--members M] [--many K] [--reissue-only]`
-//! (defaults 1,000 ROAs, 10,000 members, 100,000 ROAs; `--quick` 100, 50, 300). The report is
+//! (defaults 1,000 ROAs, 10,000 members, 45,000 ROAs; `--quick` 100, 50, 300). The report is
 //! printed and written to `target/bench/ca.md` (`ca-quick.md`; `ca-reissue.md`).
 
 #[path = "../tests/peers/mod.rs"]
@@ -326,7 +328,7 @@ fn main() {
     let n = arg("--roas").unwrap_or(if quick { 100 } else { 1000 });
     let members = arg("--members").unwrap_or(if quick { 50 } else { 10_000 });
     let reissue_only = std::env::args().any(|a| a == "--reissue-only");
-    let many = arg("--many").unwrap_or(if quick { 300 } else { 100_000 });
+    let many = arg("--many").unwrap_or(if quick { 300 } else { rpkit_ca::roas::MAX_ROAS_PER_CA });
     let runs = arg("--runs").unwrap_or(1).max(1);
     let Some(peers) = peers::prepare() else { return };
     let w = peers::open_dir("bench-ca");
