@@ -115,12 +115,8 @@ fn mft_20_a_full_member_manifest_stays_under_what_validators_accept() {
     use rpkit_objects::manifest::{FileAndHash, ManifestContent};
     let files = (0..MAX_ROAS_PER_CA + 2_000).map(|i| FileAndHash { file: format!("{i:040x}.roa"), hash: [0xa5; 32] }).collect();
     let now = Time::now();
-    let content = ManifestContent {
-        manifest_number: rpkit_objects::serial::Serial::from_u64(u64::MAX),
-        this_update: now,
-        next_update: now,
-        files,
-    };
+    let content =
+        ManifestContent { manifest_number: rpkit_objects::serial::Serial::from_u64(u64::MAX), this_update: now, next_update: now, files };
     // The signed object adds the EE certificate and the CMS structure: a few
     // kilobytes, bounded generously here.
     let size = content.encode().len() + 16 * 1024;

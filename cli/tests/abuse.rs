@@ -264,7 +264,10 @@ fn rtr_23_every_listener_serves_well_behaved_clients_through_floods_slowloris_an
     for ((p, b), d) in probes.iter().zip(&before).zip(&during) {
         eprintln!("  {:<22} median {:>8.2?} before, {:>8.2?} during ({:.1}x)", p.name, b, d, d.as_secs_f64() / b.as_secs_f64().max(1e-6));
     }
-    eprintln!("  slowloris connections still open while measuring {open_during:?}, {:.1} s after they started {open_after:?}", cut_after.as_secs_f64());
+    eprintln!(
+        "  slowloris connections still open while measuring {open_during:?}, {:.1} s after they started {open_after:?}",
+        cut_after.as_secs_f64()
+    );
     assert!(held.iter().all(|h| *h == 200), "every slowloris client connects: {held:?}");
     assert!(open_during[..3].iter().all(|o| *o > 0), "the slow clients were still held while measuring: {open_during:?}");
     assert!(open_after[..4].iter().all(|o| *o == 0), "the HTTP listeners dropped every slow client: {open_after:?}");
