@@ -34,7 +34,7 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 
-./scripts/apt-install.sh build-essential pkg-config libssl-dev openssl wrk nginx
+./scripts/apt-install.sh build-essential perl pkg-config libssl-dev openssl wrk nginx
 ./scripts/peers.sh
 
 suffix=""

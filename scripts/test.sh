@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-./scripts/apt-install.sh build-essential pkg-config libssl-dev openssl
+# perl and make build the statically linked OpenSSL; libssl-dev serves the fuzz targets.
+./scripts/apt-install.sh build-essential perl pkg-config libssl-dev openssl
 
 if ! command -v cargo >/dev/null; then
   echo "cargo not found: install the Rust toolchain (https://rustup.rs) and run again" >&2
