@@ -354,3 +354,72 @@ fn rrdps_4_a_database_restored_from_backup_starts_a_new_session() {
     assert_eq!(s.lock().session().unwrap(), (new_session, 1));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The operator API, route by route: every (path, method) the router answers is
+/// in this stated policy, each admin route refuses a missing, wrong or
+/// publisher-held credential with 401 and changes nothing, and answers the
+/// admin token. Undeclared methods get 405.
+#[test]
+fn operator_api_every_route_needs_the_admin_token_and_nothing_else_answers() {
+    let e = start("access");
+    let alice = e.register("alice");
+    e.send(&alice, &Query::Pdus(vec![publish(A, b"A1", None)]));
+    let carol = PublisherRequest { tag: None, publisher_handle: "carol".into(), id_cert: Identity::create().unwrap().cert }.encode();
+    let dave = PublisherRequest { tag: None, publisher_handle: "dave".into(), id_cert: Identity::create().unwrap().cert }.encode();
+    // (method, path, body, access): "admin" or "public".
+    let policy: &[(&str, &str, &str, &str)] = &[
+        ("GET", "/health", "", "public"),
+        ("GET", "/api/v1/status", "", "admin"),
+        ("POST", "/api/v1/shrink-guard/allow-next", "", "admin"),
+        ("GET", "/api/v1/publishers", "", "admin"),
+        ("POST", "/api/v1/publishers", "carol", "admin"),
+        ("GET", "/api/v1/publishers/alice", "", "admin"),
+        ("DELETE", "/api/v1/publishers/bob", "", "admin"),
+    ];
+    let state = |e: &Env| {
+        let publishers = e.http.get(format!("{}/api/v1/publishers", e.url)).bearer_auth(TOKEN).send().unwrap().text().unwrap();
+        (publishers, e.objects())
+    };
+    e.register("bob");
+    let before = state(&e);
+    let methods = ["GET", "POST", "PUT", "DELETE", "PATCH"];
+    for (method, path, body, access) in policy {
+        let req = |m: &str, token: Option<&str>| {
+            let body = match *body {
+                "carol" => carol.clone(),
+                _ => String::new(),
+            };
+            let mut r = e.http.request(m.parse().unwrap(), format!("{}{path}", e.url)).body(body);
+            if let Some(t) = token {
+                r = r.bearer_auth(t);
+            }
+            r.send().unwrap().status().as_u16()
+        };
+        if *access == "admin" {
+            for bad in [None, Some("wrong"), Some(&format!("{TOKEN}x")[..]), Some(&TOKEN[..TOKEN.len() - 1]), Some("")] {
+                assert_eq!(req(method, bad), 401, "{method} {path} with {bad:?}");
+            }
+            assert_eq!(state(&e), before, "{method} {path}: a refused request changed nothing");
+        }
+        // Methods the policy does not list for this path are not routed.
+        // (`/publishers/{handle}` answers GET and DELETE whatever the handle.)
+        let per_handle = path.starts_with("/api/v1/publishers/");
+        for m in methods.iter().filter(|m| !policy.iter().any(|(pm, pp, _, _)| pp == path && pm == *m)) {
+            if per_handle && (*m == "GET" || *m == "DELETE") {
+                continue;
+            }
+            assert_eq!(req(m, Some(TOKEN)), 405, "{m} {path} is not in the policy");
+        }
+    }
+    // With the admin token each admin route does its work.
+    let ok = |m: &str, path: &str, body: String| {
+        e.http.request(m.parse().unwrap(), format!("{}{path}", e.url)).bearer_auth(TOKEN).body(body).send().unwrap().status().as_u16()
+    };
+    assert_eq!(ok("GET", "/api/v1/status", String::new()), 200);
+    assert_eq!(ok("POST", "/api/v1/shrink-guard/allow-next", String::new()), 200);
+    assert_eq!(ok("POST", "/api/v1/publishers", dave), 200);
+    assert_eq!(ok("GET", "/api/v1/publishers/alice", String::new()), 200);
+    assert_eq!(ok("DELETE", "/api/v1/publishers/bob", String::new()), 200);
+    let (publishers, _) = state(&e);
+    assert!(publishers.contains("dave") && !publishers.contains("bob"), "{publishers}");
+}
