@@ -70,7 +70,6 @@ where
             if let Err(e) = result {
                 tracing::debug!(%peer, "connection closed: {e}");
             }
-            drop(stop);
         });
     }
     drop(listener);
