@@ -29,6 +29,13 @@ pub struct CaConfig {
     pub renew_before_days: i64,
     /// notBefore and thisUpdate lie this far in the past, for clock skew.
     pub backdate_secs: i64,
+    /// A member's ROAs hold one prefix each (RFC 9455) until it has this many;
+    /// from there, one ROA per ASN holds up to `roa_max_prefixes` (ROA-10, MFT-20).
+    pub roa_aggregate_threshold: usize,
+    /// Back to one prefix per ROA below this many (at most the threshold).
+    pub roa_deaggregate_threshold: usize,
+    /// Most prefixes in one aggregated ROA.
+    pub roa_max_prefixes: usize,
     /// One-time keys kept ready in the pool (generated in the background on all cores).
     pub key_pool_target: usize,
     /// Most keys per background fill round (and at most one per core, so that
@@ -60,6 +67,9 @@ impl Default for CaConfig {
             reissue_margin_secs: 8 * 3600,
             renew_before_days: 30,
             backdate_secs: 300,
+            roa_aggregate_threshold: 10_000,
+            roa_deaggregate_threshold: 9_000,
+            roa_max_prefixes: 500,
             key_pool_target: 64,
             key_pool_batch: 16,
             api_rate_per_sec: 50,

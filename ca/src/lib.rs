@@ -12,6 +12,7 @@ pub mod members;
 pub mod publisher;
 pub mod requests;
 pub mod rfc8181_client;
+pub mod roa_packing;
 pub mod roas;
 pub mod service;
 pub mod store;

@@ -4,7 +4,8 @@
 use crate::aspas::withdraw_aspa;
 use crate::delegated;
 use crate::error::{CaError, Result};
-use crate::roas::{roas_of, withdraw_roa};
+use crate::requests::RoaSpec;
+use crate::roas::{roas_of, sync_roas};
 use crate::service::Ca;
 use crate::work::{CaKind, CaRecord, NewCa, Work};
 use rpkit_objects::crypto::Signer;
@@ -218,12 +219,14 @@ pub(crate) fn set_resources(w: &mut Work<'_>, handle: &str, resources: &Resource
         return Err(CaError::invalid("not_held", format!("{} is outside the RIR's resources", resources.difference(&rir.resources))));
     }
     // Withdraw what the new resources no longer cover.
-    let mut withdrawn = Vec::new();
-    for r in roas_of(&w.tx, ca.id)? {
-        if !resources.contains_prefix(&r.prefix) {
-            withdraw_roa(w, &ca, &r)?;
-            withdrawn.push(format!("ROA {r}"));
-        }
+    let (stay, gone): (Vec<RoaSpec>, Vec<RoaSpec>) = roas_of(&w.tx, ca.id)?.into_iter().partition(|r| resources.contains_prefix(&r.prefix));
+    let mut withdrawn: Vec<String> = {
+        let mut gone = gone;
+        gone.sort();
+        gone.iter().map(|r| format!("ROA {r}")).collect()
+    };
+    if !withdrawn.is_empty() {
+        sync_roas(w, &ca, &stay.into_iter().collect())?;
     }
     let customers: Vec<u32> = {
         let mut st = w.tx.prepare("SELECT customer FROM aspas WHERE ca_id = ?1")?;

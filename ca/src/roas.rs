@@ -1,8 +1,10 @@
-//! Members' ROAs: one prefix per ROA (RFC 9455), checked against the member's
-//! resources (ROA-10), applied as all-or-nothing deltas, signed on all cores.
+//! Members' ROAs: authorizations checked against the member's resources
+//! (ROA-10), applied as all-or-nothing deltas, packed into objects (one prefix
+//! per ROA by default, RFC 9455; see `roa_packing`), signed on all cores.
 
 use crate::error::{CaError, Rejection, Result};
 use crate::requests::{RoaDelta, RoaSpec};
+use crate::roa_packing::{repack, Packing, Repack};
 use crate::service::{ee_spec, member_id, serial_i64, Ca};
 use crate::work::{CaKind, CaRecord, Work};
 use rayon::prelude::*;
@@ -12,9 +14,9 @@ use rpkit_objects::resources::{Asn, ResourceSet};
 use rpkit_objects::roa::{Roa, RoaContent, RoaPrefix};
 use rpkit_objects::serial::Serial;
 use rpkit_objects::signed_object::EeSpec;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 use serde::Serialize;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A published ROA.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
@@ -92,11 +94,14 @@ impl Ca {
         })?;
         check(&current)?;
         let plan = plan_roas(&resources, &current, delta)?;
+        let packing = Packing::from_config(&self.config);
+        let objects = self.read(|c| roa_objects(c, member_id(c, handle)?))?;
+        let repacked = check_objects(repack(&objects, &plan.desired(&current), packing))?;
         if dry_run {
             return Ok(plan.report(true));
         }
         // Keys for every new ROA and the manifest, generated on all cores.
-        self.fill_key_pool(plan.add.len() + 1)?;
+        self.fill_key_pool(repacked.issue.len() + 1)?;
         self.change(|w| {
             let ca = w.ca_by_handle(handle)?;
             if ca.kind != CaKind::Member {
@@ -106,10 +111,7 @@ impl Ca {
             let current = roas_of(&w.tx, ca.id)?;
             check(&current)?;
             let plan = plan_roas(&ca.resources, &current, delta)?;
-            for r in &plan.remove {
-                withdraw_roa(w, &ca, r)?;
-            }
-            issue_roas(w, &ca, &plan.add)?;
+            sync_roas(w, &ca, &plan.desired(&current))?;
             Ok(plan.report(false))
         })
     }
@@ -131,6 +133,16 @@ struct RoaPlan {
 }
 
 impl RoaPlan {
+    /// The member's authorizations after the change.
+    fn desired(&self, current: &[RoaSpec]) -> BTreeSet<RoaSpec> {
+        let mut v: BTreeSet<RoaSpec> = current.iter().copied().collect();
+        for r in &self.remove {
+            v.remove(r);
+        }
+        v.extend(self.add.iter().copied());
+        v
+    }
+
     fn report(&self, dry_run: bool) -> RoaReport {
         let s = |v: &[RoaSpec]| v.iter().map(ToString::to_string).collect();
         RoaReport { added: s(&self.add), removed: s(&self.remove), unchanged: s(&self.unchanged), dry_run }
@@ -141,10 +153,16 @@ impl RoaPlan {
 /// 4,000,000 octets (MFT-20), and with it the whole publication point.
 pub const MAX_PUBLISHED_OBJECT: usize = 4_000_000;
 
-/// ROAs one member CA may hold, one prefix each. Its manifest lists them all at
-/// 83 octets an entry (a 44-character name and a SHA-256): 45,000 ROAs and
-/// 2,000 more entries (ASPAs, the CRL) stay under `MAX_PUBLISHED_OBJECT`.
-pub const MAX_ROAS_PER_CA: usize = 45_000;
+/// ROA objects one member CA may hold. Its manifest lists them all at 83
+/// octets an entry (a 44-character name and a SHA-256): 45,000 and 2,000 more
+/// entries (ASPAs, the CRL) stay under `MAX_PUBLISHED_OBJECT`. Members with
+/// many ROAs stay far below it: their ROAs hold many prefixes each (see
+/// `roa_packing`).
+pub const MAX_ROA_OBJECTS_PER_CA: usize = 45_000;
+
+/// Route origin authorizations one member may hold (twice the largest
+/// member's need that the CA is sized for).
+pub const MAX_ROAS_PER_CA: usize = 200_000;
 
 /// Check a delta against the member's resources and current ROAs (ROA-10).
 /// Adding what exists is idempotent; removing what does not exist is an error.
@@ -180,8 +198,7 @@ fn plan_roas(held: &ResourceSet, current: &[RoaSpec], delta: &RoaDelta) -> Resul
         return Err(CaError::invalid(
             "too_many_roas",
             format!(
-                "{total} ROAs would exceed the limit of {MAX_ROAS_PER_CA} per member: \
-                 its manifest would outgrow the {MAX_PUBLISHED_OBJECT} octets validators accept"
+                "{total} ROAs would exceed the limit of {MAX_ROAS_PER_CA} per member"
             ),
         ));
     }
@@ -200,47 +217,103 @@ pub(crate) fn roas_of(c: &Connection, ca_id: i64) -> Result<Vec<RoaSpec>> {
     Ok(v)
 }
 
-pub(crate) fn withdraw_roa(w: &mut Work<'_>, ca: &CaRecord, r: &RoaSpec) -> Result<()> {
-    let row: Option<(String, i64, i64)> =
-        w.tx.query_row(
-            "DELETE FROM roas WHERE ca_id = ?1 AND prefix = ?2 AND max_length = ?3 AND asn = ?4 RETURNING uri, ee_serial, not_after",
-            params![ca.id, r.prefix.to_string(), r.max_length, r.asn.0],
-            |x| Ok((x.get(0)?, x.get(1)?, x.get(2)?)),
-        )
-        .optional()?;
-    if let Some((uri, serial, not_after)) = row {
-        w.revoke(ca.id, &Serial::from_u64(serial as u64), Time(not_after))?;
-        w.remove_object(&uri)?;
+/// Refuse a change that would leave more ROA objects than a manifest may list.
+fn check_objects(r: Repack) -> Result<Repack> {
+    let n = r.objects_after();
+    if n > MAX_ROA_OBJECTS_PER_CA {
+        return Err(CaError::invalid(
+            "too_many_roas",
+            format!(
+                "{n} ROA objects would exceed the limit of {MAX_ROA_OBJECTS_PER_CA} per member: \
+                 its manifest would outgrow the {MAX_PUBLISHED_OBJECT} octets validators accept"
+            ),
+        ));
+    }
+    Ok(r)
+}
+
+/// A member's ROA objects: URI → the authorizations each holds.
+pub(crate) fn roa_objects(c: &Connection, ca_id: i64) -> Result<BTreeMap<String, Vec<RoaSpec>>> {
+    roa_rows(c, "SELECT uri, prefix, max_length, asn FROM roas WHERE ca_id = ?1", params![ca_id])
+}
+
+/// The authorizations one ROA object holds.
+pub(crate) fn roa_object(c: &Connection, ca_id: i64, uri: &str) -> Result<Vec<RoaSpec>> {
+    let mut v = roa_rows(c, "SELECT uri, prefix, max_length, asn FROM roas WHERE uri = ?2 AND ca_id = ?1", params![ca_id, uri])?;
+    Ok(v.remove(uri).unwrap_or_default())
+}
+
+fn roa_rows(c: &Connection, sql: &str, p: impl rusqlite::Params) -> Result<BTreeMap<String, Vec<RoaSpec>>> {
+    let mut st = c.prepare(sql)?;
+    let rows = st.query_map(p, |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, u8>(2)?, r.get::<_, u32>(3)?)))?;
+    let mut v: BTreeMap<String, Vec<RoaSpec>> = BTreeMap::new();
+    for r in rows {
+        let (uri, p, max_length, asn) = r?;
+        let prefix = p.parse().map_err(|e| CaError::Conflict(format!("stored prefix {p}: {e}")))?;
+        v.entry(uri).or_default().push(RoaSpec { prefix, max_length, asn: Asn(asn) });
+    }
+    Ok(v)
+}
+
+/// Make the member's ROA objects hold exactly `desired`, re-issuing only the
+/// objects whose content changes (ROA-10). Returns what it did.
+pub(crate) fn sync_roas(w: &mut Work<'_>, ca: &CaRecord, desired: &BTreeSet<RoaSpec>) -> Result<Repack> {
+    let plan = check_objects(repack(&roa_objects(&w.tx, ca.id)?, desired, Packing::from_config(w.cfg)))?;
+    for uri in &plan.withdraw {
+        withdraw_roa_object(w, ca, uri)?;
+    }
+    issue_roas(w, ca, &plan.issue)?;
+    Ok(plan)
+}
+
+/// Revoke a ROA object's EE certificate and withdraw it, with its authorizations.
+pub(crate) fn withdraw_roa_object(w: &mut Work<'_>, ca: &CaRecord, uri: &str) -> Result<()> {
+    let rows: Vec<(i64, i64)> = {
+        let mut st = w.tx.prepare("DELETE FROM roas WHERE ca_id = ?1 AND uri = ?2 RETURNING ee_serial, not_after")?;
+        let v = st.query_map(params![ca.id, uri], |x| Ok((x.get(0)?, x.get(1)?)))?.collect::<Result<_, _>>()?;
+        v
+    };
+    if let Some((serial, not_after)) = rows.first() {
+        w.revoke(ca.id, &Serial::from_u64(*serial as u64), Time(*not_after))?;
+        w.remove_object(uri)?;
     }
     Ok(())
 }
 
-/// Issue one ROA per spec (RFC 9455), signing in parallel on all cores.
-pub(crate) fn issue_roas(w: &mut Work<'_>, ca: &CaRecord, specs: &[RoaSpec]) -> Result<()> {
-    let mut jobs: Vec<(RoaSpec, Box<dyn OneTimeKey>, EeSpec)> = Vec::with_capacity(specs.len());
-    for s in specs {
+/// Issue one ROA object per group of authorizations (all of one ASN), signing
+/// in parallel on all cores.
+pub(crate) fn issue_roas(w: &mut Work<'_>, ca: &CaRecord, groups: &[Vec<RoaSpec>]) -> Result<()> {
+    let mut jobs: Vec<(&[RoaSpec], Box<dyn OneTimeKey>, EeSpec)> = Vec::with_capacity(groups.len());
+    for g in groups {
         let key = w.signer.one_time_key()?;
         let uri = format!("{}{}.roa", ca.pp_uri(w.cfg), key.public_key().key_id().file_stem());
         let ee = ee_spec(w, ca, &uri)?;
-        jobs.push((*s, key, ee));
+        jobs.push((g, key, ee));
     }
     let issuer = w.issuer(ca);
     let now = w.now;
-    let built: Vec<(RoaSpec, EeSpec, Result<Roa, rpkit_objects::error::BuildError>)> = jobs
+    let built: Vec<(&[RoaSpec], EeSpec, Result<Roa, rpkit_objects::error::BuildError>)> = jobs
         .into_par_iter()
-        .map(|(s, key, ee)| {
-            let content = RoaContent { asn: s.asn, prefixes: vec![RoaPrefix { prefix: s.prefix, max_length: Some(s.max_length) }] };
-            let roa = Roa::build(&content, &issuer, &ee, key, now);
-            (s, ee, roa)
+        .map(|(g, key, ee)| {
+            let prefixes = g.iter().map(|s| RoaPrefix { prefix: s.prefix, max_length: Some(s.max_length) }).collect();
+            let roa = Roa::build(&RoaContent { asn: g[0].asn, prefixes }, &issuer, &ee, key, now);
+            (g, ee, roa)
         })
         .collect();
-    for (s, ee, roa) in built {
+    let mut st = w.tx.prepare(
+        "INSERT INTO roas (ca_id, asn, prefix, max_length, uri, ee_serial, not_after) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    let mut objects = Vec::with_capacity(built.len());
+    for (g, ee, roa) in built {
         let roa = roa?;
-        w.tx.execute(
-            "INSERT INTO roas (ca_id, asn, prefix, max_length, uri, ee_serial, not_after) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![ca.id, s.asn.0, s.prefix.to_string(), s.max_length, ee.object_uri, serial_i64(&ee.serial), ee.not_after.0],
-        )?;
-        w.put_object(Some(ca.id), &ee.object_uri, roa.signed.to_der().to_vec())?;
+        for s in g {
+            st.execute(params![ca.id, s.asn.0, s.prefix.to_string(), s.max_length, ee.object_uri, serial_i64(&ee.serial), ee.not_after.0])?;
+        }
+        objects.push((ee.object_uri, roa.signed.to_der().to_vec()));
+    }
+    drop(st);
+    for (uri, der) in objects {
+        w.put_object(Some(ca.id), &uri, der)?;
     }
     Ok(())
 }

@@ -7,12 +7,12 @@ use crate::config::CaConfig;
 use crate::error::{CaError, Result};
 use crate::members::reissue_ca_cert;
 use crate::publisher::{Change, ChangeSet, Publisher};
-use crate::requests::{AspaSpec, RoaSpec};
-use crate::roas::{issue_roas, withdraw_roa};
+use crate::requests::AspaSpec;
+use crate::roas::{issue_roas, roa_object, withdraw_roa_object};
 use crate::work::{CaKind, CaRecord, NewCa, Work};
 use rpkit_objects::crypto::{KeyPair, Signer, SoftSigner};
 use rpkit_objects::der::Time;
-use rpkit_objects::resources::{Asn, ResourceSet};
+use rpkit_objects::resources::ResourceSet;
 use rpkit_objects::serial::Serial;
 use rpkit_objects::signed_object::EeSpec;
 use rpkit_objects::tal::Tal;
@@ -326,7 +326,11 @@ impl Ca {
                     certs.push(id);
                 }
             }
-            let roas = ids("SELECT id FROM roas WHERE not_after < ?1", &[&renew_at])?;
+            let roas: Vec<(i64, String)> = {
+                let mut st = c.prepare("SELECT DISTINCT ca_id, uri FROM roas WHERE not_after < ?1")?;
+                let v = st.query_map([renew_at], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+                v
+            };
             let aspas = ids("SELECT rowid FROM aspas WHERE not_after < ?1", &[&renew_at])?;
             Ok((stale, certs, roas, aspas))
         })?;
@@ -343,23 +347,15 @@ impl Ca {
                 reissue_ca_cert(w, &ca, &res)?;
                 touched.insert(*id);
             }
-            // ROAs: same authorization, new EE key and object; the old one is revoked.
-            let mut by_ca: BTreeMap<i64, Vec<RoaSpec>> = BTreeMap::new();
-            for id in &roas {
-                let (ca_id, prefix, max_length, asn): (i64, String, u8, u32) =
-                    w.tx.query_row("SELECT ca_id, prefix, max_length, asn FROM roas WHERE id = ?1", [id], |r| {
-                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                    })?;
-                let prefix = prefix.parse().map_err(|e| CaError::Conflict(format!("stored prefix: {e}")))?;
-                by_ca.entry(ca_id).or_default().push(RoaSpec { prefix, max_length, asn: Asn(asn) });
-            }
-            for (ca_id, specs) in by_ca {
-                let ca = w.ca_by_id(ca_id)?;
-                for s in &specs {
-                    withdraw_roa(w, &ca, s)?;
+            // ROA objects: same authorizations, new EE key and object; the old one is revoked.
+            for (ca_id, uri) in &roas {
+                let ca = w.ca_by_id(*ca_id)?;
+                let group = roa_object(&w.tx, ca.id, uri)?;
+                if !group.is_empty() {
+                    withdraw_roa_object(w, &ca, uri)?;
+                    issue_roas(w, &ca, &[group])?;
+                    touched.insert(*ca_id);
                 }
-                issue_roas(w, &ca, &specs)?;
-                touched.insert(ca_id);
             }
             for rowid in &aspas {
                 let (ca_id, customer, providers): (i64, u32, String) =

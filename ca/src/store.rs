@@ -84,6 +84,10 @@ const MIGRATIONS: &[&str] = &[
         pkcs1 BLOB NOT NULL
     );
     ",
+    // 3: a ROA object may hold many authorizations (roa_packing.rs): found by its URI.
+    "
+    CREATE INDEX roas_uri ON roas(uri);
+    ",
 ];
 
 /// Open (or create) the database at `path` and bring its schema up to date.

@@ -8,7 +8,7 @@ use rpkit_ca::requests::{AspaSpec, RoaDelta};
 use rpkit_ca::{Ca, CaConfig, CaError};
 use rpkit_objects::der::Time;
 use rpkit_objects::resources::ResourceSet;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 const RIR: &str = "AS64496-AS65535, 10.0.0.0/8, 192.0.2.0/24, 198.51.100.0/24, 2001:db8::/32";
@@ -25,8 +25,12 @@ struct Env {
 
 impl Env {
     fn new(dir: Option<&std::path::Path>) -> Env {
+        Env::with_config(dir, CaConfig::default())
+    }
+
+    fn with_config(dir: Option<&std::path::Path>, cfg: CaConfig) -> Env {
         let publisher = Arc::new(MemoryPublisher::new());
-        let mut ca = Ca::open(dir, CaConfig::default(), publisher.clone()).unwrap();
+        let mut ca = Ca::open(dir, cfg, publisher.clone()).unwrap();
         let clock = Arc::new(Mutex::new(Time::now()));
         let c = clock.clone();
         ca.set_clock(Arc::new(move || *c.lock().unwrap()));
@@ -79,6 +83,7 @@ fn roas_and_aspas_are_issued_checked_and_withdrawn() {
     assert_eq!((again.added.len(), again.unchanged.len()), (0, 1));
     e.ca.put_aspa("isp", &AspaSpec { customer: 64500, providers: vec![65001, 64999] }).unwrap();
     let w = e.walk();
+    assert!(w.roa_prefixes.values().all(|n| *n == 1), "one prefix per ROA (RFC 9455)");
     let want: Vec<&str> = vec!["10.1.0.0/16-24 AS64500", "10.1.2.0/24-24 AS0", "2001:db8:1::/48-48 AS64501"];
     assert_eq!(w.vrps.iter().map(String::as_str).collect::<Vec<_>>(), want);
     assert_eq!(w.aspas[&64500], [64999, 65001]);
@@ -106,14 +111,88 @@ fn roas_and_aspas_are_issued_checked_and_withdrawn() {
     assert!(matches!(e.ca.remove_aspa("isp", 64500), Err(CaError::NotFound(_))));
 }
 
-/// MFT-20: a member at the ROA limit, with 2,000 more entries (ASPAs, the CRL),
+/// ROA-10: above the threshold a member's ROAs hold the prefixes of one ASN,
+/// a change re-issues only the objects it touches, and below the lower
+/// threshold it goes back to one prefix per ROA. Every state validates.
+#[test]
+fn roa_10_many_roas_are_packed_per_asn_and_every_change_validates() {
+    let cfg = CaConfig { roa_aggregate_threshold: 10, roa_deaggregate_threshold: 8, roa_max_prefixes: 4, ..CaConfig::default() };
+    let e = Env::with_config(None, cfg);
+    e.ca.init(&res(RIR)).unwrap();
+    e.ca.add_member("isp", &res("AS64500, 10.1.0.0/16, 2001:db8:1::/48"), None).unwrap();
+    let line = |i: u32, asn: u32| format!("10.1.{i}.0/24 AS{asn}\n");
+    let vrp = |i: u32, asn: u32| format!("10.1.{i}.0/24-24 AS{asn}");
+    let mut want: BTreeSet<String> = BTreeSet::new();
+    let check = |want: &BTreeSet<String>| {
+        let w = e.walk();
+        assert_eq!(&w.vrps, want);
+        let listed: BTreeSet<String> =
+            e.ca.roas("isp").unwrap().iter().map(|r| format!("{}-{} AS{}", r.prefix, r.max_length, r.asn)).collect();
+        assert_eq!(&listed, want);
+        w.roa_prefixes
+    };
+    // Nine: one prefix each.
+    let nine: String = (0..6).map(|i| line(i, 64500)).chain((6..9).map(|i| line(i, 64501))).collect();
+    e.ca.apply_roas("isp", &roas(&nine), false).unwrap();
+    want.extend((0..6).map(|i| vrp(i, 64500)).chain((6..9).map(|i| vrp(i, 64501))));
+    assert_eq!(check(&want).values().copied().collect::<Vec<_>>(), [1; 9]);
+    // Twelve (one of them IPv6): packed, AS64500's 7 in 4 + 3, AS64501's 5 in 4 + 1.
+    let more = format!("{}{}2001:db8:1::/48 AS64500\n", line(9, 64501), line(10, 64501));
+    e.ca.apply_roas("isp", &roas(&more), false).unwrap();
+    want.extend([vrp(9, 64501), vrp(10, 64501), "2001:db8:1::/48-48 AS64500".to_string()]);
+    let mut sizes: Vec<usize> = check(&want).into_values().collect();
+    sizes.sort();
+    assert_eq!(sizes, [1, 3, 4, 4]);
+    // One listed ROA names the object that holds it, shared with others.
+    let listed = e.ca.roas("isp").unwrap();
+    let uri = &listed.iter().find(|r| r.prefix == "10.1.0.0/24").unwrap().uri;
+    assert_eq!(listed.iter().filter(|r| &r.uri == uri).count(), 4);
+    // Removing one re-issues its object only; the CRL lists the old one.
+    let before = e.publisher.snapshot();
+    e.ca.apply_roas("isp", &roas("-10.1.0.0/24 AS64500"), false).unwrap();
+    want.remove(&vrp(0, 64500));
+    check(&want);
+    let after = e.publisher.snapshot();
+    let roa_uris = |m: &BTreeMap<String, Vec<u8>>| m.keys().filter(|u| u.ends_with(".roa")).cloned().collect::<BTreeSet<_>>();
+    let (old, new) = (roa_uris(&before), roa_uris(&after));
+    assert_eq!(old.difference(&new).collect::<Vec<_>>(), [uri]);
+    assert_eq!(new.difference(&old).count(), 1);
+    for u in old.intersection(&new) {
+        assert_eq!(before[u], after[u], "{u} untouched");
+    }
+    let crl_uri = after.keys().find(|u| u.starts_with("rsync://rpki.test/repo/isp/") && u.ends_with(".crl")).unwrap();
+    let old_roa = rpkit_objects::roa::Roa::decode(&before[uri]).unwrap();
+    assert!(rpkit_objects::crl::Crl::decode(&after[crl_uri]).unwrap().is_revoked(&old_roa.signed.ee.serial));
+    // A shrunk allocation withdraws what lies outside it, reported one by one.
+    let changed = e.ca.set_member_resources("isp", &res("AS64500, 10.1.0.0/21, 2001:db8:1::/48")).unwrap().unwrap();
+    assert_eq!(changed.withdrawn, ["ROA 10.1.8.0/24-24 AS64501", "ROA 10.1.9.0/24-24 AS64501", "ROA 10.1.10.0/24-24 AS64501"]);
+    for i in 8..11 {
+        want.remove(&vrp(i, 64501));
+    }
+    // 8 left: still packed (hysteresis) ...
+    assert_eq!(want.len(), 8);
+    assert!(check(&want).len() < 8);
+    // ... renewed as they are, object for object ...
+    let (objects, before) = (check(&want), e.publisher.snapshot());
+    *e.clock.lock().unwrap() = e.now().add_secs(340 * 86400);
+    e.ca.reissue_due().unwrap();
+    let renewed = check(&want);
+    assert_eq!(renewed.len(), objects.len());
+    assert!(renewed.keys().all(|u| !before.contains_key(u)), "every ROA object is a new one");
+    // ... and at 7, one prefix per ROA again.
+    e.ca.apply_roas("isp", &roas(&format!("-{}", line(1, 64500))), false).unwrap();
+    want.remove(&vrp(1, 64500));
+    assert_eq!(check(&want).values().copied().collect::<Vec<_>>(), [1; 7]);
+}
+
+/// MFT-20: a member at the ROA object limit, with 2,000 more entries (ASPAs, the CRL),
 /// has a manifest that rpki-client still accepts. Names are as the CA makes them:
 /// the 40 hex digits of a key identifier and a 3-letter extension.
 #[test]
 fn mft_20_a_full_member_manifest_stays_under_what_validators_accept() {
-    use rpkit_ca::roas::{MAX_PUBLISHED_OBJECT, MAX_ROAS_PER_CA};
+    use rpkit_ca::roas::{MAX_PUBLISHED_OBJECT, MAX_ROA_OBJECTS_PER_CA};
     use rpkit_objects::manifest::{FileAndHash, ManifestContent};
-    let files = (0..MAX_ROAS_PER_CA + 2_000).map(|i| FileAndHash { file: format!("{i:040x}.roa"), hash: [0xa5; 32] }).collect();
+    let files = (0..MAX_ROA_OBJECTS_PER_CA + 2_000).map(|i| FileAndHash { file: format!("{i:040x}.roa"), hash: [0xa5; 32] }).collect();
     let now = Time::now();
     let content =
         ManifestContent { manifest_number: rpkit_objects::serial::Serial::from_u64(u64::MAX), this_update: now, next_update: now, files };
@@ -145,11 +224,21 @@ fn bad_requests_change_nothing() {
     // One bad entry in a delta: nothing applied.
     assert_eq!(rejected("10.1.1.0/24 AS64500\n10.9.0.0/16 AS64500\n-10.1.0.0/16 AS64500"), ["not_held"]);
     assert!(matches!(e.ca.apply_roas("nobody", &roas("10.1.0.0/16 AS1"), false), Err(CaError::NotFound(_))));
-    // More ROAs than a manifest may list (MFT-20) are refused before any signing.
-    let many: String =
-        (0..rpkit_ca::roas::MAX_ROAS_PER_CA).map(|i| format!("10.1.{}.{}/32 AS{}\n", i / 256 % 256, i % 256, 64500 + i / 65536)).collect();
-    let many = RoaDelta::parse_lines(&many).unwrap();
-    assert!(matches!(e.ca.apply_roas("isp", &many, true), Err(CaError::Invalid { code: "too_many_roas", .. })));
+    // More ROA objects than a manifest may list (MFT-20) are refused before any
+    // signing: one prefix each for as many ASNs cannot be packed.
+    let lines = |n: usize, asns: usize| -> RoaDelta {
+        let v: String = (0..n).map(|i| format!("10.1.{}.{}/32 AS{}\n", i / 256 % 256, i % 256, 64500 + i % asns)).collect();
+        RoaDelta::parse_lines(&v).unwrap()
+    };
+    let objects = rpkit_ca::roas::MAX_ROA_OBJECTS_PER_CA;
+    let too_many = |d: &RoaDelta| matches!(e.ca.apply_roas("isp", d, true), Err(CaError::Invalid { code: "too_many_roas", .. }));
+    assert!(too_many(&lines(objects + 1, objects + 1)));
+    assert!(!too_many(&lines(objects, objects)));
+    // Packed by ASN, 65,536 fit: 132 objects.
+    assert!(!too_many(&lines(65_536, 1)));
+    // More authorizations than a member may hold.
+    let v: String = (0..=rpkit_ca::roas::MAX_ROAS_PER_CA).map(|i| format!("10.1.{}.{}/32 AS{}\n", i / 256 % 256, i % 256, 64500 + i / 65536)).collect();
+    assert!(too_many(&RoaDelta::parse_lines(&v).unwrap()));
     assert!(matches!(
         e.ca.put_aspa("isp", &AspaSpec { customer: 64999, providers: vec![1] }),
         Err(CaError::Invalid { code: "not_held", .. })

@@ -27,6 +27,8 @@ pub struct Walk {
     /// handle (last path component of the publication point) -> resources
     pub cas: BTreeMap<String, ResourceSet>,
     pub objects: usize,
+    /// ROA object URI -> how many prefixes it holds.
+    pub roa_prefixes: BTreeMap<String, usize>,
 }
 
 fn at(t: Time) -> rpki::repository::x509::Time {
@@ -114,7 +116,9 @@ fn walk_ca(
                 assert_eq!(r.signed.ee.sia.rsync_signed_object(), Some(uri.as_str()));
                 rpki::repository::Roa::decode(Bytes::copy_from_slice(der), true).unwrap();
                 oracle_signed(der, oracle, now);
-                assert_eq!(r.content.prefixes.len(), 1, "one prefix per ROA (RFC 9455)");
+                // ROA-11: the EE holds exactly the ROA's prefixes.
+                assert_eq!(r.signed.ee.resources.explicit_set(), r.content.resources().explicit_set(), "{uri}: ROA-11");
+                out.roa_prefixes.insert(uri.clone(), r.content.prefixes.len());
                 for p in &r.content.prefixes {
                     out.vrps.insert(format!("{}-{} AS{}", p.prefix, p.max_len(), r.content.asn.0));
                 }
