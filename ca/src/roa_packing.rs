@@ -56,8 +56,7 @@ impl Repack {
 /// place (`current`: URI → the authorizations it holds).
 pub fn repack(current: &BTreeMap<String, Vec<RoaSpec>>, desired: &BTreeSet<RoaSpec>, p: Packing) -> Repack {
     let aggregated = current.values().any(|g| g.len() > 1);
-    let aggregate =
-        p.max_prefixes > 1 && (desired.len() >= p.aggregate_at || (aggregated && desired.len() >= p.deaggregate_below));
+    let aggregate = p.max_prefixes > 1 && (desired.len() >= p.aggregate_at || (aggregated && desired.len() >= p.deaggregate_below));
     if aggregate {
         // On the switch from one prefix per ROA, each ASN is packed as tightly
         // as it can be; from then on, removals may leave up to twice that.

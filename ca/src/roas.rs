@@ -195,12 +195,7 @@ fn plan_roas(held: &ResourceSet, current: &[RoaSpec], delta: &RoaDelta) -> Resul
     let remove: Vec<RoaSpec> = removed.iter().filter(|r| !unchanged.contains(*r)).copied().collect();
     let total = current.len() + add.len() - remove.len();
     if total > MAX_ROAS_PER_CA {
-        return Err(CaError::invalid(
-            "too_many_roas",
-            format!(
-                "{total} ROAs would exceed the limit of {MAX_ROAS_PER_CA} per member"
-            ),
-        ));
+        return Err(CaError::invalid("too_many_roas", format!("{total} ROAs would exceed the limit of {MAX_ROAS_PER_CA} per member")));
     }
     Ok(RoaPlan { add: add.into_iter().collect(), remove, unchanged: unchanged.into_iter().collect() })
 }
@@ -300,9 +295,8 @@ pub(crate) fn issue_roas(w: &mut Work<'_>, ca: &CaRecord, groups: &[Vec<RoaSpec>
             (g, ee, roa)
         })
         .collect();
-    let mut st = w.tx.prepare(
-        "INSERT INTO roas (ca_id, asn, prefix, max_length, uri, ee_serial, not_after) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?;
+    let mut st =
+        w.tx.prepare("INSERT INTO roas (ca_id, asn, prefix, max_length, uri, ee_serial, not_after) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?;
     let mut objects = Vec::with_capacity(built.len());
     for (g, ee, roa) in built {
         let roa = roa?;

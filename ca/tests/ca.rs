@@ -237,7 +237,8 @@ fn bad_requests_change_nothing() {
     // Packed by ASN, 65,536 fit: 132 objects.
     assert!(!too_many(&lines(65_536, 1)));
     // More authorizations than a member may hold.
-    let v: String = (0..=rpkit_ca::roas::MAX_ROAS_PER_CA).map(|i| format!("10.1.{}.{}/32 AS{}\n", i / 256 % 256, i % 256, 64500 + i / 65536)).collect();
+    let v: String =
+        (0..=rpkit_ca::roas::MAX_ROAS_PER_CA).map(|i| format!("10.1.{}.{}/32 AS{}\n", i / 256 % 256, i % 256, 64500 + i / 65536)).collect();
     assert!(too_many(&RoaDelta::parse_lines(&v).unwrap()));
     assert!(matches!(
         e.ca.put_aspa("isp", &AspaSpec { customer: 64999, providers: vec![1] }),

@@ -9,13 +9,12 @@
 //!   The members are set up with keys cached in `target/bench-keys/` (two per
 //!   member); the re-issue itself makes every key it needs.
 //!
-//! - one member with K ROAs (added in rounds of 10,000 with cached keys):
-//!   `GET` of all of them and the peak RSS of `rpkit ca serve` meanwhile. By
-//!   default K is the most one member may hold, one prefix per ROA (45,000: its
-//!   manifest must stay under the 4,000,000 octets validators accept).
+//! - one member with K ROAs (added in rounds of 10,000 with cached keys; from
+//!   10,000 on the CA packs them into ROAs of up to 500 prefixes): the time to
+//!   add them, `GET` of all of them and the peak RSS of `rpkit ca serve`.
 //!
 //! Run: `cargo bench -p rpkit --bench ca -- [--quick] [--runs N] [--roas N] [--members M] [--many K] [--reissue-only]`
-//! (defaults 1,000 ROAs, 10,000 members, 45,000 ROAs; `--quick` 100, 50, 300). The report is
+//! (defaults 1,000 ROAs, 10,000 members, 100,000 ROAs; `--quick` 100, 50, 300). The report is
 //! printed and written to `target/bench/ca.md` (`ca-quick.md`; `ca-reissue.md`).
 
 #[path = "../tests/peers/mod.rs"]
@@ -321,6 +320,7 @@ struct Figures {
     many_add_secs: f64,
     many_get: f64,
     many_rss: f64,
+    many_objects: usize,
 }
 
 fn main() {
@@ -328,7 +328,7 @@ fn main() {
     let n = arg("--roas").unwrap_or(if quick { 100 } else { 1000 });
     let members = arg("--members").unwrap_or(if quick { 50 } else { 10_000 });
     let reissue_only = std::env::args().any(|a| a == "--reissue-only");
-    let many = arg("--many").unwrap_or(if quick { 300 } else { rpkit_ca::roas::MAX_ROAS_PER_CA });
+    let many = arg("--many").unwrap_or(if quick { 300 } else { 100_000 });
     let runs = arg("--runs").unwrap_or(1).max(1);
     let Some(peers) = peers::prepare() else { return };
     let w = peers::open_dir("bench-ca");
@@ -357,6 +357,7 @@ fn main() {
         many_add_secs: 0.0,
         many_get: 0.0,
         many_rss: 0.0,
+        many_objects: 0,
     };
     for r in (0..runs).filter(|_| !reissue_only) {
         // rpkit, empty pool: every key is made inside the request.
@@ -414,29 +415,49 @@ fn main() {
     }
 
     // One member with `many` ROAs, added through the API in rounds of at most
-    // 10,000; before each round `rpkit ca serve` is restarted with that round's
-    // keys (cached between runs) in its saved pool, so that the pool never holds
-    // more than a round. Then a fresh start: its peak RSS over 5 GETs of all ROAs.
+    // 10,000; before each round `rpkit ca serve` is restarted with the keys that
+    // round needs (cached between runs) in its saved pool. From 10,000 ROAs on,
+    // the CA packs them into ROAs of up to 500 prefixes (see `roa_packing`).
+    // Then a fresh start: its peak RSS over 5 GETs of all ROAs.
     if many > 0 && !reissue_only {
+        let cfg = CaConfig::default();
+        let (at, max) = (cfg.roa_aggregate_threshold, cfg.roa_max_prefixes);
         let cache = peers::workspace().join("target/bench-keys/ca-pool-keys.bin");
         let rounds: Vec<Vec<String>> = halves(many).chunks(10_000).map(<[String]>::to_vec).collect();
-        let cached = keys::cached(&cache, many + 8 * rounds.len());
+        // Keys a round uses: one per new object, and a few for manifests.
+        let mut need = Vec::new();
+        for (i, round) in rounds.iter().enumerate() {
+            let (before, after) = (i * 10_000, i * 10_000 + round.len());
+            need.push(
+                8 + match (before >= at, after >= at) {
+                    (_, false) => round.len(),
+                    (false, true) => after.div_ceil(max),
+                    (true, true) => round.len().div_ceil(max) + 1,
+                },
+            );
+        }
+        let cached = keys::cached(&cache, need.iter().sum());
         let mut ca = rpkit_ca(&w, "many", &p, 0);
         let (t, mut used) = (Instant::now(), 0);
-        for round in &rounds {
-            ca.restart_with_keys(&cached[used..used + round.len() + 8]);
-            used += round.len() + 8;
+        for (round, n) in rounds.iter().zip(&need) {
+            ca.restart_with_keys(&cached[used..used + n]);
+            used += n;
             let added: Vec<Value> = round.iter().map(|p| json!({"prefix": p, "asn": 64496})).collect();
             ca.call(reqwest::Method::POST, "/api/v1/members/bulk/roas/delta", Some(json!({ "added": added })));
         }
-        f.many_add_secs = published(&w.join("pub/rsync/current/repo/many/bulk"), many, t);
+        // Until the publication server's rsync tree holds every object.
+        let listed = ca.call(reqwest::Method::GET, "/api/v1/members/bulk/roas", None);
+        let objects: std::collections::BTreeSet<&str> = listed.as_array().unwrap().iter().map(|r| r["uri"].as_str().unwrap()).collect();
+        f.many_objects = objects.len();
+        f.many_add_secs = published(&w.join("pub/rsync/current/repo/many/bulk"), f.many_objects, t);
         ca.restart_with_keys(&[]);
         let rss = RssWatch::start(ca.proc.id());
         f.many_get = ca.get_all(many);
         f.many_rss = rss.peak_mib();
         f.many = many;
         eprintln!(
-            "{many} ROAs on one member: added in {:.0} s; GET {:.0} ms; peak RSS {:.0} MiB",
+            "{many} ROAs on one member in {} objects: added in {:.0} s; GET {:.0} ms; peak RSS {:.0} MiB",
+            f.many_objects,
             f.many_add_secs,
             f.many_get * 1e3,
             f.many_rss
@@ -519,8 +540,10 @@ fn render(f: &Figures, n: usize, runs: usize) -> String {
     ));
     if f.many > 0 {
         out.push_str(&format!(
-            "| one member with {} ROAs: `GET` of all (ms) / peak RSS of `rpkit ca serve` (MiB) | {:.0} / {:.0} | | |\n",
+            "| one member with {} ROAs ({} objects): added in rounds of 10,000 (s) / `GET` of all (ms) / peak RSS of `rpkit ca serve` (MiB) | {:.0} / {:.0} / {:.0} | | |\n",
             f.many,
+            f.many_objects,
+            f.many_add_secs,
             f.many_get * 1000.0,
             f.many_rss
         ));

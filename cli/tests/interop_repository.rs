@@ -1,5 +1,5 @@
-//! The repository as relying parties see it. The hosted CA (100 members, 1,000
-//! ROAs, ASPAs) publishes through RFC 8181 to `rpkit publication serve`, which
+//! The repository as relying parties see it. The hosted CA (100 members, 1,040
+//! ROAs, 40 of them packed into multi-prefix ROAs, ASPAs) publishes through RFC 8181 to `rpkit publication serve`, which
 //! serves RRDP over HTTPS and an rsync tree through a real rsyncd, as
 //! `rpki.test`. `rpkit validate`, rpki-client 8.2 and Routinator 0.15.2, each
 //! over RRDP only and over rsync only, must report no problem and output exactly
@@ -402,13 +402,38 @@ fn stayrtr_and_rpki_rov_agree(e: &Env, want: &Vrps) {
 #[test]
 fn rpki_client_and_routinator_accept_the_repository_over_rrdp_and_rsync() {
     let Some(p) = peers::prepare() else { return };
-    let mut e = Env::start(p, "interop");
+    // Members with 30 ROAs or more get ROAs of one ASN holding up to 16
+    // prefixes (ROA-10), so that both forms reach the relying parties.
+    let packing = [("roa_aggregate_threshold", json!(30)), ("roa_deaggregate_threshold", json!(25)), ("roa_max_prefixes", json!(16))];
+    let mut e = Env::start_with(p, "interop", &packing);
 
     let (handles, holders) = e.populate();
     let handles: Vec<&String> = handles.iter().collect();
+    // One member (not among those changed below) gets 40 more ROAs,
+    // more-specifics of one of its prefixes for one ASN.
+    let (packed, subprefixes) = handles[5..50]
+        .iter()
+        .find_map(|h| {
+            let p = *holders[h.as_str()].resources.ipv4.to_prefixes().first()?;
+            (p.len <= 26).then(|| {
+                let base = u32::from_be_bytes(p.to_string().split('/').next().unwrap().parse::<std::net::Ipv4Addr>().unwrap().octets());
+                let len = p.len + 6;
+                let v: Vec<String> = (0..40u32).map(|i| format!("{}/{len}", std::net::Ipv4Addr::from(base + (i << (32 - len))))).collect();
+                (h.to_string(), v)
+            })
+        })
+        .expect("a member with a /26 or shorter");
+    let added: Vec<Value> = subprefixes.iter().map(|p| json!({"prefix": p, "asn": 65200})).collect();
+    e.ca_call(reqwest::Method::POST, &format!("/api/v1/members/{packed}/roas/delta"), Some(json!({ "added": added })));
+    let objects = |e: &Env| {
+        let v = e.ca_call(reqwest::Method::GET, &format!("/api/v1/members/{packed}/roas"), None);
+        v.as_array().unwrap().iter().map(|r| r["uri"].as_str().unwrap().to_string()).collect::<std::collections::BTreeSet<_>>().len()
+    };
+    // 10 ROAs of one prefix for 10 ASNs, 40 for AS65200: 10 + 3 objects.
+    assert_eq!(objects(&e), 13);
     let (session, serial) = e.wait_published();
     let want = e.ca_payloads();
-    assert_eq!(want.0.len(), 1000);
+    assert_eq!(want.0.len(), 1040);
     assert!(!want.1.is_empty());
     check_all(&e, &want, "initial");
     stayrtr_and_rpki_rov_agree(&e, &want.0);
@@ -422,11 +447,15 @@ fn rpki_client_and_routinator_accept_the_repository_over_rrdp_and_rsync() {
         });
         e.ca_call(reqwest::Method::POST, &format!("/api/v1/members/{h}/roas/delta"), Some(delta));
     }
+    // Two of the packed ROAs removed: their objects are re-issued without them.
+    let removed: Vec<Value> = subprefixes[..2].iter().map(|p| json!({"prefix": p, "asn": 65200})).collect();
+    e.ca_call(reqwest::Method::POST, &format!("/api/v1/members/{packed}/roas/delta"), Some(json!({ "removed": removed })));
+    assert_eq!(objects(&e), 13);
     let (session2, serial2) = e.wait_published();
     assert_eq!(session2, session);
     assert!(serial2 > serial);
     let want2 = e.ca_payloads();
-    assert_eq!(want2.0.len(), 1005);
+    assert_eq!(want2.0.len(), 1043);
     for tool in ["rpkit", "rpki-client", "routinator"] {
         let (deltas, snapshots) = check_one(&e, &want2, "after a delta", tool, Transport::Rrdp);
         assert!(deltas > 0 && snapshots == 0, "{tool} must update from deltas only (deltas {deltas}, snapshots {snapshots})");
@@ -453,7 +482,7 @@ fn rpki_client_and_routinator_accept_the_repository_over_rrdp_and_rsync() {
     let (session4, serial4) = e.wait_published();
     assert_eq!((session4.as_str(), serial4), (session.as_str(), serial3 + 1));
     let want4 = e.ca_payloads();
-    assert_eq!(want4.0.len(), 1004);
+    assert_eq!(want4.0.len(), 1042);
     for tool in ["rpkit", "rpki-client", "routinator"] {
         let (deltas, snapshots) = check_one(&e, &want4, "after a restart", tool, Transport::Rrdp);
         assert!(deltas > 0 && snapshots == 0, "{tool} must continue from deltas (deltas {deltas}, snapshots {snapshots})");

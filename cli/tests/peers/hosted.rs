@@ -83,6 +83,11 @@ pub fn register_ca(w: &Path, pub_url: &str, pub_token: &str) -> PathBuf {
 impl Env {
     /// Start everything in the working directory `name`.
     pub fn start(peers: peers::Peers, name: &str) -> Env {
+        Env::start_with(peers, name, &[])
+    }
+
+    /// `start`, with these settings in the CA's `ca.json`.
+    pub fn start_with(peers: peers::Peers, name: &str, ca_settings: &[(&str, Value)]) -> Env {
         let w = peers::open_dir(name);
         let tls = peers::tls(&w);
         let (publication, pub_url) = start_publication(&w, &tls, "127.0.0.1:0");
@@ -90,6 +95,13 @@ impl Env {
         let rsyncd = start_rsyncd(&w);
         // The CA: identity, registration at the publication server, TA, API.
         let ca_data = register_ca(&w, &pub_url, &pub_token);
+        let cfg_path = ca_data.join("ca.json");
+        let mut cfg: Value = serde_json::from_str(&std::fs::read_to_string(&cfg_path).unwrap()).unwrap();
+        for (k, v) in ca_settings {
+            assert!(cfg.get(k).is_some(), "ca.json has no setting {k}");
+            cfg[k] = v.clone();
+        }
+        std::fs::write(&cfg_path, serde_json::to_string_pretty(&cfg).unwrap()).unwrap();
         let mut ca = Proc::spawn(
             Command::new(BIN).args(["ca", "serve", "--listen", "127.0.0.1:0", "--data"]).arg(&ca_data).env("RUST_LOG", "warn"),
             &w.join("ca.log"),

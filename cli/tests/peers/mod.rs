@@ -159,6 +159,11 @@ impl Proc {
 
     /// SIGINT, then SIGKILL after 30 s; the exit status when it stopped by itself.
     pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
+        // Already reaped (stopped before, or dropped after a stop): its pid may
+        // be another process's by now.
+        if let Ok(Some(st)) = self.child.try_wait() {
+            return Some(st);
+        }
         let _ = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status();
         let t0 = Instant::now();
         while t0.elapsed() < Duration::from_secs(30) {
