@@ -160,8 +160,8 @@ pub const MAX_PUBLISHED_OBJECT: usize = 4_000_000;
 /// `roa_packing`).
 pub const MAX_ROA_OBJECTS_PER_CA: usize = 45_000;
 
-/// Route origin authorizations one member may hold (twice the largest
-/// member's need that the CA is sized for).
+/// Route origin authorizations one member may hold: twice the 100,000 of the
+/// largest member the CA is measured with.
 pub const MAX_ROAS_PER_CA: usize = 200_000;
 
 /// Check a delta against the member's resources and current ROAs (ROA-10).
