@@ -166,105 +166,6 @@ mod tests {
         v.into_iter().collect()
     }
 
-    /// Apply a plan to `current`, naming new objects `n0`, `n1`, ...
-    fn apply(current: &mut BTreeMap<String, Vec<RoaSpec>>, plan: &Repack, round: usize) {
-        for uri in &plan.withdraw {
-            assert!(current.remove(uri).is_some(), "{uri} withdrawn twice");
-        }
-        for (i, g) in plan.issue.iter().enumerate() {
-            current.insert(format!("r{round}-n{i}"), g.clone());
-        }
-    }
-
-    /// The objects hold exactly the authorizations, none twice, one ASN each,
-    /// at most `max` prefixes each.
-    fn check(current: &BTreeMap<String, Vec<RoaSpec>>, desired: &BTreeSet<RoaSpec>, max: usize) {
-        let all: Vec<RoaSpec> = current.values().flatten().copied().collect();
-        assert_eq!(all.len(), desired.len(), "an authorization held twice");
-        assert_eq!(&set(all), desired);
-        for g in current.values() {
-            assert!(!g.is_empty() && g.len() <= max && g.iter().all(|s| s.asn == g[0].asn), "{g:?}");
-        }
-    }
-
-    #[test]
-    fn roa_10_one_prefix_per_roa_below_the_threshold() {
-        let desired = set((0..9).map(|i| spec(i, 64500)));
-        let mut cur = BTreeMap::new();
-        let plan = repack(&cur, &desired, P);
-        assert_eq!((plan.keep.len(), plan.withdraw.len(), plan.issue.len()), (0, 0, 9));
-        apply(&mut cur, &plan, 0);
-        check(&cur, &desired, 1);
-        // Removing one withdraws its object only.
-        let desired = set((1..9).map(|i| spec(i, 64500)));
-        let plan = repack(&cur, &desired, P);
-        assert_eq!((plan.keep.len(), plan.withdraw.len(), plan.issue.len()), (8, 1, 0));
-    }
-
-    #[test]
-    fn roa_10_above_the_threshold_one_roa_per_asn_in_chunks() {
-        // 9 singletons in place; a tenth crosses the threshold: packed afresh.
-        let mut cur = BTreeMap::new();
-        let plan = repack(&cur, &set((0..9).map(|i| spec(i, 64500))), P);
-        apply(&mut cur, &plan, 0);
-        let desired = set((0..7).map(|i| spec(i, 64500)).chain((7..10).map(|i| spec(i, 64501))));
-        let plan = repack(&cur, &desired, P);
-        assert_eq!(plan.keep.len(), 0);
-        assert_eq!(plan.withdraw.len(), 9);
-        // AS64500: 7 prefixes in chunks of 4; AS64501: 3.
-        let sizes: Vec<usize> = plan.issue.iter().map(Vec::len).collect();
-        assert_eq!(sizes, [4, 3, 3]);
-        apply(&mut cur, &plan, 1);
-        check(&cur, &desired, 4);
-    }
-
-    #[test]
-    fn roa_10_a_change_reissues_only_the_objects_it_touches() {
-        let mut cur = BTreeMap::new();
-        let mut desired = set((0..40).map(|i| spec(i, 64500)));
-        let plan = repack(&cur, &desired, P);
-        apply(&mut cur, &plan, 0);
-        assert_eq!(cur.len(), 10);
-        // Remove one: its object is re-issued without it; nine stay.
-        desired.remove(&spec(5, 64500));
-        let plan = repack(&cur, &desired, P);
-        assert_eq!((plan.keep.len(), plan.withdraw.len(), plan.issue.len()), (9, 1, 1));
-        assert_eq!(plan.issue[0].len(), 3);
-        apply(&mut cur, &plan, 1);
-        check(&cur, &desired, 4);
-        // Add one: it fills that object's room; nine stay.
-        desired.insert(spec(100, 64500));
-        let plan = repack(&cur, &desired, P);
-        assert_eq!((plan.keep.len(), plan.withdraw.len(), plan.issue.len()), (9, 1, 1));
-        assert_eq!(plan.issue[0].len(), 4);
-        apply(&mut cur, &plan, 2);
-        check(&cur, &desired, 4);
-        // Add one when all are full: one new object.
-        desired.insert(spec(101, 64500));
-        let plan = repack(&cur, &desired, P);
-        assert_eq!((plan.keep.len(), plan.withdraw.len(), plan.issue.len()), (10, 0, 1));
-        apply(&mut cur, &plan, 3);
-        check(&cur, &desired, 4);
-        // Nothing changes: nothing re-issued.
-        let plan = repack(&cur, &desired, P);
-        assert_eq!((plan.keep.len(), plan.withdraw.len(), plan.issue.len()), (11, 0, 0));
-    }
-
-    #[test]
-    fn roa_10_scattered_removals_are_packed_afresh() {
-        let mut cur = BTreeMap::new();
-        let mut desired = set((0..40).map(|i| spec(i, 64500)));
-        let plan = repack(&cur, &desired, P);
-        apply(&mut cur, &plan, 0);
-        // Keep one of every four: 10 objects of one prefix, where 3 would do.
-        desired.retain(|s| index(s) % 4 == 0);
-        assert_eq!(desired.len(), 10);
-        let plan = repack(&cur, &desired, P);
-        apply(&mut cur, &plan, 1);
-        check(&cur, &desired, 4);
-        assert_eq!(cur.len(), 3);
-    }
-
     /// `i` of `spec(i, _)`.
     fn index(s: &RoaSpec) -> u32 {
         let t = s.prefix.to_string();
@@ -272,46 +173,127 @@ mod tests {
         parts[1] * 256 + parts[2]
     }
 
+    /// A member's ROA objects (URI → authorizations), changed as the CA would.
+    #[derive(Default)]
+    struct Member {
+        objects: BTreeMap<String, Vec<RoaSpec>>,
+        round: usize,
+    }
+
+    impl Member {
+        /// Plan for `desired` and apply the plan. Afterwards the objects hold
+        /// exactly `desired`, none twice, one ASN and at most `max_prefixes`
+        /// each. Returns (kept, withdrawn, issued).
+        fn change(&mut self, desired: &BTreeSet<RoaSpec>, p: Packing) -> (usize, usize, usize) {
+            let plan = repack(&self.objects, desired, p);
+            for uri in &plan.withdraw {
+                assert!(self.objects.remove(uri).is_some(), "{uri} withdrawn twice");
+            }
+            for (i, g) in plan.issue.iter().enumerate() {
+                self.objects.insert(format!("r{}-n{i}", self.round), g.clone());
+            }
+            self.round += 1;
+            let all: Vec<RoaSpec> = self.objects.values().flatten().copied().collect();
+            assert_eq!(all.len(), desired.len(), "an authorization held twice");
+            assert_eq!(&set(all), desired);
+            for g in self.objects.values() {
+                assert!(!g.is_empty() && g.len() <= p.max_prefixes && g.iter().all(|s| s.asn == g[0].asn), "{g:?}");
+            }
+            (plan.keep.len(), plan.withdraw.len(), plan.issue.len())
+        }
+
+        /// How many prefixes each object holds, in order.
+        fn sizes(&self) -> Vec<usize> {
+            let mut v: Vec<usize> = self.objects.values().map(Vec::len).collect();
+            v.sort();
+            v
+        }
+    }
+
+    #[test]
+    fn roa_10_one_prefix_per_roa_below_the_threshold() {
+        let mut m = Member::default();
+        assert_eq!(m.change(&set((0..9).map(|i| spec(i, 64500))), P), (0, 0, 9));
+        assert_eq!(m.sizes(), [1; 9]);
+        // Removing one withdraws its object only.
+        assert_eq!(m.change(&set((1..9).map(|i| spec(i, 64500))), P), (8, 1, 0));
+    }
+
+    #[test]
+    fn roa_10_above_the_threshold_one_roa_per_asn_in_chunks() {
+        // 9 singletons in place; a tenth crosses the threshold: packed afresh,
+        // AS64500's 7 prefixes in chunks of 4, AS64501's 3 in one.
+        let mut m = Member::default();
+        m.change(&set((0..9).map(|i| spec(i, 64500))), P);
+        let desired = set((0..7).map(|i| spec(i, 64500)).chain((7..10).map(|i| spec(i, 64501))));
+        assert_eq!(m.change(&desired, P), (0, 9, 3));
+        assert_eq!(m.sizes(), [3, 3, 4]);
+    }
+
+    #[test]
+    fn roa_10_a_change_reissues_only_the_objects_it_touches() {
+        let mut m = Member::default();
+        let mut desired = set((0..40).map(|i| spec(i, 64500)));
+        m.change(&desired, P);
+        assert_eq!(m.sizes(), [4; 10]);
+        // Remove one: its object is re-issued without it; nine stay.
+        desired.remove(&spec(5, 64500));
+        assert_eq!(m.change(&desired, P), (9, 1, 1));
+        assert_eq!(m.sizes()[0], 3);
+        // Add one: it fills that object's room; nine stay.
+        desired.insert(spec(100, 64500));
+        assert_eq!(m.change(&desired, P), (9, 1, 1));
+        assert_eq!(m.sizes(), [4; 10]);
+        // Add one when all are full: one new object.
+        desired.insert(spec(101, 64500));
+        assert_eq!(m.change(&desired, P), (10, 0, 1));
+        // Nothing changes: nothing re-issued.
+        assert_eq!(m.change(&desired, P), (11, 0, 0));
+    }
+
+    #[test]
+    fn roa_10_scattered_removals_are_packed_afresh() {
+        let mut m = Member::default();
+        let mut desired = set((0..40).map(|i| spec(i, 64500)));
+        m.change(&desired, P);
+        // Keep one of every four: 10 objects of one prefix, where 3 would do.
+        desired.retain(|s| index(s) % 4 == 0);
+        assert_eq!(desired.len(), 10);
+        m.change(&desired, P);
+        assert_eq!(m.sizes(), [2, 4, 4]);
+    }
+
     #[test]
     fn roa_10_threshold_with_hysteresis() {
-        let mut cur = BTreeMap::new();
+        let mut m = Member::default();
         let mut desired = set((0..10).map(|i| spec(i, 64500)));
-        let plan = repack(&cur, &desired, P);
-        apply(&mut cur, &plan, 0);
-        assert_eq!(cur.len(), 3);
+        m.change(&desired, P);
+        assert_eq!(m.sizes(), [2, 4, 4]);
         // 9 and 8 stay aggregated (at or above 8) ...
         for i in [9, 8] {
             desired.remove(&spec(i, 64500));
-            let plan = repack(&cur, &desired, P);
-            apply(&mut cur, &plan, 10 - i as usize);
-            check(&cur, &desired, 4);
-            assert!(cur.len() < desired.len());
+            m.change(&desired, P);
+            assert!(m.objects.len() < desired.len());
         }
         // ... 7 goes back to one prefix per ROA.
         desired.remove(&spec(7, 64500));
-        let plan = repack(&cur, &desired, P);
-        apply(&mut cur, &plan, 9);
-        check(&cur, &desired, 1);
-        assert_eq!(cur.len(), 7);
+        m.change(&desired, P);
+        assert_eq!(m.sizes(), [1; 7]);
     }
 
     #[test]
     fn singletons_of_distinct_asns_above_the_threshold_stay_in_place() {
         // Each ASN with one prefix is already as packed as it can be.
-        let mut cur = BTreeMap::new();
+        let mut m = Member::default();
         let desired = set((0..12).map(|i| spec(i, 64500 + i)));
-        let plan = repack(&cur, &desired, P);
-        apply(&mut cur, &plan, 0);
-        assert_eq!(cur.len(), 12);
-        let plan = repack(&cur, &desired, P);
-        assert_eq!((plan.keep.len(), plan.withdraw.len(), plan.issue.len()), (12, 0, 0));
+        assert_eq!(m.change(&desired, P), (0, 0, 12));
+        assert_eq!(m.change(&desired, P), (12, 0, 0));
     }
 
     #[test]
     fn max_prefixes_of_one_never_aggregates() {
-        let p = Packing { max_prefixes: 1, ..P };
-        let desired = set((0..20).map(|i| spec(i, 64500)));
-        let plan = repack(&BTreeMap::new(), &desired, p);
-        assert_eq!(plan.issue.len(), 20);
+        let mut m = Member::default();
+        m.change(&set((0..20).map(|i| spec(i, 64500))), Packing { max_prefixes: 1, ..P });
+        assert_eq!(m.sizes(), [1; 20]);
     }
 }
