@@ -5,7 +5,7 @@ use crate::aspas::withdraw_aspa;
 use crate::delegated;
 use crate::error::{CaError, Result};
 use crate::requests::RoaSpec;
-use crate::roas::{roas_of, sync_roas};
+use crate::roas::{authorizations, roa_objects, sync_roas};
 use crate::service::Ca;
 use crate::work::{CaKind, CaRecord, NewCa, Work};
 use rpkit_objects::crypto::Signer;
@@ -219,14 +219,16 @@ pub(crate) fn set_resources(w: &mut Work<'_>, handle: &str, resources: &Resource
         return Err(CaError::invalid("not_held", format!("{} is outside the RIR's resources", resources.difference(&rir.resources))));
     }
     // Withdraw what the new resources no longer cover.
-    let (stay, gone): (Vec<RoaSpec>, Vec<RoaSpec>) = roas_of(&w.tx, ca.id)?.into_iter().partition(|r| resources.contains_prefix(&r.prefix));
+    let objects = roa_objects(&w.tx, ca.id)?;
+    let (stay, gone): (Vec<RoaSpec>, Vec<RoaSpec>) =
+        authorizations(&objects).into_iter().partition(|r| resources.contains_prefix(&r.prefix));
     let mut withdrawn: Vec<String> = {
         let mut gone = gone;
         gone.sort();
         gone.iter().map(|r| format!("ROA {r}")).collect()
     };
     if !withdrawn.is_empty() {
-        sync_roas(w, &ca, &stay.into_iter().collect())?;
+        sync_roas(w, &ca, &objects, &stay.into_iter().collect())?;
     }
     let customers: Vec<u32> = {
         let mut st = w.tx.prepare("SELECT customer FROM aspas WHERE ca_id = ?1")?;

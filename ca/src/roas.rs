@@ -63,7 +63,7 @@ impl Ca {
 
     /// A tag of the member's current ROA set, for `If-Match` against lost updates.
     pub fn roas_etag(&self, handle: &str) -> Result<String> {
-        self.read(|c| Ok(roa_etag(&roas_of(c, member_id(c, handle)?)?)))
+        self.read(|c| Ok(roa_etag(&authorizations(&roa_objects(c, member_id(c, handle)?)?))))
     }
 
     /// Apply additions and removals all or nothing. Every entry is checked first;
@@ -86,17 +86,16 @@ impl Ca {
         };
         // Check everything first, without the write lock: a wrong request costs no
         // key generation, and a dry run ends here.
-        let (resources, current) = self.read(|c| {
+        let (resources, objects) = self.read(|c| {
             let id = member_id(c, handle)?;
             let res: String = c.query_row("SELECT resources FROM cas WHERE id = ?1", [id], |r| r.get(0))?;
             let res: ResourceSet = res.parse().map_err(|e| CaError::Conflict(format!("{e}")))?;
-            Ok((res, roas_of(c, id)?))
+            Ok((res, roa_objects(c, id)?))
         })?;
+        let current = authorizations(&objects);
         check(&current)?;
         let plan = plan_roas(&resources, &current, delta)?;
-        let packing = Packing::from_config(&self.config);
-        let objects = self.read(|c| roa_objects(c, member_id(c, handle)?))?;
-        let repacked = check_objects(repack(&objects, &plan.desired(&current), packing))?;
+        let repacked = check_objects(repack(&objects, &plan.desired(&current), Packing::from_config(&self.config)))?;
         if dry_run {
             return Ok(plan.report(true));
         }
@@ -108,10 +107,11 @@ impl Ca {
                 return Err(CaError::NotFound(format!("member '{handle}'")));
             }
             // Again inside the transaction: the state may have changed meanwhile.
-            let current = roas_of(&w.tx, ca.id)?;
+            let objects = roa_objects(&w.tx, ca.id)?;
+            let current = authorizations(&objects);
             check(&current)?;
             let plan = plan_roas(&ca.resources, &current, delta)?;
-            sync_roas(w, &ca, &plan.desired(&current))?;
+            sync_roas(w, &ca, &objects, &plan.desired(&current))?;
             Ok(plan.report(false))
         })
     }
@@ -200,16 +200,9 @@ fn plan_roas(held: &ResourceSet, current: &[RoaSpec], delta: &RoaDelta) -> Resul
     Ok(RoaPlan { add: add.into_iter().collect(), remove, unchanged: unchanged.into_iter().collect() })
 }
 
-pub(crate) fn roas_of(c: &Connection, ca_id: i64) -> Result<Vec<RoaSpec>> {
-    let mut st = c.prepare("SELECT prefix, max_length, asn FROM roas WHERE ca_id = ?1")?;
-    let rows = st.query_map([ca_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u8>(1)?, r.get::<_, u32>(2)?)))?;
-    let mut v = Vec::new();
-    for r in rows {
-        let (p, max_length, asn) = r?;
-        let prefix = p.parse().map_err(|e| CaError::Conflict(format!("stored prefix {p}: {e}")))?;
-        v.push(RoaSpec { prefix, max_length, asn: Asn(asn) });
-    }
-    Ok(v)
+/// Every authorization the objects hold.
+pub(crate) fn authorizations(objects: &BTreeMap<String, Vec<RoaSpec>>) -> Vec<RoaSpec> {
+    objects.values().flatten().copied().collect()
 }
 
 /// Refuse a change that would leave more ROA objects than a manifest may list.
@@ -250,15 +243,19 @@ fn roa_rows(c: &Connection, sql: &str, p: impl rusqlite::Params) -> Result<BTree
     Ok(v)
 }
 
-/// Make the member's ROA objects hold exactly `desired`, re-issuing only the
-/// objects whose content changes (ROA-10). Returns what it did.
-pub(crate) fn sync_roas(w: &mut Work<'_>, ca: &CaRecord, desired: &BTreeSet<RoaSpec>) -> Result<Repack> {
-    let plan = check_objects(repack(&roa_objects(&w.tx, ca.id)?, desired, Packing::from_config(w.cfg)))?;
+/// Make the member's ROA objects (`objects`, as `roa_objects` read them) hold
+/// exactly `desired`, re-issuing only the objects whose content changes (ROA-10).
+pub(crate) fn sync_roas(
+    w: &mut Work<'_>,
+    ca: &CaRecord,
+    objects: &BTreeMap<String, Vec<RoaSpec>>,
+    desired: &BTreeSet<RoaSpec>,
+) -> Result<()> {
+    let plan = check_objects(repack(objects, desired, Packing::from_config(w.cfg)))?;
     for uri in &plan.withdraw {
         withdraw_roa_object(w, ca, uri)?;
     }
-    issue_roas(w, ca, &plan.issue)?;
-    Ok(plan)
+    issue_roas(w, ca, &plan.issue)
 }
 
 /// Revoke a ROA object's EE certificate and withdraw it, with its authorizations.
