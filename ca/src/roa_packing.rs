@@ -257,7 +257,7 @@ mod tests {
         let mut desired = set((0..40).map(|i| spec(i, 64500)));
         m.change(&desired, P);
         // Keep one of every four: 10 objects of one prefix, where 3 would do.
-        desired.retain(|s| index(s) % 4 == 0);
+        desired.retain(|s| index(s).is_multiple_of(4));
         assert_eq!(desired.len(), 10);
         m.change(&desired, P);
         assert_eq!(m.sizes(), [2, 4, 4]);

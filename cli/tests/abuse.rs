@@ -203,7 +203,7 @@ fn rtr_23_every_listener_serves_well_behaved_clients_through_floods_slowloris_an
         })
     };
     let rtr_addr = addr(&rtr);
-    let probes = vec![
+    let probes = [
         Probe {
             name: "CA API /api/v1/tal",
             run: get(http.clone(), format!("{ca}/api/v1/tal"), |b| b.lines().find(|l| l.starts_with("https://")).unwrap_or("").to_string()),
