@@ -146,7 +146,7 @@ fn median_ns(id: &str) -> Option<f64> {
     let i = text.find("\"median\"")?;
     let rest = &text[i..];
     let j = rest.find("\"point_estimate\":")? + "\"point_estimate\":".len();
-    rest[j..].split(|c| c == ',' || c == '}').next()?.trim().parse().ok()
+    rest[j..].split([',', '}']).next()?.trim().parse().ok()
 }
 
 fn main() {
