@@ -400,6 +400,9 @@ fn operator_api_every_route_needs_the_admin_token_and_nothing_else_answers() {
                 assert_eq!(req(method, bad), 401, "{method} {path} with {bad:?}");
             }
             assert_eq!(state(&e), before, "{method} {path}: a refused request changed nothing");
+        } else {
+            // A public route answers without a token, and a wrong one does not matter.
+            assert_eq!((req(method, None), req(method, Some("wrong"))), (200, 200), "{method} {path}");
         }
         // Methods the policy does not list for this path are not routed.
         // (`/publishers/{handle}` answers GET and DELETE whatever the handle.)
