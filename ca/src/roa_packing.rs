@@ -106,15 +106,21 @@ fn by_asn(current: &BTreeMap<String, Vec<RoaSpec>>, desired: &BTreeSet<RoaSpec>,
         let mut shrunk: Vec<Vec<RoaSpec>> = Vec::new();
         for (uri, g) in &groups {
             let left: Vec<RoaSpec> = g.iter().filter(|s| want.contains(s) && placed.insert(**s)).copied().collect();
-            if left.len() == g.len() {
+            if left.len() == g.len() && g.len() <= max {
                 kept.push((uri, left));
+                continue;
+            }
+            out.withdraw.push((*uri).clone());
+            if left.len() <= max {
+                shrunk.push(left);
             } else {
-                out.withdraw.push((*uri).clone());
-                if !left.is_empty() {
-                    shrunk.push(left);
+                // Made under a larger `max_prefixes`: its authorizations are placed anew.
+                for s in &left {
+                    placed.remove(s);
                 }
             }
         }
+        shrunk.retain(|g| !g.is_empty());
         // Too many part-filled objects: pack this ASN afresh.
         if kept.len() + shrunk.len() > slack * want.len().div_ceil(max) {
             out.withdraw.extend(kept.iter().map(|(uri, _)| (*uri).clone()));
@@ -288,6 +294,17 @@ mod tests {
         let desired = set((0..12).map(|i| spec(i, 64500 + i)));
         assert_eq!(m.change(&desired, P), (0, 0, 12));
         assert_eq!(m.change(&desired, P), (12, 0, 0));
+    }
+
+    #[test]
+    fn a_lowered_max_prefixes_splits_the_objects_it_no_longer_allows() {
+        let mut m = Member::default();
+        let desired = set((0..12).map(|i| spec(i, 64500)));
+        m.change(&desired, P);
+        assert_eq!(m.sizes(), [4; 3]);
+        // The same authorizations, at most 3 a ROA (checked by `change`).
+        assert_eq!(m.change(&desired, Packing { max_prefixes: 3, ..P }), (0, 3, 4));
+        assert_eq!(m.sizes(), [3; 4]);
     }
 
     #[test]
