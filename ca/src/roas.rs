@@ -276,7 +276,7 @@ pub(crate) fn withdraw_roa_object(w: &mut Work<'_>, ca: &CaRecord, uri: &str) ->
 /// in parallel on all cores.
 pub(crate) fn issue_roas(w: &mut Work<'_>, ca: &CaRecord, groups: &[Vec<RoaSpec>]) -> Result<()> {
     let mut jobs: Vec<(&[RoaSpec], Box<dyn OneTimeKey>, EeSpec)> = Vec::with_capacity(groups.len());
-    for g in groups {
+    for g in groups.iter().filter(|g| !g.is_empty()) {
         let key = w.signer.one_time_key()?;
         let uri = format!("{}{}.roa", ca.pp_uri(w.cfg), key.public_key().key_id().file_stem());
         let ee = ee_spec(w, ca, &uri)?;

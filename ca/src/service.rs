@@ -347,15 +347,25 @@ impl Ca {
                 reissue_ca_cert(w, &ca, &res)?;
                 touched.insert(*id);
             }
-            // ROA objects: same authorizations, new EE key and object; the old one is revoked.
+            // ROA objects: same authorizations, new EE key and object; the old one
+            // is revoked. A CA's objects are signed together, on all cores.
+            let mut by_ca: BTreeMap<i64, Vec<&str>> = BTreeMap::new();
             for (ca_id, uri) in &roas {
-                let ca = w.ca_by_id(*ca_id)?;
-                let group = roa_object(&w.tx, ca.id, uri)?;
-                if !group.is_empty() {
-                    withdraw_roa_object(w, &ca, uri)?;
-                    issue_roas(w, &ca, &[group])?;
-                    touched.insert(*ca_id);
+                by_ca.entry(*ca_id).or_default().push(uri);
+            }
+            for (ca_id, uris) in by_ca {
+                let ca = w.ca_by_id(ca_id)?;
+                let mut groups = Vec::with_capacity(uris.len());
+                for uri in uris {
+                    // Read before the lock: a change since may have replaced it.
+                    let group = roa_object(&w.tx, ca.id, uri)?;
+                    if !group.is_empty() {
+                        withdraw_roa_object(w, &ca, uri)?;
+                        groups.push(group);
+                    }
                 }
+                issue_roas(w, &ca, &groups)?;
+                touched.insert(ca_id);
             }
             for rowid in &aspas {
                 let (ca_id, customer, providers): (i64, u32, String) =
