@@ -220,13 +220,10 @@ pub(crate) fn set_resources(w: &mut Work<'_>, handle: &str, resources: &Resource
     }
     // Withdraw what the new resources no longer cover.
     let objects = roa_objects(&w.tx, ca.id)?;
-    let (stay, gone): (Vec<RoaSpec>, Vec<RoaSpec>) =
+    let (stay, mut gone): (Vec<RoaSpec>, Vec<RoaSpec>) =
         authorizations(&objects).into_iter().partition(|r| resources.contains_prefix(&r.prefix));
-    let mut withdrawn: Vec<String> = {
-        let mut gone = gone;
-        gone.sort();
-        gone.iter().map(|r| format!("ROA {r}")).collect()
-    };
+    gone.sort();
+    let mut withdrawn: Vec<String> = gone.iter().map(|r| format!("ROA {r}")).collect();
     if !withdrawn.is_empty() {
         sync_roas(w, &ca, &objects, &stay.into_iter().collect())?;
     }
