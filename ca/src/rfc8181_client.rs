@@ -9,6 +9,7 @@ use rpkit_objects::der::Time;
 use rpkit_objects::rfc8181::{ChangeSet, ErrorCode, Query, QueryPdu, Reply};
 use rpkit_objects::rfc8183::{PublisherRequest, RepositoryResponse};
 use rpkit_objects::signed_message::SignedMessage;
+use rpkit_serve::data_dir;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -21,16 +22,13 @@ pub fn load_identity(dir: &Path) -> Result<Identity, String> {
         let read = |p: &Path| std::fs::read(p).map_err(|err| format!("{}: {err}", p.display()));
         return Identity::from_parts(&read(&k)?, &read(&e)?, &read(&c)?).map_err(|err| format!("{}: {err}", dir.display()));
     }
-    std::fs::create_dir_all(dir).map_err(|err| format!("{}: {err}", dir.display()))?;
+    data_dir::create_dir(dir, data_dir::PRIVATE_DIR).map_err(|err| format!("{}: {err}", dir.display()))?;
     let id = Identity::create().map_err(|err| err.to_string())?;
     let (key, ee, cert) = id.to_parts().map_err(|err| err.to_string())?;
+    // The certificate last: its presence says the identity is complete.
     for (p, bytes, secret) in [(&k, key, true), (&e, ee, true), (&c, cert, false)] {
-        std::fs::write(p, bytes).map_err(|err| format!("{}: {err}", p.display()))?;
-        #[cfg(unix)]
-        if secret {
-            use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600));
-        }
+        let written = if secret { data_dir::write_secret(p, &bytes) } else { std::fs::write(p, bytes) };
+        written.map_err(|err| format!("{}: {err}", p.display()))?;
     }
     Ok(id)
 }

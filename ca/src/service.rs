@@ -16,6 +16,7 @@ use rpkit_objects::resources::ResourceSet;
 use rpkit_objects::serial::Serial;
 use rpkit_objects::signed_object::EeSpec;
 use rpkit_objects::tal::Tal;
+use rpkit_serve::data_dir;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -43,8 +44,12 @@ impl Ca {
     pub fn open(dir: Option<&Path>, config: CaConfig, publisher: Arc<dyn Publisher>) -> Result<Self> {
         let conn = match dir {
             Some(d) => {
-                std::fs::create_dir_all(d).map_err(|e| CaError::invalid("data_dir", format!("{}: {e}", d.display())))?;
-                crate::store::open(&d.join("ca.sqlite"))?
+                // The database holds every private key of the CA: for its owner only.
+                let db = d.join("ca.sqlite");
+                let io = |p: &Path, e: std::io::Error| CaError::invalid("data_dir", format!("{}: {e}", p.display()));
+                data_dir::create_dir(d, data_dir::PRIVATE_DIR).map_err(|e| io(d, e))?;
+                data_dir::ensure_secret(&db).map_err(|e| io(&db, e))?;
+                crate::store::open(&db)?
             }
             None => crate::store::open_in_memory()?,
         };

@@ -3,6 +3,7 @@
 mod backup;
 mod client;
 mod commands;
+mod permissions;
 mod progress;
 
 use clap::{Parser, Subcommand};

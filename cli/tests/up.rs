@@ -7,60 +7,17 @@
 //! under CI=true its absence fails the test).
 
 mod peers;
+#[path = "peers/up.rs"]
+mod up_run;
 
-use peers::Proc;
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_rpkit");
+use up_run::{port_settings, scratch, start, BIN};
 
 type Vrps = BTreeSet<(String, u8, u32)>;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("rpkit-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// Settings for a run on free ports (the RRDP port is kept for restarts: it is in the URIs).
-fn port_settings() -> Vec<String> {
-    ["ca.listen", "publication.listen", "publication.rrdp_listen", "validator.rtr", "validator.http"]
-        .iter()
-        .map(|k| format!("{k}=127.0.0.1:{}", free_port()))
-        .collect()
-}
-
-struct Up {
-    proc: Proc,
-    json: Value,
-}
-
-/// Start `rpkit up` and wait for its up.json.
-fn start(data: &Path, sets: &[String], log: &Path) -> Up {
-    let mut cmd = Command::new(BIN);
-    cmd.args(["up", "--data"]).arg(data).env("RPKIT_VALIDATOR_REFRESH_SECS", "1");
-    for s in sets {
-        cmd.args(["--set", s]);
-    }
-    let mut proc = Proc::spawn(&mut cmd, log);
-    let t0 = Instant::now();
-    let up_json = data.join("up.json");
-    while !up_json.exists() {
-        assert!(t0.elapsed() < Duration::from_secs(300), "no up.json after 300 s:\n{}", proc.log_text());
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    proc.wait_line("rpkit is up");
-    let json = serde_json::from_str(&std::fs::read_to_string(&up_json).unwrap()).unwrap();
-    Up { proc, json }
-}
 
 fn vrps(json: &Value) -> Vrps {
     json["roas"]

@@ -8,6 +8,7 @@ use crate::rrdp::{RrdpConfig, RrdpWriter};
 use crate::rsync_tree::RsyncTree;
 use rpkit_objects::der::Time;
 use rpkit_objects::rfc8183::{PublisherRequest, RepositoryResponse};
+use rpkit_serve::data_dir;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -72,7 +73,10 @@ pub struct Notification {
 
 impl PublicationServer {
     pub fn open(config: ServerConfig) -> Result<Arc<Self>, RepoError> {
-        std::fs::create_dir_all(&config.data_dir).map_err(|e| io(&config.data_dir, e))?;
+        // The data directory leads to the public trees (rrdp/, rsync/); the
+        // database holds the server's RFC 8181 identity key (issue: secrets at rest).
+        data_dir::create_dir(&config.data_dir, data_dir::PASSAGE_DIR).map_err(|e| io(&config.data_dir, e))?;
+        data_dir::ensure_secret(&config.db_path()).map_err(|e| io(&config.db_path(), e))?;
         let mut repo = Repository::open(Some(&config.db_path()))?;
         repo.guard.max_share = config.shrink_guard;
         let identity = repo.identity()?;

@@ -7,6 +7,10 @@
 //! Here every connection has that limit: the head must be complete within
 //! [`Limits::header_read`] of the connection's start (or of the previous
 //! response), else the connection is closed.
+//!
+//! [`data_dir`]: the servers' data directories, whose secrets stay private.
+
+pub mod data_dir;
 
 use axum::extract::ConnectInfo;
 use axum::serve::Listener;

@@ -1,10 +1,12 @@
 //! `rpkit ta init` and `rpkit ca serve`: the RIR operator's CA on a data directory.
 //!
-//! Layout of `--data DIR`: `ca.sqlite` (state and keys), `ca.json` (settings),
-//! `admin-token` (mode 0600), `ta.tal`; and either `repository-response.xml`
-//! with `bpki/` (publishing through an RFC 8181 server) or `repository/`
-//! (objects written as files).
+//! Layout of `--data DIR` (mode 0700): `ca.sqlite` (state and keys, 0600),
+//! `ca.json` (settings), `admin-token` (0600), `ta.tal`; and either
+//! `repository-response.xml` with `bpki/` (0700: publishing through an RFC
+//! 8181 server) or `repository/` (objects written as files). Every command
+//! that writes there first checks who may read it (`crate::permissions`).
 
+use crate::permissions;
 use rpkit_ca::api::{self, AppState};
 use rpkit_ca::publisher::{DirPublisher, Publisher};
 use rpkit_ca::rfc8181_client::{self, Rfc8181Publisher};
@@ -32,6 +34,8 @@ pub struct InitArgs {
     /// https URI of the TA certificate for the TAL.
     #[arg(long, default_value = "https://rpki.test/repo/ta.cer")]
     ta_https_uri: String,
+    #[command(flatten)]
+    perms: permissions::PermissionArgs,
 }
 
 #[derive(clap::Args)]
@@ -44,6 +48,8 @@ pub struct ServeArgs {
     /// Seconds between checks for manifests, CRLs and certificates due for re-issue.
     #[arg(long, default_value_t = 600)]
     reissue_interval: u64,
+    #[command(flatten)]
+    perms: permissions::PermissionArgs,
 }
 
 #[derive(clap::Args)]
@@ -53,6 +59,8 @@ pub struct PublisherRequestArgs {
     /// The handle asked for.
     #[arg(long, default_value = "rpkit-ca")]
     handle: String,
+    #[command(flatten)]
+    perms: permissions::PermissionArgs,
 }
 
 #[derive(clap::Args)]
@@ -61,6 +69,8 @@ pub struct RepositoryArgs {
     data: PathBuf,
     /// The repository_response XML file from the publication server.
     response: PathBuf,
+    #[command(flatten)]
+    perms: permissions::PermissionArgs,
 }
 
 fn response_path(data: &Path) -> PathBuf {
@@ -103,6 +113,7 @@ pub fn publisher_request(a: PublisherRequestArgs) -> Result<ExitCode, String> {
     if !rpkit_objects::rfc8183::valid_handle(&a.handle) {
         return Err(format!("'{}' is not a valid handle", a.handle));
     }
+    permissions::open(&permissions::ca(&a.data), a.perms)?;
     let identity = rfc8181_client::load_identity(&a.data.join("bpki"))?;
     print!("{}", rfc8181_client::publisher_request(&identity, &a.handle).encode());
     Ok(ExitCode::SUCCESS)
@@ -111,7 +122,7 @@ pub fn publisher_request(a: PublisherRequestArgs) -> Result<ExitCode, String> {
 pub fn repository(a: RepositoryArgs) -> Result<ExitCode, String> {
     let xml = std::fs::read(&a.response).map_err(|e| format!("{}: {e}", a.response.display()))?;
     let response = RepositoryResponse::decode(&xml).map_err(|e| format!("{}: {e}", a.response.display()))?;
-    std::fs::create_dir_all(&a.data).map_err(|e| format!("{}: {e}", a.data.display()))?;
+    permissions::open(&permissions::ca(&a.data), a.perms)?;
     if !a.data.join("bpki").join("id.cer").exists() {
         return Err(format!("{} has no publisher identity: run `rpkit ca publisher-request` first", a.data.display()));
     }
@@ -130,18 +141,13 @@ pub fn admin_token(data: &Path) -> Result<String, String> {
     let mut raw = [0u8; 24];
     rand::thread_rng().fill_bytes(&mut raw);
     let token = format!("rpkit_admin_{}", rpkit_objects::hex::lower(&raw));
-    std::fs::write(&p, format!("{token}\n")).map_err(|e| format!("{}: {e}", p.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600));
-    }
+    rpkit_serve::data_dir::write_secret(&p, format!("{token}\n").as_bytes()).map_err(|e| format!("{}: {e}", p.display()))?;
     Ok(token)
 }
 
 pub fn init(a: InitArgs) -> Result<ExitCode, String> {
     let resources: ResourceSet = a.resources.parse().map_err(|e| format!("--resources: {e}"))?;
-    std::fs::create_dir_all(&a.data).map_err(|e| format!("{}: {e}", a.data.display()))?;
+    permissions::open(&permissions::ca(&a.data), a.perms)?;
     let config =
         CaConfig { rsync_base: a.rsync_base, rrdp_notify: Some(a.rrdp_notify), ta_https_uri: Some(a.ta_https_uri), ..CaConfig::default() };
     let cfg_path = a.data.join("ca.json");
@@ -161,6 +167,10 @@ pub fn init(a: InitArgs) -> Result<ExitCode, String> {
 }
 
 pub fn serve(a: ServeArgs) -> Result<ExitCode, String> {
+    if !a.data.join("ca.json").exists() {
+        return Err(format!("{} has no CA yet: run `rpkit ta init --data {}` first", a.data.display(), a.data.display()));
+    }
+    permissions::open(&permissions::ca(&a.data), a.perms)?;
     let ca = Arc::new(open(&a.data)?);
     let token = admin_token(&a.data)?;
     let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;

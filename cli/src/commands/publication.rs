@@ -1,9 +1,10 @@
 //! `rpkit publication ...`: the publication server (RFC 8181 for publishers,
 //! RRDP over HTTPS, the rsync tree for rsyncd) and its publishers.
 //!
-//! Layout of `--data DIR`: `publication.sqlite` (objects, change log, publishers,
-//! identity), `rrdp/` (the RRDP files), `rsync/current/` (the rsync tree),
-//! `admin-token`.
+//! Layout of `--data DIR` (mode 0711: others may reach the public trees in
+//! it, not list it): `publication.sqlite` (objects, change log, publishers,
+//! identity; 0600), `admin-token` (0600), and the public `rrdp/` (the RRDP
+//! files) and `rsync/current/` (the rsync tree).
 
 use rpkit_publication::service::{PublicationServer, ServerConfig};
 use std::path::PathBuf;
@@ -84,6 +85,8 @@ pub struct ServeArgs {
     /// (`rpkit publication allow-shrink` lets the next one through).
     #[arg(long, default_value_t = 10.0)]
     shrink_guard_percent: f64,
+    #[command(flatten)]
+    perms: crate::permissions::PermissionArgs,
 }
 
 #[derive(clap::Args, Clone)]
@@ -226,7 +229,7 @@ fn admin_token(data: &std::path::Path) -> Result<String, String> {
 }
 
 fn serve(a: ServeArgs) -> Result<ExitCode, String> {
-    std::fs::create_dir_all(&a.data).map_err(|e| format!("{}: {e}", a.data.display()))?;
+    crate::permissions::open(&crate::permissions::publication(&a.data), a.perms)?;
     for (what, uri, scheme) in [("--rrdp-base-uri", &a.rrdp_base_uri, "https://"), ("--rsync-base-uri", &a.rsync_base_uri, "rsync://")] {
         if !uri.starts_with(scheme) || !uri.ends_with('/') {
             return Err(format!("{what} must be a {scheme}... URI ending in '/': {uri}"));

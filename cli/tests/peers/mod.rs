@@ -151,6 +151,11 @@ impl Proc {
         }
     }
 
+    /// The exit status, if it has exited.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
     /// SIGKILL, at once.
     pub fn kill(mut self) {
         let _ = self.child.kill();

@@ -4,22 +4,25 @@
 //! locally made TLS root and writes the rsync tree; the validator daemon fetches
 //! it from the TAL, trusting that root, and serves RTR and HTTP.
 //!
-//! Layout of DATA: `rpkit.toml` (settings), `tls/`, `publication/` (as
-//! `rpkit publication serve --data`), `ca/` (as `rpkit ca serve --data`),
-//! `validator/` (the validator's cache), `demo-member.json` (the demo member's
-//! token, mode 0600) and, while running, `up.json` (DESIGN.md's contract).
+//! Layout of DATA (mode 0711): `rpkit.toml` (settings), `tls/` (0700),
+//! `publication/` (as `rpkit publication serve --data`), `ca/` (as `rpkit ca
+//! serve --data`), `validator/` (the validator's cache, public),
+//! `demo-member.json` (the demo member's token, 0600) and, while running,
+//! `up.json` (DESIGN.md's contract; 0600, it holds the token too).
 
 pub mod config;
 mod tls;
 
 use super::ca::{admin_token, open as open_ca};
 use super::validator::start_servers;
+use crate::permissions;
 use config::UpConfig;
 use rpkit_ca::api::{self, AppState};
 use rpkit_ca::requests::RoaDelta;
 use rpkit_ca::rfc8181_client;
 use rpkit_ca::{Ca, CaConfig};
 use rpkit_publication::service::{PublicationServer, ServerConfig};
+use rpkit_serve::data_dir;
 use rpkit_validator::fetch::FetchOptions;
 use rpkit_validator::rtr::pdu::Timers;
 use rpkit_validator::run::RunConfig;
@@ -61,6 +64,8 @@ pub struct Args {
     /// RPKIT_TOKEN, RPKIT_TAL, ...) and exit: `eval "$(rpkit up --env)"`.
     #[arg(long)]
     env: bool,
+    #[command(flatten)]
+    perms: permissions::PermissionArgs,
 }
 
 /// Paths inside DATA.
@@ -95,12 +100,15 @@ struct DemoMember {
 
 pub fn run(a: Args) -> Result<ExitCode, String> {
     let data = a.data.unwrap_or_else(config::default_data_dir);
-    std::fs::create_dir_all(&data).map_err(|e| format!("{}: {e}", data.display()))?;
     let data = std::path::absolute(&data).map_err(|e| e.to_string())?;
     if a.env {
         print!("{}", exports(&data)?);
         return Ok(ExitCode::SUCCESS);
     }
+    // Secrets at rest: DATA and the CA's and publication server's directories.
+    permissions::open(&permissions::up(&data), a.perms)?;
+    permissions::open(&permissions::ca(&data.join("ca")), a.perms)?;
+    permissions::open(&permissions::publication(&data.join("publication")), a.perms)?;
     let cfg = config::load(&data, &a.sets)?;
     if !config::path(&data).exists() {
         std::fs::write(config::path(&data), config::template()).map_err(|e| format!("{}: {e}", config::path(&data).display()))?;
@@ -238,8 +246,7 @@ async fn up(
             "publication_token_file": layout.publication.join("admin-token"),
         });
         let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())? + "\n";
-        super::validate::write_atomically(&layout.up_json, text.as_bytes())?;
-        private(&layout.up_json)?;
+        data_dir::write_secret(&layout.up_json, text.as_bytes()).map_err(|e| format!("{}: {e}", layout.up_json.display()))?;
         if !quiet {
             spinner.finish();
             print!("{}", banner(&doc, layout, &info.resources, t0.elapsed()));
@@ -314,7 +321,6 @@ fn setup_ca(cfg: &UpConfig, layout: &Layout, server: &PublicationServer) -> Resu
         }
         stored
     } else {
-        std::fs::create_dir_all(&layout.ca).map_err(|e| io(&layout.ca, e))?;
         let identity = rfc8181_client::load_identity(&layout.ca.join("bpki"))?;
         let known = server.lock().publisher(PUBLISHER).map_err(|e| e.to_string())?;
         let response = match known {
@@ -364,18 +370,11 @@ fn setup_ca(cfg: &UpConfig, layout: &Layout, server: &PublicationServer) -> Resu
         ca.member(&handle).map_err(|e| format!("demo.member = {handle:?}: {e}"))?;
         let token = ca.create_token(&handle).map_err(|e| e.to_string())?;
         let text = serde_json::to_string_pretty(&DemoMember { handle, token }).map_err(|e| e.to_string())?;
-        super::validate::write_atomically(&layout.member, text.as_bytes())?;
-        private(&layout.member)?;
+        data_dir::write_secret(&layout.member, text.as_bytes()).map_err(|e| io(&layout.member, e))?;
     }
     let text = std::fs::read_to_string(&layout.member).map_err(|e| io(&layout.member, e))?;
     let member: DemoMember = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", layout.member.display()))?;
     Ok((ca, member))
-}
-
-/// Mode 0600: the file holds a token.
-fn private(path: &Path) -> Result<(), String> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// What `rpkit up` prints when ready: where everything is, and three commands to try.

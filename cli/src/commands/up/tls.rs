@@ -3,6 +3,7 @@
 //! HTTPS and the validator trusts exactly this root. Made once per data
 //! directory; the root's key is not kept.
 
+use rpkit_serve::data_dir;
 use std::path::{Path, PathBuf};
 
 pub struct Files {
@@ -54,14 +55,10 @@ pub fn ensure(dir: &Path, host: &str) -> Result<Files, String> {
     leaf.not_before = rcgen::date_time_ymd(year - 1, 1, 1);
     leaf.not_after = rcgen::date_time_ymd(year + 2, 1, 1);
     let leaf_cert = leaf.signed_by(&leaf_key, &issuer).map_err(e)?;
-    std::fs::create_dir_all(dir).map_err(|err| format!("{}: {err}", dir.display()))?;
+    data_dir::create_dir(dir, data_dir::PRIVATE_DIR).map_err(|err| format!("{}: {err}", dir.display()))?;
     let write = |p: &Path, text: String, secret: bool| -> Result<(), String> {
-        std::fs::write(p, text).map_err(|err| format!("{}: {err}", p.display()))?;
-        if secret {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600)).map_err(|err| format!("{}: {err}", p.display()))?;
-        }
-        Ok(())
+        let written = if secret { data_dir::write_secret(p, text.as_bytes()) } else { std::fs::write(p, text) };
+        written.map_err(|err| format!("{}: {err}", p.display()))
     };
     write(&f.key, leaf_key.serialize_pem(), true)?;
     write(&f.chain, format!("{}{}", leaf_cert.pem(), ca_cert.pem()), false)?;
