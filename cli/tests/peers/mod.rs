@@ -18,8 +18,13 @@ fn is_root() -> bool {
     Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
 }
 
-/// Everything the interop tests need, or `None` (skip) outside CI.
+/// Everything the interop tests need, or `None` (skip) outside CI and in
+/// the quick tier.
 pub fn prepare() -> Option<Peers> {
+    if std::env::var_os("RPKIT_TEST_QUICK").is_some() {
+        eprintln!("SKIPPED: the quick tier (scripts/test.sh --quick) leaves out the peer tools");
+        return None;
+    }
     let ci = std::env::var("CI").is_ok_and(|v| v == "true");
     if !is_root() {
         assert!(!ci, "the interoperability tests need root (ports 443/873, /etc/hosts, the CA store)");
