@@ -25,10 +25,6 @@ const BIN: &str = env!("CARGO_BIN_EXE_rpkit");
 /// A well-behaved request that takes longer than this counts as not served.
 const LIVENESS: Duration = Duration::from_secs(3);
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 fn addr(url: &str) -> SocketAddr {
     let hostport = url.split("://").nth(1).unwrap_or(url).split('/').next().unwrap();
     hostport.replace("localhost", "127.0.0.1").parse().unwrap()
@@ -148,7 +144,7 @@ fn start_up(data: &Path, log: &Path) -> (Proc, Value) {
     let mut cmd = Command::new(BIN);
     cmd.args(["up", "--data"]).arg(data);
     for k in ["ca.listen", "publication.listen", "publication.rrdp_listen", "validator.rtr", "validator.http"] {
-        cmd.args(["--set", &format!("{k}=127.0.0.1:{}", free_port())]);
+        cmd.args(["--set", &format!("{k}=127.0.0.1:{}", peers::free_port())]);
     }
     let mut proc = Proc::spawn(&mut cmd, log);
     let t0 = Instant::now();

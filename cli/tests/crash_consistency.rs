@@ -152,10 +152,6 @@ fn rpki_client(w: &Path, round: usize) -> (BTreeSet<String>, Vec<String>) {
     (vrps, problems)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 #[test]
 fn sigkill_at_60_points_loses_no_acknowledged_change_and_leaves_a_valid_repository() {
     let Some(_peers) = peers::prepare() else { return };
@@ -164,7 +160,7 @@ fn sigkill_at_60_points_loses_no_acknowledged_change_and_leaves_a_valid_reposito
     let mut rig = Rig {
         w: w.clone(),
         tls,
-        pub_listen: format!("127.0.0.1:{}", free_port()),
+        pub_listen: format!("127.0.0.1:{}", peers::free_port()),
         ca: None,
         publication: None,
         ca_url: String::new(),

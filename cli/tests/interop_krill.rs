@@ -25,10 +25,6 @@ fn run(cmd: &mut Command) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// Files of the current rsync tree below `dir`, by extension.
 fn files(dir: &Path) -> Files {
     let mut out: Files = std::fs::read_dir(dir)
@@ -55,7 +51,7 @@ fn krill_publishes_its_ca_through_our_rfc8181_server() {
     let pub_url = publication.wait_line("publication server API and RFC 8181 on ");
     let pub_token = std::fs::read_to_string(w.join("pub/admin-token")).unwrap().trim().to_string();
 
-    let port = free_port();
+    let port = peers::free_port();
     std::fs::write(
         w.join("krill.conf"),
         format!(

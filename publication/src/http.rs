@@ -9,10 +9,11 @@ use crate::service::PublicationServer;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
 use rpkit_objects::der::Time;
 use rpkit_objects::rfc8183::PublisherRequest;
+use rpkit_serve::bearer::{self, AdminToken};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -24,32 +25,57 @@ const MAX_BODY: usize = 256 * 1024 * 1024;
 #[derive(Clone)]
 struct AppState {
     server: Arc<PublicationServer>,
-    admin_token: Arc<str>,
 }
 
 fn text(status: StatusCode, msg: impl Into<String>) -> Response {
     (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], format!("{}\n", msg.into())).into_response()
 }
 
-fn authorised(state: &AppState, headers: &HeaderMap) -> Result<(), Box<Response>> {
-    let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-    match given {
-        Some(t) if rpkit_objects::crypto::secrets_equal(t.trim().as_bytes(), state.admin_token.as_bytes()) => Ok(()),
-        _ => Err(Box::new(text(StatusCode::UNAUTHORIZED, "a valid admin bearer token is required"))),
-    }
+/// Who may call a route of the API and RFC 8181 listener.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone: health, RRDP files, and RFC 8181 queries (authenticated by
+    /// their CMS signature against the publisher's identity, RFC 8181 §2).
+    Public,
+    /// The operator's admin token only.
+    Admin,
+}
+
+/// Every route: path, who may call it, its methods, its handlers. The router
+/// is built from this table only, so no route lacks a declared [`Access`].
+type Entry = (&'static str, Access, &'static [&'static str], MethodRouter<AppState>);
+
+fn table() -> Vec<Entry> {
+    use Access::*;
+    vec![
+        ("/health", Public, &["GET"], get(|| async { "ok\n" })),
+        ("/rfc8181/{*handle}", Public, &["POST"], post(rfc8181_query)),
+        ("/api/v1/status", Admin, &["GET"], get(status)),
+        ("/api/v1/shrink-guard/allow-next", Admin, &["POST"], post(allow_next)),
+        ("/api/v1/publishers", Admin, &["GET", "POST"], get(list_publishers).post(add_publisher)),
+        ("/api/v1/publishers/{*handle}", Admin, &["GET", "DELETE"], get(publisher_response).delete(remove_publisher)),
+        ("/rrdp/{*path}", Public, &["GET"], get(rrdp_file)),
+    ]
+}
+
+/// The routes: path, access and methods.
+pub fn routes() -> Vec<(&'static str, Access, &'static [&'static str])> {
+    table().into_iter().map(|(p, a, m, _)| (p, a, m)).collect()
 }
 
 /// The API and RFC 8181 router (plus `/rrdp/` for plain-HTTP or local use).
 pub fn router(server: Arc<PublicationServer>, admin_token: &str) -> Router {
-    let state = AppState { server, admin_token: admin_token.into() };
-    Router::new()
-        .route("/health", get(|| async { "ok\n" }))
-        .route("/rfc8181/{*handle}", post(rfc8181_query))
-        .route("/api/v1/status", get(status))
-        .route("/api/v1/shrink-guard/allow-next", post(allow_next))
-        .route("/api/v1/publishers", get(list_publishers).post(add_publisher))
-        .route("/api/v1/publishers/{*handle}", get(publisher_response).delete(remove_publisher))
-        .route("/rrdp/{*path}", get(rrdp_file))
+    let admin = AdminToken(admin_token.into());
+    let state = AppState { server };
+    table()
+        .into_iter()
+        .fold(Router::new(), |r, (path, access, _, m)| {
+            let m = match access {
+                Access::Public => m,
+                Access::Admin => m.route_layer(axum::middleware::from_fn_with_state(admin.clone(), bearer::require_admin)),
+            };
+            r.route(path, m)
+        })
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .layer(tower_http::compression::CompressionLayer::new().gzip(true))
         .with_state(state)
@@ -59,7 +85,7 @@ pub fn router(server: Arc<PublicationServer>, admin_token: &str) -> Router {
 /// path of its rsync URI (`https://HOST/MODULE/...`, e.g. the TA certificate
 /// a TAL names, RFC 8630 §2.2).
 pub fn rrdp_router(server: Arc<PublicationServer>) -> Router {
-    let state = AppState { server, admin_token: "".into() };
+    let state = AppState { server };
     Router::new()
         .route("/rrdp/{*path}", get(rrdp_file))
         .route("/{*path}", get(object_file))
@@ -110,10 +136,7 @@ struct StatusView {
     notification_uri: String,
 }
 
-async fn status(State(st): State<AppState>, headers: HeaderMap) -> Response {
-    if let Err(r) = authorised(&st, &headers) {
-        return *r;
-    }
+async fn status(State(st): State<AppState>) -> Response {
     let repo = st.server.lock();
     let view = (|| {
         let (session_id, serial) = repo.session()?;
@@ -133,10 +156,7 @@ async fn status(State(st): State<AppState>, headers: HeaderMap) -> Response {
 }
 
 /// Let the next applied change set past the shrink guard (once).
-async fn allow_next(State(st): State<AppState>, headers: HeaderMap) -> Response {
-    if let Err(r) = authorised(&st, &headers) {
-        return *r;
-    }
+async fn allow_next(State(st): State<AppState>) -> Response {
     st.server.force_next.store(true, std::sync::atomic::Ordering::SeqCst);
     tracing::warn!("the operator allowed the next change set past the shrink guard");
     Json(serde_json::json!({ "allowed": "next change set" })).into_response()
@@ -150,10 +170,7 @@ struct PublisherView {
     objects: usize,
 }
 
-async fn list_publishers(State(st): State<AppState>, headers: HeaderMap) -> Response {
-    if let Err(r) = authorised(&st, &headers) {
-        return *r;
-    }
+async fn list_publishers(State(st): State<AppState>) -> Response {
     let repo = st.server.lock();
     let views = repo.publishers().and_then(|ps| {
         ps.into_iter()
@@ -179,10 +196,7 @@ struct AddParams {
 }
 
 /// `POST /api/v1/publishers` with an RFC 8183 publisher_request; answers the repository_response.
-async fn add_publisher(State(st): State<AppState>, headers: HeaderMap, Query(q): Query<AddParams>, body: axum::body::Bytes) -> Response {
-    if let Err(r) = authorised(&st, &headers) {
-        return *r;
-    }
+async fn add_publisher(State(st): State<AppState>, Query(q): Query<AddParams>, body: axum::body::Bytes) -> Response {
     let req = match PublisherRequest::decode(&body) {
         Ok(r) => r,
         Err(e) => return text(StatusCode::BAD_REQUEST, format!("publisher_request: {e}")),
@@ -196,10 +210,7 @@ async fn add_publisher(State(st): State<AppState>, headers: HeaderMap, Query(q):
     }
 }
 
-async fn publisher_response(State(st): State<AppState>, headers: HeaderMap, Path(handle): Path<String>) -> Response {
-    if let Err(r) = authorised(&st, &headers) {
-        return *r;
-    }
+async fn publisher_response(State(st): State<AppState>, Path(handle): Path<String>) -> Response {
     let p = st.server.lock().publisher(&handle);
     match p {
         Ok(Some(p)) => ([(header::CONTENT_TYPE, "application/xml")], st.server.response_for(&p, None).encode()).into_response(),
@@ -208,10 +219,7 @@ async fn publisher_response(State(st): State<AppState>, headers: HeaderMap, Path
     }
 }
 
-async fn remove_publisher(State(st): State<AppState>, headers: HeaderMap, Path(handle): Path<String>) -> Response {
-    if let Err(r) = authorised(&st, &headers) {
-        return *r;
-    }
+async fn remove_publisher(State(st): State<AppState>, Path(handle): Path<String>) -> Response {
     let removed = st.server.lock().remove_publisher(&handle);
     match removed {
         Ok(n) => {
@@ -315,91 +323,6 @@ fn httpdate(t: SystemTime) -> String {
     Time(secs).to_chrono().format("%a, %d %b %Y %H:%M:%S GMT").to_string()
 }
 
-/// A TLS listener for axum: handshakes run in their own tasks (a slow client
-/// cannot hold up others) with a time limit; finished streams are handed over.
-pub struct TlsListener {
-    rx: tokio::sync::mpsc::Receiver<(tokio_rustls::server::TlsStream<tokio::net::TcpStream>, std::net::SocketAddr)>,
-    local: std::net::SocketAddr,
-}
-
-impl TlsListener {
-    pub fn new(tcp: tokio::net::TcpListener, config: Arc<rustls::ServerConfig>) -> std::io::Result<Self> {
-        let local = tcp.local_addr()?;
-        let (tx, rx) = tokio::sync::mpsc::channel(256);
-        let acceptor = tokio_rustls::TlsAcceptor::from(config);
-        tokio::spawn(async move {
-            loop {
-                let (sock, addr) = match tcp.accept().await {
-                    Ok(x) => x,
-                    Err(e) => {
-                        tracing::warn!("accept: {e}");
-                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                if tx.is_closed() {
-                    break;
-                }
-                // Small responses must not wait for delayed ACKs (Nagle).
-                let _ = sock.set_nodelay(true);
-                let acceptor = acceptor.clone();
-                let tx = tx.clone();
-                tokio::spawn(async move {
-                    match tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(sock)).await {
-                        Ok(Ok(stream)) => {
-                            let _ = tx.send((stream, addr)).await;
-                        }
-                        Ok(Err(e)) => tracing::debug!(%addr, "TLS handshake failed: {e}"),
-                        Err(_) => tracing::debug!(%addr, "TLS handshake timed out"),
-                    }
-                });
-            }
-        });
-        Ok(TlsListener { rx, local })
-    }
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
-    type Addr = std::net::SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.rx.recv().await {
-            Some(x) => x,
-            // The acceptor task only ends when this listener is gone.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        Ok(self.local)
-    }
-}
-
-/// A rustls server configuration from PEM files: the certificate chain (leaf
-/// first) and its private key.
-pub fn tls_config(cert_chain: &std::path::Path, key: &std::path::Path) -> Result<Arc<rustls::ServerConfig>, String> {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_chain)
-        .map_err(|e| format!("{}: {e}", cert_chain.display()))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("{}: {e}", cert_chain.display()))?;
-    if certs.is_empty() {
-        return Err(format!("{}: no certificate", cert_chain.display()));
-    }
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{}: {e}", key.display()))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut cfg = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| format!("TLS certificate: {e}"))?;
-    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(cfg))
-}
-
 /// Run the server until `shutdown` resolves: the API/RFC 8181 listener, the
 /// HTTPS RRDP listener if given, and the repository writer.
 pub async fn serve(
@@ -413,7 +336,7 @@ pub async fn serve(
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let tls_task = match rrdp_tls {
         Some((tcp, cfg)) => {
-            let listener = TlsListener::new(tcp, cfg)?;
+            let listener = rpkit_serve::tls::TlsListener::new(tcp, cfg)?;
             let mut rx = stop_rx.clone();
             let app = rrdp_router(server.clone());
             Some(tokio::spawn(async move {

@@ -9,8 +9,13 @@
 //! response), else the connection is closed.
 //!
 //! [`data_dir`]: the servers' data directories, whose secrets stay private.
+//! [`tls`]: TLS configuration and a TLS listener. [`metrics`]: the Prometheus
+//! text format. [`bearer`]: bearer tokens and the admin-only route layer.
 
+pub mod bearer;
 pub mod data_dir;
+pub mod metrics;
+pub mod tls;
 
 use axum::extract::ConnectInfo;
 use axum::serve::Listener;

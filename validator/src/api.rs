@@ -98,7 +98,7 @@ async fn validity_batch(State(s): State<Arc<Shared>>, body: axum::body::Bytes) -
 }
 
 async fn metrics(State(s): State<Arc<Shared>>) -> Response {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::metrics::render(&s)).into_response()
+    ([(header::CONTENT_TYPE, rpkit_serve::metrics::CONTENT_TYPE)], crate::metrics::render(&s)).into_response()
 }
 
 async fn status(State(s): State<Arc<Shared>>) -> Response {

@@ -3,36 +3,12 @@
 //! RTR routers and their serials.
 
 use crate::serve::Shared;
+use rpkit_serve::metrics::Metrics;
 use std::collections::BTreeMap;
-use std::fmt::Write;
 use std::sync::atomic::Ordering;
 
-fn label(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
-}
-
-struct Out(String);
-
-impl Out {
-    fn head(&mut self, name: &str, kind: &str, help: &str) {
-        let _ = writeln!(self.0, "# HELP rpkit_{name} {help}\n# TYPE rpkit_{name} {kind}");
-    }
-    fn value(&mut self, name: &str, labels: &[(&str, &str)], v: impl std::fmt::Display) {
-        let l: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{}\"", label(v))).collect();
-        if l.is_empty() {
-            let _ = writeln!(self.0, "rpkit_{name} {v}");
-        } else {
-            let _ = writeln!(self.0, "rpkit_{name}{{{}}} {v}", l.join(","));
-        }
-    }
-    fn one(&mut self, name: &str, kind: &str, help: &str, v: impl std::fmt::Display) {
-        self.head(name, kind, help);
-        self.value(name, &[], v);
-    }
-}
-
 pub fn render(s: &Shared) -> String {
-    let mut o = Out(String::new());
+    let mut o = Metrics::new("rpkit_");
     let status = s.status.lock().unwrap_or_else(|e| e.into_inner());
     o.one("runs_total", "counter", "Validation runs started.", status.runs);
     o.one("runs_failed_total", "counter", "Validation runs that failed (the previous data stays served).", status.failed_runs);
@@ -97,5 +73,5 @@ pub fn render(s: &Shared) -> String {
             o.value("rtr_client_serial", &[("peer", &info.peer.to_string()), ("version", &v.to_string())], serial);
         }
     }
-    o.0
+    o.finish()
 }

@@ -87,7 +87,7 @@ impl Server {
         std::fs::write(dir.join("ca.pem"), ca_cert.pem()).unwrap();
         std::fs::write(dir.join("chain.pem"), leaf.pem()).unwrap();
         std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
-        let tls = rpkit_publication::http::tls_config(&dir.join("chain.pem"), &dir.join("key.pem")).unwrap();
+        let tls = rpkit_serve::tls::server_config(&dir.join("chain.pem"), &dir.join("key.pem")).unwrap();
         let files: Arc<Mutex<Files>> = Arc::default();
         let f = files.clone();
         let (tx, rx) = std::sync::mpsc::channel();
@@ -96,7 +96,7 @@ impl Server {
             rt.block_on(async move {
                 let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 tx.send(tcp.local_addr().unwrap().port()).unwrap();
-                let listener = rpkit_publication::http::TlsListener::new(tcp, tls).unwrap();
+                let listener = rpkit_serve::tls::TlsListener::new(tcp, tls).unwrap();
                 let app = axum::Router::new().fallback(move |uri: Uri, h: HeaderMap| handler(f.clone(), uri, h));
                 axum::serve(listener, app).await.unwrap();
             })

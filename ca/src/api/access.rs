@@ -8,9 +8,11 @@ use super::error::ApiError;
 use super::AppState;
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+pub use rpkit_serve::bearer::same_token;
+use rpkit_serve::bearer::token as bearer;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Mutex, PoisonError};
@@ -34,15 +36,6 @@ pub enum Access {
 pub enum Caller {
     Admin,
     Member(String),
-}
-
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
-}
-
-/// Constant-time equality of two tokens (by digest).
-pub fn same_token(a: &str, b: &str) -> bool {
-    rpkit_objects::crypto::secrets_equal(a.as_bytes(), b.as_bytes())
 }
 
 async fn identify(st: &AppState, token: &str) -> Result<Option<Caller>, ApiError> {

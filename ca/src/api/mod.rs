@@ -18,6 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put, MethodRouter};
 use axum::{Json, Router};
 use rpkit_objects::resources::ResourceSet;
+use rpkit_serve::metrics::Metrics;
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -127,15 +128,15 @@ async fn metrics(State(st): State<AppState>) -> ApiResult<Response> {
     let s = st.ca.signer();
     let (pool, generated, target) = (s.pool_size(), s.keys_generated(), st.ca.config.key_pool_target);
     let in_sync = u8::from(!st.ca.out_of_sync());
-    let text = format!(
-        "# HELP rpkit_ca_members Member CAs.\n# TYPE rpkit_ca_members gauge\nrpkit_ca_members {members}\n\
-         # HELP rpkit_ca_roas ROAs published.\n# TYPE rpkit_ca_roas gauge\nrpkit_ca_roas {roas}\n\
-         # HELP rpkit_ca_key_pool_size Pre-generated one-time keys ready for use.\n# TYPE rpkit_ca_key_pool_size gauge\nrpkit_ca_key_pool_size {pool}\n\
-         # HELP rpkit_ca_key_pool_target Keys the pool is kept filled to.\n# TYPE rpkit_ca_key_pool_target gauge\nrpkit_ca_key_pool_target {target}\n\
-         # HELP rpkit_ca_keys_generated_total RSA keys generated (its rate is the fill rate).\n# TYPE rpkit_ca_keys_generated_total counter\nrpkit_ca_keys_generated_total {generated}\n\
-         # HELP rpkit_ca_repository_in_sync 1 when the repository is known to hold what the database says.\n# TYPE rpkit_ca_repository_in_sync gauge\nrpkit_ca_repository_in_sync {in_sync}\n"
-    );
-    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
+    let mut m = Metrics::new("rpkit_ca_");
+    m.one("members", "gauge", "Member CAs.", members);
+    m.one("roas", "gauge", "ROAs published.", roas);
+    m.one("key_pool_size", "gauge", "Pre-generated one-time keys ready for use.", pool);
+    m.one("key_pool_target", "gauge", "Keys the pool is kept filled to.", target);
+    m.one("keys_generated_total", "counter", "RSA keys generated (its rate is the fill rate).", generated);
+    m.one("repository_in_sync", "gauge", "1 when the repository is known to hold what the database says.", in_sync);
+    let text = m.finish();
+    Ok(([(header::CONTENT_TYPE, rpkit_serve::metrics::CONTENT_TYPE)], text).into_response())
 }
 
 async fn whoami(Extension(who): Extension<Caller>) -> ApiResult<Response> {

@@ -237,7 +237,7 @@ fn serve(a: ServeArgs) -> Result<ExitCode, String> {
     }
     let token = admin_token(&a.data)?;
     let tls = match (&a.rrdp_listen, &a.tls_cert, &a.tls_key) {
-        (Some(l), Some(c), Some(k)) => Some((l.clone(), rpkit_publication::http::tls_config(c, k)?)),
+        (Some(l), Some(c), Some(k)) => Some((l.clone(), rpkit_serve::tls::server_config(c, k).map_err(|e| e.to_string())?)),
         (Some(_), _, _) => return Err("--rrdp-listen needs --tls-cert and --tls-key (RRDP is served over HTTPS only)".into()),
         _ => None,
     };

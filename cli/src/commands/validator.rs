@@ -79,7 +79,7 @@ fn serve(a: ServeArgs) -> Result<ExitCode, String> {
     let daemon = Arc::new(Daemon::new(DaemonConfig { run, refresh, history: a.history, timers, max_age }));
     let shared = daemon.shared.clone();
     let tls = match (&a.rtr_tls, &a.rtr_tls_cert, &a.rtr_tls_key) {
-        (Some(_), Some(cert), Some(key)) => Some(rpkit_publication::http::tls_config(cert, key)?),
+        (Some(_), Some(cert), Some(key)) => Some(rpkit_serve::tls::server_config(cert, key).map_err(|e| e.to_string())?),
         _ => None,
     };
     let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;

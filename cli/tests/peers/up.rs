@@ -3,17 +3,13 @@
 
 #![allow(dead_code)]
 
-use crate::peers::Proc;
+use crate::peers::{free_port, Proc};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_rpkit");
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 /// An empty directory of this test process.
 pub fn scratch(name: &str) -> PathBuf {

@@ -166,7 +166,7 @@ async fn up(
         .map_err(|e| format!("publication server: {e}"))?;
     // The server's router keeps the token for the life of the process.
     let pub_token: &'static str = Box::leak(admin_token(&layout.publication)?.into_boxed_str());
-    let tls_config = rpkit_publication::http::tls_config(&tls.chain, &tls.key)?;
+    let tls_config = rpkit_serve::tls::server_config(&tls.chain, &tls.key).map_err(|e| e.to_string())?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
