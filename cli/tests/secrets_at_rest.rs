@@ -216,3 +216,38 @@ fn secrets_stay_private_under_umask_002_and_an_earlier_versions_directory_is_tig
     assert!(up.proc.stop().is_some_and(|s| s.success()));
     eprintln!("the upgrading start took {:.1} s", t0.elapsed().as_secs_f64());
 }
+
+#[test]
+fn ta_init_and_publication_serve_make_their_data_directories_private_under_umask_002() {
+    let w = scratch("secrets-standalone");
+    // The CA's directory through the operator's commands: identity, then the TA.
+    let ca = w.join("ca");
+    for args in [&["ca", "publisher-request"][..], &["ta", "init"][..]] {
+        let o = rpkit_umask("002", &[args, &["--data", ca.to_str().unwrap()]].concat());
+        assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    }
+    assert_eq!(format!("{:04o}", mode(&ca)), "0700");
+    assert_eq!(format!("{:04o}", mode(&ca.join("bpki"))), "0700");
+    for f in ["ca.sqlite", "admin-token", "bpki/id.key", "bpki/id-ee.key", ".permissions"] {
+        assert_eq!(format!("{:04o}", mode(&ca.join(f))), "0600", "{f}");
+    }
+    // The TAL is no secret, but only the owner reaches it in there.
+    assert_eq!(mode(&ca.join("ta.tal")) & 0o004, 0o004);
+
+    // The publication server's directory: private files, public trees reachable.
+    let p = w.join("pub");
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "umask 002 && exec \"$0\" \"$@\"", BIN, "publication", "serve", "--listen", "127.0.0.1:0", "--data"]).arg(&p);
+    let mut server = peers::Proc::spawn(&mut cmd, &w.join("pub.log"));
+    server.wait_line("publication server API and RFC 8181 on ");
+    assert!(server.stop().is_some_and(|s| s.success()));
+    assert_eq!(format!("{:04o}", mode(&p)), "0711");
+    for f in ["publication.sqlite", "admin-token", ".permissions"] {
+        assert_eq!(format!("{:04o}", mode(&p.join(f))), "0600", "{f}");
+    }
+    let mut files = Vec::new();
+    reach(&p, true, &mut files);
+    let open: Vec<String> = files.iter().filter(|(_, r)| *r).map(|(f, _)| f.strip_prefix(&p).unwrap().display().to_string()).collect();
+    assert!(open.iter().any(|f| f == "rrdp/notification.xml"), "{open:?}");
+    assert!(open.iter().all(|f| f.starts_with("rrdp/") || f.starts_with("rsync/")), "only the public trees: {open:?}");
+}
