@@ -98,4 +98,3 @@ impl axum::serve::Listener for TlsListener {
         Ok(self.local)
     }
 }
-
