@@ -1,5 +1,6 @@
 //! Members' ASPAs: one object per customer AS listing all its providers (ASPA-8).
 
+use rpkit_objects::file_type::FileType;
 use crate::error::{CaError, Result};
 use crate::requests::AspaSpec;
 use crate::service::{ee_spec, member_id, serial_i64, Ca};
@@ -80,7 +81,7 @@ pub(crate) fn issue_aspa(w: &mut Work<'_>, ca: &CaRecord, spec: &AspaSpec) -> Re
     let content = AspaContent::new(Asn(spec.customer), spec.providers.iter().map(|p| Asn(*p)))
         .map_err(|e| CaError::invalid("bad_aspa", e.detail.to_string()))?;
     let key = w.signer.one_time_key()?;
-    let uri = format!("{}{}.asa", ca.pp_uri(w.cfg), key.public_key().key_id().file_stem());
+    let uri = format!("{}{}", ca.pp_uri(w.cfg), FileType::Aspa.file_name(&key.public_key().key_id().file_stem()));
     let ee = ee_spec(w, ca, &uri)?;
     let aspa = Aspa::build(&content, &w.issuer(ca), &ee, key, w.now)?;
     let providers = content.providers.iter().map(|p| p.0.to_string()).collect::<Vec<_>>().join(",");

@@ -1,6 +1,7 @@
 //! Members and their allocations: add, re-certify, remove, and the import of a
 //! delegated-extended file as a difference against the current members.
 
+use rpkit_objects::file_type::FileType;
 use crate::aspas::withdraw_aspa;
 use crate::delegated;
 use crate::error::{CaError, Result};
@@ -195,7 +196,7 @@ pub(crate) fn add_member(w: &mut Work<'_>, handle: &str, resources: &ResourceSet
     let key = w.create_key()?;
     let public = w.signer.public_key(&key)?;
     let cert = w.ca_cert_builder(Some(&rir), handle, public, resources, w.cfg.ca_validity_days)?.sign(w.signer, &rir.key)?;
-    let uri = format!("{}{}.cer", rir.pp_uri(w.cfg), key.file_stem());
+    let uri = format!("{}{}", rir.pp_uri(w.cfg), FileType::Certificate.file_name(&key.file_stem()));
     let id =
         w.insert_ca(NewCa { handle, kind: CaKind::Member, parent: Some(rir.id), key, resources, cert: &cert, cert_uri: &uri, opaque_id })?;
     w.put_object(Some(rir.id), &uri, cert.to_der().to_vec())?;

@@ -2,6 +2,7 @@
 //! (ROA-10), applied as all-or-nothing deltas, packed into objects (one prefix
 //! per ROA by default, RFC 9455; see `roa_packing`), signed on all cores.
 
+use rpkit_objects::file_type::FileType;
 use crate::error::{CaError, Rejection, Result};
 use crate::requests::{RoaDelta, RoaSpec};
 use crate::roa_packing::{repack, Packing, Repack};
@@ -149,9 +150,10 @@ impl RoaPlan {
     }
 }
 
-/// The largest object every validator accepts: rpki-client refuses files over
-/// 4,000,000 octets (MFT-20), and with it the whole publication point.
-pub const MAX_PUBLISHED_OBJECT: usize = 4_000_000;
+/// The largest object every validator accepts (MFT-20): rpki-client 8 refuses
+/// a larger file, and with it the whole publication point. The one limit of
+/// the CA and the validator (`rpkit_objects::limits`).
+pub use rpkit_objects::limits::MAX_OBJECT_SIZE as MAX_PUBLISHED_OBJECT;
 
 /// ROA objects one member CA may hold. Its manifest lists them all at 83
 /// octets an entry (a 44-character name and a SHA-256): 45,000 and 2,000 more
@@ -278,7 +280,7 @@ pub(crate) fn issue_roas(w: &mut Work<'_>, ca: &CaRecord, groups: &[Vec<RoaSpec>
     let mut jobs: Vec<(&[RoaSpec], Box<dyn OneTimeKey>, EeSpec)> = Vec::with_capacity(groups.len());
     for g in groups.iter().filter(|g| !g.is_empty()) {
         let key = w.signer.one_time_key()?;
-        let uri = format!("{}{}.roa", ca.pp_uri(w.cfg), key.public_key().key_id().file_stem());
+        let uri = format!("{}{}", ca.pp_uri(w.cfg), FileType::Roa.file_name(&key.public_key().key_id().file_stem()));
         let ee = ee_spec(w, ca, &uri)?;
         jobs.push((g, key, ee));
     }

@@ -2,6 +2,7 @@
 //! change is one transaction (`work.rs`) published as one change set before it is
 //! committed, so a failure at any step leaves database and repository as they were.
 
+use rpkit_objects::file_type::FileType;
 use crate::aspas::{issue_aspa, parse_providers, withdraw_aspa};
 use crate::config::CaConfig;
 use crate::error::{CaError, Result};
@@ -248,7 +249,7 @@ impl Ca {
             let rir_pub = w.signer.public_key(&rir_key)?;
             let rir_cert =
                 w.ca_cert_builder(Some(&ta), &cfg.rir_handle, rir_pub, resources, cfg.ca_validity_days)?.sign(w.signer, &ta_key)?;
-            let rir_uri = format!("{}{}.cer", ta.pp_uri(cfg), rir_key.file_stem());
+            let rir_uri = format!("{}{}", ta.pp_uri(cfg), FileType::Certificate.file_name(&rir_key.file_stem()));
             let rir_id = w.insert_ca(NewCa {
                 handle: &cfg.rir_handle,
                 kind: CaKind::Rir,

@@ -3,6 +3,7 @@
 //! (MFT-11, MFT-12), and yields the change set for the publisher. The caller
 //! publishes, then commits; any error before the commit leaves everything as it was.
 
+use rpkit_objects::file_type::FileType;
 use crate::config::CaConfig;
 use crate::error::{CaError, Result};
 use crate::publisher::{Change, ChangeSet};
@@ -61,10 +62,10 @@ impl CaRecord {
         cfg.pp_uri(&self.handle)
     }
     pub fn crl_name(&self) -> String {
-        format!("{}.crl", self.key.file_stem())
+        FileType::Crl.file_name(&self.key.file_stem())
     }
     pub fn mft_name(&self) -> String {
-        format!("{}.mft", self.key.file_stem())
+        FileType::Manifest.file_name(&self.key.file_stem())
     }
     pub fn crl_uri(&self, cfg: &CaConfig) -> String {
         format!("{}{}", self.pp_uri(cfg), self.crl_name())
@@ -218,7 +219,7 @@ impl<'a> Work<'a> {
         let key_id = key.key_id();
         let sia = SiaSpec::Ca {
             repository: self.cfg.pp_uri(handle),
-            manifest: format!("{}{}.mft", self.cfg.pp_uri(handle), key_id.file_stem()),
+            manifest: format!("{}{}", self.cfg.pp_uri(handle), FileType::Manifest.file_name(&key_id.file_stem())),
             notify: self.cfg.rrdp_notify.clone(),
         };
         let serial = match parent {

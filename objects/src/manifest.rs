@@ -7,13 +7,8 @@ use crate::oid;
 use crate::resources::CertResources;
 use crate::serial::Serial;
 use crate::signed_object::{self, EeSpec, Issuer, SignedObject};
+use crate::limits::MAX_MANIFEST_ENTRIES as MAX_ENTRIES;
 use std::collections::HashSet;
-
-/// Most entries accepted on one manifest (MFT-20).
-pub const MAX_ENTRIES: usize = 100_000;
-
-/// File extensions a manifest may list (IANA "RPKI Repository Name Schemes", MFT-7).
-pub const KNOWN_EXTENSIONS: &[&str] = &["cer", "crl", "mft", "roa", "gbr", "asa", "sig", "tak", "spl"];
 
 /// One FileAndHash entry.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -42,7 +37,7 @@ pub fn check_file_name(name: &str) -> Result<()> {
     if !stem_ok || !ext_ok {
         return reject("MFT-7", format!("file name '{}' is not of the form [a-zA-Z0-9_-]+.ext", name.escape_default()));
     }
-    if !KNOWN_EXTENSIONS.contains(&ext) {
+    if crate::file_type::FileType::from_extension(ext).is_none() {
         return reject("MFT-7", format!("file name '{name}' has an unregistered extension"));
     }
     Ok(())

@@ -76,8 +76,6 @@ impl ErrorCode {
 /// The publication protocol's XML namespace (RFC 8181 §2.1, version 4).
 pub const NS: &str = "http://www.hactrn.net/uris/rpki/publication-spec/";
 
-/// Largest message accepted (bounded against hostile peers).
-pub const MAX_MESSAGE: usize = 256 * 1024 * 1024;
 
 /// A query PDU (RFC 8181 §2.2).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -143,7 +141,7 @@ type Element = (String, std::collections::BTreeMap<String, String>, String);
 
 /// The elements directly inside `<msg>`; the root is checked.
 fn elements(xml: &[u8], want_type: &str) -> Result<Vec<Element>> {
-    if xml.len() > MAX_MESSAGE {
+    if xml.len() > crate::limits::MAX_RFC8181_MESSAGE {
         return reject(RULE, "message too large");
     }
     let mut r = quick_xml::Reader::from_reader(xml);

@@ -9,8 +9,6 @@ use std::collections::BTreeMap;
 
 pub const NS: &str = "http://www.hactrn.net/uris/rpki/rpki-setup/";
 const RULE: &str = "RFC 8183 §5";
-/// Largest setup document accepted.
-const MAX_DOC: usize = 64 * 1024;
 
 /// A publisher asking to publish in a repository.
 #[derive(Clone, Debug)]
@@ -33,7 +31,7 @@ pub struct RepositoryResponse {
 
 /// The root element's attributes and the text of its one child element.
 fn parse(xml: &[u8], root: &str, child: &str) -> Result<(BTreeMap<String, String>, String)> {
-    if xml.len() > MAX_DOC {
+    if xml.len() > crate::limits::MAX_RFC8183_DOCUMENT {
         return reject(RULE, "document too large");
     }
     let mut r = quick_xml::Reader::from_reader(xml);

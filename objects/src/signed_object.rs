@@ -9,10 +9,8 @@ use crate::error::{reject, BuildError, Error, Result};
 use crate::name::Name;
 use crate::oid;
 use crate::resources::CertResources;
+use crate::limits::MAX_OBJECT_SIZE;
 use crate::serial::Serial;
-
-/// Largest object accepted (rpki-client's limit, MFT-20).
-pub const MAX_OBJECT_SIZE: usize = 4 * 1024 * 1024;
 
 /// A decoded, profile-checked CMS signed object.
 #[derive(Clone, Debug)]

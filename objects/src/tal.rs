@@ -5,9 +5,6 @@ use crate::crypto::PublicKey;
 use crate::error::{reject, Error, Result};
 use base64::Engine;
 
-/// Largest TAL file accepted.
-pub const MAX_TAL_SIZE: usize = 64 * 1024;
-
 /// A parsed TAL.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Tal {
@@ -19,7 +16,7 @@ pub struct Tal {
 
 impl Tal {
     pub fn parse(data: &[u8]) -> Result<Self> {
-        if data.len() > MAX_TAL_SIZE {
+        if data.len() > crate::limits::MAX_TAL_SIZE {
             return reject("TA-1", "TAL file too large");
         }
         let text = std::str::from_utf8(data).map_err(|_| Error::new("TA-1", "TAL is not UTF-8 text"))?;

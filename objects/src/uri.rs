@@ -8,7 +8,7 @@
 /// The part after `rsync://` (`HOST/MODULE/path`) if every part is safe.
 pub fn rsync_safe(uri: &str) -> Option<&str> {
     let rest = uri.strip_prefix("rsync://")?;
-    if uri.len() > crate::cert::MAX_URI_LEN {
+    if uri.len() > crate::limits::MAX_URI_LEN {
         return None;
     }
     let mut parts = rest.split('/');

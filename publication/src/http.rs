@@ -4,6 +4,7 @@
 //! deltas immutable), ETag / If-None-Match, If-Modified-Since and gzip when the
 //! client asks. `tls` serves the same files over HTTPS (rustls).
 
+use rpkit_objects::file_type::FileType;
 use crate::rfc8181;
 use crate::service::PublicationServer;
 use axum::extract::{Path, Query, State};
@@ -20,7 +21,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// RFC 8181 §3: the media type of queries and replies.
 pub const CONTENT_TYPE: &str = "application/rpki-publication";
 /// Largest RFC 8181 request body accepted.
-const MAX_BODY: usize = 256 * 1024 * 1024;
+const MAX_BODY: usize = rpkit_objects::limits::MAX_RFC8181_MESSAGE;
 
 #[derive(Clone)]
 struct AppState {
@@ -280,7 +281,7 @@ async fn object_file(State(st): State<AppState>, Path(path): Path<String>) -> Re
     let der = tokio::task::spawn_blocking(move || server.lock().object(&uri)).await;
     match der {
         Ok(Ok(Some(der))) => {
-            let ct = if path.ends_with(".cer") { "application/pkix-cert" } else { "application/octet-stream" };
+            let ct = FileType::of_name(&path).map_or("application/octet-stream", FileType::media_type);
             ([(header::CONTENT_TYPE, ct), (header::CACHE_CONTROL, "public, max-age=60")], der).into_response()
         }
         _ => text(StatusCode::NOT_FOUND, "not found"),

@@ -301,7 +301,7 @@ pub fn build(name: &'static str, g: &str, h: &str, now: Time) -> Hostile {
             replace_snapshot(&mut hs, body.into_bytes(), Serve::Bytes);
             warning = Some(("RRDPC-11", "(RSYNC-3)"));
         }
-        "huge-object" => warning = Some(("MFT-13", "big.roa is larger than the 4 MiB object limit")),
+        "huge-object" => warning = Some(("MFT-13", "big.roa is larger than the 4000000-octet object limit")),
         "many-objects" => {
             let mut objects = evil_objects.clone();
             for i in 0..100_000 {

@@ -3,6 +3,7 @@
 //! expiry; one record per CA publication point; and the differences from what
 //! the CA says it publishes (`objects::export`).
 
+use rpkit_objects::file_type::FileType;
 use crate::report::Report;
 use rpkit_objects::der::Time;
 use rpkit_objects::export::Export;
@@ -137,12 +138,12 @@ impl Report {
 
 /// The kind a file name's extension announces.
 pub fn kind_of(name: &str) -> Kind {
-    match name.rsplit('.').next().unwrap_or("") {
-        "cer" => Kind::Certificate,
-        "mft" => Kind::Manifest,
-        "crl" => Kind::Crl,
-        "roa" => Kind::Roa,
-        "asa" => Kind::Aspa,
+    match FileType::of_name(name) {
+        Some(FileType::Certificate) => Kind::Certificate,
+        Some(FileType::Manifest) => Kind::Manifest,
+        Some(FileType::Crl) => Kind::Crl,
+        Some(FileType::Roa) => Kind::Roa,
+        Some(FileType::Aspa) => Kind::Aspa,
         _ => Kind::Other,
     }
 }

@@ -4,6 +4,7 @@
 //! TA certificate from the TAL's https URIs first, then rsync (TA-5), with the
 //! last good copy kept for when every URI fails.
 
+use rpkit_objects::limits;
 use crate::http::Http;
 use crate::report::Warning;
 use crate::rrdp;
@@ -41,11 +42,11 @@ impl Default for FetchOptions {
         FetchOptions {
             rrdp: true,
             rsync: true,
-            repository_timeout: Duration::from_secs(15 * 60),
-            rsync_io_timeout: Duration::from_secs(30),
+            repository_timeout: limits::REPOSITORY_TIMEOUT,
+            rsync_io_timeout: limits::RSYNC_IO_TIMEOUT,
             run_timeout: Duration::from_secs(3600),
             parallel: 32,
-            max_repositories: 5000,
+            max_repositories: limits::MAX_REPOSITORIES,
             limits: rrdp::Limits::default(),
         }
     }

@@ -7,10 +7,7 @@
 use std::io::Read;
 use std::time::{Duration, Instant};
 
-/// How long one request may take at most (a repository's deadline may cut it shorter).
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
-const MAX_REDIRECTS: usize = 5;
+use rpkit_objects::limits::{CONNECT_TIMEOUT, HTTP_REQUEST_TIMEOUT as REQUEST_TIMEOUT, MAX_REDIRECTS};
 
 #[derive(Clone)]
 pub struct Http {

@@ -4,6 +4,7 @@
 //! caller then falls back to the last validated copy (MFT-14). A new manifest
 //! must also move forward from the cached one (MFT-16).
 
+use rpkit_objects::file_type::FileType;
 use crate::store::Store;
 use rpkit_objects::cert::{Cert, Sia};
 use rpkit_objects::crl::Crl;
@@ -56,8 +57,8 @@ fn fail<T>(uri: &str, rule: &'static str, detail: impl Into<String>) -> Result<T
 pub fn load(store: &dyn Store, ca: &Issuer, dir: &str, mft_uri: &str, now: Time) -> Result<Point, Failure> {
     let Some(mft_der) = store.get(mft_uri) else {
         if store.too_large(mft_uri) {
-            let limit = crate::store::MAX_OBJECT >> 20;
-            return fail(mft_uri, "MFT-20", format!("the manifest is larger than the {limit} MiB object limit"));
+            let limit = crate::store::MAX_OBJECT;
+            return fail(mft_uri, "MFT-20", format!("the manifest is larger than the {limit}-octet object limit"));
         }
         return fail(mft_uri, "MFT-13", "the manifest is missing (RFC 9286 §6.2)");
     };
@@ -93,8 +94,8 @@ pub fn load(store: &dyn Store, ca: &Issuer, dir: &str, mft_uri: &str, now: Time)
         let uri = format!("{dir}{}", f.file);
         let Some(der) = store.get(&uri) else {
             if store.too_large(&uri) {
-                let limit = crate::store::MAX_OBJECT >> 20;
-                return fail(&uri, "MFT-13", format!("{} is larger than the {limit} MiB object limit (PIT-23)", f.file));
+                let limit = crate::store::MAX_OBJECT;
+                return fail(&uri, "MFT-13", format!("{} is larger than the {limit}-octet object limit (PIT-23)", f.file));
             }
             return fail(&uri, "MFT-13", format!("{} is listed on the manifest but missing (RFC 9286 §6.4)", f.file));
         };
@@ -104,7 +105,7 @@ pub fn load(store: &dyn Store, ca: &Issuer, dir: &str, mft_uri: &str, now: Time)
         files.insert(f.file.clone(), der);
     }
     // Exactly one CRL, listed, valid and current (CRL-6, MFT-13).
-    let crls: Vec<&String> = files.keys().filter(|n| n.ends_with(".crl")).collect();
+    let crls: Vec<&String> = files.keys().filter(|n| FileType::of_name(n) == Some(FileType::Crl)).collect();
     if crls.len() != 1 {
         return fail(mft_uri, "MFT-13", format!("the manifest lists {} CRLs, not one (RFC 9286 §6.1)", crls.len()));
     }

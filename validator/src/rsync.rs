@@ -4,6 +4,7 @@
 //! no shell and no remote-shell option (RSYNC-3, PIT-30). Symbolic links are
 //! not copied (no `-l`), and the store reads regular files only (RSYNC-4).
 
+use rpkit_objects::limits;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -23,7 +24,9 @@ pub fn fetch(cache: &Path, uri: &str, deadline: Instant, io_timeout: Duration) -
     std::fs::create_dir_all(&parent).map_err(|e| format!("{}: {e}", parent.display()))?;
     let mut cmd = Command::new("rsync");
     cmd.env_remove("RSYNC_RSH").env_remove("RSYNC_PROXY").env_remove("RSYNC_CONNECT_PROG");
-    cmd.args(["-rt", "--delete", "--no-motd", "--max-size=4m", "--contimeout=15"]);
+    cmd.args(["-rt", "--delete", "--no-motd"]);
+    cmd.arg(format!("--max-size={}", limits::MAX_OBJECT_SIZE));
+    cmd.arg(format!("--contimeout={}", limits::CONNECT_TIMEOUT.as_secs()));
     cmd.arg(format!("--timeout={}", io_timeout.as_secs().max(1)));
     cmd.arg("--");
     cmd.arg(uri);

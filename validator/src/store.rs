@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// Largest object read (rpki-client's limit, MFT-20).
-pub const MAX_OBJECT: u64 = 4 * 1024 * 1024;
+/// Largest object read (MFT-20).
+pub const MAX_OBJECT: u64 = rpkit_objects::limits::MAX_OBJECT_SIZE as u64;
 
 /// Published objects by rsync URI.
 pub trait Store: Sync {
@@ -26,8 +26,8 @@ pub trait Store: Sync {
     }
 }
 
-/// Most names `Store::list` returns (rpki-client's manifest cap, MFT-20).
-pub const MAX_LISTED: usize = 100_000;
+/// Most names `Store::list` returns: the most a manifest may list (MFT-20).
+pub const MAX_LISTED: usize = rpkit_objects::limits::MAX_MANIFEST_ENTRIES;
 
 impl<S: Store + ?Sized> Store for &S {
     fn get(&self, uri: &str) -> Option<Vec<u8>> {

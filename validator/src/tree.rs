@@ -4,6 +4,7 @@
 //! the reason; objects that fail on their own are skipped with a warning.
 //! Child CAs are validated in parallel (rayon).
 
+use rpkit_objects::file_type::FileType;
 use crate::audit::{kind_of, CaRecord, Kind, PointStatus, Problem, Status};
 use crate::cache::ValidCache;
 use crate::point::{self, Issuer};
@@ -50,7 +51,7 @@ impl Fetcher for NoFetch<'_> {
 /// Settings of a run.
 #[derive(Clone, Debug)]
 pub struct Options {
-    /// Deepest CA chain followed (PATH-2; Routinator's default).
+    /// Deepest CA chain followed (PATH-2).
     pub max_depth: usize,
     /// Keep a record of every object and CA in the report (`rpkit audit`).
     pub audit: bool,
@@ -60,7 +61,7 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { max_depth: 32, audit: false, progress: None }
+        Options { max_depth: rpkit_objects::limits::MAX_CA_DEPTH, audit: false, progress: None }
     }
 }
 
@@ -306,8 +307,8 @@ fn publication_point(ctx: &Ctx<'_>, node: &CaNode) -> (Report, Vec<CaNode>) {
     for (name, der) in files {
         let der = der.as_slice();
         let uri = format!("{dir}{name}");
-        match name.rsplit('.').next().unwrap_or("") {
-            "cer" => match child_cert(ctx, node, &crl, &uri, der) {
+        match FileType::of_name(&name) {
+            Some(FileType::Certificate) => match child_cert(ctx, node, &crl, &uri, der) {
                 Ok(Child::Ca(c)) => {
                     report.counts.certificates += 1;
                     report.record(audit, &node.uri, &uri, Kind::CaCertificate, der, Some(c.cert.not_after), None, Status::Valid);
@@ -327,7 +328,7 @@ fn publication_point(ctx: &Ctx<'_>, node: &CaNode) -> (Report, Vec<CaNode>) {
                     warn(&mut report, &uri, der, rule, detail);
                 }
             },
-            "roa" => {
+            Some(FileType::Roa) => {
                 report.counts.roas += 1;
                 let checked = Roa::decode(der).map_err(|e| (e.rule, e.detail.to_string())).and_then(|roa| {
                     check_signed(&roa.signed, &uri, ca, &crl, now)?;
@@ -364,7 +365,7 @@ fn publication_point(ctx: &Ctx<'_>, node: &CaNode) -> (Report, Vec<CaNode>) {
                     }
                 }
             }
-            "asa" => {
+            Some(FileType::Aspa) => {
                 report.counts.aspas += 1;
                 let checked = Aspa::decode(der).map_err(|e| (e.rule, e.detail.to_string())).and_then(|a| {
                     check_signed(&a.signed, &uri, ca, &crl, now)?;
@@ -394,7 +395,7 @@ fn publication_point(ctx: &Ctx<'_>, node: &CaNode) -> (Report, Vec<CaNode>) {
                 }
             }
             // The CRL is checked by point::load.
-            "crl" => report.record(audit, &node.uri, &uri, Kind::Crl, der, Some(crl.next_update), None, Status::Valid),
+            Some(FileType::Crl) => report.record(audit, &node.uri, &uri, Kind::Crl, der, Some(crl.next_update), None, Status::Valid),
             // Other types are hash-checked and otherwise ignored (MFT-19).
             _ => report.record(audit, &node.uri, &uri, Kind::Other, der, None, None, Status::Valid),
         }

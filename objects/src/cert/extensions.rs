@@ -10,7 +10,7 @@ use crate::oid;
 use crate::resources::CertResources;
 
 /// URIs longer than this are refused (rpki-client's limit, Appendix C).
-pub const MAX_URI_LEN: usize = 2048;
+use crate::limits::MAX_URI_LEN;
 
 /// Decoded extensions of one certificate.
 #[derive(Default, Debug)]

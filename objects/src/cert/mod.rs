@@ -8,7 +8,7 @@ mod profile;
 
 pub(crate) use builder::ext;
 pub use builder::{CertBuilder, SiaSpec};
-pub use extensions::{check_uri, MAX_URI_LEN};
+pub use extensions::check_uri;
 
 use crate::crypto::{KeyId, PublicKey};
 use crate::der::{Tag, Time};

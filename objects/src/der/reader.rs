@@ -3,14 +3,12 @@
 //! BIT STRINGs with zero padding bits. Every method returns a `Result`: hostile
 //! bytes produce an error, never a panic (PIT-1).
 
+use crate::limits::MAX_DER_DEPTH;
 use super::Tag;
 use crate::error::{reject, Error, Result};
 
 /// Rule name used for violations of the encoding itself.
 pub const DER: &str = "X.690 §10 (DER)";
-
-/// Deepest nesting any RPKI object needs is well below this; deeper input is hostile.
-const MAX_DEPTH: usize = 32;
 
 /// One decoded TLV: its tag, its content octets and its whole encoding.
 #[derive(Clone, Copy, Debug)]
@@ -129,7 +127,7 @@ impl<'a> Reader<'a> {
 
     /// A reader over `content` one level deeper than this one.
     pub fn child(&self, content: &'a [u8]) -> Result<Reader<'a>> {
-        if self.depth >= MAX_DEPTH {
+        if self.depth >= MAX_DER_DEPTH {
             return reject(DER, "nesting too deep");
         }
         Ok(Reader { data: content, depth: self.depth + 1 })

@@ -15,7 +15,6 @@ use std::fmt;
 use std::str::FromStr;
 
 /// Entries accepted per resource extension before the object is refused (RES-10).
-pub const MAX_ENTRIES: usize = 200_000;
 
 /// One family's resources in a certificate: `inherit` or explicit blocks (RES-6).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -138,7 +137,7 @@ impl CertResources {
                 }
                 Some(Tag::SEQUENCE) => {
                     let mut items = fam.sequence("addressesOrRanges")?;
-                    let b = IpBlocks::decode_elements(afi, &mut items, MAX_ENTRIES)?;
+                    let b = IpBlocks::decode_elements(afi, &mut items, crate::limits::MAX_RESOURCE_ENTRIES)?;
                     if b.is_empty() {
                         return reject("CERT-20", format!("empty {afi:?} address list"));
                     }
@@ -177,7 +176,7 @@ impl CertResources {
             }
             Some(Tag::SEQUENCE) => {
                 let mut items = asnum.sequence("asIdsOrRanges")?;
-                let b = AsBlocks::decode_elements(&mut items, MAX_ENTRIES)?;
+                let b = AsBlocks::decode_elements(&mut items, crate::limits::MAX_RESOURCE_ENTRIES)?;
                 if b.is_empty() {
                     return reject("CERT-20", "empty AS number list");
                 }

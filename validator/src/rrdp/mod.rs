@@ -8,6 +8,7 @@
 pub mod notification;
 pub mod xml;
 
+use rpkit_objects::limits;
 use crate::http::{Fetched, Http};
 use notification::{FileRef, Notification};
 use serde::{Deserialize, Serialize};
@@ -21,7 +22,7 @@ use xml::{Item, Kind, XmlError};
 pub struct Limits {
     pub max_snapshot: u64,
     pub max_delta: u64,
-    /// More deltas than this to catch up: take the snapshot (rpki-client: 300).
+    /// More deltas than this to catch up: take the snapshot.
     pub max_deltas: usize,
     /// Re-fetch the snapshot when the last one is older than this (RRDPC-17).
     pub snapshot_max_age_secs: i64,
@@ -29,7 +30,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_snapshot: 4 << 30, max_delta: 256 << 20, max_deltas: 300, snapshot_max_age_secs: 60 * 86_400 }
+        Limits { max_snapshot: limits::MAX_SNAPSHOT, max_delta: limits::MAX_DELTA, max_deltas: limits::MAX_DELTAS, snapshot_max_age_secs: 60 * 86_400 }
     }
 }
 

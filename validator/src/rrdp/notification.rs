@@ -21,8 +21,7 @@ pub struct Notification {
     pub deltas: Vec<(u64, FileRef)>,
 }
 
-/// Largest notification file read.
-pub const MAX_NOTIFICATION: u64 = 32 * 1024 * 1024;
+pub use rpkit_objects::limits::MAX_NOTIFICATION;
 
 impl Notification {
     /// Parse a notification fetched from `notify_uri`.

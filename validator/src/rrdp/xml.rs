@@ -9,11 +9,7 @@ use std::io::{self, BufRead, Read};
 
 pub const NS: &str = "http://www.ripe.net/rpki/rrdp";
 
-/// Largest single element: a 4 MB object in base64 with line breaks.
-pub const MAX_ELEMENT: u64 = 8 * 1024 * 1024;
-/// Most elements in one document (RFC 8182 sets none; two million objects is
-/// far beyond any repository today).
-pub const MAX_ELEMENTS: usize = 2_000_000;
+use rpkit_objects::limits::{MAX_XML_ELEMENT as MAX_ELEMENT, MAX_XML_ELEMENTS as MAX_ELEMENTS};
 
 /// Which document is expected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
