@@ -7,8 +7,9 @@
 mod common;
 
 use common::corpus;
-use rpkit_validator::rrdp::notification::Notification;
-use rpkit_validator::rrdp::xml::{self, Item, Kind};
+use rpkit_objects::rrdp::read as xml;
+use rpkit_objects::rrdp::{Item, Kind};
+use rpkit_validator::rrdp::parse_notification;
 
 /// A serial and a count (deltas listed, or publish/withdraw elements), or why the file is refused.
 type Verdict = Result<(u64, usize), &'static str>;
@@ -71,7 +72,7 @@ fn judge(file: &str, got: Result<(u64, usize), String>, want: &Verdict, failures
 fn rrdpc_14_corpus_notifications_parse_or_fail_for_their_reason() {
     let mut failures = Vec::new();
     for (file, notify, want) in NOTIFICATIONS {
-        let got = Notification::parse(corpus(file).as_slice(), notify).map(|n| (n.serial, n.deltas.len()));
+        let got = parse_notification(corpus(file).as_slice(), notify).map(|n| (n.serial, n.deltas.len()));
         judge(file, got, want, &mut failures);
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -100,7 +101,7 @@ fn rrdpc_14_corpus_snapshots_and_deltas_parse_or_fail_for_their_reason() {
 /// The hashes of the one consistent corpus trio match (what the client checks, RRDPC-6).
 #[test]
 fn corpus_notification_hash_names_its_snapshot() {
-    let n = Notification::parse(corpus("rpki-monitoring/rrdp/ripe-notification.xml").as_slice(), "https://rrdp.ripe.net/n.xml").unwrap();
+    let n = parse_notification(corpus("rpki-monitoring/rrdp/ripe-notification.xml").as_slice(), "https://rrdp.ripe.net/n.xml").unwrap();
     assert_eq!(n.snapshot.hash, rpkit_objects::crypto::sha256(&corpus("rpki-rs/rrdp/ripe-snapshot.xml")));
     let other = Notification::parse(corpus("rpki-rs/rrdp/ripe-notification.xml").as_slice(), "https://rrdp.ripe.net/n.xml").unwrap();
     assert_ne!(other.snapshot.hash, n.snapshot.hash, "the rpki-rs notification names another snapshot");

@@ -5,7 +5,5 @@
 
 pub mod snapshot;
 mod writer;
-mod xml;
 
 pub use writer::{RrdpConfig, RrdpWriter};
-pub use xml::NS;

@@ -4,7 +4,7 @@
 //! are copied as they are (no database read, no base64) and only the delta's
 //! objects are encoded. The result is byte-identical to a full write.
 
-use super::xml;
+use rpkit_objects::rrdp::write as xml;
 use crate::repository::{DeltaElement, RepoError, Repository};
 use std::io::{self, BufRead, Write};
 

@@ -2,7 +2,8 @@
 //! snapshot streamed from the database, then the notification listing the
 //! snapshot and the retained deltas (RRDPS-2, RRDPS-3), replaced atomically.
 
-use super::{snapshot, xml};
+use super::snapshot;
+use rpkit_objects::rrdp::write as xml;
 use crate::repository::{RepoError, Repository, RrdpFile};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -217,19 +218,11 @@ impl RrdpWriter {
         let base = &self.cfg.base_uri;
         self.write_file("notification.xml", |w| {
             xml::open(w, "notification", &session, serial).map_err(io_err)?;
-            writeln!(w, "  <snapshot uri=\"{}\" hash=\"{}\"/>", xml::attr(&format!("{base}{}", snapshot.path)), xml::hex(&snapshot.hash))
-                .map_err(io_err)?;
+            xml::snapshot_ref(w, &format!("{base}{}", snapshot.path), &snapshot.hash).map_err(io_err)?;
             for d in &listed {
-                writeln!(
-                    w,
-                    "  <delta serial=\"{}\" uri=\"{}\" hash=\"{}\"/>",
-                    d.serial,
-                    xml::attr(&format!("{base}{}", d.path)),
-                    xml::hex(&d.hash)
-                )
-                .map_err(io_err)?;
+                xml::delta_ref(w, d.serial, &format!("{base}{}", d.path), &d.hash).map_err(io_err)?;
             }
-            w.write_all(b"</notification>\n").map_err(io_err)
+            xml::close(w, "notification").map_err(io_err)
         })?;
         // Files no longer listed go after the grace period (RRDPS-9).
         let oldest_listed = listed.last().map_or(serial, |d| d.serial);

@@ -5,17 +5,26 @@
 //! after the objects, and removed before deltas touch them, so an interrupted
 //! update leads to a snapshot next time.
 
-pub mod notification;
-pub mod xml;
-
+use crate::http::{origin, Fetched, Http};
 use rpkit_objects::limits;
-use crate::http::{Fetched, Http};
-use notification::{FileRef, Notification};
+use rpkit_objects::rrdp::notification::Notification;
+use rpkit_objects::rrdp::read as xml;
+use rpkit_objects::rrdp::{FileRef, Item, Kind, XmlError};
 use serde::{Deserialize, Serialize};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use xml::{Item, Kind, XmlError};
+
+/// The notification fetched from `notify_uri`, whose snapshot and deltas
+/// must share its origin (RFC 9674, RRDPC-3).
+pub fn parse_notification(body: impl Read, notify_uri: &str) -> Result<Notification, String> {
+    let n = Notification::parse(body).map_err(|e| format!("notification {notify_uri}: {e}"))?;
+    let home = origin(notify_uri);
+    match n.file_uris().find(|uri| home.is_none() || origin(uri) != home) {
+        Some(uri) => Err(format!("notification {notify_uri}: {uri} is not on the notification's origin (RFC 9674)")),
+        None => Ok(n),
+    }
+}
 
 /// Bounds on one repository's update (RRDPC-12, RRDPC-15).
 #[derive(Clone, Debug)]
@@ -139,14 +148,14 @@ impl<'a> Repo<'a> {
         std::fs::create_dir_all(&self.dir).map_err(|e| io_err(&self.dir, e))?;
         let old = self.load_state();
         let cond = old.as_ref().map(|s| (&s.etag, &s.last_modified));
-        let (body, etag, last_modified) = match self.http.get(self.notify, notification::MAX_NOTIFICATION, self.deadline, cond)? {
+        let (body, etag, last_modified) = match self.http.get(self.notify, limits::MAX_NOTIFICATION, self.deadline, cond)? {
             Fetched::NotModified => {
                 let serial = old.as_ref().map_or(0, |s| s.serial);
                 return Ok(Updated { objects: self.objects_dir(), serial, notes: Vec::new() });
             }
             Fetched::Body { body, etag, last_modified } => (body, etag, last_modified),
         };
-        let n = Notification::parse(body, self.notify)?;
+        let n = parse_notification(body, self.notify)?;
         let mut notes = Vec::new();
         let mut state = State {
             notify: self.notify.to_string(),

@@ -3,72 +3,25 @@
 //! bounded element size and count; strict base64; each `publish` decoded and
 //! handed on one at a time, so memory stays bounded whatever the file's size.
 
+use super::{bad, Item, Kind, XmlError, NS};
+use crate::limits::{MAX_XML_ELEMENT as MAX_ELEMENT, MAX_XML_ELEMENTS as MAX_ELEMENTS};
 use base64::Engine;
 use quick_xml::events::{BytesStart, Event};
 use std::io::{self, BufRead, Read};
 
-pub const NS: &str = "http://www.ripe.net/rpki/rrdp";
-
-use rpkit_objects::limits::{MAX_XML_ELEMENT as MAX_ELEMENT, MAX_XML_ELEMENTS as MAX_ELEMENTS};
-
-/// Which document is expected.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    Notification,
-    Snapshot,
-    Delta,
-}
-
-impl Kind {
-    fn root(self) -> &'static str {
-        match self {
-            Kind::Notification => "notification",
-            Kind::Snapshot => "snapshot",
-            Kind::Delta => "delta",
+/// An error with its sources, each once.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let t = c.to_string();
+        if !s.ends_with(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
         }
+        cur = c.source();
     }
-}
-
-/// One element of a document, in document order.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Item {
-    /// The root: session and serial (RFC 8182 §3.5.1.3).
-    Root {
-        session: String,
-        serial: u64,
-    },
-    SnapshotRef {
-        uri: String,
-        hash: [u8; 32],
-    },
-    DeltaRef {
-        serial: u64,
-        uri: String,
-        hash: [u8; 32],
-    },
-    Publish {
-        uri: String,
-        hash: Option<[u8; 32]>,
-        data: Vec<u8>,
-    },
-    Withdraw {
-        uri: String,
-        hash: [u8; 32],
-    },
-}
-
-/// Why a document was refused.
-#[derive(Debug)]
-pub struct XmlError(pub String);
-
-impl std::fmt::Display for XmlError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-fn bad<T>(s: impl Into<String>) -> Result<T, XmlError> {
-    Err(XmlError(s.into()))
+    s
 }
 
 /// A reader that fails once more than `total` bytes arrive, and once one XML
@@ -141,7 +94,7 @@ fn need<'a>(a: &'a [(String, String)], key: &str, el: &str) -> Result<&'a str, X
 
 /// A SHA-256 in hex (either case, RFC 8182 §3.5.2.3).
 pub fn parse_hash(s: &str) -> Result<[u8; 32], XmlError> {
-    let v = rpkit_objects::hex::decode(s).filter(|v| v.len() == 32).ok_or_else(|| XmlError(format!("bad hash {s:?}")))?;
+    let v = crate::hex::decode(s).filter(|v| v.len() == 32).ok_or_else(|| XmlError(format!("bad hash {s:?}")))?;
     let mut h = [0u8; 32];
     h.copy_from_slice(&v);
     Ok(h)
@@ -186,7 +139,7 @@ pub fn read(source: impl Read, total: u64, kind: Kind, mut f: impl FnMut(Item) -
     loop {
         r.get_mut().mark();
         let ev =
-            r.read_event_into(&mut buf).map_err(|e| XmlError(format!("at byte {}: {}", r.buffer_position(), crate::http::chain(&e))))?;
+            r.read_event_into(&mut buf).map_err(|e| XmlError(format!("at byte {}: {}", r.buffer_position(), chain(&e))))?;
         match ev {
             Event::Decl(_) if !seen_root => {}
             Event::Comment(_) => {}
