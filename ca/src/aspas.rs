@@ -1,6 +1,5 @@
 //! Members' ASPAs: one object per customer AS listing all its providers (ASPA-8).
 
-use rpkit_objects::file_type::FileType;
 use crate::error::{CaError, Result};
 use crate::requests::AspaSpec;
 use crate::service::{ee_spec, member_id, serial_i64, Ca};
@@ -8,6 +7,7 @@ use crate::work::{CaRecord, Work};
 use rpkit_objects::aspa::{Aspa, AspaContent};
 use rpkit_objects::crypto::Signer;
 use rpkit_objects::der::Time;
+use rpkit_objects::file_type::FileType;
 use rpkit_objects::resources::Asn;
 use rpkit_objects::serial::Serial;
 use rusqlite::{params, OptionalExtension};

@@ -1,7 +1,6 @@
 //! Members and their allocations: add, re-certify, remove, and the import of a
 //! delegated-extended file as a difference against the current members.
 
-use rpkit_objects::file_type::FileType;
 use crate::aspas::withdraw_aspa;
 use crate::delegated;
 use crate::error::{CaError, Result};
@@ -10,6 +9,7 @@ use crate::roas::{authorizations, roa_objects, sync_roas};
 use crate::service::Ca;
 use crate::work::{CaKind, CaRecord, NewCa, Work};
 use rpkit_objects::crypto::Signer;
+use rpkit_objects::file_type::FileType;
 use rpkit_objects::resources::{Asn, ResourceSet};
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;

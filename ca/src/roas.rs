@@ -2,7 +2,6 @@
 //! (ROA-10), applied as all-or-nothing deltas, packed into objects (one prefix
 //! per ROA by default, RFC 9455; see `roa_packing`), signed on all cores.
 
-use rpkit_objects::file_type::FileType;
 use crate::error::{CaError, Rejection, Result};
 use crate::requests::{RoaDelta, RoaSpec};
 use crate::roa_packing::{repack, Packing, Repack};
@@ -11,6 +10,7 @@ use crate::work::{CaKind, CaRecord, Work};
 use rayon::prelude::*;
 use rpkit_objects::crypto::{OneTimeKey, Signer};
 use rpkit_objects::der::Time;
+use rpkit_objects::file_type::FileType;
 use rpkit_objects::resources::{Asn, ResourceSet};
 use rpkit_objects::roa::{Roa, RoaContent, RoaPrefix};
 use rpkit_objects::serial::Serial;

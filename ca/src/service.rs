@@ -2,7 +2,6 @@
 //! change is one transaction (`work.rs`) published as one change set before it is
 //! committed, so a failure at any step leaves database and repository as they were.
 
-use rpkit_objects::file_type::FileType;
 use crate::aspas::{issue_aspa, parse_providers, withdraw_aspa};
 use crate::config::CaConfig;
 use crate::error::{CaError, Result};
@@ -13,6 +12,7 @@ use crate::roas::{issue_roas, roa_object, withdraw_roa_object};
 use crate::work::{CaKind, CaRecord, NewCa, Work};
 use rpkit_objects::crypto::{KeyPair, Signer, SoftSigner};
 use rpkit_objects::der::Time;
+use rpkit_objects::file_type::FileType;
 use rpkit_objects::resources::ResourceSet;
 use rpkit_objects::serial::Serial;
 use rpkit_objects::signed_object::EeSpec;

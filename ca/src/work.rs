@@ -3,7 +3,6 @@
 //! (MFT-11, MFT-12), and yields the change set for the publisher. The caller
 //! publishes, then commits; any error before the commit leaves everything as it was.
 
-use rpkit_objects::file_type::FileType;
 use crate::config::CaConfig;
 use crate::error::{CaError, Result};
 use crate::publisher::{Change, ChangeSet};
@@ -11,6 +10,7 @@ use rpkit_objects::cert::{Cert, CertBuilder, SiaSpec};
 use rpkit_objects::crl::{CrlBuilder, Revoked};
 use rpkit_objects::crypto::{sha256, KeyId, PublicKey, Signer, SoftSigner};
 use rpkit_objects::der::Time;
+use rpkit_objects::file_type::FileType;
 use rpkit_objects::manifest::{FileAndHash, Manifest, ManifestContent};
 use rpkit_objects::name::Name;
 use rpkit_objects::resources::{CertResources, ResourceSet};

@@ -3,11 +3,11 @@
 
 use crate::der::{self, Reader, Tag, Time, DER};
 use crate::error::{reject, BuildError, Error, Result};
+use crate::limits::MAX_MANIFEST_ENTRIES as MAX_ENTRIES;
 use crate::oid;
 use crate::resources::CertResources;
 use crate::serial::Serial;
 use crate::signed_object::{self, EeSpec, Issuer, SignedObject};
-use crate::limits::MAX_MANIFEST_ENTRIES as MAX_ENTRIES;
 use std::collections::HashSet;
 
 /// One FileAndHash entry.

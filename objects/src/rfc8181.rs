@@ -76,7 +76,6 @@ impl ErrorCode {
 /// The publication protocol's XML namespace (RFC 8181 §2.1, version 4).
 pub const NS: &str = "http://www.hactrn.net/uris/rpki/publication-spec/";
 
-
 /// A query PDU (RFC 8181 §2.2).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum QueryPdu {

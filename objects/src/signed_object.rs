@@ -6,10 +6,10 @@ use crate::cert::{Cert, CertBuilder, CertKind, SiaSpec};
 use crate::crypto::{read_algorithm, sha256, KeyId, OneTimeKey, Signer};
 use crate::der::{self, Reader, Tag, Time};
 use crate::error::{reject, BuildError, Error, Result};
+use crate::limits::MAX_OBJECT_SIZE;
 use crate::name::Name;
 use crate::oid;
 use crate::resources::CertResources;
-use crate::limits::MAX_OBJECT_SIZE;
 use crate::serial::Serial;
 
 /// A decoded, profile-checked CMS signed object.

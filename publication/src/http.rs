@@ -4,7 +4,6 @@
 //! deltas immutable), ETag / If-None-Match, If-Modified-Since and gzip when the
 //! client asks. `tls` serves the same files over HTTPS (rustls).
 
-use rpkit_objects::file_type::FileType;
 use crate::rfc8181;
 use crate::service::PublicationServer;
 use axum::extract::{Path, Query, State};
@@ -13,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
 use rpkit_objects::der::Time;
+use rpkit_objects::file_type::FileType;
 use rpkit_objects::rfc8183::PublisherRequest;
 use rpkit_serve::bearer::{self, AdminToken};
 use std::sync::Arc;

@@ -5,8 +5,9 @@
 use quick_xml::events::Event;
 use rpkit_objects::crypto::sha256;
 use rpkit_objects::rfc8181::{Change, ChangeSet, ErrorCode};
+use rpkit_objects::rrdp::NS;
 use rpkit_publication::repository::{RepoError, Repository};
-use rpkit_publication::rrdp::{RrdpConfig, RrdpWriter, NS};
+use rpkit_publication::rrdp::{RrdpConfig, RrdpWriter};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

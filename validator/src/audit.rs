@@ -3,10 +3,10 @@
 //! expiry; one record per CA publication point; and the differences from what
 //! the CA says it publishes (`objects::export`).
 
-use rpkit_objects::file_type::FileType;
 use crate::report::Report;
 use rpkit_objects::der::Time;
 use rpkit_objects::export::Export;
+use rpkit_objects::file_type::FileType;
 use serde::{Serialize, Serializer};
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -4,13 +4,13 @@
 //! TA certificate from the TAL's https URIs first, then rsync (TA-5), with the
 //! last good copy kept for when every URI fails.
 
-use rpkit_objects::limits;
 use crate::http::Http;
 use crate::report::Warning;
 use crate::rrdp;
 use crate::rsync;
 use crate::store::{DirStore, Store};
 use crate::tree::Fetcher;
+use rpkit_objects::limits;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};

@@ -5,7 +5,7 @@
 //! (RRDPC-15) and every request in time.
 
 use std::io::Read;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rpkit_objects::limits::{CONNECT_TIMEOUT, HTTP_REQUEST_TIMEOUT as REQUEST_TIMEOUT, MAX_REDIRECTS};
 

@@ -4,12 +4,12 @@
 //! caller then falls back to the last validated copy (MFT-14). A new manifest
 //! must also move forward from the cached one (MFT-16).
 
-use rpkit_objects::file_type::FileType;
 use crate::store::Store;
 use rpkit_objects::cert::{Cert, Sia};
 use rpkit_objects::crl::Crl;
 use rpkit_objects::crypto::{sha256, KeyId, PublicKey};
 use rpkit_objects::der::Time;
+use rpkit_objects::file_type::FileType;
 use rpkit_objects::manifest::Manifest;
 use rpkit_objects::name::Name;
 use std::collections::BTreeMap;

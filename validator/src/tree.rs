@@ -4,7 +4,6 @@
 //! the reason; objects that fail on their own are skipped with a warning.
 //! Child CAs are validated in parallel (rayon).
 
-use rpkit_objects::file_type::FileType;
 use crate::audit::{kind_of, CaRecord, Kind, PointStatus, Problem, Status};
 use crate::cache::ValidCache;
 use crate::point::{self, Issuer};
@@ -16,6 +15,7 @@ use rpkit_objects::cert::{Cert, CertKind};
 use rpkit_objects::crl::Crl;
 use rpkit_objects::crypto::KeyId;
 use rpkit_objects::der::Time;
+use rpkit_objects::file_type::FileType;
 use rpkit_objects::resources::ResourceSet;
 use rpkit_objects::roa::Roa;
 use rpkit_objects::signed_object::SignedObject;

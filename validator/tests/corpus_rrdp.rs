@@ -103,6 +103,6 @@ fn rrdpc_14_corpus_snapshots_and_deltas_parse_or_fail_for_their_reason() {
 fn corpus_notification_hash_names_its_snapshot() {
     let n = parse_notification(corpus("rpki-monitoring/rrdp/ripe-notification.xml").as_slice(), "https://rrdp.ripe.net/n.xml").unwrap();
     assert_eq!(n.snapshot.hash, rpkit_objects::crypto::sha256(&corpus("rpki-rs/rrdp/ripe-snapshot.xml")));
-    let other = Notification::parse(corpus("rpki-rs/rrdp/ripe-notification.xml").as_slice(), "https://rrdp.ripe.net/n.xml").unwrap();
+    let other = parse_notification(corpus("rpki-rs/rrdp/ripe-notification.xml").as_slice(), "https://rrdp.ripe.net/n.xml").unwrap();
     assert_ne!(other.snapshot.hash, n.snapshot.hash, "the rpki-rs notification names another snapshot");
 }

@@ -3,9 +3,9 @@
 //! BIT STRINGs with zero padding bits. Every method returns a `Result`: hostile
 //! bytes produce an error, never a panic (PIT-1).
 
-use crate::limits::MAX_DER_DEPTH;
 use super::Tag;
 use crate::error::{reject, Error, Result};
+use crate::limits::MAX_DER_DEPTH;
 
 /// Rule name used for violations of the encoding itself.
 pub const DER: &str = "X.690 §10 (DER)";

@@ -14,8 +14,6 @@ use crate::error::{reject, Error, Result};
 use std::fmt;
 use std::str::FromStr;
 
-/// Entries accepted per resource extension before the object is refused (RES-10).
-
 /// One family's resources in a certificate: `inherit` or explicit blocks (RES-6).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Choice<T> {

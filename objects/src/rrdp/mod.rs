@@ -79,4 +79,3 @@ pub struct FileRef {
     pub uri: String,
     pub hash: [u8; 32],
 }
-

@@ -138,8 +138,7 @@ pub fn read(source: impl Read, total: u64, kind: Kind, mut f: impl FnMut(Item) -
     let mut open: Option<(String, Option<[u8; 32]>, Vec<u8>)> = None;
     loop {
         r.get_mut().mark();
-        let ev =
-            r.read_event_into(&mut buf).map_err(|e| XmlError(format!("at byte {}: {}", r.buffer_position(), chain(&e))))?;
+        let ev = r.read_event_into(&mut buf).map_err(|e| XmlError(format!("at byte {}: {}", r.buffer_position(), chain(&e))))?;
         match ev {
             Event::Decl(_) if !seen_root => {}
             Event::Comment(_) => {}

@@ -4,8 +4,8 @@
 //! are copied as they are (no database read, no base64) and only the delta's
 //! objects are encoded. The result is byte-identical to a full write.
 
-use rpkit_objects::rrdp::write as xml;
 use crate::repository::{DeltaElement, RepoError, Repository};
+use rpkit_objects::rrdp::write as xml;
 use std::io::{self, BufRead, Write};
 
 /// Write the snapshot of the repository's current objects.

@@ -3,8 +3,8 @@
 //! snapshot and the retained deltas (RRDPS-2, RRDPS-3), replaced atomically.
 
 use super::snapshot;
-use rpkit_objects::rrdp::write as xml;
 use crate::repository::{RepoError, Repository, RrdpFile};
+use rpkit_objects::rrdp::write as xml;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 

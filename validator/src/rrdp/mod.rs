@@ -20,7 +20,8 @@ use std::time::Instant;
 pub fn parse_notification(body: impl Read, notify_uri: &str) -> Result<Notification, String> {
     let n = Notification::parse(body).map_err(|e| format!("notification {notify_uri}: {e}"))?;
     let home = origin(notify_uri);
-    match n.file_uris().find(|uri| home.is_none() || origin(uri) != home) {
+    let foreign = n.file_uris().find(|uri| home.is_none() || origin(uri) != home).map(str::to_string);
+    match foreign {
         Some(uri) => Err(format!("notification {notify_uri}: {uri} is not on the notification's origin (RFC 9674)")),
         None => Ok(n),
     }
@@ -39,7 +40,12 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_snapshot: limits::MAX_SNAPSHOT, max_delta: limits::MAX_DELTA, max_deltas: limits::MAX_DELTAS, snapshot_max_age_secs: 60 * 86_400 }
+        Limits {
+            max_snapshot: limits::MAX_SNAPSHOT,
+            max_delta: limits::MAX_DELTA,
+            max_deltas: limits::MAX_DELTAS,
+            snapshot_max_age_secs: 60 * 86_400,
+        }
     }
 }
 
