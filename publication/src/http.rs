@@ -115,6 +115,7 @@ async fn rfc8181_query(State(st): State<AppState>, Path(handle): Path<String>, h
                 server.changed.notify_one();
             }
             rfc8181::Outcome::Refused(code, msg) => tracing::warn!(publisher = %handle, "refused ({}): {msg}", code.as_str()),
+            rfc8181::Outcome::Failed(msg) => tracing::error!(publisher = %handle, "the server failed: {msg}"),
             _ => {}
         }
         rfc8181::sign(&server.identity, &reply, now)

@@ -72,18 +72,36 @@ pub struct RrdpFile {
     pub written: i64,
 }
 
-/// Why a change set was refused; nothing was applied.
+/// Why an operation failed; a refused or failed change set applied nothing.
+/// A refusal is the publisher's fault, with its RFC 8181 code; a database or
+/// disk fault is the server's, and is logged as such.
 #[derive(Debug, thiserror::Error)]
 pub enum RepoError {
     #[error("{code:?}: {message}")]
     Refused { code: ErrorCode, message: String },
     #[error("database: {0}")]
     Storage(#[from] rusqlite::Error),
+    #[error("{what}: {source}")]
+    Io { what: String, source: std::io::Error },
 }
 
 impl RepoError {
     pub(crate) fn refused(code: ErrorCode, message: impl Into<String>) -> Self {
         RepoError::Refused { code, message: message.into() }
+    }
+
+    /// A disk fault while doing `what`.
+    pub(crate) fn io(what: impl Into<String>, source: std::io::Error) -> Self {
+        RepoError::Io { what: what.into(), source }
+    }
+
+    /// The RFC 8181 error code a publisher is told (RFC 8181 §2.5): its
+    /// refusal's, or `other_error` for the server's own faults.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            RepoError::Refused { code, .. } => *code,
+            RepoError::Storage(_) | RepoError::Io { .. } => ErrorCode::OtherError,
+        }
     }
 }
 

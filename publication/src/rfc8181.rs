@@ -16,6 +16,9 @@ pub enum Outcome {
     /// Revision applied (`None`: an empty query).
     Applied(Option<u64>),
     Refused(ErrorCode, String),
+    /// The server's own fault (database, disk): the publisher is told
+    /// `other_error`, the operator gets an error in the log.
+    Failed(String),
 }
 
 fn error_reply(code: ErrorCode, tag: Option<String>, text: String) -> Reply {
@@ -26,10 +29,14 @@ fn error_reply(code: ErrorCode, tag: Option<String>, text: String) -> Reply {
 /// `force` lets a change set past the shrink guard (an operator's decision).
 pub fn process(repo: &mut Repository, handle: &str, body: &[u8], now: Time, force: bool) -> (Reply, Outcome) {
     let refuse = |code: ErrorCode, tag: Option<String>, text: String| (error_reply(code, tag, text.clone()), Outcome::Refused(code, text));
+    let fail = |e: RepoError| {
+        let text = e.to_string();
+        (error_reply(e.code(), None, text.clone()), Outcome::Failed(text))
+    };
     let publisher = match repo.publisher(handle) {
         Ok(Some(p)) => p,
         Ok(None) => return refuse(ErrorCode::PermissionFailure, None, format!("unknown publisher '{handle}'")),
-        Err(e) => return refuse(ErrorCode::OtherError, None, e.to_string()),
+        Err(e) => return fail(e),
     };
     let msg = match SignedMessage::decode(body) {
         Ok(m) => m,
@@ -48,7 +55,7 @@ pub fn process(repo: &mut Repository, handle: &str, body: &[u8], now: Time, forc
                 let n = items.len();
                 (Reply::List(items), Outcome::Listed(n))
             }
-            Err(e) => refuse(ErrorCode::OtherError, None, e.to_string()),
+            Err(e) => fail(e),
         },
         Query::Pdus(pdus) => match repo.apply(&publisher.base_uri, &query.changes(), force) {
             Ok(rev) => (Reply::Success, Outcome::Applied(rev)),
@@ -62,7 +69,7 @@ pub fn process(repo: &mut Repository, handle: &str, body: &[u8], now: Time, forc
                 });
                 refuse(code, tag, message)
             }
-            Err(e) => refuse(ErrorCode::OtherError, None, e.to_string()),
+            Err(e) => fail(e),
         },
     }
 }
@@ -70,4 +77,52 @@ pub fn process(repo: &mut Repository, handle: &str, body: &[u8], now: Time, forc
 /// Sign a reply as the server.
 pub fn sign(id: &Identity, reply: &Reply, now: Time) -> Result<Vec<u8>, String> {
     id.sign(reply.encode().as_bytes(), now).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::publishers::Publisher;
+
+    fn error_code(reply: &Reply) -> &str {
+        match reply {
+            Reply::Errors(e) => &e[0].code,
+            other => panic!("not an error report: {other:?}"),
+        }
+    }
+
+    /// RFC 8181 §2.5: a publisher's mistake is refused with its code, a fault
+    /// of the server's database is a failure (`other_error`, logged as the
+    /// server's), and neither changes anything.
+    #[test]
+    fn a_storage_fault_is_the_servers_failure_not_a_refusal() {
+        let dir = std::env::temp_dir().join(format!("rpkit-rfc8181-fault-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let db = dir.join("publication.sqlite");
+        let mut repo = Repository::open(Some(&db)).unwrap();
+        let alice = Identity::create().unwrap();
+        let base = "rsync://rpki.test/repo/alice/";
+        repo.add_publisher(&Publisher { handle: "alice".into(), id_cert: alice.cert.clone(), base_uri: base.into() }, 0).unwrap();
+        let now = Time::now();
+        let query = |uri: &str| {
+            let q = Query::Pdus(vec![QueryPdu::Publish { tag: Some("t1".into()), uri: uri.into(), der: vec![1, 2, 3], hash: None }]);
+            alice.sign(q.encode().as_bytes(), now).unwrap()
+        };
+
+        // Outside its base: refused, with the code and the PDU's tag.
+        let (reply, outcome) = process(&mut repo, "alice", &query("rsync://rpki.test/repo/bob/x.roa"), now, false);
+        assert!(matches!(outcome, Outcome::Refused(ErrorCode::PermissionFailure, _)), "{outcome:?}");
+        assert_eq!(error_code(&reply), "permission_failure");
+
+        // The objects table gone under the server: its own failure.
+        let other = rusqlite::Connection::open(&db).unwrap();
+        other.execute_batch("ALTER TABLE objects RENAME TO objects_gone").unwrap();
+        let (reply, outcome) = process(&mut repo, "alice", &query("rsync://rpki.test/repo/alice/x.roa"), now, false);
+        assert!(matches!(&outcome, Outcome::Failed(m) if m.starts_with("database: ")), "{outcome:?}");
+        assert_eq!(error_code(&reply), "other_error");
+        other.execute_batch("ALTER TABLE objects_gone RENAME TO objects").unwrap();
+        assert_eq!(repo.list(base).unwrap(), vec![], "nothing was applied");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

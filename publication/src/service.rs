@@ -226,5 +226,5 @@ fn write_tree(tree: &RsyncTree, r: &Repository) -> Result<(), RepoError> {
 }
 
 fn io(path: &std::path::Path, e: std::io::Error) -> RepoError {
-    RepoError::Refused { code: rpkit_objects::rfc8181::ErrorCode::OtherError, message: format!("{}: {e}", path.display()) }
+    RepoError::io(path.display().to_string(), e)
 }

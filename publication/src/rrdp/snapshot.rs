@@ -16,7 +16,7 @@ pub fn full(repo: &Repository, session: &str, serial: u64, w: &mut dyn Write) ->
 }
 
 fn io(e: io::Error) -> RepoError {
-    RepoError::Refused { code: rpkit_objects::rfc8181::ErrorCode::OtherError, message: format!("writing a snapshot: {e}") }
+    RepoError::io("writing a snapshot", e)
 }
 
 fn mismatch(what: String) -> io::Error {

@@ -38,7 +38,7 @@ pub struct RrdpWriter {
 }
 
 fn io_err(e: std::io::Error) -> RepoError {
-    RepoError::Refused { code: rpkit_objects::rfc8181::ErrorCode::OtherError, message: format!("writing RRDP files: {e}") }
+    RepoError::io("writing RRDP files", e)
 }
 
 /// A writer that hashes and counts what it writes.
