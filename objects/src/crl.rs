@@ -8,6 +8,7 @@ use crate::error::{reject, BuildError, Error, Result};
 use crate::name::Name;
 use crate::oid;
 use crate::serial::Serial;
+use crate::valid_ca::ValidCa;
 use crate::x509::Signed;
 use std::collections::HashSet;
 
@@ -130,6 +131,19 @@ impl Crl {
     /// Is the certificate with `serial` revoked (PATH-5)? O(1).
     pub fn is_revoked(&self, serial: &Serial) -> bool {
         self.revoked_set.contains(serial)
+    }
+
+    /// The checks of the CRL on the point of `ca` at `now`, beyond decoding:
+    /// the CA's signature (CRL-6), its name and key (CRL-2), current (MFT-13).
+    pub fn check(&self, ca: &ValidCa, now: Time) -> Result<()> {
+        self.verify_signature(&ca.public_key).map_err(|e| e.context("CRL signature"))?;
+        if !ca.is_issuer_of(&self.issuer, Some(&self.aki)) {
+            return reject("CRL-2", "the CRL is not issued by this CA");
+        }
+        if now < self.this_update || now > self.next_update {
+            return reject("MFT-13", format!("the CRL is not current (nextUpdate {})", self.next_update.rfc3339()));
+        }
+        Ok(())
     }
 
     /// Was this CRL issued by `ca` (name and key identifier, CERT-5)?

@@ -34,4 +34,5 @@ pub mod signed_message;
 pub mod signed_object;
 pub mod tal;
 pub mod uri;
+pub mod valid_ca;
 pub mod x509;

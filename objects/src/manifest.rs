@@ -8,6 +8,7 @@ use crate::oid;
 use crate::resources::CertResources;
 use crate::serial::Serial;
 use crate::signed_object::{self, EeSpec, Issuer, SignedObject};
+use crate::valid_ca::ValidCa;
 use std::collections::HashSet;
 
 /// One FileAndHash entry.
@@ -122,6 +123,32 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// The checks of the manifest of `ca`, published at `uri`, at `now`, beyond
+    /// decoding (RFC 9286 §6): signatures, the EE's issuer (CERT-5), its
+    /// location (MFT-16), thisUpdate and nextUpdate (MFT-13), the EE valid now
+    /// (CERT-6). Revocation needs the CRL the manifest lists: the caller's.
+    pub fn check(&self, uri: &str, ca: &ValidCa, now: Time) -> Result<()> {
+        let ee = &self.signed.ee;
+        self.signed.verify_signature().and_then(|_| ee.verify_signature(&ca.public_key)).map_err(|e| e.context("manifest signature"))?;
+        if !ca.is_issuer_of(&ee.issuer, ee.aki.as_ref()) {
+            return reject("CERT-5", "the manifest's EE certificate is not issued by this CA");
+        }
+        if ee.sia.rsync_signed_object() != Some(uri) {
+            return reject("MFT-16", "the manifest's signedObject URI is not the CA's rpkiManifest (RFC 9981 §4)");
+        }
+        if now < self.content.this_update {
+            return reject("MFT-13", "the manifest's thisUpdate is in the future (RFC 9286 §6.3)");
+        }
+        if now > self.content.next_update {
+            let next = self.content.next_update.rfc3339();
+            return reject("MFT-13", format!("the manifest is stale: nextUpdate {next} has passed (RFC 9286 §6.3)"));
+        }
+        if !ee.is_current(now) {
+            return reject("CERT-6", "the manifest's EE certificate is not valid now");
+        }
+        Ok(())
+    }
+
     pub fn decode(bytes: &[u8]) -> Result<Self> {
         Self::from_signed(SignedObject::decode(bytes)?)
     }

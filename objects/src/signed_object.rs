@@ -11,6 +11,7 @@ use crate::name::Name;
 use crate::oid;
 use crate::resources::CertResources;
 use crate::serial::Serial;
+use crate::valid_ca::Context;
 
 /// A decoded, profile-checked CMS signed object.
 #[derive(Clone, Debug)]
@@ -156,6 +157,31 @@ impl SignedObject {
             .public_key
             .verify(&self.signed_attrs, &self.signature)
             .map_err(|_| Error::new("CMS-11", "CMS signature does not verify with the EE key"))
+    }
+
+    /// The checks of a signed object published at `uri` by the CA of `cx`
+    /// (RFC 6488 §3, RFC 6487 §7.2), beyond what decoding checked: the CMS and
+    /// EE signatures, the EE's issuer (CERT-5), revocation (PATH-5), validity
+    /// now (CERT-6), its location (CERT-18) and resources within the CA's (RES-8).
+    pub fn check(&self, uri: &str, cx: &Context<'_>) -> Result<()> {
+        self.verify_signature()?;
+        self.ee.verify_signature(&cx.ca.public_key)?;
+        if !cx.ca.is_issuer_of(&self.ee.issuer, self.ee.aki.as_ref()) {
+            return reject("CERT-5", "the EE certificate's issuer is not this CA");
+        }
+        if cx.crl.is_revoked(&self.ee.serial) {
+            return reject("PATH-5", "the EE certificate is revoked");
+        }
+        if !self.ee.is_current(cx.now) {
+            return reject("CERT-6", format!("the EE certificate is not valid now (until {})", self.ee.not_after.rfc3339()));
+        }
+        if self.ee.sia.rsync_signed_object() != Some(uri) {
+            return reject("CERT-18", "the EE certificate's signedObject URI is not where the object is published");
+        }
+        if !cx.held.contains(&self.ee.resources.explicit_set()) {
+            return reject("RES-8", "the EE certificate's resources exceed the CA's");
+        }
+        Ok(())
     }
 
     /// Require `content_type` (CMS-3, per object type).

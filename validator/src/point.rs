@@ -5,36 +5,13 @@
 //! must also move forward from the cached one (MFT-16).
 
 use crate::store::Store;
-use rpkit_objects::cert::{Cert, Sia};
 use rpkit_objects::crl::Crl;
-use rpkit_objects::crypto::{sha256, KeyId, PublicKey};
+use rpkit_objects::crypto::sha256;
 use rpkit_objects::der::Time;
 use rpkit_objects::file_type::FileType;
 use rpkit_objects::manifest::Manifest;
-use rpkit_objects::name::Name;
+use rpkit_objects::valid_ca::ValidCa;
 use std::collections::BTreeMap;
-
-/// What validating a CA's point and children needs of its certificate. The
-/// certificate's DER is not kept: a CA with 10,000 children holds 10,000 of
-/// these while their points wait their turn.
-pub struct Issuer {
-    pub subject: Name,
-    pub ski: KeyId,
-    pub public_key: PublicKey,
-    pub sia: Sia,
-    pub not_after: Time,
-}
-
-impl Issuer {
-    pub fn of(c: Cert) -> Issuer {
-        Issuer { subject: c.subject, ski: c.ski, public_key: c.public_key, sia: c.sia, not_after: c.not_after }
-    }
-
-    /// CERT-5: `issuer` and `aki` (of a certificate or CRL) name this CA.
-    pub fn is_issuer_of(&self, issuer: &Name, aki: Option<&KeyId>) -> bool {
-        self.subject.der == issuer.der && aki == Some(&self.ski)
-    }
-}
 
 /// Why a point failed: the URI at fault, the rule and what is wrong.
 pub type Failure = (String, &'static str, String);
@@ -54,7 +31,7 @@ fn fail<T>(uri: &str, rule: &'static str, detail: impl Into<String>) -> Result<T
 }
 
 /// Read and check the point of `ca` (caRepository `dir`, ending in `/`) from `store`.
-pub fn load(store: &dyn Store, ca: &Issuer, dir: &str, mft_uri: &str, now: Time) -> Result<Point, Failure> {
+pub fn load(store: &dyn Store, ca: &ValidCa, dir: &str, mft_uri: &str, now: Time) -> Result<Point, Failure> {
     let Some(mft_der) = store.get(mft_uri) else {
         if store.too_large(mft_uri) {
             let limit = crate::store::MAX_OBJECT;
@@ -66,27 +43,8 @@ pub fn load(store: &dyn Store, ca: &Issuer, dir: &str, mft_uri: &str, now: Time)
         Ok(m) => m,
         Err(e) => return fail(mft_uri, e.rule, format!("invalid manifest: {}", e.detail)),
     };
-    if let Err(e) = mft.signed.verify_signature().and_then(|_| mft.signed.ee.verify_signature(&ca.public_key)) {
-        return fail(mft_uri, e.rule, format!("manifest signature: {}", e.detail));
-    }
-    if !ca.is_issuer_of(&mft.signed.ee.issuer, mft.signed.ee.aki.as_ref()) {
-        return fail(mft_uri, "CERT-5", "the manifest's EE certificate is not issued by this CA");
-    }
-    if mft.signed.ee.sia.rsync_signed_object() != Some(mft_uri) {
-        return fail(mft_uri, "MFT-16", "the manifest's signedObject URI is not the CA's rpkiManifest (RFC 9981 §4)");
-    }
-    if now < mft.content.this_update {
-        return fail(mft_uri, "MFT-13", "the manifest's thisUpdate is in the future (RFC 9286 §6.3)");
-    }
-    if now > mft.content.next_update {
-        return fail(
-            mft_uri,
-            "MFT-13",
-            format!("the manifest is stale: nextUpdate {} has passed (RFC 9286 §6.3)", mft.content.next_update.rfc3339()),
-        );
-    }
-    if !mft.signed.ee.is_current(now) {
-        return fail(mft_uri, "CERT-6", "the manifest's EE certificate is not valid now");
+    if let Err(e) = mft.check(mft_uri, ca, now) {
+        return fail(mft_uri, e.rule, e.detail);
     }
     // Every listed file present with its hash (RFC 9286 §6.4, §6.5), whatever its type (MFT-19).
     let mut files = BTreeMap::new();
@@ -114,14 +72,8 @@ pub fn load(store: &dyn Store, ca: &Issuer, dir: &str, mft_uri: &str, now: Time)
         Ok(c) => c,
         Err(e) => return fail(&crl_uri, e.rule, format!("invalid CRL: {}", e.detail)),
     };
-    if let Err(e) = crl.verify_signature(&ca.public_key) {
-        return fail(&crl_uri, e.rule, format!("CRL signature: {}", e.detail));
-    }
-    if !ca.is_issuer_of(&crl.issuer, Some(&crl.aki)) {
-        return fail(&crl_uri, "CRL-2", "the CRL is not issued by this CA");
-    }
-    if now < crl.this_update || now > crl.next_update {
-        return fail(&crl_uri, "MFT-13", format!("the CRL is not current (nextUpdate {})", crl.next_update.rfc3339()));
+    if let Err(e) = crl.check(ca, now) {
+        return fail(&crl_uri, e.rule, e.detail);
     }
     if crl.is_revoked(&mft.signed.ee.serial) {
         return fail(mft_uri, "MFT-13", "the manifest's EE certificate is revoked (RFC 9286 §6.1)");

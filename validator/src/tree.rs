@@ -6,7 +6,7 @@
 
 use crate::audit::{kind_of, CaRecord, Kind, PointStatus, Problem, Status};
 use crate::cache::ValidCache;
-use crate::point::{self, Issuer};
+use crate::point;
 use crate::report::{AspaPayload, Counts, Report, RouterKey, Vrp, Warning};
 use crate::store::Store;
 use rayon::prelude::*;
@@ -18,7 +18,7 @@ use rpkit_objects::der::Time;
 use rpkit_objects::file_type::FileType;
 use rpkit_objects::resources::ResourceSet;
 use rpkit_objects::roa::Roa;
-use rpkit_objects::signed_object::SignedObject;
+use rpkit_objects::valid_ca::{Context, ValidCa};
 use rpkit_objects::tal::Tal;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -82,7 +82,7 @@ struct Ctx<'a> {
 
 /// A CA being validated, with what its chain allows.
 struct CaNode {
-    cert: Issuer,
+    cert: ValidCa,
     uri: String,
     /// The issuer's certificate URI ("" for the TA).
     parent: String,
@@ -144,7 +144,7 @@ pub fn validate_tal(tal: &Tal, name: &str, fetcher: &dyn Fetcher, cache: Option<
         path: vec![ta.ski],
         uri,
         parent: String::new(),
-        cert: Issuer::of(ta),
+        cert: ValidCa::of(ta),
     };
     let mut r = walk(&ctx, node);
     r.tals = report.tals;
@@ -180,24 +180,6 @@ fn failed(ctx: &Ctx<'_>, node: &CaNode, dir: &str, mft_uri: &str, uri: &str, rul
 }
 
 /// The checks every signed object's CMS and EE certificate pass under `ca`.
-fn check_signed(so: &SignedObject, uri: &str, ca: &Issuer, crl: &Crl, now: Time) -> Result<(), (&'static str, String)> {
-    so.verify_signature().map_err(|e| (e.rule, e.detail.to_string()))?;
-    so.ee.verify_signature(&ca.public_key).map_err(|e| (e.rule, e.detail.to_string()))?;
-    if !ca.is_issuer_of(&so.ee.issuer, so.ee.aki.as_ref()) {
-        return Err(("CERT-5", "the EE certificate's issuer is not this CA".into()));
-    }
-    if crl.is_revoked(&so.ee.serial) {
-        return Err(("PATH-5", "the EE certificate is revoked".into()));
-    }
-    if !so.ee.is_current(now) {
-        return Err(("CERT-6", format!("the EE certificate is not valid now (until {})", so.ee.not_after.rfc3339())));
-    }
-    if so.ee.sia.rsync_signed_object() != Some(uri) {
-        return Err(("CERT-18", "the EE certificate's signedObject URI is not where the object is published".into()));
-    }
-    Ok(())
-}
-
 /// Validate one CA's publication point; returns its payloads and its child CAs.
 fn publication_point(ctx: &Ctx<'_>, node: &CaNode) -> (Report, Vec<CaNode>) {
     let ca = &node.cert;
@@ -298,6 +280,7 @@ fn publication_point(ctx: &Ctx<'_>, node: &CaNode) -> (Report, Vec<CaNode>) {
         }
     }
     let expires = node.expires.min(mft.content.next_update).min(crl.next_update);
+    let cx = Context { ca, held: &node.held, crl: &crl, now };
     let mut children = Vec::new();
     let warn = |report: &mut Report, uri: &str, der: &[u8], rule: &'static str, detail: String| {
         report.record(audit, &node.uri, uri, kind_of(uri), der, None, Some((rule, &detail)), Status::Invalid);
@@ -330,21 +313,7 @@ fn publication_point(ctx: &Ctx<'_>, node: &CaNode) -> (Report, Vec<CaNode>) {
             },
             Some(FileType::Roa) => {
                 report.counts.roas += 1;
-                let checked = Roa::decode(der).map_err(|e| (e.rule, e.detail.to_string())).and_then(|roa| {
-                    check_signed(&roa.signed, &uri, ca, &crl, now)?;
-                    let ee = &roa.signed.ee;
-                    if ee.resources.has_inherit() || ee.resources.asn.is_some() {
-                        return Err(("ROA-8", "the EE certificate must hold explicit IP resources only".into()));
-                    }
-                    let ee_set = ee.resources.explicit_set();
-                    if !node.held.contains(&ee_set) {
-                        return Err(("RES-8", "the EE certificate's resources exceed the CA's".into()));
-                    }
-                    if let Some(p) = roa.content.prefixes.iter().find(|p| !ee_set.contains_prefix(&p.prefix)) {
-                        return Err(("ROA-8", format!("{} is outside the EE certificate's resources", p.prefix)));
-                    }
-                    Ok(roa)
-                });
+                let checked = Roa::decode(der).and_then(|roa| roa.signed.check(&uri, &cx).map(|()| roa));
                 match checked {
                     Ok(roa) => {
                         report.record(audit, &node.uri, &uri, Kind::Roa, der, Some(roa.signed.ee.not_after), None, Status::Valid);
@@ -359,25 +328,15 @@ fn publication_point(ctx: &Ctx<'_>, node: &CaNode) -> (Report, Vec<CaNode>) {
                             });
                         }
                     }
-                    Err((rule, detail)) => {
+                    Err(e) => {
                         report.counts.invalid_roas += 1;
-                        warn(&mut report, &uri, der, rule, detail);
+                        warn(&mut report, &uri, der, e.rule, e.detail.into_owned());
                     }
                 }
             }
             Some(FileType::Aspa) => {
                 report.counts.aspas += 1;
-                let checked = Aspa::decode(der).map_err(|e| (e.rule, e.detail.to_string())).and_then(|a| {
-                    check_signed(&a.signed, &uri, ca, &crl, now)?;
-                    let ee = a.signed.ee.resources.explicit_set();
-                    if a.signed.ee.resources.has_inherit() || !ee.asn.contains_asn(a.content.customer) {
-                        return Err(("ASPA-5", "the EE certificate does not hold exactly the customer AS".into()));
-                    }
-                    if !node.held.contains(&ee) {
-                        return Err(("RES-8", "the EE certificate's resources exceed the CA's".into()));
-                    }
-                    Ok(a)
-                });
+                let checked = Aspa::decode(der).and_then(|a| a.signed.check(&uri, &cx).map(|()| a));
                 match checked {
                     Ok(a) => {
                         report.record(audit, &node.uri, &uri, Kind::Aspa, der, Some(a.signed.ee.not_after), None, Status::Valid);
@@ -388,9 +347,9 @@ fn publication_point(ctx: &Ctx<'_>, node: &CaNode) -> (Report, Vec<CaNode>) {
                             expires: expires.min(a.signed.ee.not_after),
                         })
                     }
-                    Err((rule, detail)) => {
+                    Err(e) => {
                         report.counts.invalid_aspas += 1;
-                        warn(&mut report, &uri, der, rule, detail);
+                        warn(&mut report, &uri, der, e.rule, e.detail.into_owned());
                     }
                 }
             }
@@ -443,20 +402,8 @@ enum Child {
 fn child_cert(ctx: &Ctx<'_>, node: &CaNode, crl: &Crl, uri: &str, der: &[u8]) -> Result<Child, (&'static str, String)> {
     let ca = &node.cert;
     let c = Cert::decode(der).map_err(|e| (e.rule, e.detail.to_string()))?;
-    c.verify_signature(&ca.public_key).map_err(|e| (e.rule, e.detail.to_string()))?;
-    if !ca.is_issuer_of(&c.issuer, c.aki.as_ref()) {
-        return Err(("CERT-5", "the issuer name or AKI does not match this CA".into()));
-    }
-    if crl.is_revoked(&c.serial) {
-        return Err(("PATH-5", "the certificate is revoked".into()));
-    }
-    if !c.is_current(ctx.now) {
-        return Err(("CERT-6", format!("not valid now ({} .. {})", c.not_before.rfc3339(), c.not_after.rfc3339())));
-    }
-    let held = c.resources.resolve(&node.held);
-    if !node.held.contains(&held) {
-        return Err(("RES-8", "the certificate claims resources its issuer does not hold".into()));
-    }
+    let cx = Context { ca, held: &node.held, crl, now: ctx.now };
+    let held = c.check_issued(&cx).map_err(|e| (e.rule, e.detail.into_owned()))?;
     match c.kind {
         CertKind::Ca => {
             if node.depth + 1 > ctx.opts.max_depth {
@@ -474,7 +421,7 @@ fn child_cert(ctx: &Ctx<'_>, node: &CaNode, crl: &Crl, uri: &str, der: &[u8]) ->
                 uri: uri.to_string(),
                 parent: node.uri.clone(),
                 held,
-                cert: Issuer::of(c),
+                cert: ValidCa::of(c),
             })))
         }
         CertKind::Router => {

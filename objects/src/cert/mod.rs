@@ -14,8 +14,9 @@ use crate::crypto::{KeyId, PublicKey};
 use crate::der::{Tag, Time};
 use crate::error::{reject, Error, Result};
 use crate::name::Name;
-use crate::resources::CertResources;
+use crate::resources::{CertResources, ResourceSet};
 use crate::serial::Serial;
+use crate::valid_ca::Context;
 use crate::x509::Signed;
 use extensions::Extensions;
 
@@ -182,6 +183,28 @@ impl Cert {
     /// Is `time` within the validity period (CERT-6)?
     pub fn is_current(&self, time: Time) -> bool {
         self.not_before <= time && time <= self.not_after
+    }
+
+    /// The checks of a certificate published by the CA of `cx`, beyond
+    /// decoding (RFC 6487 §7.2): the CA's signature (PATH-1), its name and key
+    /// (CERT-5), revocation (PATH-5), validity now (CERT-6) and resources within
+    /// the CA's (RES-8). Returns the resources it holds, `inherit` resolved.
+    pub fn check_issued(&self, cx: &Context<'_>) -> Result<ResourceSet> {
+        self.verify_signature(&cx.ca.public_key)?;
+        if !cx.ca.is_issuer_of(&self.issuer, self.aki.as_ref()) {
+            return reject("CERT-5", "the issuer name or AKI does not match this CA");
+        }
+        if cx.crl.is_revoked(&self.serial) {
+            return reject("PATH-5", "the certificate is revoked");
+        }
+        if !self.is_current(cx.now) {
+            return reject("CERT-6", format!("not valid now ({} .. {})", self.not_before.rfc3339(), self.not_after.rfc3339()));
+        }
+        let held = self.resources.resolve(cx.held);
+        if !cx.held.contains(&held) {
+            return reject("RES-8", "the certificate claims resources its issuer does not hold");
+        }
+        Ok(held)
     }
 
     /// Does `other` chain to this certificate by name and key identifier (CERT-5, CERT-12)?
