@@ -18,8 +18,8 @@ use rpkit_objects::der::Time;
 use rpkit_objects::file_type::FileType;
 use rpkit_objects::resources::ResourceSet;
 use rpkit_objects::roa::Roa;
-use rpkit_objects::valid_ca::{Context, ValidCa};
 use rpkit_objects::tal::Tal;
+use rpkit_objects::valid_ca::{Context, ValidCa};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
