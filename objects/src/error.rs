@@ -48,6 +48,22 @@ pub fn reject<T>(rule: &'static str, detail: impl Into<Cow<'static, str>>) -> Re
     Err(Error::new(rule, detail))
 }
 
+/// An error with its sources, for a one-line message (wrappers often repeat
+/// their source's text: it is said once).
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let t = c.to_string();
+        if !s.ends_with(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        cur = c.source();
+    }
+    s
+}
+
 /// Why building an object failed.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {

@@ -109,17 +109,4 @@ impl Http {
 }
 
 /// An error with its causes (reqwest hides the TLS reason in its sources).
-pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        // Wrappers often repeat their source's text.
-        let t = c.to_string();
-        if !s.ends_with(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        cur = c.source();
-    }
-    s
-}
+pub use rpkit_objects::error::chain;

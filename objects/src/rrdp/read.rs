@@ -4,25 +4,11 @@
 //! handed on one at a time, so memory stays bounded whatever the file's size.
 
 use super::{bad, Item, Kind, XmlError, NS};
+use crate::error::chain;
 use crate::limits::{MAX_XML_ELEMENT as MAX_ELEMENT, MAX_XML_ELEMENTS as MAX_ELEMENTS};
 use base64::Engine;
 use quick_xml::events::{BytesStart, Event};
 use std::io::{self, BufRead, Read};
-
-/// An error with its sources, each once.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let t = c.to_string();
-        if !s.ends_with(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        cur = c.source();
-    }
-    s
-}
 
 /// A reader that fails once more than `total` bytes arrive, and once one XML
 /// event spans more than `MAX_ELEMENT` bytes (RRDPC-14, RRDPC-15: applied to
