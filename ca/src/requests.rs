@@ -2,93 +2,37 @@
 //! them, and ASPA provider sets; with the checks of ROA-10 and ASPA-3/4.
 
 use crate::error::Rejection;
-use rpkit_objects::resources::{Asn, Prefix, ResourceSet};
+use rpkit_objects::resources::ResourceSet;
+use rpkit_objects::route_origin::RouteOrigin;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-/// One route origin authorization: one prefix per ROA (RFC 9455).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RoaSpec {
-    pub prefix: Prefix,
-    pub max_length: u8,
-    pub asn: Asn,
-}
-
-impl fmt::Display for RoaSpec {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{} {}", self.prefix, self.max_length, self.asn)
-    }
-}
+/// One route origin authorization a member asks for (the ROA-6 rule and
+/// the text and JSON forms are `RouteOrigin`'s).
+pub type RoaSpec = RouteOrigin;
 
 /// Why a ROA text is not understood.
 pub fn parse_error(text: &str, why: impl fmt::Display) -> Rejection {
     Rejection { entry: text.to_string(), code: "malformed", reason: why.to_string() }
 }
 
-impl FromStr for RoaSpec {
-    type Err = Rejection;
-
-    /// `PREFIX[-MAXLEN] AS<N>`, also `PREFIX[-MAXLEN] => N` as Krill writes it.
-    fn from_str(s: &str) -> Result<Self, Rejection> {
-        let t = s.trim();
-        let (pfx, asn) = t
-            .split_once("=>")
-            .or_else(|| t.rsplit_once(char::is_whitespace))
-            .ok_or_else(|| parse_error(s, "expected 'PREFIX[-MAXLEN] AS<N>'"))?;
-        let (pfx, asn) = (pfx.trim(), asn.trim());
-        let asn = Asn::from_str(asn).map_err(|e| parse_error(s, e.detail))?;
-        let (p, max) = match pfx.rsplit_once('-') {
-            Some((p, m)) if !p.contains(':') || m.chars().all(|c| c.is_ascii_digit()) => {
-                let m: u8 = m.parse().map_err(|_| parse_error(s, format!("'{m}' is not a maxLength")))?;
-                (p, Some(m))
-            }
-            _ => (pfx, None),
-        };
-        let prefix = Prefix::from_str(p).map_err(|e| parse_error(s, e.detail))?;
-        let max_length = max.unwrap_or(prefix.len);
-        Ok(RoaSpec { prefix, max_length, asn })
-    }
+/// A ROA text, refused as a rejection naming it.
+pub fn parse_roa(text: &str) -> Result<RoaSpec, Rejection> {
+    RouteOrigin::from_str(text).map_err(|e| parse_error(text, e.detail))
 }
 
-impl Serialize for RoaSpec {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        RoaJson { prefix: self.prefix.to_string(), max_length: Some(self.max_length), asn: self.asn.0 }.serialize(s)
+/// The checks of ROA-10 and RFC 9582 §4.3.2.2 against the member's resources.
+pub fn check_roa(spec: &RoaSpec, held: &ResourceSet) -> Result<(), Rejection> {
+    let entry = spec.to_string();
+    if let Err(e) = spec.check_max_length() {
+        return Err(Rejection { entry, code: "bad_max_length", reason: e.detail.into_owned() });
     }
-}
-
-impl<'de> Deserialize<'de> for RoaSpec {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let j = RoaJson::deserialize(d)?;
-        let prefix = Prefix::from_str(&j.prefix).map_err(serde::de::Error::custom)?;
-        Ok(RoaSpec { prefix, max_length: j.max_length.unwrap_or(prefix.len), asn: Asn(j.asn) })
+    if !held.contains_prefix(&spec.prefix) {
+        let reason = format!("{} is not within the member's resources ({held})", spec.prefix);
+        return Err(Rejection { entry, code: "not_held", reason });
     }
-}
-
-/// The JSON form: `{"prefix": "192.0.2.0/24", "max_length": 24, "asn": 64496}`.
-#[derive(Serialize, Deserialize)]
-struct RoaJson {
-    prefix: String,
-    #[serde(default)]
-    max_length: Option<u8>,
-    asn: u32,
-}
-
-impl RoaSpec {
-    /// The checks of ROA-10 and RFC 9582 §4.3.2.2 against the member's resources.
-    pub fn check(&self, held: &ResourceSet) -> Result<(), Rejection> {
-        let entry = self.to_string();
-        let bits = self.prefix.afi.bits();
-        if self.max_length < self.prefix.len || self.max_length > bits {
-            let reason = format!("maxLength {} must lie between the prefix length {} and {bits}", self.max_length, self.prefix.len);
-            return Err(Rejection { entry, code: "bad_max_length", reason });
-        }
-        if !held.contains_prefix(&self.prefix) {
-            let reason = format!("{} is not within the member's resources ({held})", self.prefix);
-            return Err(Rejection { entry, code: "not_held", reason });
-        }
-        Ok(())
-    }
+    Ok(())
 }
 
 /// A set of additions and removals applied all or nothing.
@@ -116,7 +60,7 @@ impl RoaDelta {
                 b'-' => (true, &l[1..]),
                 _ => (false, l),
             };
-            match RoaSpec::from_str(body) {
+            match parse_roa(body) {
                 Ok(s) if remove => d.removed.push(s),
                 Ok(s) => d.added.push(s),
                 Err(e) => errors.push(Rejection { entry: line.trim().to_string(), ..e }),

@@ -180,7 +180,7 @@ fn plan_roas(held: &ResourceSet, current: &[RoaSpec], delta: &RoaDelta) -> Resul
     let mut add = BTreeSet::new();
     let mut unchanged = BTreeSet::new();
     for a in &delta.added {
-        match a.check(held) {
+        match crate::requests::check_roa(a, held) {
             Err(e) => errors.push(e),
             // Re-adding what stays (or what is removed and re-added) changes nothing.
             Ok(()) if current.contains(a) => {

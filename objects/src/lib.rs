@@ -28,6 +28,7 @@ pub mod object;
 pub mod rfc8181;
 pub mod rfc8183;
 pub mod roa;
+pub mod route_origin;
 pub mod rrdp;
 pub mod serial;
 pub mod signed_message;

@@ -63,7 +63,8 @@ pub struct Args {
 }
 
 fn spec(prefix: &str, asn: &str) -> Result<RoaSpec, String> {
-    format!("{prefix} {asn}").parse::<RoaSpec>().map_err(|e| format!("{}: {}", e.entry, e.reason))
+    let text = format!("{prefix} {asn}");
+    rpkit_ca::requests::parse_roa(&text).map_err(|e| format!("{}: {}", e.entry, e.reason))
 }
 
 pub fn run(a: Args) -> Result<ExitCode, String> {
