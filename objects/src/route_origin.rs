@@ -28,7 +28,10 @@ impl RouteOrigin {
     pub fn check_max_length(&self) -> Result<()> {
         let bits = self.prefix.afi.bits();
         if self.max_length < self.prefix.len || self.max_length > bits {
-            return reject("ROA-6", format!("maxLength {} must lie between the prefix length {} and {bits}", self.max_length, self.prefix.len));
+            return reject(
+                "ROA-6",
+                format!("maxLength {} must lie between the prefix length {} and {bits}", self.max_length, self.prefix.len),
+            );
         }
         Ok(())
     }

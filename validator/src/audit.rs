@@ -202,7 +202,8 @@ pub fn compare(expect: &Export, report: &Report) -> Vec<Difference> {
         }
     }
     let want: BTreeSet<(String, u8, u32)> = expect.roas.iter().map(|r| (normal_prefix(&r.prefix), r.max_length, r.asn)).collect();
-    let got: BTreeSet<(String, u8, u32)> = report.vrps.iter().map(|v| (v.prefix.to_string(), v.max_length, v.asn)).collect();
+    let got: BTreeSet<(String, u8, u32)> =
+        report.vrps.iter().map(|v| (v.origin.prefix.to_string(), v.origin.max_length, v.origin.asn.0)).collect();
     for (p, m, a) in want.difference(&got) {
         d("missing-vrp", format!("{p}-{m} AS{a}"), "the CA signed it but it did not validate".into());
     }

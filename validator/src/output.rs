@@ -159,9 +159,9 @@ struct Aspas<'a>(&'a Report);
 impl Serialize for Roas<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(self.0.vrps.iter().map(|v| JsonRoa {
-            asn: v.asn,
-            prefix: Shown(&v.prefix),
-            max_length: v.max_length,
+            asn: v.origin.asn.0,
+            prefix: Shown(&v.origin.prefix),
+            max_length: v.origin.max_length,
             ta: &v.ta,
             expires: v.expires.0,
         }))
@@ -190,7 +190,7 @@ impl Serialize for Aspas<'_> {
 pub fn csv(r: &Report) -> String {
     let mut s = String::from("ASN,IP Prefix,Max Length,Trust Anchor\n");
     for v in &r.vrps {
-        let _ = writeln!(s, "AS{},{},{},{}", v.asn, v.prefix, v.max_length, v.ta);
+        let _ = writeln!(s, "AS{},{},{},{}", v.origin.asn.0, v.origin.prefix, v.origin.max_length, v.ta);
     }
     s
 }
@@ -199,8 +199,8 @@ pub fn csv(r: &Report) -> String {
 pub fn openbgpd(r: &Report) -> String {
     let mut s = String::from("roa-set {\n");
     for v in &r.vrps {
-        let maxlen = if v.max_length > v.prefix.len { format!(" maxlen {}", v.max_length) } else { String::new() };
-        let _ = writeln!(s, "\t{}{maxlen} source-as {} expires {}", v.prefix, v.asn, v.expires.0);
+        let maxlen = if v.origin.max_length > v.origin.prefix.len { format!(" maxlen {}", v.origin.max_length) } else { String::new() };
+        let _ = writeln!(s, "\t{}{maxlen} source-as {} expires {}", v.origin.prefix, v.origin.asn.0, v.expires.0);
     }
     s.push_str("}\n");
     if !r.aspas.is_empty() {
@@ -220,8 +220,8 @@ pub fn bird(r: &Report) -> String {
     for (afi, table) in [(Afi::Ipv4, "roa4"), (Afi::Ipv6, "roa6")] {
         let _ = writeln!(s, "roa{} table ROAS{};", if afi == Afi::Ipv4 { 4 } else { 6 }, if afi == Afi::Ipv4 { 4 } else { 6 });
         let _ = writeln!(s, "protocol static {{\n\t{table} {{ table ROAS{}; }};", if afi == Afi::Ipv4 { 4 } else { 6 });
-        for v in r.vrps.iter().filter(|v| v.prefix.afi == afi) {
-            let _ = writeln!(s, "\troute {} max {} as {};", v.prefix, v.max_length, v.asn);
+        for v in r.vrps.iter().filter(|v| v.origin.prefix.afi == afi) {
+            let _ = writeln!(s, "\troute {} max {} as {};", v.origin.prefix, v.origin.max_length, v.origin.asn.0);
         }
         s.push_str("}\n\n");
     }

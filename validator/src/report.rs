@@ -1,15 +1,14 @@
 //! What a validation run produces: validated payloads and the problems met.
 
 use rpkit_objects::der::Time;
-use rpkit_objects::resources::Prefix;
+use rpkit_objects::route_origin::RouteOrigin;
 use serde::Serialize;
 
 /// A validated ROA payload (RFC 6811 §2; ROA-9).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Vrp {
-    pub prefix: Prefix,
-    pub max_length: u8,
-    pub asn: u32,
+    /// Prefix, maxLength and origin AS.
+    pub origin: RouteOrigin,
     /// Trust anchor name (the TAL file's stem).
     pub ta: std::sync::Arc<str>,
     /// Earliest expiry along the chain: certificates, manifest, CRL (as rpki-client).
@@ -105,16 +104,8 @@ impl Report {
 
     /// Sort, deduplicate VRPs (keeping the latest expiry) and merge ASPAs per customer.
     pub fn finish(&mut self) {
-        self.vrps.sort_by(|a, b| {
-            (&a.prefix, a.max_length, a.asn, &a.ta, std::cmp::Reverse(a.expires)).cmp(&(
-                &b.prefix,
-                b.max_length,
-                b.asn,
-                &b.ta,
-                std::cmp::Reverse(b.expires),
-            ))
-        });
-        self.vrps.dedup_by(|b, a| a.prefix == b.prefix && a.max_length == b.max_length && a.asn == b.asn && a.ta == b.ta);
+        self.vrps.sort_by(|a, b| (&a.origin, &a.ta, std::cmp::Reverse(a.expires)).cmp(&(&b.origin, &b.ta, std::cmp::Reverse(b.expires))));
+        self.vrps.dedup_by(|b, a| a.origin == b.origin && a.ta == b.ta);
         let mut merged: std::collections::BTreeMap<u32, AspaPayload> = Default::default();
         for a in self.aspas.drain(..) {
             match merged.get_mut(&a.customer) {

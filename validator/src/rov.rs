@@ -58,11 +58,11 @@ pub enum Index<'a> {
 impl<'a> Index<'a> {
     /// Borrows `vrps` when they are in prefix order (one pass), else sorts references.
     pub fn new(vrps: &'a [Vrp]) -> Self {
-        if vrps.is_sorted_by_key(|x| x.prefix) {
+        if vrps.is_sorted_by_key(|x| x.origin.prefix) {
             return Index::InOrder(vrps);
         }
         let mut v: Vec<&Vrp> = vrps.iter().collect();
-        v.sort_by_key(|x| x.prefix);
+        v.sort_by_key(|x| x.origin.prefix);
         Index::Sorted(v)
     }
 
@@ -74,12 +74,12 @@ impl<'a> Index<'a> {
             match self {
                 Index::InOrder(s) => {
                     let s: &'a [Vrp] = s;
-                    let start = s.partition_point(|v| v.prefix < p);
-                    out.extend(s[start..].iter().take_while(|v| v.prefix == p));
+                    let start = s.partition_point(|v| v.origin.prefix < p);
+                    out.extend(s[start..].iter().take_while(|v| v.origin.prefix == p));
                 }
                 Index::Sorted(s) => {
-                    let start = s.partition_point(|v| v.prefix < p);
-                    out.extend(s[start..].iter().copied().take_while(|v| v.prefix == p));
+                    let start = s.partition_point(|v| v.origin.prefix < p);
+                    out.extend(s[start..].iter().copied().take_while(|v| v.origin.prefix == p));
                 }
             }
         }
@@ -90,9 +90,9 @@ impl<'a> Index<'a> {
         let covering = self.covering(route);
         let mut v = Validity { state: State::NotFound, matched: vec![], unmatched_as: vec![], unmatched_length: vec![] };
         for vrp in covering {
-            if vrp.asn != origin || origin == 0 {
+            if vrp.origin.asn.0 != origin || origin == 0 {
                 v.unmatched_as.push(vrp);
-            } else if route.len > vrp.max_length {
+            } else if route.len > vrp.origin.max_length {
                 v.unmatched_length.push(vrp);
             } else {
                 v.matched.push(vrp);
@@ -129,7 +129,7 @@ pub fn parse_route(a: &str, b: &str) -> Result<(Prefix, u32), String> {
 }
 
 fn vrp_json(v: &Vrp) -> Value {
-    json!({"asn": format!("AS{}", v.asn), "prefix": v.prefix.to_string(), "max_length": v.max_length})
+    json!({"asn": format!("AS{}", v.origin.asn.0), "prefix": v.origin.prefix.to_string(), "max_length": v.origin.max_length})
 }
 
 /// One route in Routinator's `validated_route` JSON shape.
@@ -159,9 +159,11 @@ pub fn route_json(prefix: &str, asn: u32, v: &Validity<'_>) -> Value {
 mod tests {
     use super::*;
     use rpkit_objects::der::Time;
+    use rpkit_objects::resources::Asn;
+    use rpkit_objects::route_origin::RouteOrigin;
 
     fn vrp(p: &str, max: u8, asn: u32) -> Vrp {
-        Vrp { prefix: p.parse().unwrap(), max_length: max, asn, ta: "ta".into(), expires: Time(0) }
+        Vrp { origin: RouteOrigin { prefix: p.parse().unwrap(), max_length: max, asn: Asn(asn) }, ta: "ta".into(), expires: Time(0) }
     }
 
     #[test]

@@ -8,7 +8,9 @@
 use crate::report::{Report, RouterKey, Vrp};
 use base64::Engine;
 use rpkit_objects::der::Time;
+use rpkit_objects::resources::Asn;
 use rpkit_objects::resources::Prefix;
+use rpkit_objects::route_origin::RouteOrigin;
 use serde::Deserialize;
 
 /// The version alone, read before the rest (SLURM-13).
@@ -265,7 +267,10 @@ impl Slurm {
     /// Filters first, then assertions (SLURM-7 .. SLURM-9); `ta` names asserted payloads.
     pub fn apply(&self, r: &mut Report) {
         r.vrps.retain(|v| {
-            !self.prefix_filters.iter().any(|f| f.prefix.is_none_or(|p| p.covers(&v.prefix)) && f.asn.is_none_or(|a| a == v.asn))
+            !self
+                .prefix_filters
+                .iter()
+                .any(|f| f.prefix.is_none_or(|p| p.covers(&v.origin.prefix)) && f.asn.is_none_or(|a| a == v.origin.asn.0))
         });
         r.router_keys.retain(|k| {
             !self.bgpsec_filters.iter().any(|f| f.asn.is_none_or(|a| a == k.asn) && f.ski.as_ref().is_none_or(|s| *s == k.ski))
@@ -274,7 +279,11 @@ impl Slurm {
         let ta: std::sync::Arc<str> = "slurm".into();
         r.vrps.reserve_exact(self.prefix_assertions.len());
         for a in &self.prefix_assertions {
-            r.vrps.push(Vrp { prefix: a.prefix, max_length: a.max_length, asn: a.asn, ta: ta.clone(), expires: forever });
+            r.vrps.push(Vrp {
+                origin: RouteOrigin { prefix: a.prefix, max_length: a.max_length, asn: Asn(a.asn) },
+                ta: ta.clone(),
+                expires: forever,
+            });
         }
         for a in &self.bgpsec_assertions {
             r.router_keys.push(RouterKey { asn: a.asn, ski: a.ski.clone(), pubkey: a.pubkey.clone(), ta: ta.clone(), expires: forever });
@@ -323,7 +332,7 @@ mod tests {
     }
 
     fn vrp(p: &str, max: u8, asn: u32) -> Vrp {
-        Vrp { prefix: p.parse().unwrap(), max_length: max, asn, ta: "ta".into(), expires: Time(0) }
+        Vrp { origin: RouteOrigin { prefix: p.parse().unwrap(), max_length: max, asn: Asn(asn) }, ta: "ta".into(), expires: Time(0) }
     }
 
     #[test]
@@ -336,7 +345,7 @@ mod tests {
             ..Report::default()
         };
         s.apply(&mut r);
-        let got: Vec<String> = r.vrps.iter().map(|v| format!("{}-{} AS{}", v.prefix, v.max_length, v.asn)).collect();
+        let got: Vec<String> = r.vrps.iter().map(|v| format!("{}-{} AS{}", v.origin.prefix, v.origin.max_length, v.origin.asn.0)).collect();
         assert_eq!(got, ["192.0.0.0/16-24 AS3", "192.0.2.0/24-24 AS64496"]);
     }
 

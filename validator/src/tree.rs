@@ -18,6 +18,7 @@ use rpkit_objects::der::Time;
 use rpkit_objects::file_type::FileType;
 use rpkit_objects::resources::ResourceSet;
 use rpkit_objects::roa::Roa;
+use rpkit_objects::route_origin::RouteOrigin;
 use rpkit_objects::tal::Tal;
 use rpkit_objects::valid_ca::{Context, ValidCa};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -320,9 +321,7 @@ fn publication_point(ctx: &Ctx<'_>, node: &CaNode) -> (Report, Vec<CaNode>) {
                         let exp = expires.min(roa.signed.ee.not_after);
                         for p in &roa.content.prefixes {
                             report.vrps.push(Vrp {
-                                prefix: p.prefix,
-                                max_length: p.max_len(),
-                                asn: roa.content.asn.0,
+                                origin: RouteOrigin { prefix: p.prefix, max_length: p.max_len(), asn: roa.content.asn },
                                 ta: ctx.ta.clone(),
                                 expires: exp,
                             });

@@ -225,12 +225,11 @@ fn rtr_4_rtr_5_history_across_the_serial_wrap() {
 #[test]
 fn rtr_7_rtr_24_the_same_vrp_from_two_tas_is_one_payload() {
     use rpkit_objects::der::Time;
-    use rpkit_objects::resources::{Afi, Prefix};
+    use rpkit_objects::resources::{Afi, Asn, Prefix};
+    use rpkit_objects::route_origin::RouteOrigin;
     use rpkit_validator::report::{AspaPayload, Report, Vrp};
     let vrp = |ta: &str| Vrp {
-        prefix: Prefix::new(Afi::Ipv4, 0x0a000000, 8).unwrap(),
-        max_length: 16,
-        asn: 64496,
+        origin: RouteOrigin { prefix: Prefix::new(Afi::Ipv4, 0x0a000000, 8).unwrap(), max_length: 16, asn: Asn(64496) },
         ta: ta.into(),
         expires: Time(0),
     };

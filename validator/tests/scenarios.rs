@@ -31,7 +31,8 @@ fn run(s: &Scenario, opts: &Options) -> Report {
 fn check(s: &Scenario) -> Vec<String> {
     let r: Report = run(s, &Options::default());
     let mut problems = Vec::new();
-    let vrps: BTreeSet<String> = r.vrps.iter().map(|v| format!("{}-{} AS{}", v.prefix, v.max_length, v.asn)).collect();
+    let vrps: BTreeSet<String> =
+        r.vrps.iter().map(|v| format!("{}-{} AS{}", v.origin.prefix, v.origin.max_length, v.origin.asn.0)).collect();
     if vrps != s.vrps {
         problems.push(format!("VRPs: got {vrps:?}, want {:?}", s.vrps));
     }

@@ -63,10 +63,10 @@ impl Snapshot {
     pub fn from_report(r: &Report) -> Snapshot {
         let mut s = Snapshot::default();
         for v in &r.vrps {
-            let (len, max_len, asn) = (v.prefix.len, v.max_length, v.asn);
-            match v.prefix.afi {
-                Afi::Ipv4 => s.v4.push(V4 { addr: v.prefix.addr as u32, max_len, len, asn }),
-                Afi::Ipv6 => s.v6.push(V6 { addr: v.prefix.addr, max_len, len, asn }),
+            let (len, max_len, asn) = (v.origin.prefix.len, v.origin.max_length, v.origin.asn.0);
+            match v.origin.prefix.afi {
+                Afi::Ipv4 => s.v4.push(V4 { addr: v.origin.prefix.addr as u32, max_len, len, asn }),
+                Afi::Ipv6 => s.v6.push(V6 { addr: v.origin.prefix.addr, max_len, len, asn }),
             }
         }
         for k in &r.router_keys {

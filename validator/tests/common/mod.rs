@@ -43,7 +43,7 @@ pub fn repo() -> Repo {
 }
 
 pub fn vrps(r: &Report) -> BTreeSet<String> {
-    r.vrps.iter().map(|v| format!("{}-{} AS{}", v.prefix, v.max_length, v.asn)).collect()
+    r.vrps.iter().map(|v| format!("{}-{} AS{}", v.origin.prefix, v.origin.max_length, v.origin.asn.0)).collect()
 }
 
 pub fn uri_of(objects: &BTreeMap<String, Vec<u8>>, member: &str, ext: &str) -> String {
