@@ -3,7 +3,7 @@
 //! against a member's resources as the CA does.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use rpkit_ca::requests::RoaDelta;
+use rpkit_ca::requests::{check_roa, RoaDelta};
 use rpkit_objects::resources::ResourceSet;
 
 fuzz_target!(|data: &[u8]| {
@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
         [std::str::from_utf8(data).ok().and_then(|t| RoaDelta::parse_lines(t).ok()), serde_json::from_slice::<RoaDelta>(data).ok()];
     for d in deltas.into_iter().flatten() {
         for s in d.added.iter().chain(&d.removed) {
-            let _ = s.check(&held);
+            let _ = check_roa(s, &held);
         }
     }
 });
