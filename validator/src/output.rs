@@ -139,8 +139,10 @@ struct JsonRoa<'a> {
 #[derive(Serialize)]
 struct JsonKey<'a> {
     asn: u32,
-    ski: &'a str,
-    pubkey: &'a str,
+    /// Hex, as rpki-client writes it.
+    ski: String,
+    /// The SubjectPublicKeyInfo in standard base64.
+    pubkey: String,
     ta: &'a str,
     expires: i64,
 }
@@ -172,8 +174,8 @@ impl Serialize for Keys<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(self.0.router_keys.iter().map(|k| JsonKey {
             asn: k.asn,
-            ski: &k.ski,
-            pubkey: &k.pubkey,
+            ski: k.ski.hex(),
+            pubkey: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &k.spki),
             ta: &k.ta,
             expires: k.expires.0,
         }))

@@ -1,5 +1,6 @@
 //! What a validation run produces: validated payloads and the problems met.
 
+use rpkit_objects::crypto::KeyId;
 use rpkit_objects::der::Time;
 use rpkit_objects::route_origin::RouteOrigin;
 use serde::Serialize;
@@ -28,10 +29,9 @@ pub struct AspaPayload {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RouterKey {
     pub asn: u32,
-    /// SKI, hex.
-    pub ski: String,
-    /// SubjectPublicKeyInfo, base64.
-    pub pubkey: String,
+    pub ski: KeyId,
+    /// The SubjectPublicKeyInfo, DER (shared by the keys of one certificate).
+    pub spki: std::sync::Arc<[u8]>,
     pub ta: std::sync::Arc<str>,
     pub expires: Time,
 }
@@ -122,6 +122,6 @@ impl Report {
         }
         self.aspas = merged.into_values().collect();
         self.router_keys.sort_by(|a, b| (a.asn, &a.ski).cmp(&(b.asn, &b.ski)));
-        self.router_keys.dedup_by(|b, a| a.asn == b.asn && a.ski == b.ski && a.pubkey == b.pubkey);
+        self.router_keys.dedup_by(|b, a| a.asn == b.asn && a.ski == b.ski && a.spki == b.spki);
     }
 }

@@ -7,6 +7,7 @@
 
 use crate::report::{Report, RouterKey, Vrp};
 use base64::Engine;
+use rpkit_objects::crypto::KeyId;
 use rpkit_objects::der::Time;
 use rpkit_objects::resources::Asn;
 use rpkit_objects::resources::Prefix;
@@ -93,8 +94,7 @@ pub struct PrefixFilter {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BgpsecFilter {
     pub asn: Option<u32>,
-    /// SKI, lowercase hex.
-    pub ski: Option<String>,
+    pub ski: Option<KeyId>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -107,9 +107,9 @@ pub struct PrefixAssertion {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BgpsecAssertion {
     pub asn: u32,
-    pub ski: String,
-    /// SubjectPublicKeyInfo, standard base64 (as router keys are output).
-    pub pubkey: String,
+    pub ski: KeyId,
+    /// SubjectPublicKeyInfo, DER.
+    pub spki: std::sync::Arc<[u8]>,
 }
 
 /// One or more SLURM files, checked and combined.
@@ -133,12 +133,9 @@ fn base64url(s: &str, what: &str) -> Result<Vec<u8>, String> {
         .map_err(|e| format!("{what} {s:?} is not base64url without padding: {e} (SLURM-6)"))
 }
 
-fn ski_hex(s: &str) -> Result<String, String> {
+fn ski(s: &str) -> Result<KeyId, String> {
     let v = base64url(s, "SKI")?;
-    if v.len() != 20 {
-        return Err(format!("SKI {s:?} decodes to {} octets, not 20 (SLURM-6)", v.len()));
-    }
-    Ok(rpkit_objects::hex::lower(&v))
+    KeyId::from_slice(&v).ok_or_else(|| format!("SKI {s:?} decodes to {} octets, not 20 (SLURM-6)", v.len()))
 }
 
 fn prefix(s: &str) -> Result<Prefix, String> {
@@ -184,7 +181,7 @@ impl Slurm {
                 if b.asn.is_none() && b.ski.is_none() {
                     return Err("a bgpsecFilter needs an asn or a SKI (SLURM-3)".to_string());
                 }
-                s.bgpsec_filters.push(BgpsecFilter { asn: b.asn, ski: b.ski.as_deref().map(ski_hex).transpose()? });
+                s.bgpsec_filters.push(BgpsecFilter { asn: b.asn, ski: b.ski.as_deref().map(ski).transpose()? });
                 Ok(())
             })());
         }
@@ -205,12 +202,8 @@ impl Slurm {
                 if key.len() != 91 || key[..26] != P256_SPKI_PREFIX {
                     return Err(format!("routerPublicKey of AS{} is not a P-256 SubjectPublicKeyInfo (SLURM-6)", b.asn));
                 }
-                let ski = ski_hex(&b.ski)?;
-                s.bgpsec_assertions.push(BgpsecAssertion {
-                    asn: b.asn,
-                    ski,
-                    pubkey: base64::engine::general_purpose::STANDARD.encode(&key),
-                });
+                let ski = ski(&b.ski)?;
+                s.bgpsec_assertions.push(BgpsecAssertion { asn: b.asn, ski, spki: key.into() });
                 Ok(())
             })());
         }
@@ -286,7 +279,7 @@ impl Slurm {
             });
         }
         for a in &self.bgpsec_assertions {
-            r.router_keys.push(RouterKey { asn: a.asn, ski: a.ski.clone(), pubkey: a.pubkey.clone(), ta: ta.clone(), expires: forever });
+            r.router_keys.push(RouterKey { asn: a.asn, ski: a.ski, spki: a.spki.clone(), ta: ta.clone(), expires: forever });
         }
         r.finish();
     }

@@ -424,14 +424,12 @@ fn child_cert(ctx: &Ctx<'_>, node: &CaNode, crl: &Crl, uri: &str, der: &[u8]) ->
             })))
         }
         CertKind::Router => {
-            use base64::Engine;
-            let pubkey = base64::engine::general_purpose::STANDARD.encode(c.public_key.spki());
-            let ski = c.ski.hex();
+            let spki: Arc<[u8]> = c.public_key.spki().into();
             let mut keys = Vec::new();
             // One key per AS (ranges capped: a router certificate names a few ASes).
             for &(lo, hi) in held.asn.set.ranges() {
                 for asn in lo..=hi.min(lo.saturating_add(1000)) {
-                    keys.push(RouterKey { asn, ski: ski.clone(), pubkey: pubkey.clone(), ta: "".into(), expires: c.not_after });
+                    keys.push(RouterKey { asn, ski: c.ski, spki: spki.clone(), ta: "".into(), expires: c.not_after });
                 }
             }
             Ok(Child::Router(keys, c.not_after))

@@ -70,11 +70,7 @@ impl Snapshot {
             }
         }
         for k in &r.router_keys {
-            let ski = rpkit_objects::hex::decode(&k.ski).and_then(|b| <[u8; 20]>::try_from(b).ok());
-            let spki = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &k.pubkey).ok();
-            if let (Some(ski), Some(spki)) = (ski, spki) {
-                s.keys.push(Key { ski, spki: spki.into(), asn: k.asn });
-            }
+            s.keys.push(Key { ski: k.ski.0, spki: k.spki.clone(), asn: k.asn });
         }
         for a in &r.aspas {
             let mut p: Vec<u32> = s.aspas.get(&a.customer).map(|x| x.to_vec()).unwrap_or_default();
