@@ -15,6 +15,7 @@ use base64::Engine;
 use rpkit_objects::crypto::sha256;
 use rpkit_objects::der::Time;
 use rpkit_objects::hex;
+use rpkit_objects::rrdp::write;
 use rpkit_objects::tal::Tal;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -100,23 +101,22 @@ const EVIL_VRP: &str = "198.51.100.0/24-24 AS64511";
 
 /// An RRDP snapshot of `objects` (session [`SESSION`], serial 1).
 pub fn snapshot(objects: &BTreeMap<String, Vec<u8>>) -> Vec<u8> {
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let mut s = format!("<snapshot xmlns=\"http://www.ripe.net/rpki/rrdp\" version=\"1\" session_id=\"{SESSION}\" serial=\"1\">\n");
+    let mut w = Vec::new();
+    write::open(&mut w, "snapshot", SESSION, 1).expect("in memory");
     for (uri, der) in objects {
-        s += &format!("<publish uri=\"{uri}\">{}</publish>\n", b64.encode(der));
+        write::publish(&mut w, uri, None, der).expect("in memory");
     }
-    s += "</snapshot>\n";
-    s.into_bytes()
+    write::close(&mut w, "snapshot").expect("in memory");
+    w
 }
 
 /// An RRDP notification naming `snapshot_url` with the hash of `snapshot`.
 pub fn notification(snapshot_url: &str, snapshot: &[u8]) -> Vec<u8> {
-    format!(
-        "<notification xmlns=\"http://www.ripe.net/rpki/rrdp\" version=\"1\" session_id=\"{SESSION}\" serial=\"1\">\n\
-         <snapshot uri=\"{snapshot_url}\" hash=\"{}\"/>\n</notification>\n",
-        hex::lower(&sha256(snapshot))
-    )
-    .into_bytes()
+    let mut w = Vec::new();
+    write::open(&mut w, "notification", SESSION, 1).expect("in memory");
+    write::snapshot_ref(&mut w, snapshot_url, &sha256(snapshot)).expect("in memory");
+    write::close(&mut w, "notification").expect("in memory");
+    w
 }
 
 /// Serve `objects` as an RRDP repository under `prefix` (`/`-ended) of `base`.

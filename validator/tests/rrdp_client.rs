@@ -11,6 +11,7 @@ use common::corpus;
 use rpkit_objects::crypto::sha256;
 use rpkit_objects::hex;
 use rpkit_objects::object::Object;
+use rpkit_objects::rrdp::write;
 use rpkit_validator::http::Http;
 use rpkit_validator::rrdp::{Limits, Repo, Updated};
 use std::collections::{BTreeMap, HashMap};
@@ -157,25 +158,24 @@ fn b64(d: &[u8]) -> String {
 }
 
 fn notification(session: &str, serial: u64, snap_uri: &str, snap_hash: &[u8; 32], deltas: &[(u64, String, [u8; 32])]) -> Vec<u8> {
-    let mut s = format!(
-        "<notification xmlns=\"http://www.ripe.net/rpki/rrdp\" version=\"1\" session_id=\"{session}\" serial=\"{serial}\">\n  \
-         <snapshot uri=\"{snap_uri}\" hash=\"{}\"/>\n",
-        hex::lower(snap_hash)
-    );
+    let mut w = Vec::new();
+    write::open(&mut w, "notification", session, serial).unwrap();
+    write::snapshot_ref(&mut w, snap_uri, snap_hash).unwrap();
     for (n, uri, h) in deltas {
-        s.push_str(&format!("  <delta serial=\"{n}\" uri=\"{uri}\" hash=\"{}\"/>\n", hex::lower(h)));
+        write::delta_ref(&mut w, *n, uri, h).unwrap();
     }
-    s.push_str("</notification>\n");
-    s.into_bytes()
+    write::close(&mut w, "notification").unwrap();
+    w
 }
 
 fn snapshot(session: &str, serial: u64, objects: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut s = format!("<snapshot xmlns=\"http://www.ripe.net/rpki/rrdp\" version=\"1\" session_id=\"{session}\" serial=\"{serial}\">\n");
+    let mut w = Vec::new();
+    write::open(&mut w, "snapshot", session, serial).unwrap();
     for (uri, d) in objects {
-        s.push_str(&format!("  <publish uri=\"{uri}\">{}</publish>\n", b64(d)));
+        write::publish(&mut w, uri, None, d).unwrap();
     }
-    s.push_str("</snapshot>\n");
-    s.into_bytes()
+    write::close(&mut w, "snapshot").unwrap();
+    w
 }
 
 enum Change<'a> {
@@ -184,18 +184,16 @@ enum Change<'a> {
 }
 
 fn delta(session: &str, serial: u64, changes: &[Change<'_>]) -> Vec<u8> {
-    let mut s = format!("<delta xmlns=\"http://www.ripe.net/rpki/rrdp\" version=\"1\" session_id=\"{session}\" serial=\"{serial}\">\n");
+    let mut w = Vec::new();
+    write::open(&mut w, "delta", session, serial).unwrap();
     for c in changes {
         match c {
-            Change::Publish(uri, d, None) => s.push_str(&format!("  <publish uri=\"{uri}\">{}</publish>\n", b64(d))),
-            Change::Publish(uri, d, Some(old)) => {
-                s.push_str(&format!("  <publish uri=\"{uri}\" hash=\"{}\">{}</publish>\n", hex::lower(&sha256(old)), b64(d)))
-            }
-            Change::Withdraw(uri, old) => s.push_str(&format!("  <withdraw uri=\"{uri}\" hash=\"{}\"/>\n", hex::lower(&sha256(old)))),
+            Change::Publish(uri, d, old) => write::publish(&mut w, uri, old.map(sha256).as_ref(), d).unwrap(),
+            Change::Withdraw(uri, old) => write::withdraw(&mut w, uri, &sha256(old)).unwrap(),
         }
     }
-    s.push_str("</delta>\n");
-    s.into_bytes()
+    write::close(&mut w, "delta").unwrap();
+    w
 }
 
 const A: &str = "rsync://h.test/repo/a.roa";
