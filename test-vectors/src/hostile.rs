@@ -14,7 +14,6 @@ use crate::scenario::{Ca, PublishSpec, World};
 use base64::Engine;
 use rpkit_objects::crypto::sha256;
 use rpkit_objects::der::Time;
-use rpkit_objects::hex;
 use rpkit_objects::rrdp::write;
 use rpkit_objects::tal::Tal;
 use std::collections::{BTreeMap, BTreeSet};

@@ -6,10 +6,8 @@ mod common;
 
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
 use common::corpus;
 use rpkit_objects::crypto::sha256;
-use rpkit_objects::hex;
 use rpkit_objects::object::Object;
 use rpkit_objects::rrdp::write;
 use rpkit_validator::http::Http;
@@ -151,10 +149,6 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-fn b64(d: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(d)
 }
 
 fn notification(session: &str, serial: u64, snap_uri: &str, snap_hash: &[u8; 32], deltas: &[(u64, String, [u8; 32])]) -> Vec<u8> {
