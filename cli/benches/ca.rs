@@ -17,8 +17,7 @@
 //! (defaults 1,000 ROAs, 10,000 members, 100,000 ROAs; `--quick` 100, 50, 300). The report is
 //! printed and written to `target/bench/ca.md` (`ca-quick.md`; `ca-reissue.md`).
 
-#[path = "../tests/peers/mod.rs"]
-mod peers;
+use rpkit_test_vectors::peers;
 
 #[path = "support/rss.rs"]
 mod rss;

@@ -12,8 +12,7 @@
 //! Run (as root, like the interoperability tests): `cargo bench -p rpkit --bench rtr -- [--quick] [--runs N] [--clients N]`.
 //! The report is printed and written to `target/bench/rtr.md` (`rtr-quick.md`).
 
-#[path = "../tests/peers/mod.rs"]
-mod peers;
+use rpkit_test_vectors::peers;
 
 #[path = "support/rtr_client.rs"]
 mod rtr_client;

@@ -12,8 +12,7 @@
 //! CA keys are cached in `target/bench-keys/` between runs; the report is
 //! printed and written to `target/bench/validator-w1.md`.
 
-#[path = "../tests/peers/mod.rs"]
-mod peers;
+use rpkit_test_vectors::peers;
 
 #[path = "support/rss.rs"]
 mod rss;

@@ -8,8 +8,7 @@
 //! Afterwards the HTTP listeners must have dropped every slow client: a request
 //! head has 10 s to arrive (the server-side counterpart of PIT-18).
 
-#[path = "peers/mod.rs"]
-mod peers;
+use rpkit_test_vectors::peers;
 
 use peers::Proc;
 use serde_json::Value;

@@ -11,8 +11,7 @@
 
 #[path = "peers/hosted.rs"]
 mod hosted;
-#[path = "peers/mod.rs"]
-mod peers;
+use rpkit_test_vectors::peers;
 
 use hosted::BIN;
 use peers::Proc;

@@ -4,8 +4,7 @@
 //! certificate from its testbed parent, and withdraws the ROA when it is
 //! removed. What lands in our repository is decoded and checked.
 
-#[path = "peers/mod.rs"]
-mod peers;
+use rpkit_test_vectors::peers;
 
 use peers::Proc;
 use serde_json::Value;

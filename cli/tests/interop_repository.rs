@@ -9,8 +9,7 @@
 
 #[path = "peers/hosted.rs"]
 mod hosted;
-#[path = "peers/mod.rs"]
-mod peers;
+use rpkit_test_vectors::peers;
 
 use hosted::{first_prefix, json_vrps, run, start_publication, Aspas, Env, Vrps, BIN};
 use peers::Proc;

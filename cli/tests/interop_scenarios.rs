@@ -9,8 +9,7 @@
 //! A scenario with an earlier state is served that first, each tool keeping
 //! its cache for the second run (manifest rollback, MFT-16).
 
-#[path = "peers/mod.rs"]
-mod peers;
+use rpkit_test_vectors::peers;
 
 use peers::Proc;
 use rpkit_objects::der::Time;

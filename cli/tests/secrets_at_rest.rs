@@ -5,7 +5,7 @@
 //! whose secrets are open, naming the file and its `chmod` (or only warns, if
 //! told so); a directory of an earlier version is tightened on its first start.
 
-mod peers;
+use rpkit_test_vectors::peers;
 #[path = "peers/up.rs"]
 mod up_run;
 

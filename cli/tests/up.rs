@@ -6,7 +6,7 @@
 //! Loopback ports only: no root needed (rtrclient comes from scripts/peers.sh;
 //! under CI=true its absence fails the test).
 
-mod peers;
+use rpkit_test_vectors::peers;
 #[path = "peers/up.rs"]
 mod up_run;
 

@@ -1,10 +1,12 @@
 //! Deterministic scenarios for tests: repositories good and broken, with the
 //! outcome each must produce, and the expected results for the shared corpus
-//! (`corpus/verdicts.txt`).
+//! (`corpus/verdicts.txt`); and `peers`, the independent tools, processes and
+//! machine set-up that the interoperability tests and the benchmarks share.
 
 pub mod delegated;
 pub mod fixture;
 pub mod hostile;
 pub mod malformed;
+pub mod peers;
 pub mod scenario;
 pub mod workload;

@@ -4,12 +4,11 @@
 //! 443 and 873. Under `CI=true` anything missing fails the test; elsewhere the
 //! test is skipped with a message.
 
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
+/// The workspace's root directory.
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
