@@ -11,6 +11,7 @@ use rayon::prelude::*;
 use rpkit_objects::crypto::{OneTimeKey, Signer};
 use rpkit_objects::der::Time;
 use rpkit_objects::file_type::FileType;
+use rpkit_objects::limits::MAX_OBJECT_SIZE;
 use rpkit_objects::resources::{Asn, ResourceSet};
 use rpkit_objects::roa::{Roa, RoaContent, RoaPrefix};
 use rpkit_objects::serial::Serial;
@@ -150,16 +151,11 @@ impl RoaPlan {
     }
 }
 
-/// The largest object every validator accepts (MFT-20): rpki-client 8 refuses
-/// a larger file, and with it the whole publication point. The one limit of
-/// the CA and the validator (`rpkit_objects::limits`).
-pub use rpkit_objects::limits::MAX_OBJECT_SIZE as MAX_PUBLISHED_OBJECT;
-
 /// ROA objects one member CA may hold. Its manifest lists them all at 83
 /// octets an entry (a 44-character name and a SHA-256): 45,000 and 2,000 more
-/// entries (ASPAs, the CRL) stay under `MAX_PUBLISHED_OBJECT`. Members with
-/// many ROAs stay far below it: their ROAs hold many prefixes each (see
-/// `roa_packing`).
+/// entries (ASPAs, the CRL) stay under `MAX_OBJECT_SIZE`, the largest object
+/// every validator accepts (MFT-20). Members with many ROAs stay far below
+/// it: their ROAs hold many prefixes each (see `roa_packing`).
 pub const MAX_ROA_OBJECTS_PER_CA: usize = 45_000;
 
 /// Route origin authorizations one member may hold: twice the 100,000 of the
@@ -215,7 +211,7 @@ fn check_objects(r: Repack) -> Result<Repack> {
             "too_many_roas",
             format!(
                 "{n} ROA objects would exceed the limit of {MAX_ROA_OBJECTS_PER_CA} per member: \
-                 its manifest would outgrow the {MAX_PUBLISHED_OBJECT} octets validators accept"
+                 its manifest would outgrow the {MAX_OBJECT_SIZE} octets validators accept"
             ),
         ));
     }

@@ -190,7 +190,8 @@ fn roa_10_many_roas_are_packed_per_asn_and_every_change_validates() {
 /// the 40 hex digits of a key identifier and a 3-letter extension.
 #[test]
 fn mft_20_a_full_member_manifest_stays_under_what_validators_accept() {
-    use rpkit_ca::roas::{MAX_PUBLISHED_OBJECT, MAX_ROA_OBJECTS_PER_CA};
+    use rpkit_ca::roas::MAX_ROA_OBJECTS_PER_CA;
+    use rpkit_objects::limits::MAX_OBJECT_SIZE as MAX_PUBLISHED_OBJECT;
     use rpkit_objects::manifest::{FileAndHash, ManifestContent};
     let files = (0..MAX_ROA_OBJECTS_PER_CA + 2_000).map(|i| FileAndHash { file: format!("{i:040x}.roa"), hash: [0xa5; 32] }).collect();
     let now = Time::now();

@@ -42,26 +42,21 @@ pub enum Access {
     Admin,
 }
 
-/// Every route: path, who may call it, its methods, its handlers. The router
-/// is built from this table only, so no route lacks a declared [`Access`].
-type Entry = (&'static str, Access, &'static [&'static str], MethodRouter<AppState>);
+/// Every route: path, who may call it, its handlers. The router is built
+/// from this table only, so no route lacks a declared [`Access`].
+type Entry = (&'static str, Access, MethodRouter<AppState>);
 
 fn table() -> Vec<Entry> {
     use Access::*;
     vec![
-        ("/health", Public, &["GET"], get(|| async { "ok\n" })),
-        ("/rfc8181/{*handle}", Public, &["POST"], post(rfc8181_query)),
-        ("/api/v1/status", Admin, &["GET"], get(status)),
-        ("/api/v1/shrink-guard/allow-next", Admin, &["POST"], post(allow_next)),
-        ("/api/v1/publishers", Admin, &["GET", "POST"], get(list_publishers).post(add_publisher)),
-        ("/api/v1/publishers/{*handle}", Admin, &["GET", "DELETE"], get(publisher_response).delete(remove_publisher)),
-        ("/rrdp/{*path}", Public, &["GET"], get(rrdp_file)),
+        ("/health", Public, get(|| async { "ok\n" })),
+        ("/rfc8181/{*handle}", Public, post(rfc8181_query)),
+        ("/api/v1/status", Admin, get(status)),
+        ("/api/v1/shrink-guard/allow-next", Admin, post(allow_next)),
+        ("/api/v1/publishers", Admin, get(list_publishers).post(add_publisher)),
+        ("/api/v1/publishers/{*handle}", Admin, get(publisher_response).delete(remove_publisher)),
+        ("/rrdp/{*path}", Public, get(rrdp_file)),
     ]
-}
-
-/// The routes: path, access and methods.
-pub fn routes() -> Vec<(&'static str, Access, &'static [&'static str])> {
-    table().into_iter().map(|(p, a, m, _)| (p, a, m)).collect()
 }
 
 /// The API and RFC 8181 router (plus `/rrdp/` for plain-HTTP or local use).
@@ -70,7 +65,7 @@ pub fn router(server: Arc<PublicationServer>, admin_token: &str) -> Router {
     let state = AppState { server };
     table()
         .into_iter()
-        .fold(Router::new(), |r, (path, access, _, m)| {
+        .fold(Router::new(), |r, (path, access, m)| {
             let m = match access {
                 Access::Public => m,
                 Access::Admin => m.route_layer(axum::middleware::from_fn_with_state(admin.clone(), bearer::require_admin)),

@@ -205,10 +205,18 @@ pub fn create_dir(dir: &Path, mode: u32) -> io::Result<()> {
     }
 }
 
-/// Create (or truncate) `path` as a secret: mode 0600 from its first byte on.
-pub fn create_secret(path: &Path) -> io::Result<File> {
-    let f = OpenOptions::new().write(true).create(true).truncate(true).mode(SECRET_FILE).open(path)?;
-    // An existing file keeps its mode through open(2); the umask may have taken bits.
+/// Open `path` for writing as a secret: mode 0600 from its first byte on.
+/// `new` refuses an existing file; otherwise one is truncated (and keeps its
+/// mode through open(2), so the mode is set again).
+fn open_secret(path: &Path, new: bool) -> io::Result<File> {
+    let mut o = OpenOptions::new();
+    o.write(true).mode(SECRET_FILE);
+    if new {
+        o.create_new(true);
+    } else {
+        o.create(true).truncate(true);
+    }
+    let f = o.open(path)?;
     f.set_permissions(fs::Permissions::from_mode(SECRET_FILE))?;
     Ok(f)
 }
@@ -217,29 +225,32 @@ pub fn create_secret(path: &Path) -> io::Result<File> {
 /// it did not (before SQLite opens a database there: SQLite gives its WAL and
 /// shared-memory files the database file's mode).
 pub fn ensure_secret(path: &Path) -> io::Result<()> {
-    match OpenOptions::new().write(true).create_new(true).mode(SECRET_FILE).open(path) {
-        Ok(f) => f.set_permissions(fs::Permissions::from_mode(SECRET_FILE)),
+    match open_secret(path, true) {
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(e),
+        other => other.map(drop),
     }
 }
 
 /// Create the new file `path` as a secret; fails if it exists.
 pub fn create_new_secret(path: &Path) -> io::Result<File> {
-    let f = OpenOptions::new().write(true).create_new(true).mode(SECRET_FILE).open(path)?;
-    f.set_permissions(fs::Permissions::from_mode(SECRET_FILE))?;
-    Ok(f)
+    open_secret(path, true)
 }
 
-/// Replace `path` atomically with `data`, as a secret (written to a 0600
-/// temporary file beside it, synced, renamed).
-pub fn write_secret(path: &Path, data: &[u8]) -> io::Result<()> {
+/// Replace `path` atomically with what `write` writes: a temporary file
+/// beside it, synced, renamed, so readers never see half a file. A `secret`
+/// is 0600 from its first byte; any other file gets the usual modes.
+pub fn replace_file(path: &Path, secret: bool, write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> io::Result<()> {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = path.with_file_name(format!(".{name}.tmp"));
-    let mut f = create_secret(&tmp)?;
-    f.write_all(data)?;
+    let mut f = if secret { open_secret(&tmp, false)? } else { File::create(&tmp)? };
+    write(&mut f)?;
     f.sync_all()?;
     fs::rename(&tmp, path)
+}
+
+/// Replace `path` atomically with `data`, as a secret.
+pub fn write_secret(path: &Path, data: &[u8]) -> io::Result<()> {
+    replace_file(path, true, |w| w.write_all(data))
 }
 
 #[cfg(test)]

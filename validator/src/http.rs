@@ -4,6 +4,8 @@
 //! RRDP allows (RRDPC-13); every body bounded in bytes after inflation
 //! (RRDPC-15) and every request in time.
 
+// reqwest hides the TLS reason in an error's sources: `chain` says them.
+use rpkit_objects::error::chain;
 use std::io::Read;
 use std::time::Instant;
 
@@ -107,6 +109,3 @@ impl Http {
         Ok(out)
     }
 }
-
-/// An error with its causes (reqwest hides the TLS reason in its sources).
-pub use rpkit_objects::error::chain;

@@ -98,12 +98,16 @@ fn publisher(data: &Path, config: &CaConfig) -> Result<Arc<dyn Publisher>, Strin
     Ok(Arc::new(Rfc8181Publisher::new(identity, response)?))
 }
 
+fn no_ca(data: &Path) -> String {
+    format!("{} has no CA yet: run `rpkit ta init --data {}` first", data.display(), data.display())
+}
+
 /// Open the CA of a data directory.
 pub fn open(data: &Path) -> Result<Ca, String> {
     let cfg_path = data.join("ca.json");
     let config: CaConfig = match std::fs::read_to_string(&cfg_path) {
         Ok(t) => serde_json::from_str(&t).map_err(|e| format!("{}: {e}", cfg_path.display()))?,
-        Err(_) => return Err(format!("{} has no CA yet: run `rpkit ta init --data {}` first", data.display(), data.display())),
+        Err(_) => return Err(no_ca(data)),
     };
     let publisher = publisher(data, &config)?;
     Ca::open(Some(data), config, publisher).map_err(|e| e.to_string())
@@ -167,8 +171,9 @@ pub fn init(a: InitArgs) -> Result<ExitCode, String> {
 }
 
 pub fn serve(a: ServeArgs) -> Result<ExitCode, String> {
+    // Before the directory is checked (and made): a wrong --data makes nothing.
     if !a.data.join("ca.json").exists() {
-        return Err(format!("{} has no CA yet: run `rpkit ta init --data {}` first", a.data.display(), a.data.display()));
+        return Err(no_ca(&a.data));
     }
     permissions::open(&permissions::ca(&a.data), a.perms)?;
     let ca = Arc::new(open(&a.data)?);
