@@ -1,7 +1,7 @@
 //! Members' ASPAs: one object per customer AS listing all its providers (ASPA-8).
 
+use crate::contract::AspaSpec;
 use crate::error::{CaError, Result};
-use crate::requests::AspaSpec;
 use crate::service::{ee_spec, member_id, serial_i64, Ca};
 use crate::work::{CaRecord, Work};
 use rpkit_objects::aspa::{Aspa, AspaContent};

@@ -1,5 +1,6 @@
 //! CA errors, each with a stable machine-readable code for the API.
 
+use crate::contract::Rejection;
 use crate::publisher::PublishError;
 use rpkit_objects::error::BuildError;
 
@@ -26,14 +27,6 @@ pub enum CaError {
     Build(#[from] BuildError),
     #[error("signing: {0}")]
     Sign(#[from] rpkit_objects::crypto::SignError),
-}
-
-/// One refused entry of a bulk request, with the reason.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Rejection {
-    pub entry: String,
-    pub code: &'static str,
-    pub reason: String,
 }
 
 impl CaError {

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod aspas;
 pub mod config;
+pub mod contract;
 pub mod delegated;
 pub mod error;
 pub mod export;
@@ -19,5 +20,6 @@ pub mod store;
 pub mod work;
 
 pub use config::CaConfig;
-pub use error::{CaError, Rejection};
+pub use contract::Rejection;
+pub use error::CaError;
 pub use service::Ca;

@@ -2,9 +2,9 @@
 //! delegated-extended file as a difference against the current members.
 
 use crate::aspas::withdraw_aspa;
+use crate::contract::{ImportReport, MemberInfo, ResourceChange, RoaSpec};
 use crate::delegated;
 use crate::error::{CaError, Result};
-use crate::requests::RoaSpec;
 use crate::roas::{authorizations, roa_objects, sync_roas};
 use crate::service::Ca;
 use crate::work::{CaKind, CaRecord, NewCa, Work};
@@ -12,50 +12,7 @@ use rpkit_objects::crypto::Signer;
 use rpkit_objects::file_type::FileType;
 use rpkit_objects::resources::{Asn, ResourceSet};
 use rusqlite::{params, OptionalExtension};
-use serde::Serialize;
 use std::collections::BTreeMap;
-
-/// A member as the API shows it.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
-pub struct MemberInfo {
-    pub handle: String,
-    pub opaque_id: Option<String>,
-    pub resources: ResourceList,
-    pub ca_certificate: String,
-    pub publication_point: String,
-}
-
-/// Resources as lists of strings per kind.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
-pub struct ResourceList {
-    pub asn: Vec<String>,
-    pub ipv4: Vec<String>,
-    pub ipv6: Vec<String>,
-}
-
-impl From<&ResourceSet> for ResourceList {
-    fn from(r: &ResourceSet) -> Self {
-        ResourceList { asn: r.asn.to_strings(), ipv4: r.ipv4.to_strings(), ipv6: r.ipv6.to_strings() }
-    }
-}
-
-/// What an import or a resource change did.
-#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
-pub struct ImportReport {
-    pub added: Vec<String>,
-    pub removed: Vec<String>,
-    pub changed: Vec<ResourceChange>,
-    pub unchanged: usize,
-}
-
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
-pub struct ResourceChange {
-    pub handle: String,
-    pub added: String,
-    pub removed: String,
-    /// ROAs and ASPAs withdrawn because the member no longer holds their resources.
-    pub withdrawn: Vec<String>,
-}
 
 /// Valid member handles: also directory names in the repository.
 pub fn check_handle(h: &str) -> Result<()> {

@@ -1,20 +1,15 @@
 //! What members ask for: ROA authorizations (`192.0.2.0/24-24 AS64496`), deltas of
 //! them, and ASPA provider sets; with the checks of ROA-10 and ASPA-3/4.
 
-use crate::error::Rejection;
+use crate::contract::{Rejection, RoaDelta, RoaSpec};
 use rpkit_objects::resources::ResourceSet;
 use rpkit_objects::route_origin::RouteOrigin;
-use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-/// One route origin authorization a member asks for (the ROA-6 rule and
-/// the text and JSON forms are `RouteOrigin`'s).
-pub type RoaSpec = RouteOrigin;
-
 /// Why a ROA text is not understood.
 pub fn parse_error(text: &str, why: impl fmt::Display) -> Rejection {
-    Rejection { entry: text.to_string(), code: "malformed", reason: why.to_string() }
+    Rejection { entry: text.to_string(), code: "malformed".into(), reason: why.to_string() }
 }
 
 /// A ROA text, refused as a rejection naming it.
@@ -26,22 +21,13 @@ pub fn parse_roa(text: &str) -> Result<RoaSpec, Rejection> {
 pub fn check_roa(spec: &RoaSpec, held: &ResourceSet) -> Result<(), Rejection> {
     let entry = spec.to_string();
     if let Err(e) = spec.check_max_length() {
-        return Err(Rejection { entry, code: "bad_max_length", reason: e.detail.into_owned() });
+        return Err(Rejection { entry, code: "bad_max_length".into(), reason: e.detail.into_owned() });
     }
     if !held.contains_prefix(&spec.prefix) {
         let reason = format!("{} is not within the member's resources ({held})", spec.prefix);
-        return Err(Rejection { entry, code: "not_held", reason });
+        return Err(Rejection { entry, code: "not_held".into(), reason });
     }
     Ok(())
-}
-
-/// A set of additions and removals applied all or nothing.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RoaDelta {
-    #[serde(default)]
-    pub added: Vec<RoaSpec>,
-    #[serde(default)]
-    pub removed: Vec<RoaSpec>,
 }
 
 impl RoaDelta {
@@ -72,13 +58,6 @@ impl RoaDelta {
             Err(errors)
         }
     }
-}
-
-/// An ASPA: a customer AS of the member and its providers (ASPA-3/4).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AspaSpec {
-    pub customer: u32,
-    pub providers: Vec<u32>,
 }
 
 #[cfg(test)]

@@ -6,29 +6,46 @@
 use crate::publisher::{PublishError, Publisher};
 use rpkit_objects::bpki::Identity;
 use rpkit_objects::der::Time;
+use rpkit_objects::error::BuildError;
 use rpkit_objects::rfc8181::{ChangeSet, ErrorCode, Query, QueryPdu, Reply};
 use rpkit_objects::rfc8183::{PublisherRequest, RepositoryResponse};
 use rpkit_objects::signed_message::SignedMessage;
 use rpkit_serve::data_dir;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 const CONTENT_TYPE: &str = "application/rpki-publication";
 
+/// Why the CA's publisher identity could not be loaded or made.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    /// The files are there but do not make an identity (RFC 8183 §1).
+    #[error("{}: {source}", dir.display())]
+    Invalid { dir: PathBuf, source: BuildError },
+    #[error("creating the publisher identity: {0}")]
+    Create(#[source] BuildError),
+}
+
 /// Load the identity kept in `dir` (`id.key`, `id-ee.key`, `id.cer`), creating it on first use.
-pub fn load_identity(dir: &Path) -> Result<Identity, String> {
+pub fn load_identity(dir: &Path) -> Result<Identity, IdentityError> {
+    fn io(path: &Path) -> impl FnOnce(std::io::Error) -> IdentityError + '_ {
+        move |source| IdentityError::Io { path: path.to_path_buf(), source }
+    }
     let (k, e, c) = (dir.join("id.key"), dir.join("id-ee.key"), dir.join("id.cer"));
     if c.exists() {
-        let read = |p: &Path| std::fs::read(p).map_err(|err| format!("{}: {err}", p.display()));
-        return Identity::from_parts(&read(&k)?, &read(&e)?, &read(&c)?).map_err(|err| format!("{}: {err}", dir.display()));
+        let read = |p: &Path| std::fs::read(p).map_err(io(p));
+        return Identity::from_parts(&read(&k)?, &read(&e)?, &read(&c)?)
+            .map_err(|source| IdentityError::Invalid { dir: dir.to_path_buf(), source });
     }
-    data_dir::create_dir(dir, data_dir::PRIVATE_DIR).map_err(|err| format!("{}: {err}", dir.display()))?;
-    let id = Identity::create().map_err(|err| err.to_string())?;
-    let (key, ee, cert) = id.to_parts().map_err(|err| err.to_string())?;
+    data_dir::create_dir(dir, data_dir::PRIVATE_DIR).map_err(io(dir))?;
+    let id = Identity::create().map_err(IdentityError::Create)?;
+    let (key, ee, cert) = id.to_parts().map_err(IdentityError::Create)?;
     // The certificate last: its presence says the identity is complete.
     for (p, bytes, secret) in [(&k, key, true), (&e, ee, true), (&c, cert, false)] {
         let written = if secret { data_dir::write_secret(p, &bytes) } else { std::fs::write(p, bytes) };
-        written.map_err(|err| format!("{}: {err}", p.display()))?;
+        written.map_err(io(p))?;
     }
     Ok(id)
 }
@@ -47,11 +64,11 @@ pub struct Rfc8181Publisher {
 
 impl Rfc8181Publisher {
     /// Must be created outside an async runtime (it holds a blocking HTTP client).
-    pub fn new(identity: Identity, repository: RepositoryResponse) -> Result<Self, String> {
+    pub fn new(identity: Identity, repository: RepositoryResponse) -> Result<Self, PublishError> {
         let http = reqwest::blocking::Client::builder()
             .timeout(std::time::Duration::from_secs(600))
             .build()
-            .map_err(|e| format!("HTTP client: {e}"))?;
+            .map_err(|e| PublishError::Unavailable(format!("HTTP client: {e}")))?;
         Ok(Rfc8181Publisher { identity, repository, http })
     }
 

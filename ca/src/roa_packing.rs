@@ -11,7 +11,7 @@
 //! lost an authorization, or one that takes an addition because it has room.
 
 use crate::config::CaConfig;
-use crate::requests::RoaSpec;
+use crate::contract::RoaSpec;
 use rpkit_objects::resources::Asn;
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -2,8 +2,8 @@
 //! (ROA-10), applied as all-or-nothing deltas, packed into objects (one prefix
 //! per ROA by default, RFC 9455; see `roa_packing`), signed on all cores.
 
-use crate::error::{CaError, Rejection, Result};
-use crate::requests::{RoaDelta, RoaSpec};
+use crate::contract::{Rejection, RoaDelta, RoaInfo, RoaReport, RoaSpec};
+use crate::error::{CaError, Result};
 use crate::roa_packing::{repack, Packing, Repack};
 use crate::service::{ee_spec, member_id, serial_i64, Ca};
 use crate::work::{CaKind, CaRecord, Work};
@@ -17,28 +17,7 @@ use rpkit_objects::roa::{Roa, RoaContent, RoaPrefix};
 use rpkit_objects::serial::Serial;
 use rpkit_objects::signed_object::EeSpec;
 use rusqlite::{params, Connection};
-use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
-
-/// A published ROA.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
-pub struct RoaInfo {
-    pub prefix: String,
-    pub max_length: u8,
-    pub asn: u32,
-    pub uri: String,
-    pub not_after: String,
-}
-
-/// What a ROA change did.
-#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
-pub struct RoaReport {
-    pub added: Vec<String>,
-    pub removed: Vec<String>,
-    /// Additions already in place (idempotent).
-    pub unchanged: Vec<String>,
-    pub dry_run: bool,
-}
 
 impl Ca {
     // --- ROAs --------------------------------------------------------------------
@@ -170,7 +149,7 @@ fn plan_roas(held: &ResourceSet, current: &[RoaSpec], delta: &RoaDelta) -> Resul
     let mut errors = Vec::new();
     for r in &removed {
         if !current.contains(r) {
-            errors.push(Rejection { entry: r.to_string(), code: "not_found", reason: "no such ROA to remove".into() });
+            errors.push(Rejection { entry: r.to_string(), code: "not_found".into(), reason: "no such ROA to remove".into() });
         }
     }
     let mut add = BTreeSet::new();

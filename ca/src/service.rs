@@ -4,10 +4,10 @@
 
 use crate::aspas::{issue_aspa, parse_providers, withdraw_aspa};
 use crate::config::CaConfig;
+use crate::contract::AspaSpec;
 use crate::error::{CaError, Result};
 use crate::members::reissue_ca_cert;
 use crate::publisher::{Change, ChangeSet, Publisher};
-use crate::requests::AspaSpec;
 use crate::roas::{issue_roas, roa_object, withdraw_roa_object};
 use crate::work::{CaKind, CaRecord, NewCa, Work};
 use rpkit_objects::crypto::{KeyPair, Signer, SoftSigner};

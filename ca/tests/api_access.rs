@@ -7,8 +7,8 @@
 use reqwest::blocking::Client;
 use reqwest::Method;
 use rpkit_ca::api::{self, Access, AppState};
+use rpkit_ca::contract::{AspaSpec, RoaDelta};
 use rpkit_ca::publisher::MemoryPublisher;
-use rpkit_ca::requests::{AspaSpec, RoaDelta};
 use rpkit_ca::{Ca, CaConfig};
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -87,7 +87,7 @@ fn concrete(path: &str) -> String {
 fn routed(s: &Server) -> Vec<(String, Method, Access)> {
     let table = api::routes();
     let mut out = Vec::new();
-    let paths: BTreeSet<&str> = table.iter().map(|(p, _, _)| *p).collect();
+    let paths: BTreeSet<&str> = table.iter().map(|(p, _, _)| p.as_str()).collect();
     for path in paths {
         for m in &METHODS {
             let declared: Vec<Access> =

@@ -3,8 +3,8 @@
 
 mod repo_check;
 
+use rpkit_ca::contract::{AspaSpec, RoaDelta};
 use rpkit_ca::publisher::MemoryPublisher;
-use rpkit_ca::requests::{AspaSpec, RoaDelta};
 use rpkit_ca::{Ca, CaConfig, CaError};
 use rpkit_objects::der::Time;
 use rpkit_objects::resources::ResourceSet;
@@ -214,7 +214,7 @@ fn bad_requests_change_nothing() {
     let before = e.publisher.snapshot();
     let numbers = e.ca.numbers("isp").unwrap();
     let rejected = |lines: &str| match e.ca.apply_roas("isp", &roas(lines), false) {
-        Err(CaError::Rejected(v)) => v.iter().map(|r| r.code).collect::<Vec<_>>(),
+        Err(CaError::Rejected(v)) => v.iter().map(|r| r.code.to_string()).collect::<Vec<_>>(),
         other => panic!("{lines}: {other:?}"),
     };
     assert_eq!(rejected("10.2.0.0/16 AS64500"), ["not_held"]);

@@ -1,26 +1,27 @@
 //! Online backups of the SQLite state (`rpkit ca backup`, `rpkit publication
 //! backup`): `VACUUM INTO` writes a consistent copy while the server runs.
 
+use crate::error::{CliError, Result};
 use std::path::Path;
 
 /// Copy the database `db` to the new file `out`.
-pub fn sqlite(db: &Path, out: &Path) -> Result<(), String> {
+pub fn sqlite(db: &Path, out: &Path) -> Result<()> {
     if !db.exists() {
-        return Err(format!("{}: no such database", db.display()));
+        return Err(CliError::input(format!("{}: no such database", db.display())));
     }
-    let target = out.to_str().ok_or_else(|| format!("{}: not a UTF-8 path", out.display()))?;
-    let conn = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .map_err(|e| format!("{}: {e}", db.display()))?;
-    conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(|e| e.to_string())?;
+    let target = out.to_str().ok_or_else(|| CliError::input(format!("{}: not a UTF-8 path", out.display())))?;
+    let database = |source| CliError::Database { path: db.to_path_buf(), source };
+    let conn = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(database)?;
+    conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(database)?;
     // The copy holds the private keys: made 0600 before a byte is in it
     // (VACUUM INTO fills an empty file), and never over an existing file.
     rpkit_serve::data_dir::create_new_secret(out).map_err(|e| match e.kind() {
-        std::io::ErrorKind::AlreadyExists => format!("{} exists: a backup never overwrites a file", out.display()),
-        _ => format!("{}: {e}", out.display()),
+        std::io::ErrorKind::AlreadyExists => CliError::input(format!("{} exists: a backup never overwrites a file", out.display())),
+        _ => CliError::io(out, e),
     })?;
     if let Err(e) = conn.execute("VACUUM INTO ?1", [target]) {
         let _ = std::fs::remove_file(out);
-        return Err(format!("backing up {}: {e}", db.display()));
+        return Err(database(e).during(format!("backing up into {}", out.display())));
     }
     Ok(())
 }

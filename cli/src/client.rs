@@ -1,8 +1,11 @@
 //! A small blocking client for the CA's REST API, shared by the member and
 //! operator commands: `--server`/`RPKIT_SERVER`, `--token`/`RPKIT_TOKEN`.
+//! Bodies are the types of `rpkit_ca::contract`, both ways.
 
+use rpkit_ca::contract::{ErrorBody, Whoami};
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde::Serialize;
+use std::fmt;
 
 #[derive(clap::Args, Clone)]
 pub struct ApiArgs {
@@ -14,96 +17,131 @@ pub struct ApiArgs {
     pub token: Option<String>,
 }
 
+/// Why a call to the CA's API failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("no token: pass --token or set RPKIT_TOKEN")]
+    NoToken,
+    #[error("HTTP client: {0}")]
+    Client(#[source] reqwest::Error),
+    /// No answer: the server is down, the address is wrong, the connection broke.
+    #[error("cannot reach the {service} at {base}: {source}")]
+    Unreachable { service: &'static str, base: String, source: reqwest::Error },
+    /// The CA answered with an error in its format.
+    #[error("{0}")]
+    Refused(Refusal),
+    /// The CA (or something in front of it) answered an error not in its format.
+    #[error("HTTP {status}: {text}")]
+    Status { status: u16, text: String },
+    /// A success whose body is not the contract's type.
+    #[error("unexpected answer from the CA: {0}")]
+    Unexpected(#[source] serde_json::Error),
+    #[error("the admin token needs --member HANDLE")]
+    NeedsMember,
+    #[error("this token belongs to member '{token}', not '{asked}'")]
+    OtherMember { token: String, asked: String },
+}
+
+/// An error answer: the server's reason, each rejected entry on its own line.
+#[derive(Debug)]
+pub struct Refusal {
+    pub status: u16,
+    pub body: ErrorBody,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.body.message)?;
+        for r in &self.body.rejected {
+            write!(f, "\n  {}: {} ({})", r.entry, r.reason, r.code)?;
+        }
+        write!(f, " [{}, HTTP {}]", self.body.code, self.status)
+    }
+}
+
+type Result<T, E = ClientError> = std::result::Result<T, E>;
+
 pub struct Client {
     http: reqwest::blocking::Client,
     base: String,
     token: String,
 }
 
-/// A failed call: the server's reason, and each rejected entry on its own line.
-pub fn describe(status: u16, body: &str) -> String {
-    match serde_json::from_str::<Value>(body) {
-        Ok(v) => {
-            let mut s = v["message"].as_str().unwrap_or(body).to_string();
-            if let Some(rej) = v["rejected"].as_array() {
-                for r in rej {
-                    s.push_str(&format!(
-                        "\n  {}: {} ({})",
-                        r["entry"].as_str().unwrap_or(""),
-                        r["reason"].as_str().unwrap_or(""),
-                        r["code"].as_str().unwrap_or("")
-                    ));
-                }
-            }
-            format!("{s} [{}, HTTP {status}]", v["code"].as_str().unwrap_or("error"))
-        }
-        Err(_) => format!("HTTP {status}: {}", body.trim()),
-    }
-}
-
 impl Client {
-    pub fn new(a: &ApiArgs) -> Result<Self, String> {
-        let token = a.token.clone().ok_or("no token: pass --token or set RPKIT_TOKEN")?;
+    pub fn new(a: &ApiArgs) -> Result<Self> {
+        let token = a.token.clone().ok_or(ClientError::NoToken)?;
         // Bulk changes (an import of thousands of members) take minutes.
-        let http = reqwest::blocking::Client::builder().timeout(std::time::Duration::from_secs(1800)).build().map_err(|e| e.to_string())?;
+        let http =
+            reqwest::blocking::Client::builder().timeout(std::time::Duration::from_secs(1800)).build().map_err(ClientError::Client)?;
         Ok(Client { http, base: a.server.trim_end_matches('/').to_string(), token })
     }
 
-    fn send(&self, rb: reqwest::blocking::RequestBuilder) -> Result<(String, Option<String>), String> {
-        let resp = rb.bearer_auth(&self.token).send().map_err(|e| format!("cannot reach the CA at {}: {e}", self.base))?;
+    /// The body and `ETag` of a successful answer.
+    fn send(&self, rb: reqwest::blocking::RequestBuilder) -> Result<(String, Option<String>)> {
+        let unreachable = |source| ClientError::Unreachable { service: "CA", base: self.base.clone(), source };
+        let resp = rb.bearer_auth(&self.token).send().map_err(unreachable)?;
         let status = resp.status().as_u16();
         let etag = resp.headers().get("etag").and_then(|v| v.to_str().ok()).map(str::to_string);
-        let body = resp.text().map_err(|e| e.to_string())?;
+        let text = resp.text().map_err(unreachable)?;
         if !(200..300).contains(&status) {
-            return Err(describe(status, &body));
+            return Err(match serde_json::from_str::<ErrorBody>(&text) {
+                Ok(body) => ClientError::Refused(Refusal { status, body }),
+                Err(_) => ClientError::Status { status, text: text.trim().to_string() },
+            });
         }
-        Ok((body, etag))
+        Ok((text, etag))
     }
 
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
-    pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, String> {
-        let (body, _) = self.send(self.http.get(self.url(path)))?;
-        serde_json::from_str(&body).map_err(|e| format!("unexpected answer from the CA: {e}"))
+    fn decode<T: DeserializeOwned>(text: &str) -> Result<T> {
+        // A 204 has no body: `()` and `Option` read it as null.
+        serde_json::from_str(if text.is_empty() { "null" } else { text }).map_err(ClientError::Unexpected)
     }
 
-    pub fn get_with_etag<T: DeserializeOwned>(&self, path: &str) -> Result<(T, Option<String>), String> {
-        let (body, etag) = self.send(self.http.get(self.url(path)))?;
-        Ok((serde_json::from_str(&body).map_err(|e| format!("unexpected answer from the CA: {e}"))?, etag))
+    pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
+        Self::decode(&self.send(self.http.get(self.url(path)))?.0)
     }
 
-    pub fn send_json(&self, method: reqwest::Method, path: &str, body: &Value, if_match: Option<&str>) -> Result<Value, String> {
+    pub fn get_with_etag<T: DeserializeOwned>(&self, path: &str) -> Result<(T, Option<String>)> {
+        let (text, etag) = self.send(self.http.get(self.url(path)))?;
+        Ok((Self::decode(&text)?, etag))
+    }
+
+    /// `method` with a JSON body, applied only to the state `if_match` names.
+    pub fn send_json<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &B,
+        if_match: Option<&str>,
+    ) -> Result<T> {
         let mut rb = self.http.request(method, self.url(path)).json(body);
         if let Some(e) = if_match {
             rb = rb.header("If-Match", e);
         }
-        let (body, _) = self.send(rb)?;
-        if body.is_empty() {
-            return Ok(Value::Null);
-        }
-        serde_json::from_str(&body).map_err(|e| format!("unexpected answer from the CA: {e}"))
+        Self::decode(&self.send(rb)?.0)
     }
 
-    pub fn post_text(&self, path: &str, body: String) -> Result<Value, String> {
-        let (body, _) = self.send(self.http.post(self.url(path)).body(body))?;
-        serde_json::from_str(&body).map_err(|e| format!("unexpected answer from the CA: {e}"))
+    pub fn post_text<T: DeserializeOwned>(&self, path: &str, body: String) -> Result<T> {
+        Self::decode(&self.send(self.http.post(self.url(path)).body(body))?.0)
     }
 
-    pub fn delete(&self, path: &str) -> Result<(), String> {
+    pub fn delete(&self, path: &str) -> Result<()> {
         self.send(self.http.delete(self.url(path))).map(|_| ())
     }
 
     /// The member this token belongs to, or `member` when the admin acts for one.
-    pub fn member(&self, member: Option<&str>) -> Result<String, String> {
-        let who: Value = self.get("/api/v1/whoami")?;
-        match (who["member"].as_str(), member) {
-            (Some(h), None) => Ok(h.to_string()),
-            (Some(h), Some(m)) if h == m => Ok(h.to_string()),
-            (Some(h), Some(m)) => Err(format!("this token belongs to member '{h}', not '{m}'")),
+    pub fn member(&self, member: Option<&str>) -> Result<String> {
+        let who: Whoami = self.get("/api/v1/whoami")?;
+        match (who.member, member) {
+            (Some(h), None) => Ok(h),
+            (Some(h), Some(m)) if h == m => Ok(h),
+            (Some(h), Some(m)) => Err(ClientError::OtherMember { token: h, asked: m.to_string() }),
             (None, Some(m)) => Ok(m.to_string()),
-            (None, None) => Err("the admin token needs --member HANDLE".into()),
+            (None, None) => Err(ClientError::NeedsMember),
         }
     }
 }

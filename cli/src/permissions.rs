@@ -50,12 +50,12 @@ pub fn up(data: &Path) -> DataDir {
 
 /// Open (creating if needed) a data directory under the operator's switch;
 /// what was tightened or left open is said on stderr.
-pub fn open(dir: &DataDir, args: PermissionArgs) -> Result<(), String> {
+pub fn open(dir: &DataDir, args: PermissionArgs) -> crate::error::Result<()> {
     let strictness = match args.permissions {
         Mode::Strict => Strictness::Refuse,
         Mode::Warn => Strictness::Warn,
     };
-    let opened = dir.open(strictness).map_err(|e| e.to_string())?;
+    let opened = dir.open(strictness)?;
     for t in &opened.tightened {
         eprintln!("rpkit: {}: mode {:04o} tightened to {:04o} (written by an earlier version)", t.path.display(), t.mode, t.fixed_mode());
     }

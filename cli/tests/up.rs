@@ -227,6 +227,10 @@ fn guide_blocks() -> Vec<(String, String)> {
 
 #[test]
 fn readme_guides_run_against_rpkit_up() {
+    // The guides drive the peer tools (rtrclient, StayRTR, rpki-client).
+    if peers::prepare().is_none() {
+        return;
+    }
     let blocks = guide_blocks();
     let headings: BTreeSet<&str> = blocks.iter().map(|(h, _)| h.as_str()).collect();
     for role in ["RIR operator", "Member", "Router operator", "Auditor"] {

@@ -3,7 +3,8 @@
 //! against a member's resources as the CA does.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use rpkit_ca::requests::{check_roa, RoaDelta};
+use rpkit_ca::contract::RoaDelta;
+use rpkit_ca::requests::check_roa;
 use rpkit_objects::resources::ResourceSet;
 
 fuzz_target!(|data: &[u8]| {

@@ -56,7 +56,7 @@ impl AspaContent {
     pub fn decode(content: &[u8]) -> Result<Self> {
         let mut outer = Reader::new(content);
         let mut r = outer.sequence("ASProviderAttestation")?;
-        outer.finish().map_err(|e| Error::new("CMS-3", e.detail))?;
+        outer.finish().map_err(|e| e.with_rule("CMS-3"))?;
         let mut v = r
             .optional(Tag::ctx_cons(0))?
             .map(|t| r.child(t.value))

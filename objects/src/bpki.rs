@@ -5,7 +5,7 @@
 
 use crate::crypto::{sha256_with_rsa, KeyId, PublicKey, Signer};
 use crate::der::{self, Reader, Tag, Time};
-use crate::error::{reject, BuildError, Error, Result};
+use crate::error::{reject, BuildError, Error, Kind, Result};
 use crate::name::Name;
 use crate::oid;
 use crate::serial::Serial;
@@ -110,12 +110,15 @@ impl IdCert {
         if self.ski != self.public_key.key_id() {
             return reject(RULE, "subjectKeyIdentifier does not match the key");
         }
-        self.verify_issued_by(&self.public_key).map_err(|_| Error::new(RULE, "the identity certificate's self-signature does not verify"))
+        self.verify_issued_by(&self.public_key)
+            .map_err(|_| Error::new(RULE, "the identity certificate's self-signature does not verify").of_kind(Kind::Signature))
     }
 
     /// Check the signature under `issuer`'s key.
     pub fn verify_issued_by(&self, issuer: &PublicKey) -> Result<()> {
-        issuer.verify(&self.der[self.tbs.clone()], &self.signature).map_err(|_| Error::new(RULE, "certificate signature does not verify"))
+        issuer
+            .verify(&self.der[self.tbs.clone()], &self.signature)
+            .map_err(|_| Error::new(RULE, "certificate signature does not verify").of_kind(Kind::Signature))
     }
 
     pub fn is_current(&self, now: Time) -> bool {

@@ -4,7 +4,7 @@
 use crate::cert::Cert;
 use crate::crypto::{sha256_with_rsa, KeyId, PublicKey, Signer};
 use crate::der::{self, Reader, Tag, Time};
-use crate::error::{reject, BuildError, Error, Result};
+use crate::error::{reject, reject_as, BuildError, Error, Kind, Result};
 use crate::name::Name;
 use crate::oid;
 use crate::serial::Serial;
@@ -125,7 +125,7 @@ impl Crl {
     /// Verify the signature with the issuing CA's key (CRL-6).
     pub fn verify_signature(&self, key: &PublicKey) -> Result<()> {
         key.verify(&self.der[self.tbs.clone()], &self.signature)
-            .map_err(|_| Error::new("CRL-6", "CRL signature does not verify with the CA's key"))
+            .map_err(|_| Error::new("CRL-6", "CRL signature does not verify with the CA's key").of_kind(Kind::Signature))
     }
 
     /// Is the certificate with `serial` revoked (PATH-5)? O(1).
@@ -141,7 +141,7 @@ impl Crl {
             return reject("CRL-2", "the CRL is not issued by this CA");
         }
         if now < self.this_update || now > self.next_update {
-            return reject("MFT-13", format!("the CRL is not current (nextUpdate {})", self.next_update.rfc3339()));
+            return reject_as(Kind::Time, "MFT-13", format!("the CRL is not current (nextUpdate {})", self.next_update.rfc3339()));
         }
         Ok(())
     }

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// Every object the CA publishes and every authorisation behind them.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Export {
     /// When the export was taken (RFC 3339).
     pub generated: String,
@@ -16,6 +17,7 @@ pub struct Export {
 /// A published file: where, its SHA-256 (hex) and the CA whose point holds it
 /// (empty for the TA certificate).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct ExportObject {
     pub uri: String,
     pub sha256: String,
@@ -24,6 +26,7 @@ pub struct ExportObject {
 
 /// One ROA prefix a CA has signed.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct ExportRoa {
     pub ca: String,
     pub asn: u32,
@@ -34,6 +37,7 @@ pub struct ExportRoa {
 
 /// One ASPA a CA has signed.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct ExportAspa {
     pub ca: String,
     pub customer: u32,

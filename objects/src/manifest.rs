@@ -2,7 +2,7 @@
 //! checks, and building a signed manifest.
 
 use crate::der::{self, Reader, Tag, Time, DER};
-use crate::error::{reject, BuildError, Error, Result};
+use crate::error::{reject, reject_as, BuildError, Error, Kind, Result};
 use crate::limits::MAX_MANIFEST_ENTRIES as MAX_ENTRIES;
 use crate::oid;
 use crate::resources::CertResources;
@@ -61,7 +61,7 @@ impl ManifestContent {
     pub fn decode(content: &[u8]) -> Result<Self> {
         let mut outer = Reader::new(content);
         let mut r = outer.sequence("Manifest")?;
-        outer.finish().map_err(|e| Error::new("CMS-3", e.detail))?;
+        outer.finish().map_err(|e| e.with_rule("CMS-3"))?;
         if let Some(v) = r.optional(Tag::ctx_cons(0))? {
             let mut vr = r.child(v.value)?;
             if vr.integer("version")?.is_zero() {
@@ -137,14 +137,14 @@ impl Manifest {
             return reject("MFT-16", "the manifest's signedObject URI is not the CA's rpkiManifest (RFC 9981 §4)");
         }
         if now < self.content.this_update {
-            return reject("MFT-13", "the manifest's thisUpdate is in the future (RFC 9286 §6.3)");
+            return reject_as(Kind::Time, "MFT-13", "the manifest's thisUpdate is in the future (RFC 9286 §6.3)");
         }
         if now > self.content.next_update {
             let next = self.content.next_update.rfc3339();
-            return reject("MFT-13", format!("the manifest is stale: nextUpdate {next} has passed (RFC 9286 §6.3)"));
+            return reject_as(Kind::Time, "MFT-13", format!("the manifest is stale: nextUpdate {next} has passed (RFC 9286 §6.3)"));
         }
         if !ee.is_current(now) {
-            return reject("CERT-6", "the manifest's EE certificate is not valid now");
+            return reject_as(Kind::Time, "CERT-6", "the manifest's EE certificate is not valid now");
         }
         Ok(())
     }

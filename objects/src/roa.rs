@@ -61,7 +61,7 @@ impl RoaContent {
     pub fn decode(content: &[u8], warnings: &mut Vec<Error>) -> Result<Self> {
         let mut outer = Reader::new(content);
         let mut r = outer.sequence("RouteOriginAttestation")?;
-        outer.finish().map_err(|e| Error::new("CMS-3", e.detail))?;
+        outer.finish().map_err(|e| e.with_rule("CMS-3"))?;
         if let Some(v) = r.optional(Tag::ctx_cons(0))? {
             let mut vr = r.child(v.value)?;
             let ver = vr.integer("version")?;

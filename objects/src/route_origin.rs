@@ -68,11 +68,31 @@ impl FromStr for RouteOrigin {
 
 /// The JSON form.
 #[derive(Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema), schema(as = RouteOrigin))]
 struct Json {
+    /// `192.0.2.0/24`, `2001:db8::/32`.
+    #[cfg_attr(feature = "schema", schema(example = "192.0.2.0/24"))]
     prefix: String,
+    /// The prefix's own length when absent (ROA-6).
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schema(example = 24))]
     max_length: Option<u8>,
+    #[cfg_attr(feature = "schema", schema(example = 64496))]
     asn: u32,
+}
+
+#[cfg(feature = "schema")]
+impl utoipa::PartialSchema for RouteOrigin {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        <Json as utoipa::PartialSchema>::schema()
+    }
+}
+
+#[cfg(feature = "schema")]
+impl utoipa::ToSchema for RouteOrigin {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "RouteOrigin".into()
+    }
 }
 
 impl Serialize for RouteOrigin {

@@ -6,7 +6,7 @@ use crate::bpki::{self, IdCert};
 use crate::crl::{Crl, CrlBuilder};
 use crate::crypto::{read_algorithm, sha256, KeyId, Signer};
 use crate::der::{self, Reader, Tag, Time};
-use crate::error::{reject, BuildError, Error, Result};
+use crate::error::{reject, reject_as, BuildError, Error, Kind, Result};
 use crate::name::Name;
 use crate::oid;
 use crate::serial::Serial;
@@ -31,7 +31,7 @@ pub struct SignedMessage {
 
 impl SignedMessage {
     pub fn decode(bytes: &[u8]) -> Result<Self> {
-        let ci = Reader::single(bytes).map_err(|e| Error::new(RULE, e.detail))?;
+        let ci = Reader::single(bytes).map_err(|e| e.with_rule(RULE))?;
         if ci.tag != Tag::SEQUENCE {
             return reject(RULE, "ContentInfo is not a SEQUENCE");
         }
@@ -130,23 +130,27 @@ impl SignedMessage {
     /// (when present) issued by `identity` and not revoking the EE certificate.
     pub fn verify(&self, identity: &IdCert, now: Time) -> Result<()> {
         if sha256(&self.content).as_slice() != self.message_digest.as_slice() {
-            return reject(RULE, "message digest does not match the content");
+            return reject_as(Kind::Signature, RULE, "message digest does not match the content");
         }
         if self.sid != self.ee.ski.0 {
             return reject(RULE, "signer identifier does not match the EE certificate");
         }
-        self.ee.public_key.verify(&self.signed_attrs, &self.signature).map_err(|_| Error::new(RULE, "signature does not verify"))?;
+        self.ee
+            .public_key
+            .verify(&self.signed_attrs, &self.signature)
+            .map_err(|_| Error::new(RULE, "signature does not verify").of_kind(Kind::Signature))?;
         self.ee
             .verify_issued_by(&identity.public_key)
-            .map_err(|_| Error::new(RULE, "the EE certificate was not issued by the sender's identity"))?;
+            .map_err(|_| Error::new(RULE, "the EE certificate was not issued by the sender's identity").of_kind(Kind::Signature))?;
         if self.ee.ca {
             return reject(RULE, "the signing certificate is a CA certificate");
         }
         if now.0 + SKEW_SECS < self.ee.not_before.0 || now.0 - SKEW_SECS > self.ee.not_after.0 {
-            return reject(RULE, "the EE certificate is not valid now");
+            return Err(Error::new(RULE, "the EE certificate is not valid now").of_kind(Kind::Time));
         }
         if let Some(crl) = &self.crl {
-            crl.verify_signature(&identity.public_key).map_err(|_| Error::new(RULE, "the CRL was not issued by the sender's identity"))?;
+            crl.verify_signature(&identity.public_key)
+                .map_err(|_| Error::new(RULE, "the CRL was not issued by the sender's identity").of_kind(Kind::Signature))?;
             if crl.is_revoked(&self.ee.serial) {
                 return reject(RULE, "the EE certificate is revoked");
             }

@@ -5,7 +5,7 @@
 use crate::cert::{Cert, CertBuilder, CertKind, SiaSpec};
 use crate::crypto::{read_algorithm, sha256, KeyId, OneTimeKey, Signer};
 use crate::der::{self, Reader, Tag, Time};
-use crate::error::{reject, BuildError, Error, Result};
+use crate::error::{reject, reject_as, BuildError, Error, Kind, Result};
 use crate::limits::MAX_OBJECT_SIZE;
 use crate::name::Name;
 use crate::oid;
@@ -35,7 +35,7 @@ impl SignedObject {
         if bytes.len() > MAX_OBJECT_SIZE {
             return reject("MFT-20", format!("object of {} octets exceeds {MAX_OBJECT_SIZE}", bytes.len()));
         }
-        let ci = Reader::single(bytes).map_err(|e| Error::new("CMS-1", e.detail))?;
+        let ci = Reader::single(bytes).map_err(|e| e.with_rule("CMS-1"))?;
         if ci.tag != Tag::SEQUENCE {
             return reject("CMS-1", "ContentInfo is not a SEQUENCE");
         }
@@ -64,7 +64,7 @@ impl SignedObject {
             .transpose()?
             .ok_or_else(|| Error::new("CMS-3", "eContent is missing"))?;
         eci.finish()?;
-        let econtent = ec.expect(Tag::OCTET_STRING, "eContent").map_err(|e| Error::new("CMS-3", e.detail))?;
+        let econtent = ec.expect(Tag::OCTET_STRING, "eContent").map_err(|e| e.with_rule("CMS-3"))?;
         ec.finish()?;
         // certificates [0] IMPLICIT: exactly one (CMS-4)
         let mut certs = sd.nested(Tag::ctx_cons(0), "certificates").map_err(|_| Error::new("CMS-4", "certificates are missing"))?;
@@ -96,7 +96,7 @@ impl SignedObject {
             return reject("CMS-6", "signedAttrs are missing");
         }
         // Present but not DER (a long-form or indefinite length, FORT CVE-2024-45234).
-        let attrs_tlv = si.expect(Tag::ctx_cons(0), "signedAttrs").map_err(|e| Error::new("CMS-1", e.detail))?;
+        let attrs_tlv = si.expect(Tag::ctx_cons(0), "signedAttrs").map_err(|e| e.with_rule("CMS-1"))?;
         let (salg, _) = read_algorithm(&mut si, "signatureAlgorithm")?;
         if salg != oid::RSA_ENCRYPTION && salg != oid::SHA256_WITH_RSA {
             return reject("ALG-4", format!("signature algorithm {} is not RSA", oid::describe(&salg)));
@@ -111,7 +111,7 @@ impl SignedObject {
             return reject("CMS-7", "content-type attribute differs from eContentType");
         }
         if attrs.message_digest != sha256(econtent.value) {
-            return reject("CMS-8", "message digest does not match the content");
+            return reject_as(Kind::Signature, "CMS-8", "message digest does not match the content");
         }
         let ee = Cert::decode(ee_tlv.raw).map_err(|e| e.context("EE certificate"))?;
         if ee.kind != CertKind::Ee {
@@ -156,7 +156,7 @@ impl SignedObject {
         self.ee
             .public_key
             .verify(&self.signed_attrs, &self.signature)
-            .map_err(|_| Error::new("CMS-11", "CMS signature does not verify with the EE key"))
+            .map_err(|_| Error::new("CMS-11", "CMS signature does not verify with the EE key").of_kind(Kind::Signature))
     }
 
     /// The checks of a signed object published at `uri` by the CA of `cx`
@@ -173,7 +173,8 @@ impl SignedObject {
             return reject("PATH-5", "the EE certificate is revoked");
         }
         if !self.ee.is_current(cx.now) {
-            return reject("CERT-6", format!("the EE certificate is not valid now (until {})", self.ee.not_after.rfc3339()));
+            return Err(Error::new("CERT-6", format!("the EE certificate is not valid now (until {})", self.ee.not_after.rfc3339()))
+                .of_kind(Kind::Time));
         }
         if self.ee.sia.rsync_signed_object() != Some(uri) {
             return reject("CERT-18", "the EE certificate's signedObject URI is not where the object is published");

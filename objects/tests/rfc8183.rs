@@ -4,6 +4,7 @@
 use rpkit_objects::bpki::{self, IdCert};
 use rpkit_objects::crypto::{KeyId, Signer, SoftSigner};
 use rpkit_objects::der::Time;
+use rpkit_objects::error::Kind;
 use rpkit_objects::rfc8181::{Query, Reply};
 use rpkit_objects::rfc8183::{PublisherRequest, RepositoryResponse};
 use rpkit_objects::serial::Serial;
@@ -73,6 +74,7 @@ fn oracle_signed_message_verifies_here() {
     let other = identity();
     let err = decoded.verify(&other.cert, Time::now()).unwrap_err();
     assert!(err.to_string().contains("not issued by the sender"), "{err}");
+    assert_eq!(err.kind, Kind::Signature);
 }
 
 #[test]
@@ -88,9 +90,10 @@ fn tampered_content_and_expired_certificates_are_refused() {
     // Far in the future the one-hour EE certificate has expired.
     let err = SignedMessage::decode(&cms).unwrap().verify(&id.cert, Time::now().add_secs(86400)).unwrap_err();
     assert!(err.to_string().contains("not valid now"), "{err}");
+    assert_eq!(err.kind, Kind::Time);
     // Truncated DER is a decoding error, never a panic.
     for cut in [0, 1, 10, cms.len() / 2, cms.len() - 1] {
-        assert!(SignedMessage::decode(&cms[..cut]).is_err());
+        assert_eq!(SignedMessage::decode(&cms[..cut]).unwrap_err().kind, Kind::Encoding, "cut at {cut}");
     }
 }
 

@@ -123,14 +123,15 @@ async fn rfc8181_query(State(st): State<AppState>, Path(handle): Path<String>, h
     }
 }
 
-#[derive(serde::Serialize)]
-struct StatusView {
-    session_id: String,
-    serial: u64,
-    objects: usize,
-    pending_revisions: u64,
-    publishers: usize,
-    notification_uri: String,
+/// `GET /api/v1/status`.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct StatusView {
+    pub session_id: String,
+    pub serial: u64,
+    pub objects: usize,
+    pub pending_revisions: u64,
+    pub publishers: usize,
+    pub notification_uri: String,
 }
 
 async fn status(State(st): State<AppState>) -> Response {
@@ -159,12 +160,13 @@ async fn allow_next(State(st): State<AppState>) -> Response {
     Json(serde_json::json!({ "allowed": "next change set" })).into_response()
 }
 
-#[derive(serde::Serialize)]
-struct PublisherView {
-    handle: String,
-    base_uri: String,
-    service_uri: String,
-    objects: usize,
+/// One publisher of `GET /api/v1/publishers`.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct PublisherView {
+    pub handle: String,
+    pub base_uri: String,
+    pub service_uri: String,
+    pub objects: usize,
 }
 
 async fn list_publishers(State(st): State<AppState>) -> Response {

@@ -6,7 +6,7 @@
 mod common;
 
 use common::{repo, uri_of, vrps};
-use rpkit_ca::requests::RoaDelta;
+use rpkit_ca::contract::RoaDelta;
 use rpkit_objects::der::Time;
 use rpkit_objects::tal::Tal;
 use rpkit_validator::cache::ValidCache;

@@ -548,7 +548,7 @@ fn cms_13_snapshot_and_delta_files_carry_their_object_times() {
     }
 
     // Serial 2 by delta: a new ROA, the member's manifest and CRL replaced.
-    r.ca.apply_roas("isp-a", &rpkit_ca::requests::RoaDelta::parse_lines("10.1.2.0/24 AS64999").unwrap(), false).unwrap();
+    r.ca.apply_roas("isp-a", &rpkit_ca::contract::RoaDelta::parse_lines("10.1.2.0/24 AS64999").unwrap(), false).unwrap();
     let next = r.publisher.snapshot();
     let changes: Vec<Change<'_>> = next
         .iter()

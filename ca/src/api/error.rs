@@ -1,11 +1,11 @@
 //! API errors as JSON: `{"code": "...", "message": "...", "rejected": [...]}` with a
 //! stable `code` and the HTTP status that fits it.
 
-use crate::error::{CaError, Rejection};
+use crate::contract::{ErrorBody, Rejection};
+use crate::error::CaError;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Serialize;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -15,14 +15,6 @@ pub struct ApiError {
     pub rejected: Vec<Rejection>,
     /// Seconds for a `Retry-After` header (429).
     pub retry_after: Option<u64>,
-}
-
-#[derive(Serialize)]
-struct Body<'a> {
-    code: &'a str,
-    message: &'a str,
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    rejected: &'a [Rejection],
 }
 
 impl ApiError {
@@ -73,7 +65,7 @@ impl From<CaError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Body { code: self.code, message: &self.message, rejected: &self.rejected };
+        let body = ErrorBody { code: self.code.to_string(), message: self.message, rejected: self.rejected };
         let mut r = (self.status, Json(body)).into_response();
         if let Some(s) = self.retry_after {
             r.headers_mut().insert(axum::http::header::RETRY_AFTER, s.into());

@@ -3,24 +3,22 @@
 
 mod access;
 mod error;
+mod handlers;
 mod openapi;
 
 pub use access::{same_token, Access, Caller};
 pub use error::ApiError;
 
 use crate::error::CaError;
-use crate::requests::{AspaSpec, RoaDelta, RoaSpec};
-use crate::roas::RoaReport;
 use crate::service::Ca;
-use axum::extract::{DefaultBodyLimit, Extension, Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put, MethodRouter};
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::MethodRouter;
 use axum::{Json, Router};
-use rpkit_objects::resources::ResourceSet;
-use rpkit_serve::metrics::Metrics;
-use serde::Deserialize;
+use handlers::*;
 use std::sync::Arc;
+use utoipa_axum::router::UtoipaMethodRouter;
+use utoipa_axum::routes;
 
 /// Shared state of the API.
 #[derive(Clone)]
@@ -75,42 +73,63 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, CaError> + Se
         .map_err(Into::into)
 }
 
-/// Every route of the API: path, who may call it, its methods (which the
-/// access test checks against what the router answers), and the handlers. The
-/// router is built from this table only, so no route lacks a declared [`Access`].
-type Entry = (&'static str, Access, &'static [&'static str], MethodRouter<AppState>);
+/// Every route of the API: who may call it, and its handlers, whose
+/// `#[utoipa::path]` attributes state the path, the method and the body types.
+/// The router and the OpenAPI document are both built from this table only,
+/// so no route lacks a declared [`Access`] or a description.
+type Entry = (Access, UtoipaMethodRouter<AppState>);
 
 fn table() -> Vec<Entry> {
     use Access::*;
     vec![
-        ("/health", Public, &["GET"], get(|| async { "ok\n" })),
-        ("/metrics", Public, &["GET"], get(metrics)),
-        ("/api/v1/openapi.json", Public, &["GET"], get(|| async { Json(openapi::document()) })),
-        ("/api/v1/tal", Public, &["GET"], get(tal)),
-        ("/api/v1/whoami", AnyToken, &["GET"], get(whoami)),
-        ("/api/v1/export", Admin, &["GET"], get(export)),
-        ("/api/v1/members", Admin, &["GET", "POST"], get(list_members).post(add_member)),
-        ("/api/v1/members/import", Admin, &["POST"], post(import)),
-        ("/api/v1/members/{handle}", MemberOrAdmin, &["GET"], get(show_member)),
-        ("/api/v1/members/{handle}", Admin, &["DELETE"], axum::routing::delete(remove_member)),
-        ("/api/v1/members/{handle}/resources", Admin, &["PUT"], put(set_resources)),
-        ("/api/v1/members/{handle}/tokens", Admin, &["POST"], post(create_token)),
-        ("/api/v1/members/{handle}/roas", MemberOrAdmin, &["GET", "POST", "DELETE"], get(list_roas).post(add_roas).delete(remove_roa)),
-        ("/api/v1/members/{handle}/roas/delta", MemberOrAdmin, &["POST"], post(roa_delta)),
-        ("/api/v1/members/{handle}/aspas", MemberOrAdmin, &["GET"], get(list_aspas)),
-        ("/api/v1/members/{handle}/aspas/{customer}", MemberOrAdmin, &["PUT", "DELETE"], put(put_aspa).delete(remove_aspa)),
+        (Public, routes!(health)),
+        (Public, routes!(metrics)),
+        (Public, routes!(openapi_json)),
+        (Public, routes!(tal)),
+        (AnyToken, routes!(whoami)),
+        (Admin, routes!(export)),
+        (Admin, routes!(list_members, add_member)),
+        (Admin, routes!(import)),
+        (MemberOrAdmin, routes!(show_member)),
+        (Admin, routes!(remove_member)),
+        (Admin, routes!(set_resources)),
+        (Admin, routes!(create_token)),
+        (MemberOrAdmin, routes!(list_roas, add_roas, remove_roa)),
+        (MemberOrAdmin, routes!(roa_delta)),
+        (MemberOrAdmin, routes!(list_aspas)),
+        (MemberOrAdmin, routes!(put_aspa, remove_aspa)),
     ]
 }
 
+/// The path and methods (`GET`, `POST` ...) of a table entry.
+fn path_of(paths: &utoipa::openapi::path::Paths) -> (String, Vec<&'static str>) {
+    match paths.paths.iter().next() {
+        Some((path, item)) => (path.clone(), openapi::methods(item).into_iter().map(|(m, _)| m).collect()),
+        None => (String::new(), Vec::new()),
+    }
+}
+
 /// The routes: path, access and methods.
-pub fn routes() -> Vec<(&'static str, Access, &'static [&'static str])> {
-    table().into_iter().map(|(p, a, m, _)| (p, a, m)).collect()
+pub fn routes() -> Vec<(String, Access, Vec<&'static str>)> {
+    table()
+        .into_iter()
+        .map(|(access, (_, paths, _))| {
+            let (path, methods) = path_of(&paths);
+            (path, access, methods)
+        })
+        .collect()
+}
+
+/// The OpenAPI 3.1 document of this API, generated from the table.
+pub fn document() -> utoipa::openapi::OpenApi {
+    openapi::document(table().into_iter().map(|(access, (schemas, paths, _))| (access, schemas, paths)))
 }
 
 pub fn router(state: AppState) -> Router {
     let (body, import) = (state.ca.config.api_max_body_bytes, state.ca.config.api_max_import_bytes);
-    let mut methods: Vec<(&'static str, MethodRouter<AppState>)> = Vec::new();
-    for (path, access, _, m) in table() {
+    let mut methods: Vec<(String, MethodRouter<AppState>)> = Vec::new();
+    for (access, (_, paths, m)) in table() {
+        let (path, _) = path_of(&paths);
         let guard = axum::middleware::from_fn_with_state(state.clone(), move |s, req, next| access::guard(s, access, req, next));
         let limit = DefaultBodyLimit::max(if path == "/api/v1/members/import" { import } else { body });
         let m = m.route_layer(guard).layer(limit);
@@ -119,201 +138,7 @@ pub fn router(state: AppState) -> Router {
             None => methods.push((path, m)),
         }
     }
-    methods.into_iter().fold(Router::new(), |r, (p, m)| r.route(p, m)).with_state(state)
-}
-
-async fn metrics(State(st): State<AppState>) -> ApiResult<Response> {
-    let ca = st.ca.clone();
-    let (members, roas) = blocking(move || ca.counts()).await?;
-    let s = st.ca.signer();
-    let (pool, generated, target) = (s.pool_size(), s.keys_generated(), st.ca.config.key_pool_target);
-    let in_sync = u8::from(!st.ca.out_of_sync());
-    let mut m = Metrics::new("rpkit_ca_");
-    m.one("members", "gauge", "Member CAs.", members);
-    m.one("roas", "gauge", "ROAs published.", roas);
-    m.one("key_pool_size", "gauge", "Pre-generated one-time keys ready for use.", pool);
-    m.one("key_pool_target", "gauge", "Keys the pool is kept filled to.", target);
-    m.one("keys_generated_total", "counter", "RSA keys generated (its rate is the fill rate).", generated);
-    m.one("repository_in_sync", "gauge", "1 when the repository is known to hold what the database says.", in_sync);
-    let text = m.finish();
-    Ok(([(header::CONTENT_TYPE, rpkit_serve::metrics::CONTENT_TYPE)], text).into_response())
-}
-
-async fn whoami(Extension(who): Extension<Caller>) -> ApiResult<Response> {
-    Ok(Json(match who {
-        Caller::Admin => serde_json::json!({ "admin": true }),
-        Caller::Member(h) => serde_json::json!({ "member": h }),
-    })
-    .into_response())
-}
-
-async fn tal(State(st): State<AppState>) -> ApiResult<Response> {
-    let ca = st.ca.clone();
-    let t = blocking(move || ca.tal()).await?;
-    Ok(([(header::CONTENT_TYPE, "text/plain")], t.encode()).into_response())
-}
-
-/// What the CA intends to publish, for `rpkit audit --expect` (admin only).
-async fn export(State(st): State<AppState>) -> ApiResult<Response> {
-    let ca = st.ca.clone();
-    Ok(Json(blocking(move || ca.export()).await?).into_response())
-}
-
-#[derive(Deserialize)]
-struct NewMember {
-    handle: String,
-    /// `AS64496, 192.0.2.0/24, 2001:db8::/32` form.
-    resources: String,
-    #[serde(default)]
-    opaque_id: Option<String>,
-}
-
-fn parse_resources(s: &str) -> ApiResult<ResourceSet> {
-    s.parse().map_err(|e: rpkit_objects::Error| ApiError::new(StatusCode::BAD_REQUEST, "bad_resources", e.to_string()))
-}
-
-async fn list_members(State(st): State<AppState>) -> ApiResult<Response> {
-    let ca = st.ca.clone();
-    Ok(Json(blocking(move || ca.members()).await?).into_response())
-}
-
-async fn add_member(State(st): State<AppState>, Body(m): Body<NewMember>) -> ApiResult<Response> {
-    let res = parse_resources(&m.resources)?;
-    let ca = st.ca.clone();
-    let info = blocking(move || ca.add_member(&m.handle, &res, m.opaque_id.as_deref())).await?;
-    Ok((StatusCode::CREATED, Json(info)).into_response())
-}
-
-async fn import(State(st): State<AppState>, Text(body): Text) -> ApiResult<Response> {
-    let ca = st.ca.clone();
-    Ok(Json(blocking(move || ca.import_delegated(&body)).await?).into_response())
-}
-
-async fn show_member(State(st): State<AppState>, Path(handle): Path<String>) -> ApiResult<Response> {
-    let ca = st.ca.clone();
-    Ok(Json(blocking(move || ca.member(&handle)).await?).into_response())
-}
-
-async fn remove_member(State(st): State<AppState>, Path(handle): Path<String>) -> ApiResult<Response> {
-    let ca = st.ca.clone();
-    blocking(move || ca.remove_member(&handle)).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-#[derive(Deserialize)]
-struct Resources {
-    resources: String,
-}
-
-async fn set_resources(State(st): State<AppState>, Path(handle): Path<String>, Body(r): Body<Resources>) -> ApiResult<Response> {
-    let res = parse_resources(&r.resources)?;
-    let ca = st.ca.clone();
-    Ok(Json(blocking(move || ca.set_member_resources(&handle, &res)).await?).into_response())
-}
-
-async fn create_token(State(st): State<AppState>, Path(handle): Path<String>) -> ApiResult<Response> {
-    let ca = st.ca.clone();
-    let token = blocking(move || ca.create_token(&handle)).await?;
-    Ok((StatusCode::CREATED, Json(serde_json::json!({ "token": token }))).into_response())
-}
-
-async fn list_roas(State(st): State<AppState>, Path(handle): Path<String>) -> ApiResult<Response> {
-    let ca = st.ca.clone();
-    let (roas, etag) = blocking(move || Ok((ca.roas(&handle)?, ca.roas_etag(&handle)?))).await?;
-    Ok(([(header::ETAG, etag)], Json(roas)).into_response())
-}
-
-#[derive(Deserialize, Default)]
-struct DeltaQuery {
-    #[serde(default)]
-    dry_run: bool,
-}
-
-/// Apply a delta, honouring `If-Match` against the current ROA set's ETag.
-async fn apply(st: &AppState, headers: &HeaderMap, handle: String, delta: RoaDelta, dry_run: bool) -> ApiResult<Response> {
-    let if_match = headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()).map(str::to_string);
-    let ca = st.ca.clone();
-    let (report, etag): (RoaReport, String) = blocking(move || {
-        let report = ca.apply_roas_if(&handle, &delta, dry_run, if_match.as_deref())?;
-        Ok((report, ca.roas_etag(&handle)?))
-    })
-    .await?;
-    Ok(([(header::ETAG, etag)], Json(report)).into_response())
-}
-
-async fn roa_delta(
-    State(st): State<AppState>,
-    headers: HeaderMap,
-    Path(handle): Path<String>,
-    Query(q): Query<DeltaQuery>,
-    Body(d): Body<RoaDelta>,
-) -> ApiResult<Response> {
-    apply(&st, &headers, handle, d, q.dry_run).await
-}
-
-/// One ROA or a list of them.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum OneOrMany {
-    One(RoaSpec),
-    Many(Vec<RoaSpec>),
-}
-
-impl OneOrMany {
-    fn into_vec(self) -> Vec<RoaSpec> {
-        match self {
-            OneOrMany::One(r) => vec![r],
-            OneOrMany::Many(v) => v,
-        }
-    }
-}
-
-async fn add_roas(
-    State(st): State<AppState>,
-    headers: HeaderMap,
-    Path(handle): Path<String>,
-    Query(q): Query<DeltaQuery>,
-    Body(b): Body<OneOrMany>,
-) -> ApiResult<Response> {
-    apply(&st, &headers, handle, RoaDelta { added: b.into_vec(), removed: vec![] }, q.dry_run).await
-}
-
-async fn remove_roa(
-    State(st): State<AppState>,
-    headers: HeaderMap,
-    Path(handle): Path<String>,
-    Query(q): Query<DeltaQuery>,
-    Body(b): Body<OneOrMany>,
-) -> ApiResult<Response> {
-    apply(&st, &headers, handle, RoaDelta { added: vec![], removed: b.into_vec() }, q.dry_run).await
-}
-
-async fn list_aspas(State(st): State<AppState>, Path(handle): Path<String>) -> ApiResult<Response> {
-    let ca = st.ca.clone();
-    Ok(Json(blocking(move || ca.aspas(&handle)).await?).into_response())
-}
-
-#[derive(Deserialize)]
-struct Providers {
-    providers: Vec<u32>,
-}
-
-async fn put_aspa(
-    State(st): State<AppState>,
-    Path((handle, customer)): Path<(String, u32)>,
-    Body(p): Body<Providers>,
-) -> ApiResult<Response> {
-    let ca = st.ca.clone();
-    let spec = AspaSpec { customer, providers: p.providers };
-    let s2 = spec.clone();
-    blocking(move || ca.put_aspa(&handle, &s2)).await?;
-    Ok(Json(spec).into_response())
-}
-
-async fn remove_aspa(State(st): State<AppState>, Path((handle, customer)): Path<(String, u32)>) -> ApiResult<Response> {
-    let ca = st.ca.clone();
-    blocking(move || ca.remove_aspa(&handle, customer)).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    methods.into_iter().fold(Router::new(), |r, (p, m)| r.route(&p, m)).with_state(state)
 }
 
 /// Serve the API on `listener` and run the re-issue schedule every `tick`, until `shutdown` resolves.

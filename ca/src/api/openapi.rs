@@ -1,54 +1,75 @@
-//! `GET /api/v1/openapi.json`: the API described in OpenAPI 3.
+//! `GET /api/v1/openapi.json`: the API described in OpenAPI 3.1, generated from
+//! the route table: each handler's operation and body types (`#[utoipa::path]`
+//! on the types of `crate::contract`), with the table's access rule added as
+//! the operation's security, its description and its error responses.
 
-use serde_json::{json, Value};
+use super::Access;
+use crate::contract::{ErrorBody, Rejection};
+use utoipa::openapi::path::{Operation, PathItem, Paths};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{ComponentsBuilder, Content, InfoBuilder, OpenApi, OpenApiBuilder, Ref, RefOr, ResponseBuilder, Schema};
 
-fn op(summary: &str, admin_only: bool) -> Value {
-    let who = if admin_only { "admin token" } else { "admin token or the member's own token" };
-    json!({ "summary": summary, "description": format!("Authorization: Bearer ({who})."), "responses": {
-        "200": {"description": "OK"}, "400": {"$ref": "#/components/responses/Error"},
-        "401": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"},
-        "404": {"$ref": "#/components/responses/Error"} } })
+/// The operations of a path, by method.
+pub fn methods(item: &PathItem) -> Vec<(&'static str, &Operation)> {
+    let all = [("GET", &item.get), ("POST", &item.post), ("PUT", &item.put), ("DELETE", &item.delete), ("PATCH", &item.patch)];
+    all.into_iter().filter_map(|(m, op)| op.as_ref().map(|o| (m, o))).collect()
 }
 
-pub fn document() -> Value {
-    let roa = json!({"type": "object", "required": ["prefix", "asn"], "properties": {
-        "prefix": {"type": "string", "example": "192.0.2.0/24"},
-        "max_length": {"type": "integer", "example": 24},
-        "asn": {"type": "integer", "example": 64496}}});
-    json!({
-        "openapi": "3.0.3",
-        "info": {"title": "rpkit CA API", "version": "1"},
-        "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {
-                "Roa": roa,
-                "RoaDelta": {"type": "object", "properties": {
-                    "added": {"type": "array", "items": {"$ref": "#/components/schemas/Roa"}},
-                    "removed": {"type": "array", "items": {"$ref": "#/components/schemas/Roa"}}}},
-                "Error": {"type": "object", "required": ["code", "message"], "properties": {
-                    "code": {"type": "string"}, "message": {"type": "string"},
-                    "rejected": {"type": "array", "items": {"type": "object", "properties": {
-                        "entry": {"type": "string"}, "code": {"type": "string"}, "reason": {"type": "string"}}}}}}
-            },
-            "responses": {"Error": {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}
-        },
-        "security": [{"bearer": []}],
-        "paths": {
-            "/api/v1/tal": {"get": op("The trust anchor locator (text)", false)},
-            "/api/v1/whoami": {"get": op("Who the token belongs to: {member: handle} or {admin: true}", false)},
-            "/api/v1/export": {"get": op("Everything the CA publishes (uri, sha256, ca) and the ROAs and ASPAs behind it, for `rpkit audit --expect`", true)},
-            "/api/v1/members": {"get": op("List members", true), "post": op("Add a member: {handle, resources, opaque_id?}", true)},
-            "/api/v1/members/import": {"post": op("Apply a delegated-extended statistics file (request body) and report the differences", true)},
-            "/api/v1/members/{handle}": {"get": op("Show a member", false), "delete": op("Remove a member: revoke its CA and withdraw its objects", true)},
-            "/api/v1/members/{handle}/resources": {"put": op("Set a member's resources: {resources}", true)},
-            "/api/v1/members/{handle}/tokens": {"post": op("Create a bearer token for the member (shown once)", true)},
-            "/api/v1/members/{handle}/roas": {
-                "get": op("List ROAs; the ETag header tags the set", false),
-                "post": op("Add one ROA or a list (?dry_run=true to preview; If-Match supported)", false),
-                "delete": op("Remove one ROA or a list (body as for POST)", false)},
-            "/api/v1/members/{handle}/roas/delta": {"post": op("Apply {added, removed} all or nothing; 422 lists every rejected entry", false)},
-            "/api/v1/members/{handle}/aspas": {"get": op("List ASPAs", false)},
-            "/api/v1/members/{handle}/aspas/{customer}": {"put": op("Create or replace the ASPA of a customer AS: {providers: [..]}", false), "delete": op("Remove the ASPA", false)}
+fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch].into_iter().filter_map(Option::as_mut)
+}
+
+/// Who may call, in words.
+fn who(access: Access) -> &'static str {
+    match access {
+        Access::Public => "anyone, without a token",
+        Access::AnyToken => "any valid token",
+        Access::Admin => "the admin token only",
+        Access::MemberOrAdmin => "the admin token, or the token of the member named in the path (never another member's)",
+    }
+}
+
+/// The table's rule on one operation: security, description, error responses.
+fn describe(op: &mut Operation, access: Access) {
+    let line = format!("Authorization: {}.", who(access));
+    op.description = Some(match op.description.take() {
+        Some(d) if !d.is_empty() => format!("{d}\n\n{line}"),
+        _ => line,
+    });
+    let mut errors = vec!["500"];
+    if access != Access::Public {
+        op.security = Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
+        errors.extend(["400", "401", "403", "404", "429"]);
+    }
+    for status in errors {
+        op.responses.responses.entry(status.to_string()).or_insert_with(|| RefOr::Ref(Ref::from_response_name("Error")));
+    }
+}
+
+/// The document of `entries` (access, schemas, paths).
+pub fn document(entries: impl Iterator<Item = (Access, Vec<(String, RefOr<Schema>)>, Paths)>) -> OpenApi {
+    let error = ResponseBuilder::new()
+        .description("An error: a stable code, a message, and for a bulk request each rejected entry")
+        .content("application/json", Content::new(Some(Ref::from_schema_name("ErrorBody"))))
+        .build();
+    let mut components = ComponentsBuilder::new()
+        .security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)))
+        .schema_from::<ErrorBody>()
+        .schema_from::<Rejection>()
+        .response("Error", error)
+        .build();
+    let mut paths = Paths::new();
+    for (access, schemas, mut p) in entries {
+        components.schemas.extend(schemas);
+        for item in p.paths.values_mut() {
+            operations_mut(item).for_each(|op| describe(op, access));
         }
-    })
+        paths.merge(p);
+    }
+    let info = InfoBuilder::new()
+        .title("rpkit CA API")
+        .version("1")
+        .description(Some("The hosted CA: the RIR operator manages members; each member manages its own ROAs and ASPAs."))
+        .build();
+    OpenApiBuilder::new().info(info).paths(paths).components(Some(components)).build()
 }

@@ -1,8 +1,9 @@
 //! `rpkit aspa list|set|remove`: a member's ASPAs through the CA API.
 
 use crate::client::{ApiArgs, Client};
+use crate::error::{CliError, Result};
+use rpkit_ca::contract::{AspaSpec, Providers};
 use rpkit_objects::resources::Asn;
-use serde_json::{json, Value};
 use std::process::ExitCode;
 
 #[derive(clap::Subcommand)]
@@ -28,31 +29,31 @@ pub struct Args {
     cmd: Cmd,
 }
 
-fn asn(s: &str) -> Result<u32, String> {
-    s.parse::<Asn>().map(|a| a.0).map_err(|e| e.to_string())
+fn asn(s: &str) -> Result<u32> {
+    s.parse::<Asn>().map(|a| a.0).map_err(|e| CliError::Object { what: "AS number".into(), source: e })
 }
 
-pub fn run(a: Args) -> Result<ExitCode, String> {
+pub fn run(a: Args) -> Result<ExitCode> {
     let c = Client::new(&a.api)?;
     let member = c.member(a.member.as_deref())?;
     match a.cmd {
         Cmd::List { format } => {
-            let v: Vec<Value> = c.get(&format!("/api/v1/members/{member}/aspas"))?;
+            let v: Vec<AspaSpec> = c.get(&format!("/api/v1/members/{member}/aspas"))?;
             if format == super::roa::Format::Json {
-                println!("{}", serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?);
+                super::print_json(&v)?;
                 return Ok(ExitCode::SUCCESS);
             }
             for x in v {
-                let provs: Vec<String> = x["providers"].as_array().into_iter().flatten().map(|p| format!("AS{p}")).collect();
-                println!("AS{} => {}", x["customer"], provs.join(", "));
+                let provs: Vec<String> = x.providers.iter().map(|p| format!("AS{p}")).collect();
+                println!("AS{} => {}", x.customer, provs.join(", "));
             }
         }
         Cmd::Set { customer, providers } => {
             let providers: Vec<u32> = providers.iter().map(|p| asn(p)).collect::<Result<_, _>>()?;
-            c.send_json(
+            let _: AspaSpec = c.send_json(
                 reqwest::Method::PUT,
                 &format!("/api/v1/members/{member}/aspas/{}", asn(&customer)?),
-                &json!({ "providers": providers }),
+                &Providers { providers },
                 None,
             )?;
             println!("set ASPA for {customer}");

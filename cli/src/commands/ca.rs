@@ -6,6 +6,7 @@
 //! 8181 server) or `repository/` (objects written as files). Every command
 //! that writes there first checks who may read it (`crate::permissions`).
 
+use crate::error::{CliError, Result};
 use crate::permissions;
 use rpkit_ca::api::{self, AppState};
 use rpkit_ca::publisher::{DirPublisher, Publisher};
@@ -79,43 +80,50 @@ fn response_path(data: &Path) -> PathBuf {
 
 /// The publisher of a data directory: the RFC 8181 server when configured,
 /// else files under `DIR/repository`.
-fn publisher(data: &Path, config: &CaConfig) -> Result<Arc<dyn Publisher>, String> {
+fn publisher(data: &Path, config: &CaConfig) -> Result<Arc<dyn Publisher>> {
     let rp = response_path(data);
     if !rp.exists() {
-        return Ok(Arc::new(DirPublisher::new(data.join("repository")).map_err(|e| e.to_string())?));
+        let dir = data.join("repository");
+        return Ok(Arc::new(DirPublisher::new(&dir).map_err(|e| CliError::io(&dir, e))?));
     }
-    let xml = std::fs::read(&rp).map_err(|e| format!("{}: {e}", rp.display()))?;
-    let response = RepositoryResponse::decode(&xml).map_err(|e| format!("{}: {e}", rp.display()))?;
+    let response = read_repository_response(&rp)?.1;
     if !config.rsync_base.starts_with(&response.sia_base) {
-        return Err(format!(
+        return Err(CliError::input(format!(
             "the CA publishes below {} but the repository allows only {} ({})",
             config.rsync_base,
             response.sia_base,
             rp.display()
-        ));
+        )));
     }
     let identity = rfc8181_client::load_identity(&data.join("bpki"))?;
     Ok(Arc::new(Rfc8181Publisher::new(identity, response)?))
 }
 
-fn no_ca(data: &Path) -> String {
-    format!("{} has no CA yet: run `rpkit ta init --data {}` first", data.display(), data.display())
+/// An RFC 8183 repository_response file: its bytes and what they say.
+fn read_repository_response(path: &Path) -> Result<(Vec<u8>, RepositoryResponse)> {
+    let xml = std::fs::read(path).map_err(|e| CliError::io(path, e))?;
+    let response = RepositoryResponse::decode(&xml).map_err(|e| CliError::Object { what: path.display().to_string(), source: e })?;
+    Ok((xml, response))
+}
+
+fn no_ca(data: &Path) -> CliError {
+    CliError::input(format!("{} has no CA yet: run `rpkit ta init --data {}` first", data.display(), data.display()))
 }
 
 /// Open the CA of a data directory.
-pub fn open(data: &Path) -> Result<Ca, String> {
+pub fn open(data: &Path) -> Result<Ca> {
     let cfg_path = data.join("ca.json");
     let config: CaConfig = match std::fs::read_to_string(&cfg_path) {
-        Ok(t) => serde_json::from_str(&t).map_err(|e| format!("{}: {e}", cfg_path.display()))?,
+        Ok(t) => serde_json::from_str(&t).map_err(|e| CliError::parse(&cfg_path, e))?,
         Err(_) => return Err(no_ca(data)),
     };
     let publisher = publisher(data, &config)?;
-    Ca::open(Some(data), config, publisher).map_err(|e| e.to_string())
+    Ok(Ca::open(Some(data), config, publisher)?)
 }
 
-pub fn publisher_request(a: PublisherRequestArgs) -> Result<ExitCode, String> {
+pub fn publisher_request(a: PublisherRequestArgs) -> Result<ExitCode> {
     if !rpkit_objects::rfc8183::valid_handle(&a.handle) {
-        return Err(format!("'{}' is not a valid handle", a.handle));
+        return Err(CliError::input(format!("'{}' is not a valid handle", a.handle)));
     }
     permissions::open(&permissions::ca(&a.data), a.perms)?;
     let identity = rfc8181_client::load_identity(&a.data.join("bpki"))?;
@@ -123,20 +131,21 @@ pub fn publisher_request(a: PublisherRequestArgs) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn repository(a: RepositoryArgs) -> Result<ExitCode, String> {
-    let xml = std::fs::read(&a.response).map_err(|e| format!("{}: {e}", a.response.display()))?;
-    let response = RepositoryResponse::decode(&xml).map_err(|e| format!("{}: {e}", a.response.display()))?;
+pub fn repository(a: RepositoryArgs) -> Result<ExitCode> {
+    let (xml, response) = read_repository_response(&a.response)?;
     permissions::open(&permissions::ca(&a.data), a.perms)?;
     if !a.data.join("bpki").join("id.cer").exists() {
-        return Err(format!("{} has no publisher identity: run `rpkit ca publisher-request` first", a.data.display()));
+        let why = format!("{} has no publisher identity: run `rpkit ca publisher-request` first", a.data.display());
+        return Err(CliError::input(why));
     }
-    std::fs::write(response_path(&a.data), &xml).map_err(|e| e.to_string())?;
+    let path = response_path(&a.data);
+    std::fs::write(&path, &xml).map_err(|e| CliError::io(&path, e))?;
     println!("publishing through {} below {}", response.service_uri, response.sia_base);
     Ok(ExitCode::SUCCESS)
 }
 
 /// The admin token of a data directory, created on first use.
-pub fn admin_token(data: &Path) -> Result<String, String> {
+pub fn admin_token(data: &Path) -> Result<String> {
     let p = data.join("admin-token");
     if let Ok(t) = std::fs::read_to_string(&p) {
         return Ok(t.trim().to_string());
@@ -145,24 +154,25 @@ pub fn admin_token(data: &Path) -> Result<String, String> {
     let mut raw = [0u8; 24];
     rand::thread_rng().fill_bytes(&mut raw);
     let token = format!("rpkit_admin_{}", rpkit_objects::hex::lower(&raw));
-    rpkit_serve::data_dir::write_secret(&p, format!("{token}\n").as_bytes()).map_err(|e| format!("{}: {e}", p.display()))?;
+    rpkit_serve::data_dir::write_secret(&p, format!("{token}\n").as_bytes()).map_err(|e| CliError::io(&p, e))?;
     Ok(token)
 }
 
-pub fn init(a: InitArgs) -> Result<ExitCode, String> {
-    let resources: ResourceSet = a.resources.parse().map_err(|e| format!("--resources: {e}"))?;
+pub fn init(a: InitArgs) -> Result<ExitCode> {
+    let resources: ResourceSet = a.resources.parse().map_err(|e| CliError::Object { what: "--resources".into(), source: e })?;
     permissions::open(&permissions::ca(&a.data), a.perms)?;
     let config =
         CaConfig { rsync_base: a.rsync_base, rrdp_notify: Some(a.rrdp_notify), ta_https_uri: Some(a.ta_https_uri), ..CaConfig::default() };
     let cfg_path = a.data.join("ca.json");
     if cfg_path.exists() {
-        return Err(format!("{} already holds a CA", a.data.display()));
+        return Err(CliError::input(format!("{} already holds a CA", a.data.display())));
     }
-    std::fs::write(&cfg_path, serde_json::to_string_pretty(&config).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+    let text = serde_json::to_string_pretty(&config).map_err(CliError::internal)?;
+    std::fs::write(&cfg_path, text).map_err(|e| CliError::io(&cfg_path, e))?;
     let ca = open(&a.data)?;
-    let tal = ca.init(&resources).map_err(|e| e.to_string())?;
+    let tal = ca.init(&resources)?;
     let tal_path = a.data.join("ta.tal");
-    std::fs::write(&tal_path, tal.encode()).map_err(|e| e.to_string())?;
+    std::fs::write(&tal_path, tal.encode()).map_err(|e| CliError::io(&tal_path, e))?;
     let token = admin_token(&a.data)?;
     println!("trust anchor created");
     println!("TAL:         {}", tal_path.display());
@@ -170,7 +180,7 @@ pub fn init(a: InitArgs) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn serve(a: ServeArgs) -> Result<ExitCode, String> {
+pub fn serve(a: ServeArgs) -> Result<ExitCode> {
     // Before the directory is checked (and made): a wrong --data makes nothing.
     if !a.data.join("ca.json").exists() {
         return Err(no_ca(&a.data));
@@ -178,15 +188,16 @@ pub fn serve(a: ServeArgs) -> Result<ExitCode, String> {
     permissions::open(&permissions::ca(&a.data), a.perms)?;
     let ca = Arc::new(open(&a.data)?);
     let token = admin_token(&a.data)?;
-    let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let rt = tokio::runtime::Runtime::new().map_err(CliError::internal)?;
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(&a.listen).await.map_err(|e| format!("{}: {e}", a.listen))?;
-        eprintln!("rpkit CA API on http://{}", listener.local_addr().map_err(|e| e.to_string())?);
+        let listener = tokio::net::TcpListener::bind(&a.listen).await.map_err(CliError::listen(&a.listen))?;
+        eprintln!("rpkit CA API on http://{}", listener.local_addr().map_err(CliError::listen(&a.listen))?);
         let state = AppState::new(ca, &token);
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
-        api::serve(listener, state, std::time::Duration::from_secs(a.reissue_interval.max(1)), shutdown).await.map_err(|e| e.to_string())
+        let tick = std::time::Duration::from_secs(a.reissue_interval.max(1));
+        api::serve(listener, state, tick, shutdown).await.map_err(CliError::listen(&a.listen))
     })?;
     Ok(ExitCode::SUCCESS)
 }
@@ -201,12 +212,12 @@ pub struct ExportArgs {
 }
 
 /// `rpkit ca export`: what the CA intends to publish, for `rpkit audit --expect`.
-pub fn export(a: ExportArgs) -> Result<ExitCode, String> {
+pub fn export(a: ExportArgs) -> Result<ExitCode> {
     let client = crate::client::Client::new(&a.api)?;
-    let e: rpkit_objects::export::Export = client.get("/api/v1/export")?;
-    let text = serde_json::to_string_pretty(&e).map_err(|e| e.to_string())? + "\n";
+    let e: rpkit_ca::contract::Export = client.get("/api/v1/export")?;
+    let text = serde_json::to_string_pretty(&e).map_err(CliError::internal)? + "\n";
     match &a.output {
-        Some(p) => super::validate::write_atomically(p, text.as_bytes())?,
+        Some(p) => super::validate::write_atomically(p, text.as_bytes()).map_err(CliError::Input)?,
         None => print!("{text}"),
     }
     eprintln!("exported {} objects, {} ROA prefixes, {} ASPAs", e.objects.len(), e.roas.len(), e.aspas.len());
@@ -223,7 +234,7 @@ pub struct BackupArgs {
 }
 
 /// `rpkit ca backup`: `DATA/ca.sqlite` copied consistently, the server running or not.
-pub fn backup(a: BackupArgs) -> Result<ExitCode, String> {
+pub fn backup(a: BackupArgs) -> Result<ExitCode> {
     crate::backup::sqlite(&a.data.join("ca.sqlite"), &a.output)?;
     println!("backed up {} to {}", a.data.join("ca.sqlite").display(), a.output.display());
     Ok(ExitCode::SUCCESS)

@@ -1,8 +1,10 @@
 //! `rpkit members ...`: the RIR operator's member management through the CA API
 //! (admin token).
 
+use super::print_json;
 use crate::client::{ApiArgs, Client};
-use serde_json::{json, Value};
+use crate::error::{CliError, Result};
+use rpkit_ca::contract::{ImportReport, MemberInfo, NewMember, ResourceChange, SetResources, TokenCreated};
 use std::process::ExitCode;
 
 #[derive(clap::Subcommand)]
@@ -49,60 +51,42 @@ pub struct Args {
     cmd: Cmd,
 }
 
-fn pretty(v: &Value) -> Result<(), String> {
-    println!("{}", serde_json::to_string_pretty(v).map_err(|e| e.to_string())?);
-    Ok(())
-}
-
-pub fn run(a: Args) -> Result<ExitCode, String> {
+pub fn run(a: Args) -> Result<ExitCode> {
     let c = Client::new(&a.api)?;
     match a.cmd {
         Cmd::Import { file } => {
-            let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            let text = std::fs::read_to_string(&file).map_err(|e| CliError::io(&file, e))?;
             let spinner = crate::progress::Spinner::start(&format!("importing {} (new member CAs need fresh keys)", file.display()), false);
-            let report = c.post_text("/api/v1/members/import", text)?;
+            let report: ImportReport = c.post_text("/api/v1/members/import", text)?;
             drop(spinner);
-            pretty(&report)?;
+            print_json(&report)?;
         }
         Cmd::Add { handle, resources, opaque_id } => {
-            pretty(&c.send_json(
-                reqwest::Method::POST,
-                "/api/v1/members",
-                &json!({"handle": handle, "resources": resources, "opaque_id": opaque_id}),
-                None,
-            )?)?;
+            let m: MemberInfo = c.send_json(reqwest::Method::POST, "/api/v1/members", &NewMember { handle, resources, opaque_id }, None)?;
+            print_json(&m)?;
         }
         Cmd::List { format } => {
-            let v: Vec<Value> = c.get("/api/v1/members")?;
+            let v: Vec<MemberInfo> = c.get("/api/v1/members")?;
             if format == super::roa::Format::Json {
-                return pretty(&Value::Array(v)).map(|_| ExitCode::SUCCESS);
+                return print_json(&v).map(|_| ExitCode::SUCCESS);
             }
             for m in v {
-                let r = &m["resources"];
-                let all: Vec<String> = ["asn", "ipv4", "ipv6"]
-                    .iter()
-                    .flat_map(|k| r[k].as_array().cloned().unwrap_or_default())
-                    .filter_map(|x| x.as_str().map(str::to_string))
-                    .collect();
-                println!("{:<20} {}", m["handle"].as_str().unwrap_or(""), all.join(", "));
+                println!("{:<20} {}", m.handle, m.resources.all().collect::<Vec<_>>().join(", "));
             }
         }
-        Cmd::Show { handle } => pretty(&c.get::<Value>(&format!("/api/v1/members/{handle}"))?)?,
+        Cmd::Show { handle } => print_json(&c.get::<MemberInfo>(&format!("/api/v1/members/{handle}"))?)?,
         Cmd::SetResources { handle, resources } => {
-            pretty(&c.send_json(
-                reqwest::Method::PUT,
-                &format!("/api/v1/members/{handle}/resources"),
-                &json!({"resources": resources}),
-                None,
-            )?)?;
+            let change: Option<ResourceChange> =
+                c.send_json(reqwest::Method::PUT, &format!("/api/v1/members/{handle}/resources"), &SetResources { resources }, None)?;
+            print_json(&change)?;
         }
         Cmd::Remove { handle } => {
             c.delete(&format!("/api/v1/members/{handle}"))?;
             println!("removed member {handle}");
         }
         Cmd::Token(TokenCmd::Create { handle }) => {
-            let v = c.send_json(reqwest::Method::POST, &format!("/api/v1/members/{handle}/tokens"), &json!({}), None)?;
-            println!("{}", v["token"].as_str().unwrap_or(""));
+            let t: TokenCreated = c.send_json(reqwest::Method::POST, &format!("/api/v1/members/{handle}/tokens"), &(), None)?;
+            println!("{}", t.token);
         }
     }
     Ok(ExitCode::SUCCESS)

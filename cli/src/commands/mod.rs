@@ -9,3 +9,9 @@ pub mod up;
 pub mod validate;
 pub mod validator;
 pub mod validity;
+
+/// Print `v` as indented JSON.
+pub fn print_json<T: serde::Serialize + ?Sized>(v: &T) -> crate::error::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v).map_err(crate::error::CliError::internal)?);
+    Ok(())
+}

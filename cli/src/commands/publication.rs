@@ -6,6 +6,9 @@
 //! identity; 0600), `admin-token` (0600), and the public `rrdp/` (the RRDP
 //! files) and `rsync/current/` (the rsync tree).
 
+use crate::client::ClientError;
+use crate::error::{CliError, Result};
+use rpkit_publication::http::PublisherView;
 use rpkit_publication::service::{PublicationServer, ServerConfig};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -136,11 +139,11 @@ pub struct RsyncdArgs {
     port: u16,
 }
 
-pub fn run(cmd: Cmd) -> Result<ExitCode, String> {
+pub fn run(cmd: Cmd) -> Result<ExitCode> {
     match cmd {
         Cmd::Serve(a) => serve(a),
         Cmd::AddPublisher(a) => {
-            let xml = std::fs::read(&a.request).map_err(|e| format!("{}: {e}", a.request.display()))?;
+            let xml = std::fs::read(&a.request).map_err(|e| CliError::io(&a.request, e))?;
             let mut url = format!("{}/api/v1/publishers", a.api.server.trim_end_matches('/'));
             if let Some(b) = &a.sia_base {
                 url.push_str(&format!("?sia_base={}", form_escape(b)));
@@ -150,14 +153,15 @@ pub fn run(cmd: Cmd) -> Result<ExitCode, String> {
         }
         Cmd::Publishers(a) => {
             let url = format!("{}/api/v1/publishers", a.api.server.trim_end_matches('/'));
-            let v: serde_json::Value = serde_json::from_str(&call(&a.api, reqwest::Method::GET, &url, None)?).map_err(|e| e.to_string())?;
+            let text = call(&a.api, reqwest::Method::GET, &url, None)?;
+            let v: Vec<PublisherView> = serde_json::from_str(&text).map_err(ClientError::Unexpected)?;
             if a.format == "json" {
-                println!("{}", serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?);
+                super::print_json(&v)?;
                 return Ok(ExitCode::SUCCESS);
             }
             println!("{:<24} {:>8}  base URI", "handle", "objects");
-            for p in v.as_array().into_iter().flatten() {
-                println!("{:<24} {:>8}  {}", p["handle"].as_str().unwrap_or(""), p["objects"], p["base_uri"].as_str().unwrap_or(""));
+            for p in v {
+                println!("{:<24} {:>8}  {}", p.handle, p.objects, p.base_uri);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -192,30 +196,32 @@ fn form_escape(s: &str) -> String {
         .collect()
 }
 
-fn call(a: &ApiArgs, method: reqwest::Method, url: &str, body: Option<Vec<u8>>) -> Result<String, String> {
+/// One call to the publication server's admin API: the answer's text.
+fn call(a: &ApiArgs, method: reqwest::Method, url: &str, body: Option<Vec<u8>>) -> Result<String, ClientError> {
     let http = reqwest::blocking::Client::new();
     let mut rb = http.request(method, url).bearer_auth(&a.token);
     if let Some(b) = body {
         rb = rb.header("Content-Type", "application/xml").body(b);
     }
-    let resp = rb.send().map_err(|e| format!("cannot reach the publication server at {}: {e}", a.server))?;
-    let status = resp.status();
-    let text = resp.text().map_err(|e| e.to_string())?;
-    if !status.is_success() {
-        return Err(format!("{} [HTTP {}]", text.trim(), status.as_u16()));
+    let unreachable = |source| ClientError::Unreachable { service: "publication server", base: a.server.clone(), source };
+    let resp = rb.send().map_err(unreachable)?;
+    let status = resp.status().as_u16();
+    let text = resp.text().map_err(unreachable)?;
+    if !(200..300).contains(&status) {
+        return Err(ClientError::Status { status, text: text.trim().to_string() });
     }
     Ok(text)
 }
 
 /// rsyncd configuration for the tree: one read-only module named after the
 /// rsync base URI's module, rooted in the tree `current` points at.
-pub fn rsyncd_conf(data: &std::path::Path, rsync_base_uri: &str, port: u16) -> Result<String, String> {
+pub fn rsyncd_conf(data: &std::path::Path, rsync_base_uri: &str, port: u16) -> Result<String> {
     let module = rsync_base_uri
         .strip_prefix("rsync://")
         .and_then(|r| r.split('/').nth(1))
         .filter(|m| !m.is_empty())
-        .ok_or_else(|| format!("{rsync_base_uri} is not rsync://HOST/MODULE/"))?;
-    let data = std::path::absolute(data).map_err(|e| e.to_string())?;
+        .ok_or_else(|| CliError::input(format!("{rsync_base_uri} is not rsync://HOST/MODULE/")))?;
+    let data = std::path::absolute(data).map_err(|e| CliError::io(data, e))?;
     let path = data.join("rsync").join("current").join(module);
     Ok(format!(
         "# rsyncd configuration for the rpkit repository tree\nport = {port}\nuse chroot = no\nmax connections = 200\ntimeout = 300\nlog file = /dev/stderr\n\n[{module}]\n    path = {}\n    comment = RPKI repository\n    read only = yes\n    list = yes\n    munge symlinks = no\n",
@@ -224,27 +230,27 @@ pub fn rsyncd_conf(data: &std::path::Path, rsync_base_uri: &str, port: u16) -> R
 }
 
 /// The admin token of a data directory, created on first use.
-fn admin_token(data: &std::path::Path) -> Result<String, String> {
+fn admin_token(data: &std::path::Path) -> Result<String> {
     super::ca::admin_token(data)
 }
 
-fn serve(a: ServeArgs) -> Result<ExitCode, String> {
+fn serve(a: ServeArgs) -> Result<ExitCode> {
     crate::permissions::open(&crate::permissions::publication(&a.data), a.perms)?;
     for (what, uri, scheme) in [("--rrdp-base-uri", &a.rrdp_base_uri, "https://"), ("--rsync-base-uri", &a.rsync_base_uri, "rsync://")] {
         if !uri.starts_with(scheme) || !uri.ends_with('/') {
-            return Err(format!("{what} must be a {scheme}... URI ending in '/': {uri}"));
+            return Err(CliError::input(format!("{what} must be a {scheme}... URI ending in '/': {uri}")));
         }
     }
     let token = admin_token(&a.data)?;
     let tls = match (&a.rrdp_listen, &a.tls_cert, &a.tls_key) {
-        (Some(l), Some(c), Some(k)) => Some((l.clone(), rpkit_serve::tls::server_config(c, k).map_err(|e| e.to_string())?)),
-        (Some(_), _, _) => return Err("--rrdp-listen needs --tls-cert and --tls-key (RRDP is served over HTTPS only)".into()),
+        (Some(l), Some(c), Some(k)) => Some((l.clone(), rpkit_serve::tls::server_config(c, k)?)),
+        (Some(_), _, _) => return Err(CliError::input("--rrdp-listen needs --tls-cert and --tls-key (RRDP is served over HTTPS only)")),
         _ => None,
     };
-    let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let rt = tokio::runtime::Runtime::new().map_err(CliError::internal)?;
     rt.block_on(async move {
-        let api = tokio::net::TcpListener::bind(&a.listen).await.map_err(|e| format!("{}: {e}", a.listen))?;
-        let api_addr = api.local_addr().map_err(|e| e.to_string())?;
+        let api = tokio::net::TcpListener::bind(&a.listen).await.map_err(CliError::listen(&a.listen))?;
+        let api_addr = api.local_addr().map_err(CliError::listen(&a.listen))?;
         let service_base_uri = a.service_uri.clone().unwrap_or_else(|| format!("http://{api_addr}/"));
         let config = ServerConfig {
             data_dir: a.data.clone(),
@@ -255,14 +261,11 @@ fn serve(a: ServeArgs) -> Result<ExitCode, String> {
             rsync_tree: !a.no_rsync,
             shrink_guard: (a.shrink_guard_percent / 100.0).clamp(0.0, 1.0),
         };
-        let server = tokio::task::spawn_blocking(move || PublicationServer::open(config))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
+        let server = tokio::task::spawn_blocking(move || PublicationServer::open(config)).await.map_err(CliError::internal)??;
         let tls = match tls {
             Some((addr, cfg)) => {
-                let l = tokio::net::TcpListener::bind(&addr).await.map_err(|e| format!("{addr}: {e}"))?;
-                eprintln!("RRDP on https://{} ({})", l.local_addr().map_err(|e| e.to_string())?, a.rrdp_base_uri);
+                let l = tokio::net::TcpListener::bind(&addr).await.map_err(CliError::listen(&addr))?;
+                eprintln!("RRDP on https://{} ({})", l.local_addr().map_err(CliError::listen(&addr))?, a.rrdp_base_uri);
                 Some((l, cfg))
             }
             None => None,
@@ -271,19 +274,19 @@ fn serve(a: ServeArgs) -> Result<ExitCode, String> {
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
-        rpkit_publication::http::serve(server, &token, api, tls, shutdown).await.map_err(|e| e.to_string())
+        rpkit_publication::http::serve(server, &token, api, tls, shutdown).await.map_err(CliError::listen(&a.listen))
     })?;
     Ok(ExitCode::SUCCESS)
 }
 
-fn bench_fill(a: BenchFillArgs) -> Result<ExitCode, String> {
+fn bench_fill(a: BenchFillArgs) -> Result<ExitCode> {
     use rpkit_objects::rfc8181::{Query, QueryPdu, Reply};
     use rpkit_objects::rfc8183::{PublisherRequest, RepositoryResponse};
-    let id = rpkit_objects::bpki::Identity::create().map_err(|e| e.to_string())?;
+    let id = rpkit_objects::bpki::Identity::create().map_err(CliError::internal)?;
     let req = PublisherRequest { tag: None, publisher_handle: "bench".into(), id_cert: id.cert.clone() };
     let url = format!("{}/api/v1/publishers", a.api.server.trim_end_matches('/'));
-    let resp = RepositoryResponse::decode(call(&a.api, reqwest::Method::POST, &url, Some(req.encode().into_bytes()))?.as_bytes())
-        .map_err(|e| e.to_string())?;
+    let answer = call(&a.api, reqwest::Method::POST, &url, Some(req.encode().into_bytes()))?;
+    let resp = RepositoryResponse::decode(answer.as_bytes()).map_err(|e| CliError::Object { what: url.clone(), source: e })?;
     let http = reqwest::blocking::Client::new();
     let mut seed = 0x2545_f491_4f6c_dd1du64;
     for start in (0..a.objects).step_by(1000) {
@@ -300,18 +303,19 @@ fn bench_fill(a: BenchFillArgs) -> Result<ExitCode, String> {
                 QueryPdu::Publish { tag: None, uri: format!("{}o{i}.roa", resp.sia_base), der, hash: None }
             })
             .collect();
-        let cms = id.sign(Query::Pdus(pdus).encode().as_bytes(), rpkit_objects::der::Time::now()).map_err(|e| e.to_string())?;
+        let cms = id.sign(Query::Pdus(pdus).encode().as_bytes(), rpkit_objects::der::Time::now()).map_err(CliError::internal)?;
         let body = http
             .post(&resp.service_uri)
             .header("Content-Type", "application/rpki-publication")
             .body(cms)
             .send()
             .and_then(|r| r.bytes())
-            .map_err(|e| e.to_string())?;
-        let msg = rpkit_objects::signed_message::SignedMessage::decode(&body).map_err(|e| e.to_string())?;
-        match Reply::decode(msg.content()).map_err(|e| e.to_string())? {
+            .map_err(|source| ClientError::Unreachable { service: "publication server", base: resp.service_uri.clone(), source })?;
+        let reply = |e| CliError::Object { what: resp.service_uri.clone(), source: e };
+        let msg = rpkit_objects::signed_message::SignedMessage::decode(&body).map_err(reply)?;
+        match Reply::decode(msg.content()).map_err(reply)? {
             Reply::Success => {}
-            other => return Err(format!("publishing failed: {other:?}")),
+            other => return Err(CliError::Refused(format!("publishing failed: {other:?}"))),
         }
     }
     println!("published {} objects", a.objects);

@@ -1,8 +1,8 @@
 //! `rpkit roa list|add|remove|apply`: a member's ROAs through the CA API.
 
 use crate::client::{ApiArgs, Client};
-use rpkit_ca::requests::{RoaDelta, RoaSpec};
-use serde_json::Value;
+use crate::error::{CliError, Result};
+use rpkit_ca::contract::{RoaDelta, RoaInfo, RoaReport, RoaSpec};
 use std::collections::BTreeSet;
 use std::process::ExitCode;
 
@@ -62,31 +62,24 @@ pub struct Args {
     cmd: Cmd,
 }
 
-fn spec(prefix: &str, asn: &str) -> Result<RoaSpec, String> {
+fn spec(prefix: &str, asn: &str) -> Result<RoaSpec> {
     let text = format!("{prefix} {asn}");
-    rpkit_ca::requests::parse_roa(&text).map_err(|e| format!("{}: {}", e.entry, e.reason))
+    rpkit_ca::requests::parse_roa(&text).map_err(|e| CliError::input(format!("{}: {}", e.entry, e.reason)))
 }
 
-pub fn run(a: Args) -> Result<ExitCode, String> {
+pub fn run(a: Args) -> Result<ExitCode> {
     let c = Client::new(&a.api)?;
     let member = c.member(a.member.as_deref())?;
     let path = format!("/api/v1/members/{member}/roas");
     match a.cmd {
         Cmd::List { format } => {
-            let roas: Vec<Value> = c.get(&path)?;
+            let roas: Vec<RoaInfo> = c.get(&path)?;
             match format {
-                Format::Json => println!("{}", serde_json::to_string_pretty(&roas).map_err(|e| e.to_string())?),
+                Format::Json => super::print_json(&roas)?,
                 Format::Table => {
                     println!("{:<44} {:>6}  {:<12} OBJECT", "PREFIX", "MAXLEN", "ASN");
                     for r in roas {
-                        let (ml, asn) = (r["max_length"].as_u64().unwrap_or(0), r["asn"].as_u64().unwrap_or(0));
-                        println!(
-                            "{:<44} {:>6}  {:<12} {}",
-                            r["prefix"].as_str().unwrap_or(""),
-                            ml,
-                            format!("AS{asn}"),
-                            r["uri"].as_str().unwrap_or("")
-                        );
+                        println!("{:<44} {:>6}  {:<12} {}", r.prefix, r.max_length, format!("AS{}", r.asn), r.uri);
                     }
                 }
             }
@@ -109,8 +102,8 @@ pub fn run(a: Args) -> Result<ExitCode, String> {
             apply(&c, &member, &delta, dry_run, format, None)
         }
         Cmd::Apply { file, dry_run, format } => {
-            let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-            let (current, etag) = c.get_with_etag::<Vec<Value>>(&path)?;
+            let text = std::fs::read_to_string(&file).map_err(|e| CliError::io(&file, e))?;
+            let (current, etag) = c.get_with_etag::<Vec<RoaInfo>>(&path)?;
             let delta = delta_from_file(&text, &current)?;
             apply(&c, &member, &delta, dry_run, format, etag.as_deref())
         }
@@ -119,47 +112,42 @@ pub fn run(a: Args) -> Result<ExitCode, String> {
 
 /// A file's delta: explicit `+`/`-` lines or `{added, removed}` as they are; a
 /// plain list is the whole desired set, compared with `current`.
-fn delta_from_file(text: &str, current: &[Value]) -> Result<RoaDelta, String> {
+fn delta_from_file(text: &str, current: &[RoaInfo]) -> Result<RoaDelta> {
     let t = text.trim_start();
     let want: Vec<RoaSpec> = if t.starts_with('{') {
-        return serde_json::from_str::<RoaDelta>(t).map_err(|e| format!("bad JSON delta: {e}"));
+        return serde_json::from_str::<RoaDelta>(t).map_err(|e| CliError::input(format!("bad JSON delta: {e}")));
     } else if t.starts_with('[') {
-        serde_json::from_str(t).map_err(|e| format!("bad JSON ROA list: {e}"))?
+        serde_json::from_str(t).map_err(|e| CliError::input(format!("bad JSON ROA list: {e}")))?
     } else {
         let lines = RoaDelta::parse_lines(text)
-            .map_err(|errs| errs.iter().map(|e| format!("{}: {}", e.entry, e.reason)).collect::<Vec<_>>().join("\n"))?;
+            .map_err(|errs| CliError::input(errs.iter().map(|e| format!("{}: {}", e.entry, e.reason)).collect::<Vec<_>>().join("\n")))?;
         if text.lines().map(str::trim_start).any(|l| l.starts_with('+') || l.starts_with('-')) {
             return Ok(lines);
         }
         lines.added
     };
     let want: BTreeSet<RoaSpec> = want.into_iter().collect();
-    let have: BTreeSet<RoaSpec> = current.iter().filter_map(|v| serde_json::from_value::<RoaSpec>(v.clone()).ok()).collect();
+    let have: BTreeSet<RoaSpec> = current.iter().filter_map(RoaInfo::authorization).collect();
     Ok(RoaDelta { added: want.difference(&have).copied().collect(), removed: have.difference(&want).copied().collect() })
 }
 
 /// Send a delta and print what it did (or would do).
-fn apply(c: &Client, member: &str, delta: &RoaDelta, dry_run: bool, format: Format, if_match: Option<&str>) -> Result<ExitCode, String> {
-    let body = serde_json::to_value(delta).map_err(|e| e.to_string())?;
+fn apply(c: &Client, member: &str, delta: &RoaDelta, dry_run: bool, format: Format, if_match: Option<&str>) -> Result<ExitCode> {
     let path = format!("/api/v1/members/{member}/roas/delta?dry_run={dry_run}");
     let n = delta.added.len() + delta.removed.len();
     let spinner = crate::progress::Spinner::start(&format!("applying {n} changes"), n < 20);
-    let r = c.send_json(reqwest::Method::POST, &path, &body, if_match)?;
+    let r: RoaReport = c.send_json(reqwest::Method::POST, &path, delta, if_match)?;
     drop(spinner);
     if format == Format::Json {
-        println!("{}", serde_json::to_string_pretty(&r).map_err(|e| e.to_string())?);
+        super::print_json(&r)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let words = if dry_run {
-        [("added", "would add"), ("removed", "would remove"), ("unchanged", "unchanged")]
-    } else {
-        [("added", "added"), ("removed", "removed"), ("unchanged", "unchanged")]
-    };
+    let (add, remove) = if dry_run { ("would add", "would remove") } else { ("added", "removed") };
     let mut changed = false;
-    for (key, word) in words {
-        for e in r[key].as_array().into_iter().flatten() {
-            changed |= key != "unchanged";
-            println!("{word} {}", e.as_str().unwrap_or(""));
+    for (list, word) in [(&r.added, add), (&r.removed, remove), (&r.unchanged, "unchanged")] {
+        for e in list {
+            changed |= word != "unchanged";
+            println!("{word} {e}");
         }
     }
     if !changed {

@@ -12,7 +12,7 @@ pub use extensions::check_uri;
 
 use crate::crypto::{KeyId, PublicKey};
 use crate::der::{Tag, Time};
-use crate::error::{reject, Error, Result};
+use crate::error::{reject, Error, Kind, Result};
 use crate::name::Name;
 use crate::resources::{CertResources, ResourceSet};
 use crate::serial::Serial;
@@ -172,12 +172,12 @@ impl Cert {
     pub fn verify_signature(&self, issuer_key: &PublicKey) -> Result<()> {
         issuer_key
             .verify(self.tbs(), &self.signature)
-            .map_err(|_| Error::new("PATH-1", "certificate signature does not verify with the issuer's key"))
+            .map_err(|_| Error::new("PATH-1", "certificate signature does not verify with the issuer's key").of_kind(Kind::Signature))
     }
 
     /// Verify a TA's self-signature (TA-4).
     pub fn verify_self_signed(&self) -> Result<()> {
-        self.verify_signature(&self.public_key).map_err(|_| Error::new("TA-4", "self-signature does not verify"))
+        self.verify_signature(&self.public_key).map_err(|_| Error::new("TA-4", "self-signature does not verify").of_kind(Kind::Signature))
     }
 
     /// Is `time` within the validity period (CERT-6)?
@@ -198,7 +198,8 @@ impl Cert {
             return reject("PATH-5", "the certificate is revoked");
         }
         if !self.is_current(cx.now) {
-            return reject("CERT-6", format!("not valid now ({} .. {})", self.not_before.rfc3339(), self.not_after.rfc3339()));
+            return Err(Error::new("CERT-6", format!("not valid now ({} .. {})", self.not_before.rfc3339(), self.not_after.rfc3339()))
+                .of_kind(Kind::Time));
         }
         let held = self.resources.resolve(cx.held);
         if !cx.held.contains(&held) {

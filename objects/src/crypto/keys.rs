@@ -1,7 +1,7 @@
 //! Public keys and key identifiers (RFC 7935 §3, RFC 6487 §4.8.2, RFC 8608).
 
 use crate::der::{self, Reader, Tag};
-use crate::error::{reject, Error, Result};
+use crate::error::{reject, Error, Kind, Result};
 use crate::oid;
 use base64::Engine;
 use std::fmt;
@@ -83,7 +83,7 @@ impl PublicKey {
         let bits_at = spki.len() - key.len();
         if alg_oid == oid::RSA_ENCRYPTION {
             if !alg.is_empty() {
-                alg.null("RSA parameters").map_err(|e| Error::new("ALG-7", e.detail))?;
+                alg.null("RSA parameters").map_err(|e| e.with_rule("ALG-7"))?;
             }
             alg.finish()?;
             check_rsa_key(key)?;
@@ -133,7 +133,7 @@ impl PublicKey {
         }
         ring::signature::UnparsedPublicKey::new(&ring::signature::RSA_PKCS1_2048_8192_SHA256, self.key_bits())
             .verify(message, signature)
-            .map_err(|_| Error::new("PATH-1", "signature does not verify"))
+            .map_err(|_| Error::new("PATH-1", "signature does not verify").of_kind(Kind::Signature))
     }
 }
 

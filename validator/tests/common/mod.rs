@@ -1,8 +1,8 @@
 //! Repositories built by the hosted CA for the validator's tests.
 #![allow(dead_code)]
 
+use rpkit_ca::contract::{AspaSpec, RoaDelta};
 use rpkit_ca::publisher::MemoryPublisher;
-use rpkit_ca::requests::{AspaSpec, RoaDelta};
 use rpkit_ca::{Ca, CaConfig};
 use rpkit_objects::tal::Tal;
 use rpkit_validator::report::Report;

@@ -4,6 +4,7 @@
 //! flag (`--set validator.refresh_secs=5`), in that order of precedence.
 //! `rpkit config` prints the effective result.
 
+use crate::error::{CliError, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -77,17 +78,17 @@ impl Default for UpConfig {
 
 impl UpConfig {
     /// Port of the RRDP listener, which the URIs carry.
-    pub fn rrdp_port(&self) -> Result<u16, String> {
+    pub fn rrdp_port(&self) -> Result<u16> {
         let port = self.publication.rrdp_listen.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok());
         port.filter(|p| *p != 0).ok_or_else(|| {
-            format!(
+            CliError::input(format!(
                 "publication.rrdp_listen = {:?}: want HOST:PORT with a fixed port (it goes into the URIs)",
                 self.publication.rrdp_listen
-            )
+            ))
         })
     }
     /// `https://HOST:PORT/`: RRDP below `rrdp/`, objects at their rsync paths.
-    pub fn https_base(&self) -> Result<String, String> {
+    pub fn https_base(&self) -> Result<String> {
         Ok(format!("https://{}:{}/", self.host, self.rrdp_port()?))
     }
     pub fn rsync_base(&self) -> String {
@@ -101,31 +102,33 @@ pub fn path(data: &Path) -> PathBuf {
 }
 
 /// Defaults, then `DATA/rpkit.toml`, then the environment, then `--set` flags.
-pub fn load(data: &Path, sets: &[String]) -> Result<UpConfig, String> {
-    let mut doc = toml::Table::try_from(UpConfig::default()).map_err(|e| e.to_string())?;
+pub fn load(data: &Path, sets: &[String]) -> Result<UpConfig> {
+    let mut doc = toml::Table::try_from(UpConfig::default()).map_err(CliError::internal)?;
     let file = path(data);
     if let Ok(text) = std::fs::read_to_string(&file) {
-        let t: toml::Table = text.parse().map_err(|e| format!("{}: {e}", file.display()))?;
+        let t: toml::Table = text.parse().map_err(|e| CliError::parse(&file, e))?;
         merge(&mut doc, t);
         // Unknown keys and wrong types are named here, with the file.
-        UpConfig::deserialize(toml::Value::Table(doc.clone())).map_err(|e| format!("{}: {e}", file.display()))?;
+        UpConfig::deserialize(toml::Value::Table(doc.clone())).map_err(|e| CliError::parse(&file, e))?;
     }
     for (key, value) in leaves(&UpConfig::default())? {
         let var = format!("RPKIT_{}", key.replace('.', "_").to_uppercase());
         if let Ok(v) = std::env::var(&var) {
-            set(&mut doc, &key, &v, &value).map_err(|e| format!("{var}: {e}"))?;
+            set(&mut doc, &key, &v, &value).map_err(|e| e.during(var))?;
         }
     }
     let known = leaves(&UpConfig::default())?;
     for s in sets {
-        let (key, v) = s.split_once('=').ok_or_else(|| format!("--set {s}: want KEY=VALUE, e.g. validator.refresh_secs=5"))?;
+        let (key, v) =
+            s.split_once('=').ok_or_else(|| CliError::input(format!("--set {s}: want KEY=VALUE, e.g. validator.refresh_secs=5")))?;
         let key = key.trim();
         let like = known.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()).ok_or_else(|| {
-            format!("--set {s}: no setting {key:?} (settings: {})", known.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(", "))
+            let all = known.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(", ");
+            CliError::input(format!("--set {s}: no setting {key:?} (settings: {all})"))
         })?;
-        set(&mut doc, key, v.trim(), &like).map_err(|e| format!("--set {s}: {e}"))?;
+        set(&mut doc, key, v.trim(), &like).map_err(|e| e.during(format!("--set {s}")))?;
     }
-    UpConfig::deserialize(toml::Value::Table(doc)).map_err(|e| e.to_string())
+    UpConfig::deserialize(toml::Value::Table(doc)).map_err(|e| CliError::input(e.to_string()))
 }
 
 fn merge(into: &mut toml::Table, from: toml::Table) {
@@ -141,8 +144,8 @@ fn merge(into: &mut toml::Table, from: toml::Table) {
 
 /// Every setting as `section.key` with its default value (options without a
 /// default count as strings).
-fn leaves(c: &UpConfig) -> Result<Vec<(String, toml::Value)>, String> {
-    let t = toml::Table::try_from(c).map_err(|e| e.to_string())?;
+fn leaves(c: &UpConfig) -> Result<Vec<(String, toml::Value)>> {
+    let t = toml::Table::try_from(c).map_err(CliError::internal)?;
     let mut out = Vec::new();
     for (k, v) in t {
         match v {
@@ -157,10 +160,11 @@ fn leaves(c: &UpConfig) -> Result<Vec<(String, toml::Value)>, String> {
 }
 
 /// Set `section.key` to `text`, read as the type of `like`.
-fn set(doc: &mut toml::Table, key: &str, text: &str, like: &toml::Value) -> Result<(), String> {
+fn set(doc: &mut toml::Table, key: &str, text: &str, like: &toml::Value) -> Result<()> {
+    let not = |what: &str| CliError::input(format!("{text:?} is not {what}"));
     let value = match like {
-        toml::Value::Integer(_) => toml::Value::Integer(text.parse().map_err(|_| format!("{text:?} is not a whole number"))?),
-        toml::Value::Boolean(_) => toml::Value::Boolean(text.parse().map_err(|_| format!("{text:?} is not true or false"))?),
+        toml::Value::Integer(_) => toml::Value::Integer(text.parse().map_err(|_| not("a whole number"))?),
+        toml::Value::Boolean(_) => toml::Value::Boolean(text.parse().map_err(|_| not("true or false"))?),
         _ => toml::Value::String(text.to_string()),
     };
     let mut table = doc;
@@ -172,7 +176,7 @@ fn set(doc: &mut toml::Table, key: &str, text: &str, like: &toml::Value) -> Resu
         }
         table = match table.entry(p.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new())) {
             toml::Value::Table(t) => t,
-            _ => return Err(format!("{p} is not a section")),
+            _ => return Err(CliError::input(format!("{p} is not a section"))),
         };
     }
     Ok(())
@@ -246,14 +250,14 @@ pub struct Args {
 }
 
 /// `rpkit config`: the effective settings of `rpkit up` for a data directory.
-pub fn run(a: Args) -> Result<ExitCode, String> {
+pub fn run(a: Args) -> Result<ExitCode> {
     let data = a.data.unwrap_or_else(default_data_dir);
     let c = load(&data, &a.sets)?;
     if a.format == "json" {
-        println!("{}", serde_json::to_string_pretty(&c).map_err(|e| e.to_string())?);
+        super::super::print_json(&c)?;
     } else {
         println!("# effective settings for {} (defaults < {} < RPKIT_* < --set)", data.display(), path(&data).display());
-        print!("{}", toml::to_string(&c).map_err(|e| e.to_string())?);
+        print!("{}", toml::to_string(&c).map_err(CliError::internal)?);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -277,11 +281,11 @@ mod tests {
             ("validator.refresh_secs=soon", "is not a whole number"),
             ("novalue", "want KEY=VALUE"),
         ] {
-            let e = load(&d, &[bad.into()]).unwrap_err();
+            let e = load(&d, &[bad.into()]).unwrap_err().to_string();
             assert!(e.contains(want), "{bad}: {e}");
         }
         std::fs::write(path(&d), "[validator]\nrefresh = 7\n").unwrap();
-        let e = load(&d, &[]).unwrap_err();
+        let e = load(&d, &[]).unwrap_err().to_string();
         assert!(e.contains("rpkit.toml") && e.contains("refresh"), "{e}");
         std::fs::write(path(&d), template()).unwrap();
         let t = load(&d, &[]).unwrap();

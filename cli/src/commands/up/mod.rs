@@ -15,10 +15,11 @@ mod tls;
 
 use super::ca::{admin_token, open as open_ca};
 use super::validator::start_servers;
+use crate::error::{CliError, Context, Result};
 use crate::permissions;
 use config::UpConfig;
 use rpkit_ca::api::{self, AppState};
-use rpkit_ca::requests::RoaDelta;
+use rpkit_ca::contract::RoaDelta;
 use rpkit_ca::rfc8181_client;
 use rpkit_ca::{Ca, CaConfig};
 use rpkit_publication::service::{PublicationServer, ServerConfig};
@@ -98,9 +99,9 @@ struct DemoMember {
     token: String,
 }
 
-pub fn run(a: Args) -> Result<ExitCode, String> {
+pub fn run(a: Args) -> Result<ExitCode> {
     let data = a.data.unwrap_or_else(config::default_data_dir);
-    let data = std::path::absolute(&data).map_err(|e| e.to_string())?;
+    let data = std::path::absolute(&data).map_err(|e| CliError::io(&data, e))?;
     if a.env {
         print!("{}", exports(&data)?);
         return Ok(ExitCode::SUCCESS);
@@ -111,12 +112,12 @@ pub fn run(a: Args) -> Result<ExitCode, String> {
     permissions::open(&permissions::publication(&data.join("publication")), a.perms)?;
     let cfg = config::load(&data, &a.sets)?;
     if !config::path(&data).exists() {
-        std::fs::write(config::path(&data), config::template()).map_err(|e| format!("{}: {e}", config::path(&data).display()))?;
+        std::fs::write(config::path(&data), config::template()).map_err(|e| CliError::io(&config::path(&data), e))?;
     }
     cfg.rrdp_port()?;
     let layout = Layout::new(data);
     let tls = tls::ensure(&layout.data.join("tls"), &cfg.host)?;
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(CliError::internal)?;
     // The CA holds a blocking HTTP client: its last reference goes outside the runtime.
     let mut keep: Option<Arc<Ca>> = None;
     let spinner = crate::progress::Spinner::start("starting the publication server", a.quiet);
@@ -126,8 +127,8 @@ pub fn run(a: Args) -> Result<ExitCode, String> {
     result.map(|()| ExitCode::SUCCESS)
 }
 
-async fn listen(setting: &str, addr: &str) -> Result<tokio::net::TcpListener, String> {
-    tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("{setting} = {addr}: {e}"))
+async fn listen(setting: &str, addr: &str) -> Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await.map_err(CliError::listen(format!("{setting} = {addr}")))
 }
 
 async fn up(
@@ -137,7 +138,7 @@ async fn up(
     quiet: bool,
     spinner: &crate::progress::Spinner,
     keep: &mut Option<Arc<Ca>>,
-) -> Result<(), String> {
+) -> Result<()> {
     let t0 = Instant::now();
     // Bind everything first: a port in use fails now, naming its setting.
     let pub_api = listen("publication.listen", &cfg.publication.listen).await?;
@@ -145,7 +146,7 @@ async fn up(
     let ca_api = listen("ca.listen", &cfg.ca.listen).await?;
     let rtr = listen("validator.rtr", &cfg.validator.rtr).await?;
     let http = listen("validator.http", &cfg.validator.http).await?;
-    let addr = |l: &tokio::net::TcpListener| l.local_addr().map_err(|e| e.to_string());
+    let addr = |l: &tokio::net::TcpListener| l.local_addr().map_err(CliError::listen("a bound listener"));
     let (pub_addr, ca_addr, rtr_addr, http_addr) = (addr(&pub_api)?, addr(&ca_api)?, addr(&rtr)?, addr(&http)?);
 
     // The publication server.
@@ -162,11 +163,11 @@ async fn up(
     let notification = server_cfg.notification_uri();
     let server = tokio::task::spawn_blocking(move || PublicationServer::open(server_cfg))
         .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| format!("publication server: {e}"))?;
+        .map_err(CliError::internal)?
+        .during(|| "publication server".into())?;
     // The server's router keeps the token for the life of the process.
     let pub_token: &'static str = Box::leak(admin_token(&layout.publication)?.into_boxed_str());
-    let tls_config = rpkit_serve::tls::server_config(&tls.chain, &tls.key).map_err(|e| e.to_string())?;
+    let tls_config = rpkit_serve::tls::server_config(&tls.chain, &tls.key)?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
@@ -182,10 +183,10 @@ async fn up(
     // The CA: registered at the publication server, TA and demo members on first start.
     spinner.set("setting up the CA (trust anchor, RIR CA, demo members: fresh keys on first start)");
     let (s, c, l) = (server.clone(), cfg.clone(), Layout::new(layout.data.clone()));
-    let (ca, member) = tokio::task::spawn_blocking(move || setup_ca(&c, &l, &s)).await.map_err(|e| e.to_string())??;
+    let (ca, member) = tokio::task::spawn_blocking(move || setup_ca(&c, &l, &s)).await.map_err(CliError::internal)??;
     *keep = Some(ca.clone());
     let s = server.clone();
-    tokio::task::spawn_blocking(move || s.write_files()).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
+    tokio::task::spawn_blocking(move || s.write_files()).await.map_err(CliError::internal)??;
     let state = AppState::new(ca.clone(), &admin_token(&layout.ca)?);
     let tick = Duration::from_secs(cfg.ca.reissue_interval_secs.max(1));
     let ca_task = tokio::spawn(api::serve(ca_api, state, tick, stopped(stop_rx.clone())));
@@ -194,7 +195,7 @@ async fn up(
     let tal = layout.ca.join("ta.tal");
     let refresh = cfg.validator.refresh_secs.clamp(1, 86_400);
     let timers = Timers { refresh, retry: refresh.max(5), expire: 600.max(3 * refresh) };
-    timers.check().map_err(|e| format!("validator.refresh_secs: {e}"))?;
+    timers.check().map_err(|e| CliError::input(format!("validator.refresh_secs: {e}")))?;
     let run = RunConfig {
         tals: vec![tal.clone()],
         cache: layout.cache.clone(),
@@ -222,7 +223,8 @@ async fn up(
             let last = daemon.shared.status.lock().map(|s| s.last.as_ref().and_then(|l| l.error.clone())).ok().flatten();
             stop_runs.store(true, Ordering::Relaxed);
             let _ = stop_tx.send(true);
-            return Err(format!("the validator has no result after 2 minutes{}", last.map(|e| format!(": {e}")).unwrap_or_default()));
+            let why = last.map(|e| format!(": {e}")).unwrap_or_default();
+            return Err(CliError::Refused(format!("the validator has no result after 2 minutes{why}")));
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(100)) => {}
@@ -230,7 +232,7 @@ async fn up(
         }
     };
     if ready {
-        let info = ca.member(&member.handle).map_err(|e| e.to_string())?;
+        let info = ca.member(&member.handle)?;
         let doc = json!({
             "tal": tal,
             "tls_ca": tls.ca,
@@ -245,8 +247,8 @@ async fn up(
             "publication_api": format!("http://{pub_addr}"),
             "publication_token_file": layout.publication.join("admin-token"),
         });
-        let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())? + "\n";
-        data_dir::write_secret(&layout.up_json, text.as_bytes()).map_err(|e| format!("{}: {e}", layout.up_json.display()))?;
+        let text = serde_json::to_string_pretty(&doc).map_err(CliError::internal)? + "\n";
+        data_dir::write_secret(&layout.up_json, text.as_bytes()).map_err(|e| CliError::io(&layout.up_json, e))?;
         if !quiet {
             spinner.finish();
             print!("{}", banner(&doc, layout, &info.resources, t0.elapsed()));
@@ -272,11 +274,11 @@ async fn up(
 }
 
 /// `export` lines for the system running on `data`, read from its up.json.
-fn exports(data: &Path) -> Result<String, String> {
+fn exports(data: &Path) -> Result<String> {
     let path = data.join("up.json");
-    let text =
-        std::fs::read_to_string(&path).map_err(|_| format!("no `rpkit up` is running on {} (no {})", data.display(), path.display()))?;
-    let j: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(&path)
+        .map_err(|_| CliError::input(format!("no `rpkit up` is running on {} (no {})", data.display(), path.display())))?;
+    let j: serde_json::Value = serde_json::from_str(&text).map_err(|e| CliError::parse(&path, e))?;
     let s = |k: &str| j[k].as_str().unwrap_or_default().to_string();
     let read = |k: &str| std::fs::read_to_string(s(k)).map(|t| t.trim().to_string()).unwrap_or_default();
     let (rtr_host, rtr_port) = s("rtr").rsplit_once(':').map(|(h, p)| (h.to_string(), p.to_string())).unwrap_or_default();
@@ -301,33 +303,33 @@ fn exports(data: &Path) -> Result<String, String> {
 
 /// Register the CA at the publication server, create the TA and import the demo
 /// RIR's members, each step once; on later starts check that the URIs still fit.
-fn setup_ca(cfg: &UpConfig, layout: &Layout, server: &PublicationServer) -> Result<(Arc<Ca>, DemoMember), String> {
+fn setup_ca(cfg: &UpConfig, layout: &Layout, server: &PublicationServer) -> Result<(Arc<Ca>, DemoMember)> {
     let base = cfg.https_base()?;
     let notify = format!("{base}rrdp/notification.xml");
     let cfg_path = layout.ca.join("ca.json");
-    let io = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
+    let io = |p: &Path, e: std::io::Error| CliError::io(p, e);
     let mut ca_config: CaConfig = if cfg_path.exists() {
         let text = std::fs::read_to_string(&cfg_path).map_err(|e| io(&cfg_path, e))?;
-        let stored: CaConfig = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", cfg_path.display()))?;
+        let stored: CaConfig = serde_json::from_str(&text).map_err(|e| CliError::parse(&cfg_path, e))?;
         if stored.rrdp_notify.as_deref() != Some(notify.as_str()) || stored.rsync_base != cfg.rsync_base() {
-            return Err(format!(
+            return Err(CliError::input(format!(
                 "{} was set up with RRDP at {} and rsync at {}; the settings now give {notify} and {} \
                  (host, publication.rrdp_listen): set them back, or use a new --data",
                 layout.data.display(),
                 stored.rrdp_notify.unwrap_or_default(),
                 stored.rsync_base,
                 cfg.rsync_base()
-            ));
+            )));
         }
         stored
     } else {
         let identity = rfc8181_client::load_identity(&layout.ca.join("bpki"))?;
-        let known = server.lock().publisher(PUBLISHER).map_err(|e| e.to_string())?;
+        let known = server.lock().publisher(PUBLISHER)?;
         let response = match known {
             Some(p) => server.response_for(&p, None),
             None => server
                 .add_publisher(&rfc8181_client::publisher_request(&identity, PUBLISHER), Some(&cfg.rsync_base()))
-                .map_err(|e| format!("registering the CA at the publication server: {e}"))?,
+                .during(|| "registering the CA at the publication server".into())?,
         };
         let rp = layout.ca.join("repository-response.xml");
         std::fs::write(&rp, response.encode()).map_err(|e| io(&rp, e))?;
@@ -340,7 +342,7 @@ fn setup_ca(cfg: &UpConfig, layout: &Layout, server: &PublicationServer) -> Resu
     };
     ca_config.key_pool_target = cfg.ca.key_pool;
     ca_config.key_pool_batch = ca_config.key_pool_batch.min(cfg.ca.key_pool.max(1));
-    let text = serde_json::to_string_pretty(&ca_config).map_err(|e| e.to_string())?;
+    let text = serde_json::to_string_pretty(&ca_config).map_err(CliError::internal)?;
     std::fs::write(&cfg_path, text).map_err(|e| io(&cfg_path, e))?;
     let ca = Arc::new(open_ca(&layout.ca)?);
     let tal_path = layout.ca.join("ta.tal");
@@ -348,7 +350,8 @@ fn setup_ca(cfg: &UpConfig, layout: &Layout, server: &PublicationServer) -> Resu
         let tal = match ca.tal() {
             Ok(t) => t,
             Err(_) => {
-                ca.init(&ALL_RESOURCES.parse().map_err(|e| format!("{e}"))?).map_err(|e| format!("creating the trust anchor: {e}"))?
+                let all = ALL_RESOURCES.parse().map_err(CliError::internal)?;
+                ca.init(&all).during(|| "creating the trust anchor".into())?
             }
         };
         std::fs::write(&tal_path, tal.encode()).map_err(|e| io(&tal_path, e))?;
@@ -356,29 +359,29 @@ fn setup_ca(cfg: &UpConfig, layout: &Layout, server: &PublicationServer) -> Resu
     admin_token(&layout.ca)?;
     if !layout.member.exists() {
         let text = match &cfg.demo.delegated {
-            Some(p) => std::fs::read_to_string(p).map_err(|e| format!("demo.delegated: {}: {e}", p.display()))?,
+            Some(p) => std::fs::read_to_string(p).map_err(|e| CliError::io(p, e).during("demo.delegated"))?,
             None => DEMO_DELEGATED.to_string(),
         };
-        ca.import_delegated(&text).map_err(|e| format!("importing the demo members: {e}"))?;
+        ca.import_delegated(&text).during(|| "importing the demo members".into())?;
         if cfg.demo.delegated.is_none() {
             for (handle, roa) in DEMO_ROAS {
-                let delta = RoaDelta { added: vec![roa.parse().map_err(|e| format!("{e:?}"))?], removed: vec![] };
-                ca.apply_roas(handle, &delta, false).map_err(|e| format!("demo ROA {roa} of {handle}: {e}"))?;
+                let delta = RoaDelta { added: vec![roa.parse().map_err(CliError::internal)?], removed: vec![] };
+                ca.apply_roas(handle, &delta, false).during(|| format!("demo ROA {roa} of {handle}"))?;
             }
         }
         let handle = cfg.demo.member.clone();
-        ca.member(&handle).map_err(|e| format!("demo.member = {handle:?}: {e}"))?;
-        let token = ca.create_token(&handle).map_err(|e| e.to_string())?;
-        let text = serde_json::to_string_pretty(&DemoMember { handle, token }).map_err(|e| e.to_string())?;
+        ca.member(&handle).during(|| format!("demo.member = {handle:?}"))?;
+        let token = ca.create_token(&handle)?;
+        let text = serde_json::to_string_pretty(&DemoMember { handle, token }).map_err(CliError::internal)?;
         data_dir::write_secret(&layout.member, text.as_bytes()).map_err(|e| io(&layout.member, e))?;
     }
     let text = std::fs::read_to_string(&layout.member).map_err(|e| io(&layout.member, e))?;
-    let member: DemoMember = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", layout.member.display()))?;
+    let member: DemoMember = serde_json::from_str(&text).map_err(|e| CliError::parse(&layout.member, e))?;
     Ok((ca, member))
 }
 
 /// What `rpkit up` prints when ready: where everything is, and three commands to try.
-fn banner(doc: &serde_json::Value, layout: &Layout, resources: &rpkit_ca::members::ResourceList, took: Duration) -> String {
+fn banner(doc: &serde_json::Value, layout: &Layout, resources: &rpkit_ca::contract::ResourceList, took: Duration) -> String {
     let s = |k: &str| doc[k].as_str().unwrap_or_default().to_string();
     let (ca_api, http, rtr) = (s("ca_api"), s("validator_http"), s("rtr"));
     let (handle, token) = (doc["member"]["handle"].as_str().unwrap_or_default(), doc["member"]["token"].as_str().unwrap_or_default());
@@ -416,7 +419,7 @@ fn banner(doc: &serde_json::Value, layout: &Layout, resources: &rpkit_ca::member
 }
 
 /// A ROA to suggest: the member's last IPv4 (else IPv6) prefix, from its first AS.
-fn suggestion(r: &rpkit_ca::members::ResourceList) -> (String, String, String) {
+fn suggestion(r: &rpkit_ca::contract::ResourceList) -> (String, String, String) {
     let prefix = r.ipv4.iter().rev().chain(r.ipv6.iter().rev()).find(|p| p.contains('/')).cloned().unwrap_or_else(|| "192.0.2.0/24".into());
     let len = prefix.rsplit('/').next().unwrap_or_default().to_string();
     let asn = r.asn.first().map(|a| a.split('-').next().unwrap_or_default().to_string()).unwrap_or_else(|| "AS64496".into());

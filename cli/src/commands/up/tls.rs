@@ -3,6 +3,7 @@
 //! HTTPS and the validator trusts exactly this root. Made once per data
 //! directory; the root's key is not kept.
 
+use crate::error::{CliError, Result};
 use rpkit_serve::data_dir;
 use std::path::{Path, PathBuf};
 
@@ -22,15 +23,15 @@ impl Files {
 }
 
 /// The files in `dir`, created when missing.
-pub fn ensure(dir: &Path, host: &str) -> Result<Files, String> {
+pub fn ensure(dir: &Path, host: &str) -> Result<Files> {
     let f = Files::in_dir(dir);
     if f.ca.exists() && f.chain.exists() && f.key.exists() {
         return Ok(f);
     }
     use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType};
-    let e = |e: rcgen::Error| format!("TLS certificate: {e}");
+    let e = |e: rcgen::Error| CliError::internal(format!("TLS certificate: {e}"));
     // Whole years around today: a root for ten years, the server for two.
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_err(|err| err.to_string())?.as_secs();
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_err(CliError::internal)?.as_secs();
     let year = 1970 + (secs / 31_556_952) as i32;
     let ca_key = KeyPair::generate().map_err(e)?;
     let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(e)?;
@@ -55,10 +56,10 @@ pub fn ensure(dir: &Path, host: &str) -> Result<Files, String> {
     leaf.not_before = rcgen::date_time_ymd(year - 1, 1, 1);
     leaf.not_after = rcgen::date_time_ymd(year + 2, 1, 1);
     let leaf_cert = leaf.signed_by(&leaf_key, &issuer).map_err(e)?;
-    data_dir::create_dir(dir, data_dir::PRIVATE_DIR).map_err(|err| format!("{}: {err}", dir.display()))?;
-    let write = |p: &Path, text: String, secret: bool| -> Result<(), String> {
+    data_dir::create_dir(dir, data_dir::PRIVATE_DIR).map_err(|err| CliError::io(dir, err))?;
+    let write = |p: &Path, text: String, secret: bool| -> Result<()> {
         let written = if secret { data_dir::write_secret(p, text.as_bytes()) } else { std::fs::write(p, text) };
-        written.map_err(|err| format!("{}: {err}", p.display()))
+        written.map_err(|err| CliError::io(p, err))
     };
     write(&f.key, leaf_key.serialize_pem(), true)?;
     write(&f.chain, format!("{}{}", leaf_cert.pem(), ca_cert.pem()), false)?;

@@ -1,0 +1,230 @@
+//! The API's handlers. Each `#[utoipa::path]` states the route's path, method,
+//! parameters and body types from `crate::contract`; who may call it is the
+//! table's (`super::table`), added to the document by `super::openapi`.
+
+use super::{blocking, ApiError, ApiResult, AppState, Body, Caller, Text};
+use crate::contract::{
+    AspaSpec, DeltaQuery, Export, ImportReport, MemberInfo, NewMember, Providers, ResourceChange, RoaBody, RoaDelta, RoaInfo, RoaReport,
+    SetResources, TokenCreated, Whoami,
+};
+use axum::extract::{Extension, Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use rpkit_objects::resources::ResourceSet;
+use rpkit_serve::metrics::Metrics;
+
+#[utoipa::path(get, path = "/health", tag = "service",
+    responses((status = 200, description = "The server answers", body = String, content_type = "text/plain")))]
+pub async fn health() -> &'static str {
+    "ok\n"
+}
+
+#[utoipa::path(get, path = "/metrics", tag = "service",
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
+pub async fn metrics(State(st): State<AppState>) -> ApiResult<Response> {
+    let ca = st.ca.clone();
+    let (members, roas) = blocking(move || ca.counts()).await?;
+    let s = st.ca.signer();
+    let (pool, generated, target) = (s.pool_size(), s.keys_generated(), st.ca.config.key_pool_target);
+    let in_sync = u8::from(!st.ca.out_of_sync());
+    let mut m = Metrics::new("rpkit_ca_");
+    m.one("members", "gauge", "Member CAs.", members);
+    m.one("roas", "gauge", "ROAs published.", roas);
+    m.one("key_pool_size", "gauge", "Pre-generated one-time keys ready for use.", pool);
+    m.one("key_pool_target", "gauge", "Keys the pool is kept filled to.", target);
+    m.one("keys_generated_total", "counter", "RSA keys generated (its rate is the fill rate).", generated);
+    m.one("repository_in_sync", "gauge", "1 when the repository is known to hold what the database says.", in_sync);
+    let text = m.finish();
+    Ok(([(header::CONTENT_TYPE, rpkit_serve::metrics::CONTENT_TYPE)], text).into_response())
+}
+
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "service",
+    responses((status = 200, description = "This document (OpenAPI 3.1)", body = Object)))]
+pub async fn openapi_json() -> Response {
+    Json(super::document()).into_response()
+}
+
+#[utoipa::path(get, path = "/api/v1/tal", tag = "service",
+    responses((status = 200, description = "The trust anchor locator (RFC 8630)", body = String, content_type = "text/plain")))]
+pub async fn tal(State(st): State<AppState>) -> ApiResult<Response> {
+    let ca = st.ca.clone();
+    let t = blocking(move || ca.tal()).await?;
+    Ok(([(header::CONTENT_TYPE, "text/plain")], t.encode()).into_response())
+}
+
+#[utoipa::path(get, path = "/api/v1/whoami", tag = "service",
+    responses((status = 200, description = "Who the token belongs to", body = Whoami)))]
+pub async fn whoami(Extension(who): Extension<Caller>) -> Json<Whoami> {
+    Json(match who {
+        Caller::Admin => Whoami { admin: true, member: None },
+        Caller::Member(h) => Whoami { admin: false, member: Some(h) },
+    })
+}
+
+/// What the CA intends to publish, for `rpkit audit --expect`.
+#[utoipa::path(get, path = "/api/v1/export", tag = "admin",
+    responses((status = 200, description = "Everything the CA publishes and the ROAs and ASPAs behind it", body = Export)))]
+pub async fn export(State(st): State<AppState>) -> ApiResult<Json<Export>> {
+    let ca = st.ca.clone();
+    Ok(Json(blocking(move || ca.export()).await?))
+}
+
+fn parse_resources(s: &str) -> ApiResult<ResourceSet> {
+    s.parse().map_err(|e: rpkit_objects::Error| ApiError::new(StatusCode::BAD_REQUEST, "bad_resources", e.to_string()))
+}
+
+#[utoipa::path(get, path = "/api/v1/members", tag = "admin",
+    responses((status = 200, description = "Every member", body = Vec<MemberInfo>)))]
+pub async fn list_members(State(st): State<AppState>) -> ApiResult<Json<Vec<MemberInfo>>> {
+    let ca = st.ca.clone();
+    Ok(Json(blocking(move || ca.members()).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/members", tag = "admin", request_body = NewMember,
+    responses((status = 201, description = "The member, its CA certified", body = MemberInfo)))]
+pub async fn add_member(State(st): State<AppState>, Body(m): Body<NewMember>) -> ApiResult<Response> {
+    let res = parse_resources(&m.resources)?;
+    let ca = st.ca.clone();
+    let info = blocking(move || ca.add_member(&m.handle, &res, m.opaque_id.as_deref())).await?;
+    Ok((StatusCode::CREATED, Json(info)).into_response())
+}
+
+#[utoipa::path(post, path = "/api/v1/members/import", tag = "admin",
+    request_body(content = String, content_type = "text/plain", description = "A delegated-extended statistics file"),
+    responses((status = 200, description = "Members added, re-certified and removed", body = ImportReport)))]
+pub async fn import(State(st): State<AppState>, Text(body): Text) -> ApiResult<Json<ImportReport>> {
+    let ca = st.ca.clone();
+    Ok(Json(blocking(move || ca.import_delegated(&body)).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/members/{handle}", tag = "members", params(("handle" = String, Path, description = "Member handle")),
+    responses((status = 200, description = "The member", body = MemberInfo)))]
+pub async fn show_member(State(st): State<AppState>, Path(handle): Path<String>) -> ApiResult<Json<MemberInfo>> {
+    let ca = st.ca.clone();
+    Ok(Json(blocking(move || ca.member(&handle)).await?))
+}
+
+#[utoipa::path(delete, path = "/api/v1/members/{handle}", tag = "admin", params(("handle" = String, Path, description = "Member handle")),
+    responses((status = 204, description = "Removed: its CA revoked, its objects withdrawn")))]
+pub async fn remove_member(State(st): State<AppState>, Path(handle): Path<String>) -> ApiResult<StatusCode> {
+    let ca = st.ca.clone();
+    blocking(move || ca.remove_member(&handle)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(put, path = "/api/v1/members/{handle}/resources", tag = "admin", request_body = SetResources,
+    params(("handle" = String, Path, description = "Member handle")),
+    responses((status = 200, description = "What changed (null when nothing did); the CA certificate is re-issued",
+        body = Option<ResourceChange>)))]
+pub async fn set_resources(
+    State(st): State<AppState>,
+    Path(handle): Path<String>,
+    Body(r): Body<SetResources>,
+) -> ApiResult<Json<Option<ResourceChange>>> {
+    let res = parse_resources(&r.resources)?;
+    let ca = st.ca.clone();
+    Ok(Json(blocking(move || ca.set_member_resources(&handle, &res)).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/members/{handle}/tokens", tag = "admin", params(("handle" = String, Path, description = "Member handle")),
+    responses((status = 201, description = "A new bearer token for the member, shown once", body = TokenCreated)))]
+pub async fn create_token(State(st): State<AppState>, Path(handle): Path<String>) -> ApiResult<Response> {
+    let ca = st.ca.clone();
+    let token = blocking(move || ca.create_token(&handle)).await?;
+    Ok((StatusCode::CREATED, Json(TokenCreated { token })).into_response())
+}
+
+#[utoipa::path(get, path = "/api/v1/members/{handle}/roas", tag = "members", params(("handle" = String, Path, description = "Member handle")),
+    responses((status = 200, description = "The member's ROAs; the ETag header tags the set", body = Vec<RoaInfo>,
+        headers(("ETag" = String, description = "Tag of this ROA set, for If-Match")))))]
+pub async fn list_roas(State(st): State<AppState>, Path(handle): Path<String>) -> ApiResult<Response> {
+    let ca = st.ca.clone();
+    let (roas, etag) = blocking(move || Ok((ca.roas(&handle)?, ca.roas_etag(&handle)?))).await?;
+    Ok(([(header::ETAG, etag)], Json(roas)).into_response())
+}
+
+/// Apply a delta, honouring `If-Match` against the current ROA set's ETag.
+async fn apply(st: &AppState, headers: &HeaderMap, handle: String, delta: RoaDelta, dry_run: bool) -> ApiResult<Response> {
+    let if_match = headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let ca = st.ca.clone();
+    let (report, etag): (RoaReport, String) = blocking(move || {
+        let report = ca.apply_roas_if(&handle, &delta, dry_run, if_match.as_deref())?;
+        Ok((report, ca.roas_etag(&handle)?))
+    })
+    .await?;
+    Ok(([(header::ETAG, etag)], Json(report)).into_response())
+}
+
+#[utoipa::path(post, path = "/api/v1/members/{handle}/roas/delta", tag = "members", request_body = RoaDelta,
+    params(("handle" = String, Path, description = "Member handle"), DeltaQuery,
+        ("If-Match" = Option<String>, Header, description = "Apply only to this ROA set (its ETag)")),
+    responses((status = 200, description = "Applied all or nothing; 422 lists every rejected entry", body = RoaReport)))]
+pub async fn roa_delta(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(handle): Path<String>,
+    Query(q): Query<DeltaQuery>,
+    Body(d): Body<RoaDelta>,
+) -> ApiResult<Response> {
+    apply(&st, &headers, handle, d, q.dry_run).await
+}
+
+#[utoipa::path(post, path = "/api/v1/members/{handle}/roas", tag = "members", request_body = RoaBody,
+    params(("handle" = String, Path, description = "Member handle"), DeltaQuery,
+        ("If-Match" = Option<String>, Header, description = "Apply only to this ROA set (its ETag)")),
+    responses((status = 200, description = "Added (one ROA or a list)", body = RoaReport)))]
+pub async fn add_roas(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(handle): Path<String>,
+    Query(q): Query<DeltaQuery>,
+    Body(b): Body<RoaBody>,
+) -> ApiResult<Response> {
+    apply(&st, &headers, handle, RoaDelta { added: b.into_vec(), removed: vec![] }, q.dry_run).await
+}
+
+#[utoipa::path(delete, path = "/api/v1/members/{handle}/roas", tag = "members", request_body = RoaBody,
+    params(("handle" = String, Path, description = "Member handle"), DeltaQuery,
+        ("If-Match" = Option<String>, Header, description = "Apply only to this ROA set (its ETag)")),
+    responses((status = 200, description = "Removed (one ROA or a list)", body = RoaReport)))]
+pub async fn remove_roa(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Path(handle): Path<String>,
+    Query(q): Query<DeltaQuery>,
+    Body(b): Body<RoaBody>,
+) -> ApiResult<Response> {
+    apply(&st, &headers, handle, RoaDelta { added: vec![], removed: b.into_vec() }, q.dry_run).await
+}
+
+#[utoipa::path(get, path = "/api/v1/members/{handle}/aspas", tag = "members", params(("handle" = String, Path, description = "Member handle")),
+    responses((status = 200, description = "The member's ASPAs", body = Vec<AspaSpec>)))]
+pub async fn list_aspas(State(st): State<AppState>, Path(handle): Path<String>) -> ApiResult<Json<Vec<AspaSpec>>> {
+    let ca = st.ca.clone();
+    Ok(Json(blocking(move || ca.aspas(&handle)).await?))
+}
+
+#[utoipa::path(put, path = "/api/v1/members/{handle}/aspas/{customer}", tag = "members", request_body = Providers,
+    params(("handle" = String, Path, description = "Member handle"), ("customer" = u32, Path, description = "Customer AS number")),
+    responses((status = 200, description = "The ASPA of the customer AS, created or replaced", body = AspaSpec)))]
+pub async fn put_aspa(
+    State(st): State<AppState>,
+    Path((handle, customer)): Path<(String, u32)>,
+    Body(p): Body<Providers>,
+) -> ApiResult<Json<AspaSpec>> {
+    let ca = st.ca.clone();
+    let spec = AspaSpec { customer, providers: p.providers };
+    let s2 = spec.clone();
+    blocking(move || ca.put_aspa(&handle, &s2)).await?;
+    Ok(Json(spec))
+}
+
+#[utoipa::path(delete, path = "/api/v1/members/{handle}/aspas/{customer}", tag = "members",
+    params(("handle" = String, Path, description = "Member handle"), ("customer" = u32, Path, description = "Customer AS number")),
+    responses((status = 204, description = "Removed")))]
+pub async fn remove_aspa(State(st): State<AppState>, Path((handle, customer)): Path<(String, u32)>) -> ApiResult<StatusCode> {
+    let ca = st.ca.clone();
+    blocking(move || ca.remove_aspa(&handle, customer)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

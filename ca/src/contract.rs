@@ -1,0 +1,200 @@
+//! The REST API's contract: every request and response body, in one place.
+//! The server's handlers, the `rpkit` commands (which read these types, not
+//! loose JSON), `rpkit audit --expect` and the member portal share them; the
+//! OpenAPI document is generated from them and the route table (`api::openapi`).
+
+use rpkit_objects::resources::ResourceSet;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use utoipa::{IntoParams, ToSchema};
+
+pub use rpkit_objects::export::{Export, ExportAspa, ExportObject, ExportRoa};
+pub use rpkit_objects::route_origin::RouteOrigin;
+
+/// One route origin authorization a member asks for (the ROA-6 rule and
+/// the text and JSON forms are `RouteOrigin`'s).
+pub type RoaSpec = RouteOrigin;
+
+/// `GET /api/v1/whoami`: `{"admin": true}` or `{"member": HANDLE}`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Whoami {
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub admin: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member: Option<String>,
+}
+
+/// `POST /api/v1/members`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct NewMember {
+    pub handle: String,
+    /// `AS64496, 192.0.2.0/24, 2001:db8::/32` form.
+    #[schema(example = "AS64496, 192.0.2.0/24, 2001:db8::/32")]
+    pub resources: String,
+    #[serde(default)]
+    pub opaque_id: Option<String>,
+}
+
+/// `PUT /api/v1/members/{handle}/resources`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SetResources {
+    #[schema(example = "AS64496, 192.0.2.0/24")]
+    pub resources: String,
+}
+
+/// `POST /api/v1/members/{handle}/tokens`: the token, shown once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TokenCreated {
+    pub token: String,
+}
+
+/// A member as the API shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MemberInfo {
+    pub handle: String,
+    pub opaque_id: Option<String>,
+    pub resources: ResourceList,
+    /// rsync URI of the member CA's certificate.
+    pub ca_certificate: String,
+    /// rsync URI of the member CA's publication point.
+    pub publication_point: String,
+}
+
+/// Resources as lists of strings per kind.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ResourceList {
+    pub asn: Vec<String>,
+    pub ipv4: Vec<String>,
+    pub ipv6: Vec<String>,
+}
+
+impl From<&ResourceSet> for ResourceList {
+    fn from(r: &ResourceSet) -> Self {
+        ResourceList { asn: r.asn.to_strings(), ipv4: r.ipv4.to_strings(), ipv6: r.ipv6.to_strings() }
+    }
+}
+
+impl ResourceList {
+    /// Every resource, ASNs first.
+    pub fn all(&self) -> impl Iterator<Item = &str> {
+        self.asn.iter().chain(&self.ipv4).chain(&self.ipv6).map(String::as_str)
+    }
+}
+
+/// What an import or a resource change did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ImportReport {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    pub changed: Vec<ResourceChange>,
+    pub unchanged: usize,
+}
+
+/// One member whose resources changed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ResourceChange {
+    pub handle: String,
+    pub added: String,
+    pub removed: String,
+    /// ROAs and ASPAs withdrawn because the member no longer holds their resources.
+    pub withdrawn: Vec<String>,
+}
+
+/// A published ROA.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RoaInfo {
+    #[schema(example = "192.0.2.0/24")]
+    pub prefix: String,
+    pub max_length: u8,
+    pub asn: u32,
+    /// rsync URI of the ROA object that carries it.
+    pub uri: String,
+    /// When its EE certificate expires (RFC 3339).
+    pub not_after: String,
+}
+
+impl RoaInfo {
+    /// The authorization it publishes.
+    pub fn authorization(&self) -> Option<RoaSpec> {
+        let prefix = self.prefix.parse().ok()?;
+        Some(RouteOrigin::new(prefix, Some(self.max_length), rpkit_objects::resources::Asn(self.asn)))
+    }
+}
+
+/// A set of additions and removals applied all or nothing
+/// (`POST /api/v1/members/{handle}/roas/delta`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RoaDelta {
+    #[serde(default)]
+    pub added: Vec<RoaSpec>,
+    #[serde(default)]
+    pub removed: Vec<RoaSpec>,
+}
+
+/// One ROA or a list of them (`POST` and `DELETE` on `/roas`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum RoaBody {
+    One(RoaSpec),
+    Many(Vec<RoaSpec>),
+}
+
+impl RoaBody {
+    pub fn into_vec(self) -> Vec<RoaSpec> {
+        match self {
+            RoaBody::One(r) => vec![r],
+            RoaBody::Many(v) => v,
+        }
+    }
+}
+
+/// What a ROA change did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RoaReport {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    /// Additions already in place (idempotent).
+    pub unchanged: Vec<String>,
+    pub dry_run: bool,
+}
+
+/// `?dry_run=true` previews a ROA change without applying it.
+#[derive(Clone, Copy, Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeltaQuery {
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// An ASPA: a customer AS of the member and its providers (ASPA-3/4).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AspaSpec {
+    pub customer: u32,
+    pub providers: Vec<u32>,
+}
+
+/// `PUT /api/v1/members/{handle}/aspas/{customer}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Providers {
+    pub providers: Vec<u32>,
+}
+
+/// One refused entry of a bulk request, with the reason.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Rejection {
+    pub entry: String,
+    /// Stable code (`malformed`, `bad_max_length`, `not_held` ...).
+    #[schema(value_type = String)]
+    pub code: Cow<'static, str>,
+    pub reason: String,
+}
+
+/// Every error: a stable `code`, a message for people, and for a bulk request
+/// each refused entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    pub code: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rejected: Vec<Rejection>,
+}
