@@ -2,7 +2,7 @@
 //! `/csv` (Routinator's), route validity (RFC 6811) one by one or in batch,
 //! `/metrics`, `/status` and `/health`.
 
-use crate::rov::{parse_route, route_json, Index};
+use crate::rov::{parse_route, route_json, Index, NotARoute};
 use crate::serve::Shared;
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
@@ -53,7 +53,7 @@ async fn csv_output(State(s): State<Arc<Shared>>) -> Response {
     ([(header::CONTENT_TYPE, "text/csv")], d.csv().to_string()).into_response()
 }
 
-fn validate(index: &Index<'_>, asn: &str, prefix: &str) -> Result<Value, String> {
+fn validate(index: &Index<'_>, asn: &str, prefix: &str) -> Result<Value, NotARoute> {
     let (p, origin) = parse_route(asn, prefix)?;
     Ok(route_json(&p.to_string(), origin, &index.validate(&p, origin)))
 }
@@ -63,7 +63,7 @@ async fn validity_one(State(s): State<Arc<Shared>>, Path((asn, prefix)): Path<(S
     let index = Index::new(&d.report.vrps);
     match validate(&index, &asn, &prefix) {
         Ok(v) => Json(json!({"validated_route": v, "generatedTime": d.generated.rfc3339()})).into_response(),
-        Err(e) => bad_request(e),
+        Err(e) => bad_request(e.to_string()),
     }
 }
 

@@ -4,6 +4,7 @@
 //! and pass the manifest-number check (MFT-16); when a later fetch fails, the
 //! tree validates this copy again instead.
 
+use crate::error::CacheError;
 use crate::store::{DirStore, Store};
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
@@ -37,20 +38,20 @@ impl ValidCache {
     /// Files come from `source` by hard link where it keeps them on disk
     /// (fetch updates replace files by rename, never in place), else are written.
     /// Callers skip this when the cached manifest is the same.
-    pub fn keep(&self, mft_uri: &str, mft_der: &[u8], files: &[(String, &[u8])], source: &dyn Store) -> Result<(), String> {
+    pub fn keep(&self, mft_uri: &str, mft_der: &[u8], files: &[(String, &[u8])], source: &dyn Store) -> Result<(), CacheError> {
         for (uri, data) in files.iter().map(|(u, d)| (u.as_str(), *d)).chain([(mft_uri, mft_der)]) {
-            let dst = self.store.path_of(uri).ok_or_else(|| format!("unsafe URI {uri:?}"))?;
+            let dst = self.store.path_of(uri).ok_or_else(|| CacheError::UnsafeUri(uri.to_string()))?;
             if let Some(parent) = dst.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+                std::fs::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
                 self.changed.lock().unwrap_or_else(|e| e.into_inner()).insert(parent.to_path_buf());
             }
             let tmp = dst.with_file_name(".incoming");
             let _ = std::fs::remove_file(&tmp);
             let linked = source.file_path(uri).is_some_and(|src| std::fs::hard_link(src, &tmp).is_ok());
             if !linked {
-                std::fs::write(&tmp, data).map_err(|e| format!("{}: {e}", tmp.display()))?;
+                std::fs::write(&tmp, data).map_err(|e| io_err(&tmp, e))?;
             }
-            std::fs::rename(&tmp, &dst).map_err(|e| format!("{}: {e}", dst.display()))?;
+            std::fs::rename(&tmp, &dst).map_err(|e| io_err(&dst, e))?;
         }
         Ok(())
     }
@@ -75,6 +76,10 @@ impl ValidCache {
             }
         }
     }
+}
+
+fn io_err(path: &Path, source: std::io::Error) -> CacheError {
+    CacheError::Io { path: path.to_path_buf(), source }
 }
 
 fn uri_hash(uri: &str) -> u64 {

@@ -4,6 +4,7 @@
 //! TA certificate from the TAL's https URIs first, then rsync (TA-5), with the
 //! last good copy kept for when every URI fails.
 
+use crate::error::FetchError;
 use crate::http::Http;
 use crate::report::Warning;
 use crate::rrdp;
@@ -63,14 +64,17 @@ pub struct RepoFetch {
 }
 
 type Once<T> = Arc<OnceLock<T>>;
+/// One cell per repository, filled by whichever CA asks first.
+type Cells<T> = Mutex<HashMap<String, Once<T>>>;
 
 pub struct Fetch {
     cache: PathBuf,
     http: Http,
     opts: FetchOptions,
     now: i64,
-    rrdp: Mutex<HashMap<String, Once<Result<PathBuf, String>>>>,
-    rsync: Mutex<HashMap<String, Once<Result<(), String>>>>,
+    rrdp: Cells<Result<PathBuf, FetchError>>,
+    /// A failure is shared by every CA of the module: in an `Arc`.
+    rsync: Cells<Result<(), Arc<FetchError>>>,
     warnings: Mutex<Vec<Warning>>,
     repos: Mutex<Vec<RepoFetch>>,
     /// No fetch runs past this (7/8 of the run timeout).
@@ -79,7 +83,7 @@ pub struct Fetch {
     contacted: std::sync::atomic::AtomicUsize,
 }
 
-fn once<T>(map: &Mutex<HashMap<String, Once<T>>>, key: &str) -> Once<T> {
+fn once<T>(map: &Cells<T>, key: &str) -> Once<T> {
     map.lock().unwrap_or_else(|e| e.into_inner()).entry(key.to_string()).or_default().clone()
 }
 
@@ -101,17 +105,16 @@ impl Fetch {
     }
 
     /// The deadline of a repository fetch starting now, or why none may start.
-    fn start(&self, uri: &str) -> Result<Instant, String> {
+    fn start(&self, uri: &str) -> Result<Instant, FetchError> {
         let now = Instant::now();
         if now >= self.fetch_deadline {
-            let e = "not fetched: the run's fetch deadline has passed (7/8 of the run timeout)".to_string();
-            self.warn(uri, "PIT-18", e.clone());
-            return Err(e);
+            self.warn(uri, "PIT-18", FetchError::Deadline.to_string());
+            return Err(FetchError::Deadline);
         }
         let n = self.contacted.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
         if n > self.opts.max_repositories {
-            let e = format!("not fetched: more than {} repositories in this run", self.opts.max_repositories);
-            self.warn(uri, "PIT-17", e.clone());
+            let e = FetchError::TooManyRepositories(self.opts.max_repositories);
+            self.warn(uri, "PIT-17", e.to_string());
             return Err(e);
         }
         Ok((now + self.opts.repository_timeout).min(self.fetch_deadline))
@@ -132,7 +135,7 @@ impl Fetch {
         self.repos.lock().unwrap_or_else(|e| e.into_inner()).push(r);
     }
 
-    fn rrdp_update(&self, notify: &str) -> Result<PathBuf, String> {
+    fn rrdp_update(&self, notify: &str) -> Result<PathBuf, FetchError> {
         let started = Instant::now();
         let deadline = self.start(notify)?;
         let repo = rrdp::Repo::new(&self.http, &self.cache, notify, &self.opts.limits, deadline);
@@ -152,12 +155,12 @@ impl Fetch {
         }
     }
 
-    fn rsync_module(&self, module: &str) -> Result<(), String> {
+    fn rsync_module(&self, module: &str) -> Result<(), FetchError> {
         let started = Instant::now();
         let deadline = self.start(module)?;
         let r = rsync::fetch(&self.cache, module, deadline, self.opts.rsync_io_timeout);
         if let Err(e) = &r {
-            self.warn(module, "RSYNC-2", e.clone());
+            self.warn(module, "RSYNC-2", e.to_string());
         }
         self.record(module, "rsync", r.is_ok(), None, started);
         r
@@ -179,8 +182,9 @@ impl Fetcher for Fetch {
             } else if uri.starts_with("https://") {
                 self.http.get_bytes(uri, crate::store::MAX_OBJECT, deadline)
             } else if self.opts.rsync {
-                rsync::fetch(&self.cache, uri, deadline, self.opts.rsync_io_timeout)
-                    .and_then(|_| DirStore::new(rsync::mirror_root(&self.cache)).get(uri).ok_or_else(|| format!("{uri}: not fetched")))
+                rsync::fetch(&self.cache, uri, deadline, self.opts.rsync_io_timeout).and_then(|_| {
+                    DirStore::new(rsync::mirror_root(&self.cache)).get(uri).ok_or_else(|| FetchError::Missing { uri: uri.clone() })
+                })
             } else {
                 continue;
             };
@@ -203,7 +207,7 @@ impl Fetcher for Fetch {
         Some((uri, der))
     }
 
-    fn publication_point<'s>(&'s self, ca_repository: &str, notify: Option<&str>) -> Result<Box<dyn Store + 's>, String> {
+    fn publication_point<'s>(&'s self, ca_repository: &str, notify: Option<&str>) -> Result<Box<dyn Store + 's>, FetchError> {
         if let (true, Some(notify)) = (self.opts.rrdp, notify) {
             let cell = once(&self.rrdp, notify);
             if let Ok(dir) = cell.get_or_init(|| self.rrdp_update(notify)) {
@@ -211,14 +215,14 @@ impl Fetcher for Fetch {
             }
         }
         if !self.opts.rsync {
-            return Err("RRDP failed or is not offered, and rsync is off".into());
+            return Err(FetchError::NoTransport);
         }
         let module =
-            rpkit_objects::uri::rsync_module(ca_repository).ok_or_else(|| format!("unsafe rsync URI {ca_repository:?} (RSYNC-3)"))?;
+            rpkit_objects::uri::rsync_module(ca_repository).ok_or_else(|| FetchError::UnsafeUri { uri: ca_repository.to_string() })?;
         let cell = once(&self.rsync, &module);
-        match cell.get_or_init(|| self.rsync_module(&module)) {
+        match cell.get_or_init(|| self.rsync_module(&module).map_err(Arc::new)) {
             Ok(()) => Ok(Box::new(DirStore::new(rsync::mirror_root(&self.cache)))),
-            Err(e) => Err(e.clone()),
+            Err(e) => Err(FetchError::Shared(e.clone())),
         }
     }
 

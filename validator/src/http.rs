@@ -4,6 +4,7 @@
 //! RRDP allows (RRDPC-13); every body bounded in bytes after inflation
 //! (RRDPC-15) and every request in time.
 
+use crate::error::{FetchError, RunError};
 // reqwest hides the TLS reason in an error's sources: `chain` says them.
 use rpkit_objects::error::chain;
 use std::io::Read;
@@ -30,7 +31,7 @@ pub fn origin(url: &str) -> Option<(String, String, u16)> {
 
 impl Http {
     /// A client trusting the web roots and `extra_roots` (PEM files).
-    pub fn new(extra_roots: &[std::path::PathBuf]) -> Result<Http, String> {
+    pub fn new(extra_roots: &[std::path::PathBuf]) -> Result<Http, RunError> {
         let mut b = reqwest::blocking::Client::builder()
             .user_agent(concat!("rpkit/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(CONNECT_TIMEOUT)
@@ -48,12 +49,14 @@ impl Http {
                 }
             }));
         for path in extra_roots {
-            let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            for cert in reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| format!("{}: {e}", path.display()))? {
+            let pem = std::fs::read(path).map_err(|source| RunError::RootCertUnreadable { path: path.clone(), source })?;
+            let certs =
+                reqwest::Certificate::from_pem_bundle(&pem).map_err(|source| RunError::RootCertNotPem { path: path.clone(), source })?;
+            for cert in certs {
                 b = b.add_root_certificate(cert);
             }
         }
-        Ok(Http { client: b.build().map_err(|e| format!("HTTP client: {e}"))? })
+        Ok(Http { client: b.build().map_err(RunError::HttpClient)? })
     }
 
     /// GET `url`, its body read through a bound of `max` bytes, before `deadline`.
@@ -65,10 +68,10 @@ impl Http {
         max: u64,
         deadline: Instant,
         conditional: Option<(&Option<String>, &Option<String>)>,
-    ) -> Result<Fetched<reqwest::blocking::Response>, String> {
+    ) -> Result<Fetched<reqwest::blocking::Response>, FetchError> {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(format!("{url}: the repository's time limit has passed"));
+            return Err(FetchError::TimeLimit { url: url.to_string() });
         }
         let mut req = self.client.get(url).timeout(left.min(REQUEST_TIMEOUT));
         if let Some((etag, modified)) = conditional {
@@ -79,16 +82,16 @@ impl Http {
                 req = req.header(reqwest::header::IF_MODIFIED_SINCE, m);
             }
         }
-        let resp = req.send().map_err(|e| format!("{url}: {}", chain(&e)))?;
+        let resp = req.send().map_err(|e| FetchError::Transport { url: url.to_string(), detail: chain(&e) })?;
         let status = resp.status().as_u16();
         if status == 304 && conditional.is_some() {
             return Ok(Fetched::NotModified);
         }
         if status != 200 {
-            return Err(format!("{url}: HTTP status {status}"));
+            return Err(FetchError::Status { url: url.to_string(), status });
         }
         if resp.content_length().is_some_and(|n| n > max) {
-            return Err(format!("{url}: larger than the limit of {max} bytes"));
+            return Err(FetchError::TooLarge { url: url.to_string(), max });
         }
         let header = |h| resp.headers().get(h).and_then(|v: &reqwest::header::HeaderValue| v.to_str().ok()).map(str::to_string);
         let etag = header(reqwest::header::ETAG);
@@ -97,14 +100,14 @@ impl Http {
     }
 
     /// GET a whole small body (a TA certificate), at most `max` bytes.
-    pub fn get_bytes(&self, url: &str, max: u64, deadline: Instant) -> Result<Vec<u8>, String> {
+    pub fn get_bytes(&self, url: &str, max: u64, deadline: Instant) -> Result<Vec<u8>, FetchError> {
         let Fetched::Body { body, .. } = self.get(url, max, deadline, None)? else {
-            return Err(format!("{url}: unexpected 304"));
+            return Err(FetchError::NotModified { url: url.to_string() });
         };
         let mut out = Vec::new();
-        body.take(max + 1).read_to_end(&mut out).map_err(|e| format!("{url}: {}", chain(&e)))?;
+        body.take(max + 1).read_to_end(&mut out).map_err(|e| FetchError::Transport { url: url.to_string(), detail: chain(&e) })?;
         if out.len() as u64 > max {
-            return Err(format!("{url}: larger than the limit of {max} bytes"));
+            return Err(FetchError::TooLarge { url: url.to_string(), max });
         }
         Ok(out)
     }

@@ -2,7 +2,8 @@
 //! (`fetch`: `rrdp`, `rsync`, over `http`), validates it top-down (`tree`,
 //! `point`), keeps the last validated copy (`cache`) and writes the validated
 //! payloads (`output`);
-//! `audit` keeps the per-object record an auditor reads. The daemon (`serve`)
+//! `audit` keeps the per-object record an auditor reads; `error` says why a
+//! fetch or a run failed. The daemon (`serve`)
 //! runs validation periodically and serves routers over RTR (`rtr`) and
 //! people and scripts over HTTP (`api`, `metrics`).
 
@@ -12,6 +13,7 @@
 pub mod api;
 pub mod audit;
 pub mod cache;
+pub mod error;
 pub mod fetch;
 pub mod http;
 pub mod metrics;

@@ -18,15 +18,20 @@ pub enum Format {
     Bird,
 }
 
+/// A `--format` that is none of `Format`'s.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown format '{0}' (json, csv, openbgpd, bird)")]
+pub struct UnknownFormat(pub String);
+
 impl std::str::FromStr for Format {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownFormat;
+    fn from_str(s: &str) -> Result<Self, UnknownFormat> {
         match s {
             "json" => Ok(Format::Json),
             "csv" => Ok(Format::Csv),
             "openbgpd" => Ok(Format::Openbgpd),
             "bird" => Ok(Format::Bird),
-            other => Err(format!("unknown format '{other}' (json, csv, openbgpd, bird)")),
+            other => Err(UnknownFormat(other.to_string())),
         }
     }
 }

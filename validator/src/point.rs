@@ -14,7 +14,13 @@ use rpkit_objects::valid_ca::ValidCa;
 use std::collections::BTreeMap;
 
 /// Why a point failed: the URI at fault, the rule and what is wrong.
-pub type Failure = (String, &'static str, String);
+#[derive(Debug, thiserror::Error)]
+#[error("{uri}: {detail} [{rule}]")]
+pub struct Failure {
+    pub uri: String,
+    pub rule: &'static str,
+    pub detail: String,
+}
 
 /// A publication point whose manifest, CRL and listed files all check out.
 pub struct Point {
@@ -27,7 +33,7 @@ pub struct Point {
 }
 
 fn fail<T>(uri: &str, rule: &'static str, detail: impl Into<String>) -> Result<T, Failure> {
-    Err((uri.to_string(), rule, detail.into()))
+    Err(Failure { uri: uri.to_string(), rule, detail: detail.into() })
 }
 
 /// Read and check the point of `ca` (caRepository `dir`, ending in `/`) from `store`.

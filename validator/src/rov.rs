@@ -118,13 +118,18 @@ fn host_mask(p: &Prefix, len: u8) -> u128 {
     }
 }
 
+/// Two words that are not a route.
+#[derive(Debug, thiserror::Error)]
+#[error("not a route: {0} {1} (want PREFIX AS<N>)")]
+pub struct NotARoute(pub String, pub String);
+
 /// A route as `PREFIX AS<N>` or `AS<N> PREFIX` (either order, `AS` optional on the number).
-pub fn parse_route(a: &str, b: &str) -> Result<(Prefix, u32), String> {
+pub fn parse_route(a: &str, b: &str) -> Result<(Prefix, u32), NotARoute> {
     let asn = |s: &str| s.strip_prefix("AS").or_else(|| s.strip_prefix("as")).unwrap_or(s).parse::<u32>().ok();
     let pfx = |s: &str| s.parse::<Prefix>().ok();
     match (pfx(a), asn(b), asn(a), pfx(b)) {
         (Some(p), Some(n), _, _) | (_, _, Some(n), Some(p)) => Ok((p, n)),
-        _ => Err(format!("not a route: {a} {b} (want PREFIX AS<N>)")),
+        _ => Err(NotARoute(a.to_string(), b.to_string())),
     }
 }
 

@@ -4,6 +4,7 @@
 //! no shell and no remote-shell option (RSYNC-3, PIT-30). Symbolic links are
 //! not copied (no `-l`), and the store reads regular files only (RSYNC-4).
 
+use crate::error::FetchError;
 use rpkit_objects::limits;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -15,13 +16,13 @@ pub fn mirror_root(cache: &Path) -> PathBuf {
 }
 
 /// Fetch `uri` (a module or directory ending in `/`, or one file) into the mirror.
-pub fn fetch(cache: &Path, uri: &str, deadline: Instant, io_timeout: Duration) -> Result<(), String> {
+pub fn fetch(cache: &Path, uri: &str, deadline: Instant, io_timeout: Duration) -> Result<(), FetchError> {
     let rest = rpkit_objects::uri::rsync_safe(uri.strip_suffix('/').unwrap_or(uri))
-        .ok_or_else(|| format!("unsafe rsync URI {uri:?} (RSYNC-3)"))?;
+        .ok_or_else(|| FetchError::UnsafeUri { uri: uri.to_string() })?;
     let dir = uri.ends_with('/');
     let target = mirror_root(cache).join(rest);
     let parent = if dir { target.clone() } else { target.parent().map(Path::to_path_buf).unwrap_or_default() };
-    std::fs::create_dir_all(&parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+    std::fs::create_dir_all(&parent).map_err(|source| FetchError::Io { path: parent.clone(), source })?;
     let mut cmd = Command::new("rsync");
     cmd.env_remove("RSYNC_RSH").env_remove("RSYNC_PROXY").env_remove("RSYNC_CONNECT_PROG");
     cmd.args(["-rt", "--delete", "--no-motd"]);
@@ -32,7 +33,8 @@ pub fn fetch(cache: &Path, uri: &str, deadline: Instant, io_timeout: Duration) -
     cmd.arg(uri);
     cmd.arg(if dir { format!("{}/", target.display()) } else { target.display().to_string() });
     cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().map_err(|e| format!("rsync: cannot run: {e}"))?;
+    let process = |source| FetchError::RsyncProcess { uri: uri.to_string(), source };
+    let mut child = cmd.spawn().map_err(process)?;
     let stderr = child.stderr.take();
     let reader = std::thread::spawn(move || {
         let mut s = String::new();
@@ -47,10 +49,10 @@ pub fn fetch(cache: &Path, uri: &str, deadline: Instant, io_timeout: Duration) -
             Ok(None) if Instant::now() >= deadline => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(format!("rsync {uri}: stopped at the repository's time limit (RSYNC-2)"));
+                return Err(FetchError::RsyncTimeLimit { uri: uri.to_string() });
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return Err(format!("rsync {uri}: {e}")),
+            Err(e) => return Err(process(e)),
         }
     };
     let err = reader.join().unwrap_or_default();
@@ -58,6 +60,6 @@ pub fn fetch(cache: &Path, uri: &str, deadline: Instant, io_timeout: Duration) -
         Ok(())
     } else {
         let last = err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
-        Err(format!("rsync {uri}: {status}: {last}"))
+        Err(FetchError::RsyncExit { uri: uri.to_string(), status, last })
     }
 }

@@ -2,6 +2,7 @@
 //! trust anchor's tree, keep what validated, and sweep what no point uses.
 
 use crate::cache::ValidCache;
+use crate::error::RunError;
 use crate::fetch::{Fetch, FetchOptions, RepoFetch};
 use crate::http::Http;
 use crate::report::Report;
@@ -34,25 +35,25 @@ pub fn tal_name(path: &std::path::Path) -> String {
 }
 
 /// Read and parse every TAL first, so that a bad one stops the run before any fetch.
-pub fn read_tals(paths: &[PathBuf]) -> Result<Vec<(String, Tal)>, String> {
+pub fn read_tals(paths: &[PathBuf]) -> Result<Vec<(String, Tal)>, RunError> {
     if paths.is_empty() {
-        return Err("no trust anchor: give --tal FILE (repeatable)".into());
+        return Err(RunError::NoTal);
     }
     paths
         .iter()
         .map(|p| {
-            let data = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
-            let tal = Tal::parse(&data).map_err(|e| format!("{}: {} ({})", p.display(), e.detail, e.rule))?;
+            let data = std::fs::read(p).map_err(|source| RunError::TalUnreadable { path: p.clone(), source })?;
+            let tal = Tal::parse(&data).map_err(|source| RunError::TalInvalid { path: p.clone(), source })?;
             Ok((tal_name(p), tal))
         })
         .collect()
 }
 
-pub fn run(cfg: &RunConfig, now: Time) -> Result<RunResult, String> {
+pub fn run(cfg: &RunConfig, now: Time) -> Result<RunResult, RunError> {
     let tals = read_tals(&cfg.tals)?;
     // A broken SLURM file stops the run before anything is fetched (SLURM-11).
     let slurm = if cfg.slurm.is_empty() { None } else { Some(Slurm::load(&cfg.slurm)?) };
-    std::fs::create_dir_all(&cfg.cache).map_err(|e| format!("{}: {e}", cfg.cache.display()))?;
+    std::fs::create_dir_all(&cfg.cache).map_err(|source| RunError::Cache { path: cfg.cache.clone(), source })?;
     let http = Http::new(&cfg.rrdp_roots)?;
     let fetch = Fetch::new(cfg.cache.clone(), http, cfg.fetch.clone(), now.0);
     let cache = ValidCache::new(&cfg.cache);
@@ -60,7 +61,7 @@ pub fn run(cfg: &RunConfig, now: Time) -> Result<RunResult, String> {
     // Validation blocks on fetches: a pool of `parallel` threads, not one per
     // core, so that slow repositories cannot hold every worker (PIT-18).
     let threads = cfg.fetch.parallel.max(std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().map_err(|e| e.to_string())?;
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
     pool.install(|| {
         for (name, tal) in &tals {
             report.absorb(validate_tal(tal, name, &fetch, Some(&cache), now, &cfg.options));

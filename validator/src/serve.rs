@@ -3,6 +3,7 @@
 //! previous result and says so in `/status` and `/metrics`. A partial result
 //! is never served.
 
+use crate::error::RunError;
 use crate::fetch::RepoFetch;
 use crate::report::Report;
 use crate::rtr::payload::Snapshot;
@@ -105,7 +106,7 @@ impl Daemon {
     }
 
     /// One run; on success its result replaces the served one whole.
-    pub fn run_once(&self) -> Result<(), String> {
+    pub fn run_once(&self) -> Result<(), RunError> {
         let started = Time::now();
         let t = Instant::now();
         let result = run(&self.cfg.run, started);
@@ -139,7 +140,7 @@ impl Daemon {
             }
             Err(e) => {
                 status.failed_runs += 1;
-                status.last = Some(outcome(false, Some(e.clone())));
+                status.last = Some(outcome(false, Some(e.to_string())));
                 tracing::warn!("validation run failed: {e}");
                 Err(e)
             }

@@ -5,6 +5,7 @@
 //! overlap (SLURM-12). ASPA in SLURM is still a draft: version 2 is refused
 //! (SLURM-13).
 
+use crate::error::{BadEntry, SlurmError};
 use crate::report::{Report, RouterKey, Vrp};
 use base64::Engine;
 use rpkit_objects::crypto::KeyId;
@@ -127,42 +128,46 @@ const P256_SPKI_PREFIX: [u8; 26] = [
     0x07, 0x03, 0x42, 0x00,
 ];
 
-fn base64url(s: &str, what: &str) -> Result<Vec<u8>, String> {
+fn bad(rule: &'static str, detail: impl Into<String>) -> BadEntry {
+    BadEntry { rule, detail: detail.into() }
+}
+
+fn base64url(s: &str, what: &str) -> Result<Vec<u8>, BadEntry> {
     base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(s)
-        .map_err(|e| format!("{what} {s:?} is not base64url without padding: {e} (SLURM-6)"))
+        .map_err(|e| bad("SLURM-6", format!("{what} {s:?} is not base64url without padding: {e}")))
 }
 
-fn ski(s: &str) -> Result<KeyId, String> {
+fn ski(s: &str) -> Result<KeyId, BadEntry> {
     let v = base64url(s, "SKI")?;
-    KeyId::from_slice(&v).ok_or_else(|| format!("SKI {s:?} decodes to {} octets, not 20 (SLURM-6)", v.len()))
+    KeyId::from_slice(&v).ok_or_else(|| bad("SLURM-6", format!("SKI {s:?} decodes to {} octets, not 20", v.len())))
 }
 
-fn prefix(s: &str) -> Result<Prefix, String> {
-    s.parse::<Prefix>().map_err(|e| format!("{} (SLURM-6)", e.detail))
+fn prefix(s: &str) -> Result<Prefix, BadEntry> {
+    s.parse::<Prefix>().map_err(|e| bad("SLURM-6", e.detail))
 }
 
 impl Slurm {
     /// Parse one file (SLURM-1 .. SLURM-6). The version is checked first (a
     /// version 2 file is refused as such, SLURM-13); then every entry, and the
     /// error names each wrong one, not only the first.
-    pub fn parse(json: &[u8]) -> Result<Slurm, String> {
+    pub fn parse(json: &[u8]) -> Result<Slurm, SlurmError> {
         // Two typed passes over the text, no document tree: a file of a
         // million assertions stays cheap to read on every run.
         // A struct would also deserialise from an array: only an object is a SLURM file.
         if json.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-            return Err("not a SLURM file: the top level must be a JSON object (SLURM-1)".into());
+            return Err(SlurmError::NotObject);
         }
-        let v: VersionOnly = serde_json::from_slice(json).map_err(|e| format!("not JSON: {e} (SLURM-1)"))?;
+        let v: VersionOnly = serde_json::from_slice(json).map_err(SlurmError::NotJson)?;
         match v.slurm_version.as_ref().map(|n| n.as_u64()) {
             Some(Some(1)) => {}
-            Some(Some(n)) => return Err(format!("slurmVersion {n} is not supported; only 1 (RFC 8416, SLURM-13)")),
-            _ => return Err("no numeric slurmVersion (SLURM-1)".into()),
+            Some(Some(n)) => return Err(SlurmError::Version(n)),
+            _ => return Err(SlurmError::NoVersion),
         }
-        let f: File = serde_json::from_slice(json).map_err(|e| format!("not a SLURM file: {e} (SLURM-1)"))?;
+        let f: File = serde_json::from_slice(json).map_err(SlurmError::Schema)?;
         let mut s = Slurm::default();
         let mut problems = Vec::new();
-        let mut check = |r: Result<(), String>| {
+        let mut check = |r: Result<(), BadEntry>| {
             if let Err(e) = r {
                 problems.push(e);
             }
@@ -170,7 +175,7 @@ impl Slurm {
         for p in f.validation_output_filters.prefix_filters {
             check((|| {
                 if p.prefix.is_none() && p.asn.is_none() {
-                    return Err("a prefixFilter needs a prefix or an asn (SLURM-2)".to_string());
+                    return Err(bad("SLURM-2", "a prefixFilter needs a prefix or an asn"));
                 }
                 s.prefix_filters.push(PrefixFilter { prefix: p.prefix.as_deref().map(prefix).transpose()?, asn: p.asn });
                 Ok(())
@@ -179,7 +184,7 @@ impl Slurm {
         for b in f.validation_output_filters.bgpsec_filters {
             check((|| {
                 if b.asn.is_none() && b.ski.is_none() {
-                    return Err("a bgpsecFilter needs an asn or a SKI (SLURM-3)".to_string());
+                    return Err(bad("SLURM-3", "a bgpsecFilter needs an asn or a SKI"));
                 }
                 s.bgpsec_filters.push(BgpsecFilter { asn: b.asn, ski: b.ski.as_deref().map(ski).transpose()? });
                 Ok(())
@@ -190,7 +195,10 @@ impl Slurm {
                 let p = prefix(&a.prefix)?;
                 let max_length = a.max_prefix_length.unwrap_or(p.len);
                 if max_length < p.len || max_length > p.afi.bits() {
-                    return Err(format!("maxPrefixLength {max_length} is outside {}..{} for {} (SLURM-6)", p.len, p.afi.bits(), a.prefix));
+                    return Err(bad(
+                        "SLURM-6",
+                        format!("maxPrefixLength {max_length} is outside {}..{} for {}", p.len, p.afi.bits(), a.prefix),
+                    ));
                 }
                 s.prefix_assertions.push(PrefixAssertion { prefix: p, asn: a.asn, max_length });
                 Ok(())
@@ -200,7 +208,7 @@ impl Slurm {
             check((|| {
                 let key = base64url(&b.router_public_key, "routerPublicKey")?;
                 if key.len() != 91 || key[..26] != P256_SPKI_PREFIX {
-                    return Err(format!("routerPublicKey of AS{} is not a P-256 SubjectPublicKeyInfo (SLURM-6)", b.asn));
+                    return Err(bad("SLURM-6", format!("routerPublicKey of AS{} is not a P-256 SubjectPublicKeyInfo", b.asn)));
                 }
                 let ski = ski(&b.ski)?;
                 s.bgpsec_assertions.push(BgpsecAssertion { asn: b.asn, ski, spki: key.into() });
@@ -210,21 +218,21 @@ impl Slurm {
         if problems.is_empty() {
             Ok(s)
         } else {
-            Err(problems.join("; "))
+            Err(SlurmError::Entries(problems))
         }
     }
 
     /// Read and combine files; overlapping files are refused together (SLURM-12).
-    pub fn load(paths: &[std::path::PathBuf]) -> Result<Slurm, String> {
+    pub fn load(paths: &[std::path::PathBuf]) -> Result<Slurm, SlurmError> {
         let mut files = Vec::new();
         for p in paths {
-            let data = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
-            files.push(Slurm::parse(&data).map_err(|e| format!("{}: {e}", p.display()))?);
+            let data = std::fs::read(p).map_err(|source| SlurmError::Unreadable { path: p.clone(), source })?;
+            files.push(Slurm::parse(&data).map_err(|e| SlurmError::File { path: p.clone(), source: Box::new(e) })?);
         }
         for i in 0..files.len() {
             for j in i + 1..files.len() {
                 if let Some(why) = files[i].overlap(&files[j]) {
-                    return Err(format!("{} and {} overlap ({why}); neither is used (SLURM-12)", paths[i].display(), paths[j].display()));
+                    return Err(SlurmError::Overlap { first: paths[i].clone(), second: paths[j].clone(), why });
                 }
             }
         }
@@ -302,7 +310,7 @@ mod tests {
 
     #[test]
     fn slurm_1_to_6_strict_parsing() {
-        assert_eq!(Slurm::parse(EMPTY.as_bytes()), Ok(Slurm::default()));
+        assert_eq!(Slurm::parse(EMPTY.as_bytes()).unwrap(), Slurm::default());
         for bad in [
             EMPTY.replace("\"slurmVersion\": 1", "\"slurmVersion\": \"1\""),
             EMPTY.replace("\"slurmVersion\": 1", "\"slurmVersion\": 2"),
@@ -350,7 +358,7 @@ mod tests {
         std::fs::write(&a, with("", r#"{"prefix": "192.0.2.0/24", "asn": 64496}"#)).unwrap();
         std::fs::write(&b, with(r#"{"prefix": "192.0.2.0/25"}"#, "")).unwrap();
         std::fs::write(&c, with(r#"{"prefix": "198.51.100.0/24"}"#, "")).unwrap();
-        let e = Slurm::load(&[a.clone(), b]).unwrap_err();
+        let e = Slurm::load(&[a.clone(), b]).unwrap_err().to_string();
         assert!(e.contains("overlap"), "{e}");
         let s = Slurm::load(&[a, c]).unwrap();
         assert_eq!((s.prefix_filters.len(), s.prefix_assertions.len()), (1, 1));

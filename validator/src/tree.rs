@@ -6,6 +6,7 @@
 
 use crate::audit::{kind_of, CaRecord, Kind, PointStatus, Problem, Status};
 use crate::cache::ValidCache;
+use crate::error::FetchError;
 use crate::point;
 use crate::report::{AspaPayload, Counts, Report, RouterKey, Vrp, Warning};
 use crate::store::Store;
@@ -30,7 +31,7 @@ pub trait Fetcher: Sync {
     fn ta_cert(&self, uris: &[String]) -> Option<(String, Vec<u8>)>;
     /// Make `ca_repository` (rsync) current, via `notify` (RRDP) when given,
     /// and return the store holding it, or why it could not be fetched.
-    fn publication_point<'s>(&'s self, ca_repository: &str, notify: Option<&str>) -> Result<Box<dyn Store + 's>, String>;
+    fn publication_point<'s>(&'s self, ca_repository: &str, notify: Option<&str>) -> Result<Box<dyn Store + 's>, FetchError>;
     /// Problems met while fetching, once each.
     fn take_warnings(&self) -> Vec<Warning> {
         Vec::new()
@@ -44,7 +45,7 @@ impl Fetcher for NoFetch<'_> {
     fn ta_cert(&self, uris: &[String]) -> Option<(String, Vec<u8>)> {
         uris.iter().filter(|u| u.starts_with("rsync://")).find_map(|u| self.0.get(u).map(|d| (u.clone(), d)))
     }
-    fn publication_point<'s>(&'s self, _: &str, _: Option<&str>) -> Result<Box<dyn Store + 's>, String> {
+    fn publication_point<'s>(&'s self, _: &str, _: Option<&str>) -> Result<Box<dyn Store + 's>, FetchError> {
         Ok(Box::new(self.0))
     }
 }
@@ -204,7 +205,9 @@ fn publication_point(ctx: &Ctx<'_>, node: &CaNode) -> (Report, Vec<CaNode>) {
     let mut notes = Vec::new();
     let store = ctx.fetcher.publication_point(&dir, ca.sia.notify());
     let fresh = match &store {
-        Err(e) => Err((dir.clone(), "MFT-14", format!("the publication point could not be fetched: {e}"))),
+        Err(e) => {
+            Err(point::Failure { uri: dir.clone(), rule: "MFT-14", detail: format!("the publication point could not be fetched: {e}") })
+        }
         Ok(store) => point::load(&**store, ca, &dir, mft_uri, now).and_then(|p| {
             if let Some(cache) = ctx.cache {
                 let cached = cache.store().get(mft_uri);
@@ -224,14 +227,14 @@ fn publication_point(ctx: &Ctx<'_>, node: &CaNode) -> (Report, Vec<CaNode>) {
     let mut status = PointStatus::Valid;
     let point = match (fresh, ctx.cache) {
         (Ok(p), _) => p,
-        (Err((uri, rule, detail)), None) => {
+        (Err(point::Failure { uri, rule, detail }), None) => {
             let (mut r, c) = failed(ctx, node, &dir, mft_uri, &uri, rule, detail);
             if let Ok(store) = &store {
                 rejected_files(&mut r, audit, &**store, node, &dir);
             }
             return (r, c);
         }
-        (Err((uri, rule, detail)), Some(cache)) => match point::load(cache.store(), ca, &dir, mft_uri, now) {
+        (Err(point::Failure { uri, rule, detail }), Some(cache)) => match point::load(cache.store(), ca, &dir, mft_uri, now) {
             Ok(p) => {
                 status = PointStatus::Cached;
                 notes.push(Warning { uri, rule, detail });

@@ -10,6 +10,7 @@ use rpkit_ca::contract::RoaDelta;
 use rpkit_objects::der::Time;
 use rpkit_objects::tal::Tal;
 use rpkit_validator::cache::ValidCache;
+use rpkit_validator::error::FetchError;
 use rpkit_validator::report::Report;
 use rpkit_validator::store::Store;
 use rpkit_validator::tree::{validate_tal, Fetcher, Options};
@@ -25,10 +26,10 @@ impl Fetcher for Swappable {
     fn ta_cert(&self, uris: &[String]) -> Option<(String, Vec<u8>)> {
         uris.iter().find_map(|u| self.1.get(u).map(|d| (u.clone(), d.clone())))
     }
-    fn publication_point<'s>(&'s self, _: &str, _: Option<&str>) -> Result<Box<dyn Store + 's>, String> {
+    fn publication_point<'s>(&'s self, dir: &str, _: Option<&str>) -> Result<Box<dyn Store + 's>, FetchError> {
         match self.0.lock().unwrap().clone() {
             Some(m) => Ok(Box::new(m)),
-            None => Err("connection refused".into()),
+            None => Err(FetchError::Transport { url: dir.to_string(), detail: "connection refused".into() }),
         }
     }
 }

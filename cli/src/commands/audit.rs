@@ -251,7 +251,7 @@ pub fn run(a: Args) -> Result<ExitCode, String> {
     let bar = crate::progress::start(&mut cfg.options, false);
     let result = validate(&cfg, now);
     drop(bar);
-    let result = result?;
+    let result = result.map_err(|e| e.to_string())?;
     let audit = Audit::new(&result.report, expect.as_ref());
     let body = match a.format {
         Format::Text => text(&audit, a.problems_only, a.expect.as_ref()),

@@ -110,7 +110,7 @@ pub fn run(a: Args) -> Result<ExitCode, String> {
     let bar = crate::progress::start(&mut cfg.options, a.quiet);
     let result = validate(&cfg, now);
     drop(bar);
-    let result = result?;
+    let result = result.map_err(|e| e.to_string())?;
     let r = &result.report;
     if !a.quiet {
         for w in &r.warnings {

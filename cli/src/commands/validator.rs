@@ -69,9 +69,9 @@ fn serve(a: ServeArgs) -> Result<ExitCode, String> {
     timers.check().map_err(|e| format!("RTR timers: {e}"))?;
     let mut run = a.source.config();
     // Refuse a bad TAL or SLURM file now rather than in the first run.
-    rpkit_validator::run::read_tals(&run.tals)?;
+    rpkit_validator::run::read_tals(&run.tals).map_err(|e| e.to_string())?;
     if !run.slurm.is_empty() {
-        rpkit_validator::slurm::Slurm::load(&run.slurm)?;
+        rpkit_validator::slurm::Slurm::load(&run.slurm).map_err(|e| e.to_string())?;
     }
     run.options.progress = None;
     let refresh = Duration::from_secs(a.refresh.max(1) as u64);

@@ -51,14 +51,14 @@ pub fn run(a: Args) -> Result<ExitCode, String> {
             }
         }
         None => match a.route.as_slice() {
-            [x, y] => routes.push(parse_route(x, y)?),
+            [x, y] => routes.push(parse_route(x, y).map_err(|e| e.to_string())?),
             _ => return Err("give a route as AS<N> PREFIX, or --input FILE".into()),
         },
     }
     let answers = match &a.server {
         Some(url) => ask(url, &routes)?,
         None => {
-            let result = rpkit_validator::run::run(&a.source.config(), Time::now())?;
+            let result = rpkit_validator::run::run(&a.source.config(), Time::now()).map_err(|e| e.to_string())?;
             let index = Index::new(&result.report.vrps);
             routes.iter().map(|(prefix, asn)| route_json(&prefix.to_string(), *asn, &index.validate(prefix, *asn))).collect()
         }

@@ -5,7 +5,9 @@
 //! after the objects, and removed before deltas touch them, so an interrupted
 //! update leads to a snapshot next time.
 
+use crate::error::FetchError;
 use crate::http::{origin, Fetched, Http};
+use rpkit_objects::error::chain;
 use rpkit_objects::limits;
 use rpkit_objects::rrdp::notification::Notification;
 use rpkit_objects::rrdp::read as xml;
@@ -17,12 +19,12 @@ use std::time::Instant;
 
 /// The notification fetched from `notify_uri`, whose snapshot and deltas
 /// must share its origin (RFC 9674, RRDPC-3).
-pub fn parse_notification(body: impl Read, notify_uri: &str) -> Result<Notification, String> {
-    let n = Notification::parse(body).map_err(|e| format!("notification {notify_uri}: {e}"))?;
+pub fn parse_notification(body: impl Read, notify_uri: &str) -> Result<Notification, FetchError> {
+    let n = Notification::parse(body).map_err(|source| FetchError::Notification { uri: notify_uri.to_string(), source })?;
     let home = origin(notify_uri);
     let foreign = n.file_uris().find(|uri| home.is_none() || origin(uri) != home).map(str::to_string);
     match foreign {
-        Some(uri) => Err(format!("notification {notify_uri}: {uri} is not on the notification's origin (RFC 9674)")),
+        Some(uri) => Err(FetchError::ForeignOrigin { notify: notify_uri.to_string(), uri }),
         None => Ok(n),
     }
 }
@@ -81,8 +83,8 @@ pub struct Repo<'a> {
     deadline: Instant,
 }
 
-fn io_err(p: &Path, e: std::io::Error) -> String {
-    format!("{}: {e}", p.display())
+fn io_err(p: &Path, source: std::io::Error) -> FetchError {
+    FetchError::Io { path: p.to_path_buf(), source }
 }
 
 fn hex(h: &[u8; 32]) -> String {
@@ -142,15 +144,15 @@ impl<'a> Repo<'a> {
         (s.notify == self.notify && self.objects_dir().is_dir()).then_some(s)
     }
 
-    fn save_state(&self, s: &State) -> Result<(), String> {
+    fn save_state(&self, s: &State) -> Result<(), FetchError> {
         let tmp = self.dir.join("state.json.tmp");
-        let body = serde_json::to_vec_pretty(s).map_err(|e| e.to_string())?;
+        let body = serde_json::to_vec_pretty(s).map_err(|e| io_err(&tmp, e.into()))?;
         std::fs::write(&tmp, body).map_err(|e| io_err(&tmp, e))?;
         std::fs::rename(&tmp, self.state_path()).map_err(|e| io_err(&tmp, e))
     }
 
     /// Bring the local copy up to date; `now` in seconds since the epoch.
-    pub fn update(&self, now: i64) -> Result<Updated, String> {
+    pub fn update(&self, now: i64) -> Result<Updated, FetchError> {
         std::fs::create_dir_all(&self.dir).map_err(|e| io_err(&self.dir, e))?;
         let old = self.load_state();
         let cond = old.as_ref().map(|s| (&s.etag, &s.last_modified));
@@ -210,35 +212,32 @@ impl<'a> Repo<'a> {
     }
 
     /// RRDPC-8: the snapshot, checked in full, replaces the whole copy.
-    fn apply_snapshot(&self, n: &Notification) -> Result<(), String> {
+    fn apply_snapshot(&self, n: &Notification) -> Result<(), FetchError> {
         let FileRef { uri, hash } = &n.snapshot;
         let Fetched::Body { body, .. } = self.http.get(uri, self.limits.max_snapshot, self.deadline, None)? else {
-            return Err(format!("{uri}: unexpected 304"));
+            return Err(FetchError::NotModified { url: uri.clone() });
         };
         let fresh = self.dir.join("objects.new");
         if fresh.exists() {
             std::fs::remove_dir_all(&fresh).map_err(|e| io_err(&fresh, e))?;
         }
         let mut hashing = Hashing { inner: body, ctx: ring::digest::Context::new(&ring::digest::SHA256) };
-        xml::read(&mut hashing, self.limits.max_snapshot, Kind::Snapshot, |item| match item {
-            Item::Root { session, serial } if session == n.session && serial == n.serial => Ok(()),
-            Item::Root { session, serial } => {
-                Err(XmlError(format!("session {session} serial {serial} is not the notification's {} {}", n.session, n.serial)))
-            }
+        let doc = Doc { kind: Kind::Snapshot, uri, session: &n.session, serial: n.serial };
+        doc.read(&mut hashing, self.limits.max_snapshot, |item| match item {
             Item::Publish { uri, data, .. } => {
                 let path = object_path(&fresh, &uri)?;
                 write_new(&path, &data).map_err(|e| match e.kind() {
-                    std::io::ErrorKind::AlreadyExists => XmlError(format!("{uri} is published twice (RRDPC-12)")),
-                    _ => XmlError(format!("{}: {e}", path.display())),
+                    std::io::ErrorKind::AlreadyExists => Stop::Rule(XmlError(format!("{uri} is published twice (RRDPC-12)"))),
+                    _ => Stop::Fault(io_err(&path, e)),
                 })
             }
-            _ => Err(XmlError("unexpected element".into())),
-        })
-        .map_err(|e| format!("snapshot {uri}: {e}"))?;
+            _ => Err(XmlError("unexpected element".into()).into()),
+        })?;
         // Drain what the parser left (trailing whitespace) so the hash covers the whole file.
-        std::io::copy(&mut (&mut hashing).take(self.limits.max_snapshot), &mut std::io::sink()).map_err(|e| format!("{uri}: {e}"))?;
+        std::io::copy(&mut (&mut hashing).take(self.limits.max_snapshot), &mut std::io::sink())
+            .map_err(|e| FetchError::Transport { url: uri.clone(), detail: chain(&e) })?;
         if hashing.ctx.finish().as_ref() != hash {
-            return Err(format!("snapshot {uri}: its hash differs from the notification's (RRDPC-8)"));
+            return Err(FetchError::Hash { kind: Kind::Snapshot, uri: uri.clone(), rule: "RRDPC-8" });
         }
         std::fs::create_dir_all(&fresh).map_err(|e| io_err(&fresh, e))?;
         let live = self.objects_dir();
@@ -258,42 +257,94 @@ impl<'a> Repo<'a> {
     }
 
     /// RRDPC-5/6/7: each delta fetched whole, hash-checked, then applied in order.
-    fn apply_deltas(&self, n: &Notification, chain: &[&(u64, FileRef)]) -> Result<(), String> {
+    fn apply_deltas(&self, n: &Notification, deltas: &[&(u64, FileRef)]) -> Result<(), FetchError> {
         // From here the copy may change: without a state file the next run reads the snapshot.
         let _ = std::fs::remove_file(self.state_path());
         let live = self.objects_dir();
-        for (serial, FileRef { uri, hash }) in chain {
-            let Fetched::Body { body, .. } = self.http.get(uri, self.limits.max_delta, self.deadline, None)? else {
-                return Err(format!("{uri}: unexpected 304"));
+        let max = self.limits.max_delta;
+        for (serial, FileRef { uri, hash }) in deltas {
+            let Fetched::Body { body, .. } = self.http.get(uri, max, self.deadline, None)? else {
+                return Err(FetchError::NotModified { url: uri.clone() });
             };
             let mut raw = Vec::new();
-            body.take(self.limits.max_delta + 1).read_to_end(&mut raw).map_err(|e| format!("delta {uri}: {e}"))?;
-            if raw.len() as u64 > self.limits.max_delta {
-                return Err(format!("delta {uri}: larger than {} bytes", self.limits.max_delta));
+            body.take(max + 1).read_to_end(&mut raw).map_err(|e| FetchError::Transport { url: uri.clone(), detail: chain(&e) })?;
+            if raw.len() as u64 > max {
+                return Err(FetchError::TooLarge { url: uri.clone(), max });
             }
             if rpkit_objects::crypto::sha256(&raw) != *hash {
-                return Err(format!("delta {uri}: its hash differs from the notification's"));
+                return Err(FetchError::Hash { kind: Kind::Delta, uri: uri.clone(), rule: "RRDPC-6" });
             }
-            xml::read(raw.as_slice(), self.limits.max_delta, Kind::Delta, |item| apply_change(&live, &n.session, *serial, item))
-                .map_err(|e| format!("delta {uri}: {e}"))?;
+            let doc = Doc { kind: Kind::Delta, uri, session: &n.session, serial: *serial };
+            doc.read(raw.as_slice(), max, |item| apply_change(&live, item))?;
         }
         Ok(())
     }
 }
 
+/// Why reading a snapshot or delta stopped at one of its elements.
+enum Stop {
+    /// The document broke a rule of its syntax or of the copy held.
+    Rule(XmlError),
+    /// A fault reported as it is: a session mismatch, our own disk.
+    Fault(FetchError),
+}
+
+impl From<XmlError> for Stop {
+    fn from(e: XmlError) -> Self {
+        Stop::Rule(e)
+    }
+}
+
+/// A snapshot or delta expected with the notification's session and serial.
+struct Doc<'a> {
+    kind: Kind,
+    uri: &'a str,
+    session: &'a str,
+    serial: u64,
+}
+
+impl Doc<'_> {
+    /// Read the document, checking its session and serial (RRDPC-7, RRDPC-8)
+    /// and handing each other element to `f`.
+    fn read(&self, body: impl Read, max: u64, mut f: impl FnMut(Item) -> Result<(), Stop>) -> Result<(), FetchError> {
+        // `xml::read` stops on an XmlError only: a fault is kept here meanwhile.
+        let mut fault = None;
+        let read = xml::read(body, max, self.kind, |item| {
+            let stop = match item {
+                Item::Root { session, serial } if session == self.session && serial == self.serial => return Ok(()),
+                Item::Root { session, serial } => {
+                    let (kind, uri, want_session, want_serial) = (self.kind, self.uri.to_string(), self.session.to_string(), self.serial);
+                    Stop::Fault(FetchError::Session { kind, uri, session, serial, want_session, want_serial })
+                }
+                item => match f(item) {
+                    Ok(()) => return Ok(()),
+                    Err(stop) => stop,
+                },
+            };
+            match stop {
+                Stop::Rule(e) => Err(e),
+                Stop::Fault(e) => {
+                    let text = XmlError(e.to_string());
+                    fault = Some(e);
+                    Err(text)
+                }
+            }
+        });
+        read.map_err(|source| fault.take().unwrap_or_else(|| FetchError::Document { kind: self.kind, uri: self.uri.to_string(), source }))
+    }
+}
+
 /// One element of a delta against the local copy (RRDPC-7).
-fn apply_change(live: &Path, session: &str, serial: u64, item: Item) -> Result<(), XmlError> {
+fn apply_change(live: &Path, item: Item) -> Result<(), Stop> {
     let current = |path: &Path| std::fs::read(path).ok().map(|d| rpkit_objects::crypto::sha256(&d));
     match item {
-        Item::Root { session: s, serial: n } if s == session && n == serial => Ok(()),
-        Item::Root { session: s, serial: n } => Err(XmlError(format!("session {s} serial {n}, expected {session} {serial}"))),
         Item::Publish { uri, hash, data } => {
             let path = object_path(live, &uri)?;
             match (hash, current(&path)) {
                 (None, None) => {}
-                (None, Some(_)) => return Err(XmlError(format!("{uri} is published as new but exists"))),
+                (None, Some(_)) => return Err(XmlError(format!("{uri} is published as new but exists")).into()),
                 (Some(h), Some(c)) if h == c => {}
-                (Some(_), _) => return Err(XmlError(format!("{uri}: the replaced object is not the one held"))),
+                (Some(_), _) => return Err(XmlError(format!("{uri}: the replaced object is not the one held")).into()),
             }
             // A new file replaces the old one by rename (the validated copy may share its inode).
             let tmp = live.with_file_name("incoming");
@@ -302,15 +353,15 @@ fn apply_change(live: &Path, session: &str, serial: u64, item: Item) -> Result<(
             std::fs::create_dir_all(parent)
                 .and_then(|_| write_new(&tmp, &data))
                 .and_then(|_| std::fs::rename(&tmp, &path))
-                .map_err(|e| XmlError(format!("{}: {e}", path.display())))
+                .map_err(|e| Stop::Fault(io_err(&path, e)))
         }
         Item::Withdraw { uri, hash } => {
             let path = object_path(live, &uri)?;
             match current(&path) {
-                Some(c) if c == hash => std::fs::remove_file(&path).map_err(|e| XmlError(format!("{}: {e}", path.display()))),
-                _ => Err(XmlError(format!("{uri}: the withdrawn object is not the one held"))),
+                Some(c) if c == hash => std::fs::remove_file(&path).map_err(|e| Stop::Fault(io_err(&path, e))),
+                _ => Err(XmlError(format!("{uri}: the withdrawn object is not the one held")).into()),
             }
         }
-        _ => Err(XmlError("unexpected element".into())),
+        _ => Err(XmlError("unexpected element".into()).into()),
     }
 }

@@ -103,21 +103,27 @@ impl Default for Timers {
 
 impl Timers {
     /// The ranges of RFC 8210 §6, and Expire above both others (RTR-12).
-    pub fn check(&self) -> Result<(), String> {
-        if !(1..=86_400).contains(&self.refresh) {
-            return Err(format!("refresh {} is outside 1..=86400 seconds", self.refresh));
-        }
-        if !(1..=7_200).contains(&self.retry) {
-            return Err(format!("retry {} is outside 1..=7200 seconds", self.retry));
-        }
-        if !(600..=172_800).contains(&self.expire) {
-            return Err(format!("expire {} is outside 600..=172800 seconds", self.expire));
+    pub fn check(&self) -> Result<(), TimersError> {
+        let ranges = [("refresh", self.refresh, 1, 86_400), ("retry", self.retry, 1, 7_200), ("expire", self.expire, 600, 172_800)];
+        for (name, value, min, max) in ranges {
+            if !(min..=max).contains(&value) {
+                return Err(TimersError::Range { name, value, min, max });
+            }
         }
         if self.expire <= self.refresh || self.expire <= self.retry {
-            return Err(format!("expire {} must exceed refresh {} and retry {}", self.expire, self.refresh, self.retry));
+            return Err(TimersError::Order(*self));
         }
         Ok(())
     }
+}
+
+/// Timers RTR does not allow (RFC 8210 §6, RTR-12).
+#[derive(Debug, thiserror::Error)]
+pub enum TimersError {
+    #[error("{name} {value} is outside {min}..={max} seconds")]
+    Range { name: &'static str, value: u32, min: u32, max: u32 },
+    #[error("expire {} must exceed refresh {} and retry {}", .0.expire, .0.refresh, .0.retry)]
+    Order(Timers),
 }
 
 /// A decoded PDU of any type.
