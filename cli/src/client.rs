@@ -36,6 +36,9 @@ pub enum ClientError {
     /// A success whose body is not the contract's type.
     #[error("unexpected answer from the CA: {0}")]
     Unexpected(#[source] serde_json::Error),
+    /// A success that lacks what was asked for.
+    #[error("{0}")]
+    Incomplete(String),
     #[error("the admin token needs --member HANDLE")]
     NeedsMember,
     #[error("this token belongs to member '{token}', not '{asked}'")]

@@ -39,6 +39,12 @@ pub enum CliError {
     /// The publication server refused or failed.
     #[error(transparent)]
     Publication(#[from] rpkit_publication::repository::RepoError),
+    /// A validation run could not start or complete.
+    #[error(transparent)]
+    Validator(#[from] rpkit_validator::error::RunError),
+    /// A SLURM file (RFC 8416) that is unreadable or wrong.
+    #[error(transparent)]
+    Slurm(#[from] rpkit_validator::error::SlurmError),
     /// A data directory whose modes open a secret to other users.
     #[error(transparent)]
     Permissions(#[from] rpkit_serve::data_dir::Error),

@@ -94,10 +94,10 @@ fn main() -> ExitCode {
         Command::Members(a) => commands::members::run(a),
         Command::Roa(a) => commands::roa::run(a),
         Command::Aspa(a) => commands::aspa::run(a),
-        Command::Validate(a) => commands::validate::run(a).map_err(error::CliError::Input),
-        Command::Validity(a) => commands::validity::run(a).map_err(error::CliError::Input),
-        Command::Audit(a) => commands::audit::run(a).map_err(error::CliError::Input),
-        Command::Validator(c) => commands::validator::run(c).map_err(error::CliError::Input),
+        Command::Validate(a) => commands::validate::run(a),
+        Command::Validity(a) => commands::validity::run(a),
+        Command::Audit(a) => commands::audit::run(a),
+        Command::Validator(c) => commands::validator::run(c),
     };
     match result {
         Ok(code) => code,

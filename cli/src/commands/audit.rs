@@ -5,8 +5,9 @@
 //! Exit status 2 when anything is wrong, 1 when the audit could not run.
 
 use super::validate::{write_atomically, Source};
+use crate::error::{CliError, Result};
+use rpkit_ca::contract::Export;
 use rpkit_objects::der::Time;
-use rpkit_objects::export::Export;
 use rpkit_validator::audit::{chain, compare, CaRecord, Difference, ObjectRecord, PointStatus, Status};
 use rpkit_validator::report::Report;
 use rpkit_validator::run::run as validate;
@@ -236,13 +237,13 @@ fn json_report(a: &Audit<'_>, now: Time) -> serde_json::Value {
     out
 }
 
-pub fn run(a: Args) -> Result<ExitCode, String> {
+pub fn run(a: Args) -> Result<ExitCode> {
     let now = Time::now();
     // Read the export first: a bad file stops the audit before any fetch.
     let expect: Option<Export> = match &a.expect {
         Some(p) => {
-            let data = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
-            Some(serde_json::from_slice(&data).map_err(|e| format!("{}: not a CA export: {e}", p.display()))?)
+            let data = std::fs::read(p).map_err(|e| CliError::io(p, e))?;
+            Some(serde_json::from_slice(&data).map_err(|e| CliError::parse(p, format!("not a CA export: {e}")))?)
         }
         None => None,
     };
@@ -251,11 +252,11 @@ pub fn run(a: Args) -> Result<ExitCode, String> {
     let bar = crate::progress::start(&mut cfg.options, false);
     let result = validate(&cfg, now);
     drop(bar);
-    let result = result.map_err(|e| e.to_string())?;
+    let result = result?;
     let audit = Audit::new(&result.report, expect.as_ref());
     let body = match a.format {
         Format::Text => text(&audit, a.problems_only, a.expect.as_ref()),
-        Format::Json => serde_json::to_string_pretty(&json_report(&audit, now)).map_err(|e| e.to_string())? + "\n",
+        Format::Json => serde_json::to_string_pretty(&json_report(&audit, now)).map_err(CliError::internal)? + "\n",
     };
     match &a.output {
         Some(p) => write_atomically(p, body.as_bytes())?,

@@ -217,7 +217,7 @@ pub fn export(a: ExportArgs) -> Result<ExitCode> {
     let e: rpkit_ca::contract::Export = client.get("/api/v1/export")?;
     let text = serde_json::to_string_pretty(&e).map_err(CliError::internal)? + "\n";
     match &a.output {
-        Some(p) => super::validate::write_atomically(p, text.as_bytes()).map_err(CliError::Input)?,
+        Some(p) => super::validate::write_atomically(p, text.as_bytes())?,
         None => print!("{text}"),
     }
     eprintln!("exported {} objects, {} ROA prefixes, {} ASPAs", e.objects.len(), e.roas.len(), e.aspas.len());

@@ -2,6 +2,7 @@
 //! chosen format (to `--output` atomically, else stdout); warnings and a summary
 //! on stderr.
 
+use crate::error::{CliError, Result};
 use rpkit_objects::der::Time;
 use rpkit_validator::fetch::FetchOptions;
 use rpkit_validator::output::{render_to, Format};
@@ -91,26 +92,23 @@ pub struct Args {
 }
 
 /// Write `data` to `path` by a rename, so readers never see half a file.
-pub fn write_atomically(path: &std::path::Path, data: &[u8]) -> Result<(), String> {
+pub fn write_atomically(path: &std::path::Path, data: &[u8]) -> Result<()> {
     write_atomically_with(path, |w| w.write_all(data))
 }
 
 /// As `write_atomically`, with the content streamed by `write`.
-pub fn write_atomically_with(
-    path: &std::path::Path,
-    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
-) -> Result<(), String> {
-    rpkit_serve::data_dir::replace_file(path, false, write).map_err(|e| format!("{}: {e}", path.display()))
+pub fn write_atomically_with(path: &std::path::Path, write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> Result<()> {
+    rpkit_serve::data_dir::replace_file(path, false, write).map_err(|e| CliError::io(path, e))
 }
 
-pub fn run(a: Args) -> Result<ExitCode, String> {
+pub fn run(a: Args) -> Result<ExitCode> {
     let started = Instant::now();
     let now = Time::now();
     let mut cfg = a.source.config();
     let bar = crate::progress::start(&mut cfg.options, a.quiet);
     let result = validate(&cfg, now);
     drop(bar);
-    let result = result.map_err(|e| e.to_string())?;
+    let result = result?;
     let r = &result.report;
     if !a.quiet {
         for w in &r.warnings {
@@ -119,7 +117,7 @@ pub fn run(a: Args) -> Result<ExitCode, String> {
     }
     match &a.output {
         Some(p) => write_atomically_with(p, |w| render_to(r, a.format, now, w))?,
-        None => render_to(r, a.format, now, &mut std::io::stdout().lock()).map_err(|e| format!("stdout: {e}"))?,
+        None => render_to(r, a.format, now, &mut std::io::stdout().lock()).map_err(|e| CliError::io(std::path::Path::new("stdout"), e))?,
     }
     let fetched = result.repositories.iter().filter(|f| f.ok).count();
     eprintln!(

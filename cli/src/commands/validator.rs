@@ -3,6 +3,7 @@
 //! (`--rtr`, optionally `--rtr-tls`) and HTTP (`--http`).
 
 use super::validate::Source;
+use crate::error::{CliError, Result};
 use rpkit_validator::rtr::pdu::Timers;
 use rpkit_validator::rtr::server::{serve as rtr_serve, ServerConfig};
 use rpkit_validator::serve::{Daemon, DaemonConfig, Shared};
@@ -58,20 +59,20 @@ pub struct ServeArgs {
     max_age: Option<u64>,
 }
 
-pub fn run(c: Cmd) -> Result<ExitCode, String> {
+pub fn run(c: Cmd) -> Result<ExitCode> {
     match c {
         Cmd::Serve(a) => serve(a),
     }
 }
 
-fn serve(a: ServeArgs) -> Result<ExitCode, String> {
+fn serve(a: ServeArgs) -> Result<ExitCode> {
     let timers = Timers { refresh: a.refresh.clamp(1, 86_400), retry: a.rtr_retry, expire: a.rtr_expire };
-    timers.check().map_err(|e| format!("RTR timers: {e}"))?;
+    timers.check().map_err(|e| CliError::input(format!("RTR timers: {e}")))?;
     let mut run = a.source.config();
     // Refuse a bad TAL or SLURM file now rather than in the first run.
-    rpkit_validator::run::read_tals(&run.tals).map_err(|e| e.to_string())?;
+    rpkit_validator::run::read_tals(&run.tals)?;
     if !run.slurm.is_empty() {
-        rpkit_validator::slurm::Slurm::load(&run.slurm).map_err(|e| e.to_string())?;
+        rpkit_validator::slurm::Slurm::load(&run.slurm)?;
     }
     run.options.progress = None;
     let refresh = Duration::from_secs(a.refresh.max(1) as u64);
@@ -79,10 +80,10 @@ fn serve(a: ServeArgs) -> Result<ExitCode, String> {
     let daemon = Arc::new(Daemon::new(DaemonConfig { run, refresh, history: a.history, timers, max_age }));
     let shared = daemon.shared.clone();
     let tls = match (&a.rtr_tls, &a.rtr_tls_cert, &a.rtr_tls_key) {
-        (Some(_), Some(cert), Some(key)) => Some(rpkit_serve::tls::server_config(cert, key).map_err(|e| e.to_string())?),
+        (Some(_), Some(cert), Some(key)) => Some(rpkit_serve::tls::server_config(cert, key)?),
         _ => None,
     };
-    let rt = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;
+    let rt = tokio::runtime::Runtime::new().map_err(CliError::internal)?;
     rt.block_on(async move {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let cfg =
@@ -99,10 +100,10 @@ fn serve(a: ServeArgs) -> Result<ExitCode, String> {
             http.push(bind(addr).await?);
         }
         for (l, tls) in &rtr {
-            eprintln!("RTR{} on {}", if tls.is_some() { " over TLS" } else { "" }, l.local_addr().map_err(|e| e.to_string())?);
+            eprintln!("RTR{} on {}", if tls.is_some() { " over TLS" } else { "" }, l.local_addr().map_err(CliError::listen("RTR"))?);
         }
         for l in &http {
-            eprintln!("HTTP on http://{}", l.local_addr().map_err(|e| e.to_string())?);
+            eprintln!("HTTP on http://{}", l.local_addr().map_err(CliError::listen("HTTP"))?);
         }
         start_servers(&shared, rtr, http, cfg, &stop_rx);
         // Validation runs on a thread of its own; the servers answer from the last complete result.
@@ -115,7 +116,7 @@ fn serve(a: ServeArgs) -> Result<ExitCode, String> {
         let _ = stop_tx.send(true);
         // Let sessions send Cache Shutdown (RTR-19) before the process ends.
         tokio::time::sleep(Duration::from_millis(300)).await;
-        Ok::<(), String>(())
+        Ok::<(), CliError>(())
     })?;
     Ok(ExitCode::SUCCESS)
 }
@@ -152,6 +153,6 @@ pub async fn terminated() {
     }
 }
 
-async fn bind(addr: &SocketAddr) -> Result<tokio::net::TcpListener, String> {
-    tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("{addr}: {e}"))
+async fn bind(addr: &SocketAddr) -> Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await.map_err(CliError::listen(addr.to_string()))
 }

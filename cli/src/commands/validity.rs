@@ -5,6 +5,8 @@
 //! instead of a validation run of its own.
 
 use super::validate::Source;
+use crate::client::ClientError;
+use crate::error::{CliError, Result};
 use rpkit_objects::der::Time;
 use rpkit_validator::rov::{parse_route, route_json, Index};
 use serde_json::json;
@@ -29,7 +31,7 @@ pub struct Args {
     server: Option<String>,
 }
 
-pub fn run(a: Args) -> Result<ExitCode, String> {
+pub fn run(a: Args) -> Result<ExitCode> {
     // Routes are checked before the (long) validation run.
     let mut routes = Vec::new();
     match &a.input {
@@ -37,35 +39,35 @@ pub fn run(a: Args) -> Result<ExitCode, String> {
             let reader: Box<dyn BufRead> = if path.as_os_str() == "-" {
                 Box::new(std::io::stdin().lock())
             } else {
-                Box::new(std::io::BufReader::new(std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?))
+                Box::new(std::io::BufReader::new(std::fs::File::open(path).map_err(|e| CliError::io(path, e))?))
             };
             for (i, line) in reader.lines().enumerate() {
-                let line = line.map_err(|e| e.to_string())?;
+                let line = line.map_err(|e| CliError::io(path, e))?;
                 let words: Vec<&str> = line.split_whitespace().collect();
                 match words.as_slice() {
                     [] => continue,
                     [w, ..] if w.starts_with('#') => continue,
-                    [x, y] => routes.push(parse_route(x, y).map_err(|e| format!("line {}: {e}", i + 1))?),
-                    _ => return Err(format!("line {}: want PREFIX AS<N>, found {line:?}", i + 1)),
+                    [x, y] => routes.push(parse_route(x, y).map_err(|e| CliError::input(format!("line {}: {e}", i + 1)))?),
+                    _ => return Err(CliError::input(format!("line {}: want PREFIX AS<N>, found {line:?}", i + 1))),
                 }
             }
         }
         None => match a.route.as_slice() {
-            [x, y] => routes.push(parse_route(x, y).map_err(|e| e.to_string())?),
-            _ => return Err("give a route as AS<N> PREFIX, or --input FILE".into()),
+            [x, y] => routes.push(parse_route(x, y).map_err(|e| CliError::input(e.to_string()))?),
+            _ => return Err(CliError::input("give a route as AS<N> PREFIX, or --input FILE")),
         },
     }
     let answers = match &a.server {
         Some(url) => ask(url, &routes)?,
         None => {
-            let result = rpkit_validator::run::run(&a.source.config(), Time::now()).map_err(|e| e.to_string())?;
+            let result = rpkit_validator::run::run(&a.source.config(), Time::now())?;
             let index = Index::new(&result.report.vrps);
             routes.iter().map(|(prefix, asn)| route_json(&prefix.to_string(), *asn, &index.validate(prefix, *asn))).collect()
         }
     };
     if a.json {
         let doc = json!({ "validated_routes": answers });
-        println!("{}", serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?);
+        super::print_json(&doc)?;
         return Ok(ExitCode::SUCCESS);
     }
     for v in &answers {
@@ -93,22 +95,22 @@ pub fn run(a: Args) -> Result<ExitCode, String> {
 }
 
 /// The routes' answers from a running validator's `POST /api/v1/validity`.
-fn ask(server: &str, routes: &[(rpkit_objects::resources::Prefix, u32)]) -> Result<Vec<serde_json::Value>, String> {
+fn ask(server: &str, routes: &[(rpkit_objects::resources::Prefix, u32)]) -> Result<Vec<serde_json::Value>, ClientError> {
     let url = format!("{}/api/v1/validity", server.trim_end_matches('/'));
     let body = json!({"routes": routes.iter().map(|(p, asn)| json!({"asn": asn, "prefix": p.to_string()})).collect::<Vec<_>>()});
-    let resp = reqwest::blocking::Client::new()
-        .post(&url)
-        .json(&body)
-        .send()
-        .map_err(|e| format!("cannot reach the validator at {server}: {e}"))?;
-    let status = resp.status();
-    let text = resp.text().map_err(|e| e.to_string())?;
-    if !status.is_success() {
-        return Err(format!("{url}: HTTP {}: {}", status.as_u16(), text.trim()));
+    let resp = reqwest::blocking::Client::new().post(&url).json(&body).send().map_err(|source| ClientError::Unreachable {
+        service: "validator",
+        base: server.to_string(),
+        source,
+    })?;
+    let status = resp.status().as_u16();
+    let text = resp.text().map_err(|source| ClientError::Unreachable { service: "validator", base: server.to_string(), source })?;
+    if !(200..300).contains(&status) {
+        return Err(ClientError::Status { status, text: format!("{url}: {}", text.trim()) });
     }
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{url}: {e}"))?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(ClientError::Unexpected)?;
     match v["validated_routes"].as_array() {
         Some(list) if list.len() == routes.len() => Ok(list.clone()),
-        _ => Err(format!("{url}: the answer has no validated_routes for the {} routes asked", routes.len())),
+        _ => Err(ClientError::Incomplete(format!("{url}: the answer has no validated_routes for the {} routes asked", routes.len()))),
     }
 }
