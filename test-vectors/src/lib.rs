@@ -9,4 +9,5 @@ pub mod hostile;
 pub mod malformed;
 pub mod peers;
 pub mod scenario;
+pub mod softhsm;
 pub mod workload;

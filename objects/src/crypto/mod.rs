@@ -2,9 +2,11 @@
 //! and verification with ring, SHA-256 everywhere but key identifiers (SHA-1).
 
 mod keys;
+pub mod pkcs11;
 mod signer;
 
 pub use keys::{read_algorithm, sha256_with_rsa, KeyAlgorithm, KeyId, PublicKey};
+pub use pkcs11::{Health as TokenHealth, Pkcs11Config, Pkcs11Signer};
 pub use signer::{generate_rsa_keys, KeyPair, OneTimeKey, SignError, Signer, SoftSigner};
 
 /// SHA-256 of `data` (manifest hashes, CMS message digest, RRDP and RFC 8181 hashes).

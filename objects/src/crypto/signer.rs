@@ -18,6 +18,9 @@ pub enum SignError {
     Sign(String),
     #[error("bad key material: {0}")]
     BadKey(String),
+    /// The HSM: its module, token, PIN or a failed operation.
+    #[error("HSM: {0}")]
+    Token(String),
 }
 
 /// Holder of private keys. Callers refer to keys by their identifier only.
