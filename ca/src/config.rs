@@ -1,5 +1,6 @@
 //! CA settings: names, URIs and validity periods.
 
+use crate::signer::SignerSettings;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -50,6 +51,8 @@ pub struct CaConfig {
     pub api_max_body_bytes: usize,
     /// Largest delegated-extended file an import takes.
     pub api_max_import_bytes: usize,
+    /// Where the CA's keys live (software, or a PKCS#11 token).
+    pub signer: SignerSettings,
 }
 
 impl Default for CaConfig {
@@ -76,6 +79,7 @@ impl Default for CaConfig {
             api_rate_burst: 500,
             api_max_body_bytes: 16 << 20,
             api_max_import_bytes: 64 << 20,
+            signer: SignerSettings::default(),
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use crate::contract::Rejection;
 use crate::publisher::PublishError;
+use rpkit_objects::crypto::SignError;
 use rpkit_objects::error::BuildError;
 
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +35,14 @@ impl CaError {
         CaError::Invalid { code, message: message.into() }
     }
 
+    /// The HSM's fault behind this error, if it is one (the change was not applied).
+    pub fn token_fault(&self) -> Option<&str> {
+        match self {
+            CaError::Sign(SignError::Token(m)) | CaError::Build(BuildError::Sign(SignError::Token(m))) => Some(m),
+            _ => None,
+        }
+    }
+
     /// Stable error code (API `code` field).
     pub fn code(&self) -> &'static str {
         match self {
@@ -44,6 +53,7 @@ impl CaError {
             CaError::Precondition(_) => "stale_etag",
             CaError::Storage(_) => "storage_error",
             CaError::Publish(_) => "publication_failed",
+            _ if self.token_fault().is_some() => "hsm_unavailable",
             CaError::Build(_) | CaError::Sign(_) => "signing_failed",
         }
     }

@@ -16,6 +16,7 @@ pub mod rfc8181_client;
 pub mod roa_packing;
 pub mod roas;
 pub mod service;
+pub mod signer;
 pub mod store;
 pub mod work;
 

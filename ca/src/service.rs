@@ -9,8 +9,9 @@ use crate::error::{CaError, Result};
 use crate::members::reissue_ca_cert;
 use crate::publisher::{Change, ChangeSet, Publisher};
 use crate::roas::{issue_roas, roa_object, withdraw_roa_object};
+use crate::signer::CaSigner;
 use crate::work::{CaKind, CaRecord, NewCa, Work};
-use rpkit_objects::crypto::{KeyPair, Signer, SoftSigner};
+use rpkit_objects::crypto::{KeyPair, SignError, Signer};
 use rpkit_objects::der::Time;
 use rpkit_objects::file_type::FileType;
 use rpkit_objects::resources::ResourceSet;
@@ -29,7 +30,7 @@ pub type Clock = Arc<dyn Fn() -> Time + Send + Sync>;
 
 pub struct Ca {
     conn: Mutex<Connection>,
-    signer: SoftSigner,
+    signer: CaSigner,
     publisher: Arc<dyn Publisher>,
     pub config: CaConfig,
     clock: Clock,
@@ -54,12 +55,19 @@ impl Ca {
             }
             None => crate::store::open_in_memory()?,
         };
-        let signer = SoftSigner::new();
+        let signer = CaSigner::open(&config.signer)?;
         {
             let mut st = conn.prepare("SELECT pkcs1 FROM keys")?;
             let keys = st.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
             for k in keys {
                 signer.insert(KeyPair::from_pkcs1(&k?)?);
+            }
+            // Keys in a token need that token.
+            let label: Option<String> = conn.query_row("SELECT token_label FROM token_keys LIMIT 1", [], |r| r.get(0)).optional()?;
+            if let (Some(label), None) = (&label, signer.token()) {
+                let why =
+                    format!("the CA's keys are in the PKCS#11 token {label:?}: give --pkcs11-module, --pkcs11-token and --pkcs11-pin-file");
+                return Err(CaError::Sign(SignError::Token(why)));
             }
         }
         let ca = Ca { conn: Mutex::new(conn), signer, publisher, config, clock: Arc::new(Time::now), out_of_sync: AtomicBool::new(false) };
@@ -80,7 +88,7 @@ impl Ca {
         (self.clock)()
     }
 
-    pub fn signer(&self) -> &SoftSigner {
+    pub fn signer(&self) -> &CaSigner {
         &self.signer
     }
 

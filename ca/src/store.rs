@@ -88,6 +88,13 @@ const MIGRATIONS: &[&str] = &[
     "
     CREATE INDEX roas_uri ON roas(uri);
     ",
+    // 4: CA keys in a PKCS#11 token: the database knows them by identifier only.
+    "
+    CREATE TABLE token_keys (
+        key_id TEXT PRIMARY KEY,
+        token_label TEXT NOT NULL
+    );
+    ",
 ];
 
 /// Open (or create) the database at `path` and bring its schema up to date.

@@ -6,9 +6,10 @@
 use crate::config::CaConfig;
 use crate::error::{CaError, Result};
 use crate::publisher::{Change, ChangeSet};
+use crate::signer::{CaSigner, Stored};
 use rpkit_objects::cert::{Cert, CertBuilder, SiaSpec};
 use rpkit_objects::crl::{CrlBuilder, Revoked};
-use rpkit_objects::crypto::{sha256, KeyId, PublicKey, Signer, SoftSigner};
+use rpkit_objects::crypto::{sha256, KeyId, PublicKey, Signer};
 use rpkit_objects::der::Time;
 use rpkit_objects::file_type::FileType;
 use rpkit_objects::manifest::{FileAndHash, Manifest, ManifestContent};
@@ -103,7 +104,7 @@ pub struct NewCa<'a> {
 pub struct Work<'a> {
     pub tx: Transaction<'a>,
     pub cfg: &'a CaConfig,
-    pub signer: &'a SoftSigner,
+    pub signer: &'a CaSigner,
     pub now: Time,
     /// URI -> (hash before this change, object after it).
     changes: BTreeMap<String, Pending>,
@@ -111,7 +112,7 @@ pub struct Work<'a> {
 }
 
 impl<'a> Work<'a> {
-    pub fn new(tx: Transaction<'a>, cfg: &'a CaConfig, signer: &'a SoftSigner, now: Time) -> Self {
+    pub fn new(tx: Transaction<'a>, cfg: &'a CaConfig, signer: &'a CaSigner, now: Time) -> Self {
         Work { tx, cfg, signer, now, changes: BTreeMap::new(), dirty: BTreeSet::new() }
     }
 
@@ -145,11 +146,20 @@ impl<'a> Work<'a> {
         Ok(Serial::from_u64(n as u64))
     }
 
-    /// A new CA key, stored in the same transaction.
+    /// A new CA key, recorded in the same transaction: a software key's PKCS#1
+    /// DER, a token key's identifier only. (A token key whose transaction rolls
+    /// back stays in the token unused.)
     pub fn create_key(&self) -> Result<KeyId> {
         let key = self.signer.create_key()?;
-        let der = self.signer.export(&key)?;
-        self.tx.execute("INSERT OR REPLACE INTO keys (key_id, pkcs1) VALUES (?1, ?2)", params![key.hex(), der])?;
+        match self.signer.stored(&key)? {
+            Stored::Software(der) => {
+                self.tx.execute("INSERT OR REPLACE INTO keys (key_id, pkcs1) VALUES (?1, ?2)", params![key.hex(), der])?;
+            }
+            Stored::Token => {
+                let label = self.cfg.signer.token_label.clone().unwrap_or_default();
+                self.tx.execute("INSERT OR REPLACE INTO token_keys (key_id, token_label) VALUES (?1, ?2)", params![key.hex(), label])?;
+            }
+        }
         Ok(key)
     }
 

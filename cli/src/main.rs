@@ -6,6 +6,7 @@ mod commands;
 mod error;
 mod permissions;
 mod progress;
+mod signer;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

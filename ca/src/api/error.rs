@@ -47,6 +47,7 @@ impl ApiError {
 impl From<CaError> for ApiError {
     fn from(e: CaError) -> Self {
         let status = match &e {
+            _ if e.token_fault().is_some() => StatusCode::SERVICE_UNAVAILABLE,
             CaError::Invalid { .. } => StatusCode::BAD_REQUEST,
             CaError::Rejected(_) => StatusCode::UNPROCESSABLE_ENTITY,
             CaError::NotFound(_) => StatusCode::NOT_FOUND,

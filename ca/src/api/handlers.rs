@@ -15,9 +15,16 @@ use rpkit_objects::resources::ResourceSet;
 use rpkit_serve::metrics::Metrics;
 
 #[utoipa::path(get, path = "/health", tag = "service",
-    responses((status = 200, description = "The server answers", body = String, content_type = "text/plain")))]
-pub async fn health() -> &'static str {
-    "ok\n"
+    responses((status = 200, description = "The server answers and its key store works", body = String, content_type = "text/plain"),
+        (status = 503, description = "The HSM fails: why (reads are still served; changes wait)", body = String, content_type = "text/plain")))]
+pub async fn health(State(st): State<AppState>) -> Response {
+    match st.ca.signer().health() {
+        Some(h) if !h.up => {
+            let why = h.error.unwrap_or_default();
+            (StatusCode::SERVICE_UNAVAILABLE, format!("signer: {why}\n")).into_response()
+        }
+        _ => "ok\n".into_response(),
+    }
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "service",
@@ -35,6 +42,10 @@ pub async fn metrics(State(st): State<AppState>) -> ApiResult<Response> {
     m.one("key_pool_target", "gauge", "Keys the pool is kept filled to.", target);
     m.one("keys_generated_total", "counter", "RSA keys generated (its rate is the fill rate).", generated);
     m.one("repository_in_sync", "gauge", "1 when the repository is known to hold what the database says.", in_sync);
+    if let Some(h) = st.ca.signer().health() {
+        m.one("signer_up", "gauge", "1 when the last operation on the HSM succeeded.", u8::from(h.up));
+        m.one("signer_failures_total", "counter", "Operations on the HSM that failed.", h.failures);
+    }
     let text = m.finish();
     Ok(([(header::CONTENT_TYPE, rpkit_serve::metrics::CONTENT_TYPE)], text).into_response())
 }

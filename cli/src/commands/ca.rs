@@ -8,6 +8,7 @@
 
 use crate::error::{CliError, Result};
 use crate::permissions;
+use crate::signer::SignerArgs;
 use rpkit_ca::api::{self, AppState};
 use rpkit_ca::publisher::{DirPublisher, Publisher};
 use rpkit_ca::rfc8181_client::{self, Rfc8181Publisher};
@@ -37,6 +38,8 @@ pub struct InitArgs {
     ta_https_uri: String,
     #[command(flatten)]
     perms: permissions::PermissionArgs,
+    #[command(flatten)]
+    signer: SignerArgs,
 }
 
 #[derive(clap::Args)]
@@ -51,6 +54,8 @@ pub struct ServeArgs {
     reissue_interval: u64,
     #[command(flatten)]
     perms: permissions::PermissionArgs,
+    #[command(flatten)]
+    signer: SignerArgs,
 }
 
 #[derive(clap::Args)]
@@ -110,6 +115,19 @@ fn no_ca(data: &Path) -> CliError {
     CliError::input(format!("{} has no CA yet: run `rpkit ta init --data {}` first", data.display(), data.display()))
 }
 
+/// Keep the signer flags in the CA's `ca.json`, so that every later command
+/// of this data directory finds its keys.
+fn set_signer(data: &Path, flags: &SignerArgs) -> Result<()> {
+    let path = data.join("ca.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| CliError::io(&path, e))?;
+    let mut config: CaConfig = serde_json::from_str(&text).map_err(|e| CliError::parse(&path, e))?;
+    flags.apply(&mut config.signer)?;
+    // Only a key store that opens is kept: a wrong PIN changes nothing.
+    rpkit_ca::signer::CaSigner::open(&config.signer).map_err(rpkit_ca::CaError::from)?;
+    let text = serde_json::to_string_pretty(&config).map_err(CliError::internal)?;
+    std::fs::write(&path, text).map_err(|e| CliError::io(&path, e))
+}
+
 /// Open the CA of a data directory.
 pub fn open(data: &Path) -> Result<Ca> {
     let cfg_path = data.join("ca.json");
@@ -161,8 +179,9 @@ pub fn admin_token(data: &Path) -> Result<String> {
 pub fn init(a: InitArgs) -> Result<ExitCode> {
     let resources: ResourceSet = a.resources.parse().map_err(|e| CliError::Object { what: "--resources".into(), source: e })?;
     permissions::open(&permissions::ca(&a.data), a.perms)?;
-    let config =
+    let mut config =
         CaConfig { rsync_base: a.rsync_base, rrdp_notify: Some(a.rrdp_notify), ta_https_uri: Some(a.ta_https_uri), ..CaConfig::default() };
+    a.signer.apply(&mut config.signer)?;
     let cfg_path = a.data.join("ca.json");
     if cfg_path.exists() {
         return Err(CliError::input(format!("{} already holds a CA", a.data.display())));
@@ -186,6 +205,9 @@ pub fn serve(a: ServeArgs) -> Result<ExitCode> {
         return Err(no_ca(&a.data));
     }
     permissions::open(&permissions::ca(&a.data), a.perms)?;
+    if a.signer.given() {
+        set_signer(&a.data, &a.signer)?;
+    }
     let ca = Arc::new(open(&a.data)?);
     let token = admin_token(&a.data)?;
     let rt = tokio::runtime::Runtime::new().map_err(CliError::internal)?;

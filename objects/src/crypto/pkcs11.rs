@@ -250,6 +250,19 @@ impl Pkcs11Signer {
         e
     }
 
+    /// Ask the token whether it is there (for a periodic check, so that
+    /// `health` tells of a pulled token before a change needs it).
+    pub fn probe(&self) -> Result<(), SignError> {
+        let label = self.inner.config.token_label.clone();
+        self.with_session("checking the token", |s| {
+            let slot = s.get_session_info()?.slot_id();
+            match self.token_label(slot) {
+                Some(l) if l == label => Ok(()),
+                _ => Err(CkError::Pkcs11(RvError::TokenNotPresent, cryptoki::context::Function::GetTokenInfo)),
+            }
+        })
+    }
+
     /// Whether the token answers, and why not.
     pub fn health(&self) -> Health {
         let error = self.inner.last_error.lock().unwrap_or_else(PoisonError::into_inner).clone();

@@ -5,6 +5,7 @@
 //! `rpkit config` prints the effective result.
 
 use crate::error::{CliError, Result};
+use rpkit_ca::signer::SignerSettings;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -20,6 +21,8 @@ pub struct UpConfig {
     pub publication: PublicationSection,
     pub validator: ValidatorSection,
     pub demo: DemoSection,
+    /// Where the CA's keys live: software, or a PKCS#11 token (an HSM).
+    pub signer: SignerSettings,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
@@ -72,6 +75,7 @@ impl Default for UpConfig {
             publication: PublicationSection { listen: "127.0.0.1:8181".into(), rrdp_listen: "127.0.0.1:8443".into(), interval_ms: 500 },
             validator: ValidatorSection { rtr: "127.0.0.1:3323".into(), http: "127.0.0.1:8323".into(), refresh_secs: 2 },
             demo: DemoSection { delegated: None, member: "demo-isp".into() },
+            signer: SignerSettings::default(),
         }
     }
 }
@@ -153,7 +157,9 @@ fn leaves(c: &UpConfig) -> Result<Vec<(String, toml::Value)>> {
             v => out.push((k, v)),
         }
     }
-    out.push(("demo.delegated".into(), toml::Value::String(String::new())));
+    for optional in ["demo.delegated", "signer.module", "signer.token_label", "signer.pin_file"] {
+        out.push((optional.into(), toml::Value::String(String::new())));
+    }
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out.dedup_by(|a, b| a.0 == b.0);
     Ok(out)
@@ -209,7 +215,14 @@ pub fn template() -> String {
          \n\
          [demo]\n\
          member = {:?}               # the member whose token is printed\n\
-         # delegated = \"/path/to/delegated-extended\"   # instead of the bundled demo RIR\n",
+         # delegated = \"/path/to/delegated-extended\"   # instead of the bundled demo RIR\n\
+         \n\
+         [signer]\n\
+         kind = {:?}              # or \"pkcs11\": the CA's keys in an HSM\n\
+         one_time_keys = {:?}     # ROA, ASPA and manifest EE keys: \"software\" or \"hsm\"\n\
+         # module = \"/usr/lib/softhsm/libsofthsm2.so\"   # the HSM vendor's PKCS#11 library\n\
+         # token_label = \"rpkit\"\n\
+         # pin_file = \"/etc/rpkit/hsm.pin\"\n",
         d.host,
         d.ca.listen,
         d.ca.reissue_interval_secs,
@@ -221,6 +234,8 @@ pub fn template() -> String {
         d.validator.http,
         d.validator.refresh_secs,
         d.demo.member,
+        "software",
+        "software",
     )
 }
 

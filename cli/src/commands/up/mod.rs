@@ -21,6 +21,7 @@ use config::UpConfig;
 use rpkit_ca::api::{self, AppState};
 use rpkit_ca::contract::RoaDelta;
 use rpkit_ca::rfc8181_client;
+use rpkit_ca::signer::SignerSettings;
 use rpkit_ca::{Ca, CaConfig};
 use rpkit_publication::service::{PublicationServer, ServerConfig};
 use rpkit_serve::data_dir;
@@ -67,6 +68,8 @@ pub struct Args {
     env: bool,
     #[command(flatten)]
     perms: permissions::PermissionArgs,
+    #[command(flatten)]
+    signer: crate::signer::SignerArgs,
 }
 
 /// Paths inside DATA.
@@ -110,7 +113,8 @@ pub fn run(a: Args) -> Result<ExitCode> {
     permissions::open(&permissions::up(&data), a.perms)?;
     permissions::open(&permissions::ca(&data.join("ca")), a.perms)?;
     permissions::open(&permissions::publication(&data.join("publication")), a.perms)?;
-    let cfg = config::load(&data, &a.sets)?;
+    let mut cfg = config::load(&data, &a.sets)?;
+    a.signer.apply(&mut cfg.signer)?;
     if !config::path(&data).exists() {
         std::fs::write(config::path(&data), config::template()).map_err(|e| CliError::io(&config::path(&data), e))?;
     }
@@ -341,6 +345,12 @@ fn setup_ca(cfg: &UpConfig, layout: &Layout, server: &PublicationServer) -> Resu
         }
     };
     ca_config.key_pool_target = cfg.ca.key_pool;
+    // The settings' key store; a CA set up with an HSM keeps it when they name none.
+    if cfg.signer != SignerSettings::default() && cfg.signer != ca_config.signer {
+        // Only a key store that opens is kept: a wrong PIN changes nothing.
+        rpkit_ca::signer::CaSigner::open(&cfg.signer).map_err(rpkit_ca::CaError::from)?;
+        ca_config.signer = cfg.signer.clone();
+    }
     ca_config.key_pool_batch = ca_config.key_pool_batch.min(cfg.ca.key_pool.max(1));
     let text = serde_json::to_string_pretty(&ca_config).map_err(CliError::internal)?;
     std::fs::write(&cfg_path, text).map_err(|e| io(&cfg_path, e))?;
