@@ -19,8 +19,9 @@ if [ "${1:-}" = --quick ]; then
   export RPKIT_TEST_QUICK=1
 fi
 
-# perl and make build the statically linked OpenSSL; libssl-dev serves the fuzz targets.
-./scripts/apt-install.sh build-essential perl pkg-config libssl-dev openssl
+# perl and make build the statically linked OpenSSL; libssl-dev serves the fuzz
+# targets; SoftHSM2 is the HSM of the PKCS#11 tests (installed once per run).
+./scripts/apt-install.sh build-essential perl pkg-config libssl-dev openssl softhsm2
 
 if ! command -v cargo >/dev/null; then
   echo "cargo not found: install the Rust toolchain (https://rustup.rs) and run again" >&2
