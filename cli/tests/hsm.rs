@@ -6,8 +6,12 @@
 //! is back.
 
 use rpkit_test_vectors::peers;
+#[path = "peers/hosted.rs"]
+mod hosted;
 #[path = "peers/up.rs"]
 mod up_run;
+
+use hosted::{routinator, rpki_client, CaRun, Env, Transport};
 
 use rpkit_objects::crypto::{Pkcs11Config, Pkcs11Signer};
 use rpkit_test_vectors::softhsm::{self, Token};
@@ -17,6 +21,18 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 use up_run::{port_settings, scratch, start_cmd, up_command, BIN};
+
+/// The PKCS#11 flags for SoftHSM2's token `label`.
+fn flags_of(pin_file: &Path, label: &str) -> Vec<String> {
+    vec![
+        "--pkcs11-module".into(),
+        softhsm::MODULE.into(),
+        "--pkcs11-token".into(),
+        label.into(),
+        "--pkcs11-pin-file".into(),
+        pin_file.display().to_string(),
+    ]
+}
 
 fn get(url: &str) -> (u16, String) {
     match reqwest::blocking::get(url) {
@@ -100,16 +116,7 @@ fn up_with_every_ca_key_in_softhsm_issues_roas_keeps_no_private_part_and_survive
     let w = scratch("hsm");
     let t = Token::new(&w.join("hsm"), "rpkit-ca", "4321");
     let data = w.join("data");
-    let flags = |pin_file: &Path, label: &str| -> Vec<String> {
-        vec![
-            "--pkcs11-module".into(),
-            softhsm::MODULE.into(),
-            "--pkcs11-token".into(),
-            label.into(),
-            "--pkcs11-pin-file".into(),
-            pin_file.display().to_string(),
-        ]
-    };
+    let flags = flags_of;
     let sets = port_settings();
     let mut cmd = up_command(&data, &sets, None);
     cmd.args(flags(&t.pin_file, "rpkit-ca")).env("SOFTHSM2_CONF", &t.conf);
@@ -217,4 +224,39 @@ fn up_with_every_ca_key_in_softhsm_issues_roas_keeps_no_private_part_and_survive
     let o = roa(&up.json, &["remove", "192.0.2.0/25", "AS64496"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     wait_until("the removal", || !vrps(&http).contains("192.0.2.0/25-25 64496"));
+}
+
+/// Every CA key in the token, the repository served over RRDP and rsync:
+/// rpki-client and Routinator accept it with no problem and output exactly the
+/// CA's VRPs and ASPAs.
+#[test]
+fn rpki_client_and_routinator_accept_a_repository_signed_with_keys_in_softhsm() {
+    let Some(p) = peers::prepare() else { return };
+    if !softhsm::available() {
+        return;
+    }
+    let hsm_dir = scratch("hsm-interop-token");
+    let t = Token::new(&hsm_dir, "rpkit-interop", "2468");
+    let run = CaRun { args: flags_of(&t.pin_file, "rpkit-interop"), env: vec![("SOFTHSM2_CONF".into(), t.conf.clone())] };
+    let e = Env::start_full(p, "hsm-interop", &[], &run);
+    e.populate();
+    e.wait_published();
+    let want = e.ca_payloads();
+    assert!(want.0.len() >= 1000 && !want.1.is_empty(), "{} VRPs, {} ASPAs", want.0.len(), want.1.len());
+    let db = rusqlite::Connection::open(e.w.join("ca/ca.sqlite")).unwrap();
+    let (software, in_token): (i64, i64) =
+        db.query_row("SELECT (SELECT count(*) FROM keys), (SELECT count(*) FROM token_keys)", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    assert_eq!(software, 0, "no CA key in software");
+    assert!(in_token > 100, "{in_token} keys in the token");
+    for mode in [Transport::Rrdp, Transport::Rsync] {
+        for (tool, out) in [("rpki-client", rpki_client(&e, mode)), ("routinator", routinator(&e, mode))] {
+            assert!(out.problems.is_empty(), "{tool} over {mode:?}: {:?}", out.problems);
+            assert_eq!(out.vrps, want.0, "{tool} over {mode:?}: VRPs");
+            if tool == "routinator" {
+                assert_eq!(out.aspas, want.1, "{tool} over {mode:?}: ASPAs");
+            } else {
+                assert_eq!(out.old_aspa_profile, want.1.len(), "rpki-client 8.2 reads only its older ASPA profile");
+            }
+        }
+    }
 }

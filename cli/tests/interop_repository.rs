@@ -11,7 +11,7 @@
 mod hosted;
 use rpkit_test_vectors::peers;
 
-use hosted::{first_prefix, json_vrps, run, start_publication, Aspas, Env, Vrps, BIN};
+use hosted::{first_prefix, json_vrps, routinator, rpki_client, run, start_publication, Aspas, Env, Outcome, Transport, Vrps, BIN};
 use peers::Proc;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -19,123 +19,6 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Transport {
-    Rrdp,
-    Rsync,
-}
-
-struct Outcome {
-    vrps: Vrps,
-    aspas: Aspas,
-    problems: Vec<String>,
-    /// ASPA objects an older ASPA profile could not parse (see `rpki_client`).
-    old_aspa_profile: usize,
-}
-
-/// The VRPs of an rpki-client-format json (integer `asn`).
-fn rpki_client(e: &Env, mode: Transport) -> Outcome {
-    let cache = e.w.join(format!("rpki-client-{mode:?}-cache"));
-    let out = e.w.join(format!("rpki-client-{mode:?}-out"));
-    peers::rpki_client_dir(&cache);
-    peers::rpki_client_dir(&out);
-    let mut cmd = Command::new("rpki-client");
-    cmd.arg("-t").arg(e.w.join("tals/ta.tal")).arg("-d").arg(&cache).args(["-j", "-s", "300"]);
-    match mode {
-        Transport::Rrdp => cmd.args(["-e", "/bin/false"]),
-        Transport::Rsync => cmd.arg("-R"),
-    };
-    let o = cmd.arg(&out).output().unwrap();
-    let stderr = String::from_utf8_lossy(&o.stderr).to_string();
-    assert!(o.status.success(), "rpki-client: {stderr}");
-    // Without -v rpki-client prints only problems and its closing counts; every
-    // count in parentheses ("0 failed parse, 0 invalid", "0 stale") must be 0.
-    // One exception, counted exactly: rpki-client 8.2 implements an ASPA
-    // profile older than version 1 (CHECKLIST ASPA-2) and fails to parse every
-    // current ASPA object; nothing else may fail.
-    let lines: Vec<&str> = stderr.lines().collect();
-    let old_aspa_profile = lines.iter().filter(|l| l.ends_with(".asa: ASPA: failed to parse ASProviderAttestation")).count();
-    let aspa_trace = |i: usize| {
-        // OpenSSL's trace lines printed right before an ASPA parse failure.
-        lines[i].starts_with("rpki-client:  ...trace:")
-            && lines[i..]
-                .iter()
-                .find(|l| !l.starts_with("rpki-client:  ...trace:"))
-                .is_some_and(|l| l.ends_with("failed to parse ASProviderAttestation"))
-    };
-    let mut problems: Vec<String> = lines
-        .iter()
-        .enumerate()
-        .filter(|(i, l)| l.starts_with("rpki-client:") && !l.ends_with("failed to parse ASProviderAttestation") && !aspa_trace(*i))
-        .map(|(_, l)| l.to_string())
-        .collect();
-    let aspa_summary = format!("AS Provider Attestations: {old_aspa_profile} ({old_aspa_profile} failed parse, 0 invalid)");
-    for l in stderr.lines().filter(|l| l.contains('(') && !l.starts_with("Processing time") && *l != aspa_summary) {
-        let inner = l.split_once('(').unwrap().1.trim_end_matches(')');
-        if inner.split(',').any(|part| part.split_whitespace().next().is_some_and(|n| n.parse::<u64>().is_ok_and(|n| n > 0))) {
-            problems.push(l.to_string());
-        }
-    }
-    let json: Value = serde_json::from_str(&std::fs::read_to_string(out.join("json")).unwrap()).unwrap();
-    let vrps = json_vrps(&json);
-    let aspas = json["aspas"]
-        .as_array()
-        .or(json["provider_authorizations"].as_array())
-        .map(|a| {
-            a.iter()
-                .map(|x| {
-                    let customer = x["customer_asid"].as_u64().unwrap() as u32;
-                    let mut p: Vec<u32> = x["providers"].as_array().unwrap().iter().map(|p| p.as_u64().unwrap() as u32).collect();
-                    p.sort();
-                    (customer, p)
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    Outcome { vrps, aspas, problems, old_aspa_profile }
-}
-
-fn routinator(e: &Env, mode: Transport) -> Outcome {
-    let cache = e.w.join(format!("routinator-{mode:?}-cache"));
-    let out = e.w.join(format!("routinator-{mode:?}.json"));
-    let mut cmd = Command::new(&e.peers.routinator);
-    cmd.arg("-r").arg(&cache).args(["--no-rir-tals", "--extra-tals-dir"]).arg(e.w.join("tals"));
-    cmd.arg("--rrdp-root-cert").arg(&e.tls.ca_pem).args(["--enable-aspa", "--log-repository-issues"]);
-    match mode {
-        Transport::Rrdp => cmd.arg("--disable-rsync"),
-        Transport::Rsync => cmd.arg("--disable-rrdp"),
-    };
-    let o = cmd.args(["vrps", "-f", "json", "-o"]).arg(&out).stdin(Stdio::null()).output().unwrap();
-    let stderr = String::from_utf8_lossy(&o.stderr).to_string();
-    assert!(o.status.success(), "routinator: {stderr}");
-    let problems = stderr
-        .lines()
-        .filter(|l| (l.contains("WARN") || l.contains("ERROR")) && !l.contains("Using config file"))
-        .map(str::to_string)
-        .collect();
-    let json: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
-    let asn = |v: &Value| v.as_str().unwrap().trim_start_matches("AS").parse::<u32>().unwrap();
-    let vrps = json["roas"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| (r["prefix"].as_str().unwrap().to_string(), r["maxLength"].as_u64().unwrap() as u8, asn(&r["asn"])))
-        .collect();
-    let aspas = json["aspas"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|x| {
-                    let mut p: Vec<u32> = x["providers"].as_array().unwrap().iter().map(asn).collect();
-                    p.sort();
-                    (asn(&x["customer"]), p)
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    Outcome { vrps, aspas, problems, old_aspa_profile: 0 }
-}
 
 /// Our own validator, `rpkit validate`, with its own cache per transport.
 fn rpkit_validate(e: &Env, mode: Transport) -> Outcome {

@@ -7,7 +7,7 @@ use crate::peers::{self, Proc};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_rpkit");
@@ -65,6 +65,25 @@ pub fn start_rsyncd(w: &Path) -> Proc {
 /// A CA in `w/ca`: its identity registered at the publication server (RFC
 /// 8183), its repository set and its trust anchor made. Returns its data directory.
 pub fn register_ca(w: &Path, pub_url: &str, pub_token: &str) -> PathBuf {
+    register_ca_with(w, pub_url, pub_token, &CaRun::default())
+}
+
+/// Extra arguments and environment for the CA's `ta init` and `ca serve`
+/// (an HSM's flags and `SOFTHSM2_CONF`).
+#[derive(Default)]
+pub struct CaRun {
+    pub args: Vec<String>,
+    pub env: Vec<(String, PathBuf)>,
+}
+
+impl CaRun {
+    fn apply<'c>(&self, cmd: &'c mut Command) -> &'c mut Command {
+        cmd.args(&self.args).envs(self.env.iter().map(|(k, v)| (k, v)))
+    }
+}
+
+/// `register_ca`, the trust anchor made with `run`'s arguments.
+pub fn register_ca_with(w: &Path, pub_url: &str, pub_token: &str, ca_run: &CaRun) -> PathBuf {
     let ca_data = w.join("ca");
     let req = run(Command::new(BIN).args(["ca", "publisher-request", "--data"]).arg(&ca_data));
     std::fs::write(w.join("publisher_request.xml"), req).unwrap();
@@ -76,7 +95,7 @@ pub fn register_ca(w: &Path, pub_url: &str, pub_token: &str) -> PathBuf {
     assert!(resp.contains("sia_base=\"rsync://rpki.test/repo/\""), "{resp}");
     std::fs::write(w.join("repository_response.xml"), resp).unwrap();
     run(Command::new(BIN).args(["ca", "repository", "--data"]).arg(&ca_data).arg(w.join("repository_response.xml")));
-    run(Command::new(BIN).args(["ta", "init", "--data"]).arg(&ca_data));
+    run(ca_run.apply(Command::new(BIN).args(["ta", "init", "--data"]).arg(&ca_data)));
     ca_data
 }
 
@@ -88,13 +107,18 @@ impl Env {
 
     /// `start`, with these settings in the CA's `ca.json`.
     pub fn start_with(peers: peers::Peers, name: &str, ca_settings: &[(&str, Value)]) -> Env {
+        Env::start_full(peers, name, ca_settings, &CaRun::default())
+    }
+
+    /// `start_with`, the CA run with `ca_run`'s arguments and environment.
+    pub fn start_full(peers: peers::Peers, name: &str, ca_settings: &[(&str, Value)], ca_run: &CaRun) -> Env {
         let w = peers::open_dir(name);
         let tls = peers::tls(&w);
         let (publication, pub_url) = start_publication(&w, &tls, "127.0.0.1:0");
         let pub_token = std::fs::read_to_string(w.join("pub/admin-token")).unwrap().trim().to_string();
         let rsyncd = start_rsyncd(&w);
         // The CA: identity, registration at the publication server, TA, API.
-        let ca_data = register_ca(&w, &pub_url, &pub_token);
+        let ca_data = register_ca_with(&w, &pub_url, &pub_token, ca_run);
         let cfg_path = ca_data.join("ca.json");
         let mut cfg: Value = serde_json::from_str(&std::fs::read_to_string(&cfg_path).unwrap()).unwrap();
         for (k, v) in ca_settings {
@@ -103,7 +127,8 @@ impl Env {
         }
         std::fs::write(&cfg_path, serde_json::to_string_pretty(&cfg).unwrap()).unwrap();
         let mut ca = Proc::spawn(
-            Command::new(BIN).args(["ca", "serve", "--listen", "127.0.0.1:0", "--data"]).arg(&ca_data).env("RUST_LOG", "warn"),
+            ca_run
+                .apply(Command::new(BIN).args(["ca", "serve", "--listen", "127.0.0.1:0", "--data"]).arg(&ca_data).env("RUST_LOG", "warn")),
             &w.join("ca.log"),
         );
         let ca_url = ca.wait_line("rpkit CA API on ");
@@ -242,4 +267,121 @@ pub fn json_vrps(j: &Value) -> Vrps {
             (r["prefix"].as_str().unwrap().to_string(), r["maxLength"].as_u64().unwrap() as u8, asn)
         })
         .collect()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Transport {
+    Rrdp,
+    Rsync,
+}
+
+pub struct Outcome {
+    pub vrps: Vrps,
+    pub aspas: Aspas,
+    pub problems: Vec<String>,
+    /// ASPA objects an older ASPA profile could not parse (see `rpki_client`).
+    pub old_aspa_profile: usize,
+}
+
+/// rpki-client 8.2 over one transport: its VRPs and ASPAs, and every problem it reports.
+pub fn rpki_client(e: &Env, mode: Transport) -> Outcome {
+    let cache = e.w.join(format!("rpki-client-{mode:?}-cache"));
+    let out = e.w.join(format!("rpki-client-{mode:?}-out"));
+    peers::rpki_client_dir(&cache);
+    peers::rpki_client_dir(&out);
+    let mut cmd = Command::new("rpki-client");
+    cmd.arg("-t").arg(e.w.join("tals/ta.tal")).arg("-d").arg(&cache).args(["-j", "-s", "300"]);
+    match mode {
+        Transport::Rrdp => cmd.args(["-e", "/bin/false"]),
+        Transport::Rsync => cmd.arg("-R"),
+    };
+    let o = cmd.arg(&out).output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(o.status.success(), "rpki-client: {stderr}");
+    // Without -v rpki-client prints only problems and its closing counts; every
+    // count in parentheses ("0 failed parse, 0 invalid", "0 stale") must be 0.
+    // One exception, counted exactly: rpki-client 8.2 implements an ASPA
+    // profile older than version 1 (CHECKLIST ASPA-2) and fails to parse every
+    // current ASPA object; nothing else may fail.
+    let lines: Vec<&str> = stderr.lines().collect();
+    let old_aspa_profile = lines.iter().filter(|l| l.ends_with(".asa: ASPA: failed to parse ASProviderAttestation")).count();
+    let aspa_trace = |i: usize| {
+        // OpenSSL's trace lines printed right before an ASPA parse failure.
+        lines[i].starts_with("rpki-client:  ...trace:")
+            && lines[i..]
+                .iter()
+                .find(|l| !l.starts_with("rpki-client:  ...trace:"))
+                .is_some_and(|l| l.ends_with("failed to parse ASProviderAttestation"))
+    };
+    let mut problems: Vec<String> = lines
+        .iter()
+        .enumerate()
+        .filter(|(i, l)| l.starts_with("rpki-client:") && !l.ends_with("failed to parse ASProviderAttestation") && !aspa_trace(*i))
+        .map(|(_, l)| l.to_string())
+        .collect();
+    let aspa_summary = format!("AS Provider Attestations: {old_aspa_profile} ({old_aspa_profile} failed parse, 0 invalid)");
+    for l in stderr.lines().filter(|l| l.contains('(') && !l.starts_with("Processing time") && *l != aspa_summary) {
+        let inner = l.split_once('(').unwrap().1.trim_end_matches(')');
+        if inner.split(',').any(|part| part.split_whitespace().next().is_some_and(|n| n.parse::<u64>().is_ok_and(|n| n > 0))) {
+            problems.push(l.to_string());
+        }
+    }
+    let json: Value = serde_json::from_str(&std::fs::read_to_string(out.join("json")).unwrap()).unwrap();
+    let vrps = json_vrps(&json);
+    let aspas = json["aspas"]
+        .as_array()
+        .or(json["provider_authorizations"].as_array())
+        .map(|a| {
+            a.iter()
+                .map(|x| {
+                    let customer = x["customer_asid"].as_u64().unwrap() as u32;
+                    let mut p: Vec<u32> = x["providers"].as_array().unwrap().iter().map(|p| p.as_u64().unwrap() as u32).collect();
+                    p.sort();
+                    (customer, p)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Outcome { vrps, aspas, problems, old_aspa_profile }
+}
+
+pub fn routinator(e: &Env, mode: Transport) -> Outcome {
+    let cache = e.w.join(format!("routinator-{mode:?}-cache"));
+    let out = e.w.join(format!("routinator-{mode:?}.json"));
+    let mut cmd = Command::new(&e.peers.routinator);
+    cmd.arg("-r").arg(&cache).args(["--no-rir-tals", "--extra-tals-dir"]).arg(e.w.join("tals"));
+    cmd.arg("--rrdp-root-cert").arg(&e.tls.ca_pem).args(["--enable-aspa", "--log-repository-issues"]);
+    match mode {
+        Transport::Rrdp => cmd.arg("--disable-rsync"),
+        Transport::Rsync => cmd.arg("--disable-rrdp"),
+    };
+    let o = cmd.args(["vrps", "-f", "json", "-o"]).arg(&out).stdin(Stdio::null()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(o.status.success(), "routinator: {stderr}");
+    let problems = stderr
+        .lines()
+        .filter(|l| (l.contains("WARN") || l.contains("ERROR")) && !l.contains("Using config file"))
+        .map(str::to_string)
+        .collect();
+    let json: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let asn = |v: &Value| v.as_str().unwrap().trim_start_matches("AS").parse::<u32>().unwrap();
+    let vrps = json["roas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["prefix"].as_str().unwrap().to_string(), r["maxLength"].as_u64().unwrap() as u8, asn(&r["asn"])))
+        .collect();
+    let aspas = json["aspas"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|x| {
+                    let mut p: Vec<u32> = x["providers"].as_array().unwrap().iter().map(asn).collect();
+                    p.sort();
+                    (asn(&x["customer"]), p)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Outcome { vrps, aspas, problems, old_aspa_profile: 0 }
 }
