@@ -2,6 +2,7 @@
 
 use crate::contract::AspaSpec;
 use crate::error::{CaError, Result};
+use crate::history::Event;
 use crate::service::{ee_spec, member_id, serial_i64, Ca};
 use crate::work::{CaRecord, Work};
 use rpkit_objects::aspa::{Aspa, AspaContent};
@@ -11,6 +12,7 @@ use rpkit_objects::file_type::FileType;
 use rpkit_objects::resources::Asn;
 use rpkit_objects::serial::Serial;
 use rusqlite::{params, OptionalExtension};
+use serde_json::json;
 
 impl Ca {
     // --- ASPAs -------------------------------------------------------------------
@@ -33,7 +35,8 @@ impl Ca {
         let content = AspaContent::new(Asn(spec.customer), spec.providers.iter().map(|p| Asn(*p)))
             .map_err(|e| CaError::invalid("bad_aspa", e.detail.to_string()))?;
         self.fill_key_pool(2)?;
-        self.change(|w| {
+        let event = Event::new("aspa.put", Some(handle), json!(spec));
+        self.change(event, |w| {
             let ca = w.ca_by_handle(handle)?;
             if !ca.resources.asn.contains_asn(content.customer) {
                 return Err(CaError::invalid("not_held", format!("{} is not among the member's AS numbers", content.customer)));
@@ -44,7 +47,7 @@ impl Ca {
     }
 
     pub fn remove_aspa(&self, handle: &str, customer: u32) -> Result<()> {
-        self.change(|w| {
+        self.change(Event::new("aspa.remove", Some(handle), json!({ "customer": customer })), |w| {
             let ca = w.ca_by_handle(handle)?;
             if !withdraw_aspa(w, &ca, customer)? {
                 return Err(CaError::NotFound(format!("ASPA for AS{customer}")));

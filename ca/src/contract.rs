@@ -198,3 +198,44 @@ pub struct ErrorBody {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rejected: Vec<Rejection>,
 }
+
+/// One entry of the CA's history (`GET /api/v1/history`): a change that was
+/// applied, who asked, what was asked and what it published; `hash` covers all
+/// of it and `prev_hash`, the previous entry's hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct HistoryEntry {
+    pub seq: u64,
+    /// RFC 3339.
+    pub time: String,
+    /// `admin`, `member:HANDLE (token ID)`, `schedule` or `operator`.
+    pub actor: String,
+    pub member: Option<String>,
+    /// `roa.apply`, `aspa.put`, `member.add`, `token.create`, `schedule.reissue` ...
+    pub action: String,
+    #[schema(value_type = Object)]
+    pub request: serde_json::Value,
+    pub published: Vec<HistoryObject>,
+    pub outcome: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// An object a change published or withdrew.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct HistoryObject {
+    pub uri: String,
+    /// SHA-256 of the object published, or of the one withdrawn.
+    pub sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub withdrawn: bool,
+}
+
+/// `GET /api/v1/history?member=H&since=T`.
+#[derive(Clone, Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    /// Only this member's entries (a member's token sees only its own anyway).
+    pub member: Option<String>,
+    /// Only entries at or after this time (RFC 3339, or a date).
+    pub since: Option<String>,
+}

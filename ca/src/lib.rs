@@ -9,6 +9,7 @@ pub mod contract;
 pub mod delegated;
 pub mod error;
 pub mod export;
+pub mod history;
 pub mod members;
 pub mod publisher;
 pub mod requests;

@@ -5,6 +5,7 @@ use crate::aspas::withdraw_aspa;
 use crate::contract::{ImportReport, MemberInfo, ResourceChange, RoaSpec};
 use crate::delegated;
 use crate::error::{CaError, Result};
+use crate::history::Event;
 use crate::roas::{authorizations, roa_objects, sync_roas};
 use crate::service::Ca;
 use crate::work::{CaKind, CaRecord, NewCa, Work};
@@ -12,6 +13,7 @@ use rpkit_objects::crypto::Signer;
 use rpkit_objects::file_type::FileType;
 use rpkit_objects::resources::{Asn, ResourceSet};
 use rusqlite::{params, OptionalExtension};
+use serde_json::json;
 use std::collections::BTreeMap;
 
 /// Valid member handles: also directory names in the repository.
@@ -30,7 +32,8 @@ impl Ca {
     pub fn add_member(&self, handle: &str, resources: &ResourceSet, opaque_id: Option<&str>) -> Result<MemberInfo> {
         check_handle(handle)?;
         self.fill_key_pool(2)?;
-        self.change(|w| add_member(w, handle, resources, opaque_id))?;
+        let event = Event::new("member.add", Some(handle), json!({ "resources": resources.to_string(), "opaque_id": opaque_id }));
+        self.change(event, |w| add_member(w, handle, resources, opaque_id))?;
         self.member(handle)
     }
 
@@ -65,12 +68,14 @@ impl Ca {
     /// Set a member's allocations: its certificate is re-issued under the same
     /// name (REPO-3) and ROAs/ASPAs no longer covered are withdrawn.
     pub fn set_member_resources(&self, handle: &str, resources: &ResourceSet) -> Result<Option<ResourceChange>> {
-        self.change(|w| set_resources(w, handle, resources))
+        self.change(Event::new("member.resources", Some(handle), json!({ "resources": resources.to_string() })), |w| {
+            set_resources(w, handle, resources)
+        })
     }
 
     /// Remove a member: its certificate is revoked, everything it published withdrawn.
     pub fn remove_member(&self, handle: &str) -> Result<()> {
-        self.change(|w| remove_member(w, handle))
+        self.change(Event::new("member.remove", Some(handle), json!({})), |w| remove_member(w, handle))
     }
 
     /// Apply a delegated-extended file: new holders become members, changed
@@ -94,7 +99,9 @@ impl Ca {
         }
         let new_count = holders.keys().filter(|k| !existing.contains_key(*k)).count();
         self.fill_key_pool(new_count * 2)?;
-        self.change(|w| {
+        let file =
+            json!({ "sha256": rpkit_objects::hex::lower(&rpkit_objects::crypto::sha256(text.as_bytes())), "holders": holders.len() });
+        self.change(Event::new("members.import", None, file), |w| {
             let rir = w.ca_of_kind(CaKind::Rir)?.ok_or_else(|| CaError::NotFound("RIR CA (run `rpkit ta init`)".into()))?;
             let mut report = ImportReport::default();
             for (id, h) in &holders {

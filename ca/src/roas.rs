@@ -4,6 +4,7 @@
 
 use crate::contract::{Rejection, RoaDelta, RoaInfo, RoaReport, RoaSpec};
 use crate::error::{CaError, Result};
+use crate::history::Event;
 use crate::roa_packing::{repack, Packing, Repack};
 use crate::service::{ee_spec, member_id, serial_i64, Ca};
 use crate::work::{CaKind, CaRecord, Work};
@@ -82,7 +83,8 @@ impl Ca {
         }
         // Keys for every new ROA and the manifest, generated on all cores.
         self.fill_key_pool(repacked.issue.len() + 1)?;
-        self.change(|w| {
+        let event = Event::new("roa.apply", Some(handle), serde_json::to_value(delta).unwrap_or_default());
+        self.change(event, |w| {
             let ca = w.ca_by_handle(handle)?;
             if ca.kind != CaKind::Member {
                 return Err(CaError::NotFound(format!("member '{handle}'")));

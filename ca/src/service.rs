@@ -6,6 +6,7 @@ use crate::aspas::{issue_aspa, parse_providers, withdraw_aspa};
 use crate::config::CaConfig;
 use crate::contract::AspaSpec;
 use crate::error::{CaError, Result};
+use crate::history::{self, Event};
 use crate::members::reissue_ca_cert;
 use crate::publisher::{Change, ChangeSet, Publisher};
 use crate::roas::{issue_roas, roa_object, withdraw_roa_object};
@@ -135,7 +136,9 @@ impl Ca {
 
     /// Run one change: `f` edits, then CRLs and manifests are re-issued, the
     /// change set published, and only then the transaction committed.
-    pub(crate) fn change<T>(&self, f: impl FnOnce(&mut Work<'_>) -> Result<T>) -> Result<T> {
+    /// A change that publishes something is recorded in the history, in the
+    /// same transaction, as `event` by the thread's current actor.
+    pub(crate) fn change<T>(&self, event: Event, f: impl FnOnce(&mut Work<'_>) -> Result<T>) -> Result<T> {
         let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
         if self.out_of_sync.load(Ordering::SeqCst) {
             self.sync_publisher_locked(&conn)?;
@@ -146,6 +149,7 @@ impl Ca {
         let out = f(&mut w)?;
         let (tx, cs) = w.finish()?;
         if !cs.is_empty() {
+            history::append(&tx, self.now(), &history::current_actor(), &event, history::objects(&cs), "applied")?;
             if let Err(e) = self.publisher.apply(&cs) {
                 // The server may have applied it and then failed to answer: the
                 // transaction rolls back, and the repository follows before anything else.
@@ -231,7 +235,7 @@ impl Ca {
         if resources.is_empty() {
             return Err(CaError::invalid("no_resources", "the trust anchor needs resources"));
         }
-        self.change(|w| {
+        self.change(Event::new("ta.init", None, serde_json::json!({ "resources": resources.to_string() })), |w| {
             if w.ca_of_kind(CaKind::Ta)?.is_some() {
                 return Err(CaError::Conflict("the trust anchor already exists".into()));
             }
@@ -302,7 +306,11 @@ impl Ca {
             .query_row("SELECT id FROM cas WHERE handle = ?1 AND kind = 'member'", [handle], |r| r.get(0))
             .optional()?
             .ok_or_else(|| CaError::NotFound(format!("member '{handle}'")))?;
-        conn.execute("INSERT INTO tokens (hash, ca_id, created) VALUES (?1, ?2, ?3)", params![hash, id, now.0])?;
+        let tx = conn.unchecked_transaction()?;
+        tx.execute("INSERT INTO tokens (hash, ca_id, created) VALUES (?1, ?2, ?3)", params![hash, id, now.0])?;
+        let event = Event::new("token.create", Some(handle), serde_json::json!({ "token_id": token_id(&hash) }));
+        history::append(&tx, now, &history::current_actor(), &event, vec![], "applied")?;
+        tx.commit()?;
         Ok(token)
     }
 
@@ -313,6 +321,13 @@ impl Ca {
             Ok(c.query_row("SELECT c.handle FROM tokens t JOIN cas c ON c.id = t.ca_id WHERE t.hash = ?1", [hash], |r| r.get(0))
                 .optional()?)
         })
+    }
+
+    // --- History ----------------------------------------------------------------
+
+    /// The history's entries, of one member and from a time on if given.
+    pub fn history(&self, member: Option<&str>, since: Option<&str>) -> Result<Vec<crate::contract::HistoryEntry>> {
+        self.read(|c| Ok(history::entries(c, member, since)?))
     }
 
     // --- Schedule ----------------------------------------------------------------
@@ -353,7 +368,10 @@ impl Ca {
         }
         // Every manifest, ROA and ASPA re-issued needs a fresh key: generate them all in parallel first.
         self.fill_key_pool(stale.len() + roas.len() + aspas.len())?;
-        self.change(|w| {
+        let due =
+            serde_json::json!({ "manifests_and_crls": stale.len(), "certificates": certs.len(), "roas": roas.len(), "aspas": aspas.len() });
+        let _schedule = history::acting_as(history::Actor::Schedule);
+        self.change(Event::new("schedule.reissue", None, due), |w| {
             let mut touched: BTreeSet<i64> = stale.iter().copied().collect();
             for id in &certs {
                 let ca = w.ca_by_id(*id)?;
@@ -426,6 +444,11 @@ impl Ca {
 
 pub(crate) fn token_hash(token: &str) -> String {
     rpkit_objects::hex::lower(&rpkit_objects::crypto::sha256(token.as_bytes()))
+}
+
+/// A token's id in the history: the start of its digest, as the database keeps it.
+pub(crate) fn token_id(hash: &str) -> String {
+    hash.chars().take(12).collect()
 }
 
 pub(crate) fn member_id(c: &Connection, handle: &str) -> Result<i64> {

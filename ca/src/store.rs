@@ -95,6 +95,22 @@ const MIGRATIONS: &[&str] = &[
         token_label TEXT NOT NULL
     );
     ",
+    // 5: the history of changes, a hash chain (history.rs).
+    "
+    CREATE TABLE history (
+        seq INTEGER PRIMARY KEY,
+        time TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        member TEXT,
+        action TEXT NOT NULL,
+        request TEXT NOT NULL,
+        published TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    CREATE INDEX history_member ON history(member);
+    ",
 ];
 
 /// Open (or create) the database at `path` and bring its schema up to date.

@@ -118,7 +118,7 @@ fn policy(path: &str, m: &Method) -> Access {
         [("DELETE", "/api/v1/members/bob"), ("PUT", "/api/v1/members/bob/resources"), ("POST", "/api/v1/members/bob/tokens")];
     if PUBLIC.contains(&path) {
         Access::Public
-    } else if path == "/api/v1/whoami" {
+    } else if path == "/api/v1/whoami" || path == "/api/v1/history" {
         Access::AnyToken
     } else if path.starts_with("/api/v1/members/bob") && !ADMIN_ONLY_MEMBER.contains(&(m.as_str(), path)) {
         Access::MemberOrAdmin

@@ -68,6 +68,8 @@ enum CaCmd {
     Repository(commands::ca::RepositoryArgs),
     /// Write a consistent copy of the CA's database (state and keys) while it runs.
     Backup(commands::ca::BackupArgs),
+    /// The CA's history of changes (API); `verify --data DIR` checks its hash chain offline.
+    History(commands::history::Args),
     /// Export what the CA publishes and the ROAs/ASPAs behind it (admin token), for `rpkit audit --expect`.
     Export(commands::ca::ExportArgs),
 }
@@ -91,6 +93,7 @@ fn main() -> ExitCode {
         Command::Ca(CaCmd::Repository(a)) => commands::ca::repository(a),
         Command::Ca(CaCmd::Export(a)) => commands::ca::export(a),
         Command::Ca(CaCmd::Backup(a)) => commands::ca::backup(a),
+        Command::Ca(CaCmd::History(a)) => commands::history::run(a),
         Command::Publication(c) => commands::publication::run(c),
         Command::Members(a) => commands::members::run(a),
         Command::Roa(a) => commands::roa::run(a),

@@ -6,6 +6,7 @@
 
 use super::error::ApiError;
 use super::AppState;
+use crate::history::Actor;
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
@@ -17,6 +18,11 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Mutex, PoisonError};
 use std::time::Instant;
+
+tokio::task_local! {
+    /// The caller of the request being served, carried to its blocking work.
+    pub static ACTOR: Actor;
+}
 
 /// Who may call a route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,14 +56,15 @@ async fn identify(st: &AppState, token: &str) -> Result<Option<Caller>, ApiError
 /// The route layer: authenticate, charge the caller's budget, authorise.
 pub async fn guard(State(st): State<AppState>, access: Access, mut req: Request, next: Next) -> Response {
     match authorize(&st, access, &mut req).await {
-        Ok(()) => next.run(req).await,
+        Ok(actor) => ACTOR.scope(actor, next.run(req)).await,
         Err(e) => e.into_response(),
     }
 }
 
-async fn authorize(st: &AppState, access: Access, req: &mut Request) -> Result<(), ApiError> {
+/// Who the request is, for the history (`Operator` for public routes, which change nothing).
+async fn authorize(st: &AppState, access: Access, req: &mut Request) -> Result<Actor, ApiError> {
     if access == Access::Public {
-        return Ok(());
+        return Ok(Actor::Operator);
     }
     let token = bearer(req.headers()).map(str::to_string);
     let who = match &token {
@@ -83,8 +90,14 @@ async fn authorize(st: &AppState, access: Access, req: &mut Request) -> Result<(
             }
         }
     }
+    let actor = match (&who, &token) {
+        (Caller::Member(handle), Some(t)) => {
+            Actor::Member { handle: handle.clone(), token_id: crate::service::token_id(&crate::service::token_hash(t)) }
+        }
+        _ => Actor::Admin,
+    };
     req.extensions_mut().insert(who);
-    Ok(())
+    Ok(actor)
 }
 
 /// The `{handle}` of the matched route, percent-decoded as the handler sees it.

@@ -4,8 +4,8 @@
 
 use super::{blocking, ApiError, ApiResult, AppState, Body, Caller, Text};
 use crate::contract::{
-    AspaSpec, DeltaQuery, Export, ImportReport, MemberInfo, NewMember, Providers, ResourceChange, RoaBody, RoaDelta, RoaInfo, RoaReport,
-    SetResources, TokenCreated, Whoami,
+    AspaSpec, DeltaQuery, Export, HistoryEntry, HistoryQuery, ImportReport, MemberInfo, NewMember, Providers, ResourceChange, RoaBody,
+    RoaDelta, RoaInfo, RoaReport, SetResources, TokenCreated, Whoami,
 };
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -238,4 +238,21 @@ pub async fn remove_aspa(State(st): State<AppState>, Path((handle, customer)): P
     let ca = st.ca.clone();
     blocking(move || ca.remove_aspa(&handle, customer)).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/v1/history", tag = "members", params(HistoryQuery),
+    responses((status = 200, description = "The changes applied, in order, as a hash chain; a member's token sees only its own", body = Vec<HistoryEntry>)))]
+pub async fn history(
+    State(st): State<AppState>,
+    Extension(who): Extension<Caller>,
+    Query(q): Query<HistoryQuery>,
+) -> ApiResult<Json<Vec<HistoryEntry>>> {
+    let member = match (who, q.member) {
+        (Caller::Admin, m) => m,
+        (Caller::Member(h), None) => Some(h),
+        (Caller::Member(h), Some(m)) if m == h => Some(h),
+        (Caller::Member(_), Some(m)) => return Err(ApiError::forbidden(&format!("member '{m}'"))),
+    };
+    let ca = st.ca.clone();
+    Ok(Json(blocking(move || ca.history(member.as_deref(), q.since.as_deref())).await?))
 }

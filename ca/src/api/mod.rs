@@ -66,11 +66,16 @@ impl axum::extract::FromRequest<AppState> for Text {
     }
 }
 
+/// Run `f` on the blocking pool, as the request's caller (for the history).
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, CaError> + Send + 'static) -> ApiResult<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
-        .map_err(Into::into)
+    let actor = access::ACTOR.try_with(Clone::clone).unwrap_or(crate::history::Actor::Operator);
+    tokio::task::spawn_blocking(move || {
+        let _as = crate::history::acting_as(actor);
+        f()
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+    .map_err(Into::into)
 }
 
 /// Every route of the API: who may call it, and its handlers, whose
@@ -98,6 +103,7 @@ fn table() -> Vec<Entry> {
         (MemberOrAdmin, routes!(roa_delta)),
         (MemberOrAdmin, routes!(list_aspas)),
         (MemberOrAdmin, routes!(put_aspa, remove_aspa)),
+        (AnyToken, routes!(history)),
     ]
 }
 

@@ -1,6 +1,7 @@
 pub mod aspa;
 pub mod audit;
 pub mod ca;
+pub mod history;
 pub mod inspect;
 pub mod members;
 pub mod publication;
