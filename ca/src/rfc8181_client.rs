@@ -5,6 +5,7 @@
 
 use crate::publisher::{PublishError, Publisher};
 use rpkit_objects::bpki::Identity;
+use rpkit_objects::crypto::{KeyId, SignError, Signer};
 use rpkit_objects::der::Time;
 use rpkit_objects::error::BuildError;
 use rpkit_objects::rfc8181::{ChangeSet, ErrorCode, Query, QueryPdu, Reply};
@@ -13,6 +14,7 @@ use rpkit_objects::signed_message::SignedMessage;
 use rpkit_serve::data_dir;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 const CONTENT_TYPE: &str = "application/rpki-publication";
 
@@ -28,25 +30,49 @@ pub enum IdentityError {
     Create(#[source] BuildError),
 }
 
-/// Load the identity kept in `dir` (`id.key`, `id-ee.key`, `id.cer`), creating it on first use.
-pub fn load_identity(dir: &Path) -> Result<Identity, IdentityError> {
+/// Load the identity kept in `dir`, creating it on first use: in software its
+/// keys are `id.key` and `id-ee.key` (PKCS#1), in an HSM (`token`) only their
+/// identifiers are kept, in `id.key-ids`; the certificate is `id.cer`.
+pub fn load_identity(dir: &Path, token: Option<Arc<dyn Signer>>) -> Result<Identity, IdentityError> {
     fn io(path: &Path) -> impl FnOnce(std::io::Error) -> IdentityError + '_ {
         move |source| IdentityError::Io { path: path.to_path_buf(), source }
     }
-    let (k, e, c) = (dir.join("id.key"), dir.join("id-ee.key"), dir.join("id.cer"));
+    let (k, e, ids, c) = (dir.join("id.key"), dir.join("id-ee.key"), dir.join("id.key-ids"), dir.join("id.cer"));
+    let invalid = |source| IdentityError::Invalid { dir: dir.to_path_buf(), source };
     if c.exists() {
         let read = |p: &Path| std::fs::read(p).map_err(io(p));
-        return Identity::from_parts(&read(&k)?, &read(&e)?, &read(&c)?)
-            .map_err(|source| IdentityError::Invalid { dir: dir.to_path_buf(), source });
+        if !ids.exists() {
+            return Identity::from_parts(&read(&k)?, &read(&e)?, &read(&c)?).map_err(invalid);
+        }
+        let text = std::fs::read_to_string(&ids).map_err(io(&ids))?;
+        let keys: Vec<KeyId> =
+            text.split_whitespace().filter_map(|h| rpkit_objects::hex::decode(h).and_then(|b| KeyId::from_slice(&b))).collect();
+        let (Some(token), [key, ee_key]) = (token, keys.as_slice()) else {
+            return Err(IdentityError::Invalid {
+                dir: dir.to_path_buf(),
+                source: BuildError::Sign(SignError::Token(format!(
+                    "the identity's keys are in an HSM ({}): give the PKCS#11 flags",
+                    ids.display()
+                ))),
+            });
+        };
+        return Identity::in_signer(token, *key, *ee_key, &read(&c)?).map_err(invalid);
     }
     data_dir::create_dir(dir, data_dir::PRIVATE_DIR).map_err(io(dir))?;
-    let id = Identity::create().map_err(IdentityError::Create)?;
-    let (key, ee, cert) = id.to_parts().map_err(IdentityError::Create)?;
+    let id = match token {
+        Some(t) => Identity::create_in(t).map_err(IdentityError::Create)?,
+        None => Identity::create().map_err(IdentityError::Create)?,
+    };
     // The certificate last: its presence says the identity is complete.
-    for (p, bytes, secret) in [(&k, key, true), (&e, ee, true), (&c, cert, false)] {
-        let written = if secret { data_dir::write_secret(p, &bytes) } else { std::fs::write(p, bytes) };
-        written.map_err(io(p))?;
+    match id.to_parts() {
+        Some((key, ee, _)) => {
+            for (p, bytes) in [(&k, key), (&e, ee)] {
+                data_dir::write_secret(p, &bytes).map_err(io(p))?;
+            }
+        }
+        None => std::fs::write(&ids, format!("{}\n{}\n", id.key.hex(), id.ee_key.hex())).map_err(io(&ids))?,
     }
+    std::fs::write(&c, id.cert.to_der()).map_err(io(&c))?;
     Ok(id)
 }
 

@@ -6,7 +6,9 @@
 
 use crate::error::{CliError, Result};
 use rpkit_ca::signer::{OneTimeKeys, SignerKind, SignerSettings};
+use rpkit_objects::crypto::{Pkcs11Signer, SignError, Signer};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 #[derive(clap::Args, Clone, Debug, Default)]
 pub struct SignerArgs {
@@ -23,6 +25,14 @@ pub struct SignerArgs {
     /// (default, as Krill does) or in the HSM.
     #[arg(long, value_parser = ["software", "hsm"])]
     pub one_time_keys: Option<String>,
+}
+
+/// The HSM of `settings`, opened, for the keys outside the CA's database (its
+/// RFC 8181/8183 identity); `None` with software keys.
+pub fn token(settings: &SignerSettings) -> Result<Option<Arc<dyn Signer>>> {
+    let err = |e: SignError| CliError::Ca(rpkit_ca::CaError::Sign(e));
+    let token = settings.pkcs11().map_err(err)?.map(Pkcs11Signer::open).transpose().map_err(err)?;
+    Ok(token.map(|t| Arc::new(t) as Arc<dyn Signer>))
 }
 
 impl SignerArgs {

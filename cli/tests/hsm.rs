@@ -144,10 +144,17 @@ fn up_with_every_ca_key_in_softhsm_issues_roas_keeps_no_private_part_and_survive
         Pkcs11Signer::open(Pkcs11Config { module: softhsm::MODULE.into(), token_label: "rpkit-ca".into(), pin: "4321".into() }).unwrap();
     let in_token: BTreeSet<String> = hsm.list_keys().unwrap().iter().map(|k| k.hex()).collect();
     assert!(token_ids.iter().all(|id| in_token.contains(id)), "every recorded key is in the token");
+    // The RFC 8181/8183 identity too: its two keys by identifier, no key file.
+    let bpki = data.join("ca/bpki");
+    assert!(!bpki.join("id.key").exists() && !bpki.join("id-ee.key").exists(), "no identity key file");
+    let ids = std::fs::read_to_string(bpki.join("id.key-ids")).unwrap();
+    assert_eq!(ids.split_whitespace().filter(|id| in_token.contains(*id)).count(), 2, "{ids}");
     let bytes = database_bytes(&data.join("ca"));
     for k in hsm.list_keys().unwrap() {
         let n = hsm.modulus(&k).unwrap();
-        assert!(holds(&bytes, &n[..64]), "the database holds the public key of {k} (its certificate)");
+        if token_ids.contains(&k.hex()) {
+            assert!(holds(&bytes, &n[..64]), "the database holds the public key of CA key {k} (its certificate)");
+        }
         assert!(!holds(&bytes, &pkcs1_start(&n)), "the database holds the private key of {k}");
     }
     drop(hsm);

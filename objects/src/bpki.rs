@@ -172,45 +172,82 @@ pub fn issue(
 pub type IdentityParts = (Vec<u8>, Vec<u8>, Vec<u8>);
 
 /// A party's BPKI identity: the identity key and certificate, and the key that
-/// signs its protocol messages (certified afresh for each message).
+/// signs its protocol messages (certified afresh for each message). The keys
+/// live in software or in any other `Signer` (an HSM).
 pub struct Identity {
-    pub signer: crate::crypto::SoftSigner,
+    pub signer: std::sync::Arc<dyn Signer>,
     pub key: KeyId,
     pub ee_key: KeyId,
     pub cert: IdCert,
+    /// Both private keys (PKCS#1) when they are in software, for storage.
+    software: Option<(Vec<u8>, Vec<u8>)>,
 }
 
 impl Identity {
-    /// A new identity whose certificate is valid for ten years.
+    /// A new identity in software whose certificate is valid for ten years.
     pub fn create() -> std::result::Result<Self, BuildError> {
-        let signer = crate::crypto::SoftSigner::new();
+        let soft = crate::crypto::SoftSigner::new();
+        let key = soft.create_key()?;
+        let ee_key = soft.create_key()?;
+        let software = Some((soft.export(&key)?, soft.export(&ee_key)?));
+        Self::certify(std::sync::Arc::new(soft), key, ee_key, software)
+    }
+
+    /// A new identity whose keys `signer` makes and keeps (an HSM).
+    pub fn create_in(signer: std::sync::Arc<dyn Signer>) -> std::result::Result<Self, BuildError> {
         let key = signer.create_key()?;
         let ee_key = signer.create_key()?;
+        Self::certify(signer, key, ee_key, None)
+    }
+
+    fn certify(
+        signer: std::sync::Arc<dyn Signer>,
+        key: KeyId,
+        ee_key: KeyId,
+        software: Option<(Vec<u8>, Vec<u8>)>,
+    ) -> std::result::Result<Self, BuildError> {
         let public = signer.public_key(&key)?;
         let now = Time::now();
-        let cert = issue(&signer, &key, None, &public, Serial::from_u64(1), now.add_secs(-300), now.add_secs(10 * 365 * 86400))?;
-        Ok(Identity { signer, key, ee_key, cert })
+        let cert = issue(&*signer, &key, None, &public, Serial::from_u64(1), now.add_secs(-300), now.add_secs(10 * 365 * 86400))?;
+        Ok(Identity { signer, key, ee_key, cert, software })
     }
 
     /// From stored parts: both PKCS#1 private keys and the certificate.
     pub fn from_parts(key: &[u8], ee_key: &[u8], cert: &[u8]) -> std::result::Result<Self, BuildError> {
-        let signer = crate::crypto::SoftSigner::new();
-        let key = signer.insert(crate::crypto::KeyPair::from_pkcs1(key)?);
-        let ee_key = signer.insert(crate::crypto::KeyPair::from_pkcs1(ee_key)?);
+        let soft = crate::crypto::SoftSigner::new();
+        let id = soft.insert(crate::crypto::KeyPair::from_pkcs1(key)?);
+        let ee = soft.insert(crate::crypto::KeyPair::from_pkcs1(ee_key)?);
+        Self::found(std::sync::Arc::new(soft), id, ee, cert, Some((key.to_vec(), ee_key.to_vec())))
+    }
+
+    /// An identity whose keys `signer` holds (an HSM), found by their identifiers.
+    pub fn in_signer(signer: std::sync::Arc<dyn Signer>, key: KeyId, ee_key: KeyId, cert: &[u8]) -> std::result::Result<Self, BuildError> {
+        Self::found(signer, key, ee_key, cert, None)
+    }
+
+    fn found(
+        signer: std::sync::Arc<dyn Signer>,
+        key: KeyId,
+        ee_key: KeyId,
+        cert: &[u8],
+        software: Option<(Vec<u8>, Vec<u8>)>,
+    ) -> std::result::Result<Self, BuildError> {
         let cert = IdCert::decode(cert)?;
         if cert.public_key != signer.public_key(&key)? {
             return Err(Error::new(RULE, "the identity certificate is not for the stored key").into());
         }
-        Ok(Identity { signer, key, ee_key, cert })
+        signer.public_key(&ee_key)?;
+        Ok(Identity { signer, key, ee_key, cert, software })
     }
 
-    /// The parts to store: identity key, message key (PKCS#1) and certificate.
-    pub fn to_parts(&self) -> std::result::Result<IdentityParts, BuildError> {
-        Ok((self.signer.export(&self.key)?, self.signer.export(&self.ee_key)?, self.cert.to_der().to_vec()))
+    /// The parts to store: identity key, message key (PKCS#1) and certificate;
+    /// `None` when the keys are in an HSM (then only their identifiers are kept).
+    pub fn to_parts(&self) -> Option<IdentityParts> {
+        self.software.as_ref().map(|(k, e)| (k.clone(), e.clone(), self.cert.to_der().to_vec()))
     }
 
     /// Sign a protocol message (RFC 6492 §3.1 / RFC 8181 §3.1).
     pub fn sign(&self, xml: &[u8], now: Time) -> std::result::Result<Vec<u8>, BuildError> {
-        crate::signed_message::SignedMessage::build(xml, &self.signer, &self.key, &self.cert, &self.ee_key, now)
+        crate::signed_message::SignedMessage::build(xml, &*self.signer, &self.key, &self.cert, &self.ee_key, now)
     }
 }

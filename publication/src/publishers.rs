@@ -29,7 +29,7 @@ impl Repository {
             return Identity::from_parts(&key, &ee_key, &cert).map_err(|e| refused(format!("stored identity: {e}")));
         }
         let id = Identity::create().map_err(|e| refused(e.to_string()))?;
-        let (key, ee_key, cert) = id.to_parts().map_err(|e| refused(e.to_string()))?;
+        let (key, ee_key, cert) = id.to_parts().ok_or_else(|| refused("the server identity's keys are not in software".into()))?;
         self.conn.execute("INSERT INTO identity (key, ee_key, cert) VALUES (?1, ?2, ?3)", params![key, ee_key, cert])?;
         Ok(id)
     }

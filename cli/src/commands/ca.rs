@@ -67,6 +67,8 @@ pub struct PublisherRequestArgs {
     handle: String,
     #[command(flatten)]
     perms: permissions::PermissionArgs,
+    #[command(flatten)]
+    signer: SignerArgs,
 }
 
 #[derive(clap::Args)]
@@ -100,7 +102,7 @@ fn publisher(data: &Path, config: &CaConfig) -> Result<Arc<dyn Publisher>> {
             rp.display()
         )));
     }
-    let identity = rfc8181_client::load_identity(&data.join("bpki"))?;
+    let identity = rfc8181_client::load_identity(&data.join("bpki"), crate::signer::token(&config.signer)?)?;
     Ok(Arc::new(Rfc8181Publisher::new(identity, response)?))
 }
 
@@ -144,7 +146,13 @@ pub fn publisher_request(a: PublisherRequestArgs) -> Result<ExitCode> {
         return Err(CliError::input(format!("'{}' is not a valid handle", a.handle)));
     }
     permissions::open(&permissions::ca(&a.data), a.perms)?;
-    let identity = rfc8181_client::load_identity(&a.data.join("bpki"))?;
+    // The identity's keys go where the CA's will: its settings, or these flags.
+    let mut settings = match std::fs::read_to_string(a.data.join("ca.json")) {
+        Ok(t) => serde_json::from_str::<CaConfig>(&t).map_err(|e| CliError::parse(&a.data.join("ca.json"), e))?.signer,
+        Err(_) => Default::default(),
+    };
+    a.signer.apply(&mut settings)?;
+    let identity = rfc8181_client::load_identity(&a.data.join("bpki"), crate::signer::token(&settings)?)?;
     print!("{}", rfc8181_client::publisher_request(&identity, &a.handle).encode());
     Ok(ExitCode::SUCCESS)
 }

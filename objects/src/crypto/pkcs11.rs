@@ -83,6 +83,9 @@ pub struct Pkcs11Signer {
     inner: Arc<Inner>,
 }
 
+/// The signers open in this process.
+static REGISTRY: Mutex<Vec<std::sync::Weak<Inner>>> = Mutex::new(Vec::new());
+
 const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
@@ -115,7 +118,15 @@ impl Pkcs11Signer {
     /// Load the module, find the token by its label and log in. Each failure
     /// names its cause: the module that does not load, the token that is not
     /// there (with the labels that are), the PIN the token refuses.
+    /// One process shares one signer per module and token (the CA's keys and
+    /// its identity's), so that a token lost and reopened is reopened once.
     pub fn open(config: Pkcs11Config) -> Result<Self, SignError> {
+        let mut registry = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner);
+        registry.retain(|w| w.strong_count() > 0);
+        let same = |i: &Inner| i.config.module == config.module && i.config.token_label == config.token_label && i.config.pin == config.pin;
+        if let Some(inner) = registry.iter().filter_map(std::sync::Weak::upgrade).find(|i| same(i)) {
+            return Ok(Pkcs11Signer { inner });
+        }
         let open = Self::connect(&config)?;
         let inner = Inner {
             config,
@@ -127,7 +138,9 @@ impl Pkcs11Signer {
             pool: Mutex::new(Vec::new()),
             generated: AtomicU64::new(0),
         };
-        Ok(Pkcs11Signer { inner: Arc::new(inner) })
+        let inner = Arc::new(inner);
+        registry.push(Arc::downgrade(&inner));
+        Ok(Pkcs11Signer { inner })
     }
 
     fn connect(c: &Pkcs11Config) -> Result<Open, SignError> {
@@ -213,7 +226,7 @@ impl Pkcs11Signer {
                         let lost_token = lost(&e);
                         let err = token_error("opening a session", e);
                         if lost_token {
-                            *open = None;
+                            Self::close(&mut open);
                         }
                         return Err(self.failed(err));
                     }
@@ -232,15 +245,23 @@ impl Pkcs11Signer {
                 let lost_token = lost(&e);
                 let err = token_error(what, e);
                 if lost_token {
-                    // Sessions and handles of a lost token are worthless.
+                    // Sessions and handles of a lost token are worthless: close
+                    // the library (C_Finalize) so that reopening starts afresh.
                     drop(session);
-                    *i.open.lock().unwrap_or_else(PoisonError::into_inner) = None;
+                    Self::close(&mut i.open.lock().unwrap_or_else(PoisonError::into_inner));
                     *i.retry.lock().unwrap_or_else(PoisonError::into_inner) = (Instant::now(), FIRST_BACKOFF);
                 } else if let Some(o) = i.open.lock().unwrap_or_else(PoisonError::into_inner).as_mut() {
                     o.idle.push(session);
                 }
                 Err(self.failed(err))
             }
+        }
+    }
+
+    fn close(open: &mut Option<Open>) {
+        if let Some(o) = open.take() {
+            drop(o.idle);
+            let _ = o.ctx.finalize();
         }
     }
 

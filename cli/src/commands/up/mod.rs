@@ -327,7 +327,7 @@ fn setup_ca(cfg: &UpConfig, layout: &Layout, server: &PublicationServer) -> Resu
         }
         stored
     } else {
-        let identity = rfc8181_client::load_identity(&layout.ca.join("bpki"))?;
+        let identity = rfc8181_client::load_identity(&layout.ca.join("bpki"), crate::signer::token(&cfg.signer)?)?;
         let known = server.lock().publisher(PUBLISHER)?;
         let response = match known {
             Some(p) => server.response_for(&p, None),
