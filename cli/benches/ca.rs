@@ -3,6 +3,8 @@
 //! - a bulk add of N ROAs to one member in one API call, `rpkit ca serve` with
 //!   an empty and with a warm key pool, Krill through its API; both
 //!   CAs publish through the same `rpkit publication serve` (RFC 8181);
+//! - the same bulk add with every CA key in an HSM (SoftHSM2 over PKCS#11),
+//!   warm pool, against the software keys' figure of the same run;
 //! - `GET` of all those ROAs (median of 5), and each CA server's peak RSS;
 //! - a scheduled re-issue of the manifests and CRLs of M member CAs (in process,
 //!   with the clock moved 17 hours on), against key generation for as many keys.
@@ -18,6 +20,7 @@
 //! printed and written to `target/bench/ca.md` (`ca-quick.md`; `ca-reissue.md`).
 
 use rpkit_test_vectors::peers;
+use rpkit_test_vectors::softhsm;
 
 #[path = "support/rss.rs"]
 mod rss;
@@ -116,6 +119,7 @@ impl Publication {
 /// `rpkit ca serve` on a new data directory with member `bulk` (AS64496, 10.0.0.0/8),
 /// publishing through `publication`; the key pool kept at `pool` keys.
 struct RpkitCa {
+    hsm: Option<Hsm>,
     proc: Proc,
     url: String,
     token: String,
@@ -124,35 +128,64 @@ struct RpkitCa {
     log: std::path::PathBuf,
 }
 
-fn spawn_ca(data: &Path, log: &Path) -> (Proc, String) {
+/// The PKCS#11 flags and `SOFTHSM2_CONF` of a CA whose keys are in SoftHSM2.
+#[derive(Clone)]
+struct Hsm {
+    args: Vec<String>,
+    conf: std::path::PathBuf,
+}
+
+impl Hsm {
+    fn new(dir: &Path) -> Hsm {
+        let t = softhsm::Token::new(dir, "rpkit-bench", "1357");
+        let mut args: Vec<String> = ["--pkcs11-module", softhsm::MODULE, "--pkcs11-token", "rpkit-bench", "--pkcs11-pin-file"]
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        args.push(t.pin_file.display().to_string());
+        Hsm { args, conf: t.conf }
+    }
+}
+
+/// `rpkit` with the HSM's flags and configuration, if any.
+fn rpkit(hsm: Option<&Hsm>, args: &[&str]) -> Command {
+    let mut c = Command::new(BIN);
+    c.args(args);
+    if let Some(h) = hsm {
+        c.args(&h.args).env("SOFTHSM2_CONF", &h.conf);
+    }
+    c
+}
+
+fn spawn_ca(data: &Path, log: &Path, hsm: Option<&Hsm>) -> (Proc, String) {
     let mut proc =
-        Proc::spawn(Command::new(BIN).args(["ca", "serve", "--listen", "127.0.0.1:0", "--data"]).arg(data).env("RUST_LOG", "warn"), log);
+        Proc::spawn(rpkit(hsm, &["ca", "serve", "--listen", "127.0.0.1:0"]).arg("--data").arg(data).env("RUST_LOG", "warn"), log);
     let url = proc.wait_line("rpkit CA API on ");
     (proc, url)
 }
 
-fn rpkit_ca(w: &Path, name: &str, p: &Publication, pool: usize) -> RpkitCa {
+fn rpkit_ca(w: &Path, name: &str, p: &Publication, pool: usize, hsm: Option<&Hsm>) -> RpkitCa {
     let data = w.join(name);
     let base = format!("rsync://rpki.test/repo/{name}/");
     std::fs::write(
         w.join(format!("{name}-req.xml")),
-        run(Command::new(BIN).args(["ca", "publisher-request", "--handle", name, "--data"]).arg(&data)),
+        run(rpkit(hsm, &["ca", "publisher-request", "--handle", name]).arg("--data").arg(&data)),
     )
     .unwrap();
     let resp = p.add(&w.join(format!("{name}-req.xml")), Some(&base));
     std::fs::write(w.join(format!("{name}-resp.xml")), resp).unwrap();
     run(Command::new(BIN).args(["ca", "repository", "--data"]).arg(&data).arg(w.join(format!("{name}-resp.xml"))));
-    run(Command::new(BIN).args(["ta", "init", "--rsync-base", &base, "--data"]).arg(&data));
+    run(rpkit(hsm, &["ta", "init", "--rsync-base", &base]).arg("--data").arg(&data));
     let cfg_path = data.join("ca.json");
     let mut cfg: Value = serde_json::from_str(&std::fs::read_to_string(&cfg_path).unwrap()).unwrap();
     cfg["key_pool_target"] = json!(pool);
     cfg["key_pool_batch"] = json!(pool.max(1));
     std::fs::write(&cfg_path, cfg.to_string()).unwrap();
     let log = w.join(format!("{name}.log"));
-    let (proc, url) = spawn_ca(&data, &log);
+    let (proc, url) = spawn_ca(&data, &log, hsm);
     let token = std::fs::read_to_string(data.join("admin-token")).unwrap().trim().to_string();
     let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(7200)).build().unwrap();
-    let ca = RpkitCa { proc, url, token, http, data, log };
+    let ca = RpkitCa { hsm: hsm.cloned(), proc, url, token, http, data, log };
     ca.call(reqwest::Method::POST, "/api/v1/members", Some(json!({"handle": "bulk", "resources": "AS64496, 10.0.0.0/8"})));
     ca
 }
@@ -169,7 +202,7 @@ impl RpkitCa {
         }
         tx.commit().unwrap();
         drop(db);
-        (self.proc, self.url) = spawn_ca(&self.data, &self.log);
+        (self.proc, self.url) = spawn_ca(&self.data, &self.log, self.hsm.as_ref());
     }
 
     fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
@@ -187,6 +220,15 @@ impl RpkitCa {
         let text = self.http.get(format!("{}/metrics", self.url)).send().unwrap().text().unwrap();
         text.lines().find_map(|l| l.strip_prefix("rpkit_ca_key_pool_size ")).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
     }
+    /// Wait until the key pool holds `n` keys.
+    fn wait_pool(&self, n: usize) {
+        let t0 = Instant::now();
+        while self.pool_size() < n {
+            assert!(t0.elapsed() < Duration::from_secs(7200), "the key pool never filled");
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
     /// Seconds from sending one delta adding `prefixes` until its ROA objects
     /// (one per prefix) are in the repository's tree `dir`.
     fn bulk_add(&self, prefixes: &[String], dir: &Path) -> f64 {
@@ -308,6 +350,7 @@ struct Figures {
     keys_per_s: f64,
     rpkit_empty: Vec<f64>,
     rpkit_warm: Vec<f64>,
+    rpkit_hsm: Vec<f64>,
     rpkit_get: f64,
     rpkit_rss: f64,
     krill_add: Vec<f64>,
@@ -345,6 +388,7 @@ fn main() {
         keys_per_s,
         rpkit_empty: vec![],
         rpkit_warm: vec![],
+        rpkit_hsm: vec![],
         rpkit_get: 0.0,
         rpkit_rss: 0.0,
         krill_add: vec![],
@@ -361,24 +405,28 @@ fn main() {
     for r in (0..runs).filter(|_| !reissue_only) {
         // rpkit, empty pool: every key is made inside the request.
         let tree = w.join("pub/rsync/current/repo");
-        let ca = rpkit_ca(&w, &format!("empty{r}"), &p, 0);
+        let ca = rpkit_ca(&w, &format!("empty{r}"), &p, 0, None);
         let rss = RssWatch::start(ca.proc.id());
         f.rpkit_empty.push(ca.bulk_add(&prefixes, &tree.join(format!("empty{r}/bulk"))));
         f.rpkit_rss = f.rpkit_rss.max(rss.peak_mib());
         eprintln!("rpkit, empty key pool: {:.1} s", f.rpkit_empty[r]);
         drop(ca);
         // rpkit, warm pool: filled in the background before the request, as in service.
-        let ca = rpkit_ca(&w, &format!("warm{r}"), &p, n + 8);
-        let t0 = Instant::now();
-        while ca.pool_size() < n {
-            assert!(t0.elapsed() < Duration::from_secs(7200), "the key pool never filled");
-            std::thread::sleep(Duration::from_millis(500));
-        }
+        let ca = rpkit_ca(&w, &format!("warm{r}"), &p, n + 8, None);
+        ca.wait_pool(n);
         let rss = RssWatch::start(ca.proc.id());
         f.rpkit_warm.push(ca.bulk_add(&prefixes, &tree.join(format!("warm{r}/bulk"))));
         f.rpkit_get = ca.get_all(n);
         f.rpkit_rss = f.rpkit_rss.max(rss.peak_mib());
         eprintln!("rpkit, warm key pool: {:.2} s; GET {:.1} ms", f.rpkit_warm[r], f.rpkit_get * 1000.0);
+        drop(ca);
+        // The same with every CA key in SoftHSM2 (one-time keys in software, the default).
+        assert!(softhsm::available(), "the HSM benchmark needs SoftHSM2");
+        let hsm = Hsm::new(&w.join(format!("hsm{r}-token")));
+        let ca = rpkit_ca(&w, &format!("hsm{r}"), &p, n + 8, Some(&hsm));
+        ca.wait_pool(n);
+        f.rpkit_hsm.push(ca.bulk_add(&prefixes, &tree.join(format!("hsm{r}/bulk"))));
+        eprintln!("rpkit, warm key pool, CA keys in SoftHSM2: {:.2} s", f.rpkit_hsm[r]);
         drop(ca);
         // Krill: the same ROAs in one delta.
         let _ = std::fs::remove_dir_all(w.join("krill-data"));
@@ -436,7 +484,7 @@ fn main() {
             );
         }
         let cached = keys::cached(&cache, need.iter().sum());
-        let mut ca = rpkit_ca(&w, "many", &p, 0);
+        let mut ca = rpkit_ca(&w, "many", &p, 0, None);
         let (t, mut used) = (Instant::now(), 0);
         for (round, n) in rounds.iter().zip(&need) {
             ca.restart_with_keys(&cached[used..used + n]);
@@ -525,6 +573,12 @@ fn render(f: &Figures, n: usize, runs: usize) -> String {
     out.push_str(&format!("| bulk add, empty key pool (s) | {empty:.1} | {krill:.1} | {:.2}× |\n", empty / krill));
     out.push_str(&format!("| per ROA (ms) | {:.1} | {:.1} | |\n", ms(empty), ms(krill)));
     out.push_str(&format!("| bulk add, warm key pool (s) | {warm:.2} | | {:.3}× |\n", warm / krill));
+    let hsm = median(f.rpkit_hsm.clone());
+    out.push_str(&format!(
+        "| bulk add, warm key pool, CA keys in SoftHSM2 (s) | {hsm:.2} | | {:.3}× (HSM ÷ software keys: {:.2}×) |\n",
+        hsm / krill,
+        hsm / warm
+    ));
     out.push_str(&format!(
         "| `GET` of all {n} ROAs (ms) | {:.1} | {:.1} | {:.2}× |\n",
         f.rpkit_get * 1000.0,

@@ -109,22 +109,8 @@ impl Rig {
         }
         // The tree switch follows the revision by a moment.
         std::thread::sleep(Duration::from_millis(700));
-        let root = self.w.join("pub/rsync/current/repo");
-        let mut out = BTreeMap::new();
-        let mut stack = vec![root.clone()];
-        while let Some(d) = stack.pop() {
-            for e in std::fs::read_dir(&d).unwrap().flatten() {
-                let p = e.path();
-                if p.is_dir() {
-                    stack.push(p);
-                } else {
-                    let rel = p.strip_prefix(&root).unwrap().to_string_lossy().to_string();
-                    let digest = rpkit_objects::hex::lower(&rpkit_objects::crypto::sha256(&std::fs::read(&p).unwrap()));
-                    out.insert(format!("rsync://rpki.test/repo/{rel}"), digest);
-                }
-            }
-        }
-        out
+        let files = peers::tree_digests(&self.w.join("pub/rsync/current/repo"));
+        files.into_iter().map(|(rel, digest)| (format!("rsync://rpki.test/repo/{rel}"), digest)).collect()
     }
 }
 

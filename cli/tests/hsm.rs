@@ -1,17 +1,14 @@
-//! CA keys in an HSM (SoftHSM2 over PKCS#11): `rpkit up` with every CA key in
-//! the token comes up and issues ROAs; the database holds no private part of
+//! CA keys in an HSM (SoftHSM2 over PKCS#11): `rpkit up` with every CA key,
+//! its RFC 8181 identity and its one-time keys in the token comes up and issues ROAs; the database holds no private part of
 //! those keys; a wrong PIN, an absent token or a missing module stop the start
 //! naming the cause; a token pulled in the middle of the work refuses changes
 //! (nothing applied, reads still served, /health and /metrics tell) until it
-//! is back.
+//! is back. (rpki-client and Routinator accept a repository signed in the
+//! HSM: `interop_repository.rs` runs with every key in SoftHSM2.)
 
 use rpkit_test_vectors::peers;
-#[path = "peers/hosted.rs"]
-mod hosted;
 #[path = "peers/up.rs"]
 mod up_run;
-
-use hosted::{routinator, rpki_client, CaRun, Env, Transport};
 
 use rpkit_objects::crypto::{Pkcs11Config, Pkcs11Signer};
 use rpkit_test_vectors::softhsm::{self, Token};
@@ -71,24 +68,6 @@ fn roa(up: &Value, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-/// Every file of the rsync tree with its content.
-fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push((p.display().to_string(), std::fs::read(&p).unwrap()));
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
 /// Where a PKCS#1 RSAPrivateKey of the modulus `n` would start: version 0,
 /// then n as a 257-octet INTEGER (an SPKI holds n after a SEQUENCE header, never after `02 01 00`).
 fn pkcs1_start(n: &[u8]) -> Vec<u8> {
@@ -119,7 +98,8 @@ fn up_with_every_ca_key_in_softhsm_issues_roas_keeps_no_private_part_and_survive
     let flags = flags_of;
     let sets = port_settings();
     let mut cmd = up_command(&data, &sets, None);
-    cmd.args(flags(&t.pin_file, "rpkit-ca")).env("SOFTHSM2_CONF", &t.conf);
+    // One-time keys in the token too (the interoperability test keeps them in software).
+    cmd.args(flags(&t.pin_file, "rpkit-ca")).args(["--one-time-keys", "hsm"]).env("SOFTHSM2_CONF", &t.conf);
     let up = start_cmd(cmd, &data, &w.join("up.log"));
     let http = up.json["validator_http"].as_str().unwrap().to_string();
     let ca_api = up.json["ca_api"].as_str().unwrap().to_string();
@@ -172,7 +152,7 @@ fn up_with_every_ca_key_in_softhsm_issues_roas_keeps_no_private_part_and_survive
     // The token is pulled: changes are refused naming the HSM and nothing is
     // applied; reads go on; /health and /metrics say so.
     let rsync = Path::new(up.json["rsync_dir"].as_str().unwrap()).to_path_buf();
-    let before_tree = tree(&rsync);
+    let before_tree = peers::tree_digests(&rsync);
     let before_roas = String::from_utf8(roa(&up.json, &["list"]).stdout).unwrap();
     let saved = w.join("saved-tokens");
     assert!(Command::new("cp").arg("-a").arg(t.tokens_dir()).arg(&saved).status().unwrap().success());
@@ -190,7 +170,7 @@ fn up_with_every_ca_key_in_softhsm_issues_roas_keeps_no_private_part_and_survive
     assert!(after.status.success(), "reads are served: {}", String::from_utf8_lossy(&after.stderr));
     assert_eq!(String::from_utf8(after.stdout).unwrap(), before_roas, "nothing applied");
     std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(tree(&rsync), before_tree, "the repository is as before");
+    assert_eq!(peers::tree_digests(&rsync), before_tree, "the repository is as before");
 
     // The token is back: the CA reopens it (after its back-off) and works again.
     std::fs::remove_dir_all(t.tokens_dir()).unwrap();
@@ -200,6 +180,12 @@ fn up_with_every_ca_key_in_softhsm_issues_roas_keeps_no_private_part_and_survive
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     wait_until("the VRP added after the token came back", || vrps(&http).contains("192.0.2.128/25-25 64496"));
     drop(up);
+    // A clean stop keeps a software key pool in the database; the token's is none of it.
+    let pooled: i64 = rusqlite::Connection::open(data.join("ca/ca.sqlite"))
+        .unwrap()
+        .query_row("SELECT count(*) FROM key_pool", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(pooled, 0, "no one-time key in software");
 
     // Start-up faults, each named; the start refuses and changes nothing.
     let bad_pin = w.join("bad.pin");
@@ -231,39 +217,4 @@ fn up_with_every_ca_key_in_softhsm_issues_roas_keeps_no_private_part_and_survive
     let o = roa(&up.json, &["remove", "192.0.2.0/25", "AS64496"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     wait_until("the removal", || !vrps(&http).contains("192.0.2.0/25-25 64496"));
-}
-
-/// Every CA key in the token, the repository served over RRDP and rsync:
-/// rpki-client and Routinator accept it with no problem and output exactly the
-/// CA's VRPs and ASPAs.
-#[test]
-fn rpki_client_and_routinator_accept_a_repository_signed_with_keys_in_softhsm() {
-    let Some(p) = peers::prepare() else { return };
-    if !softhsm::available() {
-        return;
-    }
-    let hsm_dir = scratch("hsm-interop-token");
-    let t = Token::new(&hsm_dir, "rpkit-interop", "2468");
-    let run = CaRun { args: flags_of(&t.pin_file, "rpkit-interop"), env: vec![("SOFTHSM2_CONF".into(), t.conf.clone())] };
-    let e = Env::start_full(p, "hsm-interop", &[], &run);
-    e.populate();
-    e.wait_published();
-    let want = e.ca_payloads();
-    assert!(want.0.len() >= 1000 && !want.1.is_empty(), "{} VRPs, {} ASPAs", want.0.len(), want.1.len());
-    let db = rusqlite::Connection::open(e.w.join("ca/ca.sqlite")).unwrap();
-    let (software, in_token): (i64, i64) =
-        db.query_row("SELECT (SELECT count(*) FROM keys), (SELECT count(*) FROM token_keys)", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
-    assert_eq!(software, 0, "no CA key in software");
-    assert!(in_token > 100, "{in_token} keys in the token");
-    for mode in [Transport::Rrdp, Transport::Rsync] {
-        for (tool, out) in [("rpki-client", rpki_client(&e, mode)), ("routinator", routinator(&e, mode))] {
-            assert!(out.problems.is_empty(), "{tool} over {mode:?}: {:?}", out.problems);
-            assert_eq!(out.vrps, want.0, "{tool} over {mode:?}: VRPs");
-            if tool == "routinator" {
-                assert_eq!(out.aspas, want.1, "{tool} over {mode:?}: ASPAs");
-            } else {
-                assert_eq!(out.old_aspa_profile, want.1.len(), "rpki-client 8.2 reads only its older ASPA profile");
-            }
-        }
-    }
 }

@@ -5,14 +5,16 @@
 //! over RRDP only and over rsync only, must report no problem and output exactly
 //! the CA's VRPs and ASPAs (so the same sets as each other); after ROA adds and
 //! removes all pick the change up from an RRDP delta; after a server restart the
-//! RRDP session continues.
+//! RRDP session continues. Every key of the CA (trust anchor, RIR, members,
+//! its RFC 8181 identity) lives in an HSM, SoftHSM2 over PKCS#11.
 
 #[path = "peers/hosted.rs"]
 mod hosted;
 use rpkit_test_vectors::peers;
 
-use hosted::{first_prefix, json_vrps, routinator, rpki_client, run, start_publication, Aspas, Env, Outcome, Transport, Vrps, BIN};
+use hosted::{first_prefix, json_vrps, routinator, rpki_client, run, start_publication, Aspas, CaRun, Env, Outcome, Transport, Vrps, BIN};
 use peers::Proc;
+use rpkit_test_vectors::softhsm::{self, Token};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -287,9 +289,29 @@ fn rpki_client_and_routinator_accept_the_repository_over_rrdp_and_rsync() {
     // Members with 30 ROAs or more get ROAs of one ASN holding up to 16
     // prefixes (ROA-10), so that both forms reach the relying parties.
     let packing = [("roa_aggregate_threshold", json!(30)), ("roa_deaggregate_threshold", json!(25)), ("roa_max_prefixes", json!(16))];
-    let mut e = Env::start_with(p, "interop", &packing);
+    // The CA's keys in SoftHSM2 when it is there (always under CI=true).
+    let hsm_dir = peers::open_dir("interop-hsm");
+    let ca_run = if softhsm::available() {
+        let t = Token::new(&hsm_dir, "rpkit-interop", "2468");
+        let flags = ["--pkcs11-module", softhsm::MODULE, "--pkcs11-token", "rpkit-interop", "--pkcs11-pin-file"];
+        let mut args: Vec<String> = flags.iter().map(|f| f.to_string()).collect();
+        args.push(t.pin_file.display().to_string());
+        CaRun { args, env: vec![("SOFTHSM2_CONF".into(), t.conf.clone())] }
+    } else {
+        CaRun::default()
+    };
+    let hsm = !ca_run.args.is_empty();
+    let mut e = Env::start_full(p, "interop", &packing, &ca_run);
 
     let (handles, holders) = e.populate();
+    if hsm {
+        let db = rusqlite::Connection::open(e.w.join("ca/ca.sqlite")).unwrap();
+        let (software, in_token): (i64, i64) = db
+            .query_row("SELECT (SELECT count(*) FROM keys), (SELECT count(*) FROM token_keys)", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap();
+        assert!(software == 0 && in_token > 100, "{software} CA keys in software, {in_token} in the token");
+        assert!(e.w.join("ca/bpki/id.key-ids").exists() && !e.w.join("ca/bpki/id.key").exists(), "the identity in the token");
+    }
     let handles: Vec<&String> = handles.iter().collect();
     // One member (not among those changed below) gets 40 more ROAs,
     // more-specifics of one of its prefixes for one ASN.

@@ -100,6 +100,25 @@ pub fn open_dir(name: &str) -> PathBuf {
     d
 }
 
+/// Every file below `root` (a repository tree): its path relative to `root`
+/// and the SHA-256 of its content, in path order.
+pub fn tree_digests(root: &Path) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(root).unwrap().to_string_lossy().to_string();
+                out.insert(rel, rpkit_objects::hex::lower(&rpkit_objects::crypto::sha256(&std::fs::read(&p).unwrap())));
+            }
+        }
+    }
+    out
+}
+
 pub fn chmod(p: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();

@@ -274,14 +274,17 @@ impl Pkcs11Signer {
     /// Ask the token whether it is there (for a periodic check, so that
     /// `health` tells of a pulled token before a change needs it).
     pub fn probe(&self) -> Result<(), SignError> {
-        let label = self.inner.config.token_label.clone();
-        self.with_session("checking the token", |s| {
-            let slot = s.get_session_info()?.slot_id();
-            match self.token_label(slot) {
-                Some(l) if l == label => Ok(()),
-                _ => Err(CkError::Pkcs11(RvError::TokenNotPresent, cryptoki::context::Function::GetTokenInfo)),
-            }
-        })
+        self.with_session("checking the token", |s| self.present(s))
+    }
+
+    /// The configured token is in the session's slot (a module may go on
+    /// answering for a token pulled or re-initialised under it).
+    fn present(&self, s: &Session) -> Result<(), CkError> {
+        let slot = s.get_session_info()?.slot_id();
+        match self.token_label(slot) {
+            Some(l) if l == self.inner.config.token_label => Ok(()),
+            _ => Err(CkError::Pkcs11(RvError::TokenNotPresent, cryptoki::context::Function::GetTokenInfo)),
+        }
     }
 
     /// Whether the token answers, and why not.
@@ -315,6 +318,7 @@ impl Pkcs11Signer {
                 Attribute::Sign(true),
                 label,
             ];
+            self.present(s)?;
             let (pub_h, priv_h) = s.generate_key_pair(&Mechanism::RsaPkcsKeyPairGen, &public_template, &private_template)?;
             let attrs = s.get_attributes(pub_h, &[AttributeType::Modulus, AttributeType::PublicExponent])?;
             let public = rsa_public(&attrs);
@@ -336,15 +340,10 @@ impl Pkcs11Signer {
     /// unknown only while the token is the one configured: a token pulled or
     /// re-initialised under us is a token fault.
     fn find(&self, key: &KeyId, class: ObjectClass) -> Result<ObjectHandle, SignError> {
-        let label = self.inner.config.token_label.clone();
         let found = self.with_session("finding a key", |s| {
             let found = s.find_objects(&[Attribute::Class(class), Attribute::KeyType(KeyType::RSA), Attribute::Id(key.0.to_vec())])?;
             if found.is_empty() {
-                let info = s.get_session_info()?;
-                let present = self.token_label(info.slot_id()).is_some_and(|l| l == label);
-                if !present {
-                    return Err(CkError::Pkcs11(RvError::TokenNotPresent, cryptoki::context::Function::FindObjects));
-                }
+                self.present(s)?;
             }
             Ok(found)
         })?;
