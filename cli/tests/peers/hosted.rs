@@ -85,7 +85,7 @@ impl CaRun {
 /// `register_ca`, the trust anchor made with `run`'s arguments.
 pub fn register_ca_with(w: &Path, pub_url: &str, pub_token: &str, ca_run: &CaRun) -> PathBuf {
     let ca_data = w.join("ca");
-    let req = run(Command::new(BIN).args(["ca", "publisher-request", "--data"]).arg(&ca_data));
+    let req = run(ca_run.apply(Command::new(BIN).args(["ca", "publisher-request", "--data"]).arg(&ca_data)));
     std::fs::write(w.join("publisher_request.xml"), req).unwrap();
     let resp = run(Command::new(BIN)
         .args(["publication", "add-publisher", "--sia-base", "rsync://rpki.test/repo/"])
