@@ -95,11 +95,10 @@ fn up_with_every_ca_key_in_softhsm_issues_roas_keeps_no_private_part_and_survive
     let w = scratch("hsm");
     let t = Token::new(&w.join("hsm"), "rpkit-ca", "4321");
     let data = w.join("data");
-    let flags = flags_of;
     let sets = port_settings();
     let mut cmd = up_command(&data, &sets, None);
     // One-time keys in the token too (the interoperability test keeps them in software).
-    cmd.args(flags(&t.pin_file, "rpkit-ca")).args(["--one-time-keys", "hsm"]).env("SOFTHSM2_CONF", &t.conf);
+    cmd.args(flags_of(&t.pin_file, "rpkit-ca")).args(["--one-time-keys", "hsm"]).env("SOFTHSM2_CONF", &t.conf);
     let up = start_cmd(cmd, &data, &w.join("up.log"));
     let http = up.json["validator_http"].as_str().unwrap().to_string();
     let ca_api = up.json["ca_api"].as_str().unwrap().to_string();
@@ -191,11 +190,11 @@ fn up_with_every_ca_key_in_softhsm_issues_roas_keeps_no_private_part_and_survive
     let bad_pin = w.join("bad.pin");
     std::fs::write(&bad_pin, "0000\n").unwrap();
     for (args, want) in [
-        (flags(&bad_pin, "rpkit-ca"), "refuses the PIN"),
-        (flags(&t.pin_file, "absent"), "no token labelled \"absent\""),
+        (flags_of(&bad_pin, "rpkit-ca"), "refuses the PIN"),
+        (flags_of(&t.pin_file, "absent"), "no token labelled \"absent\""),
         (
             {
-                let mut f = flags(&t.pin_file, "rpkit-ca");
+                let mut f = flags_of(&t.pin_file, "rpkit-ca");
                 f[1] = "/nonexistent/libvendor-pkcs11.so".into();
                 f
             },

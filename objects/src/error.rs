@@ -27,7 +27,7 @@ impl Kind {
     /// The kind a rule ID implies; a signature or time check names its kind
     /// with [`Error::of_kind`] instead.
     fn of_rule(rule: &str) -> Kind {
-        if rule.starts_with("X.690") || rule.starts_with("ASN.1") {
+        if rule.starts_with("X.690") {
             Kind::Encoding
         } else if rule.starts_with("ALG-") {
             Kind::Algorithm

@@ -53,7 +53,7 @@ pub async fn metrics(State(st): State<AppState>) -> ApiResult<Response> {
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "service",
     responses((status = 200, description = "This document (OpenAPI 3.1)", body = Object)))]
 pub async fn openapi_json() -> Response {
-    Json(super::document()).into_response()
+    Json(super::document_json()).into_response()
 }
 
 #[utoipa::path(get, path = "/api/v1/tal", tag = "service",

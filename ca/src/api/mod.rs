@@ -131,6 +131,12 @@ pub fn document() -> utoipa::openapi::OpenApi {
     openapi::document(table().into_iter().map(|(access, (schemas, paths, _))| (access, schemas, paths)))
 }
 
+/// The document as served: made once, not per request.
+fn document_json() -> &'static serde_json::Value {
+    static DOC: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    DOC.get_or_init(|| serde_json::to_value(document()).unwrap_or_default())
+}
+
 pub fn router(state: AppState) -> Router {
     let (body, import) = (state.ca.config.api_max_body_bytes, state.ca.config.api_max_import_bytes);
     let mut methods: Vec<(String, MethodRouter<AppState>)> = Vec::new();

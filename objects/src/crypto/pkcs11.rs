@@ -93,7 +93,9 @@ fn token_error(what: &str, e: CkError) -> SignError {
     SignError::Token(format!("{what}: {e}"))
 }
 
-/// Errors after which the session or the whole token must be opened again.
+/// Errors after which the session or the whole token must be opened again. (A
+/// stale object handle, such as a one-time key of a closed session, is not one:
+/// closing the library for it would end every other thread's sessions.)
 fn lost(e: &CkError) -> bool {
     matches!(
         e,
@@ -106,9 +108,7 @@ fn lost(e: &CkError) -> bool {
                 | RvError::TokenNotRecognized
                 | RvError::UserNotLoggedIn
                 | RvError::CryptokiNotInitialized
-                | RvError::SlotIdInvalid
-                | RvError::ObjectHandleInvalid
-                | RvError::KeyHandleInvalid,
+                | RvError::SlotIdInvalid,
             _
         )
     )
