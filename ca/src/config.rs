@@ -53,6 +53,15 @@ pub struct CaConfig {
     pub api_max_import_bytes: usize,
     /// Where the CA's keys live (software, or a PKCS#11 token).
     pub signer: SignerSettings,
+    /// A key roll's staging time: how long the next key is published, certified
+    /// but unused, before it takes over (RFC 6489 section 2 asks for 24 hours).
+    pub keyroll_staging_seconds: i64,
+    /// Roll every CA key (RIR and members) this many days after it took over;
+    /// 0 turns scheduled rolls off.
+    pub keyroll_interval_days: i64,
+    /// Most CAs a scheduled or migration roll starts or activates in one change,
+    /// so that many rolls are spread over the key pool and the repository.
+    pub keyroll_batch: usize,
 }
 
 impl Default for CaConfig {
@@ -80,6 +89,9 @@ impl Default for CaConfig {
             api_max_body_bytes: 16 << 20,
             api_max_import_bytes: 64 << 20,
             signer: SignerSettings::default(),
+            keyroll_staging_seconds: 24 * 3600,
+            keyroll_interval_days: 0,
+            keyroll_batch: 100,
         }
     }
 }

@@ -239,3 +239,32 @@ pub struct HistoryQuery {
     /// Only entries at or after this time (RFC 3339, or a date).
     pub since: Option<String>,
 }
+
+/// A CA's key and its roll (RFC 6489): `GET|POST /api/v1/members/{handle}/keyroll`
+/// and `/api/v1/rir/keyroll`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct KeyRollStatus {
+    pub handle: String,
+    /// `active`: one key in use; `pending`: a next key is certified and published
+    /// with its own manifest and CRL, unused until `activates_at`.
+    pub phase: String,
+    /// The key in use (key identifier, hex).
+    pub key: String,
+    /// Where it lives: `software` or `hsm`.
+    pub key_store: String,
+    /// When it took over (RFC 3339).
+    pub key_since: String,
+    pub next_key: Option<String>,
+    pub next_key_store: Option<String>,
+    /// Why the roll began: `operator`, `schedule` or `migration` (software to HSM).
+    pub reason: Option<String>,
+    pub started: Option<String>,
+    pub activates_at: Option<String>,
+}
+
+/// `POST .../keyroll`: start a roll, or (`activate`) end a pending roll's staging now.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
+pub struct KeyRollRequest {
+    #[serde(default)]
+    pub activate: bool,
+}

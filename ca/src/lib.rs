@@ -10,6 +10,7 @@ pub mod delegated;
 pub mod error;
 pub mod export;
 pub mod history;
+pub mod keyroll;
 pub mod members;
 pub mod publisher;
 pub mod requests;

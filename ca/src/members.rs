@@ -75,7 +75,12 @@ impl Ca {
 
     /// Remove a member: its certificate is revoked, everything it published withdrawn.
     pub fn remove_member(&self, handle: &str) -> Result<()> {
-        self.change(Event::new("member.remove", Some(handle), json!({})), |w| remove_member(w, handle))
+        self.change(Event::new("member.remove", Some(handle), json!({})), |w| remove_member(w, handle))?;
+        // A key that cannot be destroyed now (a token fault) is tried again by the schedule.
+        if let Err(e) = self.destroy_retired_keys() {
+            tracing::warn!("the removed member's keys wait to be destroyed: {e}");
+        }
+        Ok(())
     }
 
     /// Apply a delegated-extended file: new holders become members, changed
@@ -128,6 +133,13 @@ impl Ca {
                 }
             }
             Ok(report)
+        })
+        .inspect(|r| {
+            if !r.removed.is_empty() {
+                if let Err(e) = self.destroy_retired_keys() {
+                    tracing::warn!("removed members' keys wait to be destroyed: {e}");
+                }
+            }
         })
     }
 }
@@ -232,6 +244,16 @@ pub(crate) fn reissue_ca_cert(w: &mut Work<'_>, ca: &CaRecord, resources: &Resou
     };
     w.put_object(parent_id, &ca.cert_uri, cert.to_der().to_vec())?;
     w.tx.execute("UPDATE cas SET resources = ?2, cert = ?3 WHERE id = ?1", params![ca.id, resources.to_string(), cert.to_der()])?;
+    // A next key being staged holds the same resources (RFC 6489 section 2).
+    if let (Some(next), Some(pid)) = (crate::keyroll::pending_view(w, ca)?, parent_id) {
+        let parent = w.ca_by_id(pid)?;
+        w.revoke(pid, &next.cert.serial, next.cert.not_after)?;
+        let days = w.cfg.ca_validity_days;
+        let cert =
+            w.ca_cert_builder(Some(&parent), &ca.handle, next.cert.public_key.clone(), resources, days)?.sign(w.signer, &parent.key)?;
+        w.put_object(Some(pid), &next.cert_uri, cert.to_der().to_vec())?;
+        w.tx.execute("UPDATE keyrolls SET cert = ?2 WHERE ca_id = ?1", params![ca.id, cert.to_der()])?;
+    }
     w.mark_dirty(ca.id);
     Ok(())
 }
@@ -241,6 +263,7 @@ pub(crate) fn remove_member(w: &mut Work<'_>, handle: &str) -> Result<()> {
     if ca.kind != CaKind::Member {
         return Err(CaError::NotFound(format!("member '{handle}'")));
     }
+    crate::keyroll::abandon(w, &ca)?;
     let rir = w.ca_by_id(ca.parent_id.unwrap_or_default())?;
     w.revoke(rir.id, &ca.cert.serial, ca.cert.not_after)?;
     w.remove_object(&ca.cert_uri)?;
@@ -255,7 +278,7 @@ pub(crate) fn remove_member(w: &mut Work<'_>, handle: &str) -> Result<()> {
     for table in ["roas", "aspas", "revocations", "tokens"] {
         w.tx.execute(&format!("DELETE FROM {table} WHERE ca_id = ?1"), [ca.id])?;
     }
+    crate::keyroll::retire(w, handle, &ca.key)?;
     w.tx.execute("DELETE FROM cas WHERE id = ?1", [ca.id])?;
-    w.tx.execute("DELETE FROM keys WHERE key_id = ?1", [ca.key.hex()])?;
     Ok(())
 }

@@ -147,9 +147,14 @@ impl Ca {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut w = Work::new(tx, &self.config, &self.signer, self.now());
         let out = f(&mut w)?;
-        let (tx, cs) = w.finish()?;
+        let (tx, cs, notes) = w.finish()?;
         if !cs.is_empty() {
-            history::append(&tx, self.now(), &history::current_actor(), &event, history::objects(&cs), "applied")?;
+            let (now, actor) = (self.now(), history::current_actor());
+            history::append(&tx, now, &actor, &event, history::objects(&cs), "applied")?;
+            for (note, prefix) in notes {
+                let mine = history::objects(&cs).into_iter().filter(|o| o.uri.starts_with(&prefix)).collect();
+                history::append(&tx, now, &actor, &note, mine, "applied")?;
+            }
             if let Err(e) = self.publisher.apply(&cs) {
                 // The server may have applied it and then failed to answer: the
                 // transaction rolls back, and the repository follows before anything else.
@@ -219,6 +224,16 @@ impl Ca {
             self.publisher.apply(&cs)?;
         }
         Ok(n)
+    }
+
+    /// A write that publishes nothing (the history of a key's destruction), in
+    /// one transaction.
+    pub(crate) fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>, Time) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx, self.now())?;
+        tx.commit()?;
+        Ok(out)
     }
 
     /// Read-only access to the database.
@@ -345,7 +360,11 @@ impl Ca {
                 let v = st.query_map(p, |r| r.get(0))?.collect::<Result<_, _>>()?;
                 Ok(v)
             };
-            let stale = ids("SELECT id FROM cas WHERE mft_next_update IS NULL OR mft_next_update - ?1 < ?2", &[&now.0, &margin])?;
+            let stale = ids(
+                "SELECT id FROM cas WHERE mft_next_update IS NULL OR mft_next_update - ?1 < ?2
+                 UNION SELECT ca_id FROM keyrolls WHERE mft_next_update IS NULL OR mft_next_update - ?1 < ?2",
+                &[&now.0, &margin],
+            )?;
             let mut certs = Vec::new();
             let mut st = c.prepare("SELECT id, cert FROM cas")?;
             for r in st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))? {

@@ -111,6 +111,32 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX history_member ON history(member);
     ",
+    // 6: staged key rollover (keyroll.rs): a CA's next key while it is pending,
+    // keys waiting to be destroyed, each CA's key age, and revocations by issuing key.
+    "
+    CREATE TABLE keyrolls (
+        ca_id INTEGER PRIMARY KEY REFERENCES cas(id),
+        key_id TEXT NOT NULL,
+        cert BLOB NOT NULL,
+        cert_uri TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        started INTEGER NOT NULL,
+        activate_at INTEGER NOT NULL,
+        manifest_number INTEGER NOT NULL DEFAULT 0,
+        crl_number INTEGER NOT NULL DEFAULT 0,
+        mft_ee_serial INTEGER,
+        mft_this_update INTEGER,
+        mft_next_update INTEGER
+    );
+    CREATE TABLE retired_keys (
+        key_id TEXT PRIMARY KEY,
+        ca_handle TEXT NOT NULL,
+        retired INTEGER NOT NULL
+    );
+    ALTER TABLE cas ADD COLUMN key_since INTEGER;
+    UPDATE cas SET key_since = created;
+    ALTER TABLE revocations ADD COLUMN key_id TEXT;
+    ",
 ];
 
 /// Open (or create) the database at `path` and bring its schema up to date.

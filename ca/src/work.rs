@@ -83,7 +83,7 @@ fn ca_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawCa> {
 }
 
 /// A CA row as read, before its fields are parsed.
-type RawCa = (i64, String, String, Option<i64>, String, String, Vec<u8>, String, Option<String>);
+pub(crate) type RawCa = (i64, String, String, Option<i64>, String, String, Vec<u8>, String, Option<String>);
 
 /// A pending change to one URI: the hash before this change, the object after it.
 type Pending = (Option<[u8; 32]>, Option<Vec<u8>>);
@@ -109,11 +109,14 @@ pub struct Work<'a> {
     /// URI -> (hash before this change, object after it).
     changes: BTreeMap<String, Pending>,
     dirty: BTreeSet<i64>,
+    /// Entries for the history besides the change's own: a change that acts
+    /// for many members (a batch of key rolls) notes each member's part.
+    notes: Vec<(crate::history::Event, String)>,
 }
 
 impl<'a> Work<'a> {
     pub fn new(tx: Transaction<'a>, cfg: &'a CaConfig, signer: &'a CaSigner, now: Time) -> Self {
-        Work { tx, cfg, signer, now, changes: BTreeMap::new(), dirty: BTreeSet::new() }
+        Work { tx, cfg, signer, now, changes: BTreeMap::new(), dirty: BTreeSet::new(), notes: Vec::new() }
     }
 
     /// notBefore / thisUpdate for objects issued now.
@@ -163,6 +166,17 @@ impl<'a> Work<'a> {
         Ok(key)
     }
 
+    /// A history entry for `event`, whose published objects are this change's
+    /// below `prefix` (a member's publication point).
+    pub fn note(&mut self, event: crate::history::Event, prefix: String) {
+        self.notes.push((event, prefix));
+    }
+
+    /// The notes made, taken out (after `finish`, by the change).
+    pub fn take_notes(&mut self) -> Vec<(crate::history::Event, String)> {
+        std::mem::take(&mut self.notes)
+    }
+
     pub fn mark_dirty(&mut self, ca_id: i64) {
         self.dirty.insert(ca_id);
     }
@@ -199,13 +213,19 @@ impl<'a> Work<'a> {
         Ok(())
     }
 
-    /// Put a certificate `ca_id` issued on its CRL until `expires` (CRL-3).
+    /// Put a certificate `ca_id`'s current key issued on its CRL until `expires` (CRL-3).
     pub fn revoke(&mut self, ca_id: i64, serial: &Serial, expires: Time) -> Result<()> {
+        let key: String = self.tx.query_row("SELECT key_id FROM cas WHERE id = ?1", [ca_id], |r| r.get(0))?;
+        self.revoke_by(ca_id, &key, serial, expires)
+    }
+
+    /// Put a certificate that key `key` (hex) of `ca_id` issued on that key's CRL.
+    pub fn revoke_by(&mut self, ca_id: i64, key: &str, serial: &Serial, expires: Time) -> Result<()> {
         if expires > self.now {
             let s = serial.to_u128().and_then(|v| i64::try_from(v).ok()).unwrap_or(i64::MAX);
             self.tx.execute(
-                "INSERT OR IGNORE INTO revocations (ca_id, serial, revoked_at, expires) VALUES (?1, ?2, ?3, ?4)",
-                params![ca_id, s, self.now.0, expires.0],
+                "INSERT OR IGNORE INTO revocations (ca_id, serial, revoked_at, expires, key_id) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![ca_id, s, self.now.0, expires.0, key],
             )?;
         }
         self.dirty.insert(ca_id);
@@ -257,15 +277,26 @@ impl<'a> Work<'a> {
     /// Insert a CA row.
     pub fn insert_ca(&self, c: NewCa<'_>) -> Result<i64> {
         self.tx.execute(
-            "INSERT INTO cas (handle, kind, parent_id, key_id, resources, cert, cert_uri, opaque_id, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![c.handle, c.kind.as_str(), c.parent, c.key.hex(), c.resources.to_string(), c.cert.to_der(), c.cert_uri, c.opaque_id, self.now.0],
+            "INSERT INTO cas (handle, kind, parent_id, key_id, resources, cert, cert_uri, opaque_id, created, key_since)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+            params![
+                c.handle,
+                c.kind.as_str(),
+                c.parent,
+                c.key.hex(),
+                c.resources.to_string(),
+                c.cert.to_der(),
+                c.cert_uri,
+                c.opaque_id,
+                self.now.0
+            ],
         )?;
         Ok(self.tx.last_insert_rowid())
     }
 
     /// Re-issue the CRL and manifest of every CA this change touched, then
     /// return the change set to publish.
-    pub fn finish(mut self) -> Result<(Transaction<'a>, ChangeSet)> {
+    pub fn finish(mut self) -> Result<(Transaction<'a>, ChangeSet, Vec<(crate::history::Event, String)>)> {
         let dirty: Vec<i64> = std::mem::take(&mut self.dirty).into_iter().collect();
         for id in dirty {
             let exists: bool = self.tx.query_row("SELECT EXISTS (SELECT 1 FROM cas WHERE id = ?1)", [id], |r| r.get(0))?;
@@ -282,29 +313,65 @@ impl<'a> Work<'a> {
                 _ => {}
             }
         }
-        Ok((self.tx, cs))
+        let notes = self.take_notes();
+        Ok((self.tx, cs, notes))
     }
 
-    /// New CRL and manifest for one CA (MFT-6, MFT-11, CRL-3, CRL-5).
+    /// New CRL and manifest for one CA (MFT-6, MFT-11, CRL-3, CRL-5): for its
+    /// current key, and for its next key while a roll is pending (keyroll.rs).
     pub fn republish(&mut self, ca_id: i64) -> Result<()> {
         let ca = self.ca_by_id(ca_id)?;
+        self.sign_crl_and_manifest(&ca, KeyState::Current)?;
+        if let Some(next) = crate::keyroll::pending_view(self, &ca)? {
+            self.sign_crl_and_manifest(&next, KeyState::Pending)?;
+        }
+        self.dirty.remove(&ca_id);
+        Ok(())
+    }
+
+    /// New CRL and manifest for `ca`'s pending next key only (a roll's start).
+    pub fn republish_pending(&mut self, ca: &CaRecord) -> Result<()> {
+        match crate::keyroll::pending_view(self, ca)? {
+            Some(next) => self.sign_crl_and_manifest(&next, KeyState::Pending),
+            None => Ok(()),
+        }
+    }
+
+    /// The CRL and manifest of one key of `ca` (`ca.key`). A current key's
+    /// manifest lists everything in the publication point that the CA's current
+    /// key signed; a pending key's lists only its CRL, and neither of its
+    /// products is on the current manifest (RFC 6489 section 2).
+    fn sign_crl_and_manifest(&mut self, ca: &CaRecord, state: KeyState) -> Result<()> {
+        let (table, id_col) = match state {
+            KeyState::Current => ("cas", "id"),
+            KeyState::Pending => ("keyrolls", "ca_id"),
+        };
+        let key = ca.key.hex();
         let (mft_serial, mft_this, mft_next, mft_num, crl_num): (Option<i64>, Option<i64>, Option<i64>, i64, i64) = self.tx.query_row(
-            "SELECT mft_ee_serial, mft_this_update, mft_next_update, manifest_number, crl_number FROM cas WHERE id = ?1",
-            [ca_id],
+            &format!(
+                "SELECT mft_ee_serial, mft_this_update, mft_next_update, manifest_number, crl_number FROM {table} WHERE {id_col} = ?1"
+            ),
+            [ca.id],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
         )?;
         // The manifest being replaced is revoked (MFT-11).
         if let (Some(s), Some(n)) = (mft_serial, mft_next) {
-            self.revoke(ca_id, &Serial::from_u64(s as u64), Time(n))?;
+            self.revoke_by(ca.id, &key, &Serial::from_u64(s as u64), Time(n))?;
         }
-        self.tx.execute("DELETE FROM revocations WHERE ca_id = ?1 AND expires <= ?2", params![ca_id, self.now.0])?;
+        self.tx.execute("DELETE FROM revocations WHERE ca_id = ?1 AND expires <= ?2", params![ca.id, self.now.0])?;
         let revoked: Vec<Revoked> = {
-            let mut st = self.tx.prepare("SELECT serial, revoked_at FROM revocations WHERE ca_id = ?1 ORDER BY serial")?;
-            let rows = st.query_map([ca_id], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
+            // Rows from before revocations named their key belong to the current key.
+            let cond = match state {
+                KeyState::Current => "(key_id = ?2 OR key_id IS NULL)",
+                KeyState::Pending => "key_id = ?2",
+            };
+            let mut st =
+                self.tx.prepare(&format!("SELECT serial, revoked_at FROM revocations WHERE ca_id = ?1 AND {cond} ORDER BY serial"))?;
+            let rows = st.query_map(params![ca.id, key], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
             rows.map(|r| r.map(|(s, t)| Revoked { serial: Serial::from_u64(s as u64), revocation_date: Time(t) }))
                 .collect::<Result<_, _>>()?
         };
-        // thisUpdate strictly increases across manifests of this CA (MFT-16).
+        // thisUpdate strictly increases across manifests of this key (MFT-16).
         let this_update = Time(self.not_before().0.max(mft_this.map_or(i64::MIN, |t| t + 1)));
         let next_update = self.now.add_secs(self.cfg.next_update_secs);
         let crl = CrlBuilder {
@@ -317,27 +384,44 @@ impl<'a> Work<'a> {
         }
         .sign(self.signer, &ca.key)?;
         let crl_uri = ca.crl_uri(self.cfg);
-        self.put_object(Some(ca_id), &crl_uri, crl.to_der().to_vec())?;
-        let files: Vec<FileAndHash> = {
-            let mut st = self.tx.prepare("SELECT name, hash FROM objects WHERE ca_id = ?1 AND name != ?2 ORDER BY name")?;
-            let rows = st.query_map(params![ca_id, ca.mft_name()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
-            rows.map(|r| r.map(|(file, h)| FileAndHash { file, hash: h.try_into().unwrap_or([0; 32]) })).collect::<Result<_, _>>()?
+        let crl_der = crl.to_der().to_vec();
+        let files: Vec<FileAndHash> = match state {
+            KeyState::Current => {
+                self.put_object(Some(ca.id), &crl_uri, crl_der)?;
+                let mut st = self.tx.prepare("SELECT name, hash FROM objects WHERE ca_id = ?1 AND name != ?2 ORDER BY name")?;
+                let rows = st.query_map(params![ca.id, ca.mft_name()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+                rows.map(|r| r.map(|(file, h)| FileAndHash { file, hash: h.try_into().unwrap_or([0; 32]) })).collect::<Result<_, _>>()?
+            }
+            KeyState::Pending => {
+                let hash = sha256(&crl_der);
+                self.put_object(None, &crl_uri, crl_der)?;
+                vec![FileAndHash { file: ca.crl_name(), hash }]
+            }
         };
         let content = ManifestContent { manifest_number: Serial::from_u64(mft_num as u64 + 1), this_update, next_update, files };
-        let ee_serial = self.next_serial(ca_id)?;
+        let ee_serial = self.next_serial(ca.id)?;
         let mft_uri = ca.mft_uri(self.cfg);
-        let mft = Manifest::build(&content, &self.issuer(&ca), ee_serial.clone(), &mft_uri)?;
-        self.put_object(Some(ca_id), &mft_uri, mft.signed.to_der().to_vec())?;
+        let mft = Manifest::build(&content, &self.issuer(ca), ee_serial.clone(), &mft_uri)?;
+        let owner = (state == KeyState::Current).then_some(ca.id);
+        self.put_object(owner, &mft_uri, mft.signed.to_der().to_vec())?;
         self.tx.execute(
-            "UPDATE cas SET manifest_number = ?2, crl_number = ?3, mft_ee_serial = ?4, mft_this_update = ?5, mft_next_update = ?6 WHERE id = ?1",
-            params![ca_id, mft_num + 1, crl_num + 1, ee_serial.to_u128().unwrap_or(0) as i64, this_update.0, next_update.0],
+            &format!(
+                "UPDATE {table} SET manifest_number = ?2, crl_number = ?3, mft_ee_serial = ?4, mft_this_update = ?5, mft_next_update = ?6 WHERE {id_col} = ?1"
+            ),
+            params![ca.id, mft_num + 1, crl_num + 1, ee_serial.to_u128().unwrap_or(0) as i64, this_update.0, next_update.0],
         )?;
-        self.dirty.remove(&ca_id);
         Ok(())
     }
 }
 
-fn record(raw: RawCa) -> Result<CaRecord> {
+/// Which of a CA's keys a CRL and manifest are for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum KeyState {
+    Current,
+    Pending,
+}
+
+pub(crate) fn record(raw: RawCa) -> Result<CaRecord> {
     let (id, handle, kind, parent_id, key_id, resources, cert, cert_uri, opaque_id) = raw;
     let key = rpkit_objects::hex::decode(&key_id)
         .and_then(|k| KeyId::from_slice(&k))

@@ -114,8 +114,12 @@ fn routed(s: &Server) -> Vec<(String, Method, Access)> {
 /// here as admin-only; anything else is the admin's.
 fn policy(path: &str, m: &Method) -> Access {
     const PUBLIC: [&str; 4] = ["/health", "/metrics", "/api/v1/openapi.json", "/api/v1/tal"];
-    const ADMIN_ONLY_MEMBER: [(&str, &str); 3] =
-        [("DELETE", "/api/v1/members/bob"), ("PUT", "/api/v1/members/bob/resources"), ("POST", "/api/v1/members/bob/tokens")];
+    const ADMIN_ONLY_MEMBER: [(&str, &str); 4] = [
+        ("DELETE", "/api/v1/members/bob"),
+        ("PUT", "/api/v1/members/bob/resources"),
+        ("POST", "/api/v1/members/bob/tokens"),
+        ("POST", "/api/v1/members/bob/keyroll"),
+    ];
     if PUBLIC.contains(&path) {
         Access::Public
     } else if path == "/api/v1/whoami" || path == "/api/v1/history" {

@@ -4,53 +4,11 @@
 mod repo_check;
 
 use rpkit_ca::contract::{AspaSpec, RoaDelta};
-use rpkit_ca::publisher::MemoryPublisher;
-use rpkit_ca::{Ca, CaConfig, CaError};
+use rpkit_ca::{CaConfig, CaError};
 use rpkit_objects::der::Time;
-use rpkit_objects::resources::ResourceSet;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
 
-const RIR: &str = "AS64496-AS65535, 10.0.0.0/8, 192.0.2.0/24, 198.51.100.0/24, 2001:db8::/32";
-
-fn res(s: &str) -> ResourceSet {
-    s.parse().unwrap()
-}
-
-struct Env {
-    ca: Ca,
-    publisher: Arc<MemoryPublisher>,
-    clock: Arc<Mutex<Time>>,
-}
-
-impl Env {
-    fn new(dir: Option<&std::path::Path>) -> Env {
-        Env::with_config(dir, CaConfig::default())
-    }
-
-    fn with_config(dir: Option<&std::path::Path>, cfg: CaConfig) -> Env {
-        let publisher = Arc::new(MemoryPublisher::new());
-        let mut ca = Ca::open(dir, cfg, publisher.clone()).unwrap();
-        let clock = Arc::new(Mutex::new(Time::now()));
-        let c = clock.clone();
-        ca.set_clock(Arc::new(move || *c.lock().unwrap()));
-        Env { ca, publisher, clock }
-    }
-
-    fn now(&self) -> Time {
-        *self.clock.lock().unwrap()
-    }
-
-    fn walk(&self) -> repo_check::Walk {
-        let repo = self.publisher.snapshot();
-        assert_eq!(repo, self.ca.published().unwrap(), "published state equals the database's");
-        repo_check::walk(&self.ca.tal().unwrap(), &repo, self.now())
-    }
-}
-
-fn roas(lines: &str) -> RoaDelta {
-    RoaDelta::parse_lines(lines).unwrap()
-}
+use repo_check::{res, roas, Env, RIR};
 
 #[test]
 fn ta_rir_and_members_chain_and_hold_their_allocations() {

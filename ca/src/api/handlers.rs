@@ -4,8 +4,8 @@
 
 use super::{blocking, ApiError, ApiResult, AppState, Body, Caller, Text};
 use crate::contract::{
-    AspaSpec, DeltaQuery, Export, HistoryEntry, HistoryQuery, ImportReport, MemberInfo, NewMember, Providers, ResourceChange, RoaBody,
-    RoaDelta, RoaInfo, RoaReport, SetResources, TokenCreated, Whoami,
+    AspaSpec, DeltaQuery, Export, HistoryEntry, HistoryQuery, ImportReport, KeyRollRequest, KeyRollStatus, MemberInfo, NewMember,
+    Providers, ResourceChange, RoaBody, RoaDelta, RoaInfo, RoaReport, SetResources, TokenCreated, Whoami,
 };
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -255,4 +255,47 @@ pub async fn history(
     };
     let ca = st.ca.clone();
     Ok(Json(blocking(move || ca.history(member.as_deref(), q.since.as_deref())).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/members/{handle}/keyroll", tag = "members", params(("handle" = String, Path, description = "Member handle")),
+    responses((status = 200, description = "The member CA's key and its roll (RFC 6489)", body = KeyRollStatus)))]
+pub async fn member_keyroll_status(State(st): State<AppState>, Path(handle): Path<String>) -> ApiResult<Json<KeyRollStatus>> {
+    let ca = st.ca.clone();
+    Ok(Json(blocking(move || ca.member(&handle).and_then(|_| ca.keyroll_status(&handle))).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/members/{handle}/keyroll", tag = "admin", request_body = KeyRollRequest,
+    params(("handle" = String, Path, description = "Member handle")),
+    responses((status = 200, description = "Started (phase `pending`), or with `activate` the next key in use (phase `active`)",
+        body = KeyRollStatus)))]
+pub async fn member_keyroll(
+    State(st): State<AppState>,
+    Path(handle): Path<String>,
+    Body(r): Body<KeyRollRequest>,
+) -> ApiResult<Json<KeyRollStatus>> {
+    let ca = st.ca.clone();
+    Ok(Json(blocking(move || ca.member(&handle).and_then(|_| keyroll(&ca, &handle, r.activate))).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/rir/keyroll", tag = "admin",
+    responses((status = 200, description = "The RIR CA's key and its roll (RFC 6489)", body = KeyRollStatus)))]
+pub async fn rir_keyroll_status(State(st): State<AppState>) -> ApiResult<Json<KeyRollStatus>> {
+    let ca = st.ca.clone();
+    Ok(Json(blocking(move || ca.keyroll_status(ca.rir_handle())).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/rir/keyroll", tag = "admin", request_body = KeyRollRequest,
+    responses((status = 200, description = "Started (phase `pending`), or with `activate` the next key in use (phase `active`)",
+        body = KeyRollStatus)))]
+pub async fn rir_keyroll(State(st): State<AppState>, Body(r): Body<KeyRollRequest>) -> ApiResult<Json<KeyRollStatus>> {
+    let ca = st.ca.clone();
+    Ok(Json(blocking(move || keyroll(&ca, &ca.rir_handle().to_string(), r.activate)).await?))
+}
+
+fn keyroll(ca: &crate::Ca, handle: &str, activate: bool) -> Result<KeyRollStatus, crate::CaError> {
+    if activate {
+        ca.keyroll_activate(handle)
+    } else {
+        ca.keyroll_start(handle)
+    }
 }

@@ -104,6 +104,9 @@ fn table() -> Vec<Entry> {
         (MemberOrAdmin, routes!(list_aspas)),
         (MemberOrAdmin, routes!(put_aspa, remove_aspa)),
         (AnyToken, routes!(history)),
+        (MemberOrAdmin, routes!(member_keyroll_status)),
+        (Admin, routes!(member_keyroll)),
+        (Admin, routes!(rir_keyroll_status, rir_keyroll)),
     ]
 }
 
@@ -195,6 +198,15 @@ pub async fn serve(
                 let _ = tokio::task::spawn_blocking(move || t.probe()).await;
             }
             if !sync_ca.out_of_sync() {
+                // Key rolls: staging over, scheduled and migration rolls, keys to destroy.
+                let ca = sync_ca.clone();
+                let token_up = ca.signer().health().is_none_or(|h| h.up);
+                match tokio::task::spawn_blocking(move || ca.keyroll_due()).await {
+                    Ok(Ok(n)) if n > 0 => tracing::info!("key roll: {n} CAs moved on"),
+                    Ok(Err(e)) if token_up => tracing::warn!("key roll: {e}"),
+                    Ok(Err(e)) => tracing::debug!("key roll waits for the HSM: {e}"),
+                    _ => {}
+                }
                 continue;
             }
             let ca = sync_ca.clone();

@@ -6,6 +6,9 @@
 use bytes::Bytes;
 use rpki::repository::cert::ResourceCert;
 use rpki::repository::tal::TalInfo;
+use rpkit_ca::contract::RoaDelta;
+use rpkit_ca::publisher::MemoryPublisher;
+use rpkit_ca::{Ca, CaConfig};
 use rpkit_objects::aspa::Aspa;
 use rpkit_objects::cert::{Cert, CertKind};
 use rpkit_objects::crl::Crl;
@@ -16,6 +19,48 @@ use rpkit_objects::resources::ResourceSet;
 use rpkit_objects::roa::Roa;
 use rpkit_objects::tal::Tal;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+pub const RIR: &str = "AS64496-AS65535, 10.0.0.0/8, 192.0.2.0/24, 198.51.100.0/24, 2001:db8::/32";
+
+pub fn res(s: &str) -> ResourceSet {
+    s.parse().unwrap()
+}
+
+pub struct Env {
+    pub ca: Ca,
+    pub publisher: Arc<MemoryPublisher>,
+    pub clock: Arc<Mutex<Time>>,
+}
+
+impl Env {
+    pub fn new(dir: Option<&std::path::Path>) -> Env {
+        Env::with_config(dir, CaConfig::default())
+    }
+
+    pub fn with_config(dir: Option<&std::path::Path>, cfg: CaConfig) -> Env {
+        let publisher = Arc::new(MemoryPublisher::new());
+        let mut ca = Ca::open(dir, cfg, publisher.clone()).unwrap();
+        let clock = Arc::new(Mutex::new(Time::now()));
+        let c = clock.clone();
+        ca.set_clock(Arc::new(move || *c.lock().unwrap()));
+        Env { ca, publisher, clock }
+    }
+
+    pub fn now(&self) -> Time {
+        *self.clock.lock().unwrap()
+    }
+
+    pub fn walk(&self) -> Walk {
+        let repo = self.publisher.snapshot();
+        assert_eq!(repo, self.ca.published().unwrap(), "published state equals the database's");
+        walk(&self.ca.tal().unwrap(), &repo, self.now())
+    }
+}
+
+pub fn roas(lines: &str) -> RoaDelta {
+    RoaDelta::parse_lines(lines).unwrap()
+}
 
 /// What a walk found.
 #[derive(Default, Debug)]
@@ -29,6 +74,11 @@ pub struct Walk {
     pub objects: usize,
     /// ROA object URI -> how many prefixes it holds.
     pub roa_prefixes: BTreeMap<String, usize>,
+    /// Publication point -> files its CA instances' manifests list, with the
+    /// manifests themselves (several during a key roll: REPO-4, MFT-18).
+    pub listed: BTreeMap<String, BTreeSet<String>>,
+    /// Handle -> the CA instances (certificates) found for it.
+    pub instances: BTreeMap<String, usize>,
 }
 
 fn at(t: Time) -> rpki::repository::x509::Time {
@@ -48,6 +98,16 @@ pub fn walk(tal: &Tal, repo: &BTreeMap<String, Vec<u8>>, now: Time) -> Walk {
     let mut out = Walk::default();
     let all = ta.resources.explicit_set();
     walk_ca(&ta, &all, &oracle, repo, now, &mut out, 0);
+    // Every file in a publication point is on the manifest of a CA instance
+    // there (REPO-1; two instances during a key roll, REPO-4).
+    for (dir, listed) in &out.listed {
+        let in_dir: BTreeSet<String> = repo
+            .keys()
+            .filter(|u| u.starts_with(dir.as_str()) && !u[dir.len()..].contains('/'))
+            .map(|u| u[dir.len()..].to_string())
+            .collect();
+        assert_eq!(&in_dir, listed, "publication point {dir} holds exactly its manifests' files");
+    }
     out
 }
 
@@ -63,6 +123,7 @@ fn walk_ca(
     assert!(depth < 8, "too deep");
     let dir = ca.sia.rsync_repository().unwrap().to_string();
     let handle = dir.trim_end_matches('/').rsplit('/').next().unwrap().to_string();
+    *out.instances.entry(handle.clone()).or_default() += 1;
     out.cas.insert(handle, held.clone());
     let mft_uri = ca.sia.rsync_manifest().unwrap();
     let mft_der = repo.get(mft_uri).unwrap_or_else(|| panic!("manifest {mft_uri} missing"));
@@ -73,15 +134,9 @@ fn walk_ca(
     assert_eq!(mft.signed.ee.sia.rsync_signed_object(), Some(mft_uri));
     let omft = rpki::repository::Manifest::decode(Bytes::copy_from_slice(mft_der), true).unwrap();
     omft.validate_at(oracle, true, at(now)).unwrap();
-    // Exactly the listed files (plus the manifest) live in the directory (REPO-1).
-    let in_dir: BTreeSet<&str> = repo
-        .keys()
-        .filter(|u| u.starts_with(&dir) && !u[dir.len()..].contains('/'))
-        .map(|u| &u[dir.len()..])
-        .filter(|n| mft_uri != format!("{dir}{n}"))
-        .collect();
-    let listed: BTreeSet<&str> = mft.content.files.iter().map(|f| f.file.as_str()).collect();
-    assert_eq!(in_dir, listed, "publication point {dir} holds exactly its manifest's files");
+    let listed = out.listed.entry(dir.clone()).or_default();
+    listed.insert(mft_uri[dir.len()..].to_string());
+    listed.extend(mft.content.files.iter().map(|f| f.file.clone()));
     let crls: Vec<_> = mft.content.files.iter().filter(|f| f.file.ends_with(".crl")).collect();
     assert_eq!(crls.len(), 1, "one CRL (CRL-4)");
     let crl = Crl::decode(&repo[&format!("{dir}{}", crls[0].file)]).unwrap();
