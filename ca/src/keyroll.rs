@@ -380,6 +380,11 @@ impl Ca {
             })?;
             n += 1;
         }
+        if n > 0 {
+            // Old page images in the write-ahead log may hold a software key's
+            // private part: fold the log into the (securely deleted) database.
+            self.read(|c| Ok(c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?))?;
+        }
         Ok(n)
     }
 }

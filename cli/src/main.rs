@@ -72,6 +72,8 @@ enum CaCmd {
     History(commands::history::Args),
     /// Export what the CA publishes and the ROAs/ASPAs behind it (admin token), for `rpkit audit --expect`.
     Export(commands::ca::ExportArgs),
+    /// Roll a CA key through the API (admin token): `rpkit ca keyroll rir [--activate|--status]`.
+    Keyroll(commands::ca::KeyrollCmd),
 }
 
 fn main() -> ExitCode {
@@ -94,6 +96,7 @@ fn main() -> ExitCode {
         Command::Ca(CaCmd::Export(a)) => commands::ca::export(a),
         Command::Ca(CaCmd::Backup(a)) => commands::ca::backup(a),
         Command::Ca(CaCmd::History(a)) => commands::history::run(a),
+        Command::Ca(CaCmd::Keyroll(a)) => commands::ca::keyroll(a),
         Command::Publication(c) => commands::publication::run(c),
         Command::Members(a) => commands::members::run(a),
         Command::Roa(a) => commands::roa::run(a),
@@ -109,5 +112,15 @@ fn main() -> ExitCode {
             eprintln!("rpkit: {e}");
             ExitCode::from(1)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// clap's own checks of every command's arguments (names, groups, conflicts),
+    /// which otherwise run only when that command is used.
+    #[test]
+    fn every_command_line_is_well_formed() {
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
     }
 }

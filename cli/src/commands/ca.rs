@@ -269,3 +269,27 @@ pub fn backup(a: BackupArgs) -> Result<ExitCode> {
     println!("backed up {} to {}", a.data.join("ca.sqlite").display(), a.output.display());
     Ok(ExitCode::SUCCESS)
 }
+
+/// Which CA `rpkit ca keyroll` rolls.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum KeyrollTarget {
+    /// The RIR's online CA (members roll with `rpkit members keyroll HANDLE`).
+    Rir,
+}
+
+#[derive(clap::Args)]
+pub struct KeyrollCmd {
+    target: KeyrollTarget,
+    #[command(flatten)]
+    how: super::members::KeyrollArgs,
+    #[command(flatten)]
+    api: crate::client::ApiArgs,
+}
+
+pub fn keyroll(a: KeyrollCmd) -> Result<ExitCode> {
+    let c = crate::client::Client::new(&a.api)?;
+    match a.target {
+        KeyrollTarget::Rir => super::members::keyroll(&c, "/api/v1/rir/keyroll", &a.how)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}

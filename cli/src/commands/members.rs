@@ -4,7 +4,7 @@
 use super::print_json;
 use crate::client::{ApiArgs, Client};
 use crate::error::{CliError, Result};
-use rpkit_ca::contract::{ImportReport, MemberInfo, NewMember, ResourceChange, SetResources, TokenCreated};
+use rpkit_ca::contract::{ImportReport, KeyRollRequest, KeyRollStatus, MemberInfo, NewMember, ResourceChange, SetResources, TokenCreated};
 use std::process::ExitCode;
 
 #[derive(clap::Subcommand)]
@@ -35,6 +35,37 @@ pub enum Cmd {
     /// Member bearer tokens.
     #[command(subcommand)]
     Token(TokenCmd),
+    /// Roll a member CA's key (RFC 6489): the next key is staged, then takes over.
+    Keyroll {
+        handle: String,
+        #[command(flatten)]
+        how: KeyrollArgs,
+    },
+}
+
+/// What `keyroll` does: start a roll (default), end its staging, or show it.
+#[derive(clap::Args)]
+#[group(multiple = false)]
+pub struct KeyrollArgs {
+    /// End a pending roll's staging now: the next key takes over, the old one is destroyed.
+    #[arg(long)]
+    pub activate: bool,
+    /// Print the key and the roll's phase; change nothing.
+    #[arg(long)]
+    pub status: bool,
+}
+
+/// Start, activate or show the roll of the CA at `path` (`.../keyroll`).
+pub fn keyroll(c: &Client, path: &str, how: &KeyrollArgs) -> Result<()> {
+    let s: KeyRollStatus =
+        if how.status { c.get(path)? } else { c.send_json(reqwest::Method::POST, path, &KeyRollRequest { activate: how.activate }, None)? };
+    println!("{} {}: key {} ({}, since {})", s.handle, s.phase, s.key, s.key_store, s.key_since);
+    if let (Some(next), Some(at)) = (&s.next_key, &s.activates_at) {
+        let store = s.next_key_store.as_deref().unwrap_or("");
+        let reason = s.reason.as_deref().unwrap_or("");
+        println!("next key {next} ({store}), staged for {reason}, takes over at {at}");
+    }
+    Ok(())
 }
 
 #[derive(clap::Subcommand)]
@@ -84,6 +115,7 @@ pub fn run(a: Args) -> Result<ExitCode> {
             c.delete(&format!("/api/v1/members/{handle}"))?;
             println!("removed member {handle}");
         }
+        Cmd::Keyroll { handle, how } => keyroll(&c, &format!("/api/v1/members/{handle}/keyroll"), &how)?,
         Cmd::Token(TokenCmd::Create { handle }) => {
             let t: TokenCreated = c.send_json(reqwest::Method::POST, &format!("/api/v1/members/{handle}/tokens"), &(), None)?;
             println!("{}", t.token);

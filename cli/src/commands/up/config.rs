@@ -34,6 +34,10 @@ pub struct CaSection {
     pub reissue_interval_secs: u64,
     /// One-time keys kept ready (generated in the background).
     pub key_pool: usize,
+    /// A key roll's staging time (RFC 6489: 24 hours); `rpkit members keyroll`.
+    pub keyroll_staging_seconds: i64,
+    /// Roll every CA key this many days after it took over; 0: only on request.
+    pub keyroll_interval_days: i64,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug)]
@@ -71,7 +75,13 @@ impl Default for UpConfig {
     fn default() -> Self {
         UpConfig {
             host: "localhost".into(),
-            ca: CaSection { listen: "127.0.0.1:3000".into(), reissue_interval_secs: 60, key_pool: 8 },
+            ca: CaSection {
+                listen: "127.0.0.1:3000".into(),
+                reissue_interval_secs: 60,
+                key_pool: 8,
+                keyroll_staging_seconds: 24 * 3600,
+                keyroll_interval_days: 0,
+            },
             publication: PublicationSection { listen: "127.0.0.1:8181".into(), rrdp_listen: "127.0.0.1:8443".into(), interval_ms: 500 },
             validator: ValidatorSection { rtr: "127.0.0.1:3323".into(), http: "127.0.0.1:8323".into(), refresh_secs: 2 },
             demo: DemoSection { delegated: None, member: "demo-isp".into() },

@@ -345,6 +345,8 @@ fn setup_ca(cfg: &UpConfig, layout: &Layout, server: &PublicationServer) -> Resu
         }
     };
     ca_config.key_pool_target = cfg.ca.key_pool;
+    ca_config.keyroll_staging_seconds = cfg.ca.keyroll_staging_seconds;
+    ca_config.keyroll_interval_days = cfg.ca.keyroll_interval_days;
     // The settings' key store; a CA set up with an HSM keeps it when they name none.
     if cfg.signer != SignerSettings::default() && cfg.signer != ca_config.signer {
         // Only a key store that opens is kept: a wrong PIN changes nothing.
