@@ -268,3 +268,23 @@ pub struct KeyRollRequest {
     #[serde(default)]
     pub activate: bool,
 }
+
+/// A BGPsec router certificate (RFC 8209): `GET /api/v1/members/{handle}/router-certs`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RouterCertInfo {
+    pub asn: u32,
+    /// The router key's identifier (SKI, hex).
+    pub key_id: String,
+    pub uri: String,
+    pub not_after: String,
+    /// The certificate's subject common name (`ROUTER-` and the AS number in hex).
+    pub subject: String,
+}
+
+/// `POST /api/v1/members/{handle}/router-certs`: a PKCS#10 request (PEM, or
+/// base64 DER) for a P-256 router key, and the AS it speaks for.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct NewRouterCert {
+    pub asn: u32,
+    pub csr: String,
+}

@@ -5,7 +5,7 @@
 //!    publication point); it publishes its own CRL and a manifest listing only
 //!    that CRL. Nothing it signs is used yet, so validators see the same VRPs.
 //! 2. activate (after `keyroll_staging_seconds`): every object the old key
-//!    signed (ROAs, ASPAs, child CA certificates) re-issued under the new key,
+//!    signed (ROAs, ASPAs, router and child CA certificates) re-issued under the new key,
 //!    the old key's certificate revoked by the parent and withdrawn with its
 //!    CRL and manifest, all in one change set (one RRDP delta).
 //! 3. destroy: after that change is committed, the old key is destroyed in its
@@ -21,6 +21,7 @@ use crate::contract::{AspaSpec, KeyRollStatus};
 use crate::error::{CaError, Result};
 use crate::history::{self, Actor, Event};
 use crate::roas::{issue_roas, roa_objects, withdraw_roa_object};
+use crate::router_certs;
 use crate::service::Ca;
 use crate::work::{CaKind, CaRecord, Work};
 use rpkit_objects::cert::Cert;
@@ -102,6 +103,10 @@ pub(crate) fn activate(w: &mut Work<'_>, old: &CaRecord) -> Result<()> {
         let v = st.query_map([old.id], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, String>(1)?)))?.collect::<Result<Vec<_>, _>>()?;
         v.into_iter().map(|(customer, p)| AspaSpec { customer, providers: parse_providers(&p) }).collect()
     };
+    let routers = router_certs::router_certs_of(&w.tx, old.id)?;
+    for rc in &routers {
+        router_certs::withdraw(w, old, rc)?;
+    }
     for uri in roas.keys() {
         withdraw_roa_object(w, old, uri)?;
     }
@@ -131,6 +136,9 @@ pub(crate) fn activate(w: &mut Work<'_>, old: &CaRecord) -> Result<()> {
     issue_roas(w, &ca, &groups)?;
     for a in &aspas {
         issue_aspa(w, &ca, a)?;
+    }
+    for rc in &routers {
+        router_certs::issue(w, &ca, rc.asn, &rc.key)?;
     }
     let children: Vec<i64> = {
         let mut st = w.tx.prepare("SELECT id FROM cas WHERE parent_id = ?1 ORDER BY id")?;
@@ -279,7 +287,10 @@ impl Ca {
             let ca = w.ca_by_handle(handle)?;
             activate(w, &ca)
         })?;
-        self.destroy_retired_keys()?;
+        // The roll is done; a key the store cannot destroy now is tried again by the schedule.
+        if let Err(e) = self.destroy_retired_keys() {
+            tracing::warn!("the old key of '{handle}' waits to be destroyed: {e}");
+        }
         self.keyroll_status(handle)
     }
 
@@ -359,6 +370,7 @@ impl Ca {
     /// recorded in the history. A key the store no longer has counts as destroyed;
     /// a token fault leaves the rest for the next try.
     pub fn destroy_retired_keys(&self) -> Result<usize> {
+        let _one_at_a_time = self.destroying.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let retired: Vec<(String, String)> = self.read(|c| {
             let mut st = c.prepare("SELECT key_id, ca_handle FROM retired_keys ORDER BY retired, key_id")?;
             let v = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;

@@ -17,6 +17,7 @@ pub mod requests;
 pub mod rfc8181_client;
 pub mod roa_packing;
 pub mod roas;
+pub mod router_certs;
 pub mod service;
 pub mod signer;
 pub mod store;

@@ -215,6 +215,12 @@ pub(crate) fn set_resources(w: &mut Work<'_>, handle: &str, resources: &Resource
             withdrawn.push(format!("ASPA AS{c}"));
         }
     }
+    for rc in crate::router_certs::router_certs_of(&w.tx, ca.id)? {
+        if !resources.asn.contains_asn(Asn(rc.asn)) {
+            crate::router_certs::withdraw(w, &ca, &rc)?;
+            withdrawn.push(format!("router certificate AS{} key {}", rc.asn, rc.key.key_id().hex()));
+        }
+    }
     reissue_ca_cert(w, &ca, resources)?;
     Ok(Some(ResourceChange {
         handle: handle.to_string(),
@@ -275,7 +281,7 @@ pub(crate) fn remove_member(w: &mut Work<'_>, handle: &str) -> Result<()> {
     for u in uris {
         w.remove_object(&u)?;
     }
-    for table in ["roas", "aspas", "revocations", "tokens"] {
+    for table in ["roas", "aspas", "router_certs", "revocations", "tokens"] {
         w.tx.execute(&format!("DELETE FROM {table} WHERE ca_id = ?1"), [ca.id])?;
     }
     crate::keyroll::retire(w, handle, &ca.key)?;

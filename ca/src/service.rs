@@ -39,6 +39,8 @@ pub struct Ca {
     /// set failed (perhaps after the server applied it) or a sync did. Set, the
     /// next change (or `resync`) first brings the repository back in line.
     out_of_sync: AtomicBool,
+    /// Held while retired keys are destroyed (the schedule and a request may both try).
+    pub(crate) destroying: Mutex<()>,
 }
 
 impl Ca {
@@ -71,7 +73,15 @@ impl Ca {
                 return Err(CaError::Sign(SignError::Token(why)));
             }
         }
-        let ca = Ca { conn: Mutex::new(conn), signer, publisher, config, clock: Arc::new(Time::now), out_of_sync: AtomicBool::new(false) };
+        let ca = Ca {
+            conn: Mutex::new(conn),
+            signer,
+            publisher,
+            config,
+            clock: Arc::new(Time::now),
+            out_of_sync: AtomicBool::new(false),
+            destroying: Mutex::new(()),
+        };
         // An unreachable repository does not keep the CA from starting; changes
         // wait until it is back in line.
         if let Err(e) = ca.sync_publisher() {
@@ -380,15 +390,17 @@ impl Ca {
                 v
             };
             let aspas = ids("SELECT rowid FROM aspas WHERE not_after < ?1", &[&renew_at])?;
-            Ok((stale, certs, roas, aspas))
+            let routers = ids("SELECT DISTINCT ca_id FROM router_certs WHERE not_after < ?1", &[&renew_at])?;
+            Ok((stale, certs, roas, (aspas, routers)))
         })?;
-        if stale.is_empty() && certs.is_empty() && roas.is_empty() && aspas.is_empty() {
+        let (aspas, routers) = aspas;
+        if stale.is_empty() && certs.is_empty() && roas.is_empty() && aspas.is_empty() && routers.is_empty() {
             return Ok(0);
         }
         // Every manifest, ROA and ASPA re-issued needs a fresh key: generate them all in parallel first.
         self.fill_key_pool(stale.len() + roas.len() + aspas.len())?;
-        let due =
-            serde_json::json!({ "manifests_and_crls": stale.len(), "certificates": certs.len(), "roas": roas.len(), "aspas": aspas.len() });
+        let due = serde_json::json!({ "manifests_and_crls": stale.len(), "certificates": certs.len(), "roas": roas.len(),
+            "aspas": aspas.len(), "router_certificate_holders": routers.len() });
         let _schedule = history::acting_as(history::Actor::Schedule);
         self.change(Event::new("schedule.reissue", None, due), |w| {
             let mut touched: BTreeSet<i64> = stale.iter().copied().collect();
@@ -427,6 +439,13 @@ impl Ca {
                 withdraw_aspa(w, &ca, customer)?;
                 issue_aspa(w, &ca, &AspaSpec { customer, providers: parse_providers(&providers) })?;
                 touched.insert(ca_id);
+            }
+            for ca_id in &routers {
+                let ca = w.ca_by_id(*ca_id)?;
+                let due: Vec<_> =
+                    crate::router_certs::router_certs_of(&w.tx, ca.id)?.into_iter().filter(|rc| rc.not_after < renew_at).collect();
+                crate::router_certs::reissue(w, &ca, &ca, &due)?;
+                touched.insert(*ca_id);
             }
             for id in &touched {
                 w.mark_dirty(*id);

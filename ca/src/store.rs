@@ -137,6 +137,19 @@ const MIGRATIONS: &[&str] = &[
     UPDATE cas SET key_since = created;
     ALTER TABLE revocations ADD COLUMN key_id TEXT;
     ",
+    // 7: BGPsec router certificates (router_certs.rs).
+    "
+    CREATE TABLE router_certs (
+        ca_id INTEGER NOT NULL REFERENCES cas(id),
+        asn INTEGER NOT NULL,
+        key_id TEXT NOT NULL,
+        spki BLOB NOT NULL,
+        uri TEXT NOT NULL,
+        serial INTEGER NOT NULL,
+        not_after INTEGER NOT NULL,
+        PRIMARY KEY (ca_id, asn, key_id)
+    );
+    ",
 ];
 
 /// Open (or create) the database at `path` and bring its schema up to date.

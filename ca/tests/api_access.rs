@@ -78,7 +78,7 @@ impl Server {
 const METHODS: [Method; 6] = [Method::GET, Method::POST, Method::PUT, Method::DELETE, Method::PATCH, Method::HEAD];
 
 fn concrete(path: &str) -> String {
-    path.replace("{handle}", "bob").replace("{customer}", "64501")
+    path.replace("{handle}", "bob").replace("{customer}", "64501").replace("{asn}", "64501").replace("{key_id}", "00")
 }
 
 /// Every (path, method) of the table with bob's handle and customer AS filled

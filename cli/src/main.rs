@@ -41,6 +41,9 @@ enum Command {
     Roa(commands::roa::Args),
     /// A member's ASPAs.
     Aspa(commands::aspa::Args),
+    /// A member's BGPsec router certificates (RFC 8209): `rpkit router-cert add --asn AS64496 --csr FILE`.
+    #[command(name = "router-cert")]
+    RouterCert(commands::router_cert::Args),
     /// Relying party: fetch and validate from TALs, write VRPs, ASPAs and router keys.
     Validate(commands::validate::Args),
     /// Route origin validation (RFC 6811) of one route or a list, with the deciding VRPs.
@@ -101,6 +104,7 @@ fn main() -> ExitCode {
         Command::Members(a) => commands::members::run(a),
         Command::Roa(a) => commands::roa::run(a),
         Command::Aspa(a) => commands::aspa::run(a),
+        Command::RouterCert(a) => commands::router_cert::run(a),
         Command::Validate(a) => commands::validate::run(a),
         Command::Validity(a) => commands::validity::run(a),
         Command::Audit(a) => commands::audit::run(a),

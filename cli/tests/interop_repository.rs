@@ -283,6 +283,44 @@ fn stayrtr_and_rpki_rov_agree(e: &Env, want: &Vrps) {
     eprintln!("StayRTR served our {} VRPs; rpkit validity and rpki-rov agree on {} announcements", got.len(), table.len());
 }
 
+/// `rpkit members keyroll ...` / `rpkit ca keyroll rir ...` as the admin.
+fn keyroll(e: &Env, args: &[&str]) -> String {
+    run(Command::new(BIN).args(args).env("RPKIT_SERVER", &e.ca_url).env("RPKIT_TOKEN", &e.ca_token).stdin(Stdio::null()))
+}
+
+/// ROLL-1, ROLL-2: the RIR CA and two member CAs (one with packed ROAs) roll
+/// their keys (in the token); after each phase (all pending, through a kill -9
+/// of the CA; the RIR's key active; the members' keys active) every validator
+/// outputs the VRPs and ASPAs it did before, with no warning.
+fn key_rolls_change_no_vrp(e: &mut Env, ca_run: &CaRun, want: &(Vrps, Aspas), packed: &str, other: &str) {
+    let rir = keyroll(e, &["ca", "keyroll", "rir"]);
+    assert!(rir.starts_with("rir pending: key "), "{rir}");
+    for h in [packed, other] {
+        let s = keyroll(e, &["members", "keyroll", h]);
+        assert!(s.contains("pending") && s.contains("staged for operator"), "{s}");
+    }
+    e.wait_published();
+    for tool in ["rpkit", "rpki-client", "routinator"] {
+        check_one(e, want, "key rolls pending", tool, Transport::Rrdp);
+    }
+    e.restart_ca(ca_run, "ca-after-kill.log");
+    assert!(keyroll(e, &["ca", "keyroll", "rir", "--status"]).starts_with("rir pending"), "the roll survives kill -9");
+    let rir = keyroll(e, &["ca", "keyroll", "rir", "--activate"]);
+    assert!(rir.starts_with("rir active: key "), "{rir}");
+    e.wait_published();
+    for tool in ["rpkit", "rpki-client", "routinator"] {
+        check_one(e, want, "RIR key rolled, members' pending", tool, Transport::Rrdp);
+    }
+    keyroll(e, &["members", "keyroll", other, "--activate"]);
+    let s = e.ca_call(reqwest::Method::POST, &format!("/api/v1/members/{packed}/keyroll"), Some(json!({ "activate": true })));
+    assert_eq!(s["phase"], "active");
+    e.wait_published();
+    check_all(e, want, "every key rolled");
+    let db = rusqlite::Connection::open(e.w.join("ca/ca.sqlite")).unwrap();
+    let left: i64 = db.query_row("SELECT (SELECT count(*) FROM keyrolls) + (SELECT count(*) FROM retired_keys)", [], |r| r.get(0)).unwrap();
+    assert_eq!(left, 0, "no roll pending, every old key destroyed");
+}
+
 #[test]
 fn rpki_client_and_routinator_accept_the_repository_over_rrdp_and_rsync() {
     let Some(p) = peers::prepare() else { return };
@@ -391,6 +429,7 @@ fn rpki_client_and_routinator_accept_the_repository_over_rrdp_and_rsync() {
         let (deltas, snapshots) = check_one(&e, &want4, "after a restart", tool, Transport::Rrdp);
         assert!(deltas > 0 && snapshots == 0, "{tool} must continue from deltas (deltas {deltas}, snapshots {snapshots})");
     }
+    key_rolls_change_no_vrp(&mut e, &ca_run, &want4, &packed, handles[7]);
     audit_matches_the_ca_export(&e, &want4);
     let _ = std::io::stderr().flush();
     let w = e.w.clone();

@@ -25,6 +25,7 @@ pub mod limits;
 pub mod manifest;
 pub mod name;
 pub mod object;
+pub mod pkcs10;
 pub mod rfc8181;
 pub mod rfc8183;
 pub mod roa;

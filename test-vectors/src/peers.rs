@@ -190,6 +190,12 @@ impl Proc {
         let _ = self.child.wait();
     }
 
+    /// SIGKILL, at once, keeping the handle (a process replaced afterwards).
+    pub fn kill_now(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// SIGINT, then SIGKILL after 30 s; the exit status when it stopped by itself.
     pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
         // Already reaped (stopped before, or dropped after a stop): its pid may

@@ -5,7 +5,7 @@
 use super::{blocking, ApiError, ApiResult, AppState, Body, Caller, Text};
 use crate::contract::{
     AspaSpec, DeltaQuery, Export, HistoryEntry, HistoryQuery, ImportReport, KeyRollRequest, KeyRollStatus, MemberInfo, NewMember,
-    Providers, ResourceChange, RoaBody, RoaDelta, RoaInfo, RoaReport, SetResources, TokenCreated, Whoami,
+    NewRouterCert, Providers, ResourceChange, RoaBody, RoaDelta, RoaInfo, RoaReport, RouterCertInfo, SetResources, TokenCreated, Whoami,
 };
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -298,4 +298,35 @@ fn keyroll(ca: &crate::Ca, handle: &str, activate: bool) -> Result<KeyRollStatus
     } else {
         ca.keyroll_start(handle)
     }
+}
+
+#[utoipa::path(get, path = "/api/v1/members/{handle}/router-certs", tag = "members",
+    params(("handle" = String, Path, description = "Member handle")),
+    responses((status = 200, description = "The member's BGPsec router certificates (RFC 8209)", body = Vec<RouterCertInfo>)))]
+pub async fn list_router_certs(State(st): State<AppState>, Path(handle): Path<String>) -> ApiResult<Json<Vec<RouterCertInfo>>> {
+    let ca = st.ca.clone();
+    Ok(Json(blocking(move || ca.router_certs(&handle)).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/members/{handle}/router-certs", tag = "members", request_body = NewRouterCert,
+    params(("handle" = String, Path, description = "Member handle")),
+    responses((status = 201, description = "Issued and published (the same key and AS again: the certificate already issued)",
+        body = RouterCertInfo)))]
+pub async fn add_router_cert(State(st): State<AppState>, Path(handle): Path<String>, Body(r): Body<NewRouterCert>) -> ApiResult<Response> {
+    let ca = st.ca.clone();
+    let info = blocking(move || ca.add_router_cert(&handle, r.asn, &r.csr)).await?;
+    Ok((StatusCode::CREATED, Json(info)).into_response())
+}
+
+#[utoipa::path(delete, path = "/api/v1/members/{handle}/router-certs/{asn}/{key_id}", tag = "members",
+    params(("handle" = String, Path, description = "Member handle"), ("asn" = u32, Path, description = "The AS number"),
+        ("key_id" = String, Path, description = "The router key's identifier (hex)")),
+    responses((status = 204, description = "Revoked and withdrawn")))]
+pub async fn remove_router_cert(
+    State(st): State<AppState>,
+    Path((handle, asn, key_id)): Path<(String, u32, String)>,
+) -> ApiResult<StatusCode> {
+    let ca = st.ca.clone();
+    blocking(move || ca.remove_router_cert(&handle, asn, &key_id)).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -107,6 +107,8 @@ fn table() -> Vec<Entry> {
         (MemberOrAdmin, routes!(member_keyroll_status)),
         (Admin, routes!(member_keyroll)),
         (Admin, routes!(rir_keyroll_status, rir_keyroll)),
+        (MemberOrAdmin, routes!(list_router_certs, add_router_cert)),
+        (MemberOrAdmin, routes!(remove_router_cert)),
     ]
 }
 

@@ -79,6 +79,25 @@ pub struct Walk {
     pub listed: BTreeMap<String, BTreeSet<String>>,
     /// Handle -> the CA instances (certificates) found for it.
     pub instances: BTreeMap<String, usize>,
+    /// (AS, router key identifier hex) of every BGPsec router certificate (BGPSEC-4).
+    pub router_keys: BTreeSet<(u32, String)>,
+}
+
+/// A PKCS#10 request for a fresh P-256 key, made by openssl as an operator would.
+pub fn router_csr(dir: &std::path::Path, name: &str) -> String {
+    let key = dir.join(format!("{name}.key"));
+    let csr = dir.join(format!("{name}.csr"));
+    let ok = |c: &mut std::process::Command| {
+        let o = c.output().expect("openssl (scripts/test.sh installs it)");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    ok(std::process::Command::new("openssl").args(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out"]).arg(&key));
+    ok(std::process::Command::new("openssl")
+        .args(["req", "-new", "-subj", &format!("/CN={name}"), "-key"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&csr));
+    std::fs::read_to_string(csr).unwrap()
 }
 
 fn at(t: Time) -> rpki::repository::x509::Time {
@@ -150,6 +169,22 @@ fn walk_ca(
         assert_eq!(sha256(der), f.hash, "hash of {uri}");
         out.objects += 1;
         match &f.file[f.file.len() - 3..] {
+            "cer" if Cert::decode(der).unwrap().kind == CertKind::Router => {
+                // BGPSEC-2, BGPSEC-4: an EE certificate of the CA with AS resources only.
+                let c = Cert::decode(der).unwrap();
+                c.verify_signature(&ca.public_key).unwrap();
+                assert!(!crl.is_revoked(&c.serial), "{uri} revoked");
+                assert_eq!(c.issuer, ca.subject);
+                assert!(c.is_current(now));
+                let res = c.resources.explicit_set();
+                assert!(res.ipv4.is_empty() && res.ipv6.is_empty() && held.contains(&res), "{uri}: {res}");
+                rpki::repository::Cert::decode(Bytes::copy_from_slice(der)).unwrap().validate_router_at(oracle, true, at(now)).unwrap();
+                for (lo, hi) in res.asn.set.ranges() {
+                    for a in *lo..=*hi {
+                        out.router_keys.insert((a, c.ski.hex()));
+                    }
+                }
+            }
             "cer" => {
                 let c = Cert::decode(der).unwrap();
                 c.verify_signature(&ca.public_key).unwrap();

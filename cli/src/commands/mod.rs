@@ -6,6 +6,7 @@ pub mod inspect;
 pub mod members;
 pub mod publication;
 pub mod roa;
+pub mod router_cert;
 pub mod up;
 pub mod validate;
 pub mod validator;

@@ -99,6 +99,17 @@ pub fn register_ca_with(w: &Path, pub_url: &str, pub_token: &str, ca_run: &CaRun
     ca_data
 }
 
+/// `rpkit ca serve` on `w/ca`, logging to `w/log`; its API URL.
+fn spawn_ca(w: &Path, ca_run: &CaRun, log: &str) -> (Proc, String) {
+    let mut ca = Proc::spawn(
+        ca_run
+            .apply(Command::new(BIN).args(["ca", "serve", "--listen", "127.0.0.1:0", "--data"]).arg(w.join("ca")).env("RUST_LOG", "warn")),
+        &w.join(log),
+    );
+    let url = ca.wait_line("rpkit CA API on ");
+    (ca, url)
+}
+
 impl Env {
     /// Start everything in the working directory `name`.
     pub fn start(peers: peers::Peers, name: &str) -> Env {
@@ -126,18 +137,21 @@ impl Env {
             cfg[k] = v.clone();
         }
         std::fs::write(&cfg_path, serde_json::to_string_pretty(&cfg).unwrap()).unwrap();
-        let mut ca = Proc::spawn(
-            ca_run
-                .apply(Command::new(BIN).args(["ca", "serve", "--listen", "127.0.0.1:0", "--data"]).arg(&ca_data).env("RUST_LOG", "warn")),
-            &w.join("ca.log"),
-        );
-        let ca_url = ca.wait_line("rpkit CA API on ");
+        let (ca, ca_url) = spawn_ca(&w, ca_run, "ca.log");
         let ca_token = std::fs::read_to_string(ca_data.join("admin-token")).unwrap().trim().to_string();
         std::fs::create_dir_all(w.join("tals")).unwrap();
         std::fs::copy(ca_data.join("ta.tal"), w.join("tals/ta.tal")).unwrap();
         peers::chmod(&w.join("tals/ta.tal"), 0o644);
         let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(1800)).build().unwrap();
         Env { w, tls, peers, publication: Some(publication), _rsyncd: rsyncd, _ca: ca, ca_url, ca_token, pub_url, pub_token, http }
+    }
+
+    /// kill -9 the CA and start it again (a new API address).
+    pub fn restart_ca(&mut self, ca_run: &CaRun, log: &str) {
+        self._ca.kill_now();
+        let (ca, url) = spawn_ca(&self.w, ca_run, log);
+        self._ca = ca;
+        self.ca_url = url;
     }
 
     /// Members from a generated delegated-extended file; 100 of those holding

@@ -1,0 +1,164 @@
+//! BGPsec router certificates (RFC 8209; CHECKLIST 2.9): a member asks with a
+//! PKCS#10 request; its CA certifies the router's P-256 key for one of its AS
+//! numbers and publishes the certificate in its publication point (BGPSEC-4).
+//! Renewed before expiry, revoked on removal, re-issued when the CA's key rolls.
+
+use crate::contract::RouterCertInfo;
+use crate::error::{CaError, Result};
+use crate::history::Event;
+use crate::service::{member_id, Ca};
+use crate::work::{CaRecord, Work};
+use rpkit_objects::cert::{Cert, CertBuilder, SiaSpec};
+use rpkit_objects::crypto::{sha256, KeyId, PublicKey};
+use rpkit_objects::der::Time;
+use rpkit_objects::file_type::FileType;
+use rpkit_objects::name::Name;
+use rpkit_objects::pkcs10::CertRequest;
+use rpkit_objects::resources::{Asn, CertResources, ResourceSet};
+use rpkit_objects::serial::Serial;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::json;
+
+/// A router certificate as stored: the AS, the router key, where it is published.
+#[derive(Clone, Debug)]
+pub(crate) struct RouterCert {
+    pub asn: u32,
+    pub key: PublicKey,
+    pub uri: String,
+    pub serial: i64,
+    pub not_after: i64,
+}
+
+fn key_hex(k: &PublicKey) -> String {
+    k.key_id().hex()
+}
+
+/// The file name: one certificate per (AS, router key), named from both (REPO-2).
+fn file_name(asn: u32, key: &PublicKey) -> String {
+    let d = sha256(format!("AS{asn} {}", key_hex(key)).as_bytes());
+    let stem = KeyId::from_slice(&d[..20]).map(|k| k.file_stem()).unwrap_or_default();
+    FileType::Certificate.file_name(&stem)
+}
+
+pub(crate) fn router_certs_of(c: &Connection, ca_id: i64) -> Result<Vec<RouterCert>> {
+    let mut st = c.prepare("SELECT asn, spki, uri, serial, not_after FROM router_certs WHERE ca_id = ?1 ORDER BY asn, key_id")?;
+    let rows = st.query_map([ca_id], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, Vec<u8>>(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (asn, spki, uri, serial, not_after) = row?;
+        let key = PublicKey::decode(&spki).map_err(|e| CaError::Conflict(format!("stored router key: {e}")))?;
+        out.push(RouterCert { asn, key, uri, serial, not_after });
+    }
+    Ok(out)
+}
+
+/// Certify `key` for `asn` under `ca` (BGPSEC-2, BGPSEC-3): an EE certificate
+/// with the router EKU, the AS alone as its resources, no SIA.
+pub(crate) fn issue(w: &mut Work<'_>, ca: &CaRecord, asn: u32, key: &PublicKey) -> Result<()> {
+    let serial = w.next_serial(ca.id)?;
+    // RFC 8209 section 3.1.1: "ROUTER-" and the AS number in hex; the key
+    // identifier as serialNumber keeps each router key's name distinct.
+    let subject = Name::new(&format!("ROUTER-{asn:08X}"), Some(&key_hex(key).to_uppercase()))
+        .map_err(|e| CaError::invalid("bad_name", e.to_string()))?;
+    let not_after = w.now.add_secs(w.cfg.ee_validity_days * 86400).min(ca.cert.not_after);
+    let resources: ResourceSet = format!("AS{asn}").parse().map_err(|e| CaError::invalid("bad_asn", format!("{e}")))?;
+    let cert = CertBuilder {
+        serial: serial.clone(),
+        issuer: ca.cert.subject.clone(),
+        subject,
+        not_before: w.not_before(),
+        not_after,
+        public_key: key.clone(),
+        ca: false,
+        aki: Some(ca.cert.ski),
+        crl_uri: Some(ca.crl_uri(w.cfg)),
+        ca_issuer: Some(ca.cert_uri.clone()),
+        sia: SiaSpec::None,
+        resources: CertResources::explicit(&resources),
+        bgpsec_router: true,
+    }
+    .sign(w.signer, &ca.key)?;
+    let uri = format!("{}{}", ca.pp_uri(w.cfg), file_name(asn, key));
+    w.tx.execute(
+        "INSERT INTO router_certs (ca_id, asn, key_id, spki, uri, serial, not_after) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![ca.id, asn, key_hex(key), key.spki(), uri, crate::service::serial_i64(&serial), not_after.0],
+    )?;
+    w.put_object(Some(ca.id), &uri, cert.to_der().to_vec())
+}
+
+/// Revoke and withdraw one router certificate.
+pub(crate) fn withdraw(w: &mut Work<'_>, ca: &CaRecord, rc: &RouterCert) -> Result<()> {
+    w.tx.execute("DELETE FROM router_certs WHERE ca_id = ?1 AND asn = ?2 AND key_id = ?3", params![ca.id, rc.asn, key_hex(&rc.key)])?;
+    w.revoke(ca.id, &Serial::from_u64(rc.serial as u64), Time(rc.not_after))?;
+    w.remove_object(&rc.uri)
+}
+
+/// Re-issue every router certificate of `ca` (renewal, or a new CA key):
+/// the old ones are withdrawn by the caller's key state.
+pub(crate) fn reissue(w: &mut Work<'_>, old: &CaRecord, new: &CaRecord, certs: &[RouterCert]) -> Result<()> {
+    for rc in certs {
+        withdraw(w, old, rc)?;
+    }
+    for rc in certs {
+        issue(w, new, rc.asn, &rc.key)?;
+    }
+    Ok(())
+}
+
+fn info(rc: &RouterCert, der: Option<Vec<u8>>) -> RouterCertInfo {
+    let subject = der.and_then(|d| Cert::decode(&d).ok()).map(|c| c.subject.common_name).unwrap_or_default();
+    RouterCertInfo { asn: rc.asn, key_id: key_hex(&rc.key), uri: rc.uri.clone(), not_after: Time(rc.not_after).rfc3339(), subject }
+}
+
+impl Ca {
+    /// A member's router certificates.
+    pub fn router_certs(&self, handle: &str) -> Result<Vec<RouterCertInfo>> {
+        self.read(|c| {
+            let id = member_id(c, handle)?;
+            let mut out = Vec::new();
+            for rc in router_certs_of(c, id)? {
+                let der: Option<Vec<u8>> = c.query_row("SELECT der FROM objects WHERE uri = ?1", [&rc.uri], |r| r.get(0)).optional()?;
+                out.push(info(&rc, der));
+            }
+            Ok(out)
+        })
+    }
+
+    /// Certify the router key of a PKCS#10 request for one of the member's AS
+    /// numbers. The same key for the same AS again changes nothing.
+    /// `csr` is PEM, or the DER in base64.
+    pub fn add_router_cert(&self, handle: &str, asn: u32, csr: &str) -> Result<RouterCertInfo> {
+        let req = CertRequest::decode_text(csr).map_err(|e| CaError::invalid("bad_csr", e.to_string()))?;
+        let key = req.public_key;
+        let event = Event::new("router_cert.add", Some(handle), json!({ "asn": asn, "key_id": key_hex(&key) }));
+        self.change(event, |w| {
+            let id = member_id(&w.tx, handle)?;
+            let ca = w.ca_by_id(id)?;
+            if !ca.resources.asn.contains_asn(Asn(asn)) {
+                return Err(CaError::invalid("not_held", format!("AS{asn} is not among the AS numbers of member '{handle}'")));
+            }
+            if !router_certs_of(&w.tx, id)?.iter().any(|rc| rc.asn == asn && rc.key == key) {
+                issue(w, &ca, asn, &key)?;
+            }
+            Ok(())
+        })?;
+        self.router_certs(handle)?
+            .into_iter()
+            .find(|r| r.asn == asn && r.key_id == key_hex(&key))
+            .ok_or_else(|| CaError::NotFound("the router certificate just issued".into()))
+    }
+
+    /// Revoke and withdraw the certificate of router key `key_id` (hex) for `asn`.
+    pub fn remove_router_cert(&self, handle: &str, asn: u32, key_id: &str) -> Result<()> {
+        let key_id = key_id.to_ascii_uppercase();
+        self.change(Event::new("router_cert.remove", Some(handle), json!({ "asn": asn, "key_id": key_id })), |w| {
+            let id = member_id(&w.tx, handle)?;
+            let ca = w.ca_by_id(id)?;
+            let rc = router_certs_of(&w.tx, id)?
+                .into_iter()
+                .find(|rc| rc.asn == asn && key_hex(&rc.key) == key_id)
+                .ok_or_else(|| CaError::NotFound(format!("router certificate for AS{asn} and key {key_id}")))?;
+            withdraw(w, &ca, &rc)
+        })
+    }
+}
