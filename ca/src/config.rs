@@ -62,6 +62,14 @@ pub struct CaConfig {
     /// Most CAs a scheduled or migration roll starts or activates in one change,
     /// so that many rolls are spread over the key pool and the repository.
     pub keyroll_batch: usize,
+    /// The trust anchor is offline, reached by signed files (`offline_ta.rs`):
+    /// this CA never signs as the TA.
+    pub ta_offline: bool,
+    /// How long a request to the offline TA (and its answer) stays valid.
+    pub ta_request_validity_days: i64,
+    /// Warn this long before the offline TA's manifest and CRL run out: the
+    /// next signing session is due then.
+    pub ta_warn_days: i64,
 }
 
 impl Default for CaConfig {
@@ -92,6 +100,9 @@ impl Default for CaConfig {
             keyroll_staging_seconds: 24 * 3600,
             keyroll_interval_days: 0,
             keyroll_batch: 100,
+            ta_offline: false,
+            ta_request_validity_days: 14,
+            ta_warn_days: 7,
         }
     }
 }

@@ -288,3 +288,32 @@ pub struct NewRouterCert {
     pub asn: u32,
     pub csr: String,
 }
+
+/// What importing the offline TA's answer did: `POST /api/v1/ta/response`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TaImport {
+    /// Objects in the TA's publication set.
+    pub objects: usize,
+    /// The RIR CA's certificate is new (first, renewed or re-issued).
+    pub rir_certified: bool,
+    /// What the answer did to a key roll of the RIR CA, if anything.
+    pub keyroll: Option<String>,
+    /// When the TA's manifest and CRL run out (RFC 3339).
+    pub next_update: Option<String>,
+}
+
+/// The offline TA as the online CA sees it: `GET /api/v1/ta/status`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TaStatus {
+    pub offline: bool,
+    /// When the TA's manifest and CRL run out.
+    pub next_update: Option<String>,
+    /// When the next signing session is due (`ta_warn_days` before that).
+    pub signing_due: Option<String>,
+    /// The signing session is due now.
+    pub overdue: bool,
+    /// The TA's manifest and CRL have run out: validators reject the whole tree.
+    pub expired: bool,
+    pub pending_request: Option<String>,
+    pub pending_valid_until: Option<String>,
+}

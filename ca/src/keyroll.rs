@@ -50,13 +50,18 @@ impl Reason {
     }
 }
 
-/// `ca` as its pending next key sees it (same handle and publication point),
-/// or `None` when no roll is pending.
+/// `ca` as its other key sees it (same handle and publication point): the
+/// next key while pending, or the old key while an offline parent has not yet
+/// revoked it; `None` when there is none, or it has no certificate yet.
 pub(crate) fn pending_view(w: &Work<'_>, ca: &CaRecord) -> Result<Option<CaRecord>> {
     let row: Option<(String, Vec<u8>, String)> =
         w.tx.query_row("SELECT key_id, cert, cert_uri FROM keyrolls WHERE ca_id = ?1", [ca.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .optional()?;
     let Some((key, cert, cert_uri)) = row else { return Ok(None) };
+    if cert.is_empty() {
+        // Waiting for an offline parent's certificate: nothing published yet.
+        return Ok(None);
+    }
     let cert = Cert::decode(&cert).map_err(|e| CaError::Conflict(format!("CA '{}': stored next certificate: {e}", ca.handle)))?;
     Ok(Some(CaRecord { key: parse_key(&ca.handle, &key)?, cert, cert_uri, ..ca.clone() }))
 }
@@ -72,12 +77,20 @@ pub(crate) fn start(w: &mut Work<'_>, ca: &CaRecord, reason: Reason) -> Result<(
     if ca.kind == CaKind::Ta {
         return Err(CaError::invalid("ta_key", "the trust anchor's key rolls by RFC 9691 (`rpkit ta keyroll`)"));
     }
-    if let Some(next) = pending_view(w, ca)? {
-        return Err(CaError::Conflict(format!(
-            "a key roll of '{}' is pending (next key {}); `--activate` ends its staging now",
-            ca.handle,
-            next.key.hex()
-        )));
+    let busy: Option<(String, String)> =
+        w.tx.query_row("SELECT key_id, phase FROM keyrolls WHERE ca_id = ?1", [ca.id], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+    if let Some((key, phase)) = busy {
+        let hint = if phase == "retiring" { "the offline TA has yet to revoke the old key" } else { "`--activate` ends its staging now" };
+        return Err(CaError::Conflict(format!("a key roll of '{}' is under way (key {key}, {phase}); {hint}", ca.handle)));
+    }
+    if offline_parent(w, ca) {
+        // The offline TA certifies the next key in its next answer; staging starts then.
+        let key = w.create_key()?;
+        w.tx.execute(
+            "INSERT INTO keyrolls (ca_id, key_id, cert, cert_uri, reason, started, activate_at) VALUES (?1, ?2, ?3, '', ?4, ?5, ?6)",
+            params![ca.id, key.hex(), Vec::<u8>::new(), reason.as_str(), w.now.0, i64::MAX],
+        )?;
+        return Ok(());
     }
     let parent = w.ca_by_id(ca.parent_id.unwrap_or_default())?;
     let key = w.create_key()?;
@@ -113,12 +126,20 @@ pub(crate) fn activate(w: &mut Work<'_>, old: &CaRecord) -> Result<()> {
     for a in &aspas {
         withdraw_aspa(w, old, a.customer)?;
     }
-    // The parent revokes and withdraws the old certificate; the old CRL and manifest go.
-    let parent = w.ca_by_id(old.parent_id.unwrap_or_default())?;
-    w.revoke(parent.id, &old.cert.serial, old.cert.not_after)?;
-    w.remove_object(&old.cert_uri)?;
-    w.remove_object(&old.crl_uri(cfg))?;
-    w.remove_object(&old.mft_uri(cfg))?;
+    let offline = offline_parent(w, old);
+    if !offline {
+        // The parent revokes and withdraws the old certificate; the old CRL and manifest go.
+        let parent = w.ca_by_id(old.parent_id.unwrap_or_default())?;
+        w.revoke(parent.id, &old.cert.serial, old.cert.not_after)?;
+        w.remove_object(&old.cert_uri)?;
+        w.remove_object(&old.crl_uri(cfg))?;
+        w.remove_object(&old.mft_uri(cfg))?;
+    }
+    let old_numbers: (i64, i64, Option<i64>, Option<i64>, Option<i64>) = w.tx.query_row(
+        "SELECT manifest_number, crl_number, mft_ee_serial, mft_this_update, mft_next_update FROM cas WHERE id = ?1",
+        [old.id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+    )?;
     // The CA is its next key from here, with that key's manifest and CRL numbers.
     w.tx.execute(
         "UPDATE cas SET key_id = k.key_id, cert = k.cert, cert_uri = k.cert_uri, manifest_number = k.manifest_number,
@@ -127,9 +148,23 @@ pub(crate) fn activate(w: &mut Work<'_>, old: &CaRecord) -> Result<()> {
          FROM (SELECT * FROM keyrolls WHERE ca_id = ?1) AS k WHERE cas.id = ?1",
         params![old.id, w.now.0],
     )?;
-    w.tx.execute("DELETE FROM revocations WHERE ca_id = ?1 AND (key_id = ?2 OR key_id IS NULL)", params![old.id, old.key.hex()])?;
     w.tx.execute("DELETE FROM keyrolls WHERE ca_id = ?1", [old.id])?;
     w.tx.execute("UPDATE objects SET ca_id = ?1 WHERE uri IN (?2, ?3)", params![old.id, next.crl_uri(cfg), next.mft_uri(cfg)])?;
+    if offline {
+        // RFC 6489 section 2.3: the old key goes on publishing its CRL and a
+        // manifest listing only that, until the parent has revoked it.
+        w.tx.execute("UPDATE revocations SET key_id = ?2 WHERE ca_id = ?1 AND key_id IS NULL", params![old.id, old.key.hex()])?;
+        w.tx.execute("UPDATE objects SET ca_id = NULL WHERE uri IN (?1, ?2)", params![old.crl_uri(cfg), old.mft_uri(cfg)])?;
+        let (mft_num, crl_num, mft_serial, mft_this, mft_next) = old_numbers;
+        w.tx.execute(
+            "INSERT INTO keyrolls (ca_id, key_id, cert, cert_uri, reason, started, activate_at, manifest_number, crl_number,
+                mft_ee_serial, mft_this_update, mft_next_update, phase)
+             VALUES (?1, ?2, ?3, ?4, 'retiring', ?5, ?5, ?6, ?7, ?8, ?9, ?10, 'retiring')",
+            params![old.id, old.key.hex(), old.cert.to_der(), old.cert_uri, w.now.0, mft_num, crl_num, mft_serial, mft_this, mft_next],
+        )?;
+    } else {
+        w.tx.execute("DELETE FROM revocations WHERE ca_id = ?1 AND (key_id = ?2 OR key_id IS NULL)", params![old.id, old.key.hex()])?;
+    }
     let ca = w.ca_by_id(old.id)?;
     // Everything re-issued under the new key.
     let groups: Vec<_> = roas.into_values().collect();
@@ -152,9 +187,51 @@ pub(crate) fn activate(w: &mut Work<'_>, old: &CaRecord) -> Result<()> {
             recertify(w, &ca, &child_next, "keyrolls", "ca_id")?;
         }
     }
-    retire(w, &old.handle, &old.key)?;
+    if !offline {
+        retire(w, &old.handle, &old.key)?;
+    }
     w.mark_dirty(ca.id);
     Ok(())
+}
+
+/// Whether `ca`'s parent is an offline TA (its certificates come in files).
+fn offline_parent(w: &Work<'_>, ca: &CaRecord) -> bool {
+    w.cfg.ta_offline && ca.kind == CaKind::Rir
+}
+
+/// A certificate an offline parent issued, with its URI, for a key.
+pub(crate) type CertFor<'a> = &'a dyn Fn(&KeyId) -> Option<(String, Cert)>;
+
+/// An offline TA's answer for `rir`: a next key it certified starts its
+/// staging; an old key it no longer certifies is retired. What happened, if anything.
+pub(crate) fn parent_answered(w: &mut Work<'_>, rir: &CaRecord, cert_for: CertFor<'_>) -> Result<Option<String>> {
+    let row: Option<(String, String, Vec<u8>)> = w
+        .tx
+        .query_row("SELECT key_id, phase, cert FROM keyrolls WHERE ca_id = ?1", [rir.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .optional()?;
+    let Some((hex, phase, cert)) = row else { return Ok(None) };
+    let key = parse_key(&rir.handle, &hex)?;
+    match (phase.as_str(), cert_for(&key)) {
+        ("pending", Some((uri, c))) if cert != c.to_der() => {
+            let until = w.now.0 + w.cfg.keyroll_staging_seconds;
+            w.tx.execute(
+                "UPDATE keyrolls SET cert = ?2, cert_uri = ?3, activate_at = ?4 WHERE ca_id = ?1",
+                params![rir.id, c.to_der(), uri, until],
+            )?;
+            w.republish_pending(rir)?;
+            Ok(Some(format!("next key {hex} certified: staged until {}", Time(until).rfc3339())))
+        }
+        ("retiring", None) => {
+            let old = pending_view(w, rir)?.ok_or_else(|| CaError::Conflict("a retiring key without a certificate".into()))?;
+            w.remove_object(&old.crl_uri(w.cfg))?;
+            w.remove_object(&old.mft_uri(w.cfg))?;
+            w.tx.execute("DELETE FROM revocations WHERE ca_id = ?1 AND key_id = ?2", params![rir.id, hex])?;
+            w.tx.execute("DELETE FROM keyrolls WHERE ca_id = ?1", [rir.id])?;
+            retire(w, &rir.handle, &key)?;
+            Ok(Some(format!("old key {hex} revoked by the TA and retired")))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// `parent`'s new key certifies `child`'s key again: same resources, same URI.
@@ -229,10 +306,13 @@ impl Ca {
             if kind == "ta" {
                 return Err(CaError::invalid("ta_key", "the trust anchor's key rolls by RFC 9691 (`rpkit ta keyroll`)"));
             }
-            let pending: Option<(String, String, i64, i64)> = c
-                .query_row("SELECT key_id, reason, started, activate_at FROM keyrolls WHERE ca_id = ?1", [id], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                })
+            type Row = (String, String, i64, i64, String, bool);
+            let pending: Option<Row> = c
+                .query_row(
+                    "SELECT key_id, reason, started, activate_at, phase, length(cert) > 0 FROM keyrolls WHERE ca_id = ?1",
+                    [id],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+                )
                 .optional()?;
             let mut s = KeyRollStatus {
                 handle: handle.to_string(),
@@ -246,13 +326,19 @@ impl Ca {
                 started: None,
                 activates_at: None,
             };
-            if let Some((next, reason, started, at)) = pending {
-                s.phase = "pending".into();
-                s.next_key_store = Some(store_of(c, &next)?.into());
-                s.next_key = Some(next);
+            if let Some((other, reason, started, at, phase, certified)) = pending {
+                // pending: staged; awaiting_parent: the offline TA has yet to
+                // certify it; retiring: the old key, until the offline TA revokes it.
+                s.phase = match (phase.as_str(), certified) {
+                    ("retiring", _) => "retiring".into(),
+                    (_, false) => "awaiting_parent".into(),
+                    _ => "pending".into(),
+                };
+                s.next_key_store = Some(store_of(c, &other)?.into());
+                s.next_key = Some(other);
                 s.reason = Some(reason);
                 s.started = Some(time(started));
-                s.activates_at = Some(time(at));
+                s.activates_at = (certified && phase == "pending").then(|| time(at));
             }
             Ok(s)
         })
@@ -304,7 +390,8 @@ impl Ca {
         let batch = self.config.keyroll_batch.max(1) as i64;
         let due: Vec<(i64, String)> = self.read(|c| {
             let mut st = c.prepare(
-                "SELECT c.id, c.handle FROM keyrolls k JOIN cas c ON c.id = k.ca_id WHERE k.activate_at <= ?1 ORDER BY k.activate_at, c.id LIMIT ?2",
+                "SELECT c.id, c.handle FROM keyrolls k JOIN cas c ON c.id = k.ca_id
+                 WHERE k.phase = 'pending' AND length(k.cert) > 0 AND k.activate_at <= ?1 ORDER BY k.activate_at, c.id LIMIT ?2",
             )?;
             let v = st.query_map(params![now, batch], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
             Ok(v)

@@ -12,6 +12,7 @@ pub mod export;
 pub mod history;
 pub mod keyroll;
 pub mod members;
+pub mod offline_ta;
 pub mod publisher;
 pub mod requests;
 pub mod rfc8181_client;
@@ -21,6 +22,7 @@ pub mod router_certs;
 pub mod service;
 pub mod signer;
 pub mod store;
+pub mod ta_exchange;
 pub mod work;
 
 pub use config::CaConfig;

@@ -41,6 +41,8 @@ pub struct Ca {
     out_of_sync: AtomicBool,
     /// Held while retired keys are destroyed (the schedule and a request may both try).
     pub(crate) destroying: Mutex<()>,
+    /// The RFC 8183 identity that signs this CA's files to an offline TA.
+    pub(crate) identity: std::sync::OnceLock<rpkit_objects::bpki::Identity>,
 }
 
 impl Ca {
@@ -81,6 +83,7 @@ impl Ca {
             clock: Arc::new(Time::now),
             out_of_sync: AtomicBool::new(false),
             destroying: Mutex::new(()),
+            identity: std::sync::OnceLock::new(),
         };
         // An unreachable repository does not keep the CA from starting; changes
         // wait until it is back in line.
@@ -257,6 +260,9 @@ impl Ca {
     /// Create the TA (self-signed, holding `resources`) and the RIR's online CA
     /// beneath it with the same resources (TA-8); returns the TAL.
     pub fn init(&self, resources: &ResourceSet) -> Result<Tal> {
+        if self.config.ta_offline {
+            return Err(CaError::Conflict("the trust anchor is offline: its certificate comes with its first answer".into()));
+        }
         if resources.is_empty() {
             return Err(CaError::invalid("no_resources", "the trust anchor needs resources"));
         }
@@ -370,14 +376,16 @@ impl Ca {
                 let v = st.query_map(p, |r| r.get(0))?.collect::<Result<_, _>>()?;
                 Ok(v)
             };
+            // An offline TA signs its own objects, and renews the RIR CA's certificate, when it answers.
+            let offline = self.config.ta_offline;
             let stale = ids(
-                "SELECT id FROM cas WHERE mft_next_update IS NULL OR mft_next_update - ?1 < ?2
-                 UNION SELECT ca_id FROM keyrolls WHERE mft_next_update IS NULL OR mft_next_update - ?1 < ?2",
-                &[&now.0, &margin],
+                "SELECT id FROM cas WHERE (mft_next_update IS NULL OR mft_next_update - ?1 < ?2) AND NOT (?3 AND kind = 'ta')
+                 UNION SELECT ca_id FROM keyrolls WHERE length(cert) > 0 AND (mft_next_update IS NULL OR mft_next_update - ?1 < ?2)",
+                &[&now.0, &margin, &offline],
             )?;
             let mut certs = Vec::new();
-            let mut st = c.prepare("SELECT id, cert FROM cas")?;
-            for r in st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))? {
+            let mut st = c.prepare("SELECT id, cert FROM cas WHERE NOT (?1 AND kind IN ('ta', 'rir'))")?;
+            for r in st.query_map([offline], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))? {
                 let (id, der) = r?;
                 let cert = rpkit_objects::cert::Cert::decode(&der).map_err(|e| CaError::Conflict(e.to_string()))?;
                 if cert.not_after.0 < renew_at {

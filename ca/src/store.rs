@@ -150,6 +150,26 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (ca_id, asn, key_id)
     );
     ",
+    // 8: the offline trust anchor (offline_ta.rs): on the TA's side the
+    // certificates it issued to its child and the request nonces it answered;
+    // on the online side its requests; a key roll's retiring old key.
+    "
+    CREATE TABLE ta_children (
+        key_id TEXT PRIMARY KEY,
+        handle TEXT NOT NULL,
+        uri TEXT NOT NULL,
+        serial INTEGER NOT NULL,
+        not_after INTEGER NOT NULL
+    );
+    CREATE TABLE ta_nonces (nonce TEXT PRIMARY KEY, answered INTEGER NOT NULL);
+    CREATE TABLE ta_exchanges (
+        nonce TEXT PRIMARY KEY,
+        created INTEGER NOT NULL,
+        valid_until INTEGER NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'answered', 'superseded'))
+    );
+    ALTER TABLE keyrolls ADD COLUMN phase TEXT NOT NULL DEFAULT 'pending';
+    ",
 ];
 
 /// Open (or create) the database at `path` and bring its schema up to date.

@@ -12,7 +12,10 @@
 mod hosted;
 use rpkit_test_vectors::peers;
 
-use hosted::{first_prefix, json_vrps, routinator, rpki_client, run, start_publication, Aspas, CaRun, Env, Outcome, Transport, Vrps, BIN};
+use hosted::{
+    first_prefix, json_router_keys, json_vrps, routinator, rpki_client, run, start_publication, Aspas, CaRun, Env, Outcome, Transport, Vrps,
+    BIN,
+};
 use peers::Proc;
 use rpkit_test_vectors::softhsm::{self, Token};
 use serde_json::{json, Value};
@@ -21,6 +24,9 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+/// The router keys the CA certified (they do not change during the test).
+static ROUTER_KEYS: std::sync::OnceLock<hosted::RouterKeys> = std::sync::OnceLock::new();
 
 /// Our own validator, `rpkit validate`, with its own cache per transport.
 fn rpkit_validate(e: &Env, mode: Transport) -> Outcome {
@@ -39,7 +45,8 @@ fn rpkit_validate(e: &Env, mode: Transport) -> Outcome {
     let json: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     let vrps = json_vrps(&json);
     let aspas = peers::json_aspas(&json);
-    Outcome { vrps, aspas, problems, old_aspa_profile: 0 }
+    let router_keys = json_router_keys(&json);
+    Outcome { vrps, aspas, problems, old_aspa_profile: 0, router_keys }
 }
 
 /// `rpkit audit` of the repository: exit status, its JSON and the stderr summary.
@@ -95,7 +102,9 @@ fn audit_matches_the_ca_export(e: &Env, want: &(Vrps, Aspas)) {
     assert!(roa["expires"].as_str().unwrap().ends_with('Z'));
     let cas = audit["cas"].as_array().unwrap();
     let certificates = exported.iter().filter(|x| x["uri"].as_str().unwrap().ends_with(".cer")).count();
-    assert_eq!(cas.len(), certificates, "one CA per certificate the CA published, the TA's included");
+    let routers = ROUTER_KEYS.get().map_or(0, |k| k.len());
+    assert_eq!(cas.len(), certificates - routers, "one CA per certificate the CA published, the TA's included, router certificates not");
+    assert_eq!(objects.iter().filter(|o| o["kind"] == "router-certificate").count(), routers, "router certificates audited as such");
     assert!(cas.iter().all(|c| c["status"] == "valid" && c["objects"]["invalid"] == 0));
     let tallied: u64 = cas.iter().map(|c| c["objects"]["objects"].as_u64().unwrap()).sum();
     assert_eq!(tallied as usize + 1, objects.len(), "per-CA tallies add up to every object but the TA certificate");
@@ -153,15 +162,18 @@ fn check_one(e: &Env, want: &(Vrps, Aspas), phase: &str, tool: &str, mode: Trans
     let missing: Vec<_> = want.0.difference(&o.vrps).take(5).collect();
     let extra: Vec<_> = o.vrps.difference(&want.0).take(5).collect();
     assert!(missing.is_empty() && extra.is_empty(), "{phase}: {tool} over {mode:?}: VRPs differ; missing {missing:?}, extra {extra:?}");
+    let router_keys = ROUTER_KEYS.get().expect("router certificates made");
+    assert_eq!(&o.router_keys, router_keys, "{phase}: {tool} over {mode:?}: router keys (BGPSEC-4) differ");
     if tool == "rpki-client" {
         assert_eq!(o.old_aspa_profile, want.1.len(), "{phase}: rpki-client 8.2 fails on exactly the ASPA objects, one per customer");
     } else {
         assert_eq!(o.aspas, want.1, "{phase}: {tool} over {mode:?}: ASPAs differ");
     }
     eprintln!(
-        "{phase}: {tool} over {mode:?}: {} VRPs, {} ASPAs, exactly as the CA holds; RRDP deltas/snapshots fetched: {fetches:?}",
+        "{phase}: {tool} over {mode:?}: {} VRPs, {} ASPAs, {} router keys, exactly as the CA holds; RRDP deltas/snapshots fetched: {fetches:?}",
         o.vrps.len(),
-        o.aspas.len()
+        o.aspas.len(),
+        o.router_keys.len()
     );
     fetches
 }
@@ -351,6 +363,28 @@ fn rpki_client_and_routinator_accept_the_repository_over_rrdp_and_rsync() {
         assert!(e.w.join("ca/bpki/id.key-ids").exists() && !e.w.join("ca/bpki/id.key").exists(), "the identity in the token");
     }
     let handles: Vec<&String> = handles.iter().collect();
+    // Router certificates (RFC 8209) for two members' ASes, asked with openssl-made requests.
+    let mut certified = 0;
+    for h in handles[60..].iter() {
+        let Some(asn) = holders[h.as_str()].resources.asn.set.ranges().first().map(|r| r.0) else { continue };
+        let key = e.w.join(format!("router-{h}.key"));
+        let csr = e.w.join(format!("router-{h}.csr"));
+        run(Command::new("openssl").args(["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out"]).arg(&key));
+        run(Command::new("openssl").args(["req", "-new", "-subj", "/CN=edge-1", "-key"]).arg(&key).arg("-out").arg(&csr));
+        let out = run(Command::new(BIN)
+            .args(["router-cert", "add", "--member", h, "--asn", &format!("AS{asn}"), "--csr"])
+            .arg(&csr)
+            .env("RPKIT_SERVER", &e.ca_url)
+            .env("RPKIT_TOKEN", &e.ca_token));
+        assert!(out.contains(&format!("ROUTER-{asn:08X}")), "{out}");
+        certified += 1;
+        if certified == 2 {
+            break;
+        }
+    }
+    let certified = e.ca_router_keys();
+    assert_eq!(certified.len(), 2);
+    ROUTER_KEYS.set(certified).unwrap();
     // One member (not among those changed below) gets 40 more ROAs,
     // more-specifics of one of its prefixes for one ASN.
     let (packed, subprefixes) = handles[5..50]

@@ -246,6 +246,11 @@ impl Identity {
         self.software.as_ref().map(|(k, e)| (k.clone(), e.clone(), self.cert.to_der().to_vec()))
     }
 
+    /// Sign a document carried by hand, valid until `until`.
+    pub fn sign_until(&self, xml: &[u8], now: Time, until: Time) -> std::result::Result<Vec<u8>, BuildError> {
+        crate::signed_message::SignedMessage::build_until(xml, &*self.signer, &self.key, &self.cert, &self.ee_key, now, until)
+    }
+
     /// Sign a protocol message (RFC 6492 §3.1 / RFC 8181 §3.1).
     pub fn sign(&self, xml: &[u8], now: Time) -> std::result::Result<Vec<u8>, BuildError> {
         crate::signed_message::SignedMessage::build(xml, &*self.signer, &self.key, &self.cert, &self.ee_key, now)

@@ -1,5 +1,7 @@
-//! RFC 8183 out-of-band setup between a publisher and a repository: the
-//! `publisher_request` (§5.2.3) and `repository_response` (§5.2.4) documents.
+//! RFC 8183 out-of-band setup: between a child and its parent, the
+//! `child_request` (§5.2.1) and `parent_response` (§5.2.2); between a
+//! publisher and a repository, the `publisher_request` (§5.2.3) and
+//! `repository_response` (§5.2.4).
 
 use crate::bpki::IdCert;
 use crate::error::{reject, Error, Result};
@@ -26,6 +28,24 @@ pub struct RepositoryResponse {
     pub service_uri: String,
     pub sia_base: String,
     pub rrdp_notification_uri: Option<String>,
+    pub id_cert: IdCert,
+}
+
+/// A child CA asking a parent for resources: its handle and BPKI identity.
+#[derive(Clone, Debug)]
+pub struct ChildRequest {
+    pub tag: Option<String>,
+    pub child_handle: String,
+    pub id_cert: IdCert,
+}
+
+/// The parent's answer: where to send up-down messages and its BPKI identity.
+#[derive(Clone, Debug)]
+pub struct ParentResponse {
+    pub tag: Option<String>,
+    pub service_uri: String,
+    pub child_handle: String,
+    pub parent_handle: String,
     pub id_cert: IdCert,
 }
 
@@ -150,6 +170,50 @@ impl RepositoryResponse {
             esc(&self.service_uri),
             esc(&self.publisher_handle),
             esc(&self.sia_base),
+            b64(self.id_cert.to_der())
+        )
+    }
+}
+
+impl ChildRequest {
+    pub fn decode(xml: &[u8]) -> Result<Self> {
+        let (a, text) = parse(xml, "child_request", "child_bpki_ta")?;
+        let child_handle = required(&a, "child_handle")?;
+        if !valid_handle(&child_handle) {
+            return reject(RULE, format!("'{child_handle}' is not a valid handle"));
+        }
+        Ok(ChildRequest { tag: a.get("tag").cloned(), child_handle, id_cert: id_cert(&text)? })
+    }
+
+    pub fn encode(&self) -> String {
+        let tag = self.tag.as_ref().map(|t| format!(" tag=\"{}\"", esc(t))).unwrap_or_default();
+        format!(
+            "<child_request xmlns=\"{NS}\" version=\"1\" child_handle=\"{}\"{tag}>\n  <child_bpki_ta>{}</child_bpki_ta>\n</child_request>\n",
+            esc(&self.child_handle),
+            b64(self.id_cert.to_der())
+        )
+    }
+}
+
+impl ParentResponse {
+    pub fn decode(xml: &[u8]) -> Result<Self> {
+        let (a, text) = parse(xml, "parent_response", "parent_bpki_ta")?;
+        let (child_handle, parent_handle) = (required(&a, "child_handle")?, required(&a, "parent_handle")?);
+        for h in [&child_handle, &parent_handle] {
+            if !valid_handle(h) {
+                return reject(RULE, format!("'{h}' is not a valid handle"));
+            }
+        }
+        Ok(ParentResponse { tag: a.get("tag").cloned(), service_uri: required(&a, "service_uri")?, child_handle, parent_handle, id_cert: id_cert(&text)? })
+    }
+
+    pub fn encode(&self) -> String {
+        let tag = self.tag.as_ref().map(|t| format!(" tag=\"{}\"", esc(t))).unwrap_or_default();
+        format!(
+            "<parent_response xmlns=\"{NS}\" version=\"1\" service_uri=\"{}\" child_handle=\"{}\" parent_handle=\"{}\"{tag}>\n  <parent_bpki_ta>{}</parent_bpki_ta>\n</parent_response>\n",
+            esc(&self.service_uri),
+            esc(&self.child_handle),
+            esc(&self.parent_handle),
             b64(self.id_cert.to_der())
         )
     }

@@ -168,11 +168,25 @@ impl SignedMessage {
         ee_key: &KeyId,
         now: Time,
     ) -> std::result::Result<Vec<u8>, BuildError> {
+        Self::build_until(xml, signer, identity_key, identity, ee_key, now, now.add_secs(3600))
+    }
+
+    /// `build`, the EE certificate and CRL valid until `until` (a file carried
+    /// by hand to an offline party lives longer than an HTTP exchange).
+    pub fn build_until(
+        xml: &[u8],
+        signer: &dyn Signer,
+        identity_key: &KeyId,
+        identity: &IdCert,
+        ee_key: &KeyId,
+        now: Time,
+        until: Time,
+    ) -> std::result::Result<Vec<u8>, BuildError> {
         let attrs = crate::signed_object::signed_attrs(oid::CT_XML, xml, now);
         let signature = signer.sign(ee_key, &attrs)?;
         let ee_pub = signer.public_key(ee_key)?;
         let serial = random_serial();
-        let (nb, na) = (now.add_secs(-SKEW_SECS), now.add_secs(3600));
+        let (nb, na) = (now.add_secs(-SKEW_SECS), until);
         let ee = bpki::issue(signer, identity_key, Some(identity), &ee_pub, serial, nb, na)?;
         let issuer = Name::decode(&identity.subject, &mut Vec::new())?;
         let crl = CrlBuilder {

@@ -14,6 +14,18 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_rpkit");
 
 pub type Vrps = BTreeSet<(String, u8, u32)>;
 pub type Aspas = BTreeMap<u32, Vec<u32>>;
+/// (AS, router key identifier in upper-case hex without colons).
+pub type RouterKeys = BTreeSet<(u32, String)>;
+
+/// The router keys of an rpki-client-format JSON (`bgpsec_keys`).
+pub fn json_router_keys(j: &Value) -> RouterKeys {
+    j["bgpsec_keys"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|k| (k["asn"].as_u64().unwrap() as u32, k["ski"].as_str().unwrap().replace(':', "").to_uppercase()))
+        .collect()
+}
 
 pub fn run(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap();
@@ -221,6 +233,19 @@ impl Env {
         }
     }
 
+    /// The router keys the CA certified, every member's.
+    pub fn ca_router_keys(&self) -> RouterKeys {
+        let members = self.ca_call(reqwest::Method::GET, "/api/v1/members", None);
+        let mut out = RouterKeys::new();
+        for m in members.as_array().unwrap() {
+            let h = m["handle"].as_str().unwrap();
+            for r in self.ca_call(reqwest::Method::GET, &format!("/api/v1/members/{h}/router-certs"), None).as_array().unwrap() {
+                out.insert((r["asn"].as_u64().unwrap() as u32, r["key_id"].as_str().unwrap().to_string()));
+            }
+        }
+        out
+    }
+
     /// What the CA holds: every member's ROAs and ASPAs.
     pub fn ca_payloads(&self) -> (Vrps, Aspas) {
         let mut vrps = Vrps::new();
@@ -295,6 +320,7 @@ pub struct Outcome {
     pub problems: Vec<String>,
     /// ASPA objects an older ASPA profile could not parse (see `rpki_client`).
     pub old_aspa_profile: usize,
+    pub router_keys: RouterKeys,
 }
 
 /// rpki-client 8.2 over one transport: its VRPs and ASPAs, and every problem it reports.
@@ -356,7 +382,8 @@ pub fn rpki_client(e: &Env, mode: Transport) -> Outcome {
                 .collect()
         })
         .unwrap_or_default();
-    Outcome { vrps, aspas, problems, old_aspa_profile }
+    let router_keys = json_router_keys(&json);
+    Outcome { vrps, aspas, problems, old_aspa_profile, router_keys }
 }
 
 pub fn routinator(e: &Env, mode: Transport) -> Outcome {
@@ -364,7 +391,7 @@ pub fn routinator(e: &Env, mode: Transport) -> Outcome {
     let out = e.w.join(format!("routinator-{mode:?}.json"));
     let mut cmd = Command::new(&e.peers.routinator);
     cmd.arg("-r").arg(&cache).args(["--no-rir-tals", "--extra-tals-dir"]).arg(e.w.join("tals"));
-    cmd.arg("--rrdp-root-cert").arg(&e.tls.ca_pem).args(["--enable-aspa", "--log-repository-issues"]);
+    cmd.arg("--rrdp-root-cert").arg(&e.tls.ca_pem).args(["--enable-aspa", "--enable-bgpsec", "--log-repository-issues"]);
     match mode {
         Transport::Rrdp => cmd.arg("--disable-rsync"),
         Transport::Rsync => cmd.arg("--disable-rrdp"),
@@ -397,5 +424,11 @@ pub fn routinator(e: &Env, mode: Transport) -> Outcome {
                 .collect()
         })
         .unwrap_or_default();
-    Outcome { vrps, aspas, problems, old_aspa_profile: 0 }
+    let router_keys = json["routerKeys"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|k| (asn(&k["asn"]), k["SKI"].as_str().unwrap().replace(':', "").to_uppercase()))
+        .collect();
+    Outcome { vrps, aspas, problems, old_aspa_profile: 0, router_keys }
 }

@@ -1,0 +1,443 @@
+//! An offline trust anchor. The TA lives in a data directory of its own, on
+//! a machine that is never online; the online CA reaches it only by signed
+//! files (`ta_exchange.rs`) that an operator carries over:
+//!
+//! - set-up (RFC 8183): the online CA's `child_request` goes to the TA, whose
+//!   `ta init --offline` answers with a `parent_response` holding its identity;
+//! - the online CA's request lists the keys its RIR CA wants certified now;
+//!   `ta sign` certifies those (renewing near expiry), revokes every other
+//!   certificate it gave the child, re-issues its CRL and manifest (valid for
+//!   weeks), renews its own certificate when due (TA-9), and answers with its
+//!   whole publication set;
+//! - the online CA imports the answer as one change and publishes it.
+//!
+//! Each side refuses a file that is not signed by the other's identity
+//! (foreign), does not verify (altered), is past its validity (expired), or
+//! whose nonce is not the one expected (replayed); a refused file changes nothing.
+
+use crate::contract::{TaImport, TaStatus};
+use crate::error::{CaError, Result};
+use crate::history::{self, Event};
+use crate::service::Ca;
+use crate::ta_exchange::{self, ExchangeError, TaRequest, TaResponse};
+use crate::work::{CaKind, NewCa, Work};
+use rpkit_objects::bpki::{IdCert, Identity};
+use rpkit_objects::cert::Cert;
+use rpkit_objects::crypto::{KeyId, PublicKey, Signer};
+use rpkit_objects::der::Time;
+use rpkit_objects::file_type::FileType;
+use rpkit_objects::manifest::Manifest;
+use rpkit_objects::resources::ResourceSet;
+use rpkit_objects::rfc8183::{ChildRequest, ParentResponse};
+use rpkit_objects::serial::Serial;
+use rpkit_objects::tal::Tal;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::json;
+
+/// The RFC 8183 service URI of a parent reached by files.
+pub const SERVICE_URI: &str = "urn:rpkit:offline-ta";
+
+fn exchange(e: ExchangeError) -> CaError {
+    CaError::invalid(e.code(), e.to_string())
+}
+
+fn setting(c: &Connection, key: &str) -> Result<Option<String>> {
+    Ok(c.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0)).optional()?)
+}
+
+fn put_setting(c: &Connection, key: &str, value: &str) -> Result<()> {
+    c.execute("INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value", [key, value])?;
+    Ok(())
+}
+
+fn id_cert(c: &Connection, key: &str, what: &str) -> Result<IdCert> {
+    let b64 = setting(c, key)?.ok_or_else(|| CaError::NotFound(what.to_string()))?;
+    let der = rpkit_objects::hex::decode(&b64).ok_or_else(|| CaError::Conflict(format!("stored {what}")))?;
+    IdCert::decode(&der).map_err(|e| CaError::Conflict(format!("stored {what}: {e}")))
+}
+
+fn parse_key(hex: &str) -> Result<KeyId> {
+    rpkit_objects::hex::decode(hex).and_then(|k| KeyId::from_slice(&k)).ok_or_else(|| CaError::Conflict(format!("bad key id {hex:?}")))
+}
+
+// --- The TA's side ---------------------------------------------------------------
+
+impl Ca {
+    /// Create a trust anchor alone (no RIR CA: that one is online) for the
+    /// child of `child`; returns the TAL and the RFC 8183 parent_response.
+    pub fn init_offline_ta(&self, resources: &ResourceSet, child: &ChildRequest, identity: &Identity) -> Result<(Tal, ParentResponse)> {
+        if resources.is_empty() {
+            return Err(CaError::invalid("no_resources", "the trust anchor needs resources"));
+        }
+        let request = json!({ "resources": resources.to_string(), "child": child.child_handle });
+        self.change(Event::new("ta.init", None, request), |w| {
+            if w.ca_of_kind(CaKind::Ta)?.is_some() {
+                return Err(CaError::Conflict("the trust anchor already exists".into()));
+            }
+            let cfg = w.cfg;
+            let key = w.create_key()?;
+            let public = w.signer.public_key(&key)?;
+            let cert = w.ca_cert_builder(None, &cfg.ta_handle, public, resources, cfg.ta_validity_days)?.sign(w.signer, &key)?;
+            let uri = cfg.ta_cert_uri();
+            let id = w.insert_ca(NewCa {
+                handle: &cfg.ta_handle,
+                kind: CaKind::Ta,
+                parent: None,
+                key,
+                resources,
+                cert: &cert,
+                cert_uri: &uri,
+                opaque_id: None,
+            })?;
+            w.put_object(None, &uri, cert.to_der().to_vec())?;
+            w.mark_dirty(id);
+            put_setting(&w.tx, "ta_child_handle", &child.child_handle)?;
+            put_setting(&w.tx, "ta_child_identity", &rpkit_objects::hex::lower(child.id_cert.to_der()))?;
+            Ok(())
+        })?;
+        let response = ParentResponse {
+            tag: None,
+            service_uri: SERVICE_URI.into(),
+            child_handle: child.child_handle.clone(),
+            parent_handle: self.config.ta_handle.clone(),
+            id_cert: identity.cert.clone(),
+        };
+        Ok((self.tal()?, response))
+    }
+
+    /// Answer a request file from the online CA (`rpkit ta sign`).
+    pub fn ta_sign(&self, file: &[u8], identity: &Identity) -> Result<Vec<u8>> {
+        let now = self.now();
+        let (child_id, child_handle) = self.read(|c| {
+            let handle = setting(c, "ta_child_handle")?.ok_or_else(|| CaError::NotFound("an offline TA here (run `rpkit ta init --offline`)".into()))?;
+            Ok((id_cert(c, "ta_child_identity", "the child's identity")?, handle))
+        })?;
+        let xml = ta_exchange::open(file, &child_id, now).map_err(exchange)?;
+        let req = TaRequest::from_xml(&xml).map_err(exchange)?;
+        ta_exchange::check_window(req.created, req.valid_until, now).map_err(exchange)?;
+        if req.child != child_handle {
+            return Err(exchange(ExchangeError::Foreign(format!("it is for child '{}', not '{child_handle}'", req.child))));
+        }
+        let seen = self.read(|c| Ok(c.query_row("SELECT EXISTS (SELECT 1 FROM ta_nonces WHERE nonce = ?1)", [&req.nonce], |r| r.get::<_, bool>(0))?))?;
+        if seen {
+            return Err(exchange(ExchangeError::Replayed(req.nonce)));
+        }
+        let keys: Vec<String> = req.keys.iter().map(|k| k.key_id().hex()).collect();
+        let event = Event::new("ta.sign", None, json!({ "nonce": req.nonce, "child": req.child, "keys": keys }));
+        self.change(event, |w| certify_child(w, &req))?;
+        let until = Time(req.valid_until.0.max(now.add_secs(self.config.ta_request_validity_days * 86400).0));
+        let response = TaResponse { nonce: req.nonce, created: now, valid_until: until, objects: self.published()? };
+        Ok(ta_exchange::seal(identity, &response.to_xml(), now, until)?)
+    }
+}
+
+/// The TA's part of `ta_sign`, in its transaction.
+fn certify_child(w: &mut Work<'_>, req: &TaRequest) -> Result<()> {
+    let ta = w.ca_of_kind(CaKind::Ta)?.ok_or_else(|| CaError::NotFound("the trust anchor".into()))?;
+    let renew_at = w.now.add_secs(w.cfg.renew_before_days * 86400).0;
+    let issued: Vec<(String, String, i64, i64)> = {
+        let mut st = w.tx.prepare("SELECT key_id, uri, serial, not_after FROM ta_children ORDER BY key_id")?;
+        let v = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?.collect::<Result<_, _>>()?;
+        v
+    };
+    let wanted: Vec<(String, &PublicKey)> = req.keys.iter().map(|k| (k.key_id().hex(), k)).collect();
+    for (key_id, uri, serial, not_after) in &issued {
+        let keep = wanted.iter().any(|(k, _)| k == key_id) && *not_after > renew_at;
+        if !keep {
+            // Not wanted any more (a finished key roll), or due for renewal.
+            w.revoke(ta.id, &Serial::from_u64(*serial as u64), Time(*not_after))?;
+            w.remove_object(uri)?;
+            w.tx.execute("DELETE FROM ta_children WHERE key_id = ?1", [key_id])?;
+        }
+    }
+    for (key_id, key) in wanted {
+        let have: bool = w.tx.query_row("SELECT EXISTS (SELECT 1 FROM ta_children WHERE key_id = ?1)", [&key_id], |r| r.get(0))?;
+        if have {
+            continue;
+        }
+        let cert =
+            w.ca_cert_builder(Some(&ta), &req.child, (*key).clone(), &ta.resources, w.cfg.ca_validity_days)?.sign(w.signer, &ta.key)?;
+        let uri = format!("{}{}", ta.pp_uri(w.cfg), FileType::Certificate.file_name(&key.key_id().file_stem()));
+        w.put_object(Some(ta.id), &uri, cert.to_der().to_vec())?;
+        w.tx.execute(
+            "INSERT INTO ta_children (key_id, handle, uri, serial, not_after) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![key_id, req.child, uri, crate::service::serial_i64(&cert.serial), cert.not_after.0],
+        )?;
+    }
+    // TA-9: the TA certificate renews itself with the same key before it expires.
+    if ta.cert.not_after.0 < renew_at {
+        let res = ta.resources.clone();
+        crate::members::reissue_ca_cert(w, &ta, &res)?;
+    }
+    w.tx.execute("INSERT INTO ta_nonces (nonce, answered) VALUES (?1, ?2)", params![req.nonce, w.now.0])?;
+    w.mark_dirty(ta.id);
+    Ok(())
+}
+
+// --- The online CA's side --------------------------------------------------------
+
+impl Ca {
+    /// The identity that signs this CA's files (its RFC 8183 identity).
+    pub fn set_identity(&self, identity: Identity) {
+        let _ = self.identity.set(identity);
+    }
+
+    /// Take the offline TA's RFC 8183 parent_response: its identity signs the
+    /// answers this CA will take.
+    pub fn set_offline_parent(&self, parent: &ParentResponse) -> Result<()> {
+        if parent.service_uri != SERVICE_URI {
+            return Err(CaError::invalid("not_offline", format!("service_uri {:?}: not an offline TA's answer", parent.service_uri)));
+        }
+        let own_ta = self.read(|c| {
+            Ok(c.query_row("SELECT EXISTS (SELECT 1 FROM cas c JOIN keys k ON k.key_id = c.key_id WHERE c.kind = 'ta')
+                 OR EXISTS (SELECT 1 FROM cas c JOIN token_keys k ON k.key_id = c.key_id WHERE c.kind = 'ta')", [], |r| r.get::<_, bool>(0))?)
+        })?;
+        if own_ta {
+            return Err(CaError::Conflict("this CA has a trust anchor of its own".into()));
+        }
+        let event = Event::new("ta.parent", None, json!({ "parent": parent.parent_handle, "identity": parent.id_cert.ski.hex() }));
+        self.write(|tx, now| {
+            put_setting(tx, "ta_identity", &rpkit_objects::hex::lower(parent.id_cert.to_der()))?;
+            history::append(tx, now, &history::current_actor(), &event, Vec::new(), "applied")?;
+            Ok(())
+        })
+    }
+
+    /// A new request file for the offline TA: the keys the RIR CA wants
+    /// certified now. It replaces any request still pending.
+    pub fn ta_request(&self) -> Result<Vec<u8>> {
+        let identity = self.identity.get().ok_or_else(|| CaError::NotFound("this CA's identity (it is loaded by `rpkit ca serve`)".into()))?;
+        self.read(|c| id_cert(c, "ta_identity", "an offline TA (run `rpkit ca parent add`)").map(|_| ()))?;
+        let rir_key = self.rir_key()?;
+        let keys: Vec<PublicKey> = self.read(|c| {
+            let mut keys = vec![rir_key];
+            let next: Option<String> = c
+                .query_row(
+                    "SELECT k.key_id FROM keyrolls k JOIN cas c ON c.id = k.ca_id WHERE c.kind = 'rir' AND k.phase = 'pending'",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(n) = next {
+                keys.push(parse_key(&n)?);
+            }
+            Ok(keys)
+        })?
+        .into_iter()
+        .map(|k| self.signer().public_key(&k).map_err(CaError::from))
+        .collect::<Result<_>>()?;
+        let now = self.now();
+        let until = now.add_secs(self.config.ta_request_validity_days * 86400);
+        let req = TaRequest { nonce: ta_exchange::nonce(), created: now, valid_until: until, child: self.config.rir_handle.clone(), keys };
+        let file = ta_exchange::seal(identity, &req.to_xml(), now, until)?;
+        let keys: Vec<String> = req.keys.iter().map(|k| k.key_id().hex()).collect();
+        let event = Event::new("ta.request", None, json!({ "nonce": req.nonce, "keys": keys, "valid_until": until.rfc3339() }));
+        self.write(|tx, now| {
+            tx.execute("UPDATE ta_exchanges SET state = 'superseded' WHERE state = 'pending'", [])?;
+            tx.execute(
+                "INSERT INTO ta_exchanges (nonce, created, valid_until, state) VALUES (?1, ?2, ?3, 'pending')",
+                params![req.nonce, now.0, until.0],
+            )?;
+            history::append(tx, now, &history::current_actor(), &event, Vec::new(), "applied")?;
+            Ok(())
+        })?;
+        Ok(file)
+    }
+
+    /// The RIR CA's current key; made (and kept) before its first certificate.
+    fn rir_key(&self) -> Result<KeyId> {
+        let stored = self.read(|c| {
+            let row: Option<String> = c.query_row("SELECT key_id FROM cas WHERE kind = 'rir'", [], |r| r.get(0)).optional()?;
+            Ok(match row {
+                Some(k) => Some(k),
+                None => setting(c, "rir_key")?,
+            })
+        })?;
+        if let Some(k) = stored {
+            return parse_key(&k);
+        }
+        self.fill_key_pool(1)?;
+        let event = Event::new("rir.key", None, json!({}));
+        let key = self.change(event, |w| {
+            let key = w.create_key()?;
+            put_setting(&w.tx, "rir_key", &key.hex())?;
+            Ok(key)
+        })?;
+        Ok(key)
+    }
+
+    /// Import the offline TA's answer to the pending request, as one change.
+    pub fn ta_import(&self, file: &[u8]) -> Result<TaImport> {
+        let now = self.now();
+        let ta_id = self.read(|c| id_cert(c, "ta_identity", "an offline TA (run `rpkit ca parent add`)"))?;
+        let xml = ta_exchange::open(file, &ta_id, now).map_err(exchange)?;
+        let resp = TaResponse::from_xml(&xml).map_err(exchange)?;
+        ta_exchange::check_window(resp.created, resp.valid_until, now).map_err(exchange)?;
+        let state: Option<String> =
+            self.read(|c| Ok(c.query_row("SELECT state FROM ta_exchanges WHERE nonce = ?1", [&resp.nonce], |r| r.get(0)).optional()?))?;
+        match state.as_deref() {
+            Some("pending") => {}
+            Some("answered") => return Err(exchange(ExchangeError::Replayed(resp.nonce))),
+            _ => {
+                let want = self.read(|c| {
+                    Ok(c.query_row("SELECT nonce FROM ta_exchanges WHERE state = 'pending'", [], |r| r.get::<_, String>(0)).optional()?)
+                })?;
+                return Err(exchange(match want {
+                    Some(want) => ExchangeError::NotPending { got: resp.nonce, want },
+                    None => ExchangeError::NothingPending,
+                }));
+            }
+        }
+        let rir_key = self.rir_key()?;
+        let event = Event::new("ta.import", None, json!({ "nonce": resp.nonce }));
+        let report = self.change(event, |w| import(w, &resp, rir_key))?;
+        if let Err(e) = self.destroy_retired_keys() {
+            tracing::warn!("the RIR CA's old key waits to be destroyed: {e}");
+        }
+        Ok(report)
+    }
+
+    /// The offline TA's state: when its manifest and CRL run out, when the
+    /// next signing session is due, the request pending.
+    pub fn ta_status(&self) -> Result<TaStatus> {
+        let now = self.now();
+        self.read(|c| {
+            let next_update = ta_next_update(c)?;
+            let pending: Option<(String, i64)> = c
+                .query_row("SELECT nonce, valid_until FROM ta_exchanges WHERE state = 'pending'", [], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let due = next_update.map(|t| t - self.config.ta_warn_days * 86400);
+            Ok(TaStatus {
+                offline: self.config.ta_offline,
+                next_update: next_update.map(|t| Time(t).rfc3339()),
+                signing_due: due.map(|t| Time(t).rfc3339()),
+                overdue: due.is_some_and(|d| now.0 >= d),
+                expired: next_update.is_some_and(|t| now.0 >= t),
+                pending_request: pending.as_ref().map(|p| p.0.clone()),
+                pending_valid_until: pending.map(|p| Time(p.1).rfc3339()),
+            })
+        })
+    }
+
+    /// Record once in the history that the TA's next signing session is due.
+    pub fn ta_check_due(&self) -> Result<bool> {
+        if !self.config.ta_offline {
+            return Ok(false);
+        }
+        let s = self.ta_status()?;
+        let (Some(next), true) = (s.next_update.clone(), s.overdue) else { return Ok(false) };
+        let warned = self.read(|c| setting(c, "ta_due_recorded"))?;
+        if warned.as_deref() == Some(next.as_str()) {
+            return Ok(false);
+        }
+        let _schedule = history::acting_as(history::Actor::Schedule);
+        let event = Event::new("ta.due", None, json!({ "next_update": next, "signing_due": s.signing_due }));
+        self.write(|tx, now| {
+            put_setting(tx, "ta_due_recorded", &next)?;
+            history::append(tx, now, &history::current_actor(), &event, Vec::new(), "warning")?;
+            Ok(())
+        })?;
+        tracing::warn!("the offline TA's manifest and CRL run out at {next}: its signing session is due");
+        Ok(true)
+    }
+}
+
+/// The nextUpdate of the TA's manifest as published (seconds).
+fn ta_next_update(c: &Connection) -> Result<Option<i64>> {
+    let der: Option<Vec<u8>> = c
+        .query_row(
+            "SELECT o.der FROM objects o JOIN cas t ON t.id = o.ca_id WHERE t.kind = 'ta' AND o.name LIKE '%.mft' LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(der.and_then(|d| Manifest::decode(&d).ok()).map(|m| m.content.next_update.0))
+}
+
+/// The online part of `ta_import`, in its transaction.
+fn import(w: &mut Work<'_>, resp: &TaResponse, rir_key: KeyId) -> Result<TaImport> {
+    let cfg = w.cfg;
+    let ta_uri = cfg.ta_cert_uri();
+    let ta_pp = cfg.pp_uri(&cfg.ta_handle);
+    let bad = |m: String| CaError::invalid("ta_malformed", m);
+    let ta_der = resp.objects.get(&ta_uri).ok_or_else(|| bad(format!("no TA certificate at {ta_uri}")))?;
+    let ta_cert = Cert::decode(ta_der).map_err(|e| bad(format!("TA certificate: {e}")))?;
+    ta_cert.verify_self_signed().map_err(|e| bad(format!("TA certificate: {e}")))?;
+    if let Some(u) = resp.objects.keys().find(|u| **u != ta_uri && !u.starts_with(&ta_pp)) {
+        return Err(bad(format!("{u} is outside the TA's publication point")));
+    }
+    // The TA row: made from the first answer, its key never changes here (a TA key rolls by RFC 9691).
+    let ta = match w.ca_of_kind(CaKind::Ta)? {
+        Some(t) if t.key != ta_cert.ski => return Err(bad(format!("the TA certificate has key {}, not {}", ta_cert.ski.hex(), t.key.hex()))),
+        Some(t) => {
+            w.tx.execute("UPDATE cas SET cert = ?2, resources = ?3 WHERE id = ?1", params![t.id, ta_der, ta_cert.resources.explicit_set().to_string()])?;
+            t
+        }
+        None => {
+            let res = ta_cert.resources.explicit_set();
+            let id = w.insert_ca(NewCa {
+                handle: &cfg.ta_handle,
+                kind: CaKind::Ta,
+                parent: None,
+                key: ta_cert.ski,
+                resources: &res,
+                cert: &ta_cert,
+                cert_uri: &ta_uri,
+                opaque_id: None,
+            })?;
+            w.ca_by_id(id)?
+        }
+    };
+    // Exactly the TA's publication set: what it no longer has is withdrawn.
+    let held: Vec<String> = {
+        let mut st = w.tx.prepare("SELECT uri FROM objects WHERE ca_id = ?1 OR uri = ?2")?;
+        let v = st.query_map(params![ta.id, ta_uri], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        v
+    };
+    for uri in held.iter().filter(|u| !resp.objects.contains_key(*u)) {
+        w.remove_object(uri)?;
+    }
+    for (uri, der) in &resp.objects {
+        let owner = (*uri != ta_uri).then_some(ta.id);
+        w.put_object(owner, uri, der.clone())?;
+    }
+    // Certificates the TA gave the RIR CA, by key.
+    let certs: Vec<(String, Cert)> = resp
+        .objects
+        .iter()
+        .filter(|(u, _)| u.ends_with(".cer") && **u != ta_uri)
+        .map(|(u, d)| Cert::decode(d).map(|c| (u.clone(), c)).map_err(|e| bad(format!("{u}: {e}"))))
+        .collect::<Result<_>>()?;
+    let cert_for = |k: &KeyId| certs.iter().find(|(_, c)| c.ski == *k).cloned();
+    let mut report = TaImport { objects: resp.objects.len(), ..TaImport::default() };
+    let (uri, cert) = cert_for(&rir_key).ok_or_else(|| bad(format!("no certificate for the RIR CA's key {}", rir_key.hex())))?;
+    let res = cert.resources.explicit_set();
+    match w.ca_of_kind(CaKind::Rir)? {
+        None => {
+            let id = w.insert_ca(NewCa {
+                handle: &cfg.rir_handle,
+                kind: CaKind::Rir,
+                parent: Some(ta.id),
+                key: rir_key,
+                resources: &res,
+                cert: &cert,
+                cert_uri: &uri,
+                opaque_id: None,
+            })?;
+            w.tx.execute("DELETE FROM settings WHERE key = 'rir_key'", [])?;
+            w.mark_dirty(id);
+            report.rir_certified = true;
+        }
+        Some(rir) => {
+            if rir.cert.to_der() != cert.to_der() {
+                w.tx.execute("UPDATE cas SET cert = ?2, cert_uri = ?3, resources = ?4 WHERE id = ?1", params![rir.id, cert.to_der(), uri, res.to_string()])?;
+                w.mark_dirty(rir.id);
+                report.rir_certified = true;
+            }
+            report.keyroll = crate::keyroll::parent_answered(w, &rir, &cert_for)?;
+        }
+    }
+    w.tx.execute("UPDATE ta_exchanges SET state = 'answered' WHERE nonce = ?1", [&resp.nonce])?;
+    report.next_update = ta_next_update(&w.tx)?.map(|t| Time(t).rfc3339());
+    Ok(report)
+}
