@@ -317,3 +317,10 @@ pub struct TaStatus {
     pub pending_request: Option<String>,
     pub pending_valid_until: Option<String>,
 }
+
+/// A signed file for or from the offline TA, its DER in base64:
+/// `POST /api/v1/ta/request` answers one, `POST /api/v1/ta/response` takes one.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TaFile {
+    pub file: String,
+}

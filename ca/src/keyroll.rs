@@ -205,10 +205,9 @@ pub(crate) type CertFor<'a> = &'a dyn Fn(&KeyId) -> Option<(String, Cert)>;
 /// An offline TA's answer for `rir`: a next key it certified starts its
 /// staging; an old key it no longer certifies is retired. What happened, if anything.
 pub(crate) fn parent_answered(w: &mut Work<'_>, rir: &CaRecord, cert_for: CertFor<'_>) -> Result<Option<String>> {
-    let row: Option<(String, String, Vec<u8>)> = w
-        .tx
-        .query_row("SELECT key_id, phase, cert FROM keyrolls WHERE ca_id = ?1", [rir.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .optional()?;
+    let row: Option<(String, String, Vec<u8>)> =
+        w.tx.query_row("SELECT key_id, phase, cert FROM keyrolls WHERE ca_id = ?1", [rir.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
     let Some((hex, phase, cert)) = row else { return Ok(None) };
     let key = parse_key(&rir.handle, &hex)?;
     match (phase.as_str(), cert_for(&key)) {

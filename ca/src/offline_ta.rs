@@ -109,7 +109,8 @@ impl Ca {
     pub fn ta_sign(&self, file: &[u8], identity: &Identity) -> Result<Vec<u8>> {
         let now = self.now();
         let (child_id, child_handle) = self.read(|c| {
-            let handle = setting(c, "ta_child_handle")?.ok_or_else(|| CaError::NotFound("an offline TA here (run `rpkit ta init --offline`)".into()))?;
+            let handle = setting(c, "ta_child_handle")?
+                .ok_or_else(|| CaError::NotFound("an offline TA here (run `rpkit ta init --offline`)".into()))?;
             Ok((id_cert(c, "ta_child_identity", "the child's identity")?, handle))
         })?;
         let xml = ta_exchange::open(file, &child_id, now).map_err(exchange)?;
@@ -118,7 +119,9 @@ impl Ca {
         if req.child != child_handle {
             return Err(exchange(ExchangeError::Foreign(format!("it is for child '{}', not '{child_handle}'", req.child))));
         }
-        let seen = self.read(|c| Ok(c.query_row("SELECT EXISTS (SELECT 1 FROM ta_nonces WHERE nonce = ?1)", [&req.nonce], |r| r.get::<_, bool>(0))?))?;
+        let seen = self.read(|c| {
+            Ok(c.query_row("SELECT EXISTS (SELECT 1 FROM ta_nonces WHERE nonce = ?1)", [&req.nonce], |r| r.get::<_, bool>(0))?)
+        })?;
         if seen {
             return Err(exchange(ExchangeError::Replayed(req.nonce)));
         }
@@ -189,8 +192,12 @@ impl Ca {
             return Err(CaError::invalid("not_offline", format!("service_uri {:?}: not an offline TA's answer", parent.service_uri)));
         }
         let own_ta = self.read(|c| {
-            Ok(c.query_row("SELECT EXISTS (SELECT 1 FROM cas c JOIN keys k ON k.key_id = c.key_id WHERE c.kind = 'ta')
-                 OR EXISTS (SELECT 1 FROM cas c JOIN token_keys k ON k.key_id = c.key_id WHERE c.kind = 'ta')", [], |r| r.get::<_, bool>(0))?)
+            Ok(c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM cas c JOIN keys k ON k.key_id = c.key_id WHERE c.kind = 'ta')
+                 OR EXISTS (SELECT 1 FROM cas c JOIN token_keys k ON k.key_id = c.key_id WHERE c.kind = 'ta')",
+                [],
+                |r| r.get::<_, bool>(0),
+            )?)
         })?;
         if own_ta {
             return Err(CaError::Conflict("this CA has a trust anchor of its own".into()));
@@ -206,26 +213,28 @@ impl Ca {
     /// A new request file for the offline TA: the keys the RIR CA wants
     /// certified now. It replaces any request still pending.
     pub fn ta_request(&self) -> Result<Vec<u8>> {
-        let identity = self.identity.get().ok_or_else(|| CaError::NotFound("this CA's identity (it is loaded by `rpkit ca serve`)".into()))?;
+        let identity =
+            self.identity.get().ok_or_else(|| CaError::NotFound("this CA's identity (it is loaded by `rpkit ca serve`)".into()))?;
         self.read(|c| id_cert(c, "ta_identity", "an offline TA (run `rpkit ca parent add`)").map(|_| ()))?;
         let rir_key = self.rir_key()?;
-        let keys: Vec<PublicKey> = self.read(|c| {
-            let mut keys = vec![rir_key];
-            let next: Option<String> = c
-                .query_row(
-                    "SELECT k.key_id FROM keyrolls k JOIN cas c ON c.id = k.ca_id WHERE c.kind = 'rir' AND k.phase = 'pending'",
-                    [],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if let Some(n) = next {
-                keys.push(parse_key(&n)?);
-            }
-            Ok(keys)
-        })?
-        .into_iter()
-        .map(|k| self.signer().public_key(&k).map_err(CaError::from))
-        .collect::<Result<_>>()?;
+        let keys: Vec<PublicKey> = self
+            .read(|c| {
+                let mut keys = vec![rir_key];
+                let next: Option<String> = c
+                    .query_row(
+                        "SELECT k.key_id FROM keyrolls k JOIN cas c ON c.id = k.ca_id WHERE c.kind = 'rir' AND k.phase = 'pending'",
+                        [],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if let Some(n) = next {
+                    keys.push(parse_key(&n)?);
+                }
+                Ok(keys)
+            })?
+            .into_iter()
+            .map(|k| self.signer().public_key(&k).map_err(CaError::from))
+            .collect::<Result<_>>()?;
         let now = self.now();
         let until = now.add_secs(self.config.ta_request_validity_days * 86400);
         let req = TaRequest { nonce: ta_exchange::nonce(), created: now, valid_until: until, child: self.config.rir_handle.clone(), keys };
@@ -368,9 +377,14 @@ fn import(w: &mut Work<'_>, resp: &TaResponse, rir_key: KeyId) -> Result<TaImpor
     }
     // The TA row: made from the first answer, its key never changes here (a TA key rolls by RFC 9691).
     let ta = match w.ca_of_kind(CaKind::Ta)? {
-        Some(t) if t.key != ta_cert.ski => return Err(bad(format!("the TA certificate has key {}, not {}", ta_cert.ski.hex(), t.key.hex()))),
+        Some(t) if t.key != ta_cert.ski => {
+            return Err(bad(format!("the TA certificate has key {}, not {}", ta_cert.ski.hex(), t.key.hex())))
+        }
         Some(t) => {
-            w.tx.execute("UPDATE cas SET cert = ?2, resources = ?3 WHERE id = ?1", params![t.id, ta_der, ta_cert.resources.explicit_set().to_string()])?;
+            w.tx.execute(
+                "UPDATE cas SET cert = ?2, resources = ?3 WHERE id = ?1",
+                params![t.id, ta_der, ta_cert.resources.explicit_set().to_string()],
+            )?;
             t
         }
         None => {
@@ -430,7 +444,10 @@ fn import(w: &mut Work<'_>, resp: &TaResponse, rir_key: KeyId) -> Result<TaImpor
         }
         Some(rir) => {
             if rir.cert.to_der() != cert.to_der() {
-                w.tx.execute("UPDATE cas SET cert = ?2, cert_uri = ?3, resources = ?4 WHERE id = ?1", params![rir.id, cert.to_der(), uri, res.to_string()])?;
+                w.tx.execute(
+                    "UPDATE cas SET cert = ?2, cert_uri = ?3, resources = ?4 WHERE id = ?1",
+                    params![rir.id, cert.to_der(), uri, res.to_string()],
+                )?;
                 w.mark_dirty(rir.id);
                 report.rir_certified = true;
             }

@@ -6,13 +6,13 @@
 //! signed by the sender's BPKI identity from the RFC 8183 exchange at set-up,
 //! and carries a nonce and a validity period.
 
+use base64::Engine;
+use quick_xml::events::Event;
 use rpkit_objects::bpki::{IdCert, Identity};
 use rpkit_objects::crypto::PublicKey;
 use rpkit_objects::der::Time;
 use rpkit_objects::error::BuildError;
 use rpkit_objects::signed_message::SignedMessage;
-use base64::Engine;
-use quick_xml::events::Event;
 use std::collections::BTreeMap;
 
 pub const NS: &str = "urn:rpkit:offline-ta:1";

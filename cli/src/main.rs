@@ -57,8 +57,11 @@ enum Command {
 
 #[derive(Subcommand)]
 enum TaCmd {
-    /// Create the trust anchor, the RIR's online CA and the TAL in a data directory.
+    /// Create the trust anchor, the RIR's online CA and the TAL in a data
+    /// directory; with `--offline`, the trust anchor alone for a machine that is never online.
     Init(commands::ca::InitArgs),
+    /// On the offline TA's machine: answer the online CA's signed request.
+    Sign(commands::offline_ta::SignArgs),
 }
 
 #[derive(Subcommand)]
@@ -77,6 +80,17 @@ enum CaCmd {
     Export(commands::ca::ExportArgs),
     /// Roll a CA key through the API (admin token): `rpkit ca keyroll rir [--activate|--status]`.
     Keyroll(commands::ca::KeyrollCmd),
+    /// Print the RFC 8183 child_request of this CA (for an offline TA's `rpkit ta init --offline`).
+    ChildRequest(commands::offline_ta::ChildRequestArgs),
+    /// This CA's parent: `rpkit ca parent add FILE` takes an offline TA's parent_response.
+    #[command(subcommand)]
+    Parent(commands::offline_ta::ParentCmd),
+    /// Write a signed request for the offline TA (admin token).
+    TaRequest(commands::offline_ta::TaRequestArgs),
+    /// Import and publish the offline TA's signed answer (admin token).
+    TaResponse(commands::offline_ta::TaResponseArgs),
+    /// When the offline TA's manifest and CRL run out, and its signing session is due.
+    TaStatus(commands::offline_ta::TaStatusArgs),
 }
 
 fn main() -> ExitCode {
@@ -93,6 +107,7 @@ fn main() -> ExitCode {
         Command::Up(a) => commands::up::run(a),
         Command::Config(a) => commands::up::config::run(a),
         Command::Ta(TaCmd::Init(a)) => commands::ca::init(a),
+        Command::Ta(TaCmd::Sign(a)) => commands::offline_ta::sign(a),
         Command::Ca(CaCmd::Serve(a)) => commands::ca::serve(a),
         Command::Ca(CaCmd::PublisherRequest(a)) => commands::ca::publisher_request(a),
         Command::Ca(CaCmd::Repository(a)) => commands::ca::repository(a),
@@ -100,6 +115,11 @@ fn main() -> ExitCode {
         Command::Ca(CaCmd::Backup(a)) => commands::ca::backup(a),
         Command::Ca(CaCmd::History(a)) => commands::history::run(a),
         Command::Ca(CaCmd::Keyroll(a)) => commands::ca::keyroll(a),
+        Command::Ca(CaCmd::ChildRequest(a)) => commands::offline_ta::child_request(a),
+        Command::Ca(CaCmd::Parent(c)) => commands::offline_ta::parent(c),
+        Command::Ca(CaCmd::TaRequest(a)) => commands::offline_ta::ta_request(a),
+        Command::Ca(CaCmd::TaResponse(a)) => commands::offline_ta::ta_response(a),
+        Command::Ca(CaCmd::TaStatus(a)) => commands::offline_ta::ta_status(a),
         Command::Publication(c) => commands::publication::run(c),
         Command::Members(a) => commands::members::run(a),
         Command::Roa(a) => commands::roa::run(a),

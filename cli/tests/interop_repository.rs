@@ -13,8 +13,8 @@ mod hosted;
 use rpkit_test_vectors::peers;
 
 use hosted::{
-    first_prefix, json_router_keys, json_vrps, routinator, rpki_client, run, start_publication, Aspas, CaRun, Env, Outcome, Transport, Vrps,
-    BIN,
+    first_prefix, json_router_keys, json_vrps, routinator, rpki_client, run, start_publication, Aspas, CaRun, Env, Outcome, Transport,
+    Vrps, BIN,
 };
 use peers::Proc;
 use rpkit_test_vectors::softhsm::{self, Token};

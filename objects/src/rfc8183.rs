@@ -204,7 +204,13 @@ impl ParentResponse {
                 return reject(RULE, format!("'{h}' is not a valid handle"));
             }
         }
-        Ok(ParentResponse { tag: a.get("tag").cloned(), service_uri: required(&a, "service_uri")?, child_handle, parent_handle, id_cert: id_cert(&text)? })
+        Ok(ParentResponse {
+            tag: a.get("tag").cloned(),
+            service_uri: required(&a, "service_uri")?,
+            child_handle,
+            parent_handle,
+            id_cert: id_cert(&text)?,
+        })
     }
 
     pub fn encode(&self) -> String {

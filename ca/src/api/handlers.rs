@@ -5,7 +5,8 @@
 use super::{blocking, ApiError, ApiResult, AppState, Body, Caller, Text};
 use crate::contract::{
     AspaSpec, DeltaQuery, Export, HistoryEntry, HistoryQuery, ImportReport, KeyRollRequest, KeyRollStatus, MemberInfo, NewMember,
-    NewRouterCert, Providers, ResourceChange, RoaBody, RoaDelta, RoaInfo, RoaReport, RouterCertInfo, SetResources, TokenCreated, Whoami,
+    NewRouterCert, Providers, ResourceChange, RoaBody, RoaDelta, RoaInfo, RoaReport, RouterCertInfo, SetResources, TaFile, TaImport,
+    TaStatus, TokenCreated, Whoami,
 };
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -18,10 +19,22 @@ use rpkit_serve::metrics::Metrics;
     responses((status = 200, description = "The server answers and its key store works", body = String, content_type = "text/plain"),
         (status = 503, description = "The HSM fails: why (reads are still served; changes wait)", body = String, content_type = "text/plain")))]
 pub async fn health(State(st): State<AppState>) -> Response {
-    match st.ca.signer().health() {
-        Some(h) if !h.up => {
-            let why = h.error.unwrap_or_default();
-            (StatusCode::SERVICE_UNAVAILABLE, format!("signer: {why}\n")).into_response()
+    if let Some(h) = st.ca.signer().health().filter(|h| !h.up) {
+        let why = h.error.unwrap_or_default();
+        return (StatusCode::SERVICE_UNAVAILABLE, format!("signer: {why}\n")).into_response();
+    }
+    // An offline TA's manifest and CRL: a warning once its signing session is due, a fault once they ran out.
+    let ca = st.ca.clone();
+    match blocking(move || ca.ta_status()).await {
+        Ok(s) if s.offline && s.expired => {
+            let at = s.next_update.unwrap_or_default();
+            (StatusCode::SERVICE_UNAVAILABLE, format!("offline TA: its manifest and CRL ran out at {at}: sign a request now\n"))
+                .into_response()
+        }
+        Ok(s) if s.offline && s.overdue => {
+            let (due, at) = (s.signing_due.unwrap_or_default(), s.next_update.unwrap_or_default());
+            format!("ok\nwarning: the offline TA's signing session was due at {due}; its manifest and CRL run out at {at}\n")
+                .into_response()
         }
         _ => "ok\n".into_response(),
     }
@@ -45,6 +58,14 @@ pub async fn metrics(State(st): State<AppState>) -> ApiResult<Response> {
     if let Some(h) = st.ca.signer().health() {
         m.one("signer_up", "gauge", "1 when the last operation on the HSM succeeded.", u8::from(h.up));
         m.one("signer_failures_total", "counter", "Operations on the HSM that failed.", h.failures);
+    }
+    if st.ca.config.ta_offline {
+        let ca = st.ca.clone();
+        let s = blocking(move || ca.ta_status()).await?;
+        let secs = |t: &Option<String>| t.as_deref().and_then(rpkit_objects::der::Time::parse_rfc3339).map_or(0, |t| t.0);
+        m.one("ta_next_update_timestamp_seconds", "gauge", "When the offline TA's manifest and CRL run out.", secs(&s.next_update));
+        m.one("ta_signing_due_timestamp_seconds", "gauge", "When the offline TA's next signing session is due.", secs(&s.signing_due));
+        m.one("ta_signing_overdue", "gauge", "1 when the offline TA's signing session is due.", u8::from(s.overdue));
     }
     let text = m.finish();
     Ok(([(header::CONTENT_TYPE, rpkit_serve::metrics::CONTENT_TYPE)], text).into_response())
@@ -329,4 +350,28 @@ pub async fn remove_router_cert(
     let ca = st.ca.clone();
     blocking(move || ca.remove_router_cert(&handle, asn, &key_id)).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/ta/request", tag = "admin",
+    responses((status = 200, description = "A new signed request for the offline TA (it replaces any pending one)", body = TaFile)))]
+pub async fn ta_request(State(st): State<AppState>) -> ApiResult<Json<TaFile>> {
+    let ca = st.ca.clone();
+    let file = blocking(move || ca.ta_request()).await?;
+    Ok(Json(TaFile { file: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, file) }))
+}
+
+#[utoipa::path(post, path = "/api/v1/ta/response", tag = "admin", request_body = TaFile,
+    responses((status = 200, description = "The offline TA's answer imported and published", body = TaImport)))]
+pub async fn ta_response(State(st): State<AppState>, Body(f): Body<TaFile>) -> ApiResult<Json<TaImport>> {
+    let file = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, f.file.trim())
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "ta_malformed", format!("file: not base64: {e}")))?;
+    let ca = st.ca.clone();
+    Ok(Json(blocking(move || ca.ta_import(&file)).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/ta/status", tag = "admin",
+    responses((status = 200, description = "The offline TA: when its manifest runs out, when signing is due, the pending request", body = TaStatus)))]
+pub async fn ta_status(State(st): State<AppState>) -> ApiResult<Json<TaStatus>> {
+    let ca = st.ca.clone();
+    Ok(Json(blocking(move || ca.ta_status()).await?))
 }

@@ -109,6 +109,9 @@ fn table() -> Vec<Entry> {
         (Admin, routes!(rir_keyroll_status, rir_keyroll)),
         (MemberOrAdmin, routes!(list_router_certs, add_router_cert)),
         (MemberOrAdmin, routes!(remove_router_cert)),
+        (Admin, routes!(ta_request)),
+        (Admin, routes!(ta_response)),
+        (Admin, routes!(ta_status)),
     ]
 }
 
@@ -198,6 +201,12 @@ pub async fn serve(
             // The HSM, if any, checked every second: /health tells of a pulled token at once.
             if let Some(t) = sync_ca.signer().token().cloned() {
                 let _ = tokio::task::spawn_blocking(move || t.probe()).await;
+            }
+            if sync_ca.config.ta_offline {
+                let ca = sync_ca.clone();
+                if let Ok(Err(e)) = tokio::task::spawn_blocking(move || ca.ta_check_due()).await {
+                    tracing::warn!("offline TA: {e}");
+                }
             }
             if !sync_ca.out_of_sync() {
                 // Key rolls: staging over, scheduled and migration rolls, keys to destroy.

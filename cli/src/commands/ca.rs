@@ -36,6 +36,17 @@ pub struct InitArgs {
     /// https URI of the TA certificate for the TAL.
     #[arg(long, default_value = "https://rpki.test/repo/ta.cer")]
     ta_https_uri: String,
+    /// A trust anchor alone, for a machine that is never online: it answers
+    /// the online CA's signed requests (`rpkit ta sign`).
+    #[arg(long, requires = "child_request")]
+    offline: bool,
+    /// With `--offline`: the online CA's RFC 8183 child_request (`rpkit ca child-request`).
+    #[arg(long, requires = "offline")]
+    child_request: Option<PathBuf>,
+    /// With `--offline`: how long the TA's manifest and CRL stay valid; the
+    /// online CA warns `ta_warn_days` before they run out.
+    #[arg(long, default_value_t = 28, requires = "offline")]
+    next_update_days: i64,
     #[command(flatten)]
     perms: permissions::PermissionArgs,
     #[command(flatten)]
@@ -194,8 +205,18 @@ pub fn init(a: InitArgs) -> Result<ExitCode> {
     if cfg_path.exists() {
         return Err(CliError::input(format!("{} already holds a CA", a.data.display())));
     }
+    if a.offline {
+        if !(1..=365).contains(&a.next_update_days) {
+            return Err(CliError::input("--next-update-days: from 1 to 365"));
+        }
+        config.next_update_secs = a.next_update_days * 86400;
+    }
     let text = serde_json::to_string_pretty(&config).map_err(CliError::internal)?;
     std::fs::write(&cfg_path, text).map_err(|e| CliError::io(&cfg_path, e))?;
+    if let Some(child) = &a.child_request {
+        super::offline_ta::init(&a.data, &resources, child)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let ca = open(&a.data)?;
     let tal = ca.init(&resources)?;
     let tal_path = a.data.join("ta.tal");
@@ -217,6 +238,11 @@ pub fn serve(a: ServeArgs) -> Result<ExitCode> {
         set_signer(&a.data, &a.signer)?;
     }
     let ca = Arc::new(open(&a.data)?);
+    if ca.config.ta_offline {
+        // It signs the requests to the offline TA.
+        let identity = rfc8181_client::load_identity(&a.data.join("bpki"), crate::signer::token(&ca.config.signer)?)?;
+        ca.set_identity(identity);
+    }
     let token = admin_token(&a.data)?;
     let rt = tokio::runtime::Runtime::new().map_err(CliError::internal)?;
     rt.block_on(async move {

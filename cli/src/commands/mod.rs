@@ -4,6 +4,7 @@ pub mod ca;
 pub mod history;
 pub mod inspect;
 pub mod members;
+pub mod offline_ta;
 pub mod publication;
 pub mod roa;
 pub mod router_cert;

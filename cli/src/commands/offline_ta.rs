@@ -1,0 +1,232 @@
+//! The offline trust anchor's commands. On the TA's machine (never online):
+//! `rpkit ta init --offline --child-request FILE` and `rpkit ta sign`. On the
+//! online CA: `rpkit ca child-request` and `rpkit ca parent add` (set-up,
+//! RFC 8183), then `rpkit ca ta-request`, `rpkit ca ta-response` and
+//! `rpkit ca ta-status` through the API (admin token).
+
+use crate::client::{ApiArgs, Client};
+use crate::error::{CliError, Result};
+use crate::permissions;
+use crate::signer::SignerArgs;
+use rpkit_ca::contract::{TaFile, TaImport, TaStatus};
+use rpkit_ca::rfc8181_client;
+use rpkit_ca::CaConfig;
+use rpkit_objects::rfc8183::{ChildRequest, ParentResponse};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+fn b64(d: &[u8]) -> String {
+    base64::Engine::encode(&base64::engine::general_purpose::STANDARD, d)
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| CliError::io(path, e))
+}
+
+/// Write `bytes` to `path` whole or not at all.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("part");
+    std::fs::write(&tmp, bytes).map_err(|e| CliError::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| CliError::io(path, e))
+}
+
+/// The settings of a data directory.
+fn config(data: &Path) -> Result<CaConfig> {
+    let p = data.join("ca.json");
+    let text = std::fs::read_to_string(&p).map_err(|e| CliError::io(&p, e))?;
+    serde_json::from_str(&text).map_err(|e| CliError::parse(&p, e))
+}
+
+/// The RFC 8183 identity of a data directory (made on first use).
+fn identity(data: &Path, config: &CaConfig) -> Result<rpkit_objects::bpki::Identity> {
+    Ok(rfc8181_client::load_identity(&data.join("bpki"), crate::signer::token(&config.signer)?)?)
+}
+
+// --- The TA's machine ------------------------------------------------------------
+
+#[derive(clap::Args)]
+pub struct SignArgs {
+    /// The offline TA's data directory.
+    #[arg(long, env = "RPKIT_DATA")]
+    data: PathBuf,
+    /// The online CA's request file.
+    #[arg(long)]
+    request: PathBuf,
+    /// Where the signed answer goes (carried back to the online CA).
+    #[arg(long)]
+    response: PathBuf,
+    #[command(flatten)]
+    perms: permissions::PermissionArgs,
+    #[command(flatten)]
+    signer: SignerArgs,
+}
+
+/// `rpkit ta sign`: answer a request; a refused one changes nothing.
+pub fn sign(a: SignArgs) -> Result<ExitCode> {
+    permissions::open(&permissions::ca(&a.data), a.perms)?;
+    let cfg = config(&a.data)?;
+    let mut settings = cfg.signer.clone();
+    a.signer.apply(&mut settings)?;
+    let id = identity(&a.data, &CaConfig { signer: settings, ..cfg })?;
+    let request = read(&a.request)?;
+    let ca = super::ca::open(&a.data)?;
+    let response = ca.ta_sign(&request, &id)?;
+    write_atomically(&a.response, &response)?;
+    let next = ca.ta_status()?.next_update.unwrap_or_default();
+    println!("answered {}: {} ({} octets)", a.request.display(), a.response.display(), response.len());
+    println!("the TA's manifest and CRL run out at {next}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `rpkit ta init --offline`: the TA alone, for the child of `child_request`;
+/// writes the TAL and the RFC 8183 parent_response into the data directory.
+pub fn init(data: &Path, resources: &rpkit_objects::resources::ResourceSet, child_request: &Path) -> Result<()> {
+    let child = ChildRequest::decode(&read(child_request)?)
+        .map_err(|e| CliError::Object { what: child_request.display().to_string(), source: e })?;
+    let cfg = config(data)?;
+    let id = identity(data, &cfg)?;
+    let ca = super::ca::open(data)?;
+    let (tal, response) = ca.init_offline_ta(resources, &child, &id)?;
+    let tal_path = data.join("ta.tal");
+    std::fs::write(&tal_path, tal.encode()).map_err(|e| CliError::io(&tal_path, e))?;
+    let pr = data.join("parent-response.xml");
+    std::fs::write(&pr, response.encode()).map_err(|e| CliError::io(&pr, e))?;
+    println!("offline trust anchor created for child '{}'", child.child_handle);
+    println!("TAL:             {}", tal_path.display());
+    println!("parent_response: {} (carry it to the online CA: `rpkit ca parent add`)", pr.display());
+    Ok(())
+}
+
+// --- The online CA ---------------------------------------------------------------
+
+#[derive(clap::Args)]
+pub struct ChildRequestArgs {
+    #[arg(long, env = "RPKIT_DATA", default_value = "rpkit-data")]
+    data: PathBuf,
+    /// The child handle asked for (the RIR CA's).
+    #[arg(long, default_value = "rir")]
+    handle: String,
+    #[command(flatten)]
+    perms: permissions::PermissionArgs,
+    #[command(flatten)]
+    signer: SignerArgs,
+}
+
+/// `rpkit ca child-request`: the RFC 8183 child_request of this CA's identity.
+pub fn child_request(a: ChildRequestArgs) -> Result<ExitCode> {
+    if !rpkit_objects::rfc8183::valid_handle(&a.handle) {
+        return Err(CliError::input(format!("'{}' is not a valid handle", a.handle)));
+    }
+    permissions::open(&permissions::ca(&a.data), a.perms)?;
+    let mut cfg = config(&a.data).unwrap_or_default();
+    a.signer.apply(&mut cfg.signer)?;
+    let id = identity(&a.data, &cfg)?;
+    print!("{}", ChildRequest { tag: None, child_handle: a.handle, id_cert: id.cert.clone() }.encode());
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(clap::Subcommand)]
+pub enum ParentCmd {
+    /// Take the offline TA's RFC 8183 parent_response: this CA's trust anchor is
+    /// that TA, reached by signed files.
+    Add(ParentAddArgs),
+}
+
+#[derive(clap::Args)]
+pub struct ParentAddArgs {
+    #[arg(long, env = "RPKIT_DATA", default_value = "rpkit-data")]
+    data: PathBuf,
+    /// The parent_response file `rpkit ta init --offline` wrote.
+    file: PathBuf,
+    /// Base of the rsync repository (as given to the TA).
+    #[arg(long, default_value = "rsync://rpki.test/repo/")]
+    rsync_base: String,
+    /// RRDP notification URI put in CA certificates.
+    #[arg(long, default_value = "https://rpki.test/rrdp/notification.xml")]
+    rrdp_notify: String,
+    /// https URI of the TA certificate for the TAL.
+    #[arg(long, default_value = "https://rpki.test/repo/ta.cer")]
+    ta_https_uri: String,
+    #[command(flatten)]
+    perms: permissions::PermissionArgs,
+    #[command(flatten)]
+    signer: SignerArgs,
+}
+
+pub fn parent(cmd: ParentCmd) -> Result<ExitCode> {
+    let ParentCmd::Add(a) = cmd;
+    let parent = ParentResponse::decode(&read(&a.file)?).map_err(|e| CliError::Object { what: a.file.display().to_string(), source: e })?;
+    permissions::open(&permissions::ca(&a.data), a.perms)?;
+    let cfg_path = a.data.join("ca.json");
+    let mut cfg = match config(&a.data) {
+        Ok(c) => c,
+        Err(_) => CaConfig {
+            rsync_base: a.rsync_base,
+            rrdp_notify: Some(a.rrdp_notify),
+            ta_https_uri: Some(a.ta_https_uri),
+            ..CaConfig::default()
+        },
+    };
+    a.signer.apply(&mut cfg.signer)?;
+    cfg.ta_offline = true;
+    cfg.rir_handle = parent.child_handle.clone();
+    let text = serde_json::to_string_pretty(&cfg).map_err(CliError::internal)?;
+    std::fs::write(&cfg_path, text).map_err(|e| CliError::io(&cfg_path, e))?;
+    let ca = super::ca::open(&a.data)?;
+    ca.set_offline_parent(&parent)?;
+    let token = super::ca::admin_token(&a.data)?;
+    println!("the offline TA '{}' is this CA's trust anchor (child '{}')", parent.parent_handle, parent.child_handle);
+    println!("next: `rpkit ca serve`, then `rpkit ca ta-request -o request.der` and carry it to the TA");
+    println!("admin token: {token} (also in {})", a.data.join("admin-token").display());
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(clap::Args)]
+pub struct TaRequestArgs {
+    #[command(flatten)]
+    api: ApiArgs,
+    /// Where the signed request goes.
+    #[arg(long, short)]
+    output: PathBuf,
+}
+
+/// `rpkit ca ta-request`: a signed request for the offline TA.
+pub fn ta_request(a: TaRequestArgs) -> Result<ExitCode> {
+    let c = Client::new(&a.api)?;
+    let f: TaFile = c.send_json(reqwest::Method::POST, "/api/v1/ta/request", &(), None)?;
+    let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, f.file.trim()).map_err(CliError::internal)?;
+    write_atomically(&a.output, &bytes)?;
+    println!("request written to {}: carry it to the TA (`rpkit ta sign`)", a.output.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(clap::Args)]
+pub struct TaResponseArgs {
+    #[command(flatten)]
+    api: ApiArgs,
+    /// The TA's signed answer.
+    file: PathBuf,
+}
+
+/// `rpkit ca ta-response FILE`: import and publish the TA's answer.
+pub fn ta_response(a: TaResponseArgs) -> Result<ExitCode> {
+    let c = Client::new(&a.api)?;
+    let body = TaFile { file: b64(&read(&a.file)?) };
+    let r: TaImport = c.send_json(reqwest::Method::POST, "/api/v1/ta/response", &body, None)?;
+    super::print_json(&r)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(clap::Args)]
+pub struct TaStatusArgs {
+    #[command(flatten)]
+    api: ApiArgs,
+}
+
+/// `rpkit ca ta-status`: when the TA's objects run out and signing is due.
+pub fn ta_status(a: TaStatusArgs) -> Result<ExitCode> {
+    let c = Client::new(&a.api)?;
+    let s: TaStatus = c.get("/api/v1/ta/status")?;
+    super::print_json(&s)?;
+    Ok(ExitCode::SUCCESS)
+}
