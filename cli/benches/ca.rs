@@ -11,12 +11,14 @@
 //!   The members are set up with keys cached in `target/bench-keys/` (two per
 //!   member); the re-issue itself makes every key it needs.
 //!
+//! - a scheduled key roll of every member CA and the RIR CA (in process, staging
+//!   time 0), from start to all active, against key generation for as many keys;
 //! - one member with K ROAs (added in rounds of 10,000 with cached keys; from
 //!   10,000 on the CA packs them into ROAs of up to 500 prefixes): the time to
 //!   add them, `GET` of all of them and the peak RSS of `rpkit ca serve`.
 //!
-//! Run: `cargo bench -p rpkit --bench ca -- [--quick] [--runs N] [--roas N] [--members M] [--many K] [--reissue-only]`
-//! (defaults 1,000 ROAs, 10,000 members, 100,000 ROAs; `--quick` 100, 50, 300). The report is
+//! Run: `cargo bench -p rpkit --bench ca -- [--quick] [--runs N] [--roas N] [--members M] [--many K] [--roll R] [--reissue-only]`
+//! (defaults 1,000 ROAs, 10,000 members, 100,000 ROAs, 1,000 rolled CAs; `--quick` 100, 50, 300, 50). The report is
 //! printed and written to `target/bench/ca.md` (`ca-quick.md`; `ca-reissue.md`).
 
 use rpkit_test_vectors::peers;
@@ -363,6 +365,9 @@ struct Figures {
     many_get: f64,
     many_rss: f64,
     many_objects: usize,
+    roll_cas: usize,
+    roll_secs: f64,
+    roll_keygen_secs: f64,
 }
 
 fn main() {
@@ -401,6 +406,9 @@ fn main() {
         many_get: 0.0,
         many_rss: 0.0,
         many_objects: 0,
+        roll_cas: 0,
+        roll_secs: 0.0,
+        roll_keygen_secs: 0.0,
     };
     for r in (0..runs).filter(|_| !reissue_only) {
         // rpkit, empty pool: every key is made inside the request.
@@ -531,6 +539,39 @@ fn main() {
     f.reissue_secs = t.elapsed().as_secs_f64();
     eprintln!("re-issue of {} CAs: {:.1} s", f.reissue_cas, f.reissue_secs);
 
+    // A scheduled key roll of every member CA (RFC 6489), in process, staging
+    // time 0: from the first start to the last old key destroyed, against
+    // bare generation of as many keys on all cores, in the same run.
+    let roll = arg("--roll").unwrap_or(if quick { 50 } else { 1000 });
+    if roll > 0 && !reissue_only {
+        let cfg = CaConfig { key_pool_target: 0, keyroll_staging_seconds: 0, keyroll_interval_days: 1, ..CaConfig::default() };
+        let mut ca = Ca::open(None, cfg, Arc::new(MemoryPublisher::new())).unwrap();
+        let clock = Arc::new(Mutex::new(Time::now()));
+        let c = clock.clone();
+        ca.set_clock(Arc::new(move || *c.lock().unwrap()));
+        ca.init(&"AS0-AS4294967295, 0.0.0.0/0, ::/0".parse().unwrap()).unwrap();
+        let cached = keys::cached(&peers::workspace().join("target/bench-keys/ca-pool-keys.bin"), 2 * roll + 16);
+        ca.signer().add_to_pool(cached);
+        ca.import_delegated(&rpkit_test_vectors::delegated::generate(roll, 1)).unwrap();
+        drop(ca.signer().take_pool());
+        let handles: Vec<String> = ca.members().unwrap().into_iter().map(|m| m.handle).collect();
+        let before: Vec<String> = handles.iter().map(|h| ca.keyroll_status(h).unwrap().key).collect();
+        let later = clock.lock().unwrap().add_secs(2 * 86400);
+        *clock.lock().unwrap() = later;
+        let t = Instant::now();
+        while ca.keyroll_due().unwrap() > 0 {}
+        f.roll_secs = t.elapsed().as_secs_f64();
+        for (h, old) in handles.iter().zip(&before) {
+            let s = ca.keyroll_status(h).unwrap();
+            assert!(s.phase == "active" && s.key != *old, "{h}: {s:?}");
+        }
+        f.roll_cas = handles.len() + 1;
+        let t = Instant::now();
+        generate_rsa_keys(f.roll_cas).unwrap();
+        f.roll_keygen_secs = t.elapsed().as_secs_f64();
+        eprintln!("key roll of {} CAs: {:.1} s; {} bare keys: {:.1} s", f.roll_cas, f.roll_secs, f.roll_cas, f.roll_keygen_secs);
+    }
+
     let report = render(&f, n, runs);
     println!("{report}");
     let dir = peers::workspace().join("target/bench");
@@ -556,6 +597,20 @@ fn render(f: &Figures, n: usize, runs: usize) -> String {
     if f.rpkit_empty.is_empty() {
         return format!("## CA: re-issue of {} member CAs\n\n{reissue}", f.reissue_cas);
     }
+    let roll = if f.roll_cas > 0 {
+        format!(
+            "Scheduled key roll (RFC 6489, staging time 0) of {} CAs (the RIR CA and every member), in batches of 100: \
+             {:.1} s from the first start to the last old key destroyed, {:.2}× bare generation of {} keys on all cores \
+             ({:.1} s, same run); each roll also signs a CA certificate and two manifests and CRLs with fresh one-time keys.\n",
+            f.roll_cas,
+            f.roll_secs,
+            f.roll_secs / f.roll_keygen_secs,
+            f.roll_cas,
+            f.roll_keygen_secs
+        )
+    } else {
+        String::new()
+    };
     let (empty, warm, krill) = (median(f.rpkit_empty.clone()), median(f.rpkit_warm.clone()), median(f.krill_add.clone()));
     let keygen = n as f64 / f.keys_per_s;
     let ms = |s: f64| s * 1000.0 / n as f64;
@@ -602,7 +657,7 @@ fn render(f: &Figures, n: usize, runs: usize) -> String {
         ));
     }
     out.push_str(&format!(
-        "\nEmpty-pool bulk add ÷ key generation alone: {:.2}× (rpkit), {:.2}× (Krill). {reissue}",
+        "\nEmpty-pool bulk add ÷ key generation alone: {:.2}× (rpkit), {:.2}× (Krill). {reissue}{roll}",
         empty / keygen,
         krill / keygen
     ));
