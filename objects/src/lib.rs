@@ -34,6 +34,7 @@ pub mod rrdp;
 pub mod serial;
 pub mod signed_message;
 pub mod signed_object;
+pub mod tak;
 pub mod tal;
 pub mod uri;
 pub mod valid_ca;

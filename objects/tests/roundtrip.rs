@@ -243,3 +243,35 @@ fn every_built_object_is_recognised_by_content() {
     .unwrap();
     assert!(matches!(Object::decode(crl.to_der()).unwrap(), Object::Crl(_)));
 }
+
+/// OBJ-3 (RFC 9691): a TAK with its current key and a successor, and the
+/// encodings DER or the RFC forbids.
+#[test]
+fn tak_round_trip() {
+    use rpkit_objects::tak::{TaKey, Tak, TakContent};
+    let f = Fixture::new();
+    let key = |k: &PublicKey, name: &str| TaKey {
+        comments: vec![format!("{name} key of the test TA")],
+        certificate_uris: vec![format!("https://rpki.test/{name}.cer"), format!("rsync://rpki.test/repo/{name}.cer")],
+        key: k.clone(),
+    };
+    let content = TakContent { current: key(&f.ta.public_key, "ta"), predecessor: None, successor: Some(key(&f.ca.public_key, "ta-next")) };
+    let t = Tak::build(&content, &f.issuer(), &f.ee(11, "ta.tak"), f.key(), f.now).unwrap();
+    let again = Tak::decode(t.signed.to_der()).unwrap();
+    again.signed.verify_signature().unwrap();
+    assert!(openssl_cms_verifies(t.signed.to_der()));
+    assert_eq!(again.content, content);
+    assert_eq!(again.content.successor.as_ref().unwrap().tal().uris[1], "rsync://rpki.test/repo/ta-next.cer");
+    assert_eq!(again.signed.ee.resources.asn, Some(Choice::Inherit));
+
+    // An explicit version 0 (DER leaves the DEFAULT out), the successor being the current key, no URI.
+    let body = content.encode();
+    let mut with_version = vec![0x02, 0x01, 0x00];
+    with_version.extend_from_slice(&body[2..]);
+    let with_version = rpkit_objects::der::sequence(&[&with_version]);
+    assert!(TakContent::decode(&with_version).unwrap_err().to_string().contains("version 0"));
+    let same = TakContent { successor: Some(content.current.clone()), ..content.clone() };
+    assert!(TakContent::decode(&same.encode()).unwrap_err().to_string().contains("is the current key"));
+    let none = TakContent { current: TaKey { certificate_uris: vec![], ..content.current.clone() }, ..content.clone() };
+    assert!(TakContent::decode(&none.encode()).unwrap_err().to_string().contains("no certificate URI"));
+}
