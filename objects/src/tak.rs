@@ -119,7 +119,12 @@ impl Tak {
         signed.expect_type(oid::CT_TAK, RULE)?;
         let content = TakContent::decode(signed.content())?;
         let res = &signed.ee.resources;
-        let explicit = [res.ipv4.as_ref(), res.ipv6.as_ref(), res.asn.as_ref()].into_iter().flatten().any(|c| c.blocks().is_some());
+        let explicit = [
+            res.ipv4.as_ref().map(|c| c.blocks().is_some()),
+            res.ipv6.as_ref().map(|c| c.blocks().is_some()),
+            res.asn.as_ref().map(|c| c.blocks().is_some()),
+        ];
+        let explicit = explicit.contains(&Some(true));
         if explicit {
             return reject(RULE, "the TAK's EE certificate must use inherit for its resources");
         }
