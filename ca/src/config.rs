@@ -70,6 +70,10 @@ pub struct CaConfig {
     /// Warn this long before the offline TA's manifest and CRL run out: the
     /// next signing session is due then.
     pub ta_warn_days: i64,
+    /// A TA key roll's staging time (RFC 9691): how long the successor key is
+    /// announced in TAK objects before it takes over. Relying parties that
+    /// follow TAKs wait 30 days before they move; the default gives them that.
+    pub ta_keyroll_staging_seconds: i64,
 }
 
 impl Default for CaConfig {
@@ -103,6 +107,7 @@ impl Default for CaConfig {
             ta_offline: false,
             ta_request_validity_days: 14,
             ta_warn_days: 7,
+            ta_keyroll_staging_seconds: 30 * 86400,
         }
     }
 }
@@ -116,5 +121,13 @@ impl CaConfig {
     /// rsync URI of the TA certificate (outside every publication point).
     pub fn ta_cert_uri(&self) -> String {
         format!("{}{}.cer", self.rsync_base, self.ta_handle)
+    }
+
+    /// A TAL's URIs for the TA certificate at rsync URI `rsync`: https first
+    /// (the configured https URI's directory, the same file name), then rsync (TA-5).
+    pub fn ta_uris(&self, rsync: &str) -> Vec<String> {
+        let name = rsync.rsplit('/').next().unwrap_or_default();
+        let https = self.ta_https_uri.as_ref().and_then(|u| u.rsplit_once('/')).map(|(dir, _)| format!("{dir}/{name}"));
+        https.into_iter().chain([rsync.to_string()]).collect()
     }
 }

@@ -324,3 +324,34 @@ pub struct TaStatus {
 pub struct TaFile {
     pub file: String,
 }
+
+/// The trust anchor's key and its roll (RFC 9691): `GET|POST /api/v1/ta/keyroll`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TaKeyRollStatus {
+    /// `none`; `staging`: the successor is announced in TAK objects, the
+    /// current key still certifies the RIR CA; `active`: the successor took
+    /// over, the old key still publishes for relying parties on the old TAL
+    /// until it is retired.
+    pub phase: String,
+    /// The current key (TAL key) and its certificate URIs.
+    pub key: String,
+    pub uris: Vec<String>,
+    pub successor: Option<String>,
+    pub successor_uris: Vec<String>,
+    /// The old key, while it is still published (phase `active`).
+    pub predecessor: Option<String>,
+    pub started: Option<String>,
+    pub activates_at: Option<String>,
+    /// The current TAL (RFC 8630).
+    pub tal: String,
+}
+
+/// `POST /api/v1/ta/keyroll`: start a roll; `activate` ends the staging now;
+/// `retire` withdraws the old key's tree once relying parties moved.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
+pub struct TaKeyRollRequest {
+    #[serde(default)]
+    pub activate: bool,
+    #[serde(default)]
+    pub retire: bool,
+}

@@ -83,6 +83,10 @@ pub(crate) fn start(w: &mut Work<'_>, ca: &CaRecord, reason: Reason) -> Result<(
         let hint = if phase == "retiring" { "the offline TA has yet to revoke the old key" } else { "`--activate` ends its staging now" };
         return Err(CaError::Conflict(format!("a key roll of '{}' is under way (key {key}, {phase}); {hint}", ca.handle)));
     }
+    let ta_roll: bool = w.tx.query_row("SELECT EXISTS (SELECT 1 FROM ta_keyroll)", [], |r| r.get(0))?;
+    if ta_roll && ca.kind == CaKind::Rir {
+        return Err(CaError::Conflict("a TA key roll is under way: the RIR CA's key rolls after it".into()));
+    }
     if offline_parent(w, ca) {
         // The offline TA certifies the next key in its next answer; staging starts then.
         let key = w.create_key()?;
@@ -234,7 +238,7 @@ pub(crate) fn parent_answered(w: &mut Work<'_>, rir: &CaRecord, cert_for: CertFo
 }
 
 /// `parent`'s new key certifies `child`'s key again: same resources, same URI.
-fn recertify(w: &mut Work<'_>, parent: &CaRecord, child: &CaRecord, table: &str, id_col: &str) -> Result<()> {
+pub(crate) fn recertify(w: &mut Work<'_>, parent: &CaRecord, child: &CaRecord, table: &str, id_col: &str) -> Result<()> {
     let days = w.cfg.ca_validity_days;
     let cert = w
         .ca_cert_builder(Some(parent), &child.handle, child.cert.public_key.clone(), &child.resources, days)?
@@ -385,6 +389,9 @@ impl Ca {
     pub fn keyroll_due(&self) -> Result<usize> {
         let _schedule = history::acting_as(Actor::Schedule);
         self.destroy_retired_keys()?;
+        if self.ta_keyroll_due()? {
+            return Ok(1);
+        }
         let now = self.now().0;
         let batch = self.config.keyroll_batch.max(1) as i64;
         let due: Vec<(i64, String)> = self.read(|c| {

@@ -23,6 +23,7 @@ pub mod service;
 pub mod signer;
 pub mod store;
 pub mod ta_exchange;
+pub mod ta_keyroll;
 pub mod work;
 
 pub use config::CaConfig;

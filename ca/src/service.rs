@@ -312,14 +312,19 @@ impl Ca {
 
     /// The TAL: https URI first when configured, then rsync (TA-5).
     pub fn tal(&self) -> Result<Tal> {
+        // The current TA: the RIR CA's parent (after a TA key roll, the successor).
         let ta = self.read(|c| {
-            c.query_row("SELECT cert FROM cas WHERE kind = 'ta'", [], |r| r.get::<_, Vec<u8>>(0)).optional().map_err(CaError::from)
+            c.query_row(
+                "SELECT cert, cert_uri FROM cas WHERE id = COALESCE((SELECT parent_id FROM cas WHERE kind = 'rir'), (SELECT MIN(id) FROM cas WHERE kind = 'ta'))",
+                [],
+                |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?)),
+            )
+            .optional()
+            .map_err(CaError::from)
         })?;
-        let ta = ta.ok_or_else(|| CaError::NotFound("trust anchor (run `rpkit ta init`)".into()))?;
+        let (ta, uri) = ta.ok_or_else(|| CaError::NotFound("trust anchor (run `rpkit ta init`)".into()))?;
         let cert = rpkit_objects::cert::Cert::decode(&ta).map_err(|e| CaError::Conflict(e.to_string()))?;
-        let mut uris: Vec<String> = self.config.ta_https_uri.iter().cloned().collect();
-        uris.push(self.config.ta_cert_uri());
-        Ok(Tal { comments: vec!["rpkit trust anchor".into()], uris, key: cert.public_key })
+        Ok(Tal { comments: vec!["rpkit trust anchor".into()], uris: self.config.ta_uris(&uri), key: cert.public_key })
     }
 
     // --- Tokens ------------------------------------------------------------------

@@ -170,6 +170,16 @@ const MIGRATIONS: &[&str] = &[
     );
     ALTER TABLE keyrolls ADD COLUMN phase TEXT NOT NULL DEFAULT 'pending';
     ",
+    // 9: a TA key roll (ta_keyroll.rs): the TA instances, old and new.
+    "
+    CREATE TABLE ta_keyroll (
+        old_id INTEGER NOT NULL REFERENCES cas(id),
+        new_id INTEGER NOT NULL REFERENCES cas(id),
+        started INTEGER NOT NULL,
+        activate_at INTEGER NOT NULL,
+        phase TEXT NOT NULL CHECK (phase IN ('staging', 'active'))
+    );
+    ",
 ];
 
 /// Open (or create) the database at `path` and bring its schema up to date.

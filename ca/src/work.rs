@@ -132,7 +132,21 @@ impl<'a> Work<'a> {
         self.ca_where("id = ?1", params![id])?.ok_or_else(|| CaError::NotFound(format!("CA #{id}")))
     }
 
+    /// The CA of `kind`; for the TA, the current one: the RIR CA's parent
+    /// (during a TA key roll, RFC 9691, two TA instances exist).
     pub fn ca_of_kind(&self, kind: CaKind) -> Result<Option<CaRecord>> {
+        if kind == CaKind::Ta {
+            let id: Option<i64> = self
+                .tx
+                .query_row(
+                    "SELECT COALESCE((SELECT parent_id FROM cas WHERE kind = 'rir'), (SELECT MIN(id) FROM cas WHERE kind = 'ta'))",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .flatten();
+            return id.map(|id| self.ca_by_id(id)).transpose();
+        }
         self.ca_where("kind = ?1", params![kind.as_str()])
     }
 

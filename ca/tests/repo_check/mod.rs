@@ -81,6 +81,8 @@ pub struct Walk {
     pub instances: BTreeMap<String, usize>,
     /// (AS, router key identifier hex) of every BGPsec router certificate (BGPSEC-4).
     pub router_keys: BTreeSet<(u32, String)>,
+    /// The TAK objects met (RFC 9691), with the key of the TA that signed each.
+    pub taks: Vec<rpkit_objects::tak::TakContent>,
 }
 
 /// A PKCS#10 request for a fresh P-256 key, made by openssl as an operator would.
@@ -222,6 +224,16 @@ fn walk_ca(
                 rpki::repository::aspa::Aspa::decode(Bytes::copy_from_slice(der), true).unwrap();
                 oracle_signed(der, oracle, now);
                 out.aspas.insert(a.content.customer.0, a.content.providers.iter().map(|p| p.0).collect());
+            }
+            "tak" => {
+                let t = rpkit_objects::tak::Tak::decode(der).unwrap();
+                t.signed.verify_signature().unwrap();
+                t.signed.ee.verify_signature(&ca.public_key).unwrap();
+                assert!(!crl.is_revoked(&t.signed.ee.serial), "{uri} revoked");
+                assert_eq!(depth, 0, "a TAK lives in a TA's publication point");
+                assert_eq!(t.content.current.key, ca.public_key, "{uri}: the TAK's current key is its TA's (OBJ-3)");
+                oracle_signed(der, oracle, now);
+                out.taks.push(t.content);
             }
             "crl" => {}
             other => panic!("unexpected object type {other}"),
