@@ -62,6 +62,8 @@ enum TaCmd {
     Init(commands::ca::InitArgs),
     /// On the offline TA's machine: answer the online CA's signed request.
     Sign(commands::offline_ta::SignArgs),
+    /// Roll the trust anchor's key by RFC 9691 (TAK objects) through the API (admin token).
+    Keyroll(commands::ta_keyroll::Args),
 }
 
 #[derive(Subcommand)]
@@ -108,6 +110,7 @@ fn main() -> ExitCode {
         Command::Config(a) => commands::up::config::run(a),
         Command::Ta(TaCmd::Init(a)) => commands::ca::init(a),
         Command::Ta(TaCmd::Sign(a)) => commands::offline_ta::sign(a),
+        Command::Ta(TaCmd::Keyroll(a)) => commands::ta_keyroll::run(a),
         Command::Ca(CaCmd::Serve(a)) => commands::ca::serve(a),
         Command::Ca(CaCmd::PublisherRequest(a)) => commands::ca::publisher_request(a),
         Command::Ca(CaCmd::Repository(a)) => commands::ca::repository(a),

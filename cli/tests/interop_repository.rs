@@ -333,6 +333,25 @@ fn key_rolls_change_no_vrp(e: &mut Env, ca_run: &CaRun, want: &(Vrps, Aspas), pa
     assert_eq!(left, 0, "no roll pending, every old key destroyed");
 }
 
+/// ROLL-3, OBJ-3: a TA key roll (RFC 9691) announces the successor in TAK
+/// objects; rpki-client and Routinator, which do not follow TAKs, and
+/// `rpkit validate` go on validating from the old TAL with no warning and the
+/// same VRPs, while staging and after the successor took over.
+fn ta_key_roll_keeps_the_old_tal_working(e: &Env, want: &(Vrps, Aspas)) {
+    let out = run(Command::new(BIN).args(["ta", "keyroll"]).env("RPKIT_SERVER", &e.ca_url).env("RPKIT_TOKEN", &e.ca_token));
+    assert!(out.starts_with("trust anchor staging: "), "{out}");
+    e.wait_published();
+    for tool in ["rpkit", "rpki-client", "routinator"] {
+        check_one(e, want, "TA key roll staging", tool, Transport::Rrdp);
+    }
+    let out = run(Command::new(BIN).args(["ta", "keyroll", "--activate"]).env("RPKIT_SERVER", &e.ca_url).env("RPKIT_TOKEN", &e.ca_token));
+    assert!(out.starts_with("trust anchor active: "), "{out}");
+    e.wait_published();
+    for tool in ["rpkit", "rpki-client", "routinator"] {
+        check_one(e, want, "TA key roll, successor in charge", tool, Transport::Rrdp);
+    }
+}
+
 #[test]
 fn rpki_client_and_routinator_accept_the_repository_over_rrdp_and_rsync() {
     let Some(p) = peers::prepare() else { return };
@@ -465,6 +484,7 @@ fn rpki_client_and_routinator_accept_the_repository_over_rrdp_and_rsync() {
     }
     key_rolls_change_no_vrp(&mut e, &ca_run, &want4, &packed, handles[7]);
     audit_matches_the_ca_export(&e, &want4);
+    ta_key_roll_keeps_the_old_tal_working(&e, &want4);
     let _ = std::io::stderr().flush();
     let w = e.w.clone();
     drop(e);

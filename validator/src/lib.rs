@@ -28,4 +28,5 @@ pub mod run;
 pub mod serve;
 pub mod slurm;
 pub mod store;
+pub mod tak;
 pub mod tree;

@@ -87,6 +87,8 @@ pub struct Report {
     pub objects: Vec<crate::audit::ObjectRecord>,
     /// Every CA met, in audit runs only.
     pub cas: Vec<crate::audit::CaRecord>,
+    /// The valid TAKs of trust anchors (RFC 9691), by TAL name.
+    pub taks: Vec<(String, rpkit_objects::tak::TakContent)>,
 }
 
 impl Report {
@@ -100,6 +102,7 @@ impl Report {
         self.tals.extend(o.tals);
         self.objects.extend(o.objects);
         self.cas.extend(o.cas);
+        self.taks.extend(o.taks);
     }
 
     /// Sort, deduplicate VRPs (keeping the latest expiry) and merge ASPAs per customer.

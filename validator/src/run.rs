@@ -7,6 +7,7 @@ use crate::fetch::{Fetch, FetchOptions, RepoFetch};
 use crate::http::Http;
 use crate::report::Report;
 use crate::slurm::Slurm;
+use crate::tak::Follow;
 use crate::tree::{validate_tal, Options};
 use rpkit_objects::der::Time;
 use rpkit_objects::tal::Tal;
@@ -62,9 +63,29 @@ pub fn run(cfg: &RunConfig, now: Time) -> Result<RunResult, RunError> {
     // core, so that slow repositories cannot hold every worker (PIT-18).
     let threads = cfg.fetch.parallel.max(std::thread::available_parallelism().map_or(1, |n| n.get()));
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
+    let follow = Follow::new(&cfg.cache, cfg.options.tak_acceptance_secs);
     pool.install(|| {
-        for (name, tal) in &tals {
-            report.absorb(validate_tal(tal, name, &fetch, Some(&cache), now, &cfg.options));
+        for (name, file) in &tals {
+            // The TAL's key, or the successor a TA key roll moved it to (RFC 9691).
+            let tal = follow.tal(name, file);
+            let mut r = validate_tal(&tal, name, &fetch, Some(&cache), now, &cfg.options);
+            let taks: Vec<_> = r.taks.iter().filter(|(n, _)| n == name).map(|(_, t)| t.clone()).collect();
+            if let Some(next) = follow.observe(name, file, &tal, &taks, now.0) {
+                let rn = validate_tal(&next, name, &fetch, Some(&cache), now, &cfg.options);
+                let next_taks: Vec<_> = rn.taks.iter().map(|(_, t)| t.clone()).collect();
+                if Follow::confirms(&next, &tal, &next_taks) {
+                    tracing::info!("TAL {name}: moved to the successor key {} its TAK announced (RFC 9691)", next.key.key_id());
+                    follow.adopt(name, file, &next);
+                    r = rn;
+                } else {
+                    r.warnings.push(crate::report::Warning {
+                        uri: name.clone(),
+                        rule: "OBJ-3",
+                        detail: "the successor key a TAK names does not validate with a TAK naming this key as predecessor: staying".into(),
+                    });
+                }
+            }
+            report.absorb(r);
         }
     });
     cache.sweep();

@@ -20,6 +20,7 @@ use rpkit_objects::file_type::FileType;
 use rpkit_objects::resources::ResourceSet;
 use rpkit_objects::roa::Roa;
 use rpkit_objects::route_origin::RouteOrigin;
+use rpkit_objects::tak::Tak;
 use rpkit_objects::tal::Tal;
 use rpkit_objects::valid_ca::{Context, ValidCa};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -59,11 +60,19 @@ pub struct Options {
     pub audit: bool,
     /// Publication points found and done, for a progress bar.
     pub progress: Option<Arc<Progress>>,
+    /// How long a TA's TAK must name the same successor key before the run
+    /// moves to it (RFC 9691; `tak.rs`).
+    pub tak_acceptance_secs: i64,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { max_depth: rpkit_objects::limits::MAX_CA_DEPTH, audit: false, progress: None }
+        Options {
+            max_depth: rpkit_objects::limits::MAX_CA_DEPTH,
+            audit: false,
+            progress: None,
+            tak_acceptance_secs: crate::tak::ACCEPTANCE_SECS,
+        }
     }
 }
 
@@ -353,6 +362,18 @@ fn publication_point(ctx: &Ctx<'_>, node: &CaNode) -> (Report, Vec<CaNode>) {
                         report.counts.invalid_aspas += 1;
                         warn(&mut report, &uri, der, e.rule, e.detail.into_owned());
                     }
+                }
+            }
+            // A TA's TAK (RFC 9691, OBJ-3): its successor key, if any, is followed by `tak.rs`.
+            Some(FileType::TrustAnchorKey) if node.depth == 0 => {
+                let checked = Tak::decode(der).and_then(|t| t.signed.check(&uri, &cx).map(|()| t));
+                match checked {
+                    Ok(t) if t.content.current.key == node.cert.public_key => {
+                        report.record(audit, &node.uri, &uri, Kind::Other, der, Some(t.signed.ee.not_after), None, Status::Valid);
+                        report.taks.push((ctx.ta.to_string(), t.content));
+                    }
+                    Ok(_) => warn(&mut report, &uri, der, "OBJ-3", "the TAK's current key is not its TA's".into()),
+                    Err(e) => warn(&mut report, &uri, der, e.rule, e.detail.into_owned()),
                 }
             }
             // The CRL is checked by point::load.

@@ -6,7 +6,7 @@ use super::{blocking, ApiError, ApiResult, AppState, Body, Caller, Text};
 use crate::contract::{
     AspaSpec, DeltaQuery, Export, HistoryEntry, HistoryQuery, ImportReport, KeyRollRequest, KeyRollStatus, MemberInfo, NewMember,
     NewRouterCert, Providers, ResourceChange, RoaBody, RoaDelta, RoaInfo, RoaReport, RouterCertInfo, SetResources, TaFile, TaImport,
-    TaStatus, TokenCreated, Whoami,
+    TaKeyRollRequest, TaKeyRollStatus, TaStatus, TokenCreated, Whoami,
 };
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -374,4 +374,27 @@ pub async fn ta_response(State(st): State<AppState>, Body(f): Body<TaFile>) -> A
 pub async fn ta_status(State(st): State<AppState>) -> ApiResult<Json<TaStatus>> {
     let ca = st.ca.clone();
     Ok(Json(blocking(move || ca.ta_status()).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/ta/keyroll", tag = "admin",
+    responses((status = 200, description = "The TA's key, its TAL and its roll (RFC 9691)", body = TaKeyRollStatus)))]
+pub async fn ta_keyroll_status(State(st): State<AppState>) -> ApiResult<Json<TaKeyRollStatus>> {
+    let ca = st.ca.clone();
+    Ok(Json(blocking(move || ca.ta_keyroll_status()).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/ta/keyroll", tag = "admin", request_body = TaKeyRollRequest,
+    responses((status = 200, description = "Started (phase `staging`), taken over (`activate`: phase `active`) or the old TA retired (`retire`)",
+        body = TaKeyRollStatus)))]
+pub async fn ta_keyroll(State(st): State<AppState>, Body(r): Body<TaKeyRollRequest>) -> ApiResult<Json<TaKeyRollStatus>> {
+    let ca = st.ca.clone();
+    Ok(Json(
+        blocking(move || match (r.activate, r.retire) {
+            (true, true) => Err(crate::CaError::invalid("bad_request", "activate or retire, not both")),
+            (true, false) => ca.ta_keyroll_activate(),
+            (false, true) => ca.ta_keyroll_retire(),
+            (false, false) => ca.ta_keyroll_start(),
+        })
+        .await?,
+    ))
 }

@@ -112,6 +112,7 @@ fn table() -> Vec<Entry> {
         (Admin, routes!(ta_request)),
         (Admin, routes!(ta_response)),
         (Admin, routes!(ta_status)),
+        (Admin, routes!(ta_keyroll_status, ta_keyroll)),
     ]
 }
 

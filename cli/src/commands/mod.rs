@@ -7,6 +7,7 @@ pub mod members;
 pub mod offline_ta;
 pub mod publication;
 pub mod roa;
+pub mod ta_keyroll;
 pub mod router_cert;
 pub mod up;
 pub mod validate;

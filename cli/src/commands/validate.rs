@@ -52,6 +52,10 @@ pub struct Source {
     /// A SLURM file (RFC 8416) of local filters and assertions; repeatable.
     #[arg(long)]
     pub slurm: Vec<PathBuf>,
+    /// Seconds a trust anchor's TAK must name the same successor key before
+    /// validation moves to it (RFC 9691; kept in the cache).
+    #[arg(long, default_value_t = rpkit_validator::tak::ACCEPTANCE_SECS)]
+    pub tak_acceptance_secs: i64,
 }
 
 impl Source {
@@ -70,7 +74,7 @@ impl Source {
             cache: self.cache.clone(),
             rrdp_roots: self.rrdp_root_certs.clone(),
             fetch,
-            options: Options { max_depth: self.max_depth, ..Options::default() },
+            options: Options { max_depth: self.max_depth, tak_acceptance_secs: self.tak_acceptance_secs.max(0), ..Options::default() },
             slurm: self.slurm.clone(),
         }
     }

@@ -205,7 +205,8 @@ async fn up(
         cache: layout.cache.clone(),
         rrdp_roots: vec![tls.ca.clone()],
         fetch: FetchOptions { rsync: false, repository_timeout: Duration::from_secs(60), ..FetchOptions::default() },
-        options: Options::default(),
+        // The local TA's own key roll (`rpkit ta keyroll`) is followed at once.
+        options: Options { tak_acceptance_secs: 0, ..Options::default() },
         slurm: vec![],
     };
     let refresh = Duration::from_secs(refresh as u64);
