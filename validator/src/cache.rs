@@ -45,7 +45,11 @@ impl ValidCache {
                 std::fs::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
                 self.changed.lock().unwrap_or_else(|e| e.into_inner()).insert(parent.to_path_buf());
             }
-            let tmp = dst.with_file_name(".incoming");
+            // A temporary name of its own: points sharing a directory (two
+            // instances of a CA during a key roll, MFT-18) are kept in parallel.
+            static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let tmp = dst.with_file_name(format!(".incoming-{}-{n}", std::process::id()));
             let _ = std::fs::remove_file(&tmp);
             let linked = source.file_path(uri).is_some_and(|src| std::fs::hard_link(src, &tmp).is_ok());
             if !linked {
