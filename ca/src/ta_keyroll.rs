@@ -49,11 +49,8 @@ fn publish_tak(w: &mut Work<'_>, ta: &CaRecord, predecessor: Option<&CaRecord>, 
     if let Some(t) = old.and_then(|d| Tak::decode(&d).ok()) {
         w.revoke(ta.id, &t.signed.ee.serial, t.signed.ee.not_after)?;
     }
-    let content = TakContent {
-        current: ta_key(w, ta),
-        predecessor: predecessor.map(|p| ta_key(w, p)),
-        successor: successor.map(|s| ta_key(w, s)),
-    };
+    let content =
+        TakContent { current: ta_key(w, ta), predecessor: predecessor.map(|p| ta_key(w, p)), successor: successor.map(|s| ta_key(w, s)) };
     let key = w.signer.one_time_key()?;
     let ee = ee_spec(w, ta, &uri)?;
     let tak = Tak::build(&content, &w.issuer(ta), &ee, key, w.now)?;

@@ -31,12 +31,19 @@ fn roll_3_the_ta_key_rolls_by_tak_with_the_same_vrps_from_either_tal() {
     // Staging: the successor announced under both keys; its tree is complete.
     let s = e.ca.ta_keyroll_start().unwrap();
     assert_eq!(s.phase, "staging");
-    let successor = Tal { comments: vec![], uris: s.successor_uris.clone(), key: e.ca.signer().public_key(&key(s.successor.as_ref().unwrap())).unwrap() };
+    let successor = Tal {
+        comments: vec![],
+        uris: s.successor_uris.clone(),
+        key: e.ca.signer().public_key(&key(s.successor.as_ref().unwrap())).unwrap(),
+    };
     assert!(successor.uris.iter().any(|u| u.starts_with("https://")) && successor.uris.iter().any(|u| u.starts_with("rsync://")));
     let old_view = at(&old_tal);
     assert_eq!((&old_view.vrps, &old_view.cas["isp"]), (&before.vrps, &before.cas["isp"]));
     let tak = &old_view.taks[0];
-    assert_eq!((tak.current.key.clone(), tak.successor.as_ref().map(|k| k.key.clone())), (old_tal.key.clone(), Some(successor.key.clone())));
+    assert_eq!(
+        (tak.current.key.clone(), tak.successor.as_ref().map(|k| k.key.clone())),
+        (old_tal.key.clone(), Some(successor.key.clone()))
+    );
     assert_eq!(tak.successor.as_ref().unwrap().certificate_uris, successor.uris);
     let new_view = at(&successor);
     assert_eq!(new_view.vrps, before.vrps, "the successor's tree holds every VRP");

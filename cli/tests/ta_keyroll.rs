@@ -99,7 +99,10 @@ fn roll_3_a_validator_follows_the_tak_to_the_new_ta_key_with_no_vrp_lost() {
     // The successor takes over; then the old TA is retired.
     let out = keyroll(&up.json, &data, &["--activate", "--tal", new_tal.to_str().unwrap()]);
     assert!(out.starts_with("trust anchor active: key "), "{out}");
-    assert_eq!(std::fs::read_to_string(&new_tal).unwrap().lines().last(), std::fs::read_to_string(w.join("new.tal")).unwrap().lines().last());
+    assert_eq!(
+        std::fs::read_to_string(&new_tal).unwrap().lines().last(),
+        std::fs::read_to_string(w.join("new.tal")).unwrap().lines().last()
+    );
     wait_published(&up.json, &old_tal, &follower, &before, "the follower after the takeover");
     let (vrps, err) = validate(&up.json, &old_tal, &plain, &(30 * 86400).to_string());
     assert_eq!(vrps, before, "the old TAL still works until the old TA is retired: {err}");
@@ -113,6 +116,7 @@ fn roll_3_a_validator_follows_the_tak_to_the_new_ta_key_with_no_vrp_lost() {
     // rpkit up's own validator followed too: its routers lost nothing.
     let http = up.json["validator_http"].as_str().unwrap();
     let j: Value = reqwest::blocking::get(format!("{http}/json")).unwrap().json().unwrap();
-    let served: BTreeSet<String> = j["roas"].as_array().unwrap().iter().map(|r| format!("{} {} {}", r["prefix"], r["maxLength"], r["asn"])).collect();
+    let served: BTreeSet<String> =
+        j["roas"].as_array().unwrap().iter().map(|r| format!("{} {} {}", r["prefix"], r["maxLength"], r["asn"])).collect();
     assert_eq!(served, before, "rpkit up's validator");
 }
