@@ -16,20 +16,11 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use up_run::{port_settings, scratch, start_cmd, up_command, BIN};
-
-/// The PKCS#11 flags for SoftHSM2's token `label`.
-fn flags_of(pin_file: &Path, label: &str) -> Vec<String> {
-    vec![
-        "--pkcs11-module".into(),
-        softhsm::MODULE.into(),
-        "--pkcs11-token".into(),
-        label.into(),
-        "--pkcs11-pin-file".into(),
-        pin_file.display().to_string(),
-    ]
-}
+#[path = "peers/hsm_support.rs"]
+mod hsm_support;
+use hsm_support::{database_bytes, flags_of, holds, pkcs1_start, wait_until};
 
 fn get(url: &str) -> (u16, String) {
     match reqwest::blocking::get(url) {
@@ -49,14 +40,6 @@ fn vrps(http: &str) -> BTreeSet<String> {
         .collect()
 }
 
-fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
-    let t0 = Instant::now();
-    while !ok() {
-        assert!(t0.elapsed() < Duration::from_secs(90), "{what}: not after 90 s");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 /// `rpkit roa ...` as the demo member.
 fn roa(up: &Value, args: &[&str]) -> std::process::Output {
     Command::new(BIN)
@@ -66,25 +49,6 @@ fn roa(up: &Value, args: &[&str]) -> std::process::Output {
         .env("RPKIT_TOKEN", up["member"]["token"].as_str().unwrap())
         .output()
         .unwrap()
-}
-
-/// Where a PKCS#1 RSAPrivateKey of the modulus `n` would start: version 0,
-/// then n as a 257-octet INTEGER (an SPKI holds n after a SEQUENCE header, never after `02 01 00`).
-fn pkcs1_start(n: &[u8]) -> Vec<u8> {
-    let mut v = vec![0x02, 0x01, 0x00, 0x02, 0x82, 0x01, 0x01, 0x00];
-    v.extend_from_slice(&n[..64]);
-    v
-}
-
-fn holds(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-/// The database and its WAL, as bytes.
-fn database_bytes(ca_dir: &Path) -> Vec<u8> {
-    let mut all = std::fs::read(ca_dir.join("ca.sqlite")).unwrap();
-    all.extend(std::fs::read(ca_dir.join("ca.sqlite-wal")).unwrap_or_default());
-    all
 }
 
 #[test]

@@ -13,49 +13,13 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
 use up_run::{port_settings, scratch, start_cmd, up_command, BIN};
-
-/// The PKCS#11 flags for SoftHSM2's token `label`.
-fn flags_of(pin_file: &Path, label: &str) -> Vec<String> {
-    vec![
-        "--pkcs11-module".into(),
-        softhsm::MODULE.into(),
-        "--pkcs11-token".into(),
-        label.into(),
-        "--pkcs11-pin-file".into(),
-        pin_file.display().to_string(),
-    ]
-}
-
-fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
-    let t0 = Instant::now();
-    while !ok() {
-        assert!(t0.elapsed() < Duration::from_secs(90), "{what}: not after 90 s");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
+#[path = "peers/hsm_support.rs"]
+mod hsm_support;
+use hsm_support::{database_bytes, flags_of, holds, pkcs1_start, wait_until};
 
 fn vrps(http: &str) -> BTreeSet<String> {
     vrps_if_up(http).unwrap_or_default()
-}
-
-/// Where a PKCS#1 RSAPrivateKey of the modulus `n` would start (see hsm.rs).
-fn pkcs1_start(n: &[u8]) -> Vec<u8> {
-    let mut v = vec![0x02, 0x01, 0x00, 0x02, 0x82, 0x01, 0x01, 0x00];
-    v.extend_from_slice(&n[..64]);
-    v
-}
-
-fn holds(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-/// The database and its WAL, as bytes.
-fn database_bytes(ca_dir: &Path) -> Vec<u8> {
-    let mut all = std::fs::read(ca_dir.join("ca.sqlite")).unwrap();
-    all.extend(std::fs::read(ca_dir.join("ca.sqlite-wal")).unwrap_or_default());
-    all
 }
 
 /// `rpkit members keyroll HANDLE ...` / `rpkit ca keyroll rir ...` as the admin.
