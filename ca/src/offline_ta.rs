@@ -20,7 +20,7 @@ use crate::error::{CaError, Result};
 use crate::history::{self, Event};
 use crate::service::Ca;
 use crate::ta_exchange::{self, ExchangeError, TaRequest, TaResponse};
-use crate::work::{CaKind, NewCa, Work};
+use crate::work::{CaKind, CaRecord, NewCa, Work};
 use rpkit_objects::bpki::{IdCert, Identity};
 use rpkit_objects::cert::Cert;
 use rpkit_objects::crypto::{KeyId, PublicKey, Signer};
@@ -125,56 +125,92 @@ impl Ca {
         if seen {
             return Err(exchange(ExchangeError::Replayed(req.nonce)));
         }
+        // A TA key roll whose staging time is over takes over before the answer.
+        self.ta_keyroll_due()?;
         let keys: Vec<String> = req.keys.iter().map(|k| k.key_id().hex()).collect();
         let event = Event::new("ta.sign", None, json!({ "nonce": req.nonce, "child": req.child, "keys": keys }));
         self.change(event, |w| certify_child(w, &req))?;
         let until = Time(req.valid_until.0.max(now.add_secs(self.config.ta_request_validity_days * 86400).0));
-        let response = TaResponse { nonce: req.nonce, created: now, valid_until: until, objects: self.published()? };
+        let current = self.tal()?.key.key_id().hex();
+        let response = TaResponse { nonce: req.nonce, created: now, valid_until: until, current, objects: self.published()? };
         Ok(ta_exchange::seal(identity, &response.to_xml(), now, until)?)
     }
 }
 
-/// The TA's part of `ta_sign`, in its transaction.
+/// The TA's part of `ta_sign`, in its transaction: under each of its keys
+/// (two during its own key roll, RFC 9691).
 fn certify_child(w: &mut Work<'_>, req: &TaRequest) -> Result<()> {
-    let ta = w.ca_of_kind(CaKind::Ta)?.ok_or_else(|| CaError::NotFound("the trust anchor".into()))?;
-    let renew_at = w.now.add_secs(w.cfg.renew_before_days * 86400).0;
-    let issued: Vec<(String, String, i64, i64)> = {
-        let mut st = w.tx.prepare("SELECT key_id, uri, serial, not_after FROM ta_children ORDER BY key_id")?;
-        let v = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?.collect::<Result<_, _>>()?;
+    let ids: Vec<i64> = {
+        let mut st = w.tx.prepare("SELECT id FROM cas WHERE kind = 'ta' ORDER BY id")?;
+        let v = st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
         v
     };
-    let wanted: Vec<(String, &PublicKey)> = req.keys.iter().map(|k| (k.key_id().hex(), k)).collect();
+    if ids.is_empty() {
+        return Err(CaError::NotFound("the trust anchor".into()));
+    }
+    for id in ids {
+        let ta = w.ca_by_id(id)?;
+        certify_under(w, &ta, &req.child, &req.keys)?;
+    }
+    w.tx.execute("INSERT INTO ta_nonces (nonce, answered) VALUES (?1, ?2)", params![req.nonce, w.now.0])?;
+    Ok(())
+}
+
+/// `ta` certifies exactly `keys` for `child` (renewing near expiry), revokes
+/// what else it gave, renews itself when due (TA-9) and re-issues its CRL and manifest.
+pub(crate) fn certify_under(w: &mut Work<'_>, ta: &CaRecord, child: &str, keys: &[PublicKey]) -> Result<()> {
+    let renew_at = w.now.add_secs(w.cfg.renew_before_days * 86400).0;
+    let issued: Vec<(String, String, i64, i64)> = {
+        let mut st = w.tx.prepare("SELECT key_id, uri, serial, not_after FROM ta_children WHERE ta_id = ?1 ORDER BY key_id")?;
+        let v = st.query_map([ta.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?.collect::<Result<_, _>>()?;
+        v
+    };
+    let wanted: Vec<(String, &PublicKey)> = keys.iter().map(|k| (k.key_id().hex(), k)).collect();
     for (key_id, uri, serial, not_after) in &issued {
         let keep = wanted.iter().any(|(k, _)| k == key_id) && *not_after > renew_at;
         if !keep {
             // Not wanted any more (a finished key roll), or due for renewal.
             w.revoke(ta.id, &Serial::from_u64(*serial as u64), Time(*not_after))?;
             w.remove_object(uri)?;
-            w.tx.execute("DELETE FROM ta_children WHERE key_id = ?1", [key_id])?;
+            w.tx.execute("DELETE FROM ta_children WHERE ta_id = ?1 AND key_id = ?2", params![ta.id, key_id])?;
         }
     }
     for (key_id, key) in wanted {
-        let have: bool = w.tx.query_row("SELECT EXISTS (SELECT 1 FROM ta_children WHERE key_id = ?1)", [&key_id], |r| r.get(0))?;
+        let have: bool =
+            w.tx.query_row("SELECT EXISTS (SELECT 1 FROM ta_children WHERE ta_id = ?1 AND key_id = ?2)", params![ta.id, key_id], |r| {
+                r.get(0)
+            })?;
         if have {
             continue;
         }
-        let cert =
-            w.ca_cert_builder(Some(&ta), &req.child, (*key).clone(), &ta.resources, w.cfg.ca_validity_days)?.sign(w.signer, &ta.key)?;
+        let cert = w.ca_cert_builder(Some(ta), child, (*key).clone(), &ta.resources, w.cfg.ca_validity_days)?.sign(w.signer, &ta.key)?;
         let uri = format!("{}{}", ta.pp_uri(w.cfg), FileType::Certificate.file_name(&key.key_id().file_stem()));
         w.put_object(Some(ta.id), &uri, cert.to_der().to_vec())?;
         w.tx.execute(
-            "INSERT INTO ta_children (key_id, handle, uri, serial, not_after) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![key_id, req.child, uri, crate::service::serial_i64(&cert.serial), cert.not_after.0],
+            "INSERT INTO ta_children (ta_id, key_id, handle, uri, serial, not_after) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![ta.id, key_id, child, uri, crate::service::serial_i64(&cert.serial), cert.not_after.0],
         )?;
     }
-    // TA-9: the TA certificate renews itself with the same key before it expires.
     if ta.cert.not_after.0 < renew_at {
         let res = ta.resources.clone();
-        crate::members::reissue_ca_cert(w, &ta, &res)?;
+        crate::members::reissue_ca_cert(w, ta, &res)?;
     }
-    w.tx.execute("INSERT INTO ta_nonces (nonce, answered) VALUES (?1, ?2)", params![req.nonce, w.now.0])?;
     w.mark_dirty(ta.id);
     Ok(())
+}
+
+/// The keys an offline TA's child holds certificates for under `ta`, and its handle.
+pub(crate) fn child_keys(w: &Work<'_>, ta: &CaRecord) -> Result<(String, Vec<PublicKey>)> {
+    let ders: Vec<Vec<u8>> = {
+        let mut st = w.tx.prepare("SELECT o.der FROM ta_children c JOIN objects o ON o.uri = c.uri WHERE c.ta_id = ?1")?;
+        let v = st.query_map([ta.id], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        v
+    };
+    let keys = ders
+        .iter()
+        .map(|d| Cert::decode(d).map(|c| c.public_key).map_err(|e| CaError::Conflict(format!("stored child certificate: {e}"))))
+        .collect::<Result<_>>()?;
+    Ok((setting(&w.tx, "ta_child_handle")?.unwrap_or_default(), keys))
 }
 
 // --- The online CA's side --------------------------------------------------------
@@ -351,11 +387,11 @@ impl Ca {
     }
 }
 
-/// The nextUpdate of the TA's manifest as published (seconds).
+/// The nextUpdate of the current TA's manifest as published (seconds).
 fn ta_next_update(c: &Connection) -> Result<Option<i64>> {
     let der: Option<Vec<u8>> = c
         .query_row(
-            "SELECT o.der FROM objects o JOIN cas t ON t.id = o.ca_id WHERE t.kind = 'ta' AND o.name LIKE '%.mft' LIMIT 1",
+            &format!("SELECT der FROM objects WHERE ca_id = {} AND name LIKE '%.mft' LIMIT 1", crate::work::CURRENT_TA_ID),
             [],
             |r| r.get(0),
         )
@@ -363,75 +399,95 @@ fn ta_next_update(c: &Connection) -> Result<Option<i64>> {
     Ok(der.and_then(|d| Manifest::decode(&d).ok()).map(|m| m.content.next_update.0))
 }
 
-/// The online part of `ta_import`, in its transaction.
+/// A TA instance in an answer: its certificate, where it is, its publication point.
+struct TaInstance {
+    uri: String,
+    der: Vec<u8>,
+    cert: Cert,
+    pp: String,
+}
+
+/// The online part of `ta_import`, in its transaction. The answer holds one
+/// TA instance, or two during the TA's key roll (RFC 9691): its certificates
+/// stand directly below the rsync base, everything else in their publication points.
 fn import(w: &mut Work<'_>, resp: &TaResponse, rir_key: KeyId) -> Result<TaImport> {
     let cfg = w.cfg;
-    let ta_uri = cfg.ta_cert_uri();
-    let ta_pp = cfg.pp_uri(&cfg.ta_handle);
     let bad = |m: String| CaError::invalid("ta_malformed", m);
-    let ta_der = resp.objects.get(&ta_uri).ok_or_else(|| bad(format!("no TA certificate at {ta_uri}")))?;
-    let ta_cert = Cert::decode(ta_der).map_err(|e| bad(format!("TA certificate: {e}")))?;
-    ta_cert.verify_self_signed().map_err(|e| bad(format!("TA certificate: {e}")))?;
-    if let Some(u) = resp.objects.keys().find(|u| **u != ta_uri && !u.starts_with(&ta_pp)) {
-        return Err(bad(format!("{u} is outside the TA's publication point")));
+    let mut tas = Vec::new();
+    for (uri, der) in resp.objects.iter().filter(|(u, _)| u.strip_prefix(&cfg.rsync_base).is_some_and(|r| !r.contains('/'))) {
+        let cert = Cert::decode(der).map_err(|e| bad(format!("{uri}: {e}")))?;
+        cert.verify_self_signed().map_err(|e| bad(format!("{uri}: {e}")))?;
+        let pp = cert.sia.rsync_repository().map(str::to_string).filter(|p| p.starts_with(&cfg.rsync_base));
+        let pp = pp.ok_or_else(|| bad(format!("{uri}: its publication point is not below {}", cfg.rsync_base)))?;
+        tas.push(TaInstance { uri: uri.clone(), der: der.clone(), cert, pp });
     }
-    // The TA row: made from the first answer, its key never changes here (a TA key rolls by RFC 9691).
-    let ta = match w.ca_of_kind(CaKind::Ta)? {
-        Some(t) if t.key != ta_cert.ski => {
-            return Err(bad(format!("the TA certificate has key {}, not {}", ta_cert.ski.hex(), t.key.hex())))
-        }
-        Some(t) => {
-            w.tx.execute(
-                "UPDATE cas SET cert = ?2, resources = ?3 WHERE id = ?1",
-                params![t.id, ta_der, ta_cert.resources.explicit_set().to_string()],
-            )?;
-            t
-        }
-        None => {
-            let res = ta_cert.resources.explicit_set();
-            let id = w.insert_ca(NewCa {
-                handle: &cfg.ta_handle,
-                kind: CaKind::Ta,
-                parent: None,
-                key: ta_cert.ski,
-                resources: &res,
-                cert: &ta_cert,
-                cert_uri: &ta_uri,
-                opaque_id: None,
-            })?;
-            w.ca_by_id(id)?
-        }
-    };
-    // Exactly the TA's publication set: what it no longer has is withdrawn.
+    let current = tas.iter().position(|t| t.cert.ski.hex() == resp.current);
+    let current = current.ok_or_else(|| bad(format!("no TA certificate for the current key {}", resp.current)))?;
+    if let Some(u) = resp.objects.keys().find(|u| !tas.iter().any(|t| **u == t.uri || u.starts_with(&t.pp))) {
+        return Err(bad(format!("{u} is outside the TA's publication points")));
+    }
+    // The TA rows, found by key: made from the first answer that has them.
+    let mut ids = Vec::new();
+    for t in &tas {
+        let res = t.cert.resources.explicit_set();
+        let id: Option<i64> =
+            w.tx.query_row("SELECT id FROM cas WHERE kind = 'ta' AND key_id = ?1", [t.cert.ski.hex()], |r| r.get(0)).optional()?;
+        let id = match id {
+            Some(id) => {
+                w.tx.execute("UPDATE cas SET cert = ?2, resources = ?3 WHERE id = ?1", params![id, t.der, res.to_string()])?;
+                id
+            }
+            None => {
+                let handle = t.pp.trim_end_matches('/').rsplit('/').next().unwrap_or_default().to_string();
+                w.insert_ca(NewCa {
+                    handle: &handle,
+                    kind: CaKind::Ta,
+                    parent: None,
+                    key: t.cert.ski,
+                    resources: &res,
+                    cert: &t.cert,
+                    cert_uri: &t.uri,
+                    opaque_id: None,
+                })?
+            }
+        };
+        ids.push(id);
+    }
+    // Exactly the TAs' publication set: what they no longer have is withdrawn.
     let held: Vec<String> = {
-        let mut st = w.tx.prepare("SELECT uri FROM objects WHERE ca_id = ?1 OR uri = ?2")?;
-        let v = st.query_map(params![ta.id, ta_uri], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        let mut st = w.tx.prepare(
+            "SELECT o.uri FROM objects o WHERE o.ca_id IN (SELECT id FROM cas WHERE kind = 'ta')
+             OR o.uri IN (SELECT cert_uri FROM cas WHERE kind = 'ta')",
+        )?;
+        let v = st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
         v
     };
     for uri in held.iter().filter(|u| !resp.objects.contains_key(*u)) {
         w.remove_object(uri)?;
     }
     for (uri, der) in &resp.objects {
-        let owner = (*uri != ta_uri).then_some(ta.id);
+        let owner = tas.iter().zip(&ids).find(|(t, _)| uri.starts_with(&t.pp)).map(|(_, id)| *id);
         w.put_object(owner, uri, der.clone())?;
     }
-    // Certificates the TA gave the RIR CA, by key.
+    // Certificates the current TA gave the RIR CA, by key.
+    let pp = tas[current].pp.clone();
     let certs: Vec<(String, Cert)> = resp
         .objects
         .iter()
-        .filter(|(u, _)| u.ends_with(".cer") && **u != ta_uri)
+        .filter(|(u, _)| u.ends_with(".cer") && u.starts_with(&pp))
         .map(|(u, d)| Cert::decode(d).map(|c| (u.clone(), c)).map_err(|e| bad(format!("{u}: {e}"))))
         .collect::<Result<_>>()?;
     let cert_for = |k: &KeyId| certs.iter().find(|(_, c)| c.ski == *k).cloned();
     let mut report = TaImport { objects: resp.objects.len(), ..TaImport::default() };
     let (uri, cert) = cert_for(&rir_key).ok_or_else(|| bad(format!("no certificate for the RIR CA's key {}", rir_key.hex())))?;
     let res = cert.resources.explicit_set();
+    let ta_id = ids[current];
     match w.ca_of_kind(CaKind::Rir)? {
         None => {
             let id = w.insert_ca(NewCa {
                 handle: &cfg.rir_handle,
                 kind: CaKind::Rir,
-                parent: Some(ta.id),
+                parent: Some(ta_id),
                 key: rir_key,
                 resources: &res,
                 cert: &cert,
@@ -443,18 +499,51 @@ fn import(w: &mut Work<'_>, resp: &TaResponse, rir_key: KeyId) -> Result<TaImpor
             report.rir_certified = true;
         }
         Some(rir) => {
-            if rir.cert.to_der() != cert.to_der() {
+            if rir.cert.to_der() != cert.to_der() || rir.parent_id != Some(ta_id) {
                 w.tx.execute(
-                    "UPDATE cas SET cert = ?2, cert_uri = ?3, resources = ?4 WHERE id = ?1",
-                    params![rir.id, cert.to_der(), uri, res.to_string()],
+                    "UPDATE cas SET parent_id = ?2, cert = ?3, cert_uri = ?4, resources = ?5 WHERE id = ?1",
+                    params![rir.id, ta_id, cert.to_der(), uri, res.to_string()],
                 )?;
                 w.mark_dirty(rir.id);
                 report.rir_certified = true;
+                if uri != rir.cert_uri {
+                    // Below a new TA: the RIR CA's children name its new certificate (AIA).
+                    let rir = w.ca_by_id(rir.id)?;
+                    recertify_children(w, &rir)?;
+                }
             }
+            let rir = w.ca_by_id(rir.id)?;
             report.keyroll = crate::keyroll::parent_answered(w, &rir, &cert_for)?;
         }
+    }
+    // A TA instance no longer in the answer (retired after its key roll) goes.
+    let gone: Vec<i64> = {
+        let mut st = w.tx.prepare("SELECT id FROM cas WHERE kind = 'ta'")?;
+        let v: Vec<i64> = st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        v.into_iter().filter(|id| !ids.contains(id)).collect()
+    };
+    for id in gone {
+        w.tx.execute("DELETE FROM revocations WHERE ca_id = ?1", [id])?;
+        w.tx.execute("DELETE FROM cas WHERE id = ?1", [id])?;
     }
     w.tx.execute("UPDATE ta_exchanges SET state = 'answered' WHERE nonce = ?1", [&resp.nonce])?;
     report.next_update = ta_next_update(&w.tx)?.map(|t| Time(t).rfc3339());
     Ok(report)
+}
+
+/// Certify `parent`'s children again with its current certificate URI (AIA).
+pub(crate) fn recertify_children(w: &mut Work<'_>, parent: &CaRecord) -> Result<()> {
+    let children: Vec<i64> = {
+        let mut st = w.tx.prepare("SELECT id FROM cas WHERE parent_id = ?1 ORDER BY id")?;
+        let v = st.query_map([parent.id], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        v
+    };
+    for id in children {
+        let child = w.ca_by_id(id)?;
+        crate::keyroll::recertify(w, parent, &child, "cas", "id")?;
+        if let Some(next) = crate::keyroll::pending_view(w, &child)? {
+            crate::keyroll::recertify(w, parent, &next, "keyrolls", "ca_id")?;
+        }
+    }
+    Ok(())
 }

@@ -314,11 +314,9 @@ impl Ca {
     pub fn tal(&self) -> Result<Tal> {
         // The current TA: the RIR CA's parent (after a TA key roll, the successor).
         let ta = self.read(|c| {
-            c.query_row(
-                "SELECT cert, cert_uri FROM cas WHERE id = COALESCE((SELECT parent_id FROM cas WHERE kind = 'rir'), (SELECT MIN(id) FROM cas WHERE kind = 'ta'))",
-                [],
-                |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?)),
-            )
+            c.query_row(&format!("SELECT cert, cert_uri FROM cas WHERE id = {}", crate::work::CURRENT_TA_ID), [], |r| {
+                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?))
+            })
             .optional()
             .map_err(CaError::from)
         })?;

@@ -180,6 +180,21 @@ const MIGRATIONS: &[&str] = &[
         phase TEXT NOT NULL CHECK (phase IN ('staging', 'active'))
     );
     ",
+    // 10: an offline TA certifies its child under each of its keys during its key roll.
+    "
+    CREATE TABLE ta_children_by_ta (
+        ta_id INTEGER NOT NULL,
+        key_id TEXT NOT NULL,
+        handle TEXT NOT NULL,
+        uri TEXT NOT NULL,
+        serial INTEGER NOT NULL,
+        not_after INTEGER NOT NULL,
+        PRIMARY KEY (ta_id, key_id)
+    );
+    INSERT INTO ta_children_by_ta SELECT (SELECT MIN(id) FROM cas WHERE kind = 'ta'), key_id, handle, uri, serial, not_after FROM ta_children;
+    DROP TABLE ta_children;
+    ALTER TABLE ta_children_by_ta RENAME TO ta_children;
+    ",
 ];
 
 /// Open (or create) the database at `path` and bring its schema up to date.

@@ -64,12 +64,15 @@ pub struct TaRequest {
     pub keys: Vec<PublicKey>,
 }
 
-/// The TA's answer: its whole publication set, URI -> DER.
+/// The TA's answer: its whole publication set, URI -> DER; during its key
+/// roll (RFC 9691) both TA instances', `current` naming the one in charge.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TaResponse {
     pub nonce: String,
     pub created: Time,
     pub valid_until: Time,
+    /// The key identifier (hex) of the TA key in charge.
+    pub current: String,
     pub objects: BTreeMap<String, Vec<u8>>,
 }
 
@@ -188,10 +191,11 @@ impl TaRequest {
 impl TaResponse {
     pub fn to_xml(&self) -> String {
         let mut s = format!(
-            "<ta_response xmlns=\"{NS}\" version=\"1\" nonce=\"{}\" created=\"{}\" valid_until=\"{}\">\n",
+            "<ta_response xmlns=\"{NS}\" version=\"1\" nonce=\"{}\" created=\"{}\" valid_until=\"{}\" current=\"{}\">\n",
             self.nonce,
             self.created.rfc3339(),
-            self.valid_until.rfc3339()
+            self.valid_until.rfc3339(),
+            esc(&self.current)
         );
         for (uri, der) in &self.objects {
             s.push_str(&format!("  <object uri=\"{}\">{}</object>\n", esc(uri), b64(der)));
@@ -202,6 +206,7 @@ impl TaResponse {
     pub fn from_xml(xml: &[u8]) -> Result<Self, ExchangeError> {
         let (top, children) = parse(xml, "ta_response")?;
         let (nonce, created, valid_until) = header(&top)?;
+        let current = attr(&top, "current")?.to_string();
         let mut objects = BTreeMap::new();
         for (name, attrs, text) in children {
             if name != "object" {
@@ -213,7 +218,7 @@ impl TaResponse {
             }
             objects.insert(uri, unb64(&text)?);
         }
-        Ok(TaResponse { nonce, created, valid_until, objects })
+        Ok(TaResponse { nonce, created, valid_until, current, objects })
     }
 }
 

@@ -15,7 +15,7 @@
 use crate::contract::TaKeyRollStatus;
 use crate::error::{CaError, Result};
 use crate::history::Event;
-use crate::keyroll::{recertify, retire};
+use crate::keyroll::retire;
 use crate::service::{ee_spec, Ca};
 use crate::work::{CaKind, CaRecord, NewCa, Work};
 use rpkit_objects::cert::Cert;
@@ -69,16 +69,22 @@ fn certify_rir(w: &mut Work<'_>, ta: &CaRecord, rir: &CaRecord) -> Result<(Strin
 
 fn start(w: &mut Work<'_>) -> Result<()> {
     if w.cfg.ta_offline {
-        return Err(CaError::invalid("ta_offline", "roll an offline TA's key on its own machine (not yet supported)"));
+        return Err(CaError::invalid(
+            "ta_offline",
+            "the TA is offline: roll its key on its own machine (`rpkit ta keyroll --data TADIR`), then hold a signing session",
+        ));
     }
     if roll(w)?.is_some() {
         return Err(CaError::Conflict("a TA key roll is under way (`rpkit ta keyroll --status`)".into()));
     }
     let old = w.ca_of_kind(CaKind::Ta)?.ok_or_else(|| CaError::NotFound("trust anchor (run `rpkit ta init`)".into()))?;
-    let rir = w.ca_of_kind(CaKind::Rir)?.ok_or_else(|| CaError::NotFound("RIR CA".into()))?;
-    let busy: bool = w.tx.query_row("SELECT EXISTS (SELECT 1 FROM keyrolls WHERE ca_id = ?1)", [rir.id], |r| r.get(0))?;
-    if busy {
-        return Err(CaError::Conflict("the RIR CA's own key roll is under way: finish it first".into()));
+    // The RIR CA here, or (an offline TA's own side) the keys its child holds certificates for.
+    let rir = w.ca_of_kind(CaKind::Rir)?;
+    if let Some(rir) = &rir {
+        let busy: bool = w.tx.query_row("SELECT EXISTS (SELECT 1 FROM keyrolls WHERE ca_id = ?1)", [rir.id], |r| r.get(0))?;
+        if busy {
+            return Err(CaError::Conflict("the RIR CA's own key roll is under way: finish it first".into()));
+        }
     }
     let key = w.create_key()?;
     let public = w.signer.public_key(&key)?;
@@ -98,7 +104,15 @@ fn start(w: &mut Work<'_>) -> Result<()> {
     })?;
     w.put_object(None, &uri, cert.to_der().to_vec())?;
     let new = w.ca_by_id(id)?;
-    certify_rir(w, &new, &rir)?;
+    match &rir {
+        Some(rir) => {
+            certify_rir(w, &new, rir)?;
+        }
+        None => {
+            let (child, keys) = crate::offline_ta::child_keys(w, &old)?;
+            crate::offline_ta::certify_under(w, &new, &child, &keys)?;
+        }
+    }
     publish_tak(w, &old, None, Some(&new))?;
     publish_tak(w, &new, Some(&old), None)?;
     w.tx.execute(
@@ -116,25 +130,22 @@ fn activate(w: &mut Work<'_>) -> Result<()> {
         return Err(CaError::Conflict("the successor took over already; `--retire` withdraws the old TA".into()));
     }
     let new = w.ca_by_id(new_id)?;
-    let rir = w.ca_of_kind(CaKind::Rir)?.ok_or_else(|| CaError::NotFound("RIR CA".into()))?;
+    w.tx.execute(
+        "INSERT INTO settings (key, value) VALUES ('ta_current', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [new.id.to_string()],
+    )?;
+    w.tx.execute("UPDATE ta_keyroll SET phase = 'active'", [])?;
+    // An offline TA's own side has no RIR CA: the online CA follows with the next answer.
+    let Some(rir) = w.ca_of_kind(CaKind::Rir)? else {
+        w.mark_dirty(new.id);
+        return Ok(());
+    };
     let uri = format!("{}{}", new.pp_uri(w.cfg), FileType::Certificate.file_name(&rir.key.file_stem()));
     let der: Vec<u8> = w.tx.query_row("SELECT der FROM objects WHERE uri = ?1", [&uri], |r| r.get(0))?;
     // The RIR CA below the new TA; its children name its new certificate (AIA).
     w.tx.execute("UPDATE cas SET parent_id = ?2, cert = ?3, cert_uri = ?4 WHERE id = ?1", params![rir.id, new.id, der, uri])?;
     let rir = w.ca_by_id(rir.id)?;
-    let children: Vec<i64> = {
-        let mut st = w.tx.prepare("SELECT id FROM cas WHERE parent_id = ?1 ORDER BY id")?;
-        let v = st.query_map([rir.id], |r| r.get(0))?.collect::<Result<_, _>>()?;
-        v
-    };
-    for id in children {
-        let child = w.ca_by_id(id)?;
-        recertify(w, &rir, &child, "cas", "id")?;
-        if let Some(next) = crate::keyroll::pending_view(w, &child)? {
-            recertify(w, &rir, &next, "keyrolls", "ca_id")?;
-        }
-    }
-    w.tx.execute("UPDATE ta_keyroll SET phase = 'active'", [])?;
+    crate::offline_ta::recertify_children(w, &rir)?;
     w.mark_dirty(rir.id);
     Ok(())
 }
@@ -154,6 +165,7 @@ fn retire_old(w: &mut Work<'_>) -> Result<()> {
         w.remove_object(u)?;
     }
     w.tx.execute("DELETE FROM revocations WHERE ca_id = ?1", [old.id])?;
+    w.tx.execute("DELETE FROM ta_children WHERE ta_id = ?1", [old.id])?;
     w.tx.execute("DELETE FROM ta_keyroll", [])?;
     w.tx.execute("DELETE FROM cas WHERE id = ?1", [old.id])?;
     retire(w, &old.handle, &old.key)?;

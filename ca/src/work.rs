@@ -76,6 +76,11 @@ impl CaRecord {
     }
 }
 
+/// The current TA's id, as SQL: the RIR CA's parent; on an offline TA's own
+/// side (no RIR CA there) the one a key roll made current; else the only one.
+pub(crate) const CURRENT_TA_ID: &str = "COALESCE((SELECT parent_id FROM cas WHERE kind = 'rir'), \
+     (SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'ta_current'), (SELECT MIN(id) FROM cas WHERE kind = 'ta'))";
+
 const CA_COLUMNS: &str = "id, handle, kind, parent_id, key_id, resources, cert, cert_uri, opaque_id";
 
 fn ca_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawCa> {
@@ -136,15 +141,7 @@ impl<'a> Work<'a> {
     /// (during a TA key roll, RFC 9691, two TA instances exist).
     pub fn ca_of_kind(&self, kind: CaKind) -> Result<Option<CaRecord>> {
         if kind == CaKind::Ta {
-            let id: Option<i64> = self
-                .tx
-                .query_row(
-                    "SELECT COALESCE((SELECT parent_id FROM cas WHERE kind = 'rir'), (SELECT MIN(id) FROM cas WHERE kind = 'ta'))",
-                    [],
-                    |r| r.get(0),
-                )
-                .optional()?
-                .flatten();
+            let id: Option<i64> = self.tx.query_row(&format!("SELECT {CURRENT_TA_ID}"), [], |r| r.get(0)).optional()?.flatten();
             return id.map(|id| self.ca_by_id(id)).transpose();
         }
         self.ca_where("kind = ?1", params![kind.as_str()])

@@ -199,3 +199,53 @@ fn the_ca_warns_before_the_offline_tas_manifest_runs_out() {
     p.exchange();
     assert!(!p.online.ca.ta_status().unwrap().overdue);
 }
+
+/// ROLL-3 with the TA offline: its key rolls on its own machine (RFC 9691),
+/// each step reaching the online CA in a signing session; both trees validate
+/// with the same VRPs from either TAL until the old TA is retired.
+#[test]
+fn roll_3_an_offline_ta_rolls_its_key_through_signing_sessions() {
+    use rpkit_objects::tal::Tal;
+    let p = set_up();
+    p.exchange();
+    p.online.ca.add_member("isp", &res("AS64500, 10.1.0.0/16"), None).unwrap();
+    p.online.ca.apply_roas("isp", &roas("10.1.0.0/16-24 AS64500"), false).unwrap();
+    let old_tal = p.online.ca.tal().unwrap();
+    let before = p.online.walk();
+    let at = |tal: &Tal| repo_check::walk(tal, &p.online.publisher.snapshot(), p.online.now());
+    assert!(matches!(p.online.ca.ta_keyroll_start(), Err(CaError::Invalid { .. })), "the online CA holds no TA key");
+
+    // On the TA's machine: the successor, announced in TAKs; a session carries both trees over.
+    let s = p.ta.ca.ta_keyroll_start().unwrap();
+    assert_eq!(s.phase, "staging");
+    let successor = Tal {
+        comments: vec![],
+        uris: s.successor_uris.clone(),
+        key: p.ta.ca.signer().public_key(&key(s.successor.as_ref().unwrap())).unwrap(),
+    };
+    p.exchange();
+    let old_view = at(&old_tal);
+    assert_eq!(old_view.vrps, before.vrps);
+    assert_eq!(old_view.taks[0].successor.as_ref().map(|k| k.key.clone()), Some(successor.key.clone()));
+    assert_eq!(at(&successor).vrps, before.vrps, "the successor's tree is complete online");
+    assert_eq!(p.online.ca.tal().unwrap().key, old_tal.key, "the old key is in charge while staging");
+
+    // The successor takes over at the next session after the staging time.
+    *p.ta.clock.lock().unwrap() = p.ta.now().add_secs(30 * 86400 + 1);
+    *p.online.clock.lock().unwrap() = p.ta.now();
+    p.online.ca.reissue_due().unwrap();
+    p.exchange();
+    assert_eq!(p.ta.ca.ta_keyroll_status().unwrap().phase, "active");
+    assert_eq!(p.online.ca.tal().unwrap().key, successor.key, "the online CA's TAL follows");
+    assert_eq!(p.online.walk().vrps, before.vrps);
+    assert_eq!(at(&old_tal).vrps, before.vrps, "the old TAL still works until retirement");
+
+    // Retired on the TA's machine; the next session withdraws the old tree online.
+    p.ta.ca.ta_keyroll_retire().unwrap();
+    p.exchange();
+    let repo = p.online.publisher.snapshot();
+    assert!(!repo.contains_key(&old_tal.uris[1]), "the old TA certificate is withdrawn");
+    let w = p.online.walk();
+    assert_eq!(w.vrps, before.vrps);
+    assert!(w.taks[0].predecessor.is_none());
+}

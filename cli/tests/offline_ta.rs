@@ -2,7 +2,8 @@
 //! README's operator guide shows: RFC 8183 set-up between the online CA and
 //! the TA's own data directory, a signing session carried by files, the
 //! online CA serving members under the RIR certificate it got, the TA's state
-//! in `ta-status`, /health and /metrics, and replayed files refused by both sides.
+//! in `ta-status`, /health and /metrics, replayed files refused by both sides,
+//! and the TA's own key roll reaching the online CA.
 
 use rpkit_test_vectors::peers::{self, Proc};
 use serde_json::Value;
@@ -108,5 +109,17 @@ fn an_offline_ta_certifies_the_online_rir_ca_through_carried_files() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && err.contains("replayed"), "{err}");
     assert!(!w.join("again.der").exists(), "a refused request writes no answer");
+
+    // 8. The TA's own key roll (RFC 9691) on its machine, carried over by the next session.
+    let out = ok(run(&["ta", "keyroll", "--data"], &[&ta]));
+    assert!(out.starts_with("trust anchor staging: ") && out.contains("successor "), "{out}");
+    let (req2, resp2) = (w.join("request2.der"), w.join("response2.der"));
+    ok(api(&url, &admin, &["ca", "ta-request", "-o", req2.to_str().unwrap()]));
+    ok(run(&["ta", "sign", "--data"], &[&ta, Path::new("--request"), &req2, Path::new("--response"), &resp2]));
+    ok(api(&url, &admin, &["ca", "ta-response", resp2.to_str().unwrap()]));
+    let files = files_under(&ca.join("repository"));
+    let ta_certs = files.iter().filter(|f| f.ends_with(".cer") && f.matches('/').count() == 2).count();
+    let taks = files.iter().filter(|f| f.ends_with(".tak")).count();
+    assert_eq!((ta_certs, taks), (2, 2), "both TA instances and their TAKs are published online: {files:?}");
     server.stop();
 }
