@@ -23,7 +23,7 @@ use crate::history::{self, Actor, Event};
 use crate::roas::{issue_roas, roa_objects, withdraw_roa_object};
 use crate::router_certs;
 use crate::service::Ca;
-use crate::work::{CaKind, CaRecord, Work};
+use crate::work::{stored_key, CaKind, CaRecord, Work};
 use rpkit_objects::cert::Cert;
 use rpkit_objects::crypto::{KeyId, SignError, Signer};
 use rpkit_objects::der::Time;
@@ -63,13 +63,7 @@ pub(crate) fn pending_view(w: &Work<'_>, ca: &CaRecord) -> Result<Option<CaRecor
         return Ok(None);
     }
     let cert = Cert::decode(&cert).map_err(|e| CaError::Conflict(format!("CA '{}': stored next certificate: {e}", ca.handle)))?;
-    Ok(Some(CaRecord { key: parse_key(&ca.handle, &key)?, cert, cert_uri, ..ca.clone() }))
-}
-
-fn parse_key(handle: &str, hex: &str) -> Result<KeyId> {
-    rpkit_objects::hex::decode(hex)
-        .and_then(|k| KeyId::from_slice(&k))
-        .ok_or_else(|| CaError::Conflict(format!("CA '{handle}': bad key id {hex:?}")))
+    Ok(Some(CaRecord { key: stored_key(&ca.handle, &key)?, cert, cert_uri, ..ca.clone() }))
 }
 
 /// Phase 1: certify and publish a next key for `ca` (RFC 6489 section 2.1).
@@ -179,18 +173,7 @@ pub(crate) fn activate(w: &mut Work<'_>, old: &CaRecord) -> Result<()> {
     for rc in &routers {
         router_certs::issue(w, &ca, rc.asn, &rc.key)?;
     }
-    let children: Vec<i64> = {
-        let mut st = w.tx.prepare("SELECT id FROM cas WHERE parent_id = ?1 ORDER BY id")?;
-        let v = st.query_map([ca.id], |r| r.get(0))?.collect::<Result<_, _>>()?;
-        v
-    };
-    for id in children {
-        let child = w.ca_by_id(id)?;
-        recertify(w, &ca, &child, "cas", "id")?;
-        if let Some(child_next) = pending_view(w, &child)? {
-            recertify(w, &ca, &child_next, "keyrolls", "ca_id")?;
-        }
-    }
+    recertify_children(w, &ca)?;
     if !offline {
         retire(w, &old.handle, &old.key)?;
     }
@@ -213,7 +196,7 @@ pub(crate) fn parent_answered(w: &mut Work<'_>, rir: &CaRecord, cert_for: CertFo
         w.tx.query_row("SELECT key_id, phase, cert FROM keyrolls WHERE ca_id = ?1", [rir.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .optional()?;
     let Some((hex, phase, cert)) = row else { return Ok(None) };
-    let key = parse_key(&rir.handle, &hex)?;
+    let key = stored_key(&rir.handle, &hex)?;
     match (phase.as_str(), cert_for(&key)) {
         ("pending", Some((uri, c))) if cert != c.to_der() => {
             let until = w.now.0 + w.cfg.keyroll_staging_seconds;
@@ -237,8 +220,26 @@ pub(crate) fn parent_answered(w: &mut Work<'_>, rir: &CaRecord, cert_for: CertFo
     }
 }
 
+/// Certify `parent`'s children (and their next keys) again with its current
+/// key and certificate URI (AIA).
+pub(crate) fn recertify_children(w: &mut Work<'_>, parent: &CaRecord) -> Result<()> {
+    let children: Vec<i64> = {
+        let mut st = w.tx.prepare("SELECT id FROM cas WHERE parent_id = ?1 ORDER BY id")?;
+        let v = st.query_map([parent.id], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        v
+    };
+    for id in children {
+        let child = w.ca_by_id(id)?;
+        recertify(w, parent, &child, "cas", "id")?;
+        if let Some(next) = pending_view(w, &child)? {
+            recertify(w, parent, &next, "keyrolls", "ca_id")?;
+        }
+    }
+    Ok(())
+}
+
 /// `parent`'s new key certifies `child`'s key again: same resources, same URI.
-pub(crate) fn recertify(w: &mut Work<'_>, parent: &CaRecord, child: &CaRecord, table: &str, id_col: &str) -> Result<()> {
+fn recertify(w: &mut Work<'_>, parent: &CaRecord, child: &CaRecord, table: &str, id_col: &str) -> Result<()> {
     let days = w.cfg.ca_validity_days;
     let cert = w
         .ca_cert_builder(Some(parent), &child.handle, child.cert.public_key.clone(), &child.resources, days)?
@@ -361,16 +362,9 @@ impl Ca {
     /// End a pending roll's staging now: the next key takes over, the old one is destroyed.
     pub fn keyroll_activate(&self, handle: &str) -> Result<KeyRollStatus> {
         let member = (handle != self.config.rir_handle).then_some(handle);
-        let products = self.read(|c| {
-            Ok(c.query_row(
-                "SELECT (SELECT COUNT(DISTINCT r.uri) FROM roas r WHERE r.ca_id = c.id) + (SELECT COUNT(*) FROM aspas a WHERE a.ca_id = c.id)
-                 FROM cas c WHERE handle = ?1",
-                [handle],
-                |r| r.get::<_, i64>(0),
-            )
-            .optional()?
-            .unwrap_or(0))
-        })?;
+        let id: Option<i64> =
+            self.read(|c| Ok(c.query_row("SELECT id FROM cas WHERE handle = ?1", [handle], |r| r.get(0)).optional()?))?;
+        let products = self.products(&id.into_iter().collect::<Vec<_>>())?;
         self.fill_key_pool(products as usize + 1)?;
         self.change(Event::new("keyroll.activate", member, json!({ "ca": handle })), |w| {
             let ca = w.ca_by_handle(handle)?;
@@ -403,16 +397,8 @@ impl Ca {
             Ok(v)
         })?;
         if !due.is_empty() {
-            let products: i64 = self.read(|c| {
-                let ids = due.iter().map(|(id, _)| id.to_string()).collect::<Vec<_>>().join(",");
-                Ok(c.query_row(
-                    &format!(
-                        "SELECT (SELECT COUNT(DISTINCT uri) FROM roas WHERE ca_id IN ({ids})) + (SELECT COUNT(*) FROM aspas WHERE ca_id IN ({ids}))"
-                    ),
-                    [],
-                    |r| r.get(0),
-                )?)
-            })?;
+            let ids: Vec<i64> = due.iter().map(|(id, _)| *id).collect();
+            let products = self.products(&ids)?;
             self.fill_key_pool(products as usize + due.len())?;
             let handles: Vec<&str> = due.iter().map(|(_, h)| h.as_str()).collect();
             self.change(Event::new("keyroll.activate", None, json!({ "cas": handles })), |w| {
@@ -459,6 +445,18 @@ impl Ca {
         Ok(start_due.len())
     }
 
+    /// The ROA and ASPA objects of CAs `ids`: the one-time keys their re-issue needs.
+    fn products(&self, ids: &[i64]) -> Result<i64> {
+        let ids = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        self.read(|c| {
+            Ok(c.query_row(
+                &format!("SELECT (SELECT COUNT(DISTINCT uri) FROM roas WHERE ca_id IN ({ids})) + (SELECT COUNT(*) FROM aspas WHERE ca_id IN ({ids}))"),
+                [],
+                |r| r.get(0),
+            )?)
+        })
+    }
+
     /// Destroy the keys that committed changes retired (in the HSM too), each
     /// recorded in the history. A key the store no longer has counts as destroyed;
     /// a token fault leaves the rest for the next try.
@@ -471,7 +469,7 @@ impl Ca {
         })?;
         let mut n = 0;
         for (hex, handle) in retired {
-            let key = parse_key(&handle, &hex)?;
+            let key = stored_key(&handle, &hex)?;
             match self.signer().destroy_key(&key) {
                 Ok(()) | Err(SignError::UnknownKey(_)) => {}
                 Err(e) => return Err(e.into()),

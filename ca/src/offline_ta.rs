@@ -20,7 +20,7 @@ use crate::error::{CaError, Result};
 use crate::history::{self, Event};
 use crate::service::Ca;
 use crate::ta_exchange::{self, ExchangeError, TaRequest, TaResponse};
-use crate::work::{CaKind, CaRecord, NewCa, Work};
+use crate::work::{stored_key, CaKind, CaRecord, NewCa, Work};
 use rpkit_objects::bpki::{IdCert, Identity};
 use rpkit_objects::cert::Cert;
 use rpkit_objects::crypto::{KeyId, PublicKey, Signer};
@@ -54,10 +54,6 @@ fn id_cert(c: &Connection, key: &str, what: &str) -> Result<IdCert> {
     let b64 = setting(c, key)?.ok_or_else(|| CaError::NotFound(what.to_string()))?;
     let der = rpkit_objects::hex::decode(&b64).ok_or_else(|| CaError::Conflict(format!("stored {what}")))?;
     IdCert::decode(&der).map_err(|e| CaError::Conflict(format!("stored {what}: {e}")))
-}
-
-fn parse_key(hex: &str) -> Result<KeyId> {
-    rpkit_objects::hex::decode(hex).and_then(|k| KeyId::from_slice(&k)).ok_or_else(|| CaError::Conflict(format!("bad key id {hex:?}")))
 }
 
 // --- The TA's side ---------------------------------------------------------------
@@ -264,7 +260,7 @@ impl Ca {
                     )
                     .optional()?;
                 if let Some(n) = next {
-                    keys.push(parse_key(&n)?);
+                    keys.push(stored_key("rir", &n)?);
                 }
                 Ok(keys)
             })?
@@ -299,7 +295,7 @@ impl Ca {
             })
         })?;
         if let Some(k) = stored {
-            return parse_key(&k);
+            return stored_key("rir", &k);
         }
         self.fill_key_pool(1)?;
         let event = Event::new("rir.key", None, json!({}));
@@ -509,7 +505,7 @@ fn import(w: &mut Work<'_>, resp: &TaResponse, rir_key: KeyId) -> Result<TaImpor
                 if uri != rir.cert_uri {
                     // Below a new TA: the RIR CA's children name its new certificate (AIA).
                     let rir = w.ca_by_id(rir.id)?;
-                    recertify_children(w, &rir)?;
+                    crate::keyroll::recertify_children(w, &rir)?;
                 }
             }
             let rir = w.ca_by_id(rir.id)?;
@@ -529,21 +525,4 @@ fn import(w: &mut Work<'_>, resp: &TaResponse, rir_key: KeyId) -> Result<TaImpor
     w.tx.execute("UPDATE ta_exchanges SET state = 'answered' WHERE nonce = ?1", [&resp.nonce])?;
     report.next_update = ta_next_update(&w.tx)?.map(|t| Time(t).rfc3339());
     Ok(report)
-}
-
-/// Certify `parent`'s children again with its current certificate URI (AIA).
-pub(crate) fn recertify_children(w: &mut Work<'_>, parent: &CaRecord) -> Result<()> {
-    let children: Vec<i64> = {
-        let mut st = w.tx.prepare("SELECT id FROM cas WHERE parent_id = ?1 ORDER BY id")?;
-        let v = st.query_map([parent.id], |r| r.get(0))?.collect::<Result<_, _>>()?;
-        v
-    };
-    for id in children {
-        let child = w.ca_by_id(id)?;
-        crate::keyroll::recertify(w, parent, &child, "cas", "id")?;
-        if let Some(next) = crate::keyroll::pending_view(w, &child)? {
-            crate::keyroll::recertify(w, parent, &next, "keyrolls", "ca_id")?;
-        }
-    }
-    Ok(())
 }

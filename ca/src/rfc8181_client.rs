@@ -45,8 +45,7 @@ pub fn load_identity(dir: &Path, token: Option<Arc<dyn Signer>>) -> Result<Ident
             return Identity::from_parts(&read(&k)?, &read(&e)?, &read(&c)?).map_err(invalid);
         }
         let text = std::fs::read_to_string(&ids).map_err(io(&ids))?;
-        let keys: Vec<KeyId> =
-            text.split_whitespace().filter_map(|h| rpkit_objects::hex::decode(h).and_then(|b| KeyId::from_slice(&b))).collect();
+        let keys: Vec<KeyId> = text.split_whitespace().filter_map(KeyId::from_hex).collect();
         let (Some(token), [key, ee_key]) = (token, keys.as_slice()) else {
             return Err(IdentityError::Invalid {
                 dir: dir.to_path_buf(),

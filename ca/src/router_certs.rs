@@ -8,7 +8,7 @@ use crate::error::{CaError, Result};
 use crate::history::Event;
 use crate::service::{member_id, Ca};
 use crate::work::{CaRecord, Work};
-use rpkit_objects::cert::{Cert, CertBuilder, SiaSpec};
+use rpkit_objects::cert::{CertBuilder, SiaSpec};
 use rpkit_objects::crypto::{sha256, KeyId, PublicKey};
 use rpkit_objects::der::Time;
 use rpkit_objects::file_type::FileType;
@@ -16,7 +16,7 @@ use rpkit_objects::name::Name;
 use rpkit_objects::pkcs10::CertRequest;
 use rpkit_objects::resources::{Asn, CertResources, ResourceSet};
 use rpkit_objects::serial::Serial;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 use serde_json::json;
 
 /// A router certificate as stored: the AS, the router key, where it is published.
@@ -58,8 +58,7 @@ pub(crate) fn issue(w: &mut Work<'_>, ca: &CaRecord, asn: u32, key: &PublicKey) 
     let serial = w.next_serial(ca.id)?;
     // RFC 8209 section 3.1.1: "ROUTER-" and the AS number in hex; the key
     // identifier as serialNumber keeps each router key's name distinct.
-    let subject = Name::new(&format!("ROUTER-{asn:08X}"), Some(&key_hex(key).to_uppercase()))
-        .map_err(|e| CaError::invalid("bad_name", e.to_string()))?;
+    let subject = Name::new(&common_name(asn), Some(&key_hex(key))).map_err(|e| CaError::invalid("bad_name", e.to_string()))?;
     let not_after = w.now.add_secs(w.cfg.ee_validity_days * 86400).min(ca.cert.not_after);
     let resources: ResourceSet = format!("AS{asn}").parse().map_err(|e| CaError::invalid("bad_asn", format!("{e}")))?;
     let cert = CertBuilder {
@@ -105,23 +104,20 @@ pub(crate) fn reissue(w: &mut Work<'_>, old: &CaRecord, new: &CaRecord, certs: &
     Ok(())
 }
 
-fn info(rc: &RouterCert, der: Option<Vec<u8>>) -> RouterCertInfo {
-    let subject = der.and_then(|d| Cert::decode(&d).ok()).map(|c| c.subject.common_name).unwrap_or_default();
-    RouterCertInfo { asn: rc.asn, key_id: key_hex(&rc.key), uri: rc.uri.clone(), not_after: Time(rc.not_after).rfc3339(), subject }
+/// RFC 8209 section 3.1.1: "ROUTER-" and the AS number in hex.
+fn common_name(asn: u32) -> String {
+    format!("ROUTER-{asn:08X}")
+}
+
+fn info(rc: &RouterCert) -> RouterCertInfo {
+    let (asn, key_id, uri) = (rc.asn, key_hex(&rc.key), rc.uri.clone());
+    RouterCertInfo { asn, key_id, uri, not_after: Time(rc.not_after).rfc3339(), subject: common_name(rc.asn) }
 }
 
 impl Ca {
     /// A member's router certificates.
     pub fn router_certs(&self, handle: &str) -> Result<Vec<RouterCertInfo>> {
-        self.read(|c| {
-            let id = member_id(c, handle)?;
-            let mut out = Vec::new();
-            for rc in router_certs_of(c, id)? {
-                let der: Option<Vec<u8>> = c.query_row("SELECT der FROM objects WHERE uri = ?1", [&rc.uri], |r| r.get(0)).optional()?;
-                out.push(info(&rc, der));
-            }
-            Ok(out)
-        })
+        self.read(|c| Ok(router_certs_of(c, member_id(c, handle)?)?.iter().map(info).collect()))
     }
 
     /// Certify the router key of a PKCS#10 request for one of the member's AS

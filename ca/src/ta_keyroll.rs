@@ -145,7 +145,7 @@ fn activate(w: &mut Work<'_>) -> Result<()> {
     // The RIR CA below the new TA; its children name its new certificate (AIA).
     w.tx.execute("UPDATE cas SET parent_id = ?2, cert = ?3, cert_uri = ?4 WHERE id = ?1", params![rir.id, new.id, der, uri])?;
     let rir = w.ca_by_id(rir.id)?;
-    crate::offline_ta::recertify_children(w, &rir)?;
+    crate::keyroll::recertify_children(w, &rir)?;
     w.mark_dirty(rir.id);
     Ok(())
 }
@@ -179,12 +179,13 @@ impl Ca {
     /// The TA's key and its roll.
     pub fn ta_keyroll_status(&self) -> Result<TaKeyRollStatus> {
         let tal = self.tal()?;
-        let row: Option<(String, String, i64, i64, String, String, String, String)> = self.read(|c| {
+        type Row = (String, i64, i64, String, String, String);
+        let row: Option<Row> = self.read(|c| {
             Ok(c.query_row(
-                "SELECT k.phase, '', k.started, k.activate_at, o.key_id, o.cert_uri, n.key_id, n.cert_uri
+                "SELECT k.phase, k.started, k.activate_at, o.key_id, n.key_id, n.cert_uri
                  FROM ta_keyroll k JOIN cas o ON o.id = k.old_id JOIN cas n ON n.id = k.new_id",
                 [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
             )
             .optional()?)
         })?;
@@ -195,7 +196,7 @@ impl Ca {
             tal: tal.encode(),
             ..TaKeyRollStatus::default()
         };
-        if let Some((phase, _, started, at, old_key, _, new_key, new_uri)) = row {
+        if let Some((phase, started, at, old_key, new_key, new_uri)) = row {
             s.started = Some(Time(started).rfc3339());
             if phase == "staging" {
                 s.successor = Some(new_key);

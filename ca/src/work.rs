@@ -184,7 +184,7 @@ impl<'a> Work<'a> {
     }
 
     /// The notes made, taken out (after `finish`, by the change).
-    pub fn take_notes(&mut self) -> Vec<(crate::history::Event, String)> {
+    fn take_notes(&mut self) -> Vec<(crate::history::Event, String)> {
         std::mem::take(&mut self.notes)
     }
 
@@ -437,11 +437,14 @@ enum KeyState {
     Pending,
 }
 
+/// A key identifier as the database keeps it (hex), of CA `handle`.
+pub(crate) fn stored_key(handle: &str, hex: &str) -> Result<KeyId> {
+    KeyId::from_hex(hex).ok_or_else(|| CaError::Conflict(format!("CA '{handle}': bad key id {hex:?}")))
+}
+
 pub(crate) fn record(raw: RawCa) -> Result<CaRecord> {
     let (id, handle, kind, parent_id, key_id, resources, cert, cert_uri, opaque_id) = raw;
-    let key = rpkit_objects::hex::decode(&key_id)
-        .and_then(|k| KeyId::from_slice(&k))
-        .ok_or_else(|| CaError::Conflict(format!("CA '{handle}': bad key id")))?;
+    let key = stored_key(&handle, &key_id)?;
     Ok(CaRecord {
         id,
         handle: handle.clone(),

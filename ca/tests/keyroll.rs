@@ -28,7 +28,7 @@ fn env(dir: Option<&std::path::Path>) -> Env {
 }
 
 fn key(hex: &str) -> KeyId {
-    KeyId::from_slice(&rpkit_objects::hex::decode(hex).unwrap()).unwrap()
+    KeyId::from_hex(hex).unwrap()
 }
 
 fn files_in(repo: &BTreeMap<String, Vec<u8>>, dir: &str, ext: &str) -> Vec<String> {

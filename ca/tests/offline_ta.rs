@@ -51,7 +51,7 @@ fn refused(r: Result<impl std::fmt::Debug, CaError>) -> String {
 }
 
 fn key(hex: &str) -> KeyId {
-    KeyId::from_slice(&rpkit_objects::hex::decode(hex).unwrap()).unwrap()
+    KeyId::from_hex(hex).unwrap()
 }
 
 #[test]

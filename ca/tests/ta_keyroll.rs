@@ -14,7 +14,7 @@ use rpkit_objects::tal::Tal;
 const STAGING: i64 = 30 * 86400;
 
 fn key(hex: &str) -> KeyId {
-    KeyId::from_slice(&rpkit_objects::hex::decode(hex).unwrap()).unwrap()
+    KeyId::from_hex(hex).unwrap()
 }
 
 #[test]

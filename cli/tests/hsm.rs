@@ -20,24 +20,13 @@ use std::time::Duration;
 use up_run::{port_settings, scratch, start_cmd, up_command, BIN};
 #[path = "peers/hsm_support.rs"]
 mod hsm_support;
-use hsm_support::{database_bytes, flags_of, holds, pkcs1_start, wait_until};
+use hsm_support::{database_bytes, flags_of, holds, pkcs1_start, vrps, wait_until};
 
 fn get(url: &str) -> (u16, String) {
     match reqwest::blocking::get(url) {
         Ok(r) => (r.status().as_u16(), r.text().unwrap_or_default()),
         Err(e) => (0, e.to_string()),
     }
-}
-
-fn vrps(http: &str) -> BTreeSet<String> {
-    let (_, text) = get(&format!("{http}/json"));
-    let j: Value = serde_json::from_str(&text).unwrap_or_default();
-    j["roas"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|r| format!("{}-{} {}", r["prefix"].as_str().unwrap_or(""), r["maxLength"], r["asn"]))
-        .collect()
 }
 
 /// `rpkit roa ...` as the demo member.

@@ -16,11 +16,7 @@ use std::process::Command;
 use up_run::{port_settings, scratch, start_cmd, up_command, BIN};
 #[path = "peers/hsm_support.rs"]
 mod hsm_support;
-use hsm_support::{database_bytes, flags_of, holds, pkcs1_start, wait_until};
-
-fn vrps(http: &str) -> BTreeSet<String> {
-    vrps_if_up(http).unwrap_or_default()
-}
+use hsm_support::{database_bytes, flags_of, holds, pkcs1_start, vrps, vrps_if_up, wait_until};
 
 /// `rpkit members keyroll HANDLE ...` / `rpkit ca keyroll rir ...` as the admin.
 fn keyroll(data: &Path, up: &Value, args: &[&str]) -> String {
@@ -29,20 +25,6 @@ fn keyroll(data: &Path, up: &Value, args: &[&str]) -> String {
         Command::new(BIN).args(args).env("RPKIT_SERVER", up["ca_api"].as_str().unwrap()).env("RPKIT_TOKEN", token.trim()).output().unwrap();
     assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
-}
-
-/// The validator's VRPs when it answers (None while it restarts).
-fn vrps_if_up(http: &str) -> Option<BTreeSet<String>> {
-    let r = reqwest::blocking::get(format!("{http}/json")).ok()?;
-    (r.status().as_u16() == 200).then(|| {
-        let j: Value = serde_json::from_str(&r.text().unwrap_or_default()).unwrap_or_default();
-        j["roas"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|r| format!("{}-{} {}", r["prefix"].as_str().unwrap_or(""), r["maxLength"], r["asn"]))
-            .collect()
-    })
 }
 
 /// Moving a CA set up with software keys into the HSM is a staged key roll of

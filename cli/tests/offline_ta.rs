@@ -60,7 +60,8 @@ fn an_offline_ta_certifies_the_online_rir_ca_through_carried_files() {
     // 3. Back online: the TA is this CA's parent.
     ok(run(&["ca", "parent", "add", "--data"], &[&ca, &parent]));
     let again = run(&["ta", "init", "--data"], &[&ca]);
-    assert!(!again.status.success(), "an online CA with an offline TA makes no TA of its own");
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(!again.status.success() && err.contains("already holds a CA"), "an online CA with an offline TA makes no TA of its own: {err}");
     let mut server = Proc::spawn(
         Command::new(BIN).args(["ca", "serve", "--listen", "127.0.0.1:0", "--data"]).arg(&ca).env("RUST_LOG", "warn"),
         &w.join("ca.log"),

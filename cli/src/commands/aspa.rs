@@ -29,7 +29,8 @@ pub struct Args {
     cmd: Cmd,
 }
 
-fn asn(s: &str) -> Result<u32> {
+/// `AS64496` or `64496`, with the rule it breaks otherwise.
+pub(crate) fn asn(s: &str) -> Result<u32> {
     s.parse::<Asn>().map(|a| a.0).map_err(|e| CliError::Object { what: "AS number".into(), source: e })
 }
 

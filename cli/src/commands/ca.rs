@@ -27,15 +27,8 @@ pub struct InitArgs {
     /// Resources of the trust anchor and the RIR CA.
     #[arg(long, default_value = "AS0-AS4294967295, 0.0.0.0/0, ::/0")]
     resources: String,
-    /// Base of the rsync repository.
-    #[arg(long, default_value = "rsync://rpki.test/repo/")]
-    rsync_base: String,
-    /// RRDP notification URI put in CA certificates.
-    #[arg(long, default_value = "https://rpki.test/rrdp/notification.xml")]
-    rrdp_notify: String,
-    /// https URI of the TA certificate for the TAL.
-    #[arg(long, default_value = "https://rpki.test/repo/ta.cer")]
-    ta_https_uri: String,
+    #[command(flatten)]
+    uris: RepositoryUris,
     /// A trust anchor alone, for a machine that is never online: it answers
     /// the online CA's signed requests (`rpkit ta sign`).
     #[arg(long, requires = "child_request")]
@@ -51,6 +44,32 @@ pub struct InitArgs {
     perms: permissions::PermissionArgs,
     #[command(flatten)]
     signer: SignerArgs,
+}
+
+/// Where a new CA's objects are published, as its certificates and TAL say.
+#[derive(clap::Args)]
+pub struct RepositoryUris {
+    /// Base of the rsync repository.
+    #[arg(long, default_value = "rsync://rpki.test/repo/")]
+    rsync_base: String,
+    /// RRDP notification URI put in CA certificates.
+    #[arg(long, default_value = "https://rpki.test/rrdp/notification.xml")]
+    rrdp_notify: String,
+    /// https URI of the TA certificate for the TAL.
+    #[arg(long, default_value = "https://rpki.test/repo/ta.cer")]
+    ta_https_uri: String,
+}
+
+impl RepositoryUris {
+    /// The settings of a new CA publishing there.
+    pub fn config(self) -> CaConfig {
+        CaConfig {
+            rsync_base: self.rsync_base,
+            rrdp_notify: Some(self.rrdp_notify),
+            ta_https_uri: Some(self.ta_https_uri),
+            ..CaConfig::default()
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -132,8 +151,7 @@ fn no_ca(data: &Path) -> CliError {
 /// of this data directory finds its keys.
 fn set_signer(data: &Path, flags: &SignerArgs) -> Result<()> {
     let path = data.join("ca.json");
-    let text = std::fs::read_to_string(&path).map_err(|e| CliError::io(&path, e))?;
-    let mut config: CaConfig = serde_json::from_str(&text).map_err(|e| CliError::parse(&path, e))?;
+    let mut config = read_config(data)?;
     flags.apply(&mut config.signer)?;
     // Only a key store that opens is kept: a wrong PIN changes nothing.
     rpkit_ca::signer::CaSigner::open(&config.signer).map_err(rpkit_ca::CaError::from)?;
@@ -141,13 +159,18 @@ fn set_signer(data: &Path, flags: &SignerArgs) -> Result<()> {
     std::fs::write(&path, text).map_err(|e| CliError::io(&path, e))
 }
 
+/// The settings of a data directory (`ca.json`).
+pub fn read_config(data: &Path) -> Result<CaConfig> {
+    let cfg_path = data.join("ca.json");
+    match std::fs::read_to_string(&cfg_path) {
+        Ok(t) => serde_json::from_str(&t).map_err(|e| CliError::parse(&cfg_path, e)),
+        Err(_) => Err(no_ca(data)),
+    }
+}
+
 /// Open the CA of a data directory.
 pub fn open(data: &Path) -> Result<Ca> {
-    let cfg_path = data.join("ca.json");
-    let config: CaConfig = match std::fs::read_to_string(&cfg_path) {
-        Ok(t) => serde_json::from_str(&t).map_err(|e| CliError::parse(&cfg_path, e))?,
-        Err(_) => return Err(no_ca(data)),
-    };
+    let config = read_config(data)?;
     let publisher = publisher(data, &config)?;
     Ok(Ca::open(Some(data), config, publisher)?)
 }
@@ -198,8 +221,7 @@ pub fn admin_token(data: &Path) -> Result<String> {
 pub fn init(a: InitArgs) -> Result<ExitCode> {
     let resources: ResourceSet = a.resources.parse().map_err(|e| CliError::Object { what: "--resources".into(), source: e })?;
     permissions::open(&permissions::ca(&a.data), a.perms)?;
-    let mut config =
-        CaConfig { rsync_base: a.rsync_base, rrdp_notify: Some(a.rrdp_notify), ta_https_uri: Some(a.ta_https_uri), ..CaConfig::default() };
+    let mut config = a.uris.config();
     a.signer.apply(&mut config.signer)?;
     let cfg_path = a.data.join("ca.json");
     if cfg_path.exists() {

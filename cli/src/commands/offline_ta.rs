@@ -23,20 +23,6 @@ fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| CliError::io(path, e))
 }
 
-/// Write `bytes` to `path` whole or not at all.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("part");
-    std::fs::write(&tmp, bytes).map_err(|e| CliError::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| CliError::io(path, e))
-}
-
-/// The settings of a data directory.
-fn config(data: &Path) -> Result<CaConfig> {
-    let p = data.join("ca.json");
-    let text = std::fs::read_to_string(&p).map_err(|e| CliError::io(&p, e))?;
-    serde_json::from_str(&text).map_err(|e| CliError::parse(&p, e))
-}
-
 /// The RFC 8183 identity of a data directory (made on first use).
 fn identity(data: &Path, config: &CaConfig) -> Result<rpkit_objects::bpki::Identity> {
     Ok(rfc8181_client::load_identity(&data.join("bpki"), crate::signer::token(&config.signer)?)?)
@@ -64,14 +50,14 @@ pub struct SignArgs {
 /// `rpkit ta sign`: answer a request; a refused one changes nothing.
 pub fn sign(a: SignArgs) -> Result<ExitCode> {
     permissions::open(&permissions::ca(&a.data), a.perms)?;
-    let cfg = config(&a.data)?;
+    let cfg = super::ca::read_config(&a.data)?;
     let mut settings = cfg.signer.clone();
     a.signer.apply(&mut settings)?;
     let id = identity(&a.data, &CaConfig { signer: settings, ..cfg })?;
     let request = read(&a.request)?;
     let ca = super::ca::open(&a.data)?;
     let response = ca.ta_sign(&request, &id)?;
-    write_atomically(&a.response, &response)?;
+    super::validate::write_atomically(&a.response, &response)?;
     let next = ca.ta_status()?.next_update.unwrap_or_default();
     println!("answered {}: {} ({} octets)", a.request.display(), a.response.display(), response.len());
     println!("the TA's manifest and CRL run out at {next}");
@@ -83,7 +69,7 @@ pub fn sign(a: SignArgs) -> Result<ExitCode> {
 pub fn init(data: &Path, resources: &rpkit_objects::resources::ResourceSet, child_request: &Path) -> Result<()> {
     let child = ChildRequest::decode(&read(child_request)?)
         .map_err(|e| CliError::Object { what: child_request.display().to_string(), source: e })?;
-    let cfg = config(data)?;
+    let cfg = super::ca::read_config(data)?;
     let id = identity(data, &cfg)?;
     let ca = super::ca::open(data)?;
     let (tal, response) = ca.init_offline_ta(resources, &child, &id)?;
@@ -118,7 +104,7 @@ pub fn child_request(a: ChildRequestArgs) -> Result<ExitCode> {
         return Err(CliError::input(format!("'{}' is not a valid handle", a.handle)));
     }
     permissions::open(&permissions::ca(&a.data), a.perms)?;
-    let mut cfg = config(&a.data).unwrap_or_default();
+    let mut cfg = super::ca::read_config(&a.data).unwrap_or_default();
     a.signer.apply(&mut cfg.signer)?;
     let id = identity(&a.data, &cfg)?;
     print!("{}", ChildRequest { tag: None, child_handle: a.handle, id_cert: id.cert.clone() }.encode());
@@ -138,15 +124,9 @@ pub struct ParentAddArgs {
     data: PathBuf,
     /// The parent_response file `rpkit ta init --offline` wrote.
     file: PathBuf,
-    /// Base of the rsync repository (as given to the TA).
-    #[arg(long, default_value = "rsync://rpki.test/repo/")]
-    rsync_base: String,
-    /// RRDP notification URI put in CA certificates.
-    #[arg(long, default_value = "https://rpki.test/rrdp/notification.xml")]
-    rrdp_notify: String,
-    /// https URI of the TA certificate for the TAL.
-    #[arg(long, default_value = "https://rpki.test/repo/ta.cer")]
-    ta_https_uri: String,
+    /// The same as given to the TA's `ta init --offline`.
+    #[command(flatten)]
+    uris: super::ca::RepositoryUris,
     #[command(flatten)]
     perms: permissions::PermissionArgs,
     #[command(flatten)]
@@ -158,14 +138,9 @@ pub fn parent(cmd: ParentCmd) -> Result<ExitCode> {
     let parent = ParentResponse::decode(&read(&a.file)?).map_err(|e| CliError::Object { what: a.file.display().to_string(), source: e })?;
     permissions::open(&permissions::ca(&a.data), a.perms)?;
     let cfg_path = a.data.join("ca.json");
-    let mut cfg = match config(&a.data) {
+    let mut cfg = match super::ca::read_config(&a.data) {
         Ok(c) => c,
-        Err(_) => CaConfig {
-            rsync_base: a.rsync_base,
-            rrdp_notify: Some(a.rrdp_notify),
-            ta_https_uri: Some(a.ta_https_uri),
-            ..CaConfig::default()
-        },
+        Err(_) => a.uris.config(),
     };
     a.signer.apply(&mut cfg.signer)?;
     cfg.ta_offline = true;
@@ -195,7 +170,7 @@ pub fn ta_request(a: TaRequestArgs) -> Result<ExitCode> {
     let c = Client::new(&a.api)?;
     let f: TaFile = c.send_json(reqwest::Method::POST, "/api/v1/ta/request", &(), None)?;
     let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, f.file.trim()).map_err(CliError::internal)?;
-    write_atomically(&a.output, &bytes)?;
+    super::validate::write_atomically(&a.output, &bytes)?;
     println!("request written to {}: carry it to the TA (`rpkit ta sign`)", a.output.display());
     Ok(ExitCode::SUCCESS)
 }

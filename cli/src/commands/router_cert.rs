@@ -1,10 +1,10 @@
 //! `rpkit router-cert add|list|remove`: a member's BGPsec router certificates
 //! (RFC 8209) through the CA API.
 
+use super::aspa::asn;
 use crate::client::{ApiArgs, Client};
 use crate::error::{CliError, Result};
 use rpkit_ca::contract::{NewRouterCert, RouterCertInfo};
-use rpkit_objects::resources::Asn;
 use std::process::ExitCode;
 
 #[derive(clap::Subcommand)]
@@ -40,10 +40,6 @@ pub struct Args {
     member: Option<String>,
     #[command(subcommand)]
     cmd: Cmd,
-}
-
-fn asn(s: &str) -> Result<u32> {
-    s.parse::<Asn>().map(|a| a.0).map_err(|e| CliError::Object { what: "AS number".into(), source: e })
 }
 
 fn print(r: &RouterCertInfo) {

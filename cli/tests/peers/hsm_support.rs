@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 use rpkit_test_vectors::softhsm;
+use serde_json::Value;
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -43,4 +45,23 @@ pub fn database_bytes(ca_dir: &Path) -> Vec<u8> {
     let mut all = std::fs::read(ca_dir.join("ca.sqlite")).unwrap();
     all.extend(std::fs::read(ca_dir.join("ca.sqlite-wal")).unwrap_or_default());
     all
+}
+
+/// The validator's VRPs when it answers (None while it restarts).
+pub fn vrps_if_up(http: &str) -> Option<BTreeSet<String>> {
+    let r = reqwest::blocking::get(format!("{http}/json")).ok()?;
+    (r.status().as_u16() == 200).then(|| {
+        let j: Value = serde_json::from_str(&r.text().unwrap_or_default()).unwrap_or_default();
+        j["roas"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| format!("{}-{} {}", r["prefix"].as_str().unwrap_or(""), r["maxLength"], r["asn"]))
+            .collect()
+    })
+}
+
+/// The validator's VRPs; none while it does not answer.
+pub fn vrps(http: &str) -> BTreeSet<String> {
+    vrps_if_up(http).unwrap_or_default()
 }

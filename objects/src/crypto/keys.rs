@@ -15,6 +15,11 @@ impl KeyId {
         v.try_into().ok().map(KeyId)
     }
 
+    /// From its hex form (as `hex` writes it, either case).
+    pub fn from_hex(s: &str) -> Option<Self> {
+        crate::hex::decode(s).and_then(|k| Self::from_slice(&k))
+    }
+
     pub fn hex(&self) -> String {
         crate::hex::upper(&self.0)
     }
