@@ -126,7 +126,10 @@ fn up_with_every_ca_key_in_softhsm_issues_roas_keeps_no_private_part_and_survive
 
     // The token is back: the CA reopens it (after its back-off) and works again.
     std::fs::remove_dir_all(t.tokens_dir()).unwrap();
-    assert!(Command::new("cp").arg("-a").arg(&saved).arg(t.tokens_dir()).status().unwrap().success());
+    // Put back whole, by a rename: the CA's retries never see a half-copied token.
+    let staged = w.join("restored-tokens");
+    assert!(Command::new("cp").arg("-a").arg(&saved).arg(&staged).status().unwrap().success());
+    std::fs::rename(&staged, t.tokens_dir()).unwrap();
     wait_until("/health to recover", || get(&format!("{ca_api}/health")).0 == 200);
     let o = roa(&up.json, &["add", "192.0.2.128/25", "AS64496"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
