@@ -203,28 +203,40 @@ pub async fn serve(
             if let Some(t) = sync_ca.signer().token().cloned() {
                 let _ = tokio::task::spawn_blocking(move || t.probe()).await;
             }
-            if sync_ca.config.ta_offline {
-                let ca = sync_ca.clone();
-                if let Ok(Err(e)) = tokio::task::spawn_blocking(move || ca.ta_check_due()).await {
-                    tracing::warn!("offline TA: {e}");
-                }
-            }
             if !sync_ca.out_of_sync() {
-                // Key rolls: staging over, scheduled and migration rolls, keys to destroy.
-                let ca = sync_ca.clone();
-                let token_up = ca.signer().health().is_none_or(|h| h.up);
-                match tokio::task::spawn_blocking(move || ca.keyroll_due()).await {
-                    Ok(Ok(n)) if n > 0 => tracing::info!("key roll: {n} CAs moved on"),
-                    Ok(Err(e)) if token_up => tracing::warn!("key roll: {e}"),
-                    Ok(Err(e)) => tracing::debug!("key roll waits for the HSM: {e}"),
-                    _ => {}
-                }
                 continue;
             }
             let ca = sync_ca.clone();
             match tokio::task::spawn_blocking(move || ca.resync()).await {
                 Ok(Ok(Some(n))) => tracing::info!("repository back in line with the database ({n} changes)"),
                 Ok(Err(e)) => tracing::debug!("repository still out of reach: {e}"),
+                _ => {}
+            }
+        }
+    });
+    // Key rolls (staging over, scheduled and migration rolls, keys to destroy)
+    // and the offline TA's due date, every second, apart from the HSM probe
+    // above: a long roll never keeps /health from telling of the token.
+    let roll_ca = state.ca.clone();
+    let rolls = tokio::spawn(async move {
+        let mut iv = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            iv.tick().await;
+            if roll_ca.config.ta_offline {
+                let ca = roll_ca.clone();
+                if let Ok(Err(e)) = tokio::task::spawn_blocking(move || ca.ta_check_due()).await {
+                    tracing::warn!("offline TA: {e}");
+                }
+            }
+            if roll_ca.out_of_sync() {
+                continue;
+            }
+            let ca = roll_ca.clone();
+            let token_up = ca.signer().health().is_none_or(|h| h.up);
+            match tokio::task::spawn_blocking(move || ca.keyroll_due()).await {
+                Ok(Ok(n)) if n > 0 => tracing::info!("key roll: {n} CAs moved on"),
+                Ok(Err(e)) if token_up => tracing::warn!("key roll: {e}"),
+                Ok(Err(e)) => tracing::debug!("key roll waits for the HSM: {e}"),
                 _ => {}
             }
         }
@@ -245,6 +257,7 @@ pub async fn serve(
     let state_ca = state.ca.clone();
     rpkit_serve::serve(listener, router(state), rpkit_serve::Limits::default(), shutdown).await;
     scheduler.abort();
+    rolls.abort();
     filler.abort();
     resync.abort();
     // The keys generated ahead of need serve the next start too.
