@@ -36,6 +36,7 @@ pub mod signed_message;
 pub mod signed_object;
 pub mod tak;
 pub mod tal;
+pub mod up_down;
 pub mod uri;
 pub mod valid_ca;
 pub mod x509;

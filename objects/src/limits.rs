@@ -34,6 +34,10 @@ pub const MAX_CA_DEPTH: usize = 32;
 pub const MAX_RFC8181_MESSAGE: usize = 256 * 1024 * 1024;
 /// Largest RFC 8183 setup document: an identity certificate and a few URIs.
 pub const MAX_RFC8183_DOCUMENT: usize = 64 * 1024;
+/// Largest RFC 6492 up-down message: a few certificates of one child.
+pub const MAX_UPDOWN_MESSAGE: usize = 1024 * 1024;
+/// Most resource classes and certificates in one up-down message.
+pub const MAX_UPDOWN_ELEMENTS: usize = 64;
 
 // RRDP (RFC 8182), as a relying party fetches it (PIT-19).
 

@@ -1,9 +1,12 @@
-//! PKCS#10 certification requests (RFC 2986), as a router (or its operator)
-//! asks for a BGPsec router certificate (RFC 8209 section 5): the CA takes the
-//! subject public key, which must be ECDSA P-256 (RFC 8608, BGPSEC-1), and
-//! checks the request's signature by that key (proof of possession). The
-//! requested subject and attributes are not used: the CA names the router.
+//! PKCS#10 certification requests (RFC 2986). A router (or its operator)
+//! asks for a BGPsec router certificate (RFC 8209 section 5) with an ECDSA
+//! P-256 key (RFC 8608, BGPSEC-1); a child CA asks its parent for a CA
+//! certificate (RFC 6492 §3.4.1) with an RSA key and the SIA of its
+//! publication point (RFC 6487 §6). The signature by the requested key is
+//! checked (proof of possession); the requested subject is not used: the CA
+//! names the subject.
 
+use crate::cert::Sia;
 use crate::crypto::{KeyAlgorithm, PublicKey};
 use crate::der::{Reader, Tag};
 use crate::error::{reject, Error, Kind, Result};
@@ -19,9 +22,24 @@ pub struct CertRequest {
     pub public_key: PublicKey,
 }
 
+/// A verified request for a CA certificate (RFC 6492 §3.4.1, RFC 6487 §6):
+/// an RSA key and the publication point its CA will use.
+#[derive(Clone, Debug)]
+pub struct CaCertRequest {
+    pub public_key: PublicKey,
+    /// The SIA asked for: caRepository and rpkiManifest (rsync), rpkiNotify.
+    pub sia: Sia,
+}
+
+/// What every request holds once its signature is checked.
+struct Parsed {
+    public_key: PublicKey,
+    extensions: Vec<u8>,
+}
+
 impl CertRequest {
-    /// Decode a request in DER or PEM (`-----BEGIN CERTIFICATE REQUEST-----`)
-    /// and verify its signature.
+    /// Decode a router's request in DER or PEM (`-----BEGIN CERTIFICATE
+    /// REQUEST-----`) and verify its signature: the key must be P-256 (BGPSEC-1).
     pub fn decode(input: &[u8]) -> Result<CertRequest> {
         if input.len() > MAX_REQUEST_BYTES {
             return reject("PKCS10", format!("request of {} octets (at most {MAX_REQUEST_BYTES})", input.len()));
@@ -30,7 +48,11 @@ impl CertRequest {
             Ok(text) if text.contains("-----BEGIN") => pem_body(text)?,
             _ => input.to_vec(),
         };
-        Self::decode_der(&der)
+        let p = parse(&der, (oid::ECDSA_WITH_SHA256, "ecdsa-with-SHA256"), "BGPSEC-1")?;
+        if p.public_key.algorithm() != KeyAlgorithm::EcP256 {
+            return reject("BGPSEC-1", "the request's key is not ECDSA P-256");
+        }
+        Ok(CertRequest { public_key: p.public_key })
     }
 
     /// Decode a request given as text: PEM, or its DER in base64 (a JSON body).
@@ -44,40 +66,134 @@ impl CertRequest {
             .map_err(|e| Error::new("PKCS10", format!("neither PEM nor base64 DER: {e}")))?;
         Self::decode(&der)
     }
+}
 
-    fn decode_der(der: &[u8]) -> Result<CertRequest> {
-        let mut outer = Reader::new(der);
-        let mut req = outer.sequence("CertificationRequest")?;
-        outer.finish()?;
-        let info = req.expect(Tag::SEQUENCE, "certificationRequestInfo")?;
-        let mut alg = req.sequence("signatureAlgorithm")?;
-        let sig = req.bit_string("signature")?;
-        req.finish()?;
-        let alg_oid = alg.oid("signatureAlgorithm")?;
-        if alg_oid != oid::ECDSA_WITH_SHA256 {
-            return reject("BGPSEC-1", format!("the request is signed with {}, not ecdsa-with-SHA256", oid::describe(&alg_oid)));
+const CA_RULE: &str = "RFC 6487 §6 (CA request)";
+
+impl CaCertRequest {
+    /// Decode a CA's request (DER), verify its signature and read the SIA it
+    /// asks for: rsync caRepository and rpkiManifest, the manifest inside the
+    /// repository, an https rpkiNotify if any.
+    pub fn decode(der: &[u8]) -> Result<CaCertRequest> {
+        if der.len() > MAX_REQUEST_BYTES {
+            return reject(CA_RULE, format!("request of {} octets (at most {MAX_REQUEST_BYTES})", der.len()));
         }
-        // RFC 5758 section 3.2: no parameters.
-        alg.finish()?;
-        let mut r = Reader::new(info.value);
-        let version = r.integer("version")?;
-        if !version.is_zero() {
-            return reject("PKCS10", "version is not v1 (0)");
+        let p = parse(der, (oid::SHA256_WITH_RSA, "sha256WithRSAEncryption"), CA_RULE)?;
+        if p.public_key.algorithm() != KeyAlgorithm::Rsa {
+            return reject(CA_RULE, "the request's key is not RSA-2048");
         }
-        r.sequence("subject")?;
-        let spki = r.expect(Tag::SEQUENCE, "subjectPKInfo")?;
-        // attributes [0] IMPLICIT SET OF Attribute: read over, not used.
-        r.nested(Tag::ctx_cons(0), "attributes")?;
-        r.finish()?;
-        let public_key = PublicKey::decode(spki.raw)?;
-        if public_key.algorithm() != KeyAlgorithm::EcP256 {
-            return reject("BGPSEC-1", "the request's key is not ECDSA P-256");
+        let mut sia = None;
+        let mut r = Reader::new(&p.extensions);
+        while !r.is_empty() {
+            let mut e = r.sequence("Extension")?;
+            let id = e.oid("extnID")?;
+            if e.peek_tag() == Some(Tag::BOOLEAN) {
+                e.boolean("critical")?;
+            }
+            let value = e.octet_string("extnValue")?;
+            if id == oid::PE_SIA {
+                let mut s = Sia::default();
+                for (method, uri) in crate::cert::access_descriptions(value, CA_RULE)? {
+                    match crate::der::Oid(method) {
+                        oid::AD_CA_REPOSITORY => s.ca_repository.push(uri),
+                        oid::AD_RPKI_MANIFEST => s.rpki_manifest.push(uri),
+                        oid::AD_RPKI_NOTIFY => s.rpki_notify.push(uri),
+                        _ => {}
+                    }
+                }
+                sia = Some(s);
+            }
         }
-        ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_ASN1, public_key.key_bits())
-            .verify(info.raw, sig.octets("signature")?)
-            .map_err(|_| Error::new("PKCS10", "the request's signature does not verify with its key").of_kind(Kind::Signature))?;
-        Ok(CertRequest { public_key })
+        let sia = sia.ok_or_else(|| Error::new(CA_RULE, "the request has no SIA extension"))?;
+        let repo = sia.rsync_repository().ok_or_else(|| Error::new(CA_RULE, "the SIA has no rsync caRepository"))?;
+        let mft = sia.rsync_manifest().ok_or_else(|| Error::new(CA_RULE, "the SIA has no rsync rpkiManifest"))?;
+        if !repo.ends_with('/') || !mft.starts_with(repo) || mft[repo.len()..].contains('/') {
+            return reject(CA_RULE, format!("the manifest {mft} is not directly in the repository {repo}"));
+        }
+        if let Some(n) = sia.notify() {
+            if !n.starts_with("https://") {
+                return reject(CA_RULE, format!("rpkiNotify {n} is not an https URI"));
+            }
+        }
+        Ok(CaCertRequest { public_key: p.public_key, sia })
     }
+
+    /// A request for a CA certificate for `key` (RSA, in `signer`) with this SIA.
+    pub fn build(
+        signer: &dyn crate::crypto::Signer,
+        key: &crate::crypto::KeyId,
+        repository: &str,
+        manifest: &str,
+        notify: Option<&str>,
+    ) -> std::result::Result<Vec<u8>, crate::error::BuildError> {
+        use crate::der;
+        let public = signer.public_key(key)?;
+        let subject = crate::name::Name::new(&key.hex(), None)?.der;
+        let mut ads = vec![crate::cert::access(oid::AD_CA_REPOSITORY, repository), crate::cert::access(oid::AD_RPKI_MANIFEST, manifest)];
+        if let Some(n) = notify {
+            ads.push(crate::cert::access(oid::AD_RPKI_NOTIFY, n));
+        }
+        let exts = der::sequence(&[
+            &crate::cert::ext(oid::CE_BASIC_CONSTRAINTS, true, &der::sequence(&[&der::boolean(true)])),
+            &crate::cert::ext(oid::CE_KEY_USAGE, true, &[0x03, 0x02, 0x01, 0x06]),
+            &crate::cert::ext(oid::PE_SIA, false, &der::tlv(Tag::SEQUENCE, &ads.concat())),
+        ]);
+        let attr = der::sequence(&[&der::oid(oid::EXTENSION_REQUEST.0), &der::tlv(Tag::SET, &exts)]);
+        let info = der::sequence(&[&der::integer_u64(0), &subject, public.spki(), &der::tlv(Tag::ctx_cons(0), &attr)]);
+        let sig = signer.sign(key, &info)?;
+        Ok(crate::x509::assemble(&info, &sig))
+    }
+}
+
+/// Parse a request signed with `alg`, check its signature by its own key
+/// (proof of possession) and return the key and the extensions it asks for.
+fn parse(der: &[u8], (alg, alg_name): (crate::der::Oid<'static>, &str), rule: &'static str) -> Result<Parsed> {
+    let mut outer = Reader::new(der);
+    let mut req = outer.sequence("CertificationRequest")?;
+    outer.finish()?;
+    let info = req.expect(Tag::SEQUENCE, "certificationRequestInfo")?;
+    let mut alg_r = req.sequence("signatureAlgorithm")?;
+    let sig = req.bit_string("signature")?;
+    req.finish()?;
+    let alg_oid = alg_r.oid("signatureAlgorithm")?;
+    if alg_oid != alg {
+        return reject(rule, format!("the request is signed with {}, not {alg_name}", oid::describe(&alg_oid)));
+    }
+    if alg == oid::SHA256_WITH_RSA && alg_r.peek_tag() == Some(Tag::NULL) {
+        alg_r.any()?;
+    }
+    // RFC 5758 section 3.2: no parameters for ECDSA.
+    alg_r.finish()?;
+    let mut r = Reader::new(info.value);
+    let version = r.integer("version")?;
+    if !version.is_zero() {
+        return reject("PKCS10", "version is not v1 (0)");
+    }
+    r.sequence("subject")?;
+    let spki = r.expect(Tag::SEQUENCE, "subjectPKInfo")?;
+    let mut attrs = r.nested(Tag::ctx_cons(0), "attributes")?;
+    r.finish()?;
+    let mut extensions = Vec::new();
+    while !attrs.is_empty() {
+        let mut a = attrs.sequence("Attribute")?;
+        let ty = a.oid("type")?;
+        let mut values = a.nested(Tag::SET, "values")?;
+        if ty == oid::EXTENSION_REQUEST {
+            extensions = values.expect(Tag::SEQUENCE, "Extensions")?.value.to_vec();
+        }
+    }
+    let public_key = PublicKey::decode(spki.raw)?;
+    let signature = sig.octets("signature")?;
+    let ok = match public_key.algorithm() {
+        KeyAlgorithm::EcP256 => ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_ASN1, public_key.key_bits())
+            .verify(info.raw, signature)
+            .is_ok(),
+        _ => public_key.verify(info.raw, signature).is_ok(),
+    };
+    if !ok {
+        return Err(Error::new("PKCS10", "the request's signature does not verify with its key").of_kind(Kind::Signature));
+    }
+    Ok(Parsed { public_key, extensions })
 }
 
 /// The DER inside the first PEM block of a certification request.
@@ -133,5 +249,32 @@ mod tests {
             let e = CertRequest::decode(&input).unwrap_err().to_string();
             assert!(e.contains(want), "{e}");
         }
+    }
+
+    #[test]
+    fn updown_4_a_ca_request_carries_its_key_and_sia() {
+        use crate::crypto::Signer;
+        let soft = crate::crypto::SoftSigner::new();
+        let key = soft.create_key().unwrap();
+        let (repo, mft) = ("rsync://rpki.test/repo/child/", "rsync://rpki.test/repo/child/k.mft");
+        let der = CaCertRequest::build(&soft, &key, repo, mft, Some("https://rpki.test/rrdp/notification.xml")).unwrap();
+        let r = CaCertRequest::decode(&der).unwrap();
+        assert_eq!(r.public_key, soft.public_key(&key).unwrap());
+        assert_eq!(r.sia.rsync_repository(), Some(repo));
+        assert_eq!(r.sia.rsync_manifest(), Some(mft));
+        assert_eq!(r.sia.notify(), Some("https://rpki.test/rrdp/notification.xml"));
+        // A router's request is not a CA's, and the other way round.
+        assert!(CertRequest::decode(&der).unwrap_err().to_string().contains("not ecdsa-with-SHA256"));
+        let p256 = pem_body(P256).unwrap();
+        assert!(CaCertRequest::decode(&p256).unwrap_err().to_string().contains("not sha256WithRSAEncryption"));
+        // An altered request, and a manifest outside the repository, are refused.
+        let mut bad = der.clone();
+        let at = bad.len() - 300;
+        bad[at] ^= 1;
+        assert!(CaCertRequest::decode(&bad).is_err());
+        let elsewhere = CaCertRequest::build(&soft, &key, repo, "rsync://rpki.test/repo/other/k.mft", None).unwrap();
+        assert!(CaCertRequest::decode(&elsewhere).unwrap_err().to_string().contains("not directly in the repository"));
+        let http = CaCertRequest::build(&soft, &key, repo, mft, Some("http://rpki.test/n.xml")).unwrap();
+        assert!(CaCertRequest::decode(&http).unwrap_err().to_string().contains("not an https URI"));
     }
 }

@@ -94,7 +94,8 @@ fn parse(xml: &[u8], root: &str, child: &str) -> Result<(BTreeMap<String, String
         buf.clear();
     }
     let attrs = attrs.ok_or_else(|| Error::new(RULE, format!("no <{root}> element")))?;
-    if attrs.get("xmlns").map(String::as_str) != Some(NS) {
+    // Without the trailing slash too, as older Krill wrote it (OOB-1).
+    if attrs.get("xmlns").map(|n| n.trim_end_matches('/')) != Some(NS.trim_end_matches('/')) {
         return reject(RULE, format!("<{root}> has the wrong namespace"));
     }
     if attrs.get("version").map(String::as_str) != Some("1") {

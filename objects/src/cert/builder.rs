@@ -53,7 +53,7 @@ fn uri(u: &str) -> Vec<u8> {
     der::tlv(Tag::ctx_prim(6), u.as_bytes())
 }
 
-fn access(method: der::Oid<'_>, u: &str) -> Vec<u8> {
+pub(crate) fn access(method: der::Oid<'_>, u: &str) -> Vec<u8> {
     der::sequence(&[&der::oid(method.0), &uri(u)])
 }
 

@@ -215,7 +215,7 @@ fn uri_name(r: &mut Reader<'_>, rule: &'static str) -> Result<String> {
 }
 
 /// SEQUENCE OF AccessDescription as (method OID octets, URI).
-fn access_descriptions<'a>(v: &'a [u8], rule: &'static str) -> Result<Vec<(&'a [u8], String)>> {
+pub(crate) fn access_descriptions<'a>(v: &'a [u8], rule: &'static str) -> Result<Vec<(&'a [u8], String)>> {
     let mut outer = Reader::new(v);
     let mut r = outer.sequence("AccessDescriptions")?;
     outer.finish()?;

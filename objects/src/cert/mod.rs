@@ -6,7 +6,8 @@ mod builder;
 mod extensions;
 mod profile;
 
-pub(crate) use builder::ext;
+pub(crate) use builder::{access, ext};
+pub(crate) use extensions::access_descriptions;
 pub use builder::{CertBuilder, SiaSpec};
 pub use extensions::check_uri;
 
