@@ -74,6 +74,15 @@ pub struct CaConfig {
     /// announced in TAK objects before it takes over. Relying parties that
     /// follow TAKs wait 30 days before they move; the default gives them that.
     pub ta_keyroll_staging_seconds: i64,
+    /// Where delegated children reach this CA over RFC 6492, as their
+    /// parent_response names it: `BASE/rfc6492/HANDLE`. Unset, the address the
+    /// operator's `add-child` request came to is used.
+    pub updown_base_uri: Option<String>,
+    /// Up-down messages a child may send a minute.
+    pub updown_rate_per_minute: u32,
+    /// Certificates a child may hold at once in its class: its current key and
+    /// the next one of a key roll (RFC 6489).
+    pub updown_max_keys: usize,
 }
 
 impl Default for CaConfig {
@@ -108,6 +117,9 @@ impl Default for CaConfig {
             ta_request_validity_days: 14,
             ta_warn_days: 7,
             ta_keyroll_staging_seconds: 30 * 86400,
+            updown_base_uri: None,
+            updown_rate_per_minute: 60,
+            updown_max_keys: 2,
         }
     }
 }

@@ -54,10 +54,64 @@ pub struct MemberInfo {
     pub handle: String,
     pub opaque_id: Option<String>,
     pub resources: ResourceList,
-    /// rsync URI of the member CA's certificate.
+    /// rsync URI of the member CA's certificate (for a delegated member, of
+    /// its current certificate; empty before it asked for one).
     pub ca_certificate: String,
     /// rsync URI of the member CA's publication point.
     pub publication_point: String,
+    /// `hosted` (its CA is here) or `delegated` (it runs its own, RFC 6492).
+    #[serde(default = "hosted")]
+    pub kind: String,
+    /// A delegated member's state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delegated: Option<ChildStatus>,
+}
+
+fn hosted() -> String {
+    "hosted".into()
+}
+
+/// A delegated member as its parent sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ChildStatus {
+    pub suspended: bool,
+    /// When it was onboarded (RFC 3339).
+    pub since: String,
+    /// Its last RFC 6492 message, and what it was (`list`, `issue` ...).
+    pub last_contact: Option<String>,
+    pub last_message: Option<String>,
+    /// The certificates it holds (its current key, and its next during a key roll).
+    pub certificates: Vec<ChildCertInfo>,
+}
+
+/// A certificate the RIR CA issued to a delegated member.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ChildCertInfo {
+    /// The child's key identifier (hex).
+    pub key: String,
+    pub uri: String,
+    pub not_after: String,
+    pub resources: ResourceList,
+    /// The publication point the child asked for (its caRepository).
+    pub publication_point: String,
+}
+
+/// `POST /api/v1/children`: onboard a delegated member (RFC 8183).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct NewChild {
+    pub handle: String,
+    /// The child's RFC 8183 child_request (XML).
+    pub request: String,
+    /// Its resources; for a known member, its allocations when left out.
+    #[serde(default)]
+    #[schema(example = "AS64496, 192.0.2.0/24")]
+    pub resources: Option<String>,
+}
+
+/// The RFC 8183 parent_response (XML) for the child to take.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ChildAdded {
+    pub parent_response: String,
 }
 
 /// Resources as lists of strings per kind.

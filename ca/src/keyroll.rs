@@ -235,6 +235,10 @@ pub(crate) fn recertify_children(w: &mut Work<'_>, parent: &CaRecord) -> Result<
             recertify(w, parent, &next, "keyrolls", "ca_id")?;
         }
     }
+    // Delegated children's certificates, too.
+    if parent.kind == crate::work::CaKind::Rir {
+        crate::children::recertify(w, None)?;
+    }
     Ok(())
 }
 

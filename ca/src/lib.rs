@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod aspas;
+pub mod children;
 pub mod config;
 pub mod contract;
 pub mod delegated;
@@ -24,6 +25,7 @@ pub mod signer;
 pub mod store;
 pub mod ta_exchange;
 pub mod ta_keyroll;
+pub mod up_down;
 pub mod work;
 
 pub use config::CaConfig;

@@ -44,7 +44,9 @@ impl Ca {
                     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
                 })
                 .optional()?;
-            let (handle, opaque_id, res, cert_uri) = row.ok_or_else(|| CaError::NotFound(format!("member '{handle}'")))?;
+            let Some((handle, opaque_id, res, cert_uri)) = row else {
+                return self.delegated_member(c, handle);
+            };
             let res: ResourceSet = res.parse().map_err(|e| CaError::Conflict(format!("{e}")))?;
             Ok(MemberInfo {
                 publication_point: self.config.pp_uri(&handle),
@@ -52,13 +54,31 @@ impl Ca {
                 opaque_id,
                 resources: (&res).into(),
                 ca_certificate: cert_uri,
+                kind: "hosted".into(),
+                delegated: None,
             })
+        })
+    }
+
+    /// A member that runs its own CA (children.rs).
+    fn delegated_member(&self, c: &rusqlite::Connection, handle: &str) -> Result<MemberInfo> {
+        let (res, status) = self.child_status(c, handle)?.ok_or_else(|| CaError::NotFound(format!("member '{handle}'")))?;
+        let opaque_id: Option<String> = c.query_row("SELECT opaque_id FROM children WHERE handle = ?1", [handle], |r| r.get(0))?;
+        let current = status.certificates.first();
+        Ok(MemberInfo {
+            handle: handle.to_string(),
+            opaque_id,
+            resources: (&res).into(),
+            ca_certificate: current.map(|c| c.uri.clone()).unwrap_or_default(),
+            publication_point: current.map(|c| c.publication_point.clone()).unwrap_or_default(),
+            kind: "delegated".into(),
+            delegated: Some(status),
         })
     }
 
     pub fn members(&self) -> Result<Vec<MemberInfo>> {
         let handles: Vec<String> = self.read(|c| {
-            let mut st = c.prepare("SELECT handle FROM cas WHERE kind = 'member' ORDER BY handle")?;
+            let mut st = c.prepare("SELECT handle FROM cas WHERE kind = 'member' UNION SELECT handle FROM children ORDER BY handle")?;
             let v = st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
             Ok(v)
         })?;
@@ -88,7 +108,10 @@ impl Ca {
     pub fn import_delegated(&self, text: &str) -> Result<ImportReport> {
         let holders = delegated::parse(text).map_err(|e| CaError::invalid("bad_delegated_file", e.to_string()))?;
         let (existing, rir): (BTreeMap<String, String>, Option<String>) = self.read(|c| {
-            let mut st = c.prepare("SELECT opaque_id, handle FROM cas WHERE kind = 'member' AND opaque_id IS NOT NULL")?;
+            let mut st = c.prepare(
+                "SELECT opaque_id, handle FROM cas WHERE kind = 'member' AND opaque_id IS NOT NULL
+                 UNION SELECT opaque_id, handle FROM children WHERE opaque_id IS NOT NULL",
+            )?;
             let v = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
             let rir = c.query_row("SELECT resources FROM cas WHERE kind = 'rir'", [], |r| r.get(0)).optional()?;
             Ok((v, rir))
@@ -160,7 +183,7 @@ pub(crate) fn add_member(w: &mut Work<'_>, handle: &str, resources: &ResourceSet
     if handle == w.cfg.ta_handle || handle == w.cfg.rir_handle {
         return Err(CaError::invalid("bad_handle", format!("'{handle}' is reserved")));
     }
-    if w.ca_by_handle(handle).is_ok() {
+    if w.ca_by_handle(handle).is_ok() || crate::children::is_child(&w.tx, handle)? {
         return Err(CaError::Conflict(format!("member '{handle}' already exists")));
     }
     if resources.is_empty() {
@@ -181,6 +204,13 @@ pub(crate) fn add_member(w: &mut Work<'_>, handle: &str, resources: &ResourceSet
 }
 
 pub(crate) fn set_resources(w: &mut Work<'_>, handle: &str, resources: &ResourceSet) -> Result<Option<ResourceChange>> {
+    if crate::children::is_child(&w.tx, handle)? {
+        let change = crate::children::set_entitlement(w, handle, resources)?;
+        // A member moving to its own CA is hosted here too until the move completes.
+        if w.ca_by_handle(handle).is_err() {
+            return Ok(change);
+        }
+    }
     let ca = w.ca_by_handle(handle)?;
     if ca.kind != CaKind::Member {
         return Err(CaError::NotFound(format!("member '{handle}'")));
@@ -265,6 +295,12 @@ pub(crate) fn reissue_ca_cert(w: &mut Work<'_>, ca: &CaRecord, resources: &Resou
 }
 
 pub(crate) fn remove_member(w: &mut Work<'_>, handle: &str) -> Result<()> {
+    if crate::children::is_child(&w.tx, handle)? {
+        crate::children::remove_child(w, handle)?;
+        if w.ca_by_handle(handle).is_err() {
+            return Ok(());
+        }
+    }
     let ca = w.ca_by_handle(handle)?;
     if ca.kind != CaKind::Member {
         return Err(CaError::NotFound(format!("member '{handle}'")));

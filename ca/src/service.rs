@@ -43,6 +43,8 @@ pub struct Ca {
     pub(crate) destroying: Mutex<()>,
     /// The RFC 8183 identity that signs this CA's files to an offline TA.
     pub(crate) identity: std::sync::OnceLock<rpkit_objects::bpki::Identity>,
+    /// Delegated children's up-down messages: budgets and counts (up_down.rs).
+    pub updown_traffic: crate::up_down::Traffic,
 }
 
 impl Ca {
@@ -84,6 +86,7 @@ impl Ca {
             out_of_sync: AtomicBool::new(false),
             destroying: Mutex::new(()),
             identity: std::sync::OnceLock::new(),
+            updown_traffic: Default::default(),
         };
         // An unreachable repository does not keep the CA from starting; changes
         // wait until it is back in line.
@@ -402,16 +405,20 @@ impl Ca {
             };
             let aspas = ids("SELECT rowid FROM aspas WHERE not_after < ?1", &[&renew_at])?;
             let routers = ids("SELECT DISTINCT ca_id FROM router_certs WHERE not_after < ?1", &[&renew_at])?;
-            Ok((stale, certs, roas, (aspas, routers)))
+            // Delegated children's certificates that a renewal would extend.
+            let rir_end = crate::work::rir_record(c).map(|r| r.cert.not_after.0).unwrap_or(0);
+            let children: i64 =
+                c.query_row("SELECT COUNT(*) FROM child_certs WHERE not_after < ?1 AND not_after < ?2", [renew_at, rir_end], |r| r.get(0))?;
+            Ok((stale, certs, roas, (aspas, routers, children)))
         })?;
-        let (aspas, routers) = aspas;
-        if stale.is_empty() && certs.is_empty() && roas.is_empty() && aspas.is_empty() && routers.is_empty() {
+        let (aspas, routers, children) = aspas;
+        if stale.is_empty() && certs.is_empty() && roas.is_empty() && aspas.is_empty() && routers.is_empty() && children == 0 {
             return Ok(0);
         }
         // Every manifest, ROA and ASPA re-issued needs a fresh key: generate them all in parallel first.
         self.fill_key_pool(stale.len() + roas.len() + aspas.len())?;
         let due = serde_json::json!({ "manifests_and_crls": stale.len(), "certificates": certs.len(), "roas": roas.len(),
-            "aspas": aspas.len(), "router_certificate_holders": routers.len() });
+            "aspas": aspas.len(), "router_certificate_holders": routers.len(), "child_certificates": children });
         let _schedule = history::acting_as(history::Actor::Schedule);
         self.change(Event::new("schedule.reissue", None, due), |w| {
             let mut touched: BTreeSet<i64> = stale.iter().copied().collect();
@@ -457,6 +464,9 @@ impl Ca {
                     crate::router_certs::router_certs_of(&w.tx, ca.id)?.into_iter().filter(|rc| rc.not_after < renew_at).collect();
                 crate::router_certs::reissue(w, &ca, &ca, &due)?;
                 touched.insert(*ca_id);
+            }
+            if children > 0 {
+                crate::children::recertify(w, Some(renew_at))?;
             }
             for id in &touched {
                 w.mark_dirty(*id);

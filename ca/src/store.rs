@@ -195,6 +195,41 @@ const MIGRATIONS: &[&str] = &[
     DROP TABLE ta_children;
     ALTER TABLE ta_children_by_ta RENAME TO ta_children;
     ",
+    // 11: delegated members (children.rs, up_down.rs): children that run their own
+    // CA, the certificates the RIR CA issued them, the messages they sent (replay).
+    "
+    CREATE TABLE children (
+        handle TEXT PRIMARY KEY,
+        resources TEXT NOT NULL,
+        opaque_id TEXT UNIQUE,
+        id_cert BLOB NOT NULL,
+        created INTEGER NOT NULL,
+        suspended INTEGER NOT NULL DEFAULT 0,
+        last_contact INTEGER,
+        last_signing_time INTEGER,
+        last_message TEXT
+    );
+    CREATE TABLE child_certs (
+        handle TEXT NOT NULL REFERENCES children(handle),
+        key_id TEXT NOT NULL UNIQUE,
+        uri TEXT NOT NULL,
+        serial INTEGER NOT NULL,
+        not_after INTEGER NOT NULL,
+        resources TEXT NOT NULL,
+        req_limit TEXT NOT NULL,
+        sia_repository TEXT NOT NULL,
+        sia_manifest TEXT NOT NULL,
+        sia_notify TEXT,
+        cert BLOB NOT NULL,
+        PRIMARY KEY (handle, key_id)
+    );
+    CREATE TABLE child_messages (
+        handle TEXT NOT NULL,
+        digest BLOB NOT NULL,
+        signing_time INTEGER NOT NULL,
+        PRIMARY KEY (handle, digest)
+    );
+    ",
 ];
 
 /// Open (or create) the database at `path` and bring its schema up to date.

@@ -442,6 +442,12 @@ pub(crate) fn stored_key(handle: &str, hex: &str) -> Result<KeyId> {
     KeyId::from_hex(hex).ok_or_else(|| CaError::Conflict(format!("CA '{handle}': bad key id {hex:?}")))
 }
 
+/// The RIR CA, read outside a change.
+pub(crate) fn rir_record(c: &rusqlite::Connection) -> Result<CaRecord> {
+    let row = c.query_row(&format!("SELECT {CA_COLUMNS} FROM cas WHERE kind = 'rir'"), [], ca_from_row).optional()?;
+    row.map(record).transpose()?.ok_or_else(|| CaError::NotFound("RIR CA (run `rpkit ta init`)".into()))
+}
+
 pub(crate) fn record(raw: RawCa) -> Result<CaRecord> {
     let (id, handle, kind, parent_id, key_id, resources, cert, cert_uri, opaque_id) = raw;
     let key = stored_key(&handle, &key_id)?;

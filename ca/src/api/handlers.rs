@@ -70,6 +70,26 @@ pub async fn metrics(State(st): State<AppState>) -> ApiResult<Response> {
         m.one("ta_signing_due_timestamp_seconds", "gauge", "When the offline TA's next signing session is due.", secs(&s.signing_due));
         m.one("ta_signing_overdue", "gauge", "1 when the offline TA's signing session is due.", u8::from(s.overdue));
     }
+    let ca = st.ca.clone();
+    let children = blocking(move || ca.children_metrics()).await?;
+    if !children.is_empty() {
+        let traffic: std::collections::HashMap<_, _> = st.ca.updown_traffic.snapshot().into_iter().collect();
+        let rows: [(&str, &str, &str); 5] = [
+            ("child_last_contact_timestamp_seconds", "gauge", "When a delegated member last sent an up-down message (0: never)."),
+            ("child_certificate_not_after_timestamp_seconds", "gauge", "When a delegated member's earliest certificate ends (0: none)."),
+            ("child_suspended", "gauge", "1 when a delegated member is suspended."),
+            ("child_messages_answered_total", "counter", "Up-down messages of a delegated member answered since the start."),
+            ("child_messages_refused_total", "counter", "Up-down messages of a delegated member refused since the start."),
+        ];
+        for (i, (name, kind, help)) in rows.iter().enumerate() {
+            m.head(name, kind, help);
+            for (h, contact, end, suspended) in &children {
+                let t = traffic.get(h).cloned().unwrap_or_default();
+                let v = [*contact as u64, *end as u64, u64::from(*suspended), t.answered, t.refused][i];
+                m.value(name, &[("child", h)], v);
+            }
+        }
+    }
     let text = m.finish();
     Ok(([(header::CONTENT_TYPE, rpkit_serve::metrics::CONTENT_TYPE)], text).into_response())
 }
@@ -105,7 +125,7 @@ pub async fn export(State(st): State<AppState>) -> ApiResult<Json<Export>> {
     Ok(Json(blocking(move || ca.export()).await?))
 }
 
-fn parse_resources(s: &str) -> ApiResult<ResourceSet> {
+pub(super) fn parse_resources(s: &str) -> ApiResult<ResourceSet> {
     s.parse().map_err(|e: rpkit_objects::Error| ApiError::new(StatusCode::BAD_REQUEST, "bad_resources", e.to_string()))
 }
 

@@ -5,6 +5,7 @@ mod access;
 mod error;
 mod handlers;
 mod openapi;
+mod up_down;
 
 pub use access::{same_token, Access, Caller};
 pub use error::ApiError;
@@ -16,6 +17,7 @@ use axum::http::StatusCode;
 use axum::routing::MethodRouter;
 use axum::{Json, Router};
 use handlers::*;
+use up_down::*;
 use std::sync::Arc;
 use utoipa_axum::router::UtoipaMethodRouter;
 use utoipa_axum::routes;
@@ -113,6 +115,10 @@ fn table() -> Vec<Entry> {
         (Admin, routes!(ta_response)),
         (Admin, routes!(ta_status)),
         (Admin, routes!(ta_keyroll_status, ta_keyroll)),
+        (Public, routes!(rfc6492)),
+        (Admin, routes!(add_child)),
+        (Admin, routes!(suspend_member)),
+        (Admin, routes!(unsuspend_member)),
     ]
 }
 

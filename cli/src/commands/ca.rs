@@ -260,11 +260,9 @@ pub fn serve(a: ServeArgs) -> Result<ExitCode> {
         set_signer(&a.data, &a.signer)?;
     }
     let ca = Arc::new(open(&a.data)?);
-    if ca.config.ta_offline {
-        // It signs the requests to the offline TA.
-        let identity = rfc8181_client::load_identity(&a.data.join("bpki"), crate::signer::token(&ca.config.signer)?)?;
-        ca.set_identity(identity);
-    }
+    // The RFC 8183 identity signs the requests to an offline TA and the answers to delegated children.
+    let identity = rfc8181_client::load_identity(&a.data.join("bpki"), crate::signer::token(&ca.config.signer)?)?;
+    ca.set_identity(identity);
     let token = admin_token(&a.data)?;
     let rt = tokio::runtime::Runtime::new().map_err(CliError::internal)?;
     rt.block_on(async move {

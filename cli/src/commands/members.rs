@@ -4,7 +4,7 @@
 use super::print_json;
 use crate::client::{ApiArgs, Client};
 use crate::error::{CliError, Result};
-use rpkit_ca::contract::{ImportReport, KeyRollRequest, KeyRollStatus, MemberInfo, NewMember, ResourceChange, SetResources, TokenCreated};
+use rpkit_ca::contract::{ChildAdded, NewChild, ImportReport, KeyRollRequest, KeyRollStatus, MemberInfo, NewMember, ResourceChange, SetResources, TokenCreated};
 use std::process::ExitCode;
 
 #[derive(clap::Subcommand)]
@@ -35,6 +35,21 @@ pub enum Cmd {
     /// Member bearer tokens.
     #[command(subcommand)]
     Token(TokenCmd),
+    /// Onboard a member that runs its own CA as a child (RFC 8183, then RFC
+    /// 6492): prints the parent_response for it to take.
+    AddChild {
+        handle: String,
+        /// The child's RFC 8183 child_request.
+        #[arg(long)]
+        request: std::path::PathBuf,
+        /// Its resources (`AS64500, 192.0.2.0/24`); a known member keeps its allocations.
+        #[arg(long)]
+        resources: Option<String>,
+    },
+    /// Suspend a delegated member: its certificates are revoked, it is offered nothing.
+    Suspend { handle: String },
+    /// Lift a suspension: the member's next `list` offers its entitlement again.
+    Unsuspend { handle: String },
     /// Roll a member CA's key (RFC 6489): the next key is staged, then takes over.
     Keyroll {
         handle: String,
@@ -102,7 +117,12 @@ pub fn run(a: Args) -> Result<ExitCode> {
                 return print_json(&v).map(|_| ExitCode::SUCCESS);
             }
             for m in v {
-                println!("{:<20} {}", m.handle, m.resources.all().collect::<Vec<_>>().join(", "));
+                let state = match &m.delegated {
+                    None => "hosted".to_string(),
+                    Some(d) if d.suspended => "delegated (suspended)".to_string(),
+                    Some(d) => format!("delegated, last contact {}", d.last_contact.as_deref().unwrap_or("never")),
+                };
+                println!("{:<20} {:<44} {}", m.handle, state, m.resources.all().collect::<Vec<_>>().join(", "));
             }
         }
         Cmd::Show { handle } => print_json(&c.get::<MemberInfo>(&format!("/api/v1/members/{handle}"))?)?,
@@ -114,6 +134,19 @@ pub fn run(a: Args) -> Result<ExitCode> {
         Cmd::Remove { handle } => {
             c.delete(&format!("/api/v1/members/{handle}"))?;
             println!("removed member {handle}");
+        }
+        Cmd::AddChild { handle, request, resources } => {
+            let request = std::fs::read_to_string(&request).map_err(|e| CliError::io(&request, e))?;
+            let r: ChildAdded = c.send_json(reqwest::Method::POST, "/api/v1/children", &NewChild { handle, request, resources }, None)?;
+            print!("{}", r.parent_response);
+        }
+        Cmd::Suspend { handle } => {
+            c.send_json::<_, ()>(reqwest::Method::POST, &format!("/api/v1/members/{handle}/suspend"), &(), None)?;
+            println!("suspended {handle}: its certificates are revoked");
+        }
+        Cmd::Unsuspend { handle } => {
+            c.send_json::<_, ()>(reqwest::Method::POST, &format!("/api/v1/members/{handle}/unsuspend"), &(), None)?;
+            println!("unsuspended {handle}: its next list offers its resources again");
         }
         Cmd::Keyroll { handle, how } => keyroll(&c, &format!("/api/v1/members/{handle}/keyroll"), &how)?,
         Cmd::Token(TokenCmd::Create { handle }) => {

@@ -358,6 +358,8 @@ fn setup_ca(cfg: &UpConfig, layout: &Layout, server: &PublicationServer) -> Resu
     let text = serde_json::to_string_pretty(&ca_config).map_err(CliError::internal)?;
     std::fs::write(&cfg_path, text).map_err(|e| io(&cfg_path, e))?;
     let ca = Arc::new(open_ca(&layout.ca)?);
+    // The RFC 8183 identity answers delegated children (RFC 6492).
+    ca.set_identity(rfc8181_client::load_identity(&layout.ca.join("bpki"), crate::signer::token(&ca.config.signer)?)?);
     let tal_path = layout.ca.join("ta.tal");
     if !tal_path.exists() {
         let tal = match ca.tal() {

@@ -1,0 +1,393 @@
+//! Delegated members: children that run their own CA (Krill, rpkit, an NIR)
+//! below the RIR CA and reach it over RFC 6492 (`up_down.rs`). Here: their
+//! registry (RFC 8183 onboarding), their entitlements as the allocations
+//! change (UPDOWN-7), the certificates the RIR CA issued them, suspension.
+
+use crate::contract::{ChildCertInfo, ChildStatus, ResourceChange};
+use crate::error::{CaError, Result};
+use crate::history::Event;
+use crate::service::{serial_i64, Ca};
+use crate::work::{CaKind, CaRecord, Work};
+use rpkit_objects::bpki::IdCert;
+use rpkit_objects::cert::{Cert, SiaSpec};
+use rpkit_objects::crypto::PublicKey;
+use rpkit_objects::der::Time;
+use rpkit_objects::file_type::FileType;
+use rpkit_objects::resources::{Afi, ResourceSet};
+use rpkit_objects::rfc8183::{ChildRequest, ParentResponse};
+use rpkit_objects::up_down::{decode_asns, decode_ips, encode_asns, encode_ips, Limit};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::json;
+
+/// The one resource class a child has below the RIR CA.
+pub const CLASS_NAME: &str = "default";
+
+/// A delegated member as stored.
+#[derive(Clone, Debug)]
+pub(crate) struct Child {
+    pub handle: String,
+    pub resources: ResourceSet,
+    pub id_cert: IdCert,
+    pub suspended: bool,
+    pub last_signing_time: Option<i64>,
+}
+
+/// A certificate the RIR CA issued to a child, for one of its keys.
+#[derive(Clone, Debug)]
+pub(crate) struct ChildCert {
+    pub key_id: String,
+    pub uri: String,
+    pub not_after: i64,
+    pub resources: ResourceSet,
+    pub limit: Limit,
+    pub sia: (String, String, Option<String>),
+    pub der: Vec<u8>,
+}
+
+impl ChildCert {
+    pub fn cert(&self) -> Result<Cert> {
+        Cert::decode(&self.der).map_err(|e| CaError::Conflict(format!("stored child certificate {}: {e}", self.uri)))
+    }
+}
+
+fn parse_set(handle: &str, s: &str) -> Result<ResourceSet> {
+    s.parse().map_err(|e| CaError::Conflict(format!("child '{handle}': stored resources: {e}")))
+}
+
+pub(crate) fn child(c: &Connection, handle: &str) -> Result<Option<Child>> {
+    let row: Option<(String, Vec<u8>, bool, Option<i64>)> = c
+        .query_row("SELECT resources, id_cert, suspended, last_signing_time FROM children WHERE handle = ?1", [handle], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
+        .optional()?;
+    let Some((res, id, suspended, last_signing_time)) = row else { return Ok(None) };
+    let id_cert = IdCert::decode(&id).map_err(|e| CaError::Conflict(format!("child '{handle}': stored identity: {e}")))?;
+    Ok(Some(Child { handle: handle.to_string(), resources: parse_set(handle, &res)?, id_cert, suspended, last_signing_time }))
+}
+
+fn limit_to_text(l: &Limit) -> String {
+    json!({
+        "asn": l.asn.as_ref().map(encode_asns),
+        "ipv4": l.ipv4.as_ref().map(encode_ips),
+        "ipv6": l.ipv6.as_ref().map(encode_ips),
+    })
+    .to_string()
+}
+
+fn limit_from_text(s: &str) -> Limit {
+    let v: serde_json::Value = serde_json::from_str(s).unwrap_or_default();
+    let get = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
+    Limit {
+        asn: get("asn").and_then(|s| decode_asns(&s).ok()),
+        ipv4: get("ipv4").and_then(|s| decode_ips(&s, Afi::Ipv4).ok()),
+        ipv6: get("ipv6").and_then(|s| decode_ips(&s, Afi::Ipv6).ok()),
+    }
+}
+
+pub(crate) fn certs_of(c: &Connection, handle: &str) -> Result<Vec<ChildCert>> {
+    let mut st = c.prepare(
+        "SELECT key_id, uri, not_after, resources, req_limit, sia_repository, sia_manifest, sia_notify, cert
+         FROM child_certs WHERE handle = ?1 ORDER BY key_id",
+    )?;
+    let rows = st.query_map([handle], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, i64>(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, String>(4)?,
+            (r.get::<_, String>(5)?, r.get::<_, String>(6)?, r.get::<_, Option<String>>(7)?),
+            r.get::<_, Vec<u8>>(8)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (key_id, uri, not_after, res, limit, sia, der) = row?;
+        out.push(ChildCert { key_id, uri, not_after, resources: parse_set(handle, &res)?, limit: limit_from_text(&limit), sia, der });
+    }
+    Ok(out)
+}
+
+/// What a child may be certified for: its allocations within the RIR's.
+pub(crate) fn entitlement(child: &Child, rir: &CaRecord) -> ResourceSet {
+    child.resources.intersection(&rir.resources)
+}
+
+fn rir(w: &Work<'_>) -> Result<CaRecord> {
+    w.ca_of_kind(CaKind::Rir)?.ok_or_else(|| CaError::NotFound("RIR CA (run `rpkit ta init`)".into()))
+}
+
+/// Certify `key` for `child` (UPDOWN-4): the entitlement within `limit`, the
+/// SIA the child asked for, until the RIR CA's own certificate ends at the
+/// latest (CAOPS-2). A certificate the key held before is replaced (and
+/// revoked, unless the RIR CA's key that issued it is gone: `revoke_old`).
+pub(crate) fn issue(
+    w: &mut Work<'_>,
+    child: &Child,
+    key: &PublicKey,
+    sia: (String, String, Option<String>),
+    limit: &Limit,
+) -> Result<ChildCert> {
+    issue_with(w, child, key, sia, limit, true)
+}
+
+fn issue_with(
+    w: &mut Work<'_>,
+    child: &Child,
+    key: &PublicKey,
+    sia: (String, String, Option<String>),
+    limit: &Limit,
+    revoke_old: bool,
+) -> Result<ChildCert> {
+    let rir = rir(w)?;
+    let resources = limit.apply(&entitlement(child, &rir));
+    let key_id = key.key_id().hex();
+    if let Some(old) = certs_of(&w.tx, &child.handle)?.into_iter().find(|c| c.key_id == key_id).filter(|_| revoke_old) {
+        let cert = old.cert()?;
+        w.revoke(rir.id, &cert.serial, cert.not_after)?;
+    }
+    let mut b = w.ca_cert_builder(Some(&rir), &child.handle, key.clone(), &resources, w.cfg.ca_validity_days)?;
+    b.not_after = Time(b.not_after.0.min(rir.cert.not_after.0));
+    b.sia = SiaSpec::Ca { repository: sia.0.clone(), manifest: sia.1.clone(), notify: sia.2.clone() };
+    let cert = b.sign(w.signer, &rir.key)?;
+    let uri = format!("{}{}", rir.pp_uri(w.cfg), FileType::Certificate.file_name(&key.key_id().file_stem()));
+    w.put_object(Some(rir.id), &uri, cert.to_der().to_vec())?;
+    w.tx.execute(
+        "INSERT INTO child_certs (handle, key_id, uri, serial, not_after, resources, req_limit, sia_repository, sia_manifest, sia_notify, cert)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+         ON CONFLICT (handle, key_id) DO UPDATE SET uri = excluded.uri, serial = excluded.serial, not_after = excluded.not_after,
+           resources = excluded.resources, req_limit = excluded.req_limit, sia_repository = excluded.sia_repository,
+           sia_manifest = excluded.sia_manifest, sia_notify = excluded.sia_notify, cert = excluded.cert",
+        params![
+            child.handle,
+            key_id,
+            uri,
+            serial_i64(&cert.serial),
+            cert.not_after.0,
+            resources.to_string(),
+            limit_to_text(limit),
+            sia.0,
+            sia.1,
+            sia.2,
+            cert.to_der()
+        ],
+    )?;
+    w.mark_dirty(rir.id);
+    Ok(ChildCert { key_id, uri, not_after: cert.not_after.0, resources, limit: limit.clone(), sia, der: cert.to_der().to_vec() })
+}
+
+/// Revoke and withdraw the certificate of one key (UPDOWN-5).
+pub(crate) fn revoke(w: &mut Work<'_>, handle: &str, c: &ChildCert) -> Result<()> {
+    let rir = rir(w)?;
+    let cert = c.cert()?;
+    w.revoke(rir.id, &cert.serial, cert.not_after)?;
+    w.remove_object(&c.uri)?;
+    w.tx.execute("DELETE FROM child_certs WHERE handle = ?1 AND key_id = ?2", params![handle, c.key_id])?;
+    w.mark_dirty(rir.id);
+    Ok(())
+}
+
+/// A child's allocations changed (UPDOWN-7): a certificate holding what the
+/// child is no longer entitled to is re-issued shrunk at once; more resources
+/// wait for the child to ask (its next `list` offers them).
+pub(crate) fn set_entitlement(w: &mut Work<'_>, handle: &str, resources: &ResourceSet) -> Result<Option<ResourceChange>> {
+    let mut child = child(&w.tx, handle)?.ok_or_else(|| CaError::NotFound(format!("member '{handle}'")))?;
+    if child.resources == *resources {
+        return Ok(None);
+    }
+    if resources.is_empty() {
+        return Err(CaError::invalid("no_resources", format!("member '{handle}' would have no resources; remove it instead")));
+    }
+    let rir = rir(w)?;
+    if !rir.resources.contains(resources) {
+        return Err(CaError::invalid("not_held", format!("{} is outside the RIR's resources", resources.difference(&rir.resources))));
+    }
+    let before = child.resources.clone();
+    w.tx.execute("UPDATE children SET resources = ?2 WHERE handle = ?1", params![handle, resources.to_string()])?;
+    child.resources = resources.clone();
+    let mut withdrawn = Vec::new();
+    let entitled = entitlement(&child, &rir);
+    for c in certs_of(&w.tx, handle)? {
+        if !entitled.contains(&c.resources) {
+            let key = c.cert()?.public_key;
+            let shrunk = issue(w, &child, &key, c.sia.clone(), &c.limit)?;
+            withdrawn.push(format!("child certificate {} shrunk by {}", c.key_id, c.resources.difference(&shrunk.resources)));
+        }
+    }
+    Ok(Some(ResourceChange {
+        handle: handle.to_string(),
+        added: resources.difference(&before).to_string(),
+        removed: before.difference(resources).to_string(),
+        withdrawn,
+    }))
+}
+
+/// A removed child: every certificate it holds is revoked and withdrawn.
+pub(crate) fn remove_child(w: &mut Work<'_>, handle: &str) -> Result<()> {
+    for c in certs_of(&w.tx, handle)? {
+        revoke(w, handle, &c)?;
+    }
+    w.tx.execute("DELETE FROM child_messages WHERE handle = ?1", [handle])?;
+    w.tx.execute("DELETE FROM children WHERE handle = ?1", [handle])?;
+    Ok(())
+}
+
+/// After the RIR CA's key or certificate changed (`renew_at` None), or for
+/// certificates ending before `renew_at` that can be extended (CAOPS-2):
+/// each is issued again by the RIR CA's current key, for the same key,
+/// entitlement and SIA.
+pub(crate) fn recertify(w: &mut Work<'_>, renew_at: Option<i64>) -> Result<usize> {
+    let rir_end = rir(w)?.cert.not_after.0;
+    let handles: Vec<String> = {
+        let mut st = w.tx.prepare("SELECT DISTINCT handle FROM child_certs ORDER BY handle")?;
+        let v = st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        v
+    };
+    let mut n = 0;
+    for h in handles {
+        let Some(child) = child(&w.tx, &h)? else { continue };
+        for c in certs_of(&w.tx, &h)? {
+            if renew_at.is_some_and(|at| c.not_after >= at || c.not_after >= rir_end) {
+                continue;
+            }
+            let key = c.cert()?.public_key;
+            issue_with(w, &child, &key, c.sia.clone(), &c.limit, renew_at.is_some())?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// Whether `handle` is a delegated member.
+pub(crate) fn is_child(c: &Connection, handle: &str) -> Result<bool> {
+    Ok(c.query_row("SELECT EXISTS (SELECT 1 FROM children WHERE handle = ?1)", [handle], |r| r.get(0))?)
+}
+
+impl Ca {
+    /// Onboard a delegated member (RFC 8183 §5.2.1-§5.2.2): `handle` becomes
+    /// the child of `request`'s identity, entitled to `resources` (a new
+    /// handle) or to its allocations (a known child, whose identity is
+    /// replaced). The answer names `service_uri`, where it sends its messages.
+    pub fn add_child(
+        &self,
+        handle: &str,
+        request: &ChildRequest,
+        resources: Option<&ResourceSet>,
+        service_uri: &str,
+    ) -> Result<ParentResponse> {
+        crate::members::check_handle(handle)?;
+        let identity =
+            self.identity.get().ok_or_else(|| CaError::NotFound("this CA's identity (it is loaded by `rpkit ca serve`)".into()))?;
+        let event = Event::new(
+            "child.add",
+            Some(handle),
+            json!({ "resources": resources.map(ToString::to_string), "identity": request.id_cert.ski.hex(), "child_handle": request.child_handle }),
+        );
+        self.change(event, |w| {
+            if handle == w.cfg.ta_handle || handle == w.cfg.rir_handle {
+                return Err(CaError::invalid("bad_handle", format!("'{handle}' is reserved")));
+            }
+            if w.ca_by_handle(handle).is_ok() {
+                return Err(CaError::Conflict(format!(
+                    "member '{handle}' is hosted here: move it to its own CA with `rpkit members delegate {handle} --request FILE`"
+                )));
+            }
+            let rir = rir(w)?;
+            match child(&w.tx, handle)? {
+                Some(existing) => {
+                    w.tx.execute("UPDATE children SET id_cert = ?2, last_signing_time = NULL WHERE handle = ?1", params![
+                        handle,
+                        request.id_cert.to_der()
+                    ])?;
+                    if let Some(r) = resources.filter(|r| **r != existing.resources) {
+                        set_entitlement(w, handle, r)?;
+                    }
+                }
+                None => {
+                    let r = resources.ok_or_else(|| {
+                        CaError::invalid("no_resources", format!("'{handle}' is a new member: give its resources (--resources)"))
+                    })?;
+                    if r.is_empty() {
+                        return Err(CaError::invalid("no_resources", format!("member '{handle}' has no resources")));
+                    }
+                    if !rir.resources.contains(r) {
+                        return Err(CaError::invalid("not_held", format!("{} is outside the RIR's resources", r.difference(&rir.resources))));
+                    }
+                    w.tx.execute(
+                        "INSERT INTO children (handle, resources, id_cert, created) VALUES (?1, ?2, ?3, ?4)",
+                        params![handle, r.to_string(), request.id_cert.to_der(), w.now.0],
+                    )?;
+                }
+            }
+            Ok(())
+        })?;
+        Ok(ParentResponse {
+            tag: request.tag.clone(),
+            service_uri: service_uri.to_string(),
+            child_handle: handle.to_string(),
+            parent_handle: self.config.rir_handle.clone(),
+            id_cert: identity.cert.clone(),
+        })
+    }
+
+    /// Suspend a delegated member: its certificates are revoked and withdrawn,
+    /// and it is offered nothing until it is unsuspended (then its next `list`
+    /// offers its entitlement again).
+    pub fn suspend_child(&self, handle: &str, suspend: bool) -> Result<()> {
+        let name = if suspend { "child.suspend" } else { "child.unsuspend" };
+        self.change(Event::new(name, Some(handle), json!({})), |w| {
+            let c = child(&w.tx, handle)?.ok_or_else(|| CaError::NotFound(format!("delegated member '{handle}'")))?;
+            if c.suspended == suspend {
+                return Ok(());
+            }
+            if suspend {
+                for cert in certs_of(&w.tx, handle)? {
+                    revoke(w, handle, &cert)?;
+                }
+            }
+            w.tx.execute("UPDATE children SET suspended = ?2 WHERE handle = ?1", params![handle, suspend])?;
+            Ok(())
+        })
+    }
+
+    /// A delegated member's state for the operator.
+    pub(crate) fn child_status(&self, c: &Connection, handle: &str) -> Result<Option<(ResourceSet, ChildStatus)>> {
+        let row: Option<(String, bool, Option<i64>, Option<String>, i64)> = c
+            .query_row("SELECT resources, suspended, last_contact, last_message, created FROM children WHERE handle = ?1", [handle], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .optional()?;
+        let Some((res, suspended, last_contact, last_message, created)) = row else { return Ok(None) };
+        let certificates = certs_of(c, handle)?
+            .into_iter()
+            .map(|cc| ChildCertInfo {
+                key: cc.key_id.clone(),
+                uri: cc.uri.clone(),
+                not_after: Time(cc.not_after).rfc3339(),
+                resources: (&cc.resources).into(),
+                publication_point: cc.sia.0.clone(),
+            })
+            .collect();
+        let status = ChildStatus {
+            suspended,
+            since: Time(created).rfc3339(),
+            last_contact: last_contact.map(|t| Time(t).rfc3339()),
+            last_message,
+            certificates,
+        };
+        Ok(Some((parse_set(handle, &res)?, status)))
+    }
+
+    /// Per delegated member, for `/metrics`: last contact, when its earliest
+    /// certificate ends (0: none), whether it is suspended.
+    pub fn children_metrics(&self) -> Result<Vec<(String, i64, i64, bool)>> {
+        self.read(|c| {
+            let mut st = c.prepare(
+                "SELECT h.handle, COALESCE(h.last_contact, 0), COALESCE(MIN(c.not_after), 0), h.suspended
+                 FROM children h LEFT JOIN child_certs c ON c.handle = h.handle GROUP BY h.handle ORDER BY h.handle",
+            )?;
+            let v = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?.collect::<Result<_, _>>()?;
+            Ok(v)
+        })
+    }
+}
