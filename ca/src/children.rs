@@ -284,6 +284,7 @@ impl Ca {
             json!({ "resources": resources.map(ToString::to_string), "identity": request.id_cert.ski.hex(), "child_handle": request.child_handle }),
         );
         self.change(event, |w| {
+            w.always_recorded = true;
             if handle == w.cfg.ta_handle || handle == w.cfg.rir_handle {
                 return Err(CaError::invalid("bad_handle", format!("'{handle}' is reserved")));
             }
@@ -340,6 +341,7 @@ impl Ca {
             if c.suspended == suspend {
                 return Ok(());
             }
+            w.always_recorded = true;
             if suspend {
                 for cert in certs_of(&w.tx, handle)? {
                     revoke(w, handle, &cert)?;

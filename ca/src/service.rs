@@ -163,7 +163,10 @@ impl Ca {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut w = Work::new(tx, &self.config, &self.signer, self.now());
         let out = f(&mut w)?;
-        let (tx, cs, notes) = w.finish()?;
+        let (tx, cs, notes, always_recorded) = w.finish()?;
+        if cs.is_empty() && always_recorded {
+            history::append(&tx, self.now(), &history::current_actor(), &event, Vec::new(), "applied")?;
+        }
         if !cs.is_empty() {
             let (now, actor) = (self.now(), history::current_actor());
             history::append(&tx, now, &actor, &event, history::objects(&cs), "applied")?;

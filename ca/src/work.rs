@@ -117,11 +117,14 @@ pub struct Work<'a> {
     /// Entries for the history besides the change's own: a change that acts
     /// for many members (a batch of key rolls) notes each member's part.
     notes: Vec<(crate::history::Event, String)>,
+    /// Record the change in the history even if it publishes nothing (an
+    /// onboarding, a suspension: decisions that must be traceable).
+    pub always_recorded: bool,
 }
 
 impl<'a> Work<'a> {
     pub fn new(tx: Transaction<'a>, cfg: &'a CaConfig, signer: &'a CaSigner, now: Time) -> Self {
-        Work { tx, cfg, signer, now, changes: BTreeMap::new(), dirty: BTreeSet::new(), notes: Vec::new() }
+        Work { tx, cfg, signer, now, changes: BTreeMap::new(), dirty: BTreeSet::new(), notes: Vec::new(), always_recorded: false }
     }
 
     /// notBefore / thisUpdate for objects issued now.
@@ -307,7 +310,7 @@ impl<'a> Work<'a> {
 
     /// Re-issue the CRL and manifest of every CA this change touched, then
     /// return the change set to publish.
-    pub fn finish(mut self) -> Result<(Transaction<'a>, ChangeSet, Vec<(crate::history::Event, String)>)> {
+    pub fn finish(mut self) -> Result<(Transaction<'a>, ChangeSet, Vec<(crate::history::Event, String)>, bool)> {
         let dirty: Vec<i64> = std::mem::take(&mut self.dirty).into_iter().collect();
         for id in dirty {
             let exists: bool = self.tx.query_row("SELECT EXISTS (SELECT 1 FROM cas WHERE id = ?1)", [id], |r| r.get(0))?;
@@ -325,7 +328,7 @@ impl<'a> Work<'a> {
             }
         }
         let notes = self.take_notes();
-        Ok((self.tx, cs, notes))
+        Ok((self.tx, cs, notes, self.always_recorded))
     }
 
     /// New CRL and manifest for one CA (MFT-6, MFT-11, CRL-3, CRL-5): for its

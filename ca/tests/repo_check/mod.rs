@@ -83,6 +83,9 @@ pub struct Walk {
     pub router_keys: BTreeSet<(u32, String)>,
     /// The TAK objects met (RFC 9691), with the key of the TA that signed each.
     pub taks: Vec<rpkit_objects::tak::TakContent>,
+    /// CAs that publish in a repository of their own (delegated children):
+    /// their certificate validated here, publication point (caRepository) -> resources.
+    pub external: BTreeMap<String, ResourceSet>,
 }
 
 /// A PKCS#10 request for a fresh P-256 key, made by openssl as an operator would.
@@ -197,6 +200,13 @@ fn walk_ca(
                 assert!(held.contains(&res), "{uri} overclaims (RES-8)");
                 let oc =
                     rpki::repository::Cert::decode(Bytes::copy_from_slice(der)).unwrap().validate_ca_at(oracle, true, at(now)).unwrap();
+                let pp = c.sia.rsync_repository().unwrap().to_string();
+                let host = |u: &str| u.trim_start_matches("rsync://").split('/').next().unwrap_or_default().to_string();
+                if host(&pp) != host(&dir) && !repo.keys().any(|u| u.starts_with(&pp)) {
+                    // A child CA that publishes elsewhere (RFC 6492): its certificate is all there is here.
+                    out.external.insert(pp, res);
+                    continue;
+                }
                 walk_ca(&c, &res, &oc, repo, now, out, depth + 1);
             }
             "roa" => {
