@@ -34,18 +34,33 @@ impl Repository {
         Ok(id)
     }
 
-    /// Register (or re-key) a publisher. Its base URI may not overlap another's.
+    /// Register (or re-key) a publisher. Its base URI may lie inside another's (see below).
     pub fn add_publisher(&self, p: &Publisher, now: i64) -> Result<(), RepoError> {
         let dir_ok = p.base_uri.strip_suffix('/').and_then(rpkit_objects::uri::rsync_safe).is_some_and(|r| r.contains('/'));
         if !dir_ok {
             return Err(refused(format!("{} is not an rsync directory URI", p.base_uri)));
         }
+        // Bases may nest (an RIR's CA owns the whole module, a delegated child a
+        // directory in it): each object belongs to the publisher with the
+        // longest base above it. A new base may not take over objects that
+        // another publisher published there already.
         for other in self.publishers()? {
-            if other.handle != p.handle && (other.base_uri.starts_with(&p.base_uri) || p.base_uri.starts_with(&other.base_uri)) {
+            if other.handle == p.handle {
+                continue;
+            }
+            if other.base_uri == p.base_uri {
                 return Err(RepoError::Refused {
                     code: ErrorCode::PermissionFailure,
-                    message: format!("{} overlaps publisher {}'s {}", p.base_uri, other.handle, other.base_uri),
+                    message: format!("{} is publisher {}'s base", p.base_uri, other.handle),
                 });
+            }
+            if p.base_uri.starts_with(&other.base_uri) {
+                if let Some((uri, _)) = self.list(&p.base_uri)?.into_iter().next() {
+                    return Err(RepoError::Refused {
+                        code: ErrorCode::PermissionFailure,
+                        message: format!("{} holds {uri}, published by {}: it cannot become another publisher's", p.base_uri, other.handle),
+                    });
+                }
             }
         }
         self.conn.execute(
@@ -54,6 +69,22 @@ impl Repository {
             params![p.handle, p.id_cert.to_der(), p.base_uri, now],
         )?;
         Ok(())
+    }
+
+    /// The bases of other publishers nested inside `p`'s: not `p`'s to see or change.
+    pub fn nested_bases(&self, p: &Publisher) -> Result<Vec<String>, RepoError> {
+        Ok(self
+            .publishers()?
+            .into_iter()
+            .filter(|o| o.handle != p.handle && o.base_uri.len() > p.base_uri.len() && o.base_uri.starts_with(&p.base_uri))
+            .map(|o| o.base_uri)
+            .collect())
+    }
+
+    /// The objects `p` owns (RFC 8181 `list`): under its base, outside nested bases.
+    pub fn owned(&self, p: &Publisher) -> Result<Vec<(String, [u8; 32])>, RepoError> {
+        let nested = self.nested_bases(p)?;
+        Ok(self.list(&p.base_uri)?.into_iter().filter(|(u, _)| !nested.iter().any(|n| u.starts_with(n.as_str()))).collect())
     }
 
     pub fn publisher(&self, handle: &str) -> Result<Option<Publisher>, RepoError> {
@@ -76,7 +107,7 @@ impl Repository {
     /// operator action, so past the shrink guard). Returns the objects withdrawn.
     pub fn remove_publisher(&mut self, handle: &str) -> Result<usize, RepoError> {
         let p = self.publisher(handle)?.ok_or_else(|| refused(format!("no publisher {handle}")))?;
-        let changes: Vec<Change> = self.list(&p.base_uri)?.into_iter().map(|(uri, hash)| Change::Withdraw { uri, hash }).collect();
+        let changes: Vec<Change> = self.owned(&p)?.into_iter().map(|(uri, hash)| Change::Withdraw { uri, hash }).collect();
         let n = changes.len();
         self.apply(&p.base_uri, &ChangeSet { changes }, true)?;
         self.conn.execute("DELETE FROM publishers WHERE handle = ?1", [handle])?;

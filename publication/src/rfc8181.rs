@@ -49,8 +49,21 @@ pub fn process(repo: &mut Repository, handle: &str, body: &[u8], now: Time, forc
         Ok(q) => q,
         Err(e) => return refuse(ErrorCode::XmlError, None, e.to_string()),
     };
+    // Another publisher's base nested in this one's is not this one's (publishers.rs).
+    let nested = match repo.nested_bases(&publisher) {
+        Ok(n) => n,
+        Err(e) => return fail(e),
+    };
+    if let Query::Pdus(pdus) = &query {
+        for p in pdus {
+            let (QueryPdu::Publish { tag, uri, .. } | QueryPdu::Withdraw { tag, uri, .. }) = p;
+            if let Some(n) = nested.iter().find(|n| uri.starts_with(n.as_str())) {
+                return refuse(ErrorCode::PermissionFailure, tag.clone(), format!("{uri} is in {n}, another publisher's base"));
+            }
+        }
+    }
     match &query {
-        Query::List => match repo.list(&publisher.base_uri) {
+        Query::List => match repo.owned(&publisher) {
             Ok(items) => {
                 let n = items.len();
                 (Reply::List(items), Outcome::Listed(n))

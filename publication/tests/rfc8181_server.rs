@@ -178,21 +178,43 @@ fn rfc8181_publish_list_withdraw_and_every_refusal_changes_nothing() {
     assert_eq!(e.http.get(format!("{}/api/v1/publishers", e.url)).bearer_auth("wrong").send().unwrap().status(), 401);
 }
 
+/// A publisher's base nested in another's (an RIR's CA owns the module, a
+/// delegated member a directory in it): each object is the publisher's with
+/// the longest base above it; neither sees or changes the other's.
 #[test]
-fn overlapping_base_uris_and_bad_requests_are_refused() {
+fn nested_base_uris_keep_their_objects_apart_and_bad_requests_are_refused() {
     let e = start("register");
-    e.register("alice");
-    let id = Identity::create().unwrap();
-    let req = PublisherRequest { tag: None, publisher_handle: "intruder".into(), id_cert: id.cert.clone() };
-    let resp = e
-        .http
-        .post(format!("{}/api/v1/publishers?sia_base=rsync://rpki.test/repo/alice/sub/", e.url))
-        .bearer_auth(TOKEN)
-        .body(req.encode())
-        .send()
-        .unwrap();
-    assert_eq!(resp.status(), 400);
-    assert!(resp.text().unwrap().contains("overlaps publisher alice"));
+    let alice = e.register("alice");
+    let taken = "rsync://rpki.test/repo/alice/taken/x.cer";
+    assert_eq!(e.send(&alice, &Query::Pdus(vec![publish(taken, b"alice's", None)])), Reply::Success);
+    let add = |handle: &str, base: &str| {
+        let id = Identity::create().unwrap();
+        let req = PublisherRequest { tag: None, publisher_handle: handle.into(), id_cert: id.cert.clone() };
+        let resp = e.http.post(format!("{}/api/v1/publishers?sia_base={base}", e.url)).bearer_auth(TOKEN).body(req.encode()).send().unwrap();
+        let status = resp.status().as_u16();
+        let body = resp.bytes().unwrap();
+        (status, String::from_utf8_lossy(&body).to_string(), id)
+    };
+    // A base holding another publisher's objects, or the very same base: refused.
+    let (status, text, _) = add("intruder", "rsync://rpki.test/repo/alice/taken/");
+    assert_eq!(status, 400);
+    assert!(text.contains("cannot become another publisher's"), "{text}");
+    let (status, text, _) = add("twin", "rsync://rpki.test/repo/alice/");
+    assert_eq!(status, 400);
+    assert!(text.contains("is publisher alice's base"), "{text}");
+    // An empty directory in alice's base: bob's.
+    let (status, text, bob_id) = add("bob", "rsync://rpki.test/repo/alice/bob/");
+    assert_eq!(status, 200, "{text}");
+    let bob = Publisher { id: bob_id, response: RepositoryResponse::decode(text.as_bytes()).unwrap() };
+    let bobs = "rsync://rpki.test/repo/alice/bob/b.cer";
+    assert_eq!(e.send(&bob, &Query::Pdus(vec![publish(bobs, b"bob's", None)])), Reply::Success);
+    // Alice neither lists nor touches bob's objects.
+    assert_eq!(e.send(&alice, &Query::List), Reply::List(vec![(taken.to_string(), sha256(b"alice's"))]));
+    let r = e.send(&alice, &Query::Pdus(vec![QueryPdu::Withdraw { tag: Some("w".into()), uri: bobs.into(), hash: sha256(b"bob's") }]));
+    assert_eq!(error_code(&r), "permission_failure");
+    let r = e.send(&alice, &Query::Pdus(vec![publish("rsync://rpki.test/repo/alice/bob/evil.roa", b"x", None)]));
+    assert_eq!(error_code(&r), "permission_failure");
+    assert_eq!(e.send(&bob, &Query::List), Reply::List(vec![(bobs.to_string(), sha256(b"bob's"))]));
     let resp = e.http.post(format!("{}/api/v1/publishers", e.url)).bearer_auth(TOKEN).body("<publisher_request/>").send().unwrap();
     assert_eq!(resp.status(), 400);
     assert!(resp.text().unwrap().contains("publisher_request"));
