@@ -4,6 +4,9 @@
 //! certificate from its testbed parent, and withdraws the ROA when it is
 //! removed. What lands in our repository is decoded and checked.
 
+#[path = "peers/krill.rs"]
+mod krill;
+use krill::Krill;
 use rpkit_test_vectors::peers;
 
 use peers::Proc;
@@ -13,7 +16,6 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rpkit");
-const TOKEN: &str = "krill-interop-token";
 
 /// Files of a directory: (name, bytes).
 type Files = Vec<(String, Vec<u8>)>;
@@ -50,37 +52,18 @@ fn krill_publishes_its_ca_through_our_rfc8181_server() {
     let pub_url = publication.wait_line("publication server API and RFC 8181 on ");
     let pub_token = std::fs::read_to_string(w.join("pub/admin-token")).unwrap().trim().to_string();
 
-    let port = peers::free_port();
-    std::fs::write(
-        w.join("krill.conf"),
-        format!(
-            "storage_uri = \"{data}\"\nadmin_token = \"{TOKEN}\"\nip = \"127.0.0.1\"\nport = {port}\nservice_uri = \"https://localhost:{port}/\"\n\
-             https_mode = \"generate\"\nbgp_riswhois_enabled = false\nlog_type = \"stderr\"\nlog_level = \"warn\"\n\n[testbed]\n\
-             rrdp_base_uri = \"https://localhost:{port}/rrdp/\"\nrsync_jail = \"rsync://localhost/krill/\"\n\
-             ta_aia = \"rsync://localhost/krill/ta/ta.cer\"\nta_uri = \"https://localhost:{port}/ta/ta.cer\"\n",
-            data = w.join("krill-data").display()
-        ),
-    )
-    .unwrap();
-    let _krill = Proc::spawn(Command::new(p.krill.join("krill")).arg("-c").arg(w.join("krill.conf")), &w.join("krill.log"));
-    let krillc = |args: &[&str]| {
-        let mut cmd = Command::new(p.krill.join("krillc"));
-        cmd.args(args).env("KRILL_CLI_SERVER", format!("https://localhost:{port}/")).env("KRILL_CLI_TOKEN", TOKEN);
-        run(&mut cmd)
-    };
-    // Krill takes a moment to start and to set up its testbed.
+    let krill = Krill::start(
+        &p,
+        &w,
+        "\n[testbed]\nrrdp_base_uri = \"https://localhost:PORT/rrdp/\"\nrsync_jail = \"rsync://localhost/krill/\"\n\
+         ta_aia = \"rsync://localhost/krill/ta/ta.cer\"\nta_uri = \"https://localhost:PORT/ta/ta.cer\"\n",
+        &[],
+    );
+    let krillc = |args: &[&str]| krill.run(args);
+    // Krill takes a moment to set up its testbed.
     let t0 = Instant::now();
-    loop {
-        let mut cmd = Command::new(p.krill.join("krillc"));
-        cmd.args(["list"]).env("KRILL_CLI_SERVER", format!("https://localhost:{port}/")).env("KRILL_CLI_TOKEN", TOKEN);
-        if cmd.output().map(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).contains("testbed")).unwrap_or(false) {
-            break;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(60),
-            "krill did not start:\n{}",
-            std::fs::read_to_string(w.join("krill.log")).unwrap_or_default()
-        );
+    while !krill.try_run(&["list"]).is_some_and(|o| o.contains("testbed")) {
+        assert!(t0.elapsed() < Duration::from_secs(60), "krill's testbed did not start:\n{}", krill.log());
         std::thread::sleep(Duration::from_millis(200));
     }
 

@@ -13,8 +13,7 @@ mod hosted;
 use rpkit_test_vectors::peers;
 
 use hosted::{
-    first_prefix, json_router_keys, json_vrps, routinator, rpki_client, run, start_publication, Aspas, CaRun, Env, Outcome, Transport,
-    Vrps, BIN,
+    first_prefix, json_vrps, routinator, rpki_client, rpkit_validate, run, start_publication, Aspas, CaRun, Env, Transport, Vrps, BIN,
 };
 use peers::Proc;
 use rpkit_test_vectors::softhsm::{self, Token};
@@ -27,27 +26,6 @@ use std::time::{Duration, Instant};
 
 /// The router keys the CA certified (they do not change during the test).
 static ROUTER_KEYS: std::sync::OnceLock<hosted::RouterKeys> = std::sync::OnceLock::new();
-
-/// Our own validator, `rpkit validate`, with its own cache per transport.
-fn rpkit_validate(e: &Env, mode: Transport) -> Outcome {
-    let out = e.w.join(format!("rpkit-{mode:?}.json"));
-    let mut cmd = Command::new(BIN);
-    cmd.args(["validate", "--tal"]).arg(e.w.join("tals/ta.tal")).arg("--cache").arg(e.w.join(format!("rpkit-{mode:?}-cache")));
-    cmd.arg("--rrdp-root-cert").arg(&e.tls.ca_pem).args(["--format", "json", "--output"]).arg(&out);
-    match mode {
-        Transport::Rrdp => cmd.arg("--disable-rsync"),
-        Transport::Rsync => cmd.arg("--disable-rrdp"),
-    };
-    let o = cmd.stdin(Stdio::null()).output().unwrap();
-    let stderr = String::from_utf8_lossy(&o.stderr).to_string();
-    assert!(o.status.success(), "rpkit validate: {stderr}");
-    let problems = stderr.lines().filter(|l| l.starts_with("warning:") || l.contains("WARN")).map(str::to_string).collect();
-    let json: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
-    let vrps = json_vrps(&json);
-    let aspas = peers::json_aspas(&json);
-    let router_keys = json_router_keys(&json);
-    Outcome { vrps, aspas, problems, old_aspa_profile: 0, router_keys }
-}
 
 /// `rpkit audit` of the repository: exit status, its JSON and the stderr summary.
 fn rpkit_audit(e: &Env, expect: &Path, cache: &str, format: &str) -> (i32, String) {

@@ -432,3 +432,24 @@ pub fn routinator(e: &Env, mode: Transport) -> Outcome {
         .collect();
     Outcome { vrps, aspas, problems, old_aspa_profile: 0, router_keys }
 }
+
+/// Our own validator, `rpkit validate`, with its own cache per transport.
+pub fn rpkit_validate(e: &Env, mode: Transport) -> Outcome {
+    let out = e.w.join(format!("rpkit-{mode:?}.json"));
+    let mut cmd = Command::new(BIN);
+    cmd.args(["validate", "--tal"]).arg(e.w.join("tals/ta.tal")).arg("--cache").arg(e.w.join(format!("rpkit-{mode:?}-cache")));
+    cmd.arg("--rrdp-root-cert").arg(&e.tls.ca_pem).args(["--format", "json", "--output"]).arg(&out);
+    match mode {
+        Transport::Rrdp => cmd.arg("--disable-rsync"),
+        Transport::Rsync => cmd.arg("--disable-rrdp"),
+    };
+    let o = cmd.stdin(Stdio::null()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(o.status.success(), "rpkit validate: {stderr}");
+    let problems = stderr.lines().filter(|l| l.starts_with("warning:") || l.contains("WARN")).map(str::to_string).collect();
+    let json: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let vrps = json_vrps(&json);
+    let aspas = peers::json_aspas(&json);
+    let router_keys = json_router_keys(&json);
+    Outcome { vrps, aspas, problems, old_aspa_profile: 0, router_keys }
+}
