@@ -83,6 +83,11 @@ pub struct CaConfig {
     /// Certificates a child may hold at once in its class: its current key and
     /// the next one of a key roll (RFC 6489).
     pub updown_max_keys: usize,
+    /// This CA's top CA is the child of a parent reached over RFC 6492 (an
+    /// RIR's CA, Krill): no trust anchor here (`parent.rs`).
+    pub updown_parent: bool,
+    /// Seconds between syncs with that parent (each with up to a fifth more, at random).
+    pub updown_sync_secs: u64,
 }
 
 impl Default for CaConfig {
@@ -120,6 +125,8 @@ impl Default for CaConfig {
             updown_base_uri: None,
             updown_rate_per_minute: 60,
             updown_max_keys: 2,
+            updown_parent: false,
+            updown_sync_secs: 600,
         }
     }
 }

@@ -409,3 +409,34 @@ pub struct TaKeyRollRequest {
     #[serde(default)]
     pub retire: bool,
 }
+
+/// `GET /api/v1/parent`: this CA's RFC 6492 parent and how syncs with it go.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ParentStatus {
+    pub parent_handle: String,
+    /// This CA's handle at the parent.
+    pub child_handle: String,
+    pub service_uri: String,
+    pub last_contact: Option<String>,
+    pub last_success: Option<String>,
+    /// Why the last sync failed, while it does.
+    pub last_error: Option<String>,
+    /// What the parent certified for the top CA.
+    pub resources: Option<ResourceList>,
+    pub certificate_not_after: Option<String>,
+}
+
+/// `POST /api/v1/parent/sync`: what one sync with the parent did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ParentSync {
+    /// The entitlement offered (none: the parent offers nothing).
+    pub entitled: Option<ResourceList>,
+    /// The top CA's certificate was issued or replaced.
+    pub certified: bool,
+    /// A key roll moved on.
+    pub keyroll: Option<String>,
+    /// Members cut down to what the parent still certifies, and what they lost.
+    pub shrunk: Vec<ResourceChange>,
+    /// Members left holding nothing certified.
+    pub uncovered: Vec<String>,
+}

@@ -28,6 +28,9 @@ pub enum CaError {
     Build(#[from] BuildError),
     #[error("signing: {0}")]
     Sign(#[from] rpkit_objects::crypto::SignError),
+    /// This CA's RFC 6492 parent could not be reached, or refused (parent.rs).
+    #[error("parent: {0}")]
+    Parent(String),
 }
 
 impl CaError {
@@ -53,6 +56,7 @@ impl CaError {
             CaError::Precondition(_) => "stale_etag",
             CaError::Storage(_) => "storage_error",
             CaError::Publish(_) => "publication_failed",
+            CaError::Parent(_) => "parent_error",
             _ if self.token_fault().is_some() => "hsm_unavailable",
             CaError::Build(_) | CaError::Sign(_) => "signing_failed",
         }

@@ -181,9 +181,10 @@ pub(crate) fn activate(w: &mut Work<'_>, old: &CaRecord) -> Result<()> {
     Ok(())
 }
 
-/// Whether `ca`'s parent is an offline TA (its certificates come in files).
+/// Whether `ca`'s parent is not here: an offline TA (its certificates come in
+/// files) or an RFC 6492 parent (they come when this CA syncs with it).
 fn offline_parent(w: &Work<'_>, ca: &CaRecord) -> bool {
-    w.cfg.ta_offline && ca.kind == CaKind::Rir
+    (w.cfg.ta_offline || w.cfg.updown_parent) && ca.kind == CaKind::Rir
 }
 
 /// A certificate an offline parent issued, with its URI, for a key.
@@ -214,7 +215,7 @@ pub(crate) fn parent_answered(w: &mut Work<'_>, rir: &CaRecord, cert_for: CertFo
             w.tx.execute("DELETE FROM revocations WHERE ca_id = ?1 AND key_id = ?2", params![rir.id, hex])?;
             w.tx.execute("DELETE FROM keyrolls WHERE ca_id = ?1", [rir.id])?;
             retire(w, &rir.handle, &key)?;
-            Ok(Some(format!("old key {hex} revoked by the TA and retired")))
+            Ok(Some(format!("old key {hex} revoked by the parent and retired")))
         }
         _ => Ok(None),
     }

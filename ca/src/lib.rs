@@ -14,6 +14,7 @@ pub mod history;
 pub mod keyroll;
 pub mod members;
 pub mod offline_ta;
+pub mod parent;
 pub mod publisher;
 pub mod requests;
 pub mod rfc8181_client;

@@ -286,7 +286,7 @@ impl Ca {
     }
 
     /// The RIR CA's current key; made (and kept) before its first certificate.
-    fn rir_key(&self) -> Result<KeyId> {
+    pub(crate) fn rir_key(&self) -> Result<KeyId> {
         let stored = self.read(|c| {
             let row: Option<String> = c.query_row("SELECT key_id FROM cas WHERE kind = 'rir'", [], |r| r.get(0)).optional()?;
             Ok(match row {

@@ -45,6 +45,8 @@ pub struct Ca {
     pub(crate) identity: std::sync::OnceLock<rpkit_objects::bpki::Identity>,
     /// Delegated children's up-down messages: budgets and counts (up_down.rs).
     pub updown_traffic: crate::up_down::Traffic,
+    /// When to sync with an RFC 6492 parent (parent.rs).
+    pub(crate) parent_schedule: crate::parent::Schedule,
 }
 
 impl Ca {
@@ -87,6 +89,7 @@ impl Ca {
             destroying: Mutex::new(()),
             identity: std::sync::OnceLock::new(),
             updown_traffic: Default::default(),
+            parent_schedule: Default::default(),
         };
         // An unreachable repository does not keep the CA from starting; changes
         // wait until it is back in line.
@@ -269,6 +272,9 @@ impl Ca {
         if self.config.ta_offline {
             return Err(CaError::Conflict("the trust anchor is offline: its certificate comes with its first answer".into()));
         }
+        if self.config.updown_parent {
+            return Err(CaError::Conflict("this CA's top CA is certified by its RFC 6492 parent: there is no trust anchor here".into()));
+        }
         if resources.is_empty() {
             return Err(CaError::invalid("no_resources", "the trust anchor needs resources"));
         }
@@ -387,6 +393,8 @@ impl Ca {
             };
             // An offline TA signs its own objects, and renews the RIR CA's certificate, when it answers.
             let offline = self.config.ta_offline;
+            // A remote parent renews the top CA's certificate when the CA syncs with it.
+            let remote = offline || self.config.updown_parent;
             let stale = ids(
                 "SELECT id FROM cas WHERE (mft_next_update IS NULL OR mft_next_update - ?1 < ?2) AND NOT (?3 AND kind = 'ta')
                  UNION SELECT ca_id FROM keyrolls WHERE length(cert) > 0 AND (mft_next_update IS NULL OR mft_next_update - ?1 < ?2)",
@@ -394,7 +402,7 @@ impl Ca {
             )?;
             let mut certs = Vec::new();
             let mut st = c.prepare("SELECT id, cert FROM cas WHERE NOT (?1 AND kind IN ('ta', 'rir'))")?;
-            for r in st.query_map([offline], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))? {
+            for r in st.query_map([remote], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))? {
                 let (id, der) = r?;
                 let cert = rpkit_objects::cert::Cert::decode(&der).map_err(|e| CaError::Conflict(e.to_string()))?;
                 if cert.not_after.0 < renew_at {

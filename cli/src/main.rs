@@ -82,11 +82,12 @@ enum CaCmd {
     Export(commands::ca::ExportArgs),
     /// Roll a CA key through the API (admin token): `rpkit ca keyroll rir [--activate|--status]`.
     Keyroll(commands::ca::KeyrollCmd),
-    /// Print the RFC 8183 child_request of this CA (for an offline TA's `rpkit ta init --offline`).
+    /// Print the RFC 8183 child_request of this CA (for an offline TA's `rpkit ta init --offline`,
+    /// or an RFC 6492 parent's `rpkit members add-child`).
     ChildRequest(commands::offline_ta::ChildRequestArgs),
-    /// This CA's parent: `rpkit ca parent add FILE` takes an offline TA's parent_response.
+    /// This CA's parent: `rpkit ca parent add FILE` takes an offline TA's or an RFC 6492 parent's parent_response.
     #[command(subcommand)]
-    Parent(commands::offline_ta::ParentCmd),
+    Parent(commands::parent::ParentCmd),
     /// Write a signed request for the offline TA (admin token).
     TaRequest(commands::offline_ta::TaRequestArgs),
     /// Import and publish the offline TA's signed answer (admin token).
@@ -119,7 +120,7 @@ fn main() -> ExitCode {
         Command::Ca(CaCmd::History(a)) => commands::history::run(a),
         Command::Ca(CaCmd::Keyroll(a)) => commands::ca::keyroll(a),
         Command::Ca(CaCmd::ChildRequest(a)) => commands::offline_ta::child_request(a),
-        Command::Ca(CaCmd::Parent(c)) => commands::offline_ta::parent(c),
+        Command::Ca(CaCmd::Parent(c)) => commands::parent::run(c),
         Command::Ca(CaCmd::TaRequest(a)) => commands::offline_ta::ta_request(a),
         Command::Ca(CaCmd::TaResponse(a)) => commands::offline_ta::ta_response(a),
         Command::Ca(CaCmd::TaStatus(a)) => commands::offline_ta::ta_status(a),

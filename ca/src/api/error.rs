@@ -54,6 +54,7 @@ impl From<CaError> for ApiError {
             CaError::Conflict(_) => StatusCode::CONFLICT,
             CaError::Precondition(_) => StatusCode::PRECONDITION_FAILED,
             CaError::Publish(_) => StatusCode::SERVICE_UNAVAILABLE,
+            CaError::Parent(_) => StatusCode::BAD_GATEWAY,
             CaError::Storage(_) | CaError::Build(_) | CaError::Sign(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let rejected = match &e {

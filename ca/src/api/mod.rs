@@ -119,6 +119,8 @@ fn table() -> Vec<Entry> {
         (Admin, routes!(add_child)),
         (Admin, routes!(suspend_member)),
         (Admin, routes!(unsuspend_member)),
+        (Admin, routes!(parent_status)),
+        (Admin, routes!(parent_sync)),
     ]
 }
 
@@ -247,6 +249,23 @@ pub async fn serve(
             }
         }
     });
+    // An RFC 6492 parent: synced on its schedule, apart from the rest (its answers may be slow).
+    let parent_ca = state.ca.clone();
+    let parent = tokio::spawn(async move {
+        let mut iv = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            iv.tick().await;
+            if !parent_ca.config.updown_parent {
+                break;
+            }
+            let ca = parent_ca.clone();
+            if let Ok(Some(Ok(r))) = tokio::task::spawn_blocking(move || ca.parent_sync_due()).await {
+                if r.certified || r.keyroll.is_some() {
+                    tracing::info!("synced with the parent: certificate {}, key roll {:?}", r.certified, r.keyroll);
+                }
+            }
+        }
+    });
     let ca = state.ca.clone();
     let scheduler = tokio::spawn(async move {
         let mut iv = tokio::time::interval(tick);
@@ -263,6 +282,7 @@ pub async fn serve(
     let state_ca = state.ca.clone();
     rpkit_serve::serve(listener, router(state), rpkit_serve::Limits::default(), shutdown).await;
     scheduler.abort();
+    parent.abort();
     rolls.abort();
     filler.abort();
     resync.abort();

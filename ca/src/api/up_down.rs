@@ -1,9 +1,9 @@
 //! Delegated members on the CA's HTTP server: the RFC 6492 endpoint their
 //! CAs post to (authenticated by CMS, not by token), onboarding (RFC 8183)
-//! and suspension for the admin.
+//! and suspension for the admin; this CA's own parent, when it has one.
 
 use super::{blocking, ApiError, ApiResult, AppState, Body};
-use crate::contract::{ChildAdded, NewChild};
+use crate::contract::{ChildAdded, NewChild, ParentStatus, ParentSync};
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -67,4 +67,19 @@ pub async fn unsuspend_member(State(st): State<AppState>, Path(handle): Path<Str
     let ca = st.ca.clone();
     blocking(move || ca.suspend_child(&handle, false)).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/v1/parent", tag = "admin",
+    responses((status = 200, description = "This CA's RFC 6492 parent and how syncs with it go", body = ParentStatus)))]
+pub async fn parent_status(State(st): State<AppState>) -> ApiResult<Json<ParentStatus>> {
+    let ca = st.ca.clone();
+    Ok(Json(blocking(move || ca.parent_status()).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/parent/sync", tag = "admin",
+    responses((status = 200, description = "Synced with the parent now", body = ParentSync),
+        (status = 502, description = "The parent could not be reached or refused; nothing changed")))]
+pub async fn parent_sync(State(st): State<AppState>) -> ApiResult<Json<ParentSync>> {
+    let ca = st.ca.clone();
+    Ok(Json(blocking(move || ca.sync_parent()).await?))
 }

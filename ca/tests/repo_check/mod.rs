@@ -28,7 +28,7 @@ pub fn res(s: &str) -> ResourceSet {
 }
 
 pub struct Env {
-    pub ca: Ca,
+    pub ca: Arc<Ca>,
     pub publisher: Arc<MemoryPublisher>,
     pub clock: Arc<Mutex<Time>>,
 }
@@ -44,7 +44,7 @@ impl Env {
         let clock = Arc::new(Mutex::new(Time::now()));
         let c = clock.clone();
         ca.set_clock(Arc::new(move || *c.lock().unwrap()));
-        Env { ca, publisher, clock }
+        Env { ca: Arc::new(ca), publisher, clock }
     }
 
     pub fn now(&self) -> Time {

@@ -111,7 +111,7 @@ pub struct RepositoryArgs {
     perms: permissions::PermissionArgs,
 }
 
-fn response_path(data: &Path) -> PathBuf {
+pub(super) fn response_path(data: &Path) -> PathBuf {
     data.join("repository-response.xml")
 }
 
@@ -137,7 +137,7 @@ fn publisher(data: &Path, config: &CaConfig) -> Result<Arc<dyn Publisher>> {
 }
 
 /// An RFC 8183 repository_response file: its bytes and what they say.
-fn read_repository_response(path: &Path) -> Result<(Vec<u8>, RepositoryResponse)> {
+pub(super) fn read_repository_response(path: &Path) -> Result<(Vec<u8>, RepositoryResponse)> {
     let xml = std::fs::read(path).map_err(|e| CliError::io(path, e))?;
     let response = RepositoryResponse::decode(&xml).map_err(|e| CliError::Object { what: path.display().to_string(), source: e })?;
     Ok((xml, response))

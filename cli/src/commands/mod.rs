@@ -5,6 +5,7 @@ pub mod history;
 pub mod inspect;
 pub mod members;
 pub mod offline_ta;
+pub mod parent;
 pub mod publication;
 pub mod roa;
 pub mod router_cert;

@@ -1,7 +1,7 @@
 //! The offline trust anchor's commands. On the TA's machine (never online):
 //! `rpkit ta init --offline --child-request FILE` and `rpkit ta sign`. On the
 //! online CA: `rpkit ca child-request` and `rpkit ca parent add` (set-up,
-//! RFC 8183), then `rpkit ca ta-request`, `rpkit ca ta-response` and
+//! RFC 8183; `parent.rs`), then `rpkit ca ta-request`, `rpkit ca ta-response` and
 //! `rpkit ca ta-status` through the API (admin token).
 
 use crate::client::{ApiArgs, Client};
@@ -11,7 +11,7 @@ use crate::signer::SignerArgs;
 use rpkit_ca::contract::{TaFile, TaImport, TaStatus};
 use rpkit_ca::rfc8181_client;
 use rpkit_ca::CaConfig;
-use rpkit_objects::rfc8183::{ChildRequest, ParentResponse};
+use rpkit_objects::rfc8183::ChildRequest;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -19,7 +19,7 @@ fn b64(d: &[u8]) -> String {
     base64::Engine::encode(&base64::engine::general_purpose::STANDARD, d)
 }
 
-fn read(path: &Path) -> Result<Vec<u8>> {
+pub(super) fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| CliError::io(path, e))
 }
 
@@ -108,51 +108,6 @@ pub fn child_request(a: ChildRequestArgs) -> Result<ExitCode> {
     a.signer.apply(&mut cfg.signer)?;
     let id = identity(&a.data, &cfg)?;
     print!("{}", ChildRequest { tag: None, child_handle: a.handle, id_cert: id.cert.clone() }.encode());
-    Ok(ExitCode::SUCCESS)
-}
-
-#[derive(clap::Subcommand)]
-pub enum ParentCmd {
-    /// Take the offline TA's RFC 8183 parent_response: this CA's trust anchor is
-    /// that TA, reached by signed files.
-    Add(ParentAddArgs),
-}
-
-#[derive(clap::Args)]
-pub struct ParentAddArgs {
-    #[arg(long, env = "RPKIT_DATA", default_value = "rpkit-data")]
-    data: PathBuf,
-    /// The parent_response file `rpkit ta init --offline` wrote.
-    file: PathBuf,
-    /// The same as given to the TA's `ta init --offline`.
-    #[command(flatten)]
-    uris: super::ca::RepositoryUris,
-    #[command(flatten)]
-    perms: permissions::PermissionArgs,
-    #[command(flatten)]
-    signer: SignerArgs,
-}
-
-pub fn parent(cmd: ParentCmd) -> Result<ExitCode> {
-    let ParentCmd::Add(a) = cmd;
-    let parent = ParentResponse::decode(&read(&a.file)?).map_err(|e| CliError::Object { what: a.file.display().to_string(), source: e })?;
-    permissions::open(&permissions::ca(&a.data), a.perms)?;
-    let cfg_path = a.data.join("ca.json");
-    let mut cfg = match super::ca::read_config(&a.data) {
-        Ok(c) => c,
-        Err(_) => a.uris.config(),
-    };
-    a.signer.apply(&mut cfg.signer)?;
-    cfg.ta_offline = true;
-    cfg.rir_handle = parent.child_handle.clone();
-    let text = serde_json::to_string_pretty(&cfg).map_err(CliError::internal)?;
-    std::fs::write(&cfg_path, text).map_err(|e| CliError::io(&cfg_path, e))?;
-    let ca = super::ca::open(&a.data)?;
-    ca.set_offline_parent(&parent)?;
-    let token = super::ca::admin_token(&a.data)?;
-    println!("the offline TA '{}' is this CA's trust anchor (child '{}')", parent.parent_handle, parent.child_handle);
-    println!("next: `rpkit ca serve`, then `rpkit ca ta-request -o request.der` and carry it to the TA");
-    println!("admin token: {token} (also in {})", a.data.join("admin-token").display());
     Ok(ExitCode::SUCCESS)
 }
 
