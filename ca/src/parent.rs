@@ -180,7 +180,13 @@ impl Ca {
 
     fn sync_once(&self) -> Result<ParentSync> {
         let parent = self.read(parent_of)?;
-        let http = reqwest::blocking::Client::builder().timeout(HTTP_TIMEOUT).build().map_err(parent_err)?;
+        let mut http = reqwest::blocking::Client::builder().timeout(HTTP_TIMEOUT);
+        for path in &self.config.updown_root_certs {
+            let pem = std::fs::read(path).map_err(|e| parent_err(format!("{path}: {e}")))?;
+            let root = reqwest::Certificate::from_pem(&pem).map_err(|e| parent_err(format!("{path}: {e}")))?;
+            http = http.add_root_certificate(root);
+        }
+        let http = http.build().map_err(parent_err)?;
         let rir_key = self.rir_key()?;
         let next = self.read(|c| {
             let row: Option<(String, String, bool)> = c

@@ -55,6 +55,7 @@ fn krill_publishes_its_ca_through_our_rfc8181_server() {
     let krill = Krill::start(
         &p,
         &w,
+        None,
         "\n[testbed]\nrrdp_base_uri = \"https://localhost:PORT/rrdp/\"\nrsync_jail = \"rsync://localhost/krill/\"\n\
          ta_aia = \"rsync://localhost/krill/ta/ta.cer\"\nta_uri = \"https://localhost:PORT/ta/ta.cer\"\n",
         &[],

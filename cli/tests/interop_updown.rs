@@ -1,9 +1,16 @@
-//! Delegated RPKI with real peers. Krill 0.16.1 runs a member's own CA as a
-//! child of our RIR CA: onboarded by RFC 8183 (`rpkit members add-child`),
-//! certified over RFC 6492, publishing through RFC 8181 to our publication
-//! server in a directory of our repository. Its ROAs validate under our TAL
-//! in `rpkit validate`, rpki-client 8.2 and Routinator 0.15.2; when the
-//! member's allocation shrinks, the ROA outside it disappears from all three.
+//! Delegated RPKI with real peers, validated by `rpkit validate`, rpki-client
+//! 8.2 and Routinator 0.15.2:
+//!
+//! - Krill 0.16.1 runs a member's own CA as a child of our RIR CA: onboarded
+//!   by RFC 8183 (`rpkit members add-child`), certified over RFC 6492,
+//!   publishing through RFC 8181 in a directory of our repository. Its ROAs
+//!   validate under our TAL; when the member's allocation shrinks, the ROA
+//!   outside it disappears from all three.
+//! - rpkit as an NIR below rpkit as the RIR (`rpkit ca child-request`,
+//!   `rpkit ca parent add`, `rpkit ca serve`): the NIR's members' ROAs
+//!   validate from the RIR's TAL.
+//! - rpkit as a child of Krill's own TA (its testbed), over https: validated
+//!   from Krill's TAL.
 
 #[path = "peers/hosted.rs"]
 mod hosted;
@@ -13,7 +20,83 @@ use rpkit_test_vectors::peers;
 
 use hosted::{routinator, rpki_client, rpkit_validate, run, Env, Outcome, Transport, Vrps, BIN};
 use krill::Krill;
+use peers::Proc;
+use serde_json::{json, Value};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
+
+/// An rpkit CA below an RFC 6492 parent, publishing in our repository.
+struct Child {
+    _proc: Proc,
+    url: String,
+    token: String,
+    http: reqwest::blocking::Client,
+}
+
+impl Child {
+    /// Set up `handle`'s CA in `w/handle` as operators would; `parent` turns
+    /// its child_request (a file) into the parent's parent_response (XML).
+    fn start(e: &Env, handle: &str, parent: &dyn Fn(&Path) -> String, add_args: &[&str]) -> Child {
+        let data = e.w.join(handle);
+        let file = |name: &str, text: String| {
+            let p = e.w.join(format!("{handle}-{name}.xml"));
+            std::fs::write(&p, text).unwrap();
+            p
+        };
+        let req = file("publisher-request", run(Command::new(BIN).args(["ca", "publisher-request", "--handle", handle, "--data"]).arg(&data)));
+        let resp = file(
+            "repository-response",
+            run(Command::new(BIN)
+                .args(["publication", "add-publisher"])
+                .arg(&req)
+                .env("RPKIT_PUBLICATION_SERVER", &e.pub_url)
+                .env("RPKIT_PUBLICATION_TOKEN", &e.pub_token)),
+        );
+        run(Command::new(BIN).args(["ca", "repository", "--data"]).arg(&data).arg(&resp));
+        let child_request = file("child-request", run(Command::new(BIN).args(["ca", "child-request", "--handle", handle, "--data"]).arg(&data)));
+        let parent_response = file("parent-response", parent(&child_request));
+        let added = run(Command::new(BIN).args(["ca", "parent", "add", "--data"]).arg(&data).arg(&parent_response).args(add_args));
+        assert!(added.contains(&format!("publishing below rsync://rpki.test/repo/{handle}/")), "{added}");
+        let mut proc = Proc::spawn(
+            Command::new(BIN).args(["ca", "serve", "--listen", "127.0.0.1:0", "--data"]).arg(&data).env("RUST_LOG", "warn"),
+            &e.w.join(format!("{handle}.log")),
+        );
+        let url = proc.wait_line("rpkit CA API on ");
+        let token = std::fs::read_to_string(data.join("admin-token")).unwrap().trim().to_string();
+        let c = Child { _proc: proc, url, token, http: reqwest::blocking::Client::new() };
+        // `ca serve` syncs with its parent at once: the top CA gets its certificate.
+        let t0 = Instant::now();
+        loop {
+            let s = c.call(reqwest::Method::GET, "/api/v1/parent", None);
+            if s["resources"].is_object() {
+                break;
+            }
+            assert!(t0.elapsed() < Duration::from_secs(60), "{handle} got no certificate from its parent: {s}");
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        c
+    }
+
+    fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut rb = self.http.request(method, format!("{}{path}", self.url)).bearer_auth(&self.token);
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        let resp = rb.send().unwrap();
+        let status = resp.status();
+        let text = resp.text().unwrap();
+        assert!(status.is_success(), "{path}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    /// A member with one ROA.
+    fn member_with_roa(&self, handle: &str, resources: &str, prefix: &str, asn: u32) {
+        self.call(reqwest::Method::POST, "/api/v1/members", Some(json!({ "handle": handle, "resources": resources })));
+        let roa = json!({ "added": [{ "prefix": prefix, "max_length": 24, "asn": asn }] });
+        self.call(reqwest::Method::POST, &format!("/api/v1/members/{handle}/roas/delta"), Some(roa));
+    }
+}
 
 fn vrps(list: &[(&str, u8, u32)]) -> Vrps {
     list.iter().map(|(p, l, a)| (p.to_string(), *l, *a)).collect()
@@ -33,10 +116,18 @@ fn all_validators_see(e: &Env, want: &Vrps, what: &str) -> Vec<(String, Outcome)
 }
 
 #[test]
-fn krill_as_a_delegated_member_below_our_rir_ca() {
+fn krill_and_rpkit_as_children_of_rpkit_and_of_krill() {
     let Some(p) = peers::prepare() else { return };
     let e = Env::start(p, "updown-krill");
-    let krill = Krill::start(&e.peers, &e.w, "", &[]);
+    // Krill serves https with the test's TLS certificate; its testbed TA is a parent too.
+    let krill = Krill::start(
+        &e.peers,
+        &e.w,
+        Some(&e.tls),
+        "\n[testbed]\nrrdp_base_uri = \"https://localhost:PORT/rrdp/\"\nrsync_jail = \"rsync://localhost/krill/\"\n\
+         ta_aia = \"rsync://localhost/krill/ta/ta.cer\"\nta_uri = \"https://localhost:PORT/ta/ta.cer\"\n",
+        &[],
+    );
     let ca = ["--server", e.ca_url.as_str(), "--token", e.ca_token.as_str()];
 
     // Krill's CA publishes in our repository, in a directory of its own.
@@ -114,5 +205,60 @@ fn krill_as_a_delegated_member_below_our_rir_ca() {
     assert!(m["delegated"]["last_contact"].is_string(), "{m}");
     let metrics = e.http.get(format!("{}/metrics", e.ca_url)).send().unwrap().text().unwrap();
     assert!(metrics.contains("rpkit_ca_child_messages_refused_total{child=\"member1\"} 0"), "{metrics}");
+
+    // rpkit as an NIR below rpkit as the RIR: its members' ROAs validate from the RIR's TAL.
+    let nir = Child::start(
+        &e,
+        "nir",
+        &|request| {
+            run(Command::new(BIN)
+                .args(["members", "add-child", "nir", "--resources", "AS64500-AS64510, 10.16.0.0/12", "--request"])
+                .arg(request)
+                .args(ca))
+        },
+        &[],
+    );
+    nir.member_with_roa("n1", "AS64501, 10.17.0.0/16", "10.17.0.0/24", 64501);
+    let status = nir.call(reqwest::Method::GET, "/api/v1/parent", None);
+    assert_eq!(status["resources"]["ipv4"][0], "10.16.0.0/12", "{status}");
+    assert!(status["last_error"].is_null(), "{status}");
+    e.wait_published();
+    let with_nir = vrps(&[("10.0.0.0/24", 24, 64496), ("10.17.0.0/24", 24, 64501)]);
+    for (name, o) in all_validators_see(&e, &with_nir, "the NIR's member's ROA") {
+        assert!(o.problems.is_empty(), "{name} reports problems: {:?}", o.problems);
+    }
+    assert_eq!(e.ca_call(reqwest::Method::GET, "/api/v1/members/nir", None)["publication_point"], "rsync://rpki.test/repo/nir/nir/");
+
+    // rpkit as a child of Krill's own TA (its testbed), over https: validated from Krill's TAL.
+    let below_krill = Child::start(
+        &e,
+        "kchild",
+        &|request| {
+            let r = request.to_str().unwrap();
+            krill.run(&["children", "add", "--ca", "testbed", "--child", "kchild", "--ipv4", "10.64.0.0/16", "--asn", "AS64520", "--request", r])
+        },
+        &["--parent-root-cert", e.tls.ca_pem.to_str().unwrap()],
+    );
+    below_krill.member_with_roa("k1", "AS64520, 10.64.1.0/24", "10.64.1.0/24", 64520);
+    let tal = reqwest::blocking::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&std::fs::read(&e.tls.ca_pem).unwrap()).unwrap())
+        .build()
+        .unwrap()
+        .get(format!("https://localhost:{}/ta/ta.tal", krill.port))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(tal.contains("https://localhost:"), "{tal}");
+    std::fs::write(e.w.join("tals/krill-testbed.tal"), tal).unwrap();
+    peers::chmod(&e.w.join("tals/krill-testbed.tal"), 0o644);
+    e.wait_published();
+    let mut all = with_nir.clone();
+    all.insert(("10.64.1.0/24".to_string(), 24, 64520));
+    for (name, o) in all_validators_see(&e, &all, "the ROA below Krill's TA") {
+        assert!(o.problems.is_empty(), "{name} reports problems: {:?}", o.problems);
+    }
+    let log = std::fs::read_to_string(e.w.join("kchild.log")).unwrap();
+    assert!(!log.contains("sync with the parent failed"), "{log}");
     let _ = std::fs::remove_dir_all(&e.w);
 }

@@ -36,6 +36,9 @@ pub struct ParentAddArgs {
     /// of `rpkit ca repository` when there is one.
     #[command(flatten)]
     uris: super::ca::RepositoryUris,
+    /// A TLS root (PEM) to trust for an https parent besides the public ones (repeatable).
+    #[arg(long = "parent-root-cert")]
+    parent_root_certs: Vec<PathBuf>,
     #[command(flatten)]
     perms: permissions::PermissionArgs,
     #[command(flatten)]
@@ -79,6 +82,10 @@ pub fn run(cmd: ParentCmd) -> Result<ExitCode> {
     cfg.ta_offline = offline;
     cfg.updown_parent = !offline;
     cfg.rir_handle = parent.child_handle.clone();
+    for p in &a.parent_root_certs {
+        let abs = std::fs::canonicalize(p).map_err(|e| CliError::io(p, e))?;
+        cfg.updown_root_certs.push(abs.display().to_string());
+    }
     let text = serde_json::to_string_pretty(&cfg).map_err(CliError::internal)?;
     std::fs::write(&cfg_path, text).map_err(|e| CliError::io(&cfg_path, e))?;
     let ca = super::ca::open(&a.data)?;

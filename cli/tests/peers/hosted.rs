@@ -199,6 +199,18 @@ impl Env {
         (handles, holders)
     }
 
+    /// Every TAL the validators trust: `w/tals/*.tal` (the CA's, and any a test adds).
+    pub fn tals(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(self.w.join("tals"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "tal"))
+            .collect();
+        v.sort();
+        v
+    }
+
     pub fn ca_call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
         let mut rb = self.http.request(method, format!("{}{path}", self.ca_url)).bearer_auth(&self.ca_token);
         match body {
@@ -330,7 +342,10 @@ pub fn rpki_client(e: &Env, mode: Transport) -> Outcome {
     peers::rpki_client_dir(&cache);
     peers::rpki_client_dir(&out);
     let mut cmd = Command::new("rpki-client");
-    cmd.arg("-t").arg(e.w.join("tals/ta.tal")).arg("-d").arg(&cache).args(["-j", "-s", "300"]);
+    for tal in e.tals() {
+        cmd.arg("-t").arg(tal);
+    }
+    cmd.arg("-d").arg(&cache).args(["-j", "-s", "300"]);
     match mode {
         Transport::Rrdp => cmd.args(["-e", "/bin/false"]),
         Transport::Rsync => cmd.arg("-R"),
@@ -392,6 +407,10 @@ pub fn routinator(e: &Env, mode: Transport) -> Outcome {
     let mut cmd = Command::new(&e.peers.routinator);
     cmd.arg("-r").arg(&cache).args(["--no-rir-tals", "--extra-tals-dir"]).arg(e.w.join("tals"));
     cmd.arg("--rrdp-root-cert").arg(&e.tls.ca_pem).args(["--enable-aspa", "--enable-bgpsec", "--log-repository-issues"]);
+    // A test's Krill serves its TA's repository at https://localhost:PORT/.
+    if e.tals().iter().any(|t| std::fs::read_to_string(t).unwrap_or_default().contains("//localhost:")) {
+        cmd.arg("--allow-dubious-hosts");
+    }
     match mode {
         Transport::Rrdp => cmd.arg("--disable-rsync"),
         Transport::Rsync => cmd.arg("--disable-rrdp"),
@@ -437,7 +456,11 @@ pub fn routinator(e: &Env, mode: Transport) -> Outcome {
 pub fn rpkit_validate(e: &Env, mode: Transport) -> Outcome {
     let out = e.w.join(format!("rpkit-{mode:?}.json"));
     let mut cmd = Command::new(BIN);
-    cmd.args(["validate", "--tal"]).arg(e.w.join("tals/ta.tal")).arg("--cache").arg(e.w.join(format!("rpkit-{mode:?}-cache")));
+    cmd.arg("validate");
+    for tal in e.tals() {
+        cmd.arg("--tal").arg(tal);
+    }
+    cmd.arg("--cache").arg(e.w.join(format!("rpkit-{mode:?}-cache")));
     cmd.arg("--rrdp-root-cert").arg(&e.tls.ca_pem).args(["--format", "json", "--output"]).arg(&out);
     match mode {
         Transport::Rrdp => cmd.arg("--disable-rsync"),

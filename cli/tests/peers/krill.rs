@@ -17,17 +17,28 @@ pub struct Krill {
 }
 
 impl Krill {
-    /// Start Krill with its data in `w/krill-data`; `extra` is appended to its
+    /// Start Krill with its data in `w/krill-data`, serving https with `tls`'s
+    /// certificate (else one it makes); `extra` is appended to its
     /// configuration (a `[testbed]` section), `PORT` in it replaced by Krill's
     /// port. Waits until it answers.
-    pub fn start(p: &Peers, w: &Path, extra: &str, env: &[(&str, &str)]) -> Krill {
+    pub fn start(p: &Peers, w: &Path, tls: Option<&peers::Tls>, extra: &str, env: &[(&str, &str)]) -> Krill {
         let port = peers::free_port();
+        let https = match tls {
+            Some(t) => {
+                let dir = w.join("krill-tls");
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::copy(&t.chain_pem, dir.join("cert.pem")).unwrap();
+                std::fs::copy(&t.key_pem, dir.join("key.pem")).unwrap();
+                format!("https_mode = \"existing\"\ntls_keys_dir = \"{}\"\n", dir.display())
+            }
+            None => "https_mode = \"generate\"\n".to_string(),
+        };
         let conf = w.join("krill.conf");
         std::fs::write(
             &conf,
             format!(
                 "storage_uri = \"{data}\"\nadmin_token = \"{TOKEN}\"\nip = \"127.0.0.1\"\nport = {port}\nservice_uri = \"https://localhost:{port}/\"\n\
-                 https_mode = \"generate\"\nbgp_riswhois_enabled = false\nlog_type = \"stderr\"\nlog_level = \"info\"\n{extra}",
+                 {https}bgp_riswhois_enabled = false\nlog_type = \"stderr\"\nlog_level = \"info\"\n{extra}",
                 data = w.join("krill-data").display(),
                 extra = extra.replace("PORT", &port.to_string())
             ),
