@@ -370,12 +370,16 @@ impl Ca {
                 publication_point: cc.sia.0.clone(),
             })
             .collect();
+        let moving: Option<(i64, Option<String>)> =
+            c.query_row("SELECT started, waiting_for FROM moves WHERE handle = ?1", [handle], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
         let status = ChildStatus {
             suspended,
             since: Time(created).rfc3339(),
             last_contact: last_contact.map(|t| Time(t).rfc3339()),
             last_message,
             certificates,
+            moving_since: moving.as_ref().map(|m| Time(m.0).rfc3339()),
+            waiting_for: moving.and_then(|m| m.1),
         };
         Ok(Some((parse_set(handle, &res)?, status)))
     }

@@ -88,9 +88,9 @@ pub struct CaConfig {
     pub updown_parent: bool,
     /// Seconds between syncs with that parent (each with up to a fifth more, at random).
     pub updown_sync_secs: u64,
-    /// PEM files of TLS roots trusted for an https parent, besides the
-    /// public ones (a parent with a private CA, as a test's Krill).
-    pub updown_root_certs: Vec<String>,
+    /// PEM files of TLS roots trusted besides the public ones: an https
+    /// parent's, and the RRDP servers of delegated children's repositories.
+    pub tls_roots: Vec<String>,
 }
 
 impl Default for CaConfig {
@@ -130,7 +130,7 @@ impl Default for CaConfig {
             updown_max_keys: 2,
             updown_parent: false,
             updown_sync_secs: 600,
-            updown_root_certs: Vec::new(),
+            tls_roots: Vec::new(),
         }
     }
 }

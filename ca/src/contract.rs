@@ -82,6 +82,40 @@ pub struct ChildStatus {
     pub last_message: Option<String>,
     /// The certificates it holds (its current key, and its next during a key roll).
     pub certificates: Vec<ChildCertInfo>,
+    /// While it moves from its hosted CA to its own: since when, and what its
+    /// own CA has yet to publish before the hosted one is retired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moving_since: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_for: Option<String>,
+}
+
+/// `POST /api/v1/members/{handle}/delegate`: move a hosted member to its own CA.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DelegateRequest {
+    /// The member's RFC 8183 child_request (XML); left out with `complete`.
+    #[serde(default)]
+    pub request: Option<String>,
+    /// Retire the hosted CA now: the operator confirms the member's own CA
+    /// publishes its authorizations.
+    #[serde(default)]
+    pub complete: bool,
+}
+
+/// Where a move to the member's own CA stands.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MoveStatus {
+    pub handle: String,
+    /// The hosted CA is retired.
+    pub complete: bool,
+    /// What the member's own CA has yet to publish.
+    pub waiting_for: Vec<String>,
+}
+
+/// The answer to starting a move: the parent_response for the member's CA.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DelegateStarted {
+    pub parent_response: String,
 }
 
 /// A certificate the RIR CA issued to a delegated member.

@@ -13,6 +13,7 @@ pub mod export;
 pub mod history;
 pub mod keyroll;
 pub mod members;
+pub mod moves;
 pub mod offline_ta;
 pub mod parent;
 pub mod publisher;

@@ -48,14 +48,16 @@ impl Ca {
                 return self.delegated_member(c, handle);
             };
             let res: ResourceSet = res.parse().map_err(|e| CaError::Conflict(format!("{e}")))?;
+            // A member moving to its own CA is hosted and a child at once (moves.rs).
+            let delegated = self.child_status(c, &handle)?.map(|(_, s)| s);
             Ok(MemberInfo {
                 publication_point: self.config.pp_uri(&handle),
                 handle,
                 opaque_id,
                 resources: (&res).into(),
                 ca_certificate: cert_uri,
-                kind: "hosted".into(),
-                delegated: None,
+                kind: if delegated.is_some() { "moving" } else { "hosted" }.into(),
+                delegated,
             })
         })
     }
@@ -178,12 +180,24 @@ fn handle_for(opaque_id: &str) -> String {
 }
 
 pub(crate) fn add_member(w: &mut Work<'_>, handle: &str, resources: &ResourceSet, opaque_id: Option<&str>) -> Result<()> {
+    if crate::children::is_child(&w.tx, handle)? {
+        return Err(CaError::Conflict(format!("member '{handle}' already exists")));
+    }
+    certify_member(w, handle, resources, opaque_id)
+}
+
+/// A delegated member moving back (moves.rs): hosted again beside its own CA for a moment.
+pub(crate) fn add_member_moving_back(w: &mut Work<'_>, handle: &str, resources: &ResourceSet, opaque_id: Option<&str>) -> Result<()> {
+    certify_member(w, handle, resources, opaque_id)
+}
+
+fn certify_member(w: &mut Work<'_>, handle: &str, resources: &ResourceSet, opaque_id: Option<&str>) -> Result<()> {
     check_handle(handle)?;
     let rir = w.ca_of_kind(CaKind::Rir)?.ok_or_else(|| CaError::NotFound("RIR CA (run `rpkit ta init`)".into()))?;
     if handle == w.cfg.ta_handle || handle == w.cfg.rir_handle {
         return Err(CaError::invalid("bad_handle", format!("'{handle}' is reserved")));
     }
-    if w.ca_by_handle(handle).is_ok() || crate::children::is_child(&w.tx, handle)? {
+    if w.ca_by_handle(handle).is_ok() {
         return Err(CaError::Conflict(format!("member '{handle}' already exists")));
     }
     if resources.is_empty() {
@@ -295,12 +309,18 @@ pub(crate) fn reissue_ca_cert(w: &mut Work<'_>, ca: &CaRecord, resources: &Resou
 }
 
 pub(crate) fn remove_member(w: &mut Work<'_>, handle: &str) -> Result<()> {
+    w.tx.execute("DELETE FROM moves WHERE handle = ?1", [handle])?;
     if crate::children::is_child(&w.tx, handle)? {
         crate::children::remove_child(w, handle)?;
         if w.ca_by_handle(handle).is_err() {
             return Ok(());
         }
     }
+    remove_hosted(w, handle)
+}
+
+/// A hosted member's CA: revoked, everything it published withdrawn, its key retired.
+pub(crate) fn remove_hosted(w: &mut Work<'_>, handle: &str) -> Result<()> {
     let ca = w.ca_by_handle(handle)?;
     if ca.kind != CaKind::Member {
         return Err(CaError::NotFound(format!("member '{handle}'")));

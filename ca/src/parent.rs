@@ -181,7 +181,7 @@ impl Ca {
     fn sync_once(&self) -> Result<ParentSync> {
         let parent = self.read(parent_of)?;
         let mut http = reqwest::blocking::Client::builder().timeout(HTTP_TIMEOUT);
-        for path in &self.config.updown_root_certs {
+        for path in &self.config.tls_roots {
             let pem = std::fs::read(path).map_err(|e| parent_err(format!("{path}: {e}")))?;
             let root = reqwest::Certificate::from_pem(&pem).map_err(|e| parent_err(format!("{path}: {e}")))?;
             http = http.add_root_certificate(root);

@@ -47,6 +47,8 @@ pub struct Ca {
     pub updown_traffic: crate::up_down::Traffic,
     /// When to sync with an RFC 6492 parent (parent.rs).
     pub(crate) parent_schedule: crate::parent::Schedule,
+    /// What delegated children published, as a validator sees it (moves.rs).
+    pub(crate) child_view: std::sync::OnceLock<Arc<dyn crate::moves::ChildView>>,
 }
 
 impl Ca {
@@ -90,6 +92,7 @@ impl Ca {
             identity: std::sync::OnceLock::new(),
             updown_traffic: Default::default(),
             parent_schedule: Default::default(),
+            child_view: std::sync::OnceLock::new(),
         };
         // An unreachable repository does not keep the CA from starting; changes
         // wait until it is back in line.

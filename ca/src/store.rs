@@ -230,6 +230,15 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (handle, digest)
     );
     ",
+    // 12: hosted members moving to a CA of their own (moves.rs).
+    "
+    CREATE TABLE moves (
+        handle TEXT PRIMARY KEY,
+        started INTEGER NOT NULL,
+        checked INTEGER,
+        waiting_for TEXT
+    );
+    ",
 ];
 
 /// Open (or create) the database at `path` and bring its schema up to date.

@@ -9,7 +9,12 @@ mod repo_check;
 
 use repo_check::{res, roas, walk, Env, Walk, RIR};
 use rpkit_ca::api::{serve, AppState};
+use rpkit_ca::contract::AspaSpec;
+use rpkit_ca::moves::{ChildView, Published};
 use rpkit_ca::{CaConfig, CaError};
+use rpkit_objects::cert::Cert;
+use rpkit_objects::der::Time;
+use std::sync::Arc;
 use rpkit_objects::bpki::Identity;
 use rpkit_objects::rfc8183::ChildRequest;
 use std::collections::BTreeSet;
@@ -185,4 +190,103 @@ fn roll_1_the_nirs_key_rolls_through_its_parent_with_no_vrp_lost() {
     assert_eq!((w.vrps.clone(), w.instances["nir"]), (want, 1));
     let certs = p.rir.ca.member("nir").unwrap().delegated.unwrap().certificates;
     assert_eq!(certs.iter().map(|c| c.key.clone()).collect::<Vec<_>>(), [s.key]);
+}
+
+/// A relying party's view of the NIR's repository (its publisher's objects),
+/// validated below the certificate the RIR issued it.
+struct RepoView(Arc<rpkit_ca::publisher::MemoryPublisher>);
+
+impl ChildView for RepoView {
+    fn published(&self, cert: &Cert, uri: &str) -> Result<Published, String> {
+        let repo = self.0.snapshot();
+        let fetch = rpkit_validator::tree::NoFetch(&repo);
+        let r = rpkit_validator::tree::validate_below(cert.clone(), uri, "child", &fetch, Time::now(), &Default::default());
+        if r.counts.failed_manifests > 0 {
+            return Err(format!("{:?}", r.warnings));
+        }
+        let mut p = Published { roas: r.vrps.into_iter().map(|v| v.origin).collect(), ..Published::default() };
+        for a in r.aspas {
+            p.aspas.entry(a.customer).or_default().extend(a.providers);
+        }
+        Ok(p)
+    }
+}
+
+/// A hosted member moves to its own CA (an rpkit NIR-style CA) and back; at
+/// every step the validated VRPs and ASPAs are the member's whole set.
+#[test]
+fn a_member_moves_to_its_own_ca_and_back_with_no_vrp_lost() {
+    let rir = Env::new(None);
+    rir.ca.init(&res(RIR)).unwrap();
+    rir.ca.set_identity(Identity::create().unwrap());
+    let served = Served::start(&rir);
+    rir.ca.add_member("isp", &res("AS64500, 10.1.0.0/16"), Some("ID-1")).unwrap();
+    rir.ca.apply_roas("isp", &roas("10.1.0.0/16-24 AS64500\n10.1.128.0/24 AS64500"), false).unwrap();
+    rir.ca.put_aspa("isp", &AspaSpec { customer: 64500, providers: vec![65001, 65002] }).unwrap();
+    let own = Env::with_config(
+        None,
+        CaConfig {
+            updown_parent: true,
+            rir_handle: "isp".into(),
+            rsync_base: "rsync://isp.test/repo/".into(),
+            rrdp_notify: None,
+            ta_https_uri: None,
+            ..CaConfig::default()
+        },
+    );
+    rir.ca.set_child_view(Arc::new(RepoView(own.publisher.clone())));
+    let p = Pair { rir, nir: own };
+    let want = p.vrps();
+    assert_eq!(want.len(), 2);
+    let check = |what: &str| {
+        let w = p.walk();
+        assert_eq!(w.vrps, want, "{what}: VRPs");
+        assert_eq!(w.aspas.get(&64500), Some(&vec![65001, 65002]), "{what}: ASPA");
+    };
+
+    // Delegate: the member's own CA is certified while the hosted one stays.
+    let id = Identity::create().unwrap();
+    let req = ChildRequest { tag: None, child_handle: "isp".into(), id_cert: id.cert.clone() };
+    p.nir.ca.set_identity(id);
+    let resp = p.rir.ca.delegate_member("isp", &req, &format!("{}/rfc6492/isp", served.url)).unwrap();
+    let cfg_handle = resp.child_handle.clone();
+    assert_eq!(cfg_handle, "isp");
+    p.nir.ca.set_updown_parent(&resp).unwrap();
+    assert_eq!(p.rir.ca.member("isp").unwrap().kind, "moving");
+    p.nir.ca.sync_parent().unwrap();
+    check("both CAs certified");
+    // Not complete while the member's CA lacks its authorizations.
+    let s = p.rir.ca.complete_delegation("isp", false).unwrap();
+    assert!(!s.complete);
+    assert_eq!(s.waiting_for, ["ROA 10.1.0.0/16-24 AS64500", "ROA 10.1.128.0/24-24 AS64500", "ASPA AS64500"]);
+    assert_eq!(p.rir.ca.check_moves().unwrap(), 0);
+    let m = p.rir.ca.member("isp").unwrap();
+    assert!(m.delegated.unwrap().waiting_for.unwrap().contains("ASPA AS64500"));
+    // The member's CA publishes them (its own member CA holds them, as a NIR's would).
+    p.nir.ca.add_member("ops", &res("AS64500, 10.1.0.0/16"), None).unwrap();
+    p.nir.ca.apply_roas("ops", &roas("10.1.0.0/16-24 AS64500\n10.1.128.0/24 AS64500"), false).unwrap();
+    p.nir.ca.put_aspa("ops", &AspaSpec { customer: 64500, providers: vec![65001, 65002] }).unwrap();
+    check("both publishing");
+    assert_eq!(p.rir.ca.check_moves().unwrap(), 1);
+    check("the hosted CA retired");
+    let m = p.rir.ca.member("isp").unwrap();
+    assert_eq!((m.kind.as_str(), m.opaque_id.as_deref()), ("delegated", Some("ID-1")));
+    let w = p.walk();
+    assert_eq!(w.cas.get("isp"), Some(&res("AS64500, 10.1.0.0/16")), "the member's own CA is in the tree");
+    assert!(w.listed.keys().all(|pp| !pp.starts_with("rsync://rpki.test/repo/isp/")), "the hosted CA's publication point is gone");
+
+    // Host again: the published authorizations re-created here first, then its CA revoked.
+    let m = p.rir.ca.host_member("isp").unwrap();
+    assert_eq!((m.kind.as_str(), m.opaque_id.as_deref()), ("hosted", Some("ID-1")));
+    let mut hosted: Vec<String> = p.rir.ca.roas("isp").unwrap().iter().map(|r| r.authorization().unwrap().to_string()).collect();
+    hosted.sort();
+    assert_eq!(hosted, ["10.1.0.0/16-24 AS64500", "10.1.128.0/24-24 AS64500"]);
+    assert_eq!(p.rir.ca.aspas("isp").unwrap(), [AspaSpec { customer: 64500, providers: vec![65001, 65002] }]);
+    let w = walk(&p.rir.ca.tal().unwrap(), &p.rir.publisher.snapshot(), p.rir.now());
+    assert_eq!(w.vrps, want, "from the RIR's repository alone");
+    assert!(w.external.is_empty(), "the member's own CA is revoked and withdrawn");
+    let actions: Vec<String> = p.rir.ca.history(Some("isp"), None).unwrap().into_iter().map(|h| h.action).collect();
+    let want_actions = ["member.delegate", "child.issue", "member.delegated", "key.destroy", "member.host", "member.hosted"];
+    assert!(actions.ends_with(&want_actions.map(String::from)), "{actions:?}");
+    drop(served);
 }

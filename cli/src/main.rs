@@ -1,6 +1,7 @@
 //! `rpkit`: one binary for every role (RIR operator, member, router operator, auditor).
 
 mod backup;
+mod child_view;
 mod client;
 mod commands;
 mod error;

@@ -167,6 +167,27 @@ pub fn validate_tal(tal: &Tal, name: &str, fetcher: &dyn Fetcher, cache: Option<
     r
 }
 
+/// Validate the tree below a CA certificate the caller already trusts (a
+/// parent checking what its delegated child published): as `validate_tal`
+/// does below the TA, `cert` standing in for it with its explicit resources.
+pub fn validate_below(cert: Cert, uri: &str, name: &str, fetcher: &dyn Fetcher, now: Time, opts: &Options) -> Report {
+    let ctx = Ctx { fetcher, cache: None, now, ta: name.into(), opts: opts.clone() };
+    let node = CaNode {
+        held: cert.resources.explicit_set(),
+        expires: cert.not_after,
+        depth: 1,
+        path: vec![cert.ski],
+        uri: uri.to_string(),
+        parent: String::new(),
+        cert: ValidCa::of(cert),
+    };
+    let mut r = walk(&ctx, node);
+    r.tals = vec![name.to_string()];
+    r.warnings.extend(fetcher.take_warnings());
+    r.finish();
+    r
+}
+
 fn walk(ctx: &Ctx<'_>, node: CaNode) -> Report {
     let (mut report, children) = publication_point(ctx, &node);
     if let Some(p) = &ctx.opts.progress {

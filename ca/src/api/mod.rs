@@ -119,6 +119,8 @@ fn table() -> Vec<Entry> {
         (Admin, routes!(add_child)),
         (Admin, routes!(suspend_member)),
         (Admin, routes!(unsuspend_member)),
+        (Admin, routes!(delegate_member)),
+        (Admin, routes!(host_member)),
         (Admin, routes!(parent_status)),
         (Admin, routes!(parent_sync)),
     ]
@@ -266,6 +268,20 @@ pub async fn serve(
             }
         }
     });
+    // Members moving to their own CA: done once it publishes what the hosted one does.
+    let moves_ca = state.ca.clone();
+    let moves = tokio::spawn(async move {
+        let mut iv = tokio::time::interval(std::time::Duration::from_secs(10));
+        loop {
+            iv.tick().await;
+            let ca = moves_ca.clone();
+            match tokio::task::spawn_blocking(move || ca.check_moves()).await {
+                Ok(Ok(n)) if n > 0 => tracing::info!("{n} members moved to their own CA"),
+                Ok(Err(e)) => tracing::warn!("checking members' moves: {e}"),
+                _ => {}
+            }
+        }
+    });
     let ca = state.ca.clone();
     let scheduler = tokio::spawn(async move {
         let mut iv = tokio::time::interval(tick);
@@ -283,6 +299,7 @@ pub async fn serve(
     rpkit_serve::serve(listener, router(state), rpkit_serve::Limits::default(), shutdown).await;
     scheduler.abort();
     parent.abort();
+    moves.abort();
     rolls.abort();
     filler.abort();
     resync.abort();

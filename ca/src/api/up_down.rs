@@ -3,7 +3,7 @@
 //! and suspension for the admin; this CA's own parent, when it has one.
 
 use super::{blocking, ApiError, ApiResult, AppState, Body};
-use crate::contract::{ChildAdded, NewChild, ParentStatus, ParentSync};
+use crate::contract::{ChildAdded, DelegateRequest, DelegateStarted, MemberInfo, NewChild, ParentStatus, ParentSync};
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -37,7 +37,14 @@ pub async fn add_child(State(st): State<AppState>, headers: HeaderMap, Body(c): 
     let request = ChildRequest::decode(c.request.as_bytes())
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_child_request", format!("child_request: {e}")))?;
     let resources = c.resources.as_deref().map(super::handlers::parse_resources).transpose()?;
-    // Where the child reaches us: the configured base, else where this request came.
+    let service_uri = service_uri(&st, &headers, &c.handle);
+    let ca = st.ca.clone();
+    let response = blocking(move || ca.add_child(&c.handle, &request, resources.as_ref(), &service_uri)).await?;
+    Ok((StatusCode::CREATED, Json(ChildAdded { parent_response: response.encode() })).into_response())
+}
+
+/// Where child `handle` reaches us: the configured base, else where this request came.
+fn service_uri(st: &AppState, headers: &HeaderMap, handle: &str) -> String {
     let base = match &st.ca.config.updown_base_uri {
         Some(b) => b.trim_end_matches('/').to_string(),
         None => {
@@ -45,10 +52,37 @@ pub async fn add_child(State(st): State<AppState>, headers: HeaderMap, Body(c): 
             format!("http://{host}")
         }
     };
-    let service_uri = format!("{base}/rfc6492/{}", c.handle);
+    format!("{base}/rfc6492/{handle}")
+}
+
+#[utoipa::path(post, path = "/api/v1/members/{handle}/delegate", tag = "admin", request_body = DelegateRequest,
+    params(("handle" = String, Path, description = "A hosted member")),
+    responses((status = 200, description = "The move started (the parent_response for the member's own CA), or, with `complete`, where it stands", body = DelegateStarted)))]
+pub async fn delegate_member(
+    State(st): State<AppState>,
+    Path(handle): Path<String>,
+    headers: HeaderMap,
+    Body(d): Body<DelegateRequest>,
+) -> ApiResult<Response> {
     let ca = st.ca.clone();
-    let response = blocking(move || ca.add_child(&c.handle, &request, resources.as_ref(), &service_uri)).await?;
-    Ok((StatusCode::CREATED, Json(ChildAdded { parent_response: response.encode() })).into_response())
+    if d.complete {
+        let s = blocking(move || ca.complete_delegation(&handle, true)).await?;
+        return Ok(Json(s).into_response());
+    }
+    let xml = d.request.ok_or_else(|| ApiError::new(StatusCode::BAD_REQUEST, "bad_child_request", "give the member's child_request"))?;
+    let request = ChildRequest::decode(xml.as_bytes())
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_child_request", format!("child_request: {e}")))?;
+    let service_uri = service_uri(&st, &headers, &handle);
+    let response = blocking(move || ca.delegate_member(&handle, &request, &service_uri)).await?;
+    Ok(Json(DelegateStarted { parent_response: response.encode() }).into_response())
+}
+
+#[utoipa::path(post, path = "/api/v1/members/{handle}/host", tag = "admin",
+    params(("handle" = String, Path, description = "A delegated member")),
+    responses((status = 200, description = "Hosted again: its published ROAs and ASPAs re-created here, then its own CA's certificate revoked", body = MemberInfo)))]
+pub async fn host_member(State(st): State<AppState>, Path(handle): Path<String>) -> ApiResult<Json<MemberInfo>> {
+    let ca = st.ca.clone();
+    Ok(Json(blocking(move || ca.host_member(&handle)).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/members/{handle}/suspend", tag = "admin",

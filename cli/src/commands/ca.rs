@@ -263,6 +263,8 @@ pub fn serve(a: ServeArgs) -> Result<ExitCode> {
     // The RFC 8183 identity signs the requests to an offline TA and the answers to delegated children.
     let identity = rfc8181_client::load_identity(&a.data.join("bpki"), crate::signer::token(&ca.config.signer)?)?;
     ca.set_identity(identity);
+    // Delegated members' repositories, read as a relying party would (members moving to their own CA).
+    ca.set_child_view(Arc::new(crate::child_view::ValidatorView::new(a.data.join("child-cache"), &ca.config.tls_roots)));
     let token = admin_token(&a.data)?;
     let rt = tokio::runtime::Runtime::new().map_err(CliError::internal)?;
     rt.block_on(async move {

@@ -4,7 +4,7 @@
 use super::print_json;
 use crate::client::{ApiArgs, Client};
 use crate::error::{CliError, Result};
-use rpkit_ca::contract::{ChildAdded, NewChild, ImportReport, KeyRollRequest, KeyRollStatus, MemberInfo, NewMember, ResourceChange, SetResources, TokenCreated};
+use rpkit_ca::contract::{ChildAdded, DelegateRequest, DelegateStarted, ImportReport, MoveStatus, NewChild, KeyRollRequest, KeyRollStatus, MemberInfo, NewMember, ResourceChange, SetResources, TokenCreated};
 use std::process::ExitCode;
 
 #[derive(clap::Subcommand)]
@@ -46,6 +46,20 @@ pub enum Cmd {
         #[arg(long)]
         resources: Option<String>,
     },
+    /// Move a hosted member to its own CA: prints the parent_response for it; the
+    /// hosted CA stays until the member's CA publishes the same ROAs and ASPAs.
+    Delegate {
+        handle: String,
+        /// The member's RFC 8183 child_request.
+        #[arg(long, required_unless_present = "complete", conflicts_with = "complete")]
+        request: Option<std::path::PathBuf>,
+        /// Retire the hosted CA now: you confirm the member's CA publishes its authorizations.
+        #[arg(long)]
+        complete: bool,
+    },
+    /// Move a delegated member back to a hosted CA: what its CA published is
+    /// re-created here before that CA's certificate is revoked.
+    Host { handle: String },
     /// Suspend a delegated member: its certificates are revoked, it is offered nothing.
     Suspend { handle: String },
     /// Lift a suspension: the member's next `list` offers its entitlement again.
@@ -119,6 +133,9 @@ pub fn run(a: Args) -> Result<ExitCode> {
             for m in v {
                 let state = match &m.delegated {
                     None => "hosted".to_string(),
+                    Some(d) if d.moving_since.is_some() => {
+                        format!("moving to its own CA (waiting for {})", d.waiting_for.as_deref().unwrap_or("its certificate"))
+                    }
                     Some(d) if d.suspended => "delegated (suspended)".to_string(),
                     Some(d) => format!("delegated, last contact {}", d.last_contact.as_deref().unwrap_or("never")),
                 };
@@ -139,6 +156,22 @@ pub fn run(a: Args) -> Result<ExitCode> {
             let request = std::fs::read_to_string(&request).map_err(|e| CliError::io(&request, e))?;
             let r: ChildAdded = c.send_json(reqwest::Method::POST, "/api/v1/children", &NewChild { handle, request, resources }, None)?;
             print!("{}", r.parent_response);
+        }
+        Cmd::Delegate { handle, request, complete } => {
+            let path = format!("/api/v1/members/{handle}/delegate");
+            if complete {
+                let s: MoveStatus = c.send_json(reqwest::Method::POST, &path, &DelegateRequest { request: None, complete }, None)?;
+                print_json(&s)?;
+            } else {
+                let file = request.unwrap_or_default();
+                let xml = std::fs::read_to_string(&file).map_err(|e| CliError::io(&file, e))?;
+                let r: DelegateStarted = c.send_json(reqwest::Method::POST, &path, &DelegateRequest { request: Some(xml), complete }, None)?;
+                print!("{}", r.parent_response);
+            }
+        }
+        Cmd::Host { handle } => {
+            let m: MemberInfo = c.send_json(reqwest::Method::POST, &format!("/api/v1/members/{handle}/host"), &(), None)?;
+            print_json(&m)?;
         }
         Cmd::Suspend { handle } => {
             c.send_json::<_, ()>(reqwest::Method::POST, &format!("/api/v1/members/{handle}/suspend"), &(), None)?;

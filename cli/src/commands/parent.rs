@@ -84,7 +84,7 @@ pub fn run(cmd: ParentCmd) -> Result<ExitCode> {
     cfg.rir_handle = parent.child_handle.clone();
     for p in &a.parent_root_certs {
         let abs = std::fs::canonicalize(p).map_err(|e| CliError::io(p, e))?;
-        cfg.updown_root_certs.push(abs.display().to_string());
+        cfg.tls_roots.push(abs.display().to_string());
     }
     let text = serde_json::to_string_pretty(&cfg).map_err(CliError::internal)?;
     std::fs::write(&cfg_path, text).map_err(|e| CliError::io(&cfg_path, e))?;

@@ -144,6 +144,8 @@ impl Env {
         let ca_data = register_ca_with(&w, &pub_url, &pub_token, ca_run);
         let cfg_path = ca_data.join("ca.json");
         let mut cfg: Value = serde_json::from_str(&std::fs::read_to_string(&cfg_path).unwrap()).unwrap();
+        // The CA reads delegated members' repositories over RRDP as a relying party does.
+        cfg["tls_roots"] = json!([tls.ca_pem]);
         for (k, v) in ca_settings {
             assert!(cfg.get(k).is_some(), "ca.json has no setting {k}");
             cfg[k] = v.clone();

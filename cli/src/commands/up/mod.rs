@@ -360,6 +360,7 @@ fn setup_ca(cfg: &UpConfig, layout: &Layout, server: &PublicationServer) -> Resu
     let ca = Arc::new(open_ca(&layout.ca)?);
     // The RFC 8183 identity answers delegated children (RFC 6492).
     ca.set_identity(rfc8181_client::load_identity(&layout.ca.join("bpki"), crate::signer::token(&ca.config.signer)?)?);
+    ca.set_child_view(Arc::new(crate::child_view::ValidatorView::new(layout.ca.join("child-cache"), &ca.config.tls_roots)));
     let tal_path = layout.ca.join("ta.tal");
     if !tal_path.exists() {
         let tal = match ca.tal() {
