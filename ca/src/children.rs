@@ -267,7 +267,8 @@ impl Ca {
     /// Onboard a delegated member (RFC 8183 §5.2.1-§5.2.2): `handle` becomes
     /// the child of `request`'s identity, entitled to `resources` (a new
     /// handle) or to its allocations (a known child, whose identity is
-    /// replaced). The answer names `service_uri`, where it sends its messages.
+    /// replaced; a hosted member, which moves with no gap: `delegate_member`).
+    /// The answer names `service_uri`, where it sends its messages.
     pub fn add_child(
         &self,
         handle: &str,
@@ -276,6 +277,21 @@ impl Ca {
         service_uri: &str,
     ) -> Result<ParentResponse> {
         crate::members::check_handle(handle)?;
+        // A hosted member (from an import, say) keeps its allocations and moves with no gap (moves.rs).
+        let hosted = self.read(|c| {
+            let r: Option<String> =
+                c.query_row("SELECT resources FROM cas WHERE handle = ?1 AND kind = 'member'", [handle], |r| r.get(0)).optional()?;
+            Ok(r)
+        })?;
+        if let Some(held) = hosted {
+            if resources.is_some_and(|r| r.to_string() != held) {
+                return Err(CaError::invalid(
+                    "resources_differ",
+                    format!("member '{handle}' holds {held}: change them with `rpkit members set-resources`, then onboard it"),
+                ));
+            }
+            return self.delegate_member(handle, request, service_uri);
+        }
         let identity =
             self.identity.get().ok_or_else(|| CaError::NotFound("this CA's identity (it is loaded by `rpkit ca serve`)".into()))?;
         let event = Event::new(
@@ -287,11 +303,6 @@ impl Ca {
             w.always_recorded = true;
             if handle == w.cfg.ta_handle || handle == w.cfg.rir_handle {
                 return Err(CaError::invalid("bad_handle", format!("'{handle}' is reserved")));
-            }
-            if w.ca_by_handle(handle).is_ok() {
-                return Err(CaError::Conflict(format!(
-                    "member '{handle}' is hosted here: move it to its own CA with `rpkit members delegate {handle} --request FILE`"
-                )));
             }
             let rir = rir(w)?;
             match child(&w.tx, handle)? {

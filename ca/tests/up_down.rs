@@ -302,13 +302,44 @@ fn updown_7_allocation_changes_reach_the_child() {
     let (c, why) = status(child.send(&env, Payload::List));
     assert!(c == 2001 && why.contains("no child"), "{why}");
 
-    // A new handle needs resources; a hosted member is moved with `delegate`, not onboarded.
+    // A new handle needs resources; a hosted member keeps its own and moves (moves.rs).
     let req = ChildRequest { tag: None, child_handle: "x".into(), id_cert: Identity::create().unwrap().cert };
     let e = env.ca.add_child("newbie", &req, None, "http://ca.test/").unwrap_err().to_string();
     assert!(e.contains("give its resources"), "{e}");
     env.ca.add_member("hosted", &res("10.9.0.0/16"), None).unwrap();
-    let e = env.ca.add_child("hosted", &req, None, "http://ca.test/").unwrap_err().to_string();
-    assert!(e.contains("members delegate"), "{e}");
+    let e = env.ca.add_child("hosted", &req, Some(&res("10.8.0.0/16")), "http://ca.test/").unwrap_err().to_string();
+    assert!(e.contains("set-resources"), "{e}");
+    env.ca.add_child("hosted", &req, None, "http://ca.test/").unwrap();
+    assert_eq!(env.ca.member("hosted").unwrap().kind, "moving");
     let e = env.ca.add_child("greedy", &req, Some(&res("11.0.0.0/8")), "http://ca.test/").unwrap_err().to_string();
     assert!(e.contains("outside the RIR's resources"), "{e}");
+}
+
+/// Imports of the delegated-extended file reach delegated members by their
+/// opaque-id: a shrunk allocation shrinks the child's certificate at once, a
+/// holder no longer listed is removed and its certificate revoked.
+#[test]
+fn updown_7_imports_reach_delegated_members() {
+    let env = env();
+    let file = |v4: &str| format!("2.3|lacnic|20261201|2|19700101|20261201|+0000\nlacnic|BR|ipv4|{v4}|20200101|allocated|ID-7\nlacnic|BR|asn|64500|1|20200101|allocated|ID-7\n");
+    let report = env.ca.import_delegated(&file("10.1.0.0|65536")).unwrap();
+    assert_eq!(report.added, ["ID-7"]);
+    // The imported member onboards as a child: it keeps its allocations and moves.
+    let id = Identity::create().unwrap();
+    let req = ChildRequest { tag: None, child_handle: "own".into(), id_cert: id.cert.clone() };
+    let resp = env.ca.add_child("ID-7", &req, None, "http://ca.test/rfc6492/ID-7").unwrap();
+    env.ca.complete_delegation("ID-7", true).unwrap();
+    let child = Child { handle: "ID-7".into(), id, parent: resp.id_cert, keys: SoftSigner::new() };
+    let k = child.keys.create_key().unwrap();
+    assert_eq!(child.certified(&env, &k).resources.explicit_set(), res("AS64500, 10.1.0.0/16"));
+    assert_eq!(env.ca.member("ID-7").unwrap().opaque_id.as_deref(), Some("ID-7"));
+    // Shrunk by the next file: re-issued at once.
+    let report = env.ca.import_delegated(&file("10.1.0.0|32768")).unwrap();
+    assert_eq!(report.changed.len(), 1, "{report:?}");
+    assert_eq!(env.walk().external["rsync://ID-7.example/repo/ID-7/"], res("AS64500, 10.1.0.0/17"));
+    // Gone from the file: removed, its certificate revoked and withdrawn.
+    let report = env.ca.import_delegated("2.3|lacnic|20261201|0|19700101|20261201|+0000\n").unwrap();
+    assert_eq!(report.removed, ["ID-7"]);
+    assert!(env.walk().external.is_empty());
+    assert!(env.ca.member("ID-7").is_err());
 }
