@@ -58,7 +58,7 @@ seed aspa -name '*.asa'
 seed signed_object -name '*.roa' -o -name '*.mft' -o -name '*.asa' -o -name '*.gbr' -o -name '*.sig' -o -name '*.tak'
 seed signed_message -path '*rfc6492*' -o -path '*up-down*' -o -name '*.der'
 seed tal -name '*.tal'
-for t in rrdp_notification rrdp_snapshot rrdp_delta rfc8181 rfc8183; do seed "$t" -name '*.xml'; done
+for t in rrdp_notification rrdp_snapshot rrdp_delta rfc8181 rfc8183 up_down; do seed "$t" -name '*.xml'; done
 seed slurm -name '*.json' -o -name '*.slurm'
 seed delegated -path '*rir-stats*' -name 'delegated-*'
 seed rtr_pdu -false
@@ -70,6 +70,11 @@ for v in 0 1 2; do
   printf "\\x0$v\\x04\\x00\\x00\\x00\\x00\\x00\\x14\\x01\\x18\\x18\\x00\\xc0\\x00\\x02\\x00\\x00\\x00\\xfb\\xf0" > "$seeds/rtr_pdu/ipv4-v$v"
 done
 printf '192.0.2.0/24-24 AS64496\n+2001:db8::/32-48 AS64497 # c\n-10.0.0.0/8 AS0\n' > "$seeds/roa_file/lines"
+# Up-down: a list, a revoke and an error response (RFC 6492 §3.3, §3.5, §3.6).
+ud='<message xmlns="http://www.apnic.net/specs/rescerts/up-down/" version="1" sender="c" recipient="p" type='
+printf '%s"list"/>' "$ud" > "$seeds/up_down/list"
+printf '%s"revoke"><key class_name="0" ski="-_v7-_v7-_v7-_v7-_v7-_v7-_s"/></message>' "$ud" > "$seeds/up_down/revoke"
+printf '%s"error_response"><status>1201</status><description xml:lang="en-US">x</description></message>' "$ud" > "$seeds/up_down/error"
 printf '{"added":[{"prefix":"192.0.2.0/24","asn":64496,"max_length":24}],"removed":[]}' > "$seeds/roa_file/json"
 
 summary="$root/target/fuzz/summary.md"

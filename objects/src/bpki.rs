@@ -126,6 +126,59 @@ impl IdCert {
     }
 }
 
+/// A CRL of a BPKI identity, beside a protocol message's EE certificate
+/// (RFC 6492 §3.1). Not an RPKI object: its profile is loose (rpki-rs wrote
+/// some without an authorityKeyIdentifier), so only the revoked serials and
+/// the signature are read.
+#[derive(Clone, Debug)]
+pub struct BpkiCrl {
+    der: Vec<u8>,
+    tbs: std::ops::Range<usize>,
+    signature: Vec<u8>,
+    pub this_update: Time,
+    pub next_update: Option<Time>,
+    revoked: Vec<Serial>,
+}
+
+impl BpkiCrl {
+    pub fn decode(der_bytes: &[u8]) -> Result<Self> {
+        let mut signed = Signed::decode(der_bytes, "BPKI CRL")?;
+        if signed.tbs.peek_tag() == Some(Tag::INTEGER) {
+            signed.tbs.integer("version")?;
+        }
+        signed.inner_algorithm(RULE)?;
+        let t = &mut signed.tbs;
+        t.expect(Tag::SEQUENCE, "issuer")?;
+        let this_update = Time::read_x509(t, "thisUpdate")?;
+        let next_update = match t.peek_tag() {
+            Some(Tag::UTC_TIME) | Some(Tag::GENERALIZED_TIME) => Some(Time::read_x509(t, "nextUpdate")?),
+            _ => None,
+        };
+        let mut revoked = Vec::new();
+        if t.peek_tag() == Some(Tag::SEQUENCE) {
+            let mut list = t.sequence("revokedCertificates")?;
+            while !list.is_empty() {
+                let mut entry = list.sequence("revoked certificate")?;
+                revoked.push(Serial::from_integer(&entry.integer("userCertificate")?, RULE)?);
+            }
+        }
+        Ok(BpkiCrl { der: der_bytes.to_vec(), tbs: signed.tbs_range, signature: signed.signature, this_update, next_update, revoked })
+    }
+
+    pub fn to_der(&self) -> &[u8] {
+        &self.der
+    }
+
+    pub fn verify_signature(&self, key: &PublicKey) -> Result<()> {
+        key.verify(&self.der[self.tbs.clone()], &self.signature)
+            .map_err(|_| Error::new(RULE, "CRL signature does not verify").of_kind(Kind::Signature))
+    }
+
+    pub fn is_revoked(&self, serial: &Serial) -> bool {
+        self.revoked.contains(serial)
+    }
+}
+
 /// Issue a BPKI certificate for `subject_key`: self-signed identity (`ca`) when
 /// `issuer` is `None`, else an EE certificate under the identity `issuer`.
 pub fn issue(

@@ -2,8 +2,8 @@
 //! id-ct-xml SignedData, signed by an EE certificate that the sender's BPKI
 //! identity issued, with that identity's CRL beside it.
 
-use crate::bpki::{self, IdCert};
-use crate::crl::{Crl, CrlBuilder};
+use crate::bpki::{self, BpkiCrl, IdCert};
+use crate::crl::CrlBuilder;
 use crate::crypto::{read_algorithm, sha256, KeyId, Signer};
 use crate::der::{self, Reader, Tag, Time};
 use crate::error::{reject, reject_as, BuildError, Error, Kind, Result};
@@ -26,7 +26,7 @@ pub struct SignedMessage {
     sid: Vec<u8>,
     pub signing_time: Option<Time>,
     pub ee: IdCert,
-    pub crl: Option<Crl>,
+    pub crl: Option<BpkiCrl>,
 }
 
 impl SignedMessage {
@@ -65,7 +65,7 @@ impl SignedMessage {
         let crl = match sd.optional(Tag::ctx_cons(1))? {
             Some(tlv) => {
                 let mut c = sd.child(tlv.value)?;
-                let crl = Crl::decode(c.expect(Tag::SEQUENCE, "crl")?.raw)?;
+                let crl = BpkiCrl::decode(c.expect(Tag::SEQUENCE, "crl")?.raw)?;
                 if !c.is_empty() {
                     return reject(RULE, "more than one CRL");
                 }
