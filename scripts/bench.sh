@@ -56,6 +56,8 @@ step "RRDP serving against nginx"
 RPKIT_BENCH_PROFILE=$profile ./scripts/bench-rrdp.sh "$([ -n "$quick" ] && echo 3 || echo 10)" "target/bench/rrdp$suffix.md"
 step "CA against Krill"
 cargo bench -q --locked --profile "$profile" -p rpkit --bench ca -- $quick --runs "$long_runs"
+step "delegated children (RFC 6492)"
+cargo bench -q --locked --profile "$profile" -p rpkit --bench updown -- $quick
 step "validators on W1"
 cargo bench -q --locked --profile "$profile" -p rpkit --bench validator_w1 -- $quick --runs "$runs"
 step "RTR servers"
@@ -83,7 +85,7 @@ version() { "$@" 2>&1 | head -1 || echo "not found"; }
   echo "| Krill | $(version .peers/krill-0.16.1/bin/krill --version) |"
   echo "| nginx | $(version nginx -v) |"
   echo
-  for part in objects publication rrdp ca validator-w1 rtr; do
+  for part in objects publication rrdp ca updown validator-w1 rtr; do
     cat "target/bench/$part$suffix.md"
     echo
   done
@@ -93,7 +95,7 @@ version() { "$@" 2>&1 | head -1 || echo "not found"; }
   echo "in $((took / 60 + 1)) minutes here (\`scripts/bench.sh\`: the full sizes, 3 runs of the validators, one of the CA and RTR parts,"
   echo "\`--runs N\` and \`--long-runs N\` for more; \`--quick\`: small sizes, one run). Each part alone:"
   echo "\`cargo bench -p rpkit-objects --bench objects\`, \`cargo bench -p rpkit-publication --bench publication\`,"
-  echo "\`scripts/bench-rrdp.sh\`, \`cargo bench -p rpkit --bench ca\`, \`cargo bench -p rpkit --bench validator_w1\`,"
+  echo "\`scripts/bench-rrdp.sh\`, \`cargo bench -p rpkit --bench ca\`, \`cargo bench -p rpkit --bench updown\`, \`cargo bench -p rpkit --bench validator_w1\`,"
   echo "\`cargo bench -p rpkit --bench rtr\` (each takes \`--quick\`; those that repeat take \`--runs N\`)."
 } > "$report"
 echo

@@ -36,6 +36,8 @@ fn start(dir: Option<&Path>, config: CaConfig) -> Server {
     ca.apply_roas("alice", &RoaDelta::parse_lines("10.1.0.0/16 AS64500").unwrap(), false).unwrap();
     ca.apply_roas("bob", &RoaDelta::parse_lines("10.2.0.0/16-24 AS64501").unwrap(), false).unwrap();
     ca.put_aspa("bob", &AspaSpec { customer: 64501, providers: vec![64502] }).unwrap();
+    // It answers delegated children (RFC 6492) with this identity.
+    ca.set_identity(rpkit_objects::bpki::Identity::create().unwrap());
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
@@ -113,12 +115,17 @@ fn routed(s: &Server) -> Vec<(String, Method, Access)> {
 /// A new route under a member's `{handle}` is the member's own unless listed
 /// here as admin-only; anything else is the admin's.
 fn policy(path: &str, m: &Method) -> Access {
-    const PUBLIC: [&str; 4] = ["/health", "/metrics", "/api/v1/openapi.json", "/api/v1/tal"];
-    const ADMIN_ONLY_MEMBER: [(&str, &str); 4] = [
+    // The RFC 6492 endpoint takes no token: its messages are signed by the child's identity.
+    const PUBLIC: [&str; 5] = ["/health", "/metrics", "/api/v1/openapi.json", "/api/v1/tal", "/rfc6492/bob"];
+    const ADMIN_ONLY_MEMBER: [(&str, &str); 8] = [
         ("DELETE", "/api/v1/members/bob"),
         ("PUT", "/api/v1/members/bob/resources"),
         ("POST", "/api/v1/members/bob/tokens"),
         ("POST", "/api/v1/members/bob/keyroll"),
+        ("POST", "/api/v1/members/bob/delegate"),
+        ("POST", "/api/v1/members/bob/host"),
+        ("POST", "/api/v1/members/bob/suspend"),
+        ("POST", "/api/v1/members/bob/unsuspend"),
     ];
     if PUBLIC.contains(&path) {
         Access::Public

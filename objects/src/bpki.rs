@@ -234,7 +234,15 @@ pub struct Identity {
     pub cert: IdCert,
     /// Both private keys (PKCS#1) when they are in software, for storage.
     software: Option<(Vec<u8>, Vec<u8>)>,
+    /// The EE certificate and CRL that wrap protocol messages, reused while
+    /// they have more than `WRAPPER_MARGIN_SECS` to run.
+    wrapper: std::sync::Mutex<Option<crate::signed_message::Wrapper>>,
 }
+
+/// How long a protocol message's EE certificate and CRL are valid.
+const WRAPPER_SECS: i64 = 3600;
+/// A wrapper is renewed when less than this is left of it.
+const WRAPPER_MARGIN_SECS: i64 = 600;
 
 impl Identity {
     /// A new identity in software whose certificate is valid for ten years.
@@ -262,7 +270,7 @@ impl Identity {
         let public = signer.public_key(&key)?;
         let now = Time::now();
         let cert = issue(&*signer, &key, None, &public, Serial::from_u64(1), now.add_secs(-300), now.add_secs(10 * 365 * 86400))?;
-        Ok(Identity { signer, key, ee_key, cert, software })
+        Ok(Identity { signer, key, ee_key, cert, software, wrapper: Default::default() })
     }
 
     /// From stored parts: both PKCS#1 private keys and the certificate.
@@ -290,7 +298,7 @@ impl Identity {
             return Err(Error::new(RULE, "the identity certificate is not for the stored key").into());
         }
         signer.public_key(&ee_key)?;
-        Ok(Identity { signer, key, ee_key, cert, software })
+        Ok(Identity { signer, key, ee_key, cert, software, wrapper: Default::default() })
     }
 
     /// The parts to store: identity key, message key (PKCS#1) and certificate;
@@ -304,8 +312,27 @@ impl Identity {
         crate::signed_message::SignedMessage::build_until(xml, &*self.signer, &self.key, &self.cert, &self.ee_key, now, until)
     }
 
-    /// Sign a protocol message (RFC 6492 §3.1 / RFC 8181 §3.1).
+    /// Sign a protocol message (RFC 6492 §3.1 / RFC 8181 §3.1): one signature,
+    /// the EE certificate and CRL around it made once an hour or so.
     pub fn sign(&self, xml: &[u8], now: Time) -> std::result::Result<Vec<u8>, BuildError> {
-        crate::signed_message::SignedMessage::build(xml, &*self.signer, &self.key, &self.cert, &self.ee_key, now)
+        let mut cached = self.wrapper.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let fresh = cached.as_ref().filter(|w| w.not_after.0 - WRAPPER_MARGIN_SECS > now.0 && w.made <= now.0);
+        let w = match fresh {
+            Some(w) => w.clone(),
+            None => {
+                let w = crate::signed_message::Wrapper::new(
+                    &*self.signer,
+                    &self.key,
+                    &self.cert,
+                    &self.ee_key,
+                    now,
+                    now.add_secs(WRAPPER_SECS),
+                )?;
+                *cached = Some(w.clone());
+                w
+            }
+        };
+        drop(cached);
+        w.sign(xml, &*self.signer, &self.ee_key, now)
     }
 }

@@ -182,8 +182,33 @@ impl SignedMessage {
         now: Time,
         until: Time,
     ) -> std::result::Result<Vec<u8>, BuildError> {
-        let attrs = crate::signed_object::signed_attrs(oid::CT_XML, xml, now);
-        let signature = signer.sign(ee_key, &attrs)?;
+        let wrapper = Wrapper::new(signer, identity_key, identity, ee_key, now, until)?;
+        wrapper.sign(xml, signer, ee_key, now)
+    }
+}
+
+/// The EE certificate that signs messages and the identity's CRL beside it,
+/// made once and used for many messages while they are valid (each message
+/// then costs one signature).
+#[derive(Clone, Debug)]
+pub struct Wrapper {
+    ee: Vec<u8>,
+    ski: KeyId,
+    crl: Vec<u8>,
+    /// When it was made (a clock set back makes a new one) and when it ends.
+    pub made: i64,
+    pub not_after: Time,
+}
+
+impl Wrapper {
+    pub fn new(
+        signer: &dyn Signer,
+        identity_key: &KeyId,
+        identity: &IdCert,
+        ee_key: &KeyId,
+        now: Time,
+        until: Time,
+    ) -> std::result::Result<Wrapper, BuildError> {
         let ee_pub = signer.public_key(ee_key)?;
         let serial = random_serial();
         let (nb, na) = (now.add_secs(-SKEW_SECS), until);
@@ -198,7 +223,14 @@ impl SignedMessage {
             revoked: Vec::new(),
         }
         .sign(signer, identity_key)?;
-        Ok(crate::signed_object::signed_data(oid::CT_XML, xml, ee.to_der(), Some(crl.to_der()), &ee.ski, &attrs, &signature))
+        Ok(Wrapper { ee: ee.to_der().to_vec(), ski: ee.ski, crl: crl.to_der().to_vec(), made: now.0, not_after: na })
+    }
+
+    /// `xml` in SignedData, signed by `ee_key` (the key this wrapper's EE certificate holds).
+    pub fn sign(&self, xml: &[u8], signer: &dyn Signer, ee_key: &KeyId, now: Time) -> std::result::Result<Vec<u8>, BuildError> {
+        let attrs = crate::signed_object::signed_attrs(oid::CT_XML, xml, now);
+        let signature = signer.sign(ee_key, &attrs)?;
+        Ok(crate::signed_object::signed_data(oid::CT_XML, xml, &self.ee, Some(&self.crl), &self.ski, &attrs, &signature))
     }
 }
 
