@@ -45,6 +45,9 @@ pub struct Ca {
     pub(crate) identity: std::sync::OnceLock<rpkit_objects::bpki::Identity>,
     /// Delegated children's up-down messages: budgets and counts (up_down.rs).
     pub updown_traffic: crate::up_down::Traffic,
+    /// Children's issue requests waiting for their group, and the one issuing a group.
+    pub(crate) updown_queue: Mutex<Vec<Arc<crate::up_down::IssueJob>>>,
+    pub(crate) updown_leader: Mutex<()>,
     /// When to sync with an RFC 6492 parent (parent.rs).
     pub(crate) parent_schedule: crate::parent::Schedule,
     /// What delegated children published, as a validator sees it (moves.rs).
@@ -91,6 +94,8 @@ impl Ca {
             destroying: Mutex::new(()),
             identity: std::sync::OnceLock::new(),
             updown_traffic: Default::default(),
+            updown_queue: Mutex::new(Vec::new()),
+            updown_leader: Mutex::new(()),
             parent_schedule: Default::default(),
             child_view: std::sync::OnceLock::new(),
         };

@@ -5,7 +5,7 @@
 //! (children.rs); a message not newer than its last, or seen before, is a
 //! replay (UPDOWN-2). Each child has a budget of messages a minute.
 
-use crate::children::{self, Child, CLASS_NAME};
+use crate::children::{self, Child, ChildCert, CLASS_NAME};
 use crate::error::{CaError, Result};
 use crate::history::Event;
 use crate::service::Ca;
@@ -18,7 +18,23 @@ use rpkit_objects::up_down::{Class, ErrorCode, ErrorResponse, IssueRequest, Issu
 use rusqlite::params;
 use serde_json::json;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// One issue request waiting for its group (`issue_batched`).
+pub struct IssueJob {
+    child: Child,
+    key: rpkit_objects::crypto::PublicKey,
+    sia: (String, String, Option<String>),
+    limit: rpkit_objects::up_down::Limit,
+    /// Set by the request that issued the group this one was in.
+    done: Mutex<Option<Result<ChildCert>>>,
+}
+
+impl IssueJob {
+    fn request(&self) -> serde_json::Value {
+        json!({ "child": self.child.handle, "key": self.key.key_id().hex(), "sia": self.sia.0 })
+    }
+}
 
 /// Largest request body taken: a message and its CMS wrapper.
 pub const MAX_BODY_BYTES: usize = rpkit_objects::limits::MAX_UPDOWN_MESSAGE + 64 * 1024;
@@ -256,18 +272,59 @@ impl Ca {
             let n = self.config.updown_max_keys;
             return Err(refuse(ErrorCode::Internal, format!("'{}' holds {n} certificates already (at most {n}): revoke one first", child.handle)));
         }
-        let event = Event::new("child.issue", Some(&child.handle), json!({ "key": key_id, "resources": wanted.to_string(), "sia": sia.0 }));
-        let issued = self
-            .change(event, |w| {
-                if w.ca_of_kind(CaKind::Rir)?.is_none() {
-                    return Err(CaError::NotFound("RIR CA".into()));
-                }
-                children::issue(w, child, &csr.public_key, sia.clone(), &req.limit)
-            })
-            .map_err(internal)?;
+        let job = Arc::new(IssueJob { child: child.clone(), key: csr.public_key.clone(), sia, limit: req.limit.clone(), done: Mutex::new(None) });
+        let issued = self.issue_batched(job).map_err(internal)?;
         let mut class = class;
         class.certificates = vec![IssuedCert { cert_url: issued.uri, limit: issued.limit, der: issued.der }];
         Ok(Payload::IssueResponse(class))
+    }
+
+    /// Issue certificates in groups: requests that arrive while a change is
+    /// under way are issued together in the next one, so that many children
+    /// asking at once cost one re-signed manifest and CRL per group, not each.
+    /// A group that fails is retried one request at a time, so that one
+    /// request's fault is its own.
+    fn issue_batched(&self, job: Arc<IssueJob>) -> Result<ChildCert> {
+        self.updown_queue.lock().unwrap_or_else(PoisonError::into_inner).push(job.clone());
+        let _leader = self.updown_leader.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(done) = job.done.lock().unwrap_or_else(PoisonError::into_inner).take() {
+            return done;
+        }
+        let jobs: Vec<Arc<IssueJob>> = std::mem::take(&mut *self.updown_queue.lock().unwrap_or_else(PoisonError::into_inner));
+        let run = |jobs: &[Arc<IssueJob>]| -> Result<Vec<ChildCert>> {
+            let event = match jobs {
+                [j] => Event::new("child.issue", Some(&j.child.handle), j.request()),
+                _ => Event::new("child.issue", None, json!({ "children": jobs.iter().map(|j| j.request()).collect::<Vec<_>>() })),
+            };
+            self.change(event, |w| {
+                if w.ca_of_kind(CaKind::Rir)?.is_none() {
+                    return Err(CaError::NotFound("RIR CA".into()));
+                }
+                let mut out = Vec::new();
+                for j in jobs {
+                    let c = children::issue(w, &j.child, &j.key, j.sia.clone(), &j.limit)?;
+                    if jobs.len() > 1 {
+                        w.note(Event::new("child.issue", Some(&j.child.handle), j.request()), c.uri.clone());
+                    }
+                    out.push(c);
+                }
+                Ok(out)
+            })
+        };
+        let results: Vec<Result<ChildCert>> = match run(&jobs) {
+            Ok(certs) => certs.into_iter().map(Ok).collect(),
+            Err(_) if jobs.len() > 1 => jobs.iter().map(|j| run(std::slice::from_ref(j)).map(|mut v| v.remove(0))).collect(),
+            Err(e) => vec![Err(e)],
+        };
+        let mut mine = None;
+        for (j, r) in jobs.iter().zip(results) {
+            if Arc::ptr_eq(j, &job) {
+                mine = Some(r);
+            } else {
+                *j.done.lock().unwrap_or_else(PoisonError::into_inner) = Some(r);
+            }
+        }
+        mine.unwrap_or_else(|| Err(CaError::Conflict("an issue request was lost from its group".into())))
     }
 
     /// UPDOWN-5: revoke and withdraw the certificate of one key.

@@ -234,12 +234,12 @@ pub struct Identity {
     pub cert: IdCert,
     /// Both private keys (PKCS#1) when they are in software, for storage.
     software: Option<(Vec<u8>, Vec<u8>)>,
-    /// The EE certificate and CRL that wrap protocol messages, reused while
-    /// they have more than `WRAPPER_MARGIN_SECS` to run.
+    /// The CRL that goes beside protocol messages, reused while it has more
+    /// than `WRAPPER_MARGIN_SECS` to run.
     wrapper: std::sync::Mutex<Option<crate::signed_message::Wrapper>>,
 }
 
-/// How long a protocol message's EE certificate and CRL are valid.
+/// How long a protocol message's EE certificate and the CRL beside it are valid.
 const WRAPPER_SECS: i64 = 3600;
 /// A wrapper is renewed when less than this is left of it.
 const WRAPPER_MARGIN_SECS: i64 = 600;
@@ -312,27 +312,21 @@ impl Identity {
         crate::signed_message::SignedMessage::build_until(xml, &*self.signer, &self.key, &self.cert, &self.ee_key, now, until)
     }
 
-    /// Sign a protocol message (RFC 6492 §3.1 / RFC 8181 §3.1): one signature,
-    /// the EE certificate and CRL around it made once an hour or so.
+    /// Sign a protocol message (RFC 6492 §3.1 / RFC 8181 §3.1): two
+    /// signatures (the message, its EE certificate), the CRL beside it made
+    /// once an hour or so.
     pub fn sign(&self, xml: &[u8], now: Time) -> std::result::Result<Vec<u8>, BuildError> {
         let mut cached = self.wrapper.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let fresh = cached.as_ref().filter(|w| w.not_after.0 - WRAPPER_MARGIN_SECS > now.0 && w.made <= now.0);
         let w = match fresh {
             Some(w) => w.clone(),
             None => {
-                let w = crate::signed_message::Wrapper::new(
-                    &*self.signer,
-                    &self.key,
-                    &self.cert,
-                    &self.ee_key,
-                    now,
-                    now.add_secs(WRAPPER_SECS),
-                )?;
+                let w = crate::signed_message::Wrapper::new(&*self.signer, &self.key, &self.cert, now, now.add_secs(WRAPPER_SECS))?;
                 *cached = Some(w.clone());
                 w
             }
         };
         drop(cached);
-        w.sign(xml, &*self.signer, &self.ee_key, now)
+        w.sign(xml, &*self.signer, &self.key, &self.cert, &self.ee_key, now)
     }
 }

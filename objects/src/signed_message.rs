@@ -182,18 +182,17 @@ impl SignedMessage {
         now: Time,
         until: Time,
     ) -> std::result::Result<Vec<u8>, BuildError> {
-        let wrapper = Wrapper::new(signer, identity_key, identity, ee_key, now, until)?;
-        wrapper.sign(xml, signer, ee_key, now)
+        let wrapper = Wrapper::new(signer, identity_key, identity, now, until)?;
+        wrapper.sign(xml, signer, identity_key, identity, ee_key, now)
     }
 }
 
-/// The EE certificate that signs messages and the identity's CRL beside it,
-/// made once and used for many messages while they are valid (each message
-/// then costs one signature).
+/// The identity's CRL that goes beside each message, made once and used for
+/// many messages while it is valid. Each message gets an EE certificate of
+/// its own (a fresh serial keeps two messages of the same second apart, so
+/// that a receiver can tell a replay), so it costs two signatures.
 #[derive(Clone, Debug)]
 pub struct Wrapper {
-    ee: Vec<u8>,
-    ski: KeyId,
     crl: Vec<u8>,
     /// When it was made (a clock set back makes a new one) and when it ends.
     pub made: i64,
@@ -201,36 +200,36 @@ pub struct Wrapper {
 }
 
 impl Wrapper {
-    pub fn new(
+    pub fn new(signer: &dyn Signer, identity_key: &KeyId, identity: &IdCert, now: Time, until: Time) -> std::result::Result<Wrapper, BuildError> {
+        let issuer = Name::decode(&identity.subject, &mut Vec::new())?;
+        let crl = CrlBuilder {
+            issuer,
+            aki: identity.ski,
+            this_update: now.add_secs(-SKEW_SECS),
+            next_update: until,
+            crl_number: Serial::from_u64(now.0.max(1) as u64),
+            revoked: Vec::new(),
+        }
+        .sign(signer, identity_key)?;
+        Ok(Wrapper { crl: crl.to_der().to_vec(), made: now.0, not_after: until })
+    }
+
+    /// `xml` in SignedData, signed by `ee_key` under a fresh EE certificate of
+    /// `identity` valid until this wrapper's end.
+    pub fn sign(
+        &self,
+        xml: &[u8],
         signer: &dyn Signer,
         identity_key: &KeyId,
         identity: &IdCert,
         ee_key: &KeyId,
         now: Time,
-        until: Time,
-    ) -> std::result::Result<Wrapper, BuildError> {
-        let ee_pub = signer.public_key(ee_key)?;
-        let serial = random_serial();
-        let (nb, na) = (now.add_secs(-SKEW_SECS), until);
-        let ee = bpki::issue(signer, identity_key, Some(identity), &ee_pub, serial, nb, na)?;
-        let issuer = Name::decode(&identity.subject, &mut Vec::new())?;
-        let crl = CrlBuilder {
-            issuer,
-            aki: identity.ski,
-            this_update: nb,
-            next_update: na,
-            crl_number: Serial::from_u64(now.0.max(1) as u64),
-            revoked: Vec::new(),
-        }
-        .sign(signer, identity_key)?;
-        Ok(Wrapper { ee: ee.to_der().to_vec(), ski: ee.ski, crl: crl.to_der().to_vec(), made: now.0, not_after: na })
-    }
-
-    /// `xml` in SignedData, signed by `ee_key` (the key this wrapper's EE certificate holds).
-    pub fn sign(&self, xml: &[u8], signer: &dyn Signer, ee_key: &KeyId, now: Time) -> std::result::Result<Vec<u8>, BuildError> {
+    ) -> std::result::Result<Vec<u8>, BuildError> {
         let attrs = crate::signed_object::signed_attrs(oid::CT_XML, xml, now);
         let signature = signer.sign(ee_key, &attrs)?;
-        Ok(crate::signed_object::signed_data(oid::CT_XML, xml, &self.ee, Some(&self.crl), &self.ski, &attrs, &signature))
+        let ee_pub = signer.public_key(ee_key)?;
+        let ee = bpki::issue(signer, identity_key, Some(identity), &ee_pub, random_serial(), now.add_secs(-SKEW_SECS), self.not_after)?;
+        Ok(crate::signed_object::signed_data(oid::CT_XML, xml, ee.to_der(), Some(&self.crl), &ee.ski, &attrs, &signature))
     }
 }
 
