@@ -36,6 +36,11 @@ impl IssueJob {
     }
 }
 
+/// How long an issue waits for others to join its group while they keep
+/// coming, and at most (`issue_batched`).
+const GROUP_PAUSE: std::time::Duration = std::time::Duration::from_millis(2);
+const GROUP_WAIT: std::time::Duration = std::time::Duration::from_millis(25);
+
 /// Largest request body taken: a message and its CMS wrapper.
 pub const MAX_BODY_BYTES: usize = rpkit_objects::limits::MAX_UPDOWN_MESSAGE + 64 * 1024;
 
@@ -289,6 +294,16 @@ impl Ca {
         let _leader = self.updown_leader.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(done) = job.done.lock().unwrap_or_else(PoisonError::into_inner).take() {
             return done;
+        }
+        // Let requests already on their way join: wait while the queue grows (a few ms at most).
+        let queued = || self.updown_queue.lock().unwrap_or_else(PoisonError::into_inner).len();
+        let started = std::time::Instant::now();
+        loop {
+            let n = queued();
+            std::thread::sleep(GROUP_PAUSE);
+            if queued() == n || started.elapsed() >= GROUP_WAIT {
+                break;
+            }
         }
         let jobs: Vec<Arc<IssueJob>> = std::mem::take(&mut *self.updown_queue.lock().unwrap_or_else(PoisonError::into_inner));
         let run = |jobs: &[Arc<IssueJob>]| -> Result<Vec<ChildCert>> {

@@ -134,6 +134,14 @@ fn main() {
     }
     let onboard_secs = t.elapsed().as_secs_f64();
 
+    // The RIR CA's manifest number counts the changes that publish.
+    let rir_dir = data.join("repository/rpki.test/repo/rir");
+    let manifest_number = || -> u64 {
+        let mft = std::fs::read_dir(&rir_dir).unwrap().flatten().map(|e| e.path()).find(|p| p.extension().is_some_and(|x| x == "mft")).unwrap();
+        let m = rpkit_objects::manifest::Manifest::decode(&std::fs::read(mft).unwrap()).unwrap();
+        m.content.manifest_number.to_u128().unwrap() as u64
+    };
+    let changes_before = manifest_number();
     // All children ask for their certificates, 16 at a time.
     let watch = RssWatch::start(server.id());
     let next = Arc::new(AtomicUsize::new(0));
@@ -160,6 +168,7 @@ fn main() {
     let members: Value = http.get(format!("{url}/api/v1/members")).bearer_auth(&token).send().unwrap().json().unwrap();
     let with_cert = members.as_array().unwrap().iter().filter(|m| m["delegated"]["certificates"].as_array().is_some_and(|c| c.len() == 1)).count();
     assert_eq!(with_cert, n, "every child holds one certificate");
+    let changes = manifest_number() - changes_before;
     server.stop();
 
     // The floor: N CA certificates signed with one key, one after another, in this process.
@@ -194,13 +203,16 @@ fn main() {
         "## Delegated children (RFC 6492): {n} children asking `rpkit ca serve` for a certificate\n\n\
          Each child sends a `list` and an `issue` (CMS-signed, over HTTP, 16 children at a time); the parent \
          verifies both, answers both signed, and issues, publishes and records each certificate as one change \
-         (its CA certificate, the RIR CA's manifest and CRL re-signed with a fresh one-time key).\n\n\
+         (its CA certificate, the RIR CA's manifest and CRL re-signed with a fresh one-time key); requests that \
+         arrive while a change is under way go into the next one together. The children run on the same \
+         machine, so their own signing (two messages and a certificate request each) is in the wall time.\n\n\
          | | |\n|---|---:|\n\
          | onboarding of {n} children (RFC 8183, one API call each, s) | {onboard_secs:.1} |\n\
          | all {n} children certified (s) | {ask_secs:.1} |\n\
          | per child (ms) | {:.1} |\n\
          | bare signing of {n} CA certificates with one key, same run (s) | {bare_secs:.2} |\n\
          | certified ÷ bare signing | {:.1}× |\n\
+         | changes (manifests re-signed) for the {n} certificates | {changes} |\n\
          | peak RSS of `rpkit ca serve` while they asked (MiB) | {rss:.0} |\n",
         ask_secs * 1000.0 / n as f64,
         ask_secs / bare_secs
