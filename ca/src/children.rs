@@ -307,10 +307,10 @@ impl Ca {
             let rir = rir(w)?;
             match child(&w.tx, handle)? {
                 Some(existing) => {
-                    w.tx.execute("UPDATE children SET id_cert = ?2, last_signing_time = NULL WHERE handle = ?1", params![
-                        handle,
-                        request.id_cert.to_der()
-                    ])?;
+                    w.tx.execute(
+                        "UPDATE children SET id_cert = ?2, last_signing_time = NULL WHERE handle = ?1",
+                        params![handle, request.id_cert.to_der()],
+                    )?;
                     if let Some(r) = resources.filter(|r| **r != existing.resources) {
                         set_entitlement(w, handle, r)?;
                     }
@@ -323,7 +323,10 @@ impl Ca {
                         return Err(CaError::invalid("no_resources", format!("member '{handle}' has no resources")));
                     }
                     if !rir.resources.contains(r) {
-                        return Err(CaError::invalid("not_held", format!("{} is outside the RIR's resources", r.difference(&rir.resources))));
+                        return Err(CaError::invalid(
+                            "not_held",
+                            format!("{} is outside the RIR's resources", r.difference(&rir.resources)),
+                        ));
                     }
                     w.tx.execute(
                         "INSERT INTO children (handle, resources, id_cert, created) VALUES (?1, ?2, ?3, ?4)",

@@ -5,7 +5,7 @@
 use crate::aspas::parse_providers;
 use crate::error::Result;
 use crate::service::Ca;
-use rpkit_objects::export::{Export, ExportAspa, ExportObject, ExportRoa};
+use rpkit_objects::export::{Export, ExportAspa, ExportDelegated, ExportObject, ExportRoa};
 
 impl Ca {
     pub fn export(&self) -> Result<Export> {
@@ -34,7 +34,10 @@ impl Ca {
                     Ok(ExportAspa { ca: r.get(0)?, customer: r.get(1)?, providers: parse_providers(&providers), uri: r.get(3)? })
                 })?
                 .collect::<rusqlite::Result<_>>()?;
-            Ok(Export { generated, objects, roas, aspas })
+            let mut st = c.prepare("SELECT uri, handle, resources FROM child_certs ORDER BY uri")?;
+            let delegated =
+                st.query_map([], |r| Ok(ExportDelegated { uri: r.get(0)?, member: r.get(1)?, resources: r.get(2)? }))?.collect::<rusqlite::Result<_>>()?;
+            Ok(Export { generated, objects, roas, aspas, delegated })
         })
     }
 }

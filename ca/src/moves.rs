@@ -112,8 +112,13 @@ impl Ca {
         let cert = self.read(|c| Ok(crate::children::certs_of(c, handle)?.into_iter().next()))?;
         let Some(cert) = cert else { return Ok(vec!["its own CA's certificate (it has not asked for one yet)".into()]) };
         let published = self.view()?.published(&cert.cert()?, &cert.uri).map_err(CaError::Parent)?;
-        let mut missing: Vec<String> =
-            self.roas(handle)?.iter().filter_map(|r| r.authorization()).filter(|r| !published.roas.contains(r)).map(|r| format!("ROA {r}")).collect();
+        let mut missing: Vec<String> = self
+            .roas(handle)?
+            .iter()
+            .filter_map(|r| r.authorization())
+            .filter(|r| !published.roas.contains(r))
+            .map(|r| format!("ROA {r}"))
+            .collect();
         for a in self.aspas(handle)? {
             let want: BTreeSet<u32> = a.providers.iter().copied().collect();
             if published.aspas.get(&a.customer) != Some(&want) {
@@ -152,12 +157,15 @@ impl Ca {
             let opaque: Option<String> = c.query_row("SELECT opaque_id FROM children WHERE handle = ?1", [handle], |r| r.get(0))?;
             Ok((child.resources, opaque, crate::children::certs_of(c, handle)?.into_iter().next()))
         })?;
-        let moving: Option<i64> = self.read(|c| Ok(c.query_row("SELECT started FROM moves WHERE handle = ?1", [handle], |r| r.get(0)).optional()?))?;
+        let moving: Option<i64> =
+            self.read(|c| Ok(c.query_row("SELECT started FROM moves WHERE handle = ?1", [handle], |r| r.get(0)).optional()?))?;
         if moving.is_some() {
             return Err(CaError::Conflict(format!("'{handle}' is still hosted: its move to its own CA is not complete")));
         }
         let published = match &cert {
-            Some(c) => self.view()?.published(&c.cert()?, &c.uri).map_err(|e| CaError::Parent(format!("what '{handle}' published: {e}")))?,
+            Some(c) => {
+                self.view()?.published(&c.cert()?, &c.uri).map_err(|e| CaError::Parent(format!("what '{handle}' published: {e}")))?
+            }
             None => Published::default(),
         };
         let roas: BTreeSet<RoaSpec> = published.roas.into_iter().filter(|r| resources.contains_prefix(&r.prefix)).collect();

@@ -242,7 +242,8 @@ impl Ca {
             };
             let issued = answer.certificates.first().ok_or_else(|| parent_err("an issue_response without a certificate"))?;
             let cert = Cert::decode(&issued.der).map_err(|e| parent_err(format!("{}: {e}", issued.cert_url)))?;
-            cert.verify_signature(&issuer.public_key).map_err(|e| parent_err(format!("{}: not signed by the issuer: {e}", issued.cert_url)))?;
+            cert.verify_signature(&issuer.public_key)
+                .map_err(|e| parent_err(format!("{}: not signed by the issuer: {e}", issued.cert_url)))?;
             if cert.ski != *key {
                 return Err(parent_err(format!("the parent certified key {}, not {}", cert.ski.hex(), key.hex())));
             }
@@ -280,12 +281,7 @@ impl Ca {
         let msg = Message { sender: parent.child_handle.clone(), recipient: parent.parent_handle.clone(), payload };
         let cms = identity.sign(msg.encode().as_bytes(), self.now())?;
         let at = &parent.service_uri;
-        let resp = http
-            .post(at)
-            .header("Content-Type", CONTENT_TYPE)
-            .body(cms)
-            .send()
-            .map_err(|e| parent_err(format!("{at}: {e}")))?;
+        let resp = http.post(at).header("Content-Type", CONTENT_TYPE).body(cms).send().map_err(|e| parent_err(format!("{at}: {e}")))?;
         let status = resp.status();
         let mut body = Vec::new();
         use std::io::Read;
@@ -374,7 +370,8 @@ fn apply(w: &mut Work<'_>, class: &Class, certs: &[(String, Cert)], rir_key: Key
 /// keep only what it still does; their ROAs and ASPAs outside are withdrawn.
 fn pass_down(w: &mut Work<'_>, held: &ResourceSet, report: &mut ParentSync) -> Result<()> {
     let members: Vec<(String, String)> = {
-        let mut st = w.tx.prepare("SELECT handle, resources FROM cas WHERE kind = 'member' UNION SELECT handle, resources FROM children")?;
+        let mut st =
+            w.tx.prepare("SELECT handle, resources FROM cas WHERE kind = 'member' UNION SELECT handle, resources FROM children")?;
         let v = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
         v
     };

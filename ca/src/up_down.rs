@@ -159,9 +159,11 @@ impl Ca {
         let digest = sha256(body).to_vec();
         let seen: bool = self
             .read(|c| {
-                Ok(c.query_row("SELECT EXISTS (SELECT 1 FROM child_messages WHERE handle = ?1 AND digest = ?2)", params![handle, digest], |r| {
-                    r.get(0)
-                })?)
+                Ok(c.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM child_messages WHERE handle = ?1 AND digest = ?2)",
+                    params![handle, digest],
+                    |r| r.get(0),
+                )?)
             })
             .map_err(internal)?;
         if seen {
@@ -180,9 +182,10 @@ impl Ca {
                  WHERE handle = ?1",
                 params![handle, now.0, signed_at.0, msg.payload.type_name()],
             )?;
-            tx.execute("INSERT OR IGNORE INTO child_messages (handle, digest, signing_time) VALUES (?1, ?2, ?3)", params![
-                handle, digest, signed_at.0
-            ])?;
+            tx.execute(
+                "INSERT OR IGNORE INTO child_messages (handle, digest, signing_time) VALUES (?1, ?2, ?3)",
+                params![handle, digest, signed_at.0],
+            )?;
             // Older digests are not needed: their signing-time is before the last message's.
             tx.execute("DELETE FROM child_messages WHERE handle = ?1 AND signing_time < ?2", params![handle, signed_at.0 - 2 * SKEW_SECS])?;
             Ok(())
@@ -275,9 +278,13 @@ impl Ca {
             }
         } else if held.len() >= self.config.updown_max_keys {
             let n = self.config.updown_max_keys;
-            return Err(refuse(ErrorCode::Internal, format!("'{}' holds {n} certificates already (at most {n}): revoke one first", child.handle)));
+            return Err(refuse(
+                ErrorCode::Internal,
+                format!("'{}' holds {n} certificates already (at most {n}): revoke one first", child.handle),
+            ));
         }
-        let job = Arc::new(IssueJob { child: child.clone(), key: csr.public_key.clone(), sia, limit: req.limit.clone(), done: Mutex::new(None) });
+        let job =
+            Arc::new(IssueJob { child: child.clone(), key: csr.public_key.clone(), sia, limit: req.limit.clone(), done: Mutex::new(None) });
         let issued = self.issue_batched(job).map_err(internal)?;
         let mut class = class;
         class.certificates = vec![IssuedCert { cert_url: issued.uri, limit: issued.limit, der: issued.der }];
@@ -351,7 +358,8 @@ impl Ca {
         let key_id = k.ski.hex();
         let held = self.read(|c| children::certs_of(c, &child.handle)).map_err(internal)?;
         let cert = held.into_iter().find(|c| c.key_id == key_id);
-        let cert = cert.ok_or_else(|| refuse(ErrorCode::RevokeNoSuchKey, format!("'{}' holds no certificate for key {key_id}", child.handle)))?;
+        let cert =
+            cert.ok_or_else(|| refuse(ErrorCode::RevokeNoSuchKey, format!("'{}' holds no certificate for key {key_id}", child.handle)))?;
         let event = Event::new("child.revoke", Some(&child.handle), json!({ "key": key_id }));
         self.change(event, |w| children::revoke(w, &child.handle, &cert)).map_err(internal)?;
         Ok(Payload::RevokeResponse(k.clone()))

@@ -12,7 +12,7 @@ use rpkit_ca::CaConfig;
 use rpkit_objects::bpki::{IdCert, Identity};
 use rpkit_objects::cert::Cert;
 use rpkit_objects::crl::Crl;
-use rpkit_objects::crypto::{KeyId, SoftSigner, Signer};
+use rpkit_objects::crypto::{KeyId, Signer, SoftSigner};
 use rpkit_objects::der::Time;
 use rpkit_objects::pkcs10::CaCertRequest;
 use rpkit_objects::resources::Afi;
@@ -321,7 +321,9 @@ fn updown_7_allocation_changes_reach_the_child() {
 #[test]
 fn updown_7_imports_reach_delegated_members() {
     let env = env();
-    let file = |v4: &str| format!("2.3|lacnic|20261201|2|19700101|20261201|+0000\nlacnic|BR|ipv4|{v4}|20200101|allocated|ID-7\nlacnic|BR|asn|64500|1|20200101|allocated|ID-7\n");
+    let file = |v4: &str| {
+        format!("2.3|lacnic|20261201|2|19700101|20261201|+0000\nlacnic|BR|ipv4|{v4}|20200101|allocated|ID-7\nlacnic|BR|asn|64500|1|20200101|allocated|ID-7\n")
+    };
     let report = env.ca.import_delegated(&file("10.1.0.0|65536")).unwrap();
     assert_eq!(report.added, ["ID-7"]);
     // The imported member onboards as a child: it keeps its allocations and moves.

@@ -12,12 +12,12 @@ use rpkit_ca::api::{serve, AppState};
 use rpkit_ca::contract::AspaSpec;
 use rpkit_ca::moves::{ChildView, Published};
 use rpkit_ca::{CaConfig, CaError};
+use rpkit_objects::bpki::Identity;
 use rpkit_objects::cert::Cert;
 use rpkit_objects::der::Time;
-use std::sync::Arc;
-use rpkit_objects::bpki::Identity;
 use rpkit_objects::rfc8183::ChildRequest;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 /// The RIR's CA API on a port of its own, until dropped.
 struct Served {

@@ -21,7 +21,7 @@ mod keys;
 use peers::Proc;
 use rpkit_objects::bpki::{self, Identity};
 use rpkit_objects::cert::{CertBuilder, SiaSpec};
-use rpkit_objects::crypto::{KeyId, SoftSigner, Signer};
+use rpkit_objects::crypto::{KeyId, Signer, SoftSigner};
 use rpkit_objects::der::Time;
 use rpkit_objects::name::Name;
 use rpkit_objects::pkcs10::CaCertRequest;
@@ -61,7 +61,8 @@ struct Child {
 
 fn child(handle: String, mut keys: impl Iterator<Item = rpkit_objects::crypto::KeyPair>) -> Child {
     let signer = Arc::new(SoftSigner::new());
-    let (id_key, ee_key, key) = (signer.insert(keys.next().unwrap()), signer.insert(keys.next().unwrap()), signer.insert(keys.next().unwrap()));
+    let (id_key, ee_key, key) =
+        (signer.insert(keys.next().unwrap()), signer.insert(keys.next().unwrap()), signer.insert(keys.next().unwrap()));
     let now = Time::now();
     let public = signer.public_key(&id_key).unwrap();
     let cert = bpki::issue(&*signer, &id_key, None, &public, Serial::from_u64(1), now.add_secs(-300), now.add_secs(86400)).unwrap();
@@ -137,7 +138,8 @@ fn main() {
     // The RIR CA's manifest number counts the changes that publish.
     let rir_dir = data.join("repository/rpki.test/repo/rir");
     let manifest_number = || -> u64 {
-        let mft = std::fs::read_dir(&rir_dir).unwrap().flatten().map(|e| e.path()).find(|p| p.extension().is_some_and(|x| x == "mft")).unwrap();
+        let mft =
+            std::fs::read_dir(&rir_dir).unwrap().flatten().map(|e| e.path()).find(|p| p.extension().is_some_and(|x| x == "mft")).unwrap();
         let m = rpkit_objects::manifest::Manifest::decode(&std::fs::read(mft).unwrap()).unwrap();
         m.content.manifest_number.to_u128().unwrap() as u64
     };
@@ -166,7 +168,8 @@ fn main() {
     let rss = watch.peak_mib();
     assert_eq!(certified, n);
     let members: Value = http.get(format!("{url}/api/v1/members")).bearer_auth(&token).send().unwrap().json().unwrap();
-    let with_cert = members.as_array().unwrap().iter().filter(|m| m["delegated"]["certificates"].as_array().is_some_and(|c| c.len() == 1)).count();
+    let with_cert =
+        members.as_array().unwrap().iter().filter(|m| m["delegated"]["certificates"].as_array().is_some_and(|c| c.len() == 1)).count();
     assert_eq!(with_cert, n, "every child holds one certificate");
     let changes = manifest_number() - changes_before;
     server.stop();

@@ -12,10 +12,10 @@
 //! - rpkit as a child of Krill's own TA (its testbed), over https: validated
 //!   from Krill's TAL.
 
-#[path = "peers/hosted.rs"]
-mod hosted;
 #[path = "peers/child_ca.rs"]
 mod child_ca;
+#[path = "peers/hosted.rs"]
+mod hosted;
 #[path = "peers/krill.rs"]
 mod krill;
 use rpkit_test_vectors::peers;
@@ -165,7 +165,20 @@ fn krill_and_rpkit_as_children_of_rpkit_and_of_krill() {
         "kchild",
         &|request| {
             let r = request.to_str().unwrap();
-            krill.run(&["children", "add", "--ca", "testbed", "--child", "kchild", "--ipv4", "10.64.0.0/16", "--asn", "AS64520", "--request", r])
+            krill.run(&[
+                "children",
+                "add",
+                "--ca",
+                "testbed",
+                "--child",
+                "kchild",
+                "--ipv4",
+                "10.64.0.0/16",
+                "--asn",
+                "AS64520",
+                "--request",
+                r,
+            ])
         },
         &["--parent-root-cert", e.tls.ca_pem.to_str().unwrap()],
     );

@@ -227,10 +227,8 @@ fn guide_blocks() -> Vec<(String, String)> {
 
 #[test]
 fn readme_guides_run_against_rpkit_up() {
-    // The guides drive the peer tools (rtrclient, StayRTR, rpki-client).
-    if peers::prepare().is_none() {
-        return;
-    }
+    // The guides drive the peer tools (rtrclient, StayRTR, rpki-client, Krill).
+    let Some(p) = peers::prepare() else { return };
     let blocks = guide_blocks();
     let headings: BTreeSet<&str> = blocks.iter().map(|(h, _)| h.as_str()).collect();
     for role in ["RIR operator", "Member", "Router operator", "Auditor"] {
@@ -241,7 +239,7 @@ fn readme_guides_run_against_rpkit_up() {
     let up = start(&data, &port_settings(), &w.join("up.log"));
     wait_vrps(up.json["validator_http"].as_str().unwrap(), &demo_vrps());
     let bin_dir = Path::new(BIN).parent().unwrap();
-    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!("{}:{}:{}", bin_dir.display(), p.krill.display(), std::env::var("PATH").unwrap_or_default());
     for (i, (heading, block)) in blocks.iter().enumerate() {
         let dir = w.join(format!("block-{i}"));
         std::fs::create_dir_all(&dir).unwrap();

@@ -12,6 +12,20 @@ pub struct Export {
     pub objects: Vec<ExportObject>,
     pub roas: Vec<ExportRoa>,
     pub aspas: Vec<ExportAspa>,
+    /// Certificates issued to delegated members (RFC 6492): what validates
+    /// below them is theirs, not this CA's.
+    #[serde(default)]
+    pub delegated: Vec<ExportDelegated>,
+}
+
+/// A delegated member's certificate: where it is published, whose, and the
+/// resources it holds (`AS64496, 192.0.2.0/24` form).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
+pub struct ExportDelegated {
+    pub uri: String,
+    pub member: String,
+    pub resources: String,
 }
 
 /// A published file: where, its SHA-256 (hex) and the CA whose point holds it

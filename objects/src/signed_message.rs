@@ -200,7 +200,13 @@ pub struct Wrapper {
 }
 
 impl Wrapper {
-    pub fn new(signer: &dyn Signer, identity_key: &KeyId, identity: &IdCert, now: Time, until: Time) -> std::result::Result<Wrapper, BuildError> {
+    pub fn new(
+        signer: &dyn Signer,
+        identity_key: &KeyId,
+        identity: &IdCert,
+        now: Time,
+        until: Time,
+    ) -> std::result::Result<Wrapper, BuildError> {
         let issuer = Name::decode(&identity.subject, &mut Vec::new())?;
         let crl = CrlBuilder {
             issuer,

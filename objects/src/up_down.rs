@@ -446,7 +446,12 @@ fn encode_class(c: &Class, s: &mut String) {
         c.not_after.rfc3339()
     ));
     for cert in &c.certificates {
-        s.push_str(&format!("    <certificate cert_url=\"{}\"{}>{}</certificate>\n", esc(&cert.cert_url), limit_attrs(&cert.limit), b64(&cert.der)));
+        s.push_str(&format!(
+            "    <certificate cert_url=\"{}\"{}>{}</certificate>\n",
+            esc(&cert.cert_url),
+            limit_attrs(&cert.limit),
+            b64(&cert.der)
+        ));
     }
     s.push_str(&format!("    <issuer>{}</issuer>\n  </class>\n", b64(&c.issuer)));
 }
@@ -527,8 +532,10 @@ impl Message {
                     }
                 }
                 "error_response" => {
-                    let status = els.iter().find(|e| e.name == "status").ok_or_else(|| bad(Error::new(RULE, "error_response without <status>")))?;
-                    let status = status.text.trim().parse::<u16>().map_err(|_| bad(Error::new(RULE, format!("status {:?}", status.text))))?;
+                    let status =
+                        els.iter().find(|e| e.name == "status").ok_or_else(|| bad(Error::new(RULE, "error_response without <status>")))?;
+                    let status =
+                        status.text.trim().parse::<u16>().map_err(|_| bad(Error::new(RULE, format!("status {:?}", status.text))))?;
                     let description = els.iter().find(|e| e.name == "description").map(|e| e.text.trim().to_string());
                     Payload::Error(ErrorResponse { status, description })
                 }
@@ -589,7 +596,11 @@ mod tests {
             resources: set("AS64496-AS64511, AS65000, 192.0.2.0/24, 198.51.100.0-198.51.100.10, 2001:db8::/32"),
             not_after: Time(1_900_000_000),
             suggested_sia_head: Some("rsync://rpki.test/repo/child/".into()),
-            certificates: vec![IssuedCert { cert_url: "rsync://rpki.test/repo/rir/k.cer".into(), limit: Limit::default(), der: vec![1, 2, 3] }],
+            certificates: vec![IssuedCert {
+                cert_url: "rsync://rpki.test/repo/rir/k.cer".into(),
+                limit: Limit::default(),
+                der: vec![1, 2, 3],
+            }],
             issuer: vec![4, 5, 6],
         };
         let m = Message { sender: "rir".into(), recipient: "child".into(), payload: Payload::ListResponse(vec![class.clone()]) };
@@ -632,8 +643,14 @@ mod tests {
             (msg("version=\"1\" sender=\"a\" recipient=\"b\" type=\"frobnicate\"", ""), ErrorCode::UnknownRequestType),
             (msg("version=\"1\" recipient=\"b\" type=\"list\"", ""), ErrorCode::BadRequest),
             (msg("version=\"1\" sender=\"a\" recipient=\"b\" type=\"issue\"", ""), ErrorCode::BadRequest),
-            (msg("version=\"1\" sender=\"a\" recipient=\"b\" type=\"issue\"", "<request class_name=\"x\">!!</request>"), ErrorCode::BadRequest),
-            (msg("version=\"1\" sender=\"a\" recipient=\"b\" type=\"revoke\"", "<key class_name=\"x\" ski=\"AAAA\"/>"), ErrorCode::BadRequest),
+            (
+                msg("version=\"1\" sender=\"a\" recipient=\"b\" type=\"issue\"", "<request class_name=\"x\">!!</request>"),
+                ErrorCode::BadRequest,
+            ),
+            (
+                msg("version=\"1\" sender=\"a\" recipient=\"b\" type=\"revoke\"", "<key class_name=\"x\" ski=\"AAAA\"/>"),
+                ErrorCode::BadRequest,
+            ),
             ("<!DOCTYPE x><message/>".to_string(), ErrorCode::BadRequest),
             ("<msg/>".to_string(), ErrorCode::BadRequest),
         ];

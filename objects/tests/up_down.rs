@@ -17,7 +17,11 @@ fn rpki_net(name: &str) -> Message {
 
 fn rpki_rs(name: &str) -> Message {
     let bytes = common::corpus_file(&format!("rpki-rs/ca/rfc6492/{name}"));
-    let xml = if name.ends_with(".xml") { bytes } else { SignedMessage::decode(&bytes).unwrap_or_else(|e| panic!("{name}: {e}")).content().to_vec() };
+    let xml = if name.ends_with(".xml") {
+        bytes
+    } else {
+        SignedMessage::decode(&bytes).unwrap_or_else(|e| panic!("{name}: {e}")).content().to_vec()
+    };
     let m = Message::decode(&xml).unwrap_or_else(|e| panic!("{name}: {e}"));
     assert_eq!(Message::decode(m.encode().as_bytes()).unwrap(), m, "{name} round trip");
     m

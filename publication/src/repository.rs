@@ -392,7 +392,9 @@ impl Repository {
 
     /// Forget deltas older than `keep_from` (they are no longer listed).
     pub fn prune_deltas(&mut self, keep_from: u64) -> Result<(), RepoError> {
-        let tx = self.conn.transaction()?;
+        // IMMEDIATE: a read turned write would fail at once (not wait) if an
+        // RFC 8181 change committed in between.
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let first: Option<i64> =
             tx.query_row("SELECT first_rev FROM serials WHERE serial = ?1", [keep_from as i64], |r| r.get(0)).optional()?;
         if let Some(first) = first {

@@ -123,7 +123,7 @@ impl PublicationServer {
         let mut wrepo = self.writer_repo.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Time::now().0;
         let first = self.tree.as_ref().is_some_and(|t| !t.current().exists());
-        let new = self.writer.update_with(
+        let written = self.writer.update_with(
             &mut wrepo,
             now,
             || self.lock(),
@@ -131,12 +131,8 @@ impl PublicationServer {
                 Some(tree) => write_tree(tree, r),
                 None => Ok(()),
             },
-        )?;
-        if new.is_none() && first {
-            if let Some(tree) = &self.tree {
-                write_tree(tree, &wrepo)?;
-            }
-        }
+        );
+        // What is on disk is served, even when a step after the notification failed.
         let path = self.config.rrdp_dir().join("notification.xml");
         let cached = std::fs::read(&path).ok().map(|body| {
             let etag = format!("\"{}\"", rpkit_objects::hex::lower(&rpkit_objects::crypto::sha256(&body)[..16]));
@@ -144,6 +140,12 @@ impl PublicationServer {
             Arc::new(Notification { body, etag, modified })
         });
         *self.notification.write().unwrap_or_else(PoisonError::into_inner) = cached;
+        let new = written?;
+        if new.is_none() && first {
+            if let Some(tree) = &self.tree {
+                write_tree(tree, &wrepo)?;
+            }
+        }
         Ok(new)
     }
 
@@ -171,7 +173,10 @@ impl PublicationServer {
             match tokio::task::spawn_blocking(move || me.write_files()).await {
                 Ok(Ok(Some(serial))) => tracing::info!(serial, ms = started.elapsed().as_millis() as u64, "RRDP serial written"),
                 Ok(Ok(None)) => {}
-                Ok(Err(e)) => tracing::error!("writing repository files: {e}"),
+                Ok(Err(e)) => {
+                    tracing::error!("writing repository files (tried again): {e}");
+                    self.changed.notify_one();
+                }
                 Err(e) => tracing::error!("repository writer failed: {e}"),
             }
             cost = started.elapsed();

@@ -190,7 +190,8 @@ fn nested_base_uris_keep_their_objects_apart_and_bad_requests_are_refused() {
     let add = |handle: &str, base: &str| {
         let id = Identity::create().unwrap();
         let req = PublisherRequest { tag: None, publisher_handle: handle.into(), id_cert: id.cert.clone() };
-        let resp = e.http.post(format!("{}/api/v1/publishers?sia_base={base}", e.url)).bearer_auth(TOKEN).body(req.encode()).send().unwrap();
+        let resp =
+            e.http.post(format!("{}/api/v1/publishers?sia_base={base}", e.url)).bearer_auth(TOKEN).body(req.encode()).send().unwrap();
         let status = resp.status().as_u16();
         let body = resp.bytes().unwrap();
         (status, String::from_utf8_lossy(&body).to_string(), id)

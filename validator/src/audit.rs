@@ -196,8 +196,27 @@ pub fn compare(expect: &Export, report: &Report) -> Vec<Difference> {
             Some(_) => {}
         }
     }
+    // Below a delegated member's certificate, everything is the member's CA's.
+    let mut theirs: BTreeSet<&str> = expect.delegated.iter().map(|c| c.uri.as_str()).collect();
+    loop {
+        let more: Vec<&str> = report
+            .cas
+            .iter()
+            .filter(|c| theirs.contains(c.parent.as_str()) && !theirs.contains(c.uri.as_str()))
+            .map(|c| c.uri.as_str())
+            .collect();
+        if more.is_empty() {
+            break;
+        }
+        theirs.extend(more);
+    }
+    let delegated: Vec<rpkit_objects::resources::ResourceSet> = expect.delegated.iter().filter_map(|c| c.resources.parse().ok()).collect();
     for o in &report.objects {
-        if o.status == Status::Valid && o.kind != Kind::TaCertificate && !intended.contains(o.uri.as_str()) {
+        if o.status == Status::Valid
+            && o.kind != Kind::TaCertificate
+            && !intended.contains(o.uri.as_str())
+            && !theirs.contains(o.ca.as_str())
+        {
             d("unexpected", o.uri.clone(), "valid in the repository but not among the CA's objects".into());
         }
     }
@@ -207,7 +226,8 @@ pub fn compare(expect: &Export, report: &Report) -> Vec<Difference> {
     for (p, m, a) in want.difference(&got) {
         d("missing-vrp", format!("{p}-{m} AS{a}"), "the CA signed it but it did not validate".into());
     }
-    for (p, m, a) in got.difference(&want) {
+    let members_own = |p: &str| p.parse().is_ok_and(|p| delegated.iter().any(|r| r.contains_prefix(&p)));
+    for (p, m, a) in got.difference(&want).filter(|(p, _, _)| !members_own(p)) {
         d("unexpected-vrp", format!("{p}-{m} AS{a}"), "validated but not among the CA's ROAs".into());
     }
     let mut want_aspa: BTreeMap<u32, BTreeSet<u32>> = BTreeMap::new();
@@ -222,7 +242,8 @@ pub fn compare(expect: &Export, report: &Report) -> Vec<Difference> {
             Some(_) => {}
         }
     }
-    for c in got_aspa.keys().filter(|c| !want_aspa.contains_key(c)) {
+    let members_as = |c: u32| delegated.iter().any(|r| r.asn.contains_asn(rpkit_objects::resources::Asn(c)));
+    for c in got_aspa.keys().filter(|c| !want_aspa.contains_key(c) && !members_as(**c)) {
         d("unexpected-aspa", format!("AS{c}"), "validated but not among the CA's ASPAs".into());
     }
     out.sort();

@@ -17,8 +17,8 @@ use axum::http::StatusCode;
 use axum::routing::MethodRouter;
 use axum::{Json, Router};
 use handlers::*;
-use up_down::*;
 use std::sync::Arc;
+use up_down::*;
 use utoipa_axum::router::UtoipaMethodRouter;
 use utoipa_axum::routes;
 

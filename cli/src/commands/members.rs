@@ -4,7 +4,10 @@
 use super::print_json;
 use crate::client::{ApiArgs, Client};
 use crate::error::{CliError, Result};
-use rpkit_ca::contract::{ChildAdded, DelegateRequest, DelegateStarted, ImportReport, MoveStatus, NewChild, KeyRollRequest, KeyRollStatus, MemberInfo, NewMember, ResourceChange, SetResources, TokenCreated};
+use rpkit_ca::contract::{
+    ChildAdded, DelegateRequest, DelegateStarted, ImportReport, KeyRollRequest, KeyRollStatus, MemberInfo, MoveStatus, NewChild, NewMember,
+    ResourceChange, SetResources, TokenCreated,
+};
 use std::process::ExitCode;
 
 #[derive(clap::Subcommand)]
@@ -165,7 +168,8 @@ pub fn run(a: Args) -> Result<ExitCode> {
             } else {
                 let file = request.unwrap_or_default();
                 let xml = std::fs::read_to_string(&file).map_err(|e| CliError::io(&file, e))?;
-                let r: DelegateStarted = c.send_json(reqwest::Method::POST, &path, &DelegateRequest { request: Some(xml), complete }, None)?;
+                let r: DelegateStarted =
+                    c.send_json(reqwest::Method::POST, &path, &DelegateRequest { request: Some(xml), complete }, None)?;
                 print!("{}", r.parent_response);
             }
         }

@@ -29,7 +29,8 @@ impl Child {
             std::fs::write(&p, text).unwrap();
             p
         };
-        let req = file("publisher-request", run(Command::new(BIN).args(["ca", "publisher-request", "--handle", publisher, "--data"]).arg(&data)));
+        let req =
+            file("publisher-request", run(Command::new(BIN).args(["ca", "publisher-request", "--handle", publisher, "--data"]).arg(&data)));
         let resp = file(
             "repository-response",
             run(Command::new(BIN)
@@ -39,7 +40,8 @@ impl Child {
                 .env("RPKIT_PUBLICATION_TOKEN", &e.pub_token)),
         );
         run(Command::new(BIN).args(["ca", "repository", "--data"]).arg(&data).arg(&resp));
-        let child_request = file("child-request", run(Command::new(BIN).args(["ca", "child-request", "--handle", handle, "--data"]).arg(&data)));
+        let child_request =
+            file("child-request", run(Command::new(BIN).args(["ca", "child-request", "--handle", handle, "--data"]).arg(&data)));
         let parent_response = file("parent-response", parent(&child_request));
         let added = run(Command::new(BIN).args(["ca", "parent", "add", "--data"]).arg(&data).arg(&parent_response).args(add_args));
         assert!(added.contains(&format!("publishing below rsync://rpki.test/repo/{publisher}/")), "{added}");
@@ -82,4 +84,3 @@ impl Child {
         self.call(reqwest::Method::POST, &format!("/api/v1/members/{handle}/roas/delta"), Some(roa));
     }
 }
-

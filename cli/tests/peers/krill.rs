@@ -70,7 +70,13 @@ impl Krill {
     /// `krillc ARGS`, which must succeed.
     pub fn run(&self, args: &[&str]) -> String {
         let o = self.cmd(args).output().unwrap();
-        assert!(o.status.success(), "krillc {args:?}: {}{}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr), self.log());
+        assert!(
+            o.status.success(),
+            "krillc {args:?}: {}{}\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr),
+            self.log()
+        );
         String::from_utf8_lossy(&o.stdout).to_string()
     }
 

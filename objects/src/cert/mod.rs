@@ -7,8 +7,8 @@ mod extensions;
 mod profile;
 
 pub(crate) use builder::{access, ext};
-pub(crate) use extensions::access_descriptions;
 pub use builder::{CertBuilder, SiaSpec};
+pub(crate) use extensions::access_descriptions;
 pub use extensions::check_uri;
 
 use crate::crypto::{KeyId, PublicKey};
