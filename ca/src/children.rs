@@ -368,7 +368,8 @@ impl Ca {
 
     /// A delegated member's state for the operator.
     pub(crate) fn child_status(&self, c: &Connection, handle: &str) -> Result<Option<(ResourceSet, ChildStatus)>> {
-        let row: Option<(String, bool, Option<i64>, Option<String>, i64)> = c
+        type Row = (String, bool, Option<i64>, Option<String>, i64);
+        let row: Option<Row> = c
             .query_row("SELECT resources, suspended, last_contact, last_message, created FROM children WHERE handle = ?1", [handle], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
             })

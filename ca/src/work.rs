@@ -90,6 +90,9 @@ fn ca_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawCa> {
 /// A CA row as read, before its fields are parsed.
 pub(crate) type RawCa = (i64, String, String, Option<i64>, String, String, Vec<u8>, String, Option<String>);
 
+/// History entries a change makes besides its own: (event, URI prefix of its objects).
+pub(crate) type Notes = Vec<(crate::history::Event, String)>;
+
 /// A pending change to one URI: the hash before this change, the object after it.
 type Pending = (Option<[u8; 32]>, Option<Vec<u8>>);
 
@@ -310,7 +313,7 @@ impl<'a> Work<'a> {
 
     /// Re-issue the CRL and manifest of every CA this change touched, then
     /// return the change set to publish.
-    pub fn finish(mut self) -> Result<(Transaction<'a>, ChangeSet, Vec<(crate::history::Event, String)>, bool)> {
+    pub fn finish(mut self) -> Result<(Transaction<'a>, ChangeSet, Notes, bool)> {
         let dirty: Vec<i64> = std::mem::take(&mut self.dirty).into_iter().collect();
         for id in dirty {
             let exists: bool = self.tx.query_row("SELECT EXISTS (SELECT 1 FROM cas WHERE id = ?1)", [id], |r| r.get(0))?;

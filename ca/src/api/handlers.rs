@@ -333,7 +333,7 @@ pub async fn rir_keyroll_status(State(st): State<AppState>) -> ApiResult<Json<Ke
         body = KeyRollStatus)))]
 pub async fn rir_keyroll(State(st): State<AppState>, Body(r): Body<KeyRollRequest>) -> ApiResult<Json<KeyRollStatus>> {
     let ca = st.ca.clone();
-    Ok(Json(blocking(move || keyroll(&ca, &ca.rir_handle().to_string(), r.activate)).await?))
+    Ok(Json(blocking(move || keyroll(&ca, ca.rir_handle(), r.activate)).await?))
 }
 
 fn keyroll(ca: &crate::Ca, handle: &str, activate: bool) -> Result<KeyRollStatus, crate::CaError> {
