@@ -336,13 +336,18 @@ impl Ca {
             }
             Ok(())
         })?;
-        Ok(ParentResponse {
+        Ok(self.parent_response(handle, request, service_uri, &identity.cert))
+    }
+
+    /// The RFC 8183 §5.2.2 answer to `request`: `handle` talks to this CA at `service_uri`.
+    pub(crate) fn parent_response(&self, handle: &str, request: &ChildRequest, service_uri: &str, id_cert: &IdCert) -> ParentResponse {
+        ParentResponse {
             tag: request.tag.clone(),
             service_uri: service_uri.to_string(),
             child_handle: handle.to_string(),
             parent_handle: self.config.rir_handle.clone(),
-            id_cert: identity.cert.clone(),
-        })
+            id_cert: id_cert.clone(),
+        }
     }
 
     /// Suspend a delegated member: its certificates are revoked and withdrawn,

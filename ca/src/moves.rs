@@ -66,13 +66,7 @@ impl Ca {
             w.tx.execute("INSERT INTO moves (handle, started) VALUES (?1, ?2)", params![handle, w.now.0])?;
             Ok(())
         })?;
-        Ok(ParentResponse {
-            tag: request.tag.clone(),
-            service_uri: service_uri.to_string(),
-            child_handle: handle.to_string(),
-            parent_handle: self.config.rir_handle.clone(),
-            id_cert: identity.cert.clone(),
-        })
+        Ok(self.parent_response(handle, request, service_uri, &identity.cert))
     }
 
     /// Finish a delegation: the hosted CA is retired once the member's own CA

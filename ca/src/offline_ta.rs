@@ -480,18 +480,7 @@ fn import(w: &mut Work<'_>, resp: &TaResponse, rir_key: KeyId) -> Result<TaImpor
     let ta_id = ids[current];
     match w.ca_of_kind(CaKind::Rir)? {
         None => {
-            let id = w.insert_ca(NewCa {
-                handle: &cfg.rir_handle,
-                kind: CaKind::Rir,
-                parent: Some(ta_id),
-                key: rir_key,
-                resources: &res,
-                cert: &cert,
-                cert_uri: &uri,
-                opaque_id: None,
-            })?;
-            w.tx.execute("DELETE FROM settings WHERE key = 'rir_key'", [])?;
-            w.mark_dirty(id);
+            w.insert_rir(Some(ta_id), rir_key, &cert, &uri)?;
             report.rir_certified = true;
         }
         Some(rir) => {

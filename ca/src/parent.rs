@@ -13,7 +13,7 @@ use crate::contract::{ParentStatus, ParentSync, ResourceChange};
 use crate::error::{CaError, Result};
 use crate::history::{self, Event};
 use crate::service::Ca;
-use crate::work::{stored_key, CaKind, NewCa, Work};
+use crate::work::{stored_key, CaKind, Work};
 use rpkit_objects::cert::Cert;
 use rpkit_objects::crypto::KeyId;
 use rpkit_objects::der::Time;
@@ -325,18 +325,7 @@ fn apply(w: &mut Work<'_>, class: &Class, certs: &[(String, Cert)], rir_key: Key
     let mut report = ParentSync { entitled: Some((&class.resources).into()), ..ParentSync::default() };
     match w.ca_of_kind(CaKind::Rir)? {
         None => {
-            let id = w.insert_ca(NewCa {
-                handle: &w.cfg.rir_handle.clone(),
-                kind: CaKind::Rir,
-                parent: None,
-                key: rir_key,
-                resources: &res,
-                cert: &cert,
-                cert_uri: &uri,
-                opaque_id: None,
-            })?;
-            w.tx.execute("DELETE FROM settings WHERE key = 'rir_key'", [])?;
-            w.mark_dirty(id);
+            w.insert_rir(None, rir_key, &cert, &uri)?;
             report.certified = true;
         }
         Some(rir) => {

@@ -291,6 +291,26 @@ impl<'a> Work<'a> {
         })
     }
 
+    /// Insert the RIR CA, certified under `parent` (the offline TA) or by an
+    /// RFC 6492 parent (`None`), with the key the pool set aside for it.
+    pub fn insert_rir(&mut self, parent: Option<i64>, key: KeyId, cert: &Cert, cert_uri: &str) -> Result<i64> {
+        let handle = self.cfg.rir_handle.clone();
+        let resources = cert.resources.explicit_set();
+        let id = self.insert_ca(NewCa {
+            handle: &handle,
+            kind: CaKind::Rir,
+            parent,
+            key,
+            resources: &resources,
+            cert,
+            cert_uri,
+            opaque_id: None,
+        })?;
+        self.tx.execute("DELETE FROM settings WHERE key = 'rir_key'", [])?;
+        self.mark_dirty(id);
+        Ok(id)
+    }
+
     /// Insert a CA row.
     pub fn insert_ca(&self, c: NewCa<'_>) -> Result<i64> {
         self.tx.execute(
