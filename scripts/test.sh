@@ -20,8 +20,9 @@ if [ "${1:-}" = --quick ]; then
 fi
 
 # perl and make build the statically linked OpenSSL; libssl-dev serves the fuzz
-# targets; SoftHSM2 is the HSM of the PKCS#11 tests (installed once per run).
-./scripts/apt-install.sh build-essential perl pkg-config libssl-dev openssl softhsm2
+# targets; SoftHSM2 is the HSM of the PKCS#11 tests and PostgreSQL the shared
+# database of the two-node tests (each installed and started once per run).
+./scripts/apt-install.sh build-essential perl pkg-config libssl-dev openssl softhsm2 postgresql
 
 if ! command -v cargo >/dev/null; then
   echo "cargo not found: install the Rust toolchain (https://rustup.rs) and run again" >&2
@@ -44,7 +45,12 @@ fi
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || ulimit -n 4096 2>/dev/null || true
 
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+pg_dir=$(mktemp -d)
+trap 'rm -f "$log"; ./scripts/postgres.sh stop "$pg_dir"' EXIT
+# One PostgreSQL server for the run; each test makes a database of its own in it.
+pg_port=$((20000 + RANDOM % 20000))
+RPKIT_TEST_DATABASE_URL=$(./scripts/postgres.sh start "$pg_dir" "$pg_port")
+export RPKIT_TEST_DATABASE_URL
 set +e
 cargo test --workspace --locked "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}

@@ -155,6 +155,7 @@ fn publish(data: &Path, wl: &Workload) {
         interval: Duration::from_millis(100),
         rsync_tree: true,
         shrink_guard: 1.0,
+        database_url: None,
     };
     let server = PublicationServer::open(config).unwrap();
     let changes: Vec<Change> = wl.objects.iter().map(|(u, d)| Change::Publish { uri: u.clone(), der: d.clone(), replaces: None }).collect();

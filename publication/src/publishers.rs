@@ -5,7 +5,8 @@ use crate::repository::{RepoError, Repository};
 use rpkit_objects::bpki::IdCert;
 pub use rpkit_objects::bpki::Identity;
 use rpkit_objects::rfc8181::{Change, ChangeSet, ErrorCode};
-use rusqlite::{params, OptionalExtension};
+use rpkit_serve::args;
+use rpkit_serve::db::Sql;
 
 /// A registered publisher.
 #[derive(Clone, Debug)]
@@ -23,14 +24,13 @@ fn refused(message: String) -> RepoError {
 impl Repository {
     /// Load the server identity (signs replies), creating it on first use.
     pub fn identity(&self) -> Result<Identity, RepoError> {
-        let row: Option<(Vec<u8>, Vec<u8>, Vec<u8>)> =
-            self.conn.query_row("SELECT key, ee_key, cert FROM identity", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional()?;
-        if let Some((key, ee_key, cert)) = row {
+        if let Some(r) = self.db.query_opt("SELECT key, ee_key, cert FROM identity", args![])? {
+            let (key, ee_key, cert): (Vec<u8>, Vec<u8>, Vec<u8>) = (r.get(0)?, r.get(1)?, r.get(2)?);
             return Identity::from_parts(&key, &ee_key, &cert).map_err(|e| refused(format!("stored identity: {e}")));
         }
         let id = Identity::create().map_err(|e| refused(e.to_string()))?;
         let (key, ee_key, cert) = id.to_parts().ok_or_else(|| refused("the server identity's keys are not in software".into()))?;
-        self.conn.execute("INSERT INTO identity (key, ee_key, cert) VALUES (?1, ?2, ?3)", params![key, ee_key, cert])?;
+        self.db.execute("INSERT INTO identity (key, ee_key, cert) VALUES (?1, ?2, ?3)", args![key, ee_key, cert])?;
         Ok(id)
     }
 
@@ -63,10 +63,10 @@ impl Repository {
                 }
             }
         }
-        self.conn.execute(
+        self.db.execute(
             "INSERT INTO publishers (handle, id_cert, base_uri, added) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (handle) DO UPDATE SET id_cert = excluded.id_cert, base_uri = excluded.base_uri",
-            params![p.handle, p.id_cert.to_der(), p.base_uri, now],
+            args![p.handle, p.id_cert.to_der(), p.base_uri, now],
         )?;
         Ok(())
     }
@@ -92,11 +92,9 @@ impl Repository {
     }
 
     pub fn publishers(&self) -> Result<Vec<Publisher>, RepoError> {
-        let mut st = self.conn.prepare("SELECT handle, id_cert, base_uri FROM publishers ORDER BY handle")?;
-        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, String>(2)?)))?;
         let mut out = Vec::new();
-        for row in rows {
-            let (handle, cert, base_uri) = row?;
+        for r in self.db.query("SELECT handle, id_cert, base_uri FROM publishers ORDER BY handle", args![])? {
+            let (handle, cert, base_uri): (String, Vec<u8>, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
             let id_cert = IdCert::decode(&cert).map_err(|e| refused(format!("stored certificate of {handle}: {e}")))?;
             out.push(Publisher { handle, id_cert, base_uri });
         }
@@ -110,7 +108,7 @@ impl Repository {
         let changes: Vec<Change> = self.owned(&p)?.into_iter().map(|(uri, hash)| Change::Withdraw { uri, hash }).collect();
         let n = changes.len();
         self.apply(&p.base_uri, &ChangeSet { changes }, true)?;
-        self.conn.execute("DELETE FROM publishers WHERE handle = ?1", [handle])?;
+        self.db.execute("DELETE FROM publishers WHERE handle = ?1", args![handle])?;
         Ok(n)
     }
 }

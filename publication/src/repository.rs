@@ -5,10 +5,12 @@
 
 use rpkit_objects::crypto::sha256;
 use rpkit_objects::rfc8181::{Change, ChangeSet, ErrorCode};
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rpkit_serve::args;
+use rpkit_serve::db::{Db, DbError, Location, Mode, Schema, Sql};
 use std::path::Path;
 
-const SCHEMA: &[&str] = &[
+/// SQLite's migrations, in order.
+const SQLITE: &[&str] = &[
     "
     CREATE TABLE session (id TEXT NOT NULL, serial INTEGER NOT NULL);
     CREATE TABLE objects (
@@ -62,6 +64,23 @@ const SCHEMA: &[&str] = &[
 ",
 ];
 
+/// PostgreSQL's migrations: the first is SQLite's three in one.
+const POSTGRES: &[&str] = &["
+    CREATE TABLE session (id TEXT NOT NULL, serial BIGINT NOT NULL, rev BIGINT NOT NULL DEFAULT 0, objects BIGINT NOT NULL DEFAULT 0);
+    CREATE TABLE objects (uri TEXT COLLATE \"C\" PRIMARY KEY, hash BYTEA NOT NULL, der BYTEA NOT NULL);
+    CREATE TABLE changes (rev BIGINT NOT NULL, uri TEXT COLLATE \"C\" NOT NULL, der BYTEA, replaces BYTEA, PRIMARY KEY (rev, uri));
+    CREATE TABLE serials (serial BIGINT PRIMARY KEY, created BIGINT NOT NULL, first_rev BIGINT NOT NULL DEFAULT 0, last_rev BIGINT NOT NULL DEFAULT 0);
+    CREATE TABLE files (
+        serial BIGINT NOT NULL, kind TEXT NOT NULL, path TEXT NOT NULL, hash BYTEA NOT NULL,
+        size BIGINT NOT NULL, written BIGINT NOT NULL, PRIMARY KEY (serial, kind)
+    );
+    CREATE TABLE publishers (handle TEXT PRIMARY KEY, id_cert BYTEA NOT NULL, base_uri TEXT COLLATE \"C\" NOT NULL UNIQUE, added BIGINT NOT NULL);
+    CREATE TABLE identity (key BYTEA NOT NULL, ee_key BYTEA NOT NULL, cert BYTEA NOT NULL);
+"];
+
+/// The repository's schema on either backend.
+pub const SCHEMA: Schema = Schema { name: "publication", sqlite: SQLITE, postgres: POSTGRES, secure_delete: false };
+
 /// An RRDP file on disk.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RrdpFile {
@@ -80,7 +99,7 @@ pub enum RepoError {
     #[error("{code:?}: {message}")]
     Refused { code: ErrorCode, message: String },
     #[error("database: {0}")]
-    Storage(#[from] rusqlite::Error),
+    Storage(#[from] DbError),
     #[error("{what}: {source}")]
     Io { what: String, source: std::io::Error },
 }
@@ -121,7 +140,7 @@ impl Default for ShrinkGuard {
 }
 
 pub struct Repository {
-    pub(crate) conn: Connection,
+    pub(crate) db: Db,
     pub guard: ShrinkGuard,
 }
 
@@ -146,86 +165,84 @@ fn new_session_id() -> String {
 }
 
 impl Repository {
+    /// Open or create the repository in SQLite at `path` (`None`: in memory).
+    pub fn open(path: Option<&Path>) -> Result<Self, RepoError> {
+        Self::open_at(&Location::Sqlite(path.map(Path::to_path_buf)))
+    }
+
     /// Open or create the repository; a new one starts a session at serial 1
     /// with no objects (RRDPS-1).
-    pub fn open(path: Option<&Path>) -> Result<Self, RepoError> {
-        let mut conn = match path {
-            Some(p) => Connection::open(p)?,
-            None => Connection::open_in_memory()?,
-        };
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.busy_timeout(std::time::Duration::from_secs(30))?;
-        let done: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        for (i, sql) in SCHEMA.iter().enumerate().skip(done) {
-            let tx = conn.transaction()?;
-            tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", i + 1)?;
-            tx.commit()?;
-        }
-        let has: bool = conn.query_row("SELECT EXISTS (SELECT 1 FROM session)", [], |r| r.get(0))?;
-        if !has {
-            conn.execute("INSERT INTO session (id, serial, rev) VALUES (?1, 1, 0)", [new_session_id()])?;
-            conn.execute("INSERT INTO serials (serial, created, first_rev, last_rev) VALUES (1, strftime('%s','now'), 0, 0)", [])?;
-        }
-        Ok(Repository { conn, guard: ShrinkGuard::default() })
+    pub fn open_at(at: &Location) -> Result<Self, RepoError> {
+        let mut db = Db::open(at, &SCHEMA)?;
+        db.with(Mode::Write, |tx| {
+            if !tx.value::<bool>("SELECT EXISTS (SELECT 1 FROM session)", args![])? {
+                let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+                tx.execute("INSERT INTO session (id, serial, rev) VALUES (?1, 1, 0)", args![new_session_id()])?;
+                tx.execute("INSERT INTO serials (serial, created, first_rev, last_rev) VALUES (1, ?1, 0, 0)", args![now])?;
+            }
+            Ok::<_, DbError>(())
+        })?;
+        Ok(Repository { db, guard: ShrinkGuard::default() })
     }
 
     /// The RRDP session id and the current serial.
     pub fn session(&self) -> Result<(String, u64), RepoError> {
-        Ok(self.conn.query_row("SELECT id, serial FROM session", [], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?)
+        let r = self.db.query_one("SELECT id, serial FROM session", args![])?;
+        Ok((r.get(0)?, r.get(1)?))
     }
 
     pub fn object_count(&self) -> Result<usize, RepoError> {
-        Ok(self.conn.query_row("SELECT objects FROM session", [], |r| r.get::<_, i64>(0))? as usize)
+        Ok(self.db.value("SELECT objects FROM session", args![])?)
     }
 
     /// One current object.
     pub fn object(&self, uri: &str) -> Result<Option<Vec<u8>>, RepoError> {
-        Ok(self.conn.query_row("SELECT der FROM objects WHERE uri = ?1", [uri], |r| r.get(0)).optional()?)
+        Ok(self.db.value_opt("SELECT der FROM objects WHERE uri = ?1", args![uri])?)
     }
 
     /// Every current object (URI, SHA-256) under `base` (RFC 8181 `list`).
     pub fn list(&self, base: &str) -> Result<Vec<(String, [u8; 32])>, RepoError> {
-        let mut st = self.conn.prepare("SELECT uri, hash FROM objects WHERE substr(uri, 1, length(?1)) = ?1 ORDER BY uri")?;
-        let rows = st.query_map([base], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
-        rows.map(|r| r.map(|(u, h)| (u, h.try_into().unwrap_or([0; 32]))).map_err(Into::into)).collect()
+        let rows = self.db.query(
+            "SELECT uri, hash FROM objects WHERE substr(uri, 1, length(CAST(?1 AS TEXT))) = CAST(?1 AS TEXT) ORDER BY uri",
+            args![base],
+        )?;
+        rows.iter().map(|r| Ok((r.get(0)?, r.get(1)?))).collect()
     }
 
-    /// Visit every current object in URI order (the snapshot), without loading them all.
+    /// Visit every current object in URI order (the snapshot), without loading
+    /// them all. `f` must not query the repository.
     pub fn for_each_object(&self, mut f: impl FnMut(&str, &[u8]) -> std::io::Result<()>) -> Result<(), RepoError> {
-        let mut st = self.conn.prepare("SELECT uri, der FROM objects ORDER BY uri")?;
-        let mut rows = st.query([])?;
-        while let Some(r) = rows.next()? {
+        self.db.for_each("SELECT uri, der FROM objects ORDER BY uri", args![], |r| {
             let uri: String = r.get(0)?;
-            let der = r.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?;
-            f(&uri, der).map_err(|e| RepoError::refused(ErrorCode::OtherError, e.to_string()))?;
-        }
-        Ok(())
+            f(&uri, r.blob(1)?).map_err(|e| RepoError::refused(ErrorCode::OtherError, e.to_string()))
+        })
     }
 
     /// The delta of one serial: its revisions merged per URI (in URI order), so
     /// an object published and withdrawn within one serial does not appear.
     pub fn delta(&self, serial: u64) -> Result<Vec<DeltaElement>, RepoError> {
-        let (first, last): (i64, i64) =
-            self.conn
-                .query_row("SELECT first_rev, last_rev FROM serials WHERE serial = ?1", [serial as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        let mut st = self.conn.prepare("SELECT uri, der, replaces FROM changes WHERE rev BETWEEN ?1 AND ?2 ORDER BY uri, rev")?;
-        let mut rows = st.query([first, last])?;
+        let r = self.db.query_one("SELECT first_rev, last_rev FROM serials WHERE serial = ?1", args![serial as i64])?;
+        let (first, last): (i64, i64) = (r.get(0)?, r.get(1)?);
         let mut out: Vec<DeltaElement> = Vec::new();
         // Per URI: the state before the first revision (`replaces`) and after the last (`der`).
         let mut cur: Option<DeltaElement> = None;
-        while let Some(r) = rows.next()? {
-            let uri: String = r.get(0)?;
-            let der: Option<Vec<u8>> = r.get(1)?;
-            let replaces: Option<[u8; 32]> = r.get::<_, Option<Vec<u8>>>(2)?.and_then(|h| h.try_into().ok());
-            match &mut cur {
-                Some(c) if c.uri == uri => c.der = der,
-                _ => {
-                    out.extend(cur.take());
-                    cur = Some(DeltaElement { uri, der, replaces });
+        self.db.for_each(
+            "SELECT uri, der, replaces FROM changes WHERE rev BETWEEN ?1 AND ?2 ORDER BY uri, rev",
+            args![first, last],
+            |r| {
+                let uri: String = r.get(0)?;
+                let der: Option<Vec<u8>> = r.get(1)?;
+                let replaces: Option<[u8; 32]> = r.get(2)?;
+                match &mut cur {
+                    Some(c) if c.uri == uri => c.der = der,
+                    _ => {
+                        out.extend(cur.take());
+                        cur = Some(DeltaElement { uri, der, replaces });
+                    }
                 }
-            }
-        }
+                Ok::<(), RepoError>(())
+            },
+        )?;
         out.extend(cur);
         // Created and withdrawn within the serial: nothing to tell.
         out.retain(|e| e.der.is_some() || e.replaces.is_some());
@@ -235,60 +252,57 @@ impl Repository {
     /// Make the revisions applied since the last serial a new RRDP serial; `None`
     /// when there are none (no empty deltas, RRDPS-4).
     pub fn cut_serial(&mut self, now: i64) -> Result<Option<u64>, RepoError> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (serial, rev): (i64, i64) = tx.query_row("SELECT serial, rev FROM session", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        let last: i64 = tx.query_row("SELECT COALESCE(MAX(last_rev), 0) FROM serials", [], |r| r.get(0))?;
-        if rev <= last {
-            return Ok(None);
-        }
-        let next = serial + 1;
-        tx.execute(
-            "INSERT INTO serials (serial, created, first_rev, last_rev) VALUES (?1, ?2, ?3, ?4)",
-            params![next, now, last + 1, rev],
-        )?;
-        tx.execute("UPDATE session SET serial = ?1", [next])?;
-        tx.commit()?;
-        Ok(Some(next as u64))
+        self.db.with(Mode::Write, |tx| {
+            let r = tx.query_one("SELECT serial, rev FROM session", args![])?;
+            let (serial, rev): (i64, i64) = (r.get(0)?, r.get(1)?);
+            let last: i64 = tx.value("SELECT COALESCE(MAX(last_rev), 0) FROM serials", args![])?;
+            if rev <= last {
+                return Ok(None);
+            }
+            let next = serial + 1;
+            tx.execute(
+                "INSERT INTO serials (serial, created, first_rev, last_rev) VALUES (?1, ?2, ?3, ?4)",
+                args![next, now, last + 1, rev],
+            )?;
+            tx.execute("UPDATE session SET serial = ?1", args![next])?;
+            Ok(Some(next as u64))
+        })
     }
 
     /// Start a new RRDP session at serial 1 over the current objects (RRDPS-4):
     /// when no correct delta can be produced, e.g. after a restore from backup.
     pub fn new_session(&mut self, now: i64) -> Result<String, RepoError> {
         let id = new_session_id();
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let rev: i64 = tx.query_row("SELECT rev FROM session", [], |r| r.get(0))?;
-        tx.execute("UPDATE session SET id = ?1, serial = 1", [&id])?;
-        tx.execute_batch("DELETE FROM serials; DELETE FROM changes; DELETE FROM files;")?;
-        tx.execute("INSERT INTO serials (serial, created, first_rev, last_rev) VALUES (1, ?1, ?2, ?2)", params![now, rev])?;
-        tx.commit()?;
+        self.db.with(Mode::Write, |tx| {
+            let rev: i64 = tx.value("SELECT rev FROM session", args![])?;
+            tx.execute("UPDATE session SET id = ?1, serial = 1", args![id])?;
+            tx.batch("DELETE FROM serials; DELETE FROM changes; DELETE FROM files;")?;
+            tx.execute("INSERT INTO serials (serial, created, first_rev, last_rev) VALUES (1, ?1, ?2, ?2)", args![now, rev])?;
+            Ok::<_, RepoError>(())
+        })?;
         Ok(id)
     }
 
-    /// Open a read transaction: later reads see one consistent state (WAL).
+    /// Open a read transaction: later reads see one consistent state.
     pub fn begin_read(&self) -> Result<(), RepoError> {
-        self.conn.execute_batch("BEGIN DEFERRED; SELECT serial FROM session;")?;
-        Ok(())
+        Ok(self.db.pin_read()?)
     }
 
     pub fn end_read(&self) -> Result<(), RepoError> {
-        self.conn.execute_batch("COMMIT")?;
-        Ok(())
+        Ok(self.db.unpin_read()?)
     }
 
     /// Revisions applied but not yet part of a serial.
     pub fn pending_revisions(&self) -> Result<u64, RepoError> {
-        let (rev, last): (i64, i64) =
-            self.conn.query_row("SELECT (SELECT rev FROM session), (SELECT COALESCE(MAX(last_rev), 0) FROM serials)", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?;
+        let r = self.db.query_one("SELECT (SELECT rev FROM session), (SELECT COALESCE(MAX(last_rev), 0) FROM serials)", args![])?;
+        let (rev, last): (i64, i64) = (r.get(0)?, r.get(1)?);
         Ok((rev - last).max(0) as u64)
     }
 
     /// Serials with a delta, oldest first, with their creation times.
     pub fn serials(&self) -> Result<Vec<(u64, i64)>, RepoError> {
-        let mut st = self.conn.prepare("SELECT serial, created FROM serials WHERE serial > 1 ORDER BY serial")?;
-        let v = st.query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))?.collect::<Result<_, _>>()?;
-        Ok(v)
+        let rows = self.db.query("SELECT serial, created FROM serials WHERE serial > 1 ORDER BY serial", args![])?;
+        rows.iter().map(|r| Ok((r.get(0)?, r.get(1)?))).collect()
     }
 
     /// Apply a publisher's change set as one revision; `cut_serial` makes it
@@ -299,109 +313,94 @@ impl Repository {
         if cs.is_empty() {
             return Ok(None);
         }
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (rev, total): (i64, i64) = tx.query_row("SELECT rev, objects FROM session", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        let (rev, total) = (rev + 1, total as usize);
-        let mut created = 0usize;
-        let mut seen = std::collections::HashSet::new();
-        let mut withdrawn = 0usize;
-        for c in &cs.changes {
-            let uri = c.uri();
-            if !uri.starts_with(base) || rpkit_objects::uri::rsync_safe(uri).is_none() {
-                return Err(RepoError::refused(ErrorCode::PermissionFailure, format!("{uri} is outside {base}")));
-            }
-            if !seen.insert(uri.to_string()) {
-                return Err(RepoError::refused(ErrorCode::ConsistencyProblem, format!("{uri} appears twice in one message")));
-            }
-            let current: Option<Vec<u8>> = tx.query_row("SELECT hash FROM objects WHERE uri = ?1", [uri], |r| r.get(0)).optional()?;
-            let current: Option<[u8; 32]> = current.and_then(|h| h.try_into().ok());
-            match c {
-                Change::Publish { der, replaces, .. } => {
-                    match (replaces, current) {
-                        (None, Some(_)) => return Err(RepoError::refused(ErrorCode::ObjectAlreadyPresent, uri)),
-                        (Some(_), None) => return Err(RepoError::refused(ErrorCode::NoObjectPresent, uri)),
-                        (Some(h), Some(c)) if *h != c => return Err(RepoError::refused(ErrorCode::NoObjectMatchingHash, uri)),
-                        _ => {}
-                    }
-                    let hash = sha256(der);
-                    created += usize::from(current.is_none());
-                    tx.execute(
-                        "INSERT INTO objects (uri, hash, der) VALUES (?1, ?2, ?3) ON CONFLICT (uri) DO UPDATE SET hash = excluded.hash, der = excluded.der",
-                        params![uri, hash.to_vec(), der],
-                    )?;
-                    tx.execute(
-                        "INSERT INTO changes (rev, uri, der, replaces) VALUES (?1, ?2, ?3, ?4)",
-                        params![rev, uri, der, current.map(|h| h.to_vec())],
-                    )?;
+        let guard = self.guard;
+        self.db.with(Mode::Write, |tx| {
+            let r = tx.query_one("SELECT rev, objects FROM session", args![])?;
+            let (rev, total): (i64, usize) = (r.get::<i64>(0)? + 1, r.get(1)?);
+            let mut created = 0usize;
+            let mut seen = std::collections::HashSet::new();
+            let mut withdrawn = 0usize;
+            for c in &cs.changes {
+                let uri = c.uri();
+                if !uri.starts_with(base) || rpkit_objects::uri::rsync_safe(uri).is_none() {
+                    return Err(RepoError::refused(ErrorCode::PermissionFailure, format!("{uri} is outside {base}")));
                 }
-                Change::Withdraw { hash, .. } => {
-                    match current {
-                        None => return Err(RepoError::refused(ErrorCode::NoObjectPresent, uri)),
-                        Some(c) if c != *hash => return Err(RepoError::refused(ErrorCode::NoObjectMatchingHash, uri)),
-                        _ => {}
+                if !seen.insert(uri.to_string()) {
+                    return Err(RepoError::refused(ErrorCode::ConsistencyProblem, format!("{uri} appears twice in one message")));
+                }
+                let current: Option<[u8; 32]> = tx.value_opt("SELECT hash FROM objects WHERE uri = ?1", args![uri])?;
+                match c {
+                    Change::Publish { der, replaces, .. } => {
+                        match (replaces, current) {
+                            (None, Some(_)) => return Err(RepoError::refused(ErrorCode::ObjectAlreadyPresent, uri)),
+                            (Some(_), None) => return Err(RepoError::refused(ErrorCode::NoObjectPresent, uri)),
+                            (Some(h), Some(c)) if *h != c => return Err(RepoError::refused(ErrorCode::NoObjectMatchingHash, uri)),
+                            _ => {}
+                        }
+                        created += usize::from(current.is_none());
+                        tx.execute(
+                            "INSERT INTO objects (uri, hash, der) VALUES (?1, ?2, ?3) ON CONFLICT (uri) DO UPDATE SET hash = excluded.hash, der = excluded.der",
+                            args![uri, sha256(der), der],
+                        )?;
+                        tx.execute("INSERT INTO changes (rev, uri, der, replaces) VALUES (?1, ?2, ?3, ?4)", args![rev, uri, der, current])?;
                     }
-                    tx.execute("DELETE FROM objects WHERE uri = ?1", [uri])?;
-                    tx.execute(
-                        "INSERT INTO changes (rev, uri, der, replaces) VALUES (?1, ?2, NULL, ?3)",
-                        params![rev, uri, hash.to_vec()],
-                    )?;
-                    withdrawn += 1;
+                    Change::Withdraw { hash, .. } => {
+                        match current {
+                            None => return Err(RepoError::refused(ErrorCode::NoObjectPresent, uri)),
+                            Some(c) if c != *hash => return Err(RepoError::refused(ErrorCode::NoObjectMatchingHash, uri)),
+                            _ => {}
+                        }
+                        tx.execute("DELETE FROM objects WHERE uri = ?1", args![uri])?;
+                        tx.execute("INSERT INTO changes (rev, uri, der, replaces) VALUES (?1, ?2, NULL, ?3)", args![rev, uri, hash])?;
+                        withdrawn += 1;
+                    }
                 }
             }
-        }
-        if !force && total >= self.guard.min_objects && withdrawn as f64 > self.guard.max_share * total as f64 {
-            let msg = format!(
-                "withdrawing {withdrawn} of {total} objects exceeds the shrink guard ({:.0}%); use force if this is intended",
-                self.guard.max_share * 100.0
-            );
-            return Err(RepoError::refused(ErrorCode::ConsistencyProblem, msg));
-        }
-        tx.execute("UPDATE session SET rev = ?1, objects = ?2", params![rev, (total + created - withdrawn) as i64])?;
-        tx.commit()?;
-        Ok(Some(rev as u64))
+            if !force && total >= guard.min_objects && withdrawn as f64 > guard.max_share * total as f64 {
+                let msg = format!(
+                    "withdrawing {withdrawn} of {total} objects exceeds the shrink guard ({:.0}%); use force if this is intended",
+                    guard.max_share * 100.0
+                );
+                return Err(RepoError::refused(ErrorCode::ConsistencyProblem, msg));
+            }
+            tx.execute("UPDATE session SET rev = ?1, objects = ?2", args![rev, (total + created - withdrawn) as i64])?;
+            Ok(Some(rev as u64))
+        })
     }
 
     /// Record an RRDP file written for `serial` (`kind`: snapshot or delta).
     pub fn record_file(&self, kind: &str, f: &RrdpFile) -> Result<(), RepoError> {
-        self.conn.execute(
-            "INSERT OR REPLACE INTO files (serial, kind, path, hash, size, written) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![f.serial as i64, kind, f.path, f.hash.to_vec(), f.size as i64, f.written],
+        self.db.execute(
+            "INSERT INTO files (serial, kind, path, hash, size, written) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (serial, kind) DO UPDATE SET path = excluded.path, hash = excluded.hash, size = excluded.size, written = excluded.written",
+            args![f.serial as i64, kind, f.path, f.hash, f.size as i64, f.written],
         )?;
         Ok(())
     }
 
     /// RRDP files of a kind, oldest serial first.
     pub fn files(&self, kind: &str) -> Result<Vec<RrdpFile>, RepoError> {
-        let mut st = self.conn.prepare("SELECT serial, path, hash, size, written FROM files WHERE kind = ?1 ORDER BY serial")?;
-        let rows = st.query_map([kind], |r| {
-            Ok(RrdpFile {
-                serial: r.get::<_, i64>(0)? as u64,
-                path: r.get(1)?,
-                hash: r.get::<_, Vec<u8>>(2)?.try_into().unwrap_or([0; 32]),
-                size: r.get::<_, i64>(3)? as u64,
-                written: r.get(4)?,
-            })
-        })?;
-        rows.map(|r| r.map_err(Into::into)).collect()
+        let rows = self.db.query("SELECT serial, path, hash, size, written FROM files WHERE kind = ?1 ORDER BY serial", args![kind])?;
+        rows.iter()
+            .map(|r| Ok(RrdpFile { serial: r.get(0)?, path: r.get(1)?, hash: r.get(2)?, size: r.get(3)?, written: r.get(4)? }))
+            .collect()
     }
 
     pub fn forget_file(&self, kind: &str, serial: u64) -> Result<(), RepoError> {
-        self.conn.execute("DELETE FROM files WHERE kind = ?1 AND serial = ?2", params![kind, serial as i64])?;
+        self.db.execute("DELETE FROM files WHERE kind = ?1 AND serial = ?2", args![kind, serial as i64])?;
         Ok(())
     }
 
     /// Forget deltas older than `keep_from` (they are no longer listed).
     pub fn prune_deltas(&mut self, keep_from: u64) -> Result<(), RepoError> {
-        // IMMEDIATE: a read turned write would fail at once (not wait) if an
-        // RFC 8181 change committed in between.
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let first: Option<i64> =
-            tx.query_row("SELECT first_rev FROM serials WHERE serial = ?1", [keep_from as i64], |r| r.get(0)).optional()?;
-        if let Some(first) = first {
-            tx.execute("DELETE FROM changes WHERE rev < ?1", [first])?;
-        }
-        tx.execute("DELETE FROM serials WHERE serial < ?1 AND serial > 1", [keep_from as i64])?;
-        tx.commit()?;
-        Ok(())
+        // A write from the start: a read turned write would fail at once (not
+        // wait) if an RFC 8181 change committed in between.
+        self.db.with(Mode::Write, |tx| {
+            if let Some(first) = tx.value_opt::<i64>("SELECT first_rev FROM serials WHERE serial = ?1", args![keep_from as i64])? {
+                tx.execute("DELETE FROM changes WHERE rev < ?1", args![first])?;
+            }
+            tx.execute("DELETE FROM serials WHERE serial < ?1 AND serial > 1", args![keep_from as i64])?;
+            Ok(())
+        })
     }
 }

@@ -9,6 +9,7 @@ use crate::rsync_tree::RsyncTree;
 use rpkit_objects::der::Time;
 use rpkit_objects::rfc8183::{PublisherRequest, RepositoryResponse};
 use rpkit_serve::data_dir;
+use rpkit_serve::db::Location;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -30,11 +31,18 @@ pub struct ServerConfig {
     pub rsync_tree: bool,
     /// Shrink guard: refuse a change set withdrawing more than this share of all objects.
     pub shrink_guard: f64,
+    /// A PostgreSQL server holding the repository state (`postgresql://...`);
+    /// `None`: `publication.sqlite` in the data directory.
+    pub database_url: Option<String>,
 }
 
 impl ServerConfig {
     pub fn db_path(&self) -> PathBuf {
         self.data_dir.join("publication.sqlite")
+    }
+    /// Where the repository state lives.
+    pub fn location(&self) -> Location {
+        Location::from_url(self.database_url.as_deref(), Some(&self.db_path()))
     }
     pub fn rrdp_dir(&self) -> PathBuf {
         self.data_dir.join("rrdp")
@@ -76,8 +84,10 @@ impl PublicationServer {
         // The data directory leads to the public trees (rrdp/, rsync/); the
         // database holds the server's RFC 8181 identity key (issue: secrets at rest).
         data_dir::create_dir(&config.data_dir, data_dir::PASSAGE_DIR).map_err(|e| io(&config.data_dir, e))?;
-        data_dir::ensure_secret(&config.db_path()).map_err(|e| io(&config.db_path(), e))?;
-        let mut repo = Repository::open(Some(&config.db_path()))?;
+        if !config.location().is_shared() {
+            data_dir::ensure_secret(&config.db_path()).map_err(|e| io(&config.db_path(), e))?;
+        }
+        let mut repo = Repository::open_at(&config.location())?;
         repo.guard.max_share = config.shrink_guard;
         let identity = repo.identity()?;
         // RRDPS-4: files published beyond the database's serial mean the state
@@ -89,7 +99,7 @@ impl PublicationServer {
                 tracing::warn!(old = %session, new = %new, "the database is behind the published serial {serial} (restored?): new RRDP session");
             }
         }
-        let writer_repo = Repository::open(Some(&config.db_path()))?;
+        let writer_repo = Repository::open_at(&config.location())?;
         let writer = RrdpWriter::new(RrdpConfig::new(config.rrdp_dir(), &config.rrdp_base_uri));
         let tree = config.rsync_tree.then(|| RsyncTree::new(config.rsync_dir()));
         let server = PublicationServer {

@@ -31,6 +31,11 @@ impl Drop for Env {
 }
 
 fn start(name: &str) -> Env {
+    start_on(name, None)
+}
+
+/// The server with its state in `database_url` (PostgreSQL) or SQLite.
+fn start_on(name: &str, database_url: Option<String>) -> Env {
     let dir = std::env::temp_dir().join(format!("rpkit-pubsrv-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -44,6 +49,7 @@ fn start(name: &str) -> Env {
         interval: Duration::from_millis(50),
         rsync_tree: true,
         shrink_guard: 0.10,
+        database_url,
     };
     let server = PublicationServer::open(config).unwrap();
     let s2 = server.clone();
@@ -117,7 +123,17 @@ const A: &str = "rsync://rpki.test/repo/alice/a.roa";
 
 #[test]
 fn rfc8181_publish_list_withdraw_and_every_refusal_changes_nothing() {
-    let e = start("protocol");
+    rfc8181_publish_list_withdraw_and_every_refusal_changes_nothing_on(start("protocol"));
+}
+
+#[test]
+fn rfc8181_publish_list_withdraw_and_every_refusal_changes_nothing_on_postgresql() {
+    if let Some(url) = rpkit_test_vectors::postgres::database("pub_protocol") {
+        rfc8181_publish_list_withdraw_and_every_refusal_changes_nothing_on(start_on("protocol-pg", Some(url)));
+    }
+}
+
+fn rfc8181_publish_list_withdraw_and_every_refusal_changes_nothing_on(e: Env) {
     let alice = e.register("alice");
     let bob = e.register("bob");
     assert_eq!(e.send(&alice, &Query::Pdus(vec![publish(A, b"A1", None)])), Reply::Success);
@@ -183,7 +199,17 @@ fn rfc8181_publish_list_withdraw_and_every_refusal_changes_nothing() {
 /// the longest base above it; neither sees or changes the other's.
 #[test]
 fn nested_base_uris_keep_their_objects_apart_and_bad_requests_are_refused() {
-    let e = start("register");
+    nested_base_uris_keep_their_objects_apart_and_bad_requests_are_refused_on(start("register"));
+}
+
+#[test]
+fn nested_base_uris_keep_their_objects_apart_and_bad_requests_are_refused_on_postgresql() {
+    if let Some(url) = rpkit_test_vectors::postgres::database("pub_register") {
+        nested_base_uris_keep_their_objects_apart_and_bad_requests_are_refused_on(start_on("register-pg", Some(url)));
+    }
+}
+
+fn nested_base_uris_keep_their_objects_apart_and_bad_requests_are_refused_on(e: Env) {
     let alice = e.register("alice");
     let taken = "rsync://rpki.test/repo/alice/taken/x.cer";
     assert_eq!(e.send(&alice, &Query::Pdus(vec![publish(taken, b"alice's", None)])), Reply::Success);
@@ -263,7 +289,17 @@ fn any_rfc8181_publisher_works_the_rpki_crate_as_client() {
 
 #[test]
 fn shrink_guard_refuses_mass_withdrawal_through_rfc8181() {
-    let e = start("shrink");
+    shrink_guard_refuses_mass_withdrawal_through_rfc8181_on(start("shrink"));
+}
+
+#[test]
+fn shrink_guard_refuses_mass_withdrawal_through_rfc8181_on_postgresql() {
+    if let Some(url) = rpkit_test_vectors::postgres::database("pub_shrink") {
+        shrink_guard_refuses_mass_withdrawal_through_rfc8181_on(start_on("shrink-pg", Some(url)));
+    }
+}
+
+fn shrink_guard_refuses_mass_withdrawal_through_rfc8181_on(e: Env) {
     let alice = e.register("alice");
     let pdus: Vec<QueryPdu> =
         (0..200).map(|i| publish(&format!("rsync://rpki.test/repo/alice/{i}.roa"), format!("o{i}").as_bytes(), None)).collect();
@@ -294,7 +330,17 @@ fn shrink_guard_refuses_mass_withdrawal_through_rfc8181() {
 
 #[test]
 fn rrdp_files_are_served_with_caching_headers_etags_and_gzip() {
-    let e = start("serving");
+    rrdp_files_are_served_with_caching_headers_etags_and_gzip_on(start("serving"));
+}
+
+#[test]
+fn rrdp_files_are_served_with_caching_headers_etags_and_gzip_on_postgresql() {
+    if let Some(url) = rpkit_test_vectors::postgres::database("pub_serving") {
+        rrdp_files_are_served_with_caching_headers_etags_and_gzip_on(start_on("serving-pg", Some(url)));
+    }
+}
+
+fn rrdp_files_are_served_with_caching_headers_etags_and_gzip_on(e: Env) {
     let alice = e.register("alice");
     assert_eq!(e.send(&alice, &Query::Pdus(vec![publish(A, &[7u8; 3000], None)])), Reply::Success);
     let serial = e.wait_written();
@@ -344,6 +390,7 @@ fn rrdps_4_a_database_restored_from_backup_starts_a_new_session() {
         interval: Duration::from_millis(50),
         rsync_tree: false,
         shrink_guard: 0.10,
+        database_url: None,
     };
     let cs = |name: &str| rpkit_objects::rfc8181::ChangeSet {
         changes: vec![rpkit_objects::rfc8181::Change::Publish {

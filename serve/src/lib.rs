@@ -11,9 +11,11 @@
 //! [`data_dir`]: the servers' data directories, whose secrets stay private.
 //! [`tls`]: TLS configuration and a TLS listener. [`metrics`]: the Prometheus
 //! text format. [`bearer`]: bearer tokens and the admin-only route layer.
+//! [`db`]: the database seam (SQLite embedded, PostgreSQL shared).
 
 pub mod bearer;
 pub mod data_dir;
+pub mod db;
 pub mod metrics;
 pub mod tls;
 

@@ -8,6 +8,7 @@ pub mod fixture;
 pub mod hostile;
 pub mod malformed;
 pub mod peers;
+pub mod postgres;
 pub mod scenario;
 pub mod softhsm;
 pub mod workload;

@@ -88,6 +88,10 @@ pub struct ServeArgs {
     /// (`rpkit publication allow-shrink` lets the next one through).
     #[arg(long, default_value_t = 10.0)]
     shrink_guard_percent: f64,
+    /// Keep the repository state in PostgreSQL (`postgresql://USER@HOST/DB`)
+    /// instead of `publication.sqlite` in the data directory.
+    #[arg(long, env = "RPKIT_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
     #[command(flatten)]
     perms: crate::permissions::PermissionArgs,
 }
@@ -260,6 +264,7 @@ fn serve(a: ServeArgs) -> Result<ExitCode> {
             interval: std::time::Duration::from_millis(a.interval_ms.max(1)),
             rsync_tree: !a.no_rsync,
             shrink_guard: (a.shrink_guard_percent / 100.0).clamp(0.0, 1.0),
+            database_url: a.database_url.clone(),
         };
         let server = tokio::task::spawn_blocking(move || PublicationServer::open(config)).await.map_err(CliError::internal)??;
         let tls = match tls {

@@ -163,6 +163,7 @@ async fn up(
         interval: Duration::from_millis(cfg.publication.interval_ms.max(1)),
         rsync_tree: true,
         shrink_guard: 0.5,
+        database_url: None,
     };
     let notification = server_cfg.notification_uri();
     let server = tokio::task::spawn_blocking(move || PublicationServer::open(server_cfg))

@@ -1,0 +1,62 @@
+//! The database seam on both backends: the same queries, the same values back,
+//! writes that roll back on error, and one snapshot per pinned read.
+
+use rpkit_serve::args;
+use rpkit_serve::db::{Db, DbError, Location, Mode, Schema, Sql, Value};
+
+const SCHEMA: Schema = Schema {
+    name: "seam-test",
+    sqlite: &["CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, data BLOB, n INTEGER);"],
+    postgres: &["CREATE TABLE t (id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL UNIQUE, data BYTEA, n BIGINT);"],
+    secure_delete: false,
+};
+
+fn exercise(mut db: Db) {
+    let id: i64 = db
+        .with(Mode::Write, |tx| tx.value("INSERT INTO t (name, data, n) VALUES (?1, ?2, ?3) RETURNING id", args!["a", vec![1u8, 2], 7i64]))
+        .unwrap();
+    assert!(id > 0);
+    db.execute("INSERT INTO t (name, data, n) VALUES (?1, ?2, ?3)", args!["b", None::<Vec<u8>>, -1i64]).unwrap();
+    // An upsert both speak.
+    db.execute("INSERT INTO t (name, n) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET n = excluded.n", args!["b", 5i64]).unwrap();
+    let rows = db.query("SELECT name, data, n FROM t ORDER BY name", args![]).unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0].0, vec![Value::Text("a".into()), Value::Blob(vec![1, 2]), Value::Int(7)]);
+    assert_eq!(rows[1].0, vec![Value::Text("b".into()), Value::Null, Value::Int(5)]);
+    assert!(db.value::<bool>("SELECT EXISTS (SELECT 1 FROM t WHERE n = ?1)", args![5i64]).unwrap());
+    assert_eq!(db.value_opt::<i64>("SELECT n FROM t WHERE name = ?1", args!["zz"]).unwrap(), None);
+    // A wrong type names the column.
+    let e = db.value::<String>("SELECT n FROM t WHERE name = ?1", args!["a"]).unwrap_err();
+    assert_eq!(e.to_string(), "column 0: expected text, found integer");
+    // A failed write leaves nothing behind.
+    let r: Result<(), DbError> = db.with(Mode::Write, |tx| {
+        tx.execute("UPDATE t SET n = 100 WHERE name = ?1", args!["a"])?;
+        tx.execute("INSERT INTO t (name) VALUES (?1)", args!["a"])?;
+        Ok(())
+    });
+    assert!(r.unwrap_err().is_constraint());
+    assert_eq!(db.value::<i64>("SELECT n FROM t WHERE name = ?1", args!["a"]).unwrap(), 7);
+    // Rows streamed one at a time.
+    let mut names = Vec::new();
+    db.for_each("SELECT name FROM t ORDER BY name", args![], |r| {
+        names.push(r.get::<String>(0)?);
+        Ok::<(), DbError>(())
+    })
+    .unwrap();
+    assert_eq!(names, ["a", "b"]);
+    assert_eq!(db.schema_version(&SCHEMA).unwrap(), 1);
+}
+
+#[test]
+fn sqlite_backend_reads_back_what_it_wrote() {
+    exercise(Db::open(&Location::Sqlite(None), &SCHEMA).unwrap());
+}
+
+#[test]
+fn postgresql_backend_reads_back_what_it_wrote() {
+    let Some(url) = rpkit_test_vectors::postgres::database("seam_test") else { return };
+    exercise(Db::open(&Location::Postgres(url.clone()), &SCHEMA).unwrap());
+    // Opened again: the schema is not applied twice.
+    let db = Db::open(&Location::Postgres(url), &SCHEMA).unwrap();
+    assert_eq!(db.value::<i64>("SELECT COUNT(*) FROM t", args![]).unwrap(), 2);
+}
