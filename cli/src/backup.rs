@@ -1,5 +1,6 @@
-//! Online backups of the SQLite state (`rpkit ca backup`, `rpkit publication
-//! backup`): `VACUUM INTO` writes a consistent copy while the server runs.
+//! Online backups of the state (`rpkit ca backup`, `rpkit publication
+//! backup`), taken while the server runs: of SQLite by `VACUUM INTO`, of
+//! PostgreSQL as one snapshot copied into a SQLite file of the same schema.
 
 use crate::error::{CliError, Result};
 use std::path::Path;
@@ -22,6 +23,25 @@ pub fn sqlite(db: &Path, out: &Path) -> Result<()> {
     if let Err(e) = conn.execute("VACUUM INTO ?1", [target]) {
         let _ = std::fs::remove_file(out);
         return Err(database(e).during(format!("backing up into {}", out.display())));
+    }
+    Ok(())
+}
+
+/// Copy the store `schema` from the PostgreSQL database at `url` to the new file `out`.
+pub fn shared(url: &str, schema: &rpkit_serve::db::Schema, out: &Path) -> Result<()> {
+    use rpkit_serve::db::{copy_to_sqlite, Db, Location};
+    let loc = Location::from_url(Some(url), None);
+    if !loc.is_shared() {
+        return Err(CliError::input(format!("{url}: not a postgresql:// URL")));
+    }
+    rpkit_serve::data_dir::create_new_secret(out).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => CliError::input(format!("{} exists: a backup never overwrites a file", out.display())),
+        _ => CliError::io(out, e),
+    })?;
+    let copied = Db::open(&loc, schema).and_then(|mut db| copy_to_sqlite(&mut db, schema, out));
+    if let Err(e) = copied {
+        let _ = std::fs::remove_file(out);
+        return Err(CliError::from(e).during(format!("backing up into {}", out.display())));
     }
     Ok(())
 }

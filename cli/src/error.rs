@@ -21,6 +21,9 @@ pub enum CliError {
     /// A SQLite database that does not open or copy.
     #[error("{}: {source}", path.display())]
     Database { path: PathBuf, source: rusqlite::Error },
+    /// A shared (PostgreSQL) database that does not answer or copy.
+    #[error("{0}")]
+    SharedDatabase(#[from] rpkit_serve::db::DbError),
     /// An RPKI object, TAL or RFC 8183 document that does not decode.
     #[error("{what}: {source}")]
     Object { what: String, source: rpkit_objects::Error },

@@ -38,6 +38,10 @@ pub enum Cmd {
 pub struct BackupArgs {
     #[arg(long, env = "RPKIT_PUBLICATION_DATA", default_value = "rpkit-publication")]
     data: PathBuf,
+    /// The state is in PostgreSQL: copy it (one consistent snapshot) into a
+    /// SQLite file that `rpkit publication serve` can use as it is.
+    #[arg(long, env = "RPKIT_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
     /// The new file.
     #[arg(long, short)]
     output: PathBuf,
@@ -177,8 +181,16 @@ pub fn run(cmd: Cmd) -> Result<ExitCode> {
         Cmd::BenchFill(a) => bench_fill(a),
         Cmd::Backup(a) => {
             let db = a.data.join("publication.sqlite");
-            crate::backup::sqlite(&db, &a.output)?;
-            println!("backed up {} to {}", db.display(), a.output.display());
+            match a.database_url.as_deref() {
+                Some(url) => {
+                    crate::backup::shared(url, &rpkit_publication::repository::SCHEMA, &a.output)?;
+                    println!("backed up the publication state in PostgreSQL to {}", a.output.display());
+                }
+                None => {
+                    crate::backup::sqlite(&db, &a.output)?;
+                    println!("backed up {} to {}", db.display(), a.output.display());
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Cmd::AllowShrink(a) => {

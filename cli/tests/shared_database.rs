@@ -1,0 +1,123 @@
+//! The publication server on PostgreSQL, driven as an operator would: `rpkit
+//! publication serve --database-url`, publishers over RFC 8181, RRDP written
+//! from the shared state; `rpkit publication backup --database-url` takes one
+//! consistent copy into a SQLite file that the embedded backend opens as it
+//! is, and a second server on the same database sees the same repository.
+
+use rpkit_publication::repository::Repository;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_rpkit");
+
+struct Server {
+    child: Child,
+    api: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `rpkit publication serve` on `url`, its API address read from its log.
+fn serve(data: &Path, url: &str) -> Server {
+    let mut child = Command::new(BIN)
+        .args(["publication", "serve", "--listen", "127.0.0.1:0", "--interval-ms", "50", "--data"])
+        .arg(data)
+        .env("RPKIT_DATABASE_URL", url)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let api = loop {
+        let line = lines.next().expect("the server printed its address").unwrap();
+        if let Some(rest) = line.strip_prefix("publication server API and RFC 8181 on ") {
+            break rest.to_string();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    Server { child, api }
+}
+
+fn rpkit(args: &[&str], server: &Server, data: &Path) -> String {
+    let token = std::fs::read_to_string(data.join("admin-token")).unwrap();
+    let out = Command::new(BIN)
+        .args(args)
+        .env("RPKIT_PUBLICATION_SERVER", &server.api)
+        .env("RPKIT_PUBLICATION_TOKEN", token.trim())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "rpkit {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The serial the notification file names.
+fn notified_serial(data: &Path) -> u64 {
+    let xml = std::fs::read_to_string(data.join("rrdp/notification.xml")).unwrap();
+    let at = xml.find(" serial=\"").unwrap() + 9;
+    xml[at..].split('"').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn publication_state_in_postgresql_is_served_backed_up_and_shared_by_two_servers() {
+    let Some(url) = rpkit_test_vectors::postgres::database("cli_publication") else { return };
+    let dir = std::env::temp_dir().join(format!("rpkit-shared-db-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (one, two) = (dir.join("one"), dir.join("two"));
+
+    let a = serve(&one, &url);
+    assert!(!one.join("publication.sqlite").exists(), "the state is in PostgreSQL, not in the data directory");
+    assert_eq!(rpkit(&["publication", "bench-fill", "--objects", "1500", "--size", "64"], &a, &one).trim(), "published 1500 objects");
+    // RRDP files appear as the serials are cut from the shared state.
+    let t0 = std::time::Instant::now();
+    while !one.join("rrdp/notification.xml").exists() || notified_serial(&one) < 2 {
+        assert!(t0.elapsed().as_secs() < 30, "no RRDP serial written");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let publishers = rpkit(&["publication", "publishers", "--format", "json"], &a, &one);
+    assert!(publishers.contains("\"objects\": 1500") || publishers.contains("\"objects\":1500"), "{publishers}");
+
+    // A backup while the server runs: a SQLite file holding the same repository.
+    let backup = dir.join("backup.sqlite");
+    let out = Command::new(BIN).args(["publication", "backup", "--database-url", &url, "--output"]).arg(&backup).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let copy = Repository::open(Some(&backup)).unwrap();
+    let shared = Repository::open_at(&rpkit_serve::db::Location::Postgres(url.clone())).unwrap();
+    assert_eq!(copy.session().unwrap(), shared.session().unwrap());
+    assert_eq!(copy.object_count().unwrap(), 1500);
+    let base = "rsync://rpki.test/repo/bench/";
+    assert_eq!(copy.list(base).unwrap(), shared.list(base).unwrap());
+    assert_eq!(copy.list(base).unwrap().len(), 1500);
+    assert_eq!(copy.publishers().unwrap().len(), 1);
+    assert_eq!(copy.identity().unwrap().cert.to_der(), shared.identity().unwrap().cert.to_der(), "the server's identity is in the copy");
+    // A backup never overwrites.
+    let again = Command::new(BIN).args(["publication", "backup", "--database-url", &url, "--output"]).arg(&backup).output().unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("a backup never overwrites"), "{}", String::from_utf8_lossy(&again.stderr));
+    // A database that does not answer is named as such.
+    let dead = Command::new(BIN)
+        .args(["publication", "backup", "--database-url", "postgresql://postgres@127.0.0.1:1/none", "--output"])
+        .arg(dir.join("dead.sqlite"))
+        .output()
+        .unwrap();
+    assert!(!dead.status.success());
+    assert!(!dir.join("dead.sqlite").exists(), "nothing half-written");
+
+    // A second server on the same database serves the same repository.
+    drop(a);
+    let b = serve(&two, &url);
+    let publishers = rpkit(&["publication", "publishers", "--format", "json"], &b, &two);
+    assert!(publishers.contains("bench"), "{publishers}");
+    let t0 = std::time::Instant::now();
+    while !two.join("rrdp/notification.xml").exists() {
+        assert!(t0.elapsed().as_secs() < 30, "the second server wrote no RRDP files");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(notified_serial(&two), shared.session().unwrap().1);
+    drop(b);
+    let _ = std::fs::remove_dir_all(&dir);
+}
