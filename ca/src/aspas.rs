@@ -11,7 +11,8 @@ use rpkit_objects::der::Time;
 use rpkit_objects::file_type::FileType;
 use rpkit_objects::resources::Asn;
 use rpkit_objects::serial::Serial;
-use rusqlite::{params, OptionalExtension};
+use rpkit_serve::args;
+use rpkit_serve::db::Sql;
 use serde_json::json;
 
 impl Ca {
@@ -20,12 +21,9 @@ impl Ca {
     pub fn aspas(&self, handle: &str) -> Result<Vec<AspaSpec>> {
         self.read(|c| {
             let id = member_id(c, handle)?;
-            let mut st = c.prepare("SELECT customer, providers FROM aspas WHERE ca_id = ?1 ORDER BY customer")?;
-            let v = st
-                .query_map([id], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, String>(1)?)))?
-                .map(|r| r.map(|(customer, p)| AspaSpec { customer, providers: parse_providers(&p) }))
-                .collect::<Result<_, _>>()?;
-            Ok(v)
+            Ok(c.rows("SELECT customer, providers FROM aspas WHERE ca_id = ?1 ORDER BY customer", args![id], |r| {
+                Ok(AspaSpec { customer: r.get(0)?, providers: parse_providers(&r.get::<String>(1)?) })
+            })?)
         })
     }
 
@@ -62,13 +60,11 @@ pub(crate) fn parse_providers(s: &str) -> Vec<u32> {
 }
 
 pub(crate) fn withdraw_aspa(w: &mut Work<'_>, ca: &CaRecord, customer: u32) -> Result<bool> {
-    let row: Option<(String, i64, i64)> =
-        w.tx.query_row(
-            "DELETE FROM aspas WHERE ca_id = ?1 AND customer = ?2 RETURNING uri, ee_serial, not_after",
-            params![ca.id, customer],
-            |x| Ok((x.get(0)?, x.get(1)?, x.get(2)?)),
-        )
-        .optional()?;
+    let row: Option<(String, i64, i64)> = w.tx.row_opt(
+        "DELETE FROM aspas WHERE ca_id = ?1 AND customer = ?2 RETURNING uri, ee_serial, not_after",
+        args![ca.id, customer],
+        |x| Ok((x.get(0)?, x.get(1)?, x.get(2)?)),
+    )?;
     match row {
         Some((uri, serial, not_after)) => {
             w.revoke(ca.id, &Serial::from_u64(serial as u64), Time(not_after))?;
@@ -90,7 +86,7 @@ pub(crate) fn issue_aspa(w: &mut Work<'_>, ca: &CaRecord, spec: &AspaSpec) -> Re
     let providers = content.providers.iter().map(|p| p.0.to_string()).collect::<Vec<_>>().join(",");
     w.tx.execute(
         "INSERT INTO aspas (ca_id, customer, providers, uri, ee_serial, not_after) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![ca.id, spec.customer, providers, uri, serial_i64(&ee.serial), ee.not_after.0],
+        args![ca.id, spec.customer, providers, uri, serial_i64(&ee.serial), ee.not_after.0],
     )?;
     w.put_object(Some(ca.id), &uri, aspa.signed.to_der().to_vec())
 }

@@ -16,7 +16,8 @@ use rpkit_objects::file_type::FileType;
 use rpkit_objects::resources::{Afi, ResourceSet};
 use rpkit_objects::rfc8183::{ChildRequest, ParentResponse};
 use rpkit_objects::up_down::{decode_asns, decode_ips, encode_asns, encode_ips, Limit};
-use rusqlite::{params, Connection, OptionalExtension};
+use rpkit_serve::args;
+use rpkit_serve::db::Sql;
 use serde_json::json;
 
 /// The one resource class a child has below the RIR CA.
@@ -54,12 +55,11 @@ fn parse_set(handle: &str, s: &str) -> Result<ResourceSet> {
     s.parse().map_err(|e| CaError::Conflict(format!("child '{handle}': stored resources: {e}")))
 }
 
-pub(crate) fn child(c: &Connection, handle: &str) -> Result<Option<Child>> {
-    let row: Option<(String, Vec<u8>, bool, Option<i64>)> = c
-        .query_row("SELECT resources, id_cert, suspended, last_signing_time FROM children WHERE handle = ?1", [handle], |r| {
+pub(crate) fn child(c: &impl Sql, handle: &str) -> Result<Option<Child>> {
+    let row: Option<(String, Vec<u8>, bool, Option<i64>)> =
+        c.row_opt("SELECT resources, id_cert, suspended, last_signing_time FROM children WHERE handle = ?1", args![handle], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-        })
-        .optional()?;
+        })?;
     let Some((res, id, suspended, last_signing_time)) = row else { return Ok(None) };
     let id_cert = IdCert::decode(&id).map_err(|e| CaError::Conflict(format!("child '{handle}': stored identity: {e}")))?;
     Ok(Some(Child { handle: handle.to_string(), resources: parse_set(handle, &res)?, id_cert, suspended, last_signing_time }))
@@ -84,25 +84,25 @@ fn limit_from_text(s: &str) -> Limit {
     }
 }
 
-pub(crate) fn certs_of(c: &Connection, handle: &str) -> Result<Vec<ChildCert>> {
-    let mut st = c.prepare(
+pub(crate) fn certs_of(c: &impl Sql, handle: &str) -> Result<Vec<ChildCert>> {
+    let rows = c.rows(
         "SELECT key_id, uri, not_after, resources, req_limit, sia_repository, sia_manifest, sia_notify, cert
          FROM child_certs WHERE handle = ?1 ORDER BY key_id",
+        args![handle],
+        |r| {
+            Ok((
+                r.get::<String>(0)?,
+                r.get::<String>(1)?,
+                r.get::<i64>(2)?,
+                r.get::<String>(3)?,
+                r.get::<String>(4)?,
+                (r.get::<String>(5)?, r.get::<String>(6)?, r.get::<Option<String>>(7)?),
+                r.get::<Vec<u8>>(8)?,
+            ))
+        },
     )?;
-    let rows = st.query_map([handle], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, i64>(2)?,
-            r.get::<_, String>(3)?,
-            r.get::<_, String>(4)?,
-            (r.get::<_, String>(5)?, r.get::<_, String>(6)?, r.get::<_, Option<String>>(7)?),
-            r.get::<_, Vec<u8>>(8)?,
-        ))
-    })?;
     let mut out = Vec::new();
-    for row in rows {
-        let (key_id, uri, not_after, res, limit, sia, der) = row?;
+    for (key_id, uri, not_after, res, limit, sia, der) in rows {
         out.push(ChildCert { key_id, uri, not_after, resources: parse_set(handle, &res)?, limit: limit_from_text(&limit), sia, der });
     }
     Ok(out)
@@ -158,7 +158,7 @@ fn issue_with(
          ON CONFLICT (handle, key_id) DO UPDATE SET uri = excluded.uri, serial = excluded.serial, not_after = excluded.not_after,
            resources = excluded.resources, req_limit = excluded.req_limit, sia_repository = excluded.sia_repository,
            sia_manifest = excluded.sia_manifest, sia_notify = excluded.sia_notify, cert = excluded.cert",
-        params![
+        args![
             child.handle,
             key_id,
             uri,
@@ -170,8 +170,7 @@ fn issue_with(
             sia.1,
             sia.2,
             cert.to_der()
-        ],
-    )?;
+        ])?;
     w.mark_dirty(rir.id);
     Ok(ChildCert { key_id, uri, not_after: cert.not_after.0, resources, limit: limit.clone(), sia, der: cert.to_der().to_vec() })
 }
@@ -182,7 +181,7 @@ pub(crate) fn revoke(w: &mut Work<'_>, handle: &str, c: &ChildCert) -> Result<()
     let cert = c.cert()?;
     w.revoke(rir.id, &cert.serial, cert.not_after)?;
     w.remove_object(&c.uri)?;
-    w.tx.execute("DELETE FROM child_certs WHERE handle = ?1 AND key_id = ?2", params![handle, c.key_id])?;
+    w.tx.execute("DELETE FROM child_certs WHERE handle = ?1 AND key_id = ?2", args![handle, c.key_id])?;
     w.mark_dirty(rir.id);
     Ok(())
 }
@@ -203,7 +202,7 @@ pub(crate) fn set_entitlement(w: &mut Work<'_>, handle: &str, resources: &Resour
         return Err(CaError::invalid("not_held", format!("{} is outside the RIR's resources", resources.difference(&rir.resources))));
     }
     let before = child.resources.clone();
-    w.tx.execute("UPDATE children SET resources = ?2 WHERE handle = ?1", params![handle, resources.to_string()])?;
+    w.tx.execute("UPDATE children SET resources = ?2 WHERE handle = ?1", args![handle, resources.to_string()])?;
     child.resources = resources.clone();
     let mut withdrawn = Vec::new();
     let entitled = entitlement(&child, &rir);
@@ -227,8 +226,8 @@ pub(crate) fn remove_child(w: &mut Work<'_>, handle: &str) -> Result<()> {
     for c in certs_of(&w.tx, handle)? {
         revoke(w, handle, &c)?;
     }
-    w.tx.execute("DELETE FROM child_messages WHERE handle = ?1", [handle])?;
-    w.tx.execute("DELETE FROM children WHERE handle = ?1", [handle])?;
+    w.tx.execute("DELETE FROM child_messages WHERE handle = ?1", args![handle])?;
+    w.tx.execute("DELETE FROM children WHERE handle = ?1", args![handle])?;
     Ok(())
 }
 
@@ -239,8 +238,7 @@ pub(crate) fn remove_child(w: &mut Work<'_>, handle: &str) -> Result<()> {
 pub(crate) fn recertify(w: &mut Work<'_>, renew_at: Option<i64>) -> Result<usize> {
     let rir_end = rir(w)?.cert.not_after.0;
     let handles: Vec<String> = {
-        let mut st = w.tx.prepare("SELECT DISTINCT handle FROM child_certs ORDER BY handle")?;
-        let v = st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        let v = w.tx.rows("SELECT DISTINCT handle FROM child_certs ORDER BY handle", args![], |r| r.get(0))?;
         v
     };
     let mut n = 0;
@@ -259,8 +257,8 @@ pub(crate) fn recertify(w: &mut Work<'_>, renew_at: Option<i64>) -> Result<usize
 }
 
 /// Whether `handle` is a delegated member.
-pub(crate) fn is_child(c: &Connection, handle: &str) -> Result<bool> {
-    Ok(c.query_row("SELECT EXISTS (SELECT 1 FROM children WHERE handle = ?1)", [handle], |r| r.get(0))?)
+pub(crate) fn is_child(c: &impl Sql, handle: &str) -> Result<bool> {
+    Ok(c.value("SELECT EXISTS (SELECT 1 FROM children WHERE handle = ?1)", args![handle])?)
 }
 
 impl Ca {
@@ -279,8 +277,7 @@ impl Ca {
         crate::members::check_handle(handle)?;
         // A hosted member (from an import, say) keeps its allocations and moves with no gap (moves.rs).
         let hosted = self.read(|c| {
-            let r: Option<String> =
-                c.query_row("SELECT resources FROM cas WHERE handle = ?1 AND kind = 'member'", [handle], |r| r.get(0)).optional()?;
+            let r: Option<String> = c.value_opt("SELECT resources FROM cas WHERE handle = ?1 AND kind = 'member'", args![handle])?;
             Ok(r)
         })?;
         if let Some(held) = hosted {
@@ -309,7 +306,7 @@ impl Ca {
                 Some(existing) => {
                     w.tx.execute(
                         "UPDATE children SET id_cert = ?2, last_signing_time = NULL WHERE handle = ?1",
-                        params![handle, request.id_cert.to_der()],
+                        args![handle, request.id_cert.to_der()],
                     )?;
                     if let Some(r) = resources.filter(|r| **r != existing.resources) {
                         set_entitlement(w, handle, r)?;
@@ -330,7 +327,7 @@ impl Ca {
                     }
                     w.tx.execute(
                         "INSERT INTO children (handle, resources, id_cert, created) VALUES (?1, ?2, ?3, ?4)",
-                        params![handle, r.to_string(), request.id_cert.to_der(), w.now.0],
+                        args![handle, r.to_string(), request.id_cert.to_der(), w.now.0],
                     )?;
                 }
             }
@@ -366,19 +363,19 @@ impl Ca {
                     revoke(w, handle, &cert)?;
                 }
             }
-            w.tx.execute("UPDATE children SET suspended = ?2 WHERE handle = ?1", params![handle, suspend])?;
+            w.tx.execute("UPDATE children SET suspended = ?2 WHERE handle = ?1", args![handle, suspend])?;
             Ok(())
         })
     }
 
     /// A delegated member's state for the operator.
-    pub(crate) fn child_status(&self, c: &Connection, handle: &str) -> Result<Option<(ResourceSet, ChildStatus)>> {
+    pub(crate) fn child_status(&self, c: &impl Sql, handle: &str) -> Result<Option<(ResourceSet, ChildStatus)>> {
         type Row = (String, bool, Option<i64>, Option<String>, i64);
-        let row: Option<Row> = c
-            .query_row("SELECT resources, suspended, last_contact, last_message, created FROM children WHERE handle = ?1", [handle], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-            })
-            .optional()?;
+        let row: Option<Row> = c.row_opt(
+            "SELECT resources, suspended, last_contact, last_message, created FROM children WHERE handle = ?1",
+            args![handle],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )?;
         let Some((res, suspended, last_contact, last_message, created)) = row else { return Ok(None) };
         let certificates = certs_of(c, handle)?
             .into_iter()
@@ -391,7 +388,7 @@ impl Ca {
             })
             .collect();
         let moving: Option<(i64, Option<String>)> =
-            c.query_row("SELECT started, waiting_for FROM moves WHERE handle = ?1", [handle], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+            c.row_opt("SELECT started, waiting_for FROM moves WHERE handle = ?1", args![handle], |r| Ok((r.get(0)?, r.get(1)?)))?;
         let status = ChildStatus {
             suspended,
             since: Time(created).rfc3339(),
@@ -408,11 +405,12 @@ impl Ca {
     /// certificate ends (0: none), whether it is suspended.
     pub fn children_metrics(&self) -> Result<Vec<(String, i64, i64, bool)>> {
         self.read(|c| {
-            let mut st = c.prepare(
+            let v = c.rows(
                 "SELECT h.handle, COALESCE(h.last_contact, 0), COALESCE(MIN(c.not_after), 0), h.suspended
                  FROM children h LEFT JOIN child_certs c ON c.handle = h.handle GROUP BY h.handle ORDER BY h.handle",
+                args![],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )?;
-            let v = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?.collect::<Result<_, _>>()?;
             Ok(v)
         })
     }

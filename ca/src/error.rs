@@ -21,7 +21,7 @@ pub enum CaError {
     #[error("{0}")]
     Precondition(String),
     #[error("database: {0}")]
-    Storage(#[from] rusqlite::Error),
+    Storage(#[from] rpkit_serve::db::DbError),
     #[error("publication failed, nothing was changed: {0}")]
     Publish(#[from] PublishError),
     #[error("signing: {0}")]

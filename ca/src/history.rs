@@ -11,7 +11,8 @@ use crate::contract::{HistoryEntry, HistoryObject};
 use rpkit_objects::crypto::sha256;
 use rpkit_objects::der::Time;
 use rpkit_objects::rfc8181::{Change, ChangeSet};
-use rusqlite::{params, Connection, OptionalExtension};
+use rpkit_serve::args;
+use rpkit_serve::db::{DbError, DbResult, Row, Sql};
 use serde_json::Value;
 use std::cell::RefCell;
 
@@ -104,16 +105,9 @@ fn entry_hash(e: &HistoryEntry) -> String {
 }
 
 /// Append an entry, in the caller's transaction.
-pub fn append(
-    c: &Connection,
-    now: Time,
-    actor: &Actor,
-    event: &Event,
-    published: Vec<HistoryObject>,
-    outcome: &str,
-) -> rusqlite::Result<()> {
+pub fn append(c: &impl Sql, now: Time, actor: &Actor, event: &Event, published: Vec<HistoryObject>, outcome: &str) -> DbResult<()> {
     let last: Option<(u64, String)> =
-        c.query_row("SELECT seq, hash FROM history ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+        c.row_opt("SELECT seq, hash FROM history ORDER BY seq DESC LIMIT 1", args![], |r| Ok((r.get(0)?, r.get(1)?)))?;
     let (seq, prev_hash) = match last {
         Some((s, h)) => (s + 1, h),
         None => (1, GENESIS.to_string()),
@@ -136,23 +130,23 @@ pub fn append(
     c.execute(
         "INSERT INTO history (seq, time, actor, member, action, request, published, outcome, prev_hash, hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        params![e.seq, e.time, e.actor, e.member, e.action, request, published, e.outcome, e.prev_hash, e.hash],
+        args![e.seq, e.time, e.actor, e.member, e.action, request, published, e.outcome, e.prev_hash, e.hash],
     )?;
     Ok(())
 }
 
 /// Entries in order, optionally of one member and from a time on (RFC 3339 or seconds).
-pub fn entries(c: &Connection, member: Option<&str>, since: Option<&str>) -> rusqlite::Result<Vec<HistoryEntry>> {
-    let mut st = c.prepare(
+pub fn entries(c: &impl Sql, member: Option<&str>, since: Option<&str>) -> DbResult<Vec<HistoryEntry>> {
+    c.rows(
         "SELECT seq, time, actor, member, action, request, published, outcome, prev_hash, hash FROM history
-         WHERE (?1 IS NULL OR member = ?1) AND (?2 IS NULL OR time >= ?2) ORDER BY seq",
-    )?;
-    let rows = st.query_map(params![member, since], row)?;
-    rows.collect()
+         WHERE (CAST(?1 AS TEXT) IS NULL OR member = ?1) AND (CAST(?2 AS TEXT) IS NULL OR time >= ?2) ORDER BY seq",
+        args![member, since],
+        row,
+    )
 }
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HistoryEntry> {
-    let json = |i: usize| -> rusqlite::Result<String> { r.get(i) };
+fn row(r: &Row) -> DbResult<HistoryEntry> {
+    let json = |i: usize| -> DbResult<String> { r.get(i) };
     Ok(HistoryEntry {
         seq: r.get(0)?,
         time: r.get(1)?,
@@ -182,15 +176,17 @@ pub enum Broken {
 
 /// Check the whole chain; when it holds, the number of entries and the last
 /// one's hash (the head, which an auditor pins to notice a cut-off tail).
-pub fn verify(c: &Connection) -> Result<(u64, String), Broken> {
-    let unreadable = |e: rusqlite::Error| Broken::Unreadable(e.to_string());
-    let mut st = c
-        .prepare("SELECT seq, time, actor, member, action, request, published, outcome, prev_hash, hash FROM history ORDER BY rowid")
+pub fn verify(c: &impl Sql) -> Result<(u64, String), Broken> {
+    let unreadable = |e: DbError| Broken::Unreadable(e.to_string());
+    let rows = c
+        .rows(
+            "SELECT seq, time, actor, member, action, request, published, outcome, prev_hash, hash FROM history ORDER BY seq",
+            args![],
+            row,
+        )
         .map_err(unreadable)?;
-    let rows = st.query_map([], row).map_err(unreadable)?;
     let (mut last_seq, mut last_hash) = (0u64, GENESIS.to_string());
     for e in rows {
-        let e = e.map_err(unreadable)?;
         if e.seq != last_seq + 1 {
             if e.seq > last_seq + 1 {
                 return Err(Broken::Removed { seq: last_seq + 1, after: last_seq, next: e.seq });

@@ -28,7 +28,8 @@ use rpkit_objects::cert::Cert;
 use rpkit_objects::crypto::{KeyId, SignError, Signer};
 use rpkit_objects::der::Time;
 use rpkit_objects::file_type::FileType;
-use rusqlite::{params, Connection, OptionalExtension};
+use rpkit_serve::args;
+use rpkit_serve::db::Sql;
 use serde_json::json;
 
 /// Why a roll began.
@@ -55,8 +56,9 @@ impl Reason {
 /// revoked it; `None` when there is none, or it has no certificate yet.
 pub(crate) fn pending_view(w: &Work<'_>, ca: &CaRecord) -> Result<Option<CaRecord>> {
     let row: Option<(String, Vec<u8>, String)> =
-        w.tx.query_row("SELECT key_id, cert, cert_uri FROM keyrolls WHERE ca_id = ?1", [ca.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .optional()?;
+        w.tx.row_opt("SELECT key_id, cert, cert_uri FROM keyrolls WHERE ca_id = ?1", args![ca.id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
     let Some((key, cert, cert_uri)) = row else { return Ok(None) };
     if cert.is_empty() {
         // Waiting for an offline parent's certificate: nothing published yet.
@@ -72,12 +74,12 @@ pub(crate) fn start(w: &mut Work<'_>, ca: &CaRecord, reason: Reason) -> Result<(
         return Err(CaError::invalid("ta_key", "the trust anchor's key rolls by RFC 9691 (`rpkit ta keyroll`)"));
     }
     let busy: Option<(String, String)> =
-        w.tx.query_row("SELECT key_id, phase FROM keyrolls WHERE ca_id = ?1", [ca.id], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+        w.tx.row_opt("SELECT key_id, phase FROM keyrolls WHERE ca_id = ?1", args![ca.id], |r| Ok((r.get(0)?, r.get(1)?)))?;
     if let Some((key, phase)) = busy {
         let hint = if phase == "retiring" { "the offline TA has yet to revoke the old key" } else { "`--activate` ends its staging now" };
         return Err(CaError::Conflict(format!("a key roll of '{}' is under way (key {key}, {phase}); {hint}", ca.handle)));
     }
-    let ta_roll: bool = w.tx.query_row("SELECT EXISTS (SELECT 1 FROM ta_keyroll)", [], |r| r.get(0))?;
+    let ta_roll: bool = w.tx.value("SELECT EXISTS (SELECT 1 FROM ta_keyroll)", args![])?;
     if ta_roll && ca.kind == CaKind::Rir {
         return Err(CaError::Conflict("a TA key roll is under way: the RIR CA's key rolls after it".into()));
     }
@@ -86,7 +88,7 @@ pub(crate) fn start(w: &mut Work<'_>, ca: &CaRecord, reason: Reason) -> Result<(
         let key = w.create_key()?;
         w.tx.execute(
             "INSERT INTO keyrolls (ca_id, key_id, cert, cert_uri, reason, started, activate_at) VALUES (?1, ?2, ?3, '', ?4, ?5, ?6)",
-            params![ca.id, key.hex(), Vec::<u8>::new(), reason.as_str(), w.now.0, i64::MAX],
+            args![ca.id, key.hex(), Vec::<u8>::new(), reason.as_str(), w.now.0, i64::MAX],
         )?;
         return Ok(());
     }
@@ -97,7 +99,7 @@ pub(crate) fn start(w: &mut Work<'_>, ca: &CaRecord, reason: Reason) -> Result<(
     let uri = format!("{}{}", parent.pp_uri(w.cfg), FileType::Certificate.file_name(&key.file_stem()));
     w.tx.execute(
         "INSERT INTO keyrolls (ca_id, key_id, cert, cert_uri, reason, started, activate_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![ca.id, key.hex(), cert.to_der(), uri, reason.as_str(), w.now.0, w.now.0 + w.cfg.keyroll_staging_seconds],
+        args![ca.id, key.hex(), cert.to_der(), uri, reason.as_str(), w.now.0, w.now.0 + w.cfg.keyroll_staging_seconds],
     )?;
     w.put_object(Some(parent.id), &uri, cert.to_der().to_vec())?;
     w.republish_pending(ca)
@@ -110,8 +112,9 @@ pub(crate) fn activate(w: &mut Work<'_>, old: &CaRecord) -> Result<()> {
     // What the old key signed, read before it is withdrawn.
     let roas = roa_objects(&w.tx, old.id)?;
     let aspas: Vec<AspaSpec> = {
-        let mut st = w.tx.prepare("SELECT customer, providers FROM aspas WHERE ca_id = ?1 ORDER BY customer")?;
-        let v = st.query_map([old.id], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, String>(1)?)))?.collect::<Result<Vec<_>, _>>()?;
+        let v = w.tx.rows("SELECT customer, providers FROM aspas WHERE ca_id = ?1 ORDER BY customer", args![old.id], |r| {
+            Ok((r.get::<u32>(0)?, r.get::<String>(1)?))
+        })?;
         v.into_iter().map(|(customer, p)| AspaSpec { customer, providers: parse_providers(&p) }).collect()
     };
     let routers = router_certs::router_certs_of(&w.tx, old.id)?;
@@ -133,9 +136,9 @@ pub(crate) fn activate(w: &mut Work<'_>, old: &CaRecord) -> Result<()> {
         w.remove_object(&old.crl_uri(cfg))?;
         w.remove_object(&old.mft_uri(cfg))?;
     }
-    let old_numbers: (i64, i64, Option<i64>, Option<i64>, Option<i64>) = w.tx.query_row(
+    let old_numbers: (i64, i64, Option<i64>, Option<i64>, Option<i64>) = w.tx.row(
         "SELECT manifest_number, crl_number, mft_ee_serial, mft_this_update, mft_next_update FROM cas WHERE id = ?1",
-        [old.id],
+        args![old.id],
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
     )?;
     // The CA is its next key from here, with that key's manifest and CRL numbers.
@@ -144,24 +147,24 @@ pub(crate) fn activate(w: &mut Work<'_>, old: &CaRecord) -> Result<()> {
             crl_number = k.crl_number, mft_ee_serial = k.mft_ee_serial, mft_this_update = k.mft_this_update,
             mft_next_update = k.mft_next_update, key_since = ?2
          FROM (SELECT * FROM keyrolls WHERE ca_id = ?1) AS k WHERE cas.id = ?1",
-        params![old.id, w.now.0],
+        args![old.id, w.now.0],
     )?;
-    w.tx.execute("DELETE FROM keyrolls WHERE ca_id = ?1", [old.id])?;
-    w.tx.execute("UPDATE objects SET ca_id = ?1 WHERE uri IN (?2, ?3)", params![old.id, next.crl_uri(cfg), next.mft_uri(cfg)])?;
+    w.tx.execute("DELETE FROM keyrolls WHERE ca_id = ?1", args![old.id])?;
+    w.tx.execute("UPDATE objects SET ca_id = ?1 WHERE uri IN (?2, ?3)", args![old.id, next.crl_uri(cfg), next.mft_uri(cfg)])?;
     if offline {
         // RFC 6489 section 2.3: the old key goes on publishing its CRL and a
         // manifest listing only that, until the parent has revoked it.
-        w.tx.execute("UPDATE revocations SET key_id = ?2 WHERE ca_id = ?1 AND key_id IS NULL", params![old.id, old.key.hex()])?;
-        w.tx.execute("UPDATE objects SET ca_id = NULL WHERE uri IN (?1, ?2)", params![old.crl_uri(cfg), old.mft_uri(cfg)])?;
+        w.tx.execute("UPDATE revocations SET key_id = ?2 WHERE ca_id = ?1 AND key_id IS NULL", args![old.id, old.key.hex()])?;
+        w.tx.execute("UPDATE objects SET ca_id = NULL WHERE uri IN (?1, ?2)", args![old.crl_uri(cfg), old.mft_uri(cfg)])?;
         let (mft_num, crl_num, mft_serial, mft_this, mft_next) = old_numbers;
         w.tx.execute(
             "INSERT INTO keyrolls (ca_id, key_id, cert, cert_uri, reason, started, activate_at, manifest_number, crl_number,
                 mft_ee_serial, mft_this_update, mft_next_update, phase)
              VALUES (?1, ?2, ?3, ?4, 'retiring', ?5, ?5, ?6, ?7, ?8, ?9, ?10, 'retiring')",
-            params![old.id, old.key.hex(), old.cert.to_der(), old.cert_uri, w.now.0, mft_num, crl_num, mft_serial, mft_this, mft_next],
+            args![old.id, old.key.hex(), old.cert.to_der(), old.cert_uri, w.now.0, mft_num, crl_num, mft_serial, mft_this, mft_next],
         )?;
     } else {
-        w.tx.execute("DELETE FROM revocations WHERE ca_id = ?1 AND (key_id = ?2 OR key_id IS NULL)", params![old.id, old.key.hex()])?;
+        w.tx.execute("DELETE FROM revocations WHERE ca_id = ?1 AND (key_id = ?2 OR key_id IS NULL)", args![old.id, old.key.hex()])?;
     }
     let ca = w.ca_by_id(old.id)?;
     // Everything re-issued under the new key.
@@ -194,8 +197,9 @@ pub(crate) type CertFor<'a> = &'a dyn Fn(&KeyId) -> Option<(String, Cert)>;
 /// staging; an old key it no longer certifies is retired. What happened, if anything.
 pub(crate) fn parent_answered(w: &mut Work<'_>, rir: &CaRecord, cert_for: CertFor<'_>) -> Result<Option<String>> {
     let row: Option<(String, String, Vec<u8>)> =
-        w.tx.query_row("SELECT key_id, phase, cert FROM keyrolls WHERE ca_id = ?1", [rir.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .optional()?;
+        w.tx.row_opt("SELECT key_id, phase, cert FROM keyrolls WHERE ca_id = ?1", args![rir.id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
     let Some((hex, phase, cert)) = row else { return Ok(None) };
     let key = stored_key(&rir.handle, &hex)?;
     match (phase.as_str(), cert_for(&key)) {
@@ -203,7 +207,7 @@ pub(crate) fn parent_answered(w: &mut Work<'_>, rir: &CaRecord, cert_for: CertFo
             let until = w.now.0 + w.cfg.keyroll_staging_seconds;
             w.tx.execute(
                 "UPDATE keyrolls SET cert = ?2, cert_uri = ?3, activate_at = ?4 WHERE ca_id = ?1",
-                params![rir.id, c.to_der(), uri, until],
+                args![rir.id, c.to_der(), uri, until],
             )?;
             w.republish_pending(rir)?;
             Ok(Some(format!("next key {hex} certified: staged until {}", Time(until).rfc3339())))
@@ -212,8 +216,8 @@ pub(crate) fn parent_answered(w: &mut Work<'_>, rir: &CaRecord, cert_for: CertFo
             let old = pending_view(w, rir)?.ok_or_else(|| CaError::Conflict("a retiring key without a certificate".into()))?;
             w.remove_object(&old.crl_uri(w.cfg))?;
             w.remove_object(&old.mft_uri(w.cfg))?;
-            w.tx.execute("DELETE FROM revocations WHERE ca_id = ?1 AND key_id = ?2", params![rir.id, hex])?;
-            w.tx.execute("DELETE FROM keyrolls WHERE ca_id = ?1", [rir.id])?;
+            w.tx.execute("DELETE FROM revocations WHERE ca_id = ?1 AND key_id = ?2", args![rir.id, hex])?;
+            w.tx.execute("DELETE FROM keyrolls WHERE ca_id = ?1", args![rir.id])?;
             retire(w, &rir.handle, &key)?;
             Ok(Some(format!("old key {hex} revoked by the parent and retired")))
         }
@@ -225,8 +229,7 @@ pub(crate) fn parent_answered(w: &mut Work<'_>, rir: &CaRecord, cert_for: CertFo
 /// key and certificate URI (AIA).
 pub(crate) fn recertify_children(w: &mut Work<'_>, parent: &CaRecord) -> Result<()> {
     let children: Vec<i64> = {
-        let mut st = w.tx.prepare("SELECT id FROM cas WHERE parent_id = ?1 ORDER BY id")?;
-        let v = st.query_map([parent.id], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        let v = w.tx.rows("SELECT id FROM cas WHERE parent_id = ?1 ORDER BY id", args![parent.id], |r| r.get(0))?;
         v
     };
     for id in children {
@@ -250,18 +253,18 @@ fn recertify(w: &mut Work<'_>, parent: &CaRecord, child: &CaRecord, table: &str,
         .ca_cert_builder(Some(parent), &child.handle, child.cert.public_key.clone(), &child.resources, days)?
         .sign(w.signer, &parent.key)?;
     w.put_object(Some(parent.id), &child.cert_uri, cert.to_der().to_vec())?;
-    w.tx.execute(&format!("UPDATE {table} SET cert = ?2 WHERE {id_col} = ?1"), params![child.id, cert.to_der()])?;
+    w.tx.execute(&format!("UPDATE {table} SET cert = ?2 WHERE {id_col} = ?1"), args![child.id, cert.to_der()])?;
     Ok(())
 }
 
 /// A key no longer used: its private part leaves the database with this
 /// change, and the store destroys it once the change is committed.
 pub(crate) fn retire(w: &mut Work<'_>, handle: &str, key: &KeyId) -> Result<()> {
-    w.tx.execute("DELETE FROM keys WHERE key_id = ?1", [key.hex()])?;
-    w.tx.execute("DELETE FROM token_keys WHERE key_id = ?1", [key.hex()])?;
+    w.tx.execute("DELETE FROM keys WHERE key_id = ?1", args![key.hex()])?;
+    w.tx.execute("DELETE FROM token_keys WHERE key_id = ?1", args![key.hex()])?;
     w.tx.execute(
-        "INSERT OR IGNORE INTO retired_keys (key_id, ca_handle, retired) VALUES (?1, ?2, ?3)",
-        params![key.hex(), handle, w.now.0],
+        "INSERT INTO retired_keys (key_id, ca_handle, retired) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+        args![key.hex(), handle, w.now.0],
     )?;
     Ok(())
 }
@@ -275,7 +278,7 @@ pub(crate) fn abandon(w: &mut Work<'_>, ca: &CaRecord) -> Result<()> {
     for uri in [next.cert_uri.clone(), next.crl_uri(w.cfg), next.mft_uri(w.cfg)] {
         w.remove_object(&uri)?;
     }
-    w.tx.execute("DELETE FROM keyrolls WHERE ca_id = ?1", [ca.id])?;
+    w.tx.execute("DELETE FROM keyrolls WHERE ca_id = ?1", args![ca.id])?;
     retire(w, &ca.handle, &next.key)
 }
 
@@ -288,8 +291,8 @@ fn note(w: &mut Work<'_>, ca: &CaRecord, action: &'static str, request: serde_js
 }
 
 /// Where a key lives, for the status.
-fn store_of(c: &Connection, key: &str) -> Result<&'static str> {
-    let token: bool = c.query_row("SELECT EXISTS (SELECT 1 FROM token_keys WHERE key_id = ?1)", [key], |r| r.get(0))?;
+fn store_of(c: &impl Sql, key: &str) -> Result<&'static str> {
+    let token: bool = c.value("SELECT EXISTS (SELECT 1 FROM token_keys WHERE key_id = ?1)", args![key])?;
     Ok(if token { "hsm" } else { "software" })
 }
 
@@ -307,22 +310,19 @@ impl Ca {
     pub fn keyroll_status(&self, handle: &str) -> Result<KeyRollStatus> {
         self.read(|c| {
             let (id, kind, key, since): (i64, String, String, i64) = c
-                .query_row("SELECT id, kind, key_id, COALESCE(key_since, created) FROM cas WHERE handle = ?1", [handle], |r| {
+                .row_opt("SELECT id, kind, key_id, COALESCE(key_since, created) FROM cas WHERE handle = ?1", args![handle], |r| {
                     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                })
-                .optional()?
+                })?
                 .ok_or_else(|| CaError::NotFound(format!("CA '{handle}'")))?;
             if kind == "ta" {
                 return Err(CaError::invalid("ta_key", "the trust anchor's key rolls by RFC 9691 (`rpkit ta keyroll`)"));
             }
             type Row = (String, String, i64, i64, String, bool);
-            let pending: Option<Row> = c
-                .query_row(
-                    "SELECT key_id, reason, started, activate_at, phase, length(cert) > 0 FROM keyrolls WHERE ca_id = ?1",
-                    [id],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
-                )
-                .optional()?;
+            let pending: Option<Row> = c.row_opt(
+                "SELECT key_id, reason, started, activate_at, phase, length(cert) > 0 FROM keyrolls WHERE ca_id = ?1",
+                args![id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+            )?;
             let mut s = KeyRollStatus {
                 handle: handle.to_string(),
                 phase: "active".into(),
@@ -367,8 +367,7 @@ impl Ca {
     /// End a pending roll's staging now: the next key takes over, the old one is destroyed.
     pub fn keyroll_activate(&self, handle: &str) -> Result<KeyRollStatus> {
         let member = (handle != self.config.rir_handle).then_some(handle);
-        let id: Option<i64> =
-            self.read(|c| Ok(c.query_row("SELECT id FROM cas WHERE handle = ?1", [handle], |r| r.get(0)).optional()?))?;
+        let id: Option<i64> = self.read(|c| Ok(c.value_opt("SELECT id FROM cas WHERE handle = ?1", args![handle])?))?;
         let products = self.products(&id.into_iter().collect::<Vec<_>>())?;
         self.fill_key_pool(products as usize + 1)?;
         self.change(Event::new("keyroll.activate", member, json!({ "ca": handle })), |w| {
@@ -394,11 +393,12 @@ impl Ca {
         let now = self.now().0;
         let batch = self.config.keyroll_batch.max(1) as i64;
         let due: Vec<(i64, String)> = self.read(|c| {
-            let mut st = c.prepare(
+            let v = c.rows(
                 "SELECT c.id, c.handle FROM keyrolls k JOIN cas c ON c.id = k.ca_id
                  WHERE k.phase = 'pending' AND length(k.cert) > 0 AND k.activate_at <= ?1 ORDER BY k.activate_at, c.id LIMIT ?2",
+                args![now, batch],
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
-            let v = st.query_map(params![now, batch], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
             Ok(v)
         })?;
         if !due.is_empty() {
@@ -421,17 +421,18 @@ impl Ca {
         let migrate = self.signer().token().is_some();
         let interval = self.config.keyroll_interval_days * 86400;
         let start_due: Vec<(i64, String, Reason)> = self.read(|c| {
-            let mut st = c.prepare(
+            let v = c.rows(
                 "SELECT c.id, c.handle, EXISTS (SELECT 1 FROM keys WHERE key_id = c.key_id) AS soft FROM cas c
                  WHERE c.kind != 'ta' AND NOT EXISTS (SELECT 1 FROM keyrolls k WHERE k.ca_id = c.id)
                    AND ((?1 AND EXISTS (SELECT 1 FROM keys WHERE key_id = c.key_id))
                      OR (?2 > 0 AND COALESCE(c.key_since, c.created) + ?2 <= ?3))
                  ORDER BY soft DESC, c.id LIMIT ?4",
+                args![migrate, interval, now, batch],
+                |r| {
+                    let soft: bool = r.get(2)?;
+                    Ok((r.get(0)?, r.get(1)?, if migrate && soft { Reason::Migration } else { Reason::Schedule }))
+                },
             )?;
-            let rows = st.query_map(params![migrate, interval, now, batch], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, bool>(2)?)))?;
-            let v = rows
-                .map(|r| r.map(|(id, h, soft)| (id, h, if migrate && soft { Reason::Migration } else { Reason::Schedule })))
-                .collect::<Result<_, _>>()?;
             Ok(v)
         })?;
         if start_due.is_empty() {
@@ -454,11 +455,9 @@ impl Ca {
     fn products(&self, ids: &[i64]) -> Result<i64> {
         let ids = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
         self.read(|c| {
-            Ok(c.query_row(
+            Ok(c.value(
                 &format!("SELECT (SELECT COUNT(DISTINCT uri) FROM roas WHERE ca_id IN ({ids})) + (SELECT COUNT(*) FROM aspas WHERE ca_id IN ({ids}))"),
-                [],
-                |r| r.get(0),
-            )?)
+                args![])?)
         })
     }
 
@@ -468,8 +467,8 @@ impl Ca {
     pub fn destroy_retired_keys(&self) -> Result<usize> {
         let _one_at_a_time = self.destroying.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let retired: Vec<(String, String)> = self.read(|c| {
-            let mut st = c.prepare("SELECT key_id, ca_handle FROM retired_keys ORDER BY retired, key_id")?;
-            let v = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+            let v =
+                c.rows("SELECT key_id, ca_handle FROM retired_keys ORDER BY retired, key_id", args![], |r| Ok((r.get(0)?, r.get(1)?)))?;
             Ok(v)
         })?;
         let mut n = 0;
@@ -482,7 +481,7 @@ impl Ca {
             let member = (handle != self.config.rir_handle).then_some(handle.as_str());
             let event = Event::new("key.destroy", member, json!({ "ca": handle, "key": hex }));
             self.write(|tx, now| {
-                tx.execute("DELETE FROM retired_keys WHERE key_id = ?1", [&hex])?;
+                tx.execute("DELETE FROM retired_keys WHERE key_id = ?1", args![&hex])?;
                 history::append(tx, now, &history::current_actor(), &event, Vec::new(), "destroyed")?;
                 Ok(())
             })?;
@@ -491,7 +490,7 @@ impl Ca {
         if n > 0 {
             // Old page images in the write-ahead log may hold a software key's
             // private part: fold the log into the (securely deleted) database.
-            self.read(|c| Ok(c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?))?;
+            self.read(|c| Ok(c.batch("PRAGMA wal_checkpoint(TRUNCATE)")?))?;
         }
         Ok(n)
     }

@@ -12,7 +12,8 @@ use crate::work::{CaKind, CaRecord, NewCa, Work};
 use rpkit_objects::crypto::Signer;
 use rpkit_objects::file_type::FileType;
 use rpkit_objects::resources::{Asn, ResourceSet};
-use rusqlite::{params, OptionalExtension};
+use rpkit_serve::args;
+use rpkit_serve::db::Sql;
 use serde_json::json;
 use std::collections::BTreeMap;
 
@@ -39,11 +40,11 @@ impl Ca {
 
     pub fn member(&self, handle: &str) -> Result<MemberInfo> {
         self.read(|c| {
-            let row: Option<(String, Option<String>, String, String)> = c
-                .query_row("SELECT handle, opaque_id, resources, cert_uri FROM cas WHERE handle = ?1 AND kind = 'member'", [handle], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                })
-                .optional()?;
+            let row: Option<(String, Option<String>, String, String)> = c.row_opt(
+                "SELECT handle, opaque_id, resources, cert_uri FROM cas WHERE handle = ?1 AND kind = 'member'",
+                args![handle],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )?;
             let Some((handle, opaque_id, res, cert_uri)) = row else {
                 return self.delegated_member(c, handle);
             };
@@ -63,9 +64,9 @@ impl Ca {
     }
 
     /// A member that runs its own CA (children.rs).
-    fn delegated_member(&self, c: &rusqlite::Connection, handle: &str) -> Result<MemberInfo> {
+    fn delegated_member(&self, c: &impl Sql, handle: &str) -> Result<MemberInfo> {
         let (res, status) = self.child_status(c, handle)?.ok_or_else(|| CaError::NotFound(format!("member '{handle}'")))?;
-        let opaque_id: Option<String> = c.query_row("SELECT opaque_id FROM children WHERE handle = ?1", [handle], |r| r.get(0))?;
+        let opaque_id: Option<String> = c.value("SELECT opaque_id FROM children WHERE handle = ?1", args![handle])?;
         let current = status.certificates.first();
         Ok(MemberInfo {
             handle: handle.to_string(),
@@ -80,8 +81,10 @@ impl Ca {
 
     pub fn members(&self) -> Result<Vec<MemberInfo>> {
         let handles: Vec<String> = self.read(|c| {
-            let mut st = c.prepare("SELECT handle FROM cas WHERE kind = 'member' UNION SELECT handle FROM children ORDER BY handle")?;
-            let v = st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+            let v =
+                c.rows("SELECT handle FROM cas WHERE kind = 'member' UNION SELECT handle FROM children ORDER BY handle", args![], |r| {
+                    r.get(0)
+                })?;
             Ok(v)
         })?;
         handles.iter().map(|h| self.member(h)).collect()
@@ -110,13 +113,14 @@ impl Ca {
     pub fn import_delegated(&self, text: &str) -> Result<ImportReport> {
         let holders = delegated::parse(text).map_err(|e| CaError::invalid("bad_delegated_file", e.to_string()))?;
         let (existing, rir): (BTreeMap<String, String>, Option<String>) = self.read(|c| {
-            let mut st = c.prepare(
+            let v = c.rows(
                 "SELECT opaque_id, handle FROM cas WHERE kind = 'member' AND opaque_id IS NOT NULL
                  UNION SELECT opaque_id, handle FROM children WHERE opaque_id IS NOT NULL",
+                args![],
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
-            let v = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
-            let rir = c.query_row("SELECT resources FROM cas WHERE kind = 'rir'", [], |r| r.get(0)).optional()?;
-            Ok((v, rir))
+            let rir = c.value_opt("SELECT resources FROM cas WHERE kind = 'rir'", args![])?;
+            Ok((v.into_iter().collect(), rir))
         })?;
         // Refuse a file the RIR cannot certify before generating any key.
         let rir: ResourceSet = rir
@@ -249,8 +253,7 @@ pub(crate) fn set_resources(w: &mut Work<'_>, handle: &str, resources: &Resource
         sync_roas(w, &ca, &objects, &stay.into_iter().collect())?;
     }
     let customers: Vec<u32> = {
-        let mut st = w.tx.prepare("SELECT customer FROM aspas WHERE ca_id = ?1")?;
-        let v = st.query_map([ca.id], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        let v = w.tx.rows("SELECT customer FROM aspas WHERE ca_id = ?1", args![ca.id], |r| r.get(0))?;
         v
     };
     for c in customers {
@@ -293,7 +296,7 @@ pub(crate) fn reissue_ca_cert(w: &mut Work<'_>, ca: &CaRecord, resources: &Resou
         }
     };
     w.put_object(parent_id, &ca.cert_uri, cert.to_der().to_vec())?;
-    w.tx.execute("UPDATE cas SET resources = ?2, cert = ?3 WHERE id = ?1", params![ca.id, resources.to_string(), cert.to_der()])?;
+    w.tx.execute("UPDATE cas SET resources = ?2, cert = ?3 WHERE id = ?1", args![ca.id, resources.to_string(), cert.to_der()])?;
     // A next key being staged holds the same resources (RFC 6489 section 2).
     if let (Some(next), Some(pid)) = (crate::keyroll::pending_view(w, ca)?, parent_id) {
         let parent = w.ca_by_id(pid)?;
@@ -302,14 +305,14 @@ pub(crate) fn reissue_ca_cert(w: &mut Work<'_>, ca: &CaRecord, resources: &Resou
         let cert =
             w.ca_cert_builder(Some(&parent), &ca.handle, next.cert.public_key.clone(), resources, days)?.sign(w.signer, &parent.key)?;
         w.put_object(Some(pid), &next.cert_uri, cert.to_der().to_vec())?;
-        w.tx.execute("UPDATE keyrolls SET cert = ?2 WHERE ca_id = ?1", params![ca.id, cert.to_der()])?;
+        w.tx.execute("UPDATE keyrolls SET cert = ?2 WHERE ca_id = ?1", args![ca.id, cert.to_der()])?;
     }
     w.mark_dirty(ca.id);
     Ok(())
 }
 
 pub(crate) fn remove_member(w: &mut Work<'_>, handle: &str) -> Result<()> {
-    w.tx.execute("DELETE FROM moves WHERE handle = ?1", [handle])?;
+    w.tx.execute("DELETE FROM moves WHERE handle = ?1", args![handle])?;
     if crate::children::is_child(&w.tx, handle)? {
         crate::children::remove_child(w, handle)?;
         if w.ca_by_handle(handle).is_err() {
@@ -330,17 +333,16 @@ pub(crate) fn remove_hosted(w: &mut Work<'_>, handle: &str) -> Result<()> {
     w.revoke(rir.id, &ca.cert.serial, ca.cert.not_after)?;
     w.remove_object(&ca.cert_uri)?;
     let uris: Vec<String> = {
-        let mut st = w.tx.prepare("SELECT uri FROM objects WHERE ca_id = ?1")?;
-        let v = st.query_map([ca.id], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        let v = w.tx.rows("SELECT uri FROM objects WHERE ca_id = ?1", args![ca.id], |r| r.get(0))?;
         v
     };
     for u in uris {
         w.remove_object(&u)?;
     }
     for table in ["roas", "aspas", "router_certs", "revocations", "tokens"] {
-        w.tx.execute(&format!("DELETE FROM {table} WHERE ca_id = ?1"), [ca.id])?;
+        w.tx.execute(&format!("DELETE FROM {table} WHERE ca_id = ?1"), args![ca.id])?;
     }
     crate::keyroll::retire(w, handle, &ca.key)?;
-    w.tx.execute("DELETE FROM cas WHERE id = ?1", [ca.id])?;
+    w.tx.execute("DELETE FROM cas WHERE id = ?1", args![ca.id])?;
     Ok(())
 }

@@ -15,7 +15,8 @@ use crate::service::Ca;
 use crate::work::CaKind;
 use rpkit_objects::cert::Cert;
 use rpkit_objects::rfc8183::{ChildRequest, ParentResponse};
-use rusqlite::{params, OptionalExtension};
+use rpkit_serve::args;
+use rpkit_serve::db::Sql;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -61,9 +62,9 @@ impl Ca {
             }
             w.tx.execute(
                 "INSERT INTO children (handle, resources, id_cert, created) VALUES (?1, ?2, ?3, ?4)",
-                params![handle, ca.resources.to_string(), request.id_cert.to_der(), w.now.0],
+                args![handle, ca.resources.to_string(), request.id_cert.to_der(), w.now.0],
             )?;
-            w.tx.execute("INSERT INTO moves (handle, started) VALUES (?1, ?2)", params![handle, w.now.0])?;
+            w.tx.execute("INSERT INTO moves (handle, started) VALUES (?1, ?2)", args![handle, w.now.0])?;
             Ok(())
         })?;
         Ok(self.parent_response(handle, request, service_uri, &identity.cert))
@@ -73,8 +74,7 @@ impl Ca {
     /// publishes every ROA and ASPA the hosted one does, or at once when the
     /// operator confirms (`confirmed`).
     pub fn complete_delegation(&self, handle: &str, confirmed: bool) -> Result<MoveStatus> {
-        let moving: bool =
-            self.read(|c| Ok(c.query_row("SELECT EXISTS (SELECT 1 FROM moves WHERE handle = ?1)", [handle], |r| r.get(0))?))?;
+        let moving: bool = self.read(|c| Ok(c.value("SELECT EXISTS (SELECT 1 FROM moves WHERE handle = ?1)", args![handle])?))?;
         if !moving {
             return Err(CaError::NotFound(format!("a move of '{handle}' to its own CA")));
         }
@@ -82,17 +82,17 @@ impl Ca {
         if !missing.is_empty() {
             let text = missing.join(", ");
             self.write(|tx, now| {
-                tx.execute("UPDATE moves SET checked = ?2, waiting_for = ?3 WHERE handle = ?1", params![handle, now.0, text])?;
+                tx.execute("UPDATE moves SET checked = ?2, waiting_for = ?3 WHERE handle = ?1", args![handle, now.0, text])?;
                 Ok(())
             })?;
             return Ok(MoveStatus { handle: handle.into(), complete: false, waiting_for: missing });
         }
         let event = Event::new("member.delegated", Some(handle), json!({ "confirmed_by_operator": confirmed }));
         self.change(event, |w| {
-            let opaque: Option<String> = w.tx.query_row("SELECT opaque_id FROM cas WHERE handle = ?1", [handle], |r| r.get(0))?;
+            let opaque: Option<String> = w.tx.value("SELECT opaque_id FROM cas WHERE handle = ?1", args![handle])?;
             crate::members::remove_hosted(w, handle)?;
-            w.tx.execute("UPDATE children SET opaque_id = ?2 WHERE handle = ?1", params![handle, opaque])?;
-            w.tx.execute("DELETE FROM moves WHERE handle = ?1", [handle])?;
+            w.tx.execute("UPDATE children SET opaque_id = ?2 WHERE handle = ?1", args![handle, opaque])?;
+            w.tx.execute("DELETE FROM moves WHERE handle = ?1", args![handle])?;
             Ok(())
         })?;
         if let Err(e) = self.destroy_retired_keys() {
@@ -126,8 +126,7 @@ impl Ca {
     /// publishes what the hosted one does. Returns how many completed.
     pub fn check_moves(&self) -> Result<usize> {
         let handles: Vec<String> = self.read(|c| {
-            let mut st = c.prepare("SELECT handle FROM moves ORDER BY started")?;
-            let v = st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+            let v = c.rows("SELECT handle FROM moves ORDER BY started", args![], |r| r.get(0))?;
             Ok(v)
         })?;
         let _schedule = crate::history::acting_as(crate::history::Actor::Schedule);
@@ -148,11 +147,10 @@ impl Ca {
     pub fn host_member(&self, handle: &str) -> Result<crate::contract::MemberInfo> {
         let (resources, opaque, cert) = self.read(|c| {
             let child = crate::children::child(c, handle)?.ok_or_else(|| CaError::NotFound(format!("delegated member '{handle}'")))?;
-            let opaque: Option<String> = c.query_row("SELECT opaque_id FROM children WHERE handle = ?1", [handle], |r| r.get(0))?;
+            let opaque: Option<String> = c.value("SELECT opaque_id FROM children WHERE handle = ?1", args![handle])?;
             Ok((child.resources, opaque, crate::children::certs_of(c, handle)?.into_iter().next()))
         })?;
-        let moving: Option<i64> =
-            self.read(|c| Ok(c.query_row("SELECT started FROM moves WHERE handle = ?1", [handle], |r| r.get(0)).optional()?))?;
+        let moving: Option<i64> = self.read(|c| Ok(c.value_opt("SELECT started FROM moves WHERE handle = ?1", args![handle])?))?;
         if moving.is_some() {
             return Err(CaError::Conflict(format!("'{handle}' is still hosted: its move to its own CA is not complete")));
         }

@@ -31,7 +31,8 @@ use rpkit_objects::resources::ResourceSet;
 use rpkit_objects::rfc8183::{ChildRequest, ParentResponse};
 use rpkit_objects::serial::Serial;
 use rpkit_objects::tal::Tal;
-use rusqlite::{params, Connection, OptionalExtension};
+use rpkit_serve::args;
+use rpkit_serve::db::Sql;
 use serde_json::json;
 
 /// The RFC 8183 service URI of a parent reached by files.
@@ -41,16 +42,19 @@ fn exchange(e: ExchangeError) -> CaError {
     CaError::invalid(e.code(), e.to_string())
 }
 
-fn setting(c: &Connection, key: &str) -> Result<Option<String>> {
-    Ok(c.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0)).optional()?)
+fn setting(c: &impl Sql, key: &str) -> Result<Option<String>> {
+    Ok(c.value_opt("SELECT value FROM settings WHERE key = ?1", args![key])?)
 }
 
-fn put_setting(c: &Connection, key: &str, value: &str) -> Result<()> {
-    c.execute("INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value", [key, value])?;
+fn put_setting(c: &impl Sql, key: &str, value: &str) -> Result<()> {
+    c.execute(
+        "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        args![key, value],
+    )?;
     Ok(())
 }
 
-fn id_cert(c: &Connection, key: &str, what: &str) -> Result<IdCert> {
+fn id_cert(c: &impl Sql, key: &str, what: &str) -> Result<IdCert> {
     let b64 = setting(c, key)?.ok_or_else(|| CaError::NotFound(what.to_string()))?;
     let der = rpkit_objects::hex::decode(&b64).ok_or_else(|| CaError::Conflict(format!("stored {what}")))?;
     IdCert::decode(&der).map_err(|e| CaError::Conflict(format!("stored {what}: {e}")))
@@ -115,9 +119,8 @@ impl Ca {
         if req.child != child_handle {
             return Err(exchange(ExchangeError::Foreign(format!("it is for child '{}', not '{child_handle}'", req.child))));
         }
-        let seen = self.read(|c| {
-            Ok(c.query_row("SELECT EXISTS (SELECT 1 FROM ta_nonces WHERE nonce = ?1)", [&req.nonce], |r| r.get::<_, bool>(0))?)
-        })?;
+        let seen =
+            self.read(|c| Ok(c.row("SELECT EXISTS (SELECT 1 FROM ta_nonces WHERE nonce = ?1)", args![&req.nonce], |r| r.get::<bool>(0))?))?;
         if seen {
             return Err(exchange(ExchangeError::Replayed(req.nonce)));
         }
@@ -137,8 +140,7 @@ impl Ca {
 /// (two during its own key roll, RFC 9691).
 fn certify_child(w: &mut Work<'_>, req: &TaRequest) -> Result<()> {
     let ids: Vec<i64> = {
-        let mut st = w.tx.prepare("SELECT id FROM cas WHERE kind = 'ta' ORDER BY id")?;
-        let v = st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        let v = w.tx.rows("SELECT id FROM cas WHERE kind = 'ta' ORDER BY id", args![], |r| r.get(0))?;
         v
     };
     if ids.is_empty() {
@@ -148,7 +150,7 @@ fn certify_child(w: &mut Work<'_>, req: &TaRequest) -> Result<()> {
         let ta = w.ca_by_id(id)?;
         certify_under(w, &ta, &req.child, &req.keys)?;
     }
-    w.tx.execute("INSERT INTO ta_nonces (nonce, answered) VALUES (?1, ?2)", params![req.nonce, w.now.0])?;
+    w.tx.execute("INSERT INTO ta_nonces (nonce, answered) VALUES (?1, ?2)", args![req.nonce, w.now.0])?;
     Ok(())
 }
 
@@ -157,8 +159,10 @@ fn certify_child(w: &mut Work<'_>, req: &TaRequest) -> Result<()> {
 pub(crate) fn certify_under(w: &mut Work<'_>, ta: &CaRecord, child: &str, keys: &[PublicKey]) -> Result<()> {
     let renew_at = w.now.add_secs(w.cfg.renew_before_days * 86400).0;
     let issued: Vec<(String, String, i64, i64)> = {
-        let mut st = w.tx.prepare("SELECT key_id, uri, serial, not_after FROM ta_children WHERE ta_id = ?1 ORDER BY key_id")?;
-        let v = st.query_map([ta.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?.collect::<Result<_, _>>()?;
+        let v =
+            w.tx.rows("SELECT key_id, uri, serial, not_after FROM ta_children WHERE ta_id = ?1 ORDER BY key_id", args![ta.id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?;
         v
     };
     let wanted: Vec<(String, &PublicKey)> = keys.iter().map(|k| (k.key_id().hex(), k)).collect();
@@ -168,14 +172,12 @@ pub(crate) fn certify_under(w: &mut Work<'_>, ta: &CaRecord, child: &str, keys: 
             // Not wanted any more (a finished key roll), or due for renewal.
             w.revoke(ta.id, &Serial::from_u64(*serial as u64), Time(*not_after))?;
             w.remove_object(uri)?;
-            w.tx.execute("DELETE FROM ta_children WHERE ta_id = ?1 AND key_id = ?2", params![ta.id, key_id])?;
+            w.tx.execute("DELETE FROM ta_children WHERE ta_id = ?1 AND key_id = ?2", args![ta.id, key_id])?;
         }
     }
     for (key_id, key) in wanted {
         let have: bool =
-            w.tx.query_row("SELECT EXISTS (SELECT 1 FROM ta_children WHERE ta_id = ?1 AND key_id = ?2)", params![ta.id, key_id], |r| {
-                r.get(0)
-            })?;
+            w.tx.row("SELECT EXISTS (SELECT 1 FROM ta_children WHERE ta_id = ?1 AND key_id = ?2)", args![ta.id, key_id], |r| r.get(0))?;
         if have {
             continue;
         }
@@ -184,7 +186,7 @@ pub(crate) fn certify_under(w: &mut Work<'_>, ta: &CaRecord, child: &str, keys: 
         w.put_object(Some(ta.id), &uri, cert.to_der().to_vec())?;
         w.tx.execute(
             "INSERT INTO ta_children (ta_id, key_id, handle, uri, serial, not_after) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![ta.id, key_id, child, uri, crate::service::serial_i64(&cert.serial), cert.not_after.0],
+            args![ta.id, key_id, child, uri, crate::service::serial_i64(&cert.serial), cert.not_after.0],
         )?;
     }
     if ta.cert.not_after.0 < renew_at {
@@ -198,8 +200,8 @@ pub(crate) fn certify_under(w: &mut Work<'_>, ta: &CaRecord, child: &str, keys: 
 /// The keys an offline TA's child holds certificates for under `ta`, and its handle.
 pub(crate) fn child_keys(w: &Work<'_>, ta: &CaRecord) -> Result<(String, Vec<PublicKey>)> {
     let ders: Vec<Vec<u8>> = {
-        let mut st = w.tx.prepare("SELECT o.der FROM ta_children c JOIN objects o ON o.uri = c.uri WHERE c.ta_id = ?1")?;
-        let v = st.query_map([ta.id], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        let v =
+            w.tx.rows("SELECT o.der FROM ta_children c JOIN objects o ON o.uri = c.uri WHERE c.ta_id = ?1", args![ta.id], |r| r.get(0))?;
         v
     };
     let keys = ders
@@ -224,11 +226,11 @@ impl Ca {
             return Err(CaError::invalid("not_offline", format!("service_uri {:?}: not an offline TA's answer", parent.service_uri)));
         }
         let own_ta = self.read(|c| {
-            Ok(c.query_row(
+            Ok(c.row(
                 "SELECT EXISTS (SELECT 1 FROM cas c JOIN keys k ON k.key_id = c.key_id WHERE c.kind = 'ta')
                  OR EXISTS (SELECT 1 FROM cas c JOIN token_keys k ON k.key_id = c.key_id WHERE c.kind = 'ta')",
-                [],
-                |r| r.get::<_, bool>(0),
+                args![],
+                |r| r.get::<bool>(0),
             )?)
         })?;
         if own_ta {
@@ -252,13 +254,10 @@ impl Ca {
         let keys: Vec<PublicKey> = self
             .read(|c| {
                 let mut keys = vec![rir_key];
-                let next: Option<String> = c
-                    .query_row(
-                        "SELECT k.key_id FROM keyrolls k JOIN cas c ON c.id = k.ca_id WHERE c.kind = 'rir' AND k.phase = 'pending'",
-                        [],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
+                let next: Option<String> = c.value_opt(
+                    "SELECT k.key_id FROM keyrolls k JOIN cas c ON c.id = k.ca_id WHERE c.kind = 'rir' AND k.phase = 'pending'",
+                    args![],
+                )?;
                 if let Some(n) = next {
                     keys.push(stored_key("rir", &n)?);
                 }
@@ -274,10 +273,10 @@ impl Ca {
         let keys: Vec<String> = req.keys.iter().map(|k| k.key_id().hex()).collect();
         let event = Event::new("ta.request", None, json!({ "nonce": req.nonce, "keys": keys, "valid_until": until.rfc3339() }));
         self.write(|tx, now| {
-            tx.execute("UPDATE ta_exchanges SET state = 'superseded' WHERE state = 'pending'", [])?;
+            tx.execute("UPDATE ta_exchanges SET state = 'superseded' WHERE state = 'pending'", args![])?;
             tx.execute(
                 "INSERT INTO ta_exchanges (nonce, created, valid_until, state) VALUES (?1, ?2, ?3, 'pending')",
-                params![req.nonce, now.0, until.0],
+                args![req.nonce, now.0, until.0],
             )?;
             history::append(tx, now, &history::current_actor(), &event, Vec::new(), "applied")?;
             Ok(())
@@ -288,7 +287,7 @@ impl Ca {
     /// The RIR CA's current key; made (and kept) before its first certificate.
     pub(crate) fn rir_key(&self) -> Result<KeyId> {
         let stored = self.read(|c| {
-            let row: Option<String> = c.query_row("SELECT key_id FROM cas WHERE kind = 'rir'", [], |r| r.get(0)).optional()?;
+            let row: Option<String> = c.value_opt("SELECT key_id FROM cas WHERE kind = 'rir'", args![])?;
             Ok(match row {
                 Some(k) => Some(k),
                 None => setting(c, "rir_key")?,
@@ -315,14 +314,13 @@ impl Ca {
         let resp = TaResponse::from_xml(&xml).map_err(exchange)?;
         ta_exchange::check_window(resp.created, resp.valid_until, now).map_err(exchange)?;
         let state: Option<String> =
-            self.read(|c| Ok(c.query_row("SELECT state FROM ta_exchanges WHERE nonce = ?1", [&resp.nonce], |r| r.get(0)).optional()?))?;
+            self.read(|c| Ok(c.value_opt("SELECT state FROM ta_exchanges WHERE nonce = ?1", args![&resp.nonce])?))?;
         match state.as_deref() {
             Some("pending") => {}
             Some("answered") => return Err(exchange(ExchangeError::Replayed(resp.nonce))),
             _ => {
-                let want = self.read(|c| {
-                    Ok(c.query_row("SELECT nonce FROM ta_exchanges WHERE state = 'pending'", [], |r| r.get::<_, String>(0)).optional()?)
-                })?;
+                let want = self
+                    .read(|c| Ok(c.row_opt("SELECT nonce FROM ta_exchanges WHERE state = 'pending'", args![], |r| r.get::<String>(0))?))?;
                 return Err(exchange(match want {
                     Some(want) => ExchangeError::NotPending { got: resp.nonce, want },
                     None => ExchangeError::NothingPending,
@@ -344,9 +342,8 @@ impl Ca {
         let now = self.now();
         self.read(|c| {
             let next_update = ta_next_update(c)?;
-            let pending: Option<(String, i64)> = c
-                .query_row("SELECT nonce, valid_until FROM ta_exchanges WHERE state = 'pending'", [], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
+            let pending: Option<(String, i64)> =
+                c.row_opt("SELECT nonce, valid_until FROM ta_exchanges WHERE state = 'pending'", args![], |r| Ok((r.get(0)?, r.get(1)?)))?;
             let due = next_update.map(|t| t - self.config.ta_warn_days * 86400);
             Ok(TaStatus {
                 offline: self.config.ta_offline,
@@ -384,14 +381,11 @@ impl Ca {
 }
 
 /// The nextUpdate of the current TA's manifest as published (seconds).
-fn ta_next_update(c: &Connection) -> Result<Option<i64>> {
-    let der: Option<Vec<u8>> = c
-        .query_row(
-            &format!("SELECT der FROM objects WHERE ca_id = {} AND name LIKE '%.mft' LIMIT 1", crate::work::CURRENT_TA_ID),
-            [],
-            |r| r.get(0),
-        )
-        .optional()?;
+fn ta_next_update(c: &impl Sql) -> Result<Option<i64>> {
+    let der: Option<Vec<u8>> = c.value_opt(
+        &format!("SELECT der FROM objects WHERE ca_id = {} AND name LIKE '%.mft' LIMIT 1", crate::work::CURRENT_TA_ID),
+        args![],
+    )?;
     Ok(der.and_then(|d| Manifest::decode(&d).ok()).map(|m| m.content.next_update.0))
 }
 
@@ -426,11 +420,10 @@ fn import(w: &mut Work<'_>, resp: &TaResponse, rir_key: KeyId) -> Result<TaImpor
     let mut ids = Vec::new();
     for t in &tas {
         let res = t.cert.resources.explicit_set();
-        let id: Option<i64> =
-            w.tx.query_row("SELECT id FROM cas WHERE kind = 'ta' AND key_id = ?1", [t.cert.ski.hex()], |r| r.get(0)).optional()?;
+        let id: Option<i64> = w.tx.value_opt("SELECT id FROM cas WHERE kind = 'ta' AND key_id = ?1", args![t.cert.ski.hex()])?;
         let id = match id {
             Some(id) => {
-                w.tx.execute("UPDATE cas SET cert = ?2, resources = ?3 WHERE id = ?1", params![id, t.der, res.to_string()])?;
+                w.tx.execute("UPDATE cas SET cert = ?2, resources = ?3 WHERE id = ?1", args![id, t.der, res.to_string()])?;
                 id
             }
             None => {
@@ -451,11 +444,12 @@ fn import(w: &mut Work<'_>, resp: &TaResponse, rir_key: KeyId) -> Result<TaImpor
     }
     // Exactly the TAs' publication set: what they no longer have is withdrawn.
     let held: Vec<String> = {
-        let mut st = w.tx.prepare(
+        let v = w.tx.rows(
             "SELECT o.uri FROM objects o WHERE o.ca_id IN (SELECT id FROM cas WHERE kind = 'ta')
              OR o.uri IN (SELECT cert_uri FROM cas WHERE kind = 'ta')",
+            args![],
+            |r| r.get(0),
         )?;
-        let v = st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
         v
     };
     for uri in held.iter().filter(|u| !resp.objects.contains_key(*u)) {
@@ -487,7 +481,7 @@ fn import(w: &mut Work<'_>, resp: &TaResponse, rir_key: KeyId) -> Result<TaImpor
             if rir.cert.to_der() != cert.to_der() || rir.parent_id != Some(ta_id) {
                 w.tx.execute(
                     "UPDATE cas SET parent_id = ?2, cert = ?3, cert_uri = ?4, resources = ?5 WHERE id = ?1",
-                    params![rir.id, ta_id, cert.to_der(), uri, res.to_string()],
+                    args![rir.id, ta_id, cert.to_der(), uri, res.to_string()],
                 )?;
                 w.mark_dirty(rir.id);
                 report.rir_certified = true;
@@ -503,15 +497,14 @@ fn import(w: &mut Work<'_>, resp: &TaResponse, rir_key: KeyId) -> Result<TaImpor
     }
     // A TA instance no longer in the answer (retired after its key roll) goes.
     let gone: Vec<i64> = {
-        let mut st = w.tx.prepare("SELECT id FROM cas WHERE kind = 'ta'")?;
-        let v: Vec<i64> = st.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        let v: Vec<i64> = w.tx.rows("SELECT id FROM cas WHERE kind = 'ta'", args![], |r| r.get(0))?;
         v.into_iter().filter(|id| !ids.contains(id)).collect()
     };
     for id in gone {
-        w.tx.execute("DELETE FROM revocations WHERE ca_id = ?1", [id])?;
-        w.tx.execute("DELETE FROM cas WHERE id = ?1", [id])?;
+        w.tx.execute("DELETE FROM revocations WHERE ca_id = ?1", args![id])?;
+        w.tx.execute("DELETE FROM cas WHERE id = ?1", args![id])?;
     }
-    w.tx.execute("UPDATE ta_exchanges SET state = 'answered' WHERE nonce = ?1", [&resp.nonce])?;
+    w.tx.execute("UPDATE ta_exchanges SET state = 'answered' WHERE nonce = ?1", args![&resp.nonce])?;
     report.next_update = ta_next_update(&w.tx)?.map(|t| Time(t).rfc3339());
     Ok(report)
 }

@@ -23,7 +23,8 @@ use rpkit_objects::resources::ResourceSet;
 use rpkit_objects::rfc8183::ParentResponse;
 use rpkit_objects::signed_message::{SignedMessage, SKEW_SECS};
 use rpkit_objects::up_down::{Class, ErrorCode, IssueRequest, KeyRef, Limit, Message, Payload, CONTENT_TYPE};
-use rusqlite::{params, Connection, OptionalExtension};
+use rpkit_serve::args;
+use rpkit_serve::db::Sql;
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
 
@@ -64,16 +65,19 @@ impl Schedule {
     }
 }
 
-fn setting(c: &Connection, key: &str) -> Result<Option<String>> {
-    Ok(c.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0)).optional()?)
+fn setting(c: &impl Sql, key: &str) -> Result<Option<String>> {
+    Ok(c.value_opt("SELECT value FROM settings WHERE key = ?1", args![key])?)
 }
 
-fn put_setting(c: &Connection, key: &str, value: &str) -> Result<()> {
-    c.execute("INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value", [key, value])?;
+fn put_setting(c: &impl Sql, key: &str, value: &str) -> Result<()> {
+    c.execute(
+        "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        args![key, value],
+    )?;
     Ok(())
 }
 
-fn parent_of(c: &Connection) -> Result<ParentResponse> {
+fn parent_of(c: &impl Sql) -> Result<ParentResponse> {
     let xml = setting(c, "updown_parent")?.ok_or_else(|| CaError::NotFound("an RFC 6492 parent (run `rpkit ca parent add`)".into()))?;
     ParentResponse::decode(xml.as_bytes()).map_err(|e| CaError::Conflict(format!("stored parent_response: {e}")))
 }
@@ -91,7 +95,7 @@ impl Ca {
         if self.config.ta_offline {
             return Err(CaError::Conflict("this CA's parent is an offline trust anchor".into()));
         }
-        let own_ta: bool = self.read(|c| Ok(c.query_row("SELECT EXISTS (SELECT 1 FROM cas WHERE kind = 'ta')", [], |r| r.get(0))?))?;
+        let own_ta: bool = self.read(|c| Ok(c.value("SELECT EXISTS (SELECT 1 FROM cas WHERE kind = 'ta')", args![])?))?;
         if own_ta {
             return Err(CaError::Conflict("this CA has a trust anchor of its own".into()));
         }
@@ -102,7 +106,7 @@ impl Ca {
         );
         self.write(|tx, now| {
             put_setting(tx, "updown_parent", &parent.encode())?;
-            tx.execute("DELETE FROM settings WHERE key = 'parent_last_signing_time'", [])?;
+            tx.execute("DELETE FROM settings WHERE key = 'parent_last_signing_time'", args![])?;
             history::append(tx, now, &history::current_actor(), &event, Vec::new(), "applied")?;
             Ok(())
         })?;
@@ -138,11 +142,11 @@ impl Ca {
         let now = self.now().0;
         let waiting = self
             .read(|c| {
-                Ok(c.query_row(
+                Ok(c.row(
                     "SELECT EXISTS (SELECT 1 FROM keyrolls k JOIN cas c ON c.id = k.ca_id
                      WHERE c.kind = 'rir' AND (k.phase = 'retiring' OR length(k.cert) = 0))",
-                    [],
-                    |r| r.get::<_, bool>(0),
+                    args![],
+                    |r| r.get::<bool>(0),
                 )?)
             })
             .unwrap_or(false);
@@ -169,7 +173,7 @@ impl Ca {
         self.write(|tx, _| {
             if outcome.0 == "parent_last_success" {
                 put_setting(tx, "parent_last_success", &now.to_string())?;
-                tx.execute("DELETE FROM settings WHERE key = 'parent_last_error'", [])?;
+                tx.execute("DELETE FROM settings WHERE key = 'parent_last_error'", args![])?;
             } else {
                 put_setting(tx, "parent_last_error", &outcome.1)?;
             }
@@ -189,13 +193,11 @@ impl Ca {
         let http = http.build().map_err(parent_err)?;
         let rir_key = self.rir_key()?;
         let next = self.read(|c| {
-            let row: Option<(String, String, bool)> = c
-                .query_row(
-                    "SELECT k.key_id, k.phase, length(k.cert) > 0 FROM keyrolls k JOIN cas c ON c.id = k.ca_id WHERE c.kind = 'rir'",
-                    [],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()?;
+            let row: Option<(String, String, bool)> = c.row_opt(
+                "SELECT k.key_id, k.phase, length(k.cert) > 0 FROM keyrolls k JOIN cas c ON c.id = k.ca_id WHERE c.kind = 'rir'",
+                args![],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?;
             // A pending next key wants a certificate; a retiring old key wants none.
             Ok(match row {
                 Some((k, phase, _)) if phase != "retiring" => Some(stored_key("rir", &k)?),
@@ -333,7 +335,7 @@ fn apply(w: &mut Work<'_>, class: &Class, certs: &[(String, Cert)], rir_key: Key
                 let before = rir.resources.clone();
                 w.tx.execute(
                     "UPDATE cas SET cert = ?2, cert_uri = ?3, resources = ?4 WHERE id = ?1",
-                    params![rir.id, cert.to_der(), uri, res.to_string()],
+                    args![rir.id, cert.to_der(), uri, res.to_string()],
                 )?;
                 w.mark_dirty(rir.id);
                 report.certified = true;
@@ -359,9 +361,11 @@ fn apply(w: &mut Work<'_>, class: &Class, certs: &[(String, Cert)], rir_key: Key
 /// keep only what it still does; their ROAs and ASPAs outside are withdrawn.
 fn pass_down(w: &mut Work<'_>, held: &ResourceSet, report: &mut ParentSync) -> Result<()> {
     let members: Vec<(String, String)> = {
-        let mut st =
-            w.tx.prepare("SELECT handle, resources FROM cas WHERE kind = 'member' UNION SELECT handle, resources FROM children")?;
-        let v = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+        let v = w.tx.rows(
+            "SELECT handle, resources FROM cas WHERE kind = 'member' UNION SELECT handle, resources FROM children",
+            args![],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
         v
     };
     for (handle, res) in members {

@@ -17,7 +17,8 @@ use rpkit_objects::resources::{Asn, ResourceSet};
 use rpkit_objects::roa::{Roa, RoaContent, RoaPrefix};
 use rpkit_objects::serial::Serial;
 use rpkit_objects::signed_object::EeSpec;
-use rusqlite::{params, Connection};
+use rpkit_serve::args;
+use rpkit_serve::db::{Sql, ToValue};
 use std::collections::{BTreeMap, BTreeSet};
 
 impl Ca {
@@ -26,10 +27,10 @@ impl Ca {
     pub fn roas(&self, handle: &str) -> Result<Vec<RoaInfo>> {
         self.read(|c| {
             let id = member_id(c, handle)?;
-            let mut st =
-                c.prepare("SELECT prefix, max_length, asn, uri, not_after FROM roas WHERE ca_id = ?1 ORDER BY prefix, max_length, asn")?;
-            let v = st
-                .query_map([id], |r| {
+            let v = c.rows(
+                "SELECT prefix, max_length, asn, uri, not_after FROM roas WHERE ca_id = ?1 ORDER BY prefix, max_length, asn",
+                args![id],
+                |r| {
                     Ok(RoaInfo {
                         prefix: r.get(0)?,
                         max_length: r.get(1)?,
@@ -37,8 +38,8 @@ impl Ca {
                         uri: r.get(3)?,
                         not_after: Time(r.get(4)?).rfc3339(),
                     })
-                })?
-                .collect::<Result<_, _>>()?;
+                },
+            )?;
             Ok(v)
         })
     }
@@ -70,7 +71,7 @@ impl Ca {
         // key generation, and a dry run ends here.
         let (resources, objects) = self.read(|c| {
             let id = member_id(c, handle)?;
-            let res: String = c.query_row("SELECT resources FROM cas WHERE id = ?1", [id], |r| r.get(0))?;
+            let res: String = c.value("SELECT resources FROM cas WHERE id = ?1", args![id])?;
             let res: ResourceSet = res.parse().map_err(|e| CaError::Conflict(format!("{e}")))?;
             Ok((res, roa_objects(c, id)?))
         })?;
@@ -200,22 +201,20 @@ fn check_objects(r: Repack) -> Result<Repack> {
 }
 
 /// A member's ROA objects: URI → the authorizations each holds.
-pub(crate) fn roa_objects(c: &Connection, ca_id: i64) -> Result<BTreeMap<String, Vec<RoaSpec>>> {
-    roa_rows(c, "SELECT uri, prefix, max_length, asn FROM roas WHERE ca_id = ?1", params![ca_id])
+pub(crate) fn roa_objects(c: &impl Sql, ca_id: i64) -> Result<BTreeMap<String, Vec<RoaSpec>>> {
+    roa_rows(c, "SELECT uri, prefix, max_length, asn FROM roas WHERE ca_id = ?1", args![ca_id])
 }
 
 /// The authorizations one ROA object holds.
-pub(crate) fn roa_object(c: &Connection, ca_id: i64, uri: &str) -> Result<Vec<RoaSpec>> {
-    let mut v = roa_rows(c, "SELECT uri, prefix, max_length, asn FROM roas WHERE uri = ?2 AND ca_id = ?1", params![ca_id, uri])?;
+pub(crate) fn roa_object(c: &impl Sql, ca_id: i64, uri: &str) -> Result<Vec<RoaSpec>> {
+    let mut v = roa_rows(c, "SELECT uri, prefix, max_length, asn FROM roas WHERE uri = ?2 AND ca_id = ?1", args![ca_id, uri])?;
     Ok(v.remove(uri).unwrap_or_default())
 }
 
-fn roa_rows(c: &Connection, sql: &str, p: impl rusqlite::Params) -> Result<BTreeMap<String, Vec<RoaSpec>>> {
-    let mut st = c.prepare(sql)?;
-    let rows = st.query_map(p, |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, u8>(2)?, r.get::<_, u32>(3)?)))?;
+fn roa_rows(c: &impl Sql, sql: &str, p: &[&dyn ToValue]) -> Result<BTreeMap<String, Vec<RoaSpec>>> {
+    let rows: Vec<(String, String, u8, u32)> = c.rows(sql, p, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
     let mut v: BTreeMap<String, Vec<RoaSpec>> = BTreeMap::new();
-    for r in rows {
-        let (uri, p, max_length, asn) = r?;
+    for (uri, p, max_length, asn) in rows {
         let prefix = p.parse().map_err(|e| CaError::Conflict(format!("stored prefix {p}: {e}")))?;
         v.entry(uri).or_default().push(RoaSpec { prefix, max_length, asn: Asn(asn) });
     }
@@ -240,8 +239,9 @@ pub(crate) fn sync_roas(
 /// Revoke a ROA object's EE certificate and withdraw it, with its authorizations.
 pub(crate) fn withdraw_roa_object(w: &mut Work<'_>, ca: &CaRecord, uri: &str) -> Result<()> {
     let rows: Vec<(i64, i64)> = {
-        let mut st = w.tx.prepare("DELETE FROM roas WHERE ca_id = ?1 AND uri = ?2 RETURNING ee_serial, not_after")?;
-        let v = st.query_map(params![ca.id, uri], |x| Ok((x.get(0)?, x.get(1)?)))?.collect::<Result<_, _>>()?;
+        let v = w.tx.rows("DELETE FROM roas WHERE ca_id = ?1 AND uri = ?2 RETURNING ee_serial, not_after", args![ca.id, uri], |x| {
+            Ok((x.get(0)?, x.get(1)?))
+        })?;
         v
     };
     if let Some((serial, not_after)) = rows.first() {
@@ -271,17 +271,18 @@ pub(crate) fn issue_roas(w: &mut Work<'_>, ca: &CaRecord, groups: &[Vec<RoaSpec>
             (g, ee, roa)
         })
         .collect();
-    let mut st =
-        w.tx.prepare("INSERT INTO roas (ca_id, asn, prefix, max_length, uri, ee_serial, not_after) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?;
+    let insert = "INSERT INTO roas (ca_id, asn, prefix, max_length, uri, ee_serial, not_after) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
     let mut objects = Vec::with_capacity(built.len());
     for (g, ee, roa) in built {
         let roa = roa?;
         for s in g {
-            st.execute(params![ca.id, s.asn.0, s.prefix.to_string(), s.max_length, ee.object_uri, serial_i64(&ee.serial), ee.not_after.0])?;
+            w.tx.execute(
+                insert,
+                args![ca.id, s.asn.0, s.prefix.to_string(), s.max_length, ee.object_uri, serial_i64(&ee.serial), ee.not_after.0],
+            )?;
         }
         objects.push((ee.object_uri, roa.signed.to_der().to_vec()));
     }
-    drop(st);
     for (uri, der) in objects {
         w.put_object(Some(ca.id), &uri, der)?;
     }

@@ -16,7 +16,8 @@ use rpkit_objects::name::Name;
 use rpkit_objects::pkcs10::CertRequest;
 use rpkit_objects::resources::{Asn, CertResources, ResourceSet};
 use rpkit_objects::serial::Serial;
-use rusqlite::{params, Connection};
+use rpkit_serve::args;
+use rpkit_serve::db::Sql;
 use serde_json::json;
 
 /// A router certificate as stored: the AS, the router key, where it is published.
@@ -40,12 +41,13 @@ fn file_name(asn: u32, key: &PublicKey) -> String {
     FileType::Certificate.file_name(&stem)
 }
 
-pub(crate) fn router_certs_of(c: &Connection, ca_id: i64) -> Result<Vec<RouterCert>> {
-    let mut st = c.prepare("SELECT asn, spki, uri, serial, not_after FROM router_certs WHERE ca_id = ?1 ORDER BY asn, key_id")?;
-    let rows = st.query_map([ca_id], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, Vec<u8>>(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?;
+pub(crate) fn router_certs_of(c: &impl Sql, ca_id: i64) -> Result<Vec<RouterCert>> {
+    let rows: Vec<(u32, Vec<u8>, String, i64, i64)> =
+        c.rows("SELECT asn, spki, uri, serial, not_after FROM router_certs WHERE ca_id = ?1 ORDER BY asn, key_id", args![ca_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?;
     let mut out = Vec::new();
-    for row in rows {
-        let (asn, spki, uri, serial, not_after) = row?;
+    for (asn, spki, uri, serial, not_after) in rows {
         let key = PublicKey::decode(&spki).map_err(|e| CaError::Conflict(format!("stored router key: {e}")))?;
         out.push(RouterCert { asn, key, uri, serial, not_after });
     }
@@ -80,14 +82,14 @@ pub(crate) fn issue(w: &mut Work<'_>, ca: &CaRecord, asn: u32, key: &PublicKey) 
     let uri = format!("{}{}", ca.pp_uri(w.cfg), file_name(asn, key));
     w.tx.execute(
         "INSERT INTO router_certs (ca_id, asn, key_id, spki, uri, serial, not_after) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![ca.id, asn, key_hex(key), key.spki(), uri, crate::service::serial_i64(&serial), not_after.0],
+        args![ca.id, asn, key_hex(key), key.spki(), uri, crate::service::serial_i64(&serial), not_after.0],
     )?;
     w.put_object(Some(ca.id), &uri, cert.to_der().to_vec())
 }
 
 /// Revoke and withdraw one router certificate.
 pub(crate) fn withdraw(w: &mut Work<'_>, ca: &CaRecord, rc: &RouterCert) -> Result<()> {
-    w.tx.execute("DELETE FROM router_certs WHERE ca_id = ?1 AND asn = ?2 AND key_id = ?3", params![ca.id, rc.asn, key_hex(&rc.key)])?;
+    w.tx.execute("DELETE FROM router_certs WHERE ca_id = ?1 AND asn = ?2 AND key_id = ?3", args![ca.id, rc.asn, key_hex(&rc.key)])?;
     w.revoke(ca.id, &Serial::from_u64(rc.serial as u64), Time(rc.not_after))?;
     w.remove_object(&rc.uri)
 }

@@ -19,8 +19,9 @@ use rpkit_objects::resources::ResourceSet;
 use rpkit_objects::serial::Serial;
 use rpkit_objects::signed_object::EeSpec;
 use rpkit_objects::tal::Tal;
+use rpkit_serve::args;
 use rpkit_serve::data_dir;
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rpkit_serve::db::{Db, DbError, Location, Mode, Sql, ToValue, Tx};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,7 +31,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 pub type Clock = Arc<dyn Fn() -> Time + Send + Sync>;
 
 pub struct Ca {
-    conn: Mutex<Connection>,
+    conn: Mutex<Db>,
     signer: CaSigner,
     publisher: Arc<dyn Publisher>,
     pub config: CaConfig,
@@ -58,26 +59,29 @@ impl Ca {
     /// Open the CA with its database in `dir` (created if needed); `None` keeps
     /// everything in memory. Published state is brought in line with the database.
     pub fn open(dir: Option<&Path>, config: CaConfig, publisher: Arc<dyn Publisher>) -> Result<Self> {
-        let conn = match dir {
-            Some(d) => {
-                // The database holds every private key of the CA: for its owner only.
-                let db = d.join("ca.sqlite");
-                let io = |p: &Path, e: std::io::Error| CaError::invalid("data_dir", format!("{}: {e}", p.display()));
-                data_dir::create_dir(d, data_dir::PRIVATE_DIR).map_err(|e| io(d, e))?;
-                data_dir::ensure_secret(&db).map_err(|e| io(&db, e))?;
-                crate::store::open(&db)?
-            }
-            None => crate::store::open_in_memory()?,
-        };
+        Self::open_with(dir, None, config, publisher)
+    }
+
+    /// `open`, the state in the PostgreSQL database at `database_url` when
+    /// one is given (the data directory keeps what is not shared).
+    pub fn open_with(dir: Option<&Path>, database_url: Option<&str>, config: CaConfig, publisher: Arc<dyn Publisher>) -> Result<Self> {
+        let io = |p: &Path, e: std::io::Error| CaError::invalid("data_dir", format!("{}: {e}", p.display()));
+        if let Some(d) = dir {
+            data_dir::create_dir(d, data_dir::PRIVATE_DIR).map_err(|e| io(d, e))?;
+        }
+        let at = Location::from_url(database_url, dir.map(|d| d.join("ca.sqlite")).as_deref());
+        if let Location::Sqlite(Some(db)) = &at {
+            // The database holds every private key of the CA: for its owner only.
+            data_dir::ensure_secret(db).map_err(|e| io(db, e))?;
+        }
+        let conn = crate::store::open(&at)?;
         let signer = CaSigner::open(&config.signer)?;
         {
-            let mut st = conn.prepare("SELECT pkcs1 FROM keys")?;
-            let keys = st.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
-            for k in keys {
-                signer.insert(KeyPair::from_pkcs1(&k?)?);
+            for k in conn.rows("SELECT pkcs1 FROM keys", args![], |r| r.get::<Vec<u8>>(0))? {
+                signer.insert(KeyPair::from_pkcs1(&k)?);
             }
             // Keys in a token need that token.
-            let label: Option<String> = conn.query_row("SELECT token_label FROM token_keys LIMIT 1", [], |r| r.get(0)).optional()?;
+            let label: Option<String> = conn.value_opt("SELECT token_label FROM token_keys LIMIT 1", args![])?;
             if let (Some(label), None) = (&label, signer.token()) {
                 let why =
                     format!("the CA's keys are in the PKCS#11 token {label:?}: give --pkcs11-module, --pkcs11-token and --pkcs11-pin-file");
@@ -125,13 +129,9 @@ impl Ca {
     /// them but never hand one out twice (CMS-14).
     pub fn claim_key_pool(&self) -> Result<usize> {
         let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let pooled: Vec<Vec<u8>> = {
-            let mut st = tx.prepare("SELECT pkcs1 FROM key_pool")?;
-            let rows = st.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
-            rows.collect::<rusqlite::Result<_>>()?
-        };
-        tx.execute("DELETE FROM key_pool", [])?;
+        let tx = conn.begin(Mode::Write)?;
+        let pooled: Vec<Vec<u8>> = tx.rows("SELECT pkcs1 FROM key_pool", args![], |r| r.get(0))?;
+        tx.execute("DELETE FROM key_pool", args![])?;
         tx.commit()?;
         let keys = pooled.iter().map(|k| KeyPair::from_pkcs1(k)).collect::<std::result::Result<Vec<_>, _>>()?;
         let n = keys.len();
@@ -144,9 +144,9 @@ impl Ca {
     pub fn save_key_pool(&self) -> Result<usize> {
         let keys = self.signer.take_pool();
         let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
-        let tx = conn.transaction()?;
+        let tx = conn.begin(Mode::Write)?;
         for k in &keys {
-            tx.execute("INSERT INTO key_pool (pkcs1) VALUES (?1)", [k.to_pkcs1()])?;
+            tx.execute("INSERT INTO key_pool (pkcs1) VALUES (?1)", args![k.to_pkcs1()])?;
         }
         tx.commit()?;
         Ok(keys.len())
@@ -171,7 +171,7 @@ impl Ca {
             self.sync_publisher_locked(&conn)?;
             self.out_of_sync.store(false, Ordering::SeqCst);
         }
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = conn.begin(Mode::Write)?;
         let mut w = Work::new(tx, &self.config, &self.signer, self.now());
         let out = f(&mut w)?;
         let (tx, cs, notes, always_recorded) = w.finish()?;
@@ -225,16 +225,13 @@ impl Ca {
         self.sync_publisher_locked(&conn)
     }
 
-    fn sync_publisher_locked(&self, conn: &Connection) -> Result<usize> {
+    fn sync_publisher_locked(&self, conn: &Db) -> Result<usize> {
         let published = self.publisher.list()?;
         let mut want: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-        {
-            let mut st = conn.prepare("SELECT uri, der FROM objects")?;
-            for r in st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))? {
-                let (u, d) = r?;
-                want.insert(u, d);
-            }
-        }
+        conn.for_each("SELECT uri, der FROM objects", args![], |r| {
+            want.insert(r.get(0)?, r.get(1)?);
+            Ok::<(), DbError>(())
+        })?;
         let mut cs = ChangeSet::default();
         for (uri, der) in &want {
             let h = rpkit_objects::crypto::sha256(der);
@@ -258,16 +255,16 @@ impl Ca {
 
     /// A write that publishes nothing (the history of a key's destruction), in
     /// one transaction.
-    pub(crate) fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>, Time) -> Result<T>) -> Result<T> {
+    pub(crate) fn write<T>(&self, f: impl FnOnce(&Tx<'_>, Time) -> Result<T>) -> Result<T> {
         let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = conn.begin(Mode::Write)?;
         let out = f(&tx, self.now())?;
         tx.commit()?;
         Ok(out)
     }
 
     /// Read-only access to the database.
-    pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&Db) -> Result<T>) -> Result<T> {
         let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
         f(&conn)
     }
@@ -334,10 +331,9 @@ impl Ca {
     pub fn tal(&self) -> Result<Tal> {
         // The current TA: the RIR CA's parent (after a TA key roll, the successor).
         let ta = self.read(|c| {
-            c.query_row(&format!("SELECT cert, cert_uri FROM cas WHERE id = {}", crate::work::CURRENT_TA_ID), [], |r| {
-                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, String>(1)?))
+            c.row_opt(&format!("SELECT cert, cert_uri FROM cas WHERE id = {}", crate::work::CURRENT_TA_ID), args![], |r| {
+                Ok((r.get::<Vec<u8>>(0)?, r.get::<String>(1)?))
             })
-            .optional()
             .map_err(CaError::from)
         })?;
         let (ta, uri) = ta.ok_or_else(|| CaError::NotFound("trust anchor (run `rpkit ta init`)".into()))?;
@@ -355,13 +351,12 @@ impl Ca {
         let token = format!("rpkit_{}", rpkit_objects::hex::lower(&raw));
         let hash = token_hash(&token);
         let now = self.now();
-        let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
-        let id: i64 = conn
-            .query_row("SELECT id FROM cas WHERE handle = ?1 AND kind = 'member'", [handle], |r| r.get(0))
-            .optional()?
+        let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        let tx = conn.begin(Mode::Write)?;
+        let id: i64 = tx
+            .value_opt("SELECT id FROM cas WHERE handle = ?1 AND kind = 'member'", args![handle])?
             .ok_or_else(|| CaError::NotFound(format!("member '{handle}'")))?;
-        let tx = conn.unchecked_transaction()?;
-        tx.execute("INSERT INTO tokens (hash, ca_id, created) VALUES (?1, ?2, ?3)", params![hash, id, now.0])?;
+        tx.execute("INSERT INTO tokens (hash, ca_id, created) VALUES (?1, ?2, ?3)", args![hash, id, now.0])?;
         let event = Event::new("token.create", Some(handle), serde_json::json!({ "token_id": token_id(&hash) }));
         history::append(&tx, now, &history::current_actor(), &event, vec![], "applied")?;
         tx.commit()?;
@@ -371,10 +366,7 @@ impl Ca {
     /// The member a token belongs to.
     pub fn member_for_token(&self, token: &str) -> Result<Option<String>> {
         let hash = token_hash(token);
-        self.read(|c| {
-            Ok(c.query_row("SELECT c.handle FROM tokens t JOIN cas c ON c.id = t.ca_id WHERE t.hash = ?1", [hash], |r| r.get(0))
-                .optional()?)
-        })
+        self.read(|c| Ok(c.value_opt("SELECT c.handle FROM tokens t JOIN cas c ON c.id = t.ca_id WHERE t.hash = ?1", args![hash])?))
     }
 
     // --- History ----------------------------------------------------------------
@@ -394,11 +386,7 @@ impl Ca {
         let renew_at = now.add_secs(self.config.renew_before_days * 86400).0;
         let margin = self.config.reissue_margin_secs;
         let (stale, certs, roas, aspas) = self.read(|c| {
-            let ids = |sql: &str, p: &[&dyn rusqlite::ToSql]| -> Result<Vec<i64>> {
-                let mut st = c.prepare(sql)?;
-                let v = st.query_map(p, |r| r.get(0))?.collect::<Result<_, _>>()?;
-                Ok(v)
-            };
+            let ids = |sql: &str, p: &[&dyn ToValue]| -> Result<Vec<i64>> { Ok(c.rows(sql, p, |r| r.get(0))?) };
             // An offline TA signs its own objects, and renews the RIR CA's certificate, when it answers.
             let offline = self.config.ta_offline;
             // A remote parent renews the top CA's certificate when the CA syncs with it.
@@ -409,25 +397,26 @@ impl Ca {
                 &[&now.0, &margin, &offline],
             )?;
             let mut certs = Vec::new();
-            let mut st = c.prepare("SELECT id, cert FROM cas WHERE NOT (?1 AND kind IN ('ta', 'rir'))")?;
-            for r in st.query_map([remote], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))? {
-                let (id, der) = r?;
+            let all: Vec<(i64, Vec<u8>)> =
+                c.rows("SELECT id, cert FROM cas WHERE NOT (?1 AND kind IN ('ta', 'rir'))", args![remote], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            for (id, der) in all {
                 let cert = rpkit_objects::cert::Cert::decode(&der).map_err(|e| CaError::Conflict(e.to_string()))?;
                 if cert.not_after.0 < renew_at {
                     certs.push(id);
                 }
             }
             let roas: Vec<(i64, String)> = {
-                let mut st = c.prepare("SELECT DISTINCT ca_id, uri FROM roas WHERE not_after < ?1")?;
-                let v = st.query_map([renew_at], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+                let v =
+                    c.rows("SELECT DISTINCT ca_id, uri FROM roas WHERE not_after < ?1", args![renew_at], |r| Ok((r.get(0)?, r.get(1)?)))?;
                 v
             };
-            let aspas = ids("SELECT rowid FROM aspas WHERE not_after < ?1", &[&renew_at])?;
+            let aspas: Vec<(i64, u32)> =
+                c.rows("SELECT ca_id, customer FROM aspas WHERE not_after < ?1", args![renew_at], |r| Ok((r.get(0)?, r.get(1)?)))?;
             let routers = ids("SELECT DISTINCT ca_id FROM router_certs WHERE not_after < ?1", &[&renew_at])?;
             // Delegated children's certificates that a renewal would extend.
             let rir_end = crate::work::rir_record(c).map(|r| r.cert.not_after.0).unwrap_or(0);
             let children: i64 =
-                c.query_row("SELECT COUNT(*) FROM child_certs WHERE not_after < ?1 AND not_after < ?2", [renew_at, rir_end], |r| r.get(0))?;
+                c.value("SELECT COUNT(*) FROM child_certs WHERE not_after < ?1 AND not_after < ?2", args![renew_at, rir_end])?;
             Ok((stale, certs, roas, (aspas, routers, children)))
         })?;
         let (aspas, routers, children) = aspas;
@@ -467,11 +456,9 @@ impl Ca {
                 issue_roas(w, &ca, &groups)?;
                 touched.insert(ca_id);
             }
-            for rowid in &aspas {
-                let (ca_id, customer, providers): (i64, u32, String) =
-                    w.tx.query_row("SELECT ca_id, customer, providers FROM aspas WHERE rowid = ?1", [rowid], |r| {
-                        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                    })?;
+            for &(ca_id, customer) in &aspas {
+                let providers: String =
+                    w.tx.value("SELECT providers FROM aspas WHERE ca_id = ?1 AND customer = ?2", args![ca_id, customer])?;
                 let ca = w.ca_by_id(ca_id)?;
                 withdraw_aspa(w, &ca, customer)?;
                 issue_aspa(w, &ca, &AspaSpec { customer, providers: parse_providers(&providers) })?;
@@ -497,17 +484,16 @@ impl Ca {
     /// Everything published, URI -> DER (the database's view).
     pub fn published(&self) -> Result<BTreeMap<String, Vec<u8>>> {
         self.read(|c| {
-            let mut st = c.prepare("SELECT uri, der FROM objects")?;
-            let v = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
-            Ok(v)
+            let v = c.rows("SELECT uri, der FROM objects", args![], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(v.into_iter().collect())
         })
     }
 
     /// Numbers of members and of ROAs (metrics).
     pub fn counts(&self) -> Result<(i64, i64)> {
         self.read(|c| {
-            let m = c.query_row("SELECT COUNT(*) FROM cas WHERE kind = 'member'", [], |r| r.get(0))?;
-            let r = c.query_row("SELECT COUNT(*) FROM roas", [], |r| r.get(0))?;
+            let m = c.value("SELECT COUNT(*) FROM cas WHERE kind = 'member'", args![])?;
+            let r = c.value("SELECT COUNT(*) FROM roas", args![])?;
             Ok((m, r))
         })
     }
@@ -515,7 +501,7 @@ impl Ca {
     /// Manifest and CRL numbers of a CA (for tests and metrics).
     pub fn numbers(&self, handle: &str) -> Result<(i64, i64)> {
         self.read(|c| {
-            Ok(c.query_row("SELECT manifest_number, crl_number FROM cas WHERE handle = ?1", [handle], |r| Ok((r.get(0)?, r.get(1)?)))?)
+            Ok(c.row("SELECT manifest_number, crl_number FROM cas WHERE handle = ?1", args![handle], |r| Ok((r.get(0)?, r.get(1)?)))?)
         })
     }
 }
@@ -529,9 +515,8 @@ pub(crate) fn token_id(hash: &str) -> String {
     hash.chars().take(12).collect()
 }
 
-pub(crate) fn member_id(c: &Connection, handle: &str) -> Result<i64> {
-    c.query_row("SELECT id FROM cas WHERE handle = ?1 AND kind = 'member'", [handle], |r| r.get(0))
-        .optional()?
+pub(crate) fn member_id(c: &impl Sql, handle: &str) -> Result<i64> {
+    c.value_opt("SELECT id FROM cas WHERE handle = ?1 AND kind = 'member'", args![handle])?
         .ok_or_else(|| CaError::NotFound(format!("member '{handle}'")))
 }
 

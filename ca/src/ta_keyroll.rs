@@ -23,18 +23,17 @@ use rpkit_objects::crypto::Signer;
 use rpkit_objects::der::Time;
 use rpkit_objects::file_type::FileType;
 use rpkit_objects::tak::{TaKey, Tak, TakContent};
-use rusqlite::{params, OptionalExtension};
+use rpkit_serve::args;
+use rpkit_serve::db::Sql;
 use serde_json::json;
 
 /// The TA instances of a roll: (old, new, phase, started, activate_at).
 type Roll = (i64, i64, String, i64, i64);
 
 fn roll(w: &Work<'_>) -> Result<Option<Roll>> {
-    Ok(w.tx
-        .query_row("SELECT old_id, new_id, phase, started, activate_at FROM ta_keyroll", [], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })
-        .optional()?)
+    Ok(w.tx.row_opt("SELECT old_id, new_id, phase, started, activate_at FROM ta_keyroll", args![], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+    })?)
 }
 
 /// What a TAL for `ta` says.
@@ -45,7 +44,7 @@ fn ta_key(w: &Work<'_>, ta: &CaRecord) -> TaKey {
 /// (Re-)publish `ta`'s TAK (RFC 9691 section 4); the one it replaces is revoked.
 fn publish_tak(w: &mut Work<'_>, ta: &CaRecord, predecessor: Option<&CaRecord>, successor: Option<&CaRecord>) -> Result<()> {
     let uri = format!("{}{}", ta.pp_uri(w.cfg), FileType::TrustAnchorKey.file_name(&ta.key.file_stem()));
-    let old: Option<Vec<u8>> = w.tx.query_row("SELECT der FROM objects WHERE uri = ?1", [&uri], |r| r.get(0)).optional()?;
+    let old: Option<Vec<u8>> = w.tx.value_opt("SELECT der FROM objects WHERE uri = ?1", args![&uri])?;
     if let Some(t) = old.and_then(|d| Tak::decode(&d).ok()) {
         w.revoke(ta.id, &t.signed.ee.serial, t.signed.ee.not_after)?;
     }
@@ -81,7 +80,7 @@ fn start(w: &mut Work<'_>) -> Result<()> {
     // The RIR CA here, or (an offline TA's own side) the keys its child holds certificates for.
     let rir = w.ca_of_kind(CaKind::Rir)?;
     if let Some(rir) = &rir {
-        let busy: bool = w.tx.query_row("SELECT EXISTS (SELECT 1 FROM keyrolls WHERE ca_id = ?1)", [rir.id], |r| r.get(0))?;
+        let busy: bool = w.tx.value("SELECT EXISTS (SELECT 1 FROM keyrolls WHERE ca_id = ?1)", args![rir.id])?;
         if busy {
             return Err(CaError::Conflict("the RIR CA's own key roll is under way: finish it first".into()));
         }
@@ -117,7 +116,7 @@ fn start(w: &mut Work<'_>) -> Result<()> {
     publish_tak(w, &new, Some(&old), None)?;
     w.tx.execute(
         "INSERT INTO ta_keyroll (old_id, new_id, started, activate_at, phase) VALUES (?1, ?2, ?3, ?4, 'staging')",
-        params![old.id, new.id, w.now.0, w.now.0 + w.cfg.ta_keyroll_staging_seconds],
+        args![old.id, new.id, w.now.0, w.now.0 + w.cfg.ta_keyroll_staging_seconds],
     )?;
     w.mark_dirty(old.id);
     w.mark_dirty(new.id);
@@ -132,18 +131,18 @@ fn activate(w: &mut Work<'_>) -> Result<()> {
     let new = w.ca_by_id(new_id)?;
     w.tx.execute(
         "INSERT INTO settings (key, value) VALUES ('ta_current', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        [new.id.to_string()],
+        args![new.id.to_string()],
     )?;
-    w.tx.execute("UPDATE ta_keyroll SET phase = 'active'", [])?;
+    w.tx.execute("UPDATE ta_keyroll SET phase = 'active'", args![])?;
     // An offline TA's own side has no RIR CA: the online CA follows with the next answer.
     let Some(rir) = w.ca_of_kind(CaKind::Rir)? else {
         w.mark_dirty(new.id);
         return Ok(());
     };
     let uri = format!("{}{}", new.pp_uri(w.cfg), FileType::Certificate.file_name(&rir.key.file_stem()));
-    let der: Vec<u8> = w.tx.query_row("SELECT der FROM objects WHERE uri = ?1", [&uri], |r| r.get(0))?;
+    let der: Vec<u8> = w.tx.value("SELECT der FROM objects WHERE uri = ?1", args![&uri])?;
     // The RIR CA below the new TA; its children name its new certificate (AIA).
-    w.tx.execute("UPDATE cas SET parent_id = ?2, cert = ?3, cert_uri = ?4 WHERE id = ?1", params![rir.id, new.id, der, uri])?;
+    w.tx.execute("UPDATE cas SET parent_id = ?2, cert = ?3, cert_uri = ?4 WHERE id = ?1", args![rir.id, new.id, der, uri])?;
     let rir = w.ca_by_id(rir.id)?;
     crate::keyroll::recertify_children(w, &rir)?;
     w.mark_dirty(rir.id);
@@ -157,17 +156,16 @@ fn retire_old(w: &mut Work<'_>) -> Result<()> {
     }
     let old = w.ca_by_id(old_id)?;
     let uris: Vec<String> = {
-        let mut st = w.tx.prepare("SELECT uri FROM objects WHERE ca_id = ?1")?;
-        let v = st.query_map([old.id], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        let v = w.tx.rows("SELECT uri FROM objects WHERE ca_id = ?1", args![old.id], |r| r.get(0))?;
         v
     };
     for u in uris.iter().chain([&old.cert_uri]) {
         w.remove_object(u)?;
     }
-    w.tx.execute("DELETE FROM revocations WHERE ca_id = ?1", [old.id])?;
-    w.tx.execute("DELETE FROM ta_children WHERE ta_id = ?1", [old.id])?;
-    w.tx.execute("DELETE FROM ta_keyroll", [])?;
-    w.tx.execute("DELETE FROM cas WHERE id = ?1", [old.id])?;
+    w.tx.execute("DELETE FROM revocations WHERE ca_id = ?1", args![old.id])?;
+    w.tx.execute("DELETE FROM ta_children WHERE ta_id = ?1", args![old.id])?;
+    w.tx.execute("DELETE FROM ta_keyroll", args![])?;
+    w.tx.execute("DELETE FROM cas WHERE id = ?1", args![old.id])?;
     retire(w, &old.handle, &old.key)?;
     // The TA's TAK names its key alone from now on.
     let new = w.ca_by_id(new_id)?;
@@ -181,13 +179,12 @@ impl Ca {
         let tal = self.tal()?;
         type Row = (String, i64, i64, String, String, String);
         let row: Option<Row> = self.read(|c| {
-            Ok(c.query_row(
+            Ok(c.row_opt(
                 "SELECT k.phase, k.started, k.activate_at, o.key_id, n.key_id, n.cert_uri
                  FROM ta_keyroll k JOIN cas o ON o.id = k.old_id JOIN cas n ON n.id = k.new_id",
-                [],
+                args![],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
-            )
-            .optional()?)
+            )?)
         })?;
         let mut s = TaKeyRollStatus {
             phase: "none".into(),
@@ -237,9 +234,8 @@ impl Ca {
     /// The schedule's part: a TA roll whose staging time is over takes over.
     pub(crate) fn ta_keyroll_due(&self) -> Result<bool> {
         let now = self.now().0;
-        let due: bool = self.read(|c| {
-            Ok(c.query_row("SELECT EXISTS (SELECT 1 FROM ta_keyroll WHERE phase = 'staging' AND activate_at <= ?1)", [now], |r| r.get(0))?)
-        })?;
+        let due: bool = self
+            .read(|c| Ok(c.value("SELECT EXISTS (SELECT 1 FROM ta_keyroll WHERE phase = 'staging' AND activate_at <= ?1)", args![now])?))?;
         if due {
             self.fill_key_pool(2)?;
             self.change(Event::new("ta.keyroll.activate", None, json!({ "staging": "over" })), activate)?;

@@ -15,7 +15,8 @@ use rpkit_objects::der::Time;
 use rpkit_objects::pkcs10::CaCertRequest;
 use rpkit_objects::signed_message::{SignedMessage, SKEW_SECS};
 use rpkit_objects::up_down::{Class, ErrorCode, ErrorResponse, IssueRequest, IssuedCert, KeyRef, Message, Payload};
-use rusqlite::params;
+use rpkit_serve::args;
+use rpkit_serve::db::Sql;
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -158,13 +159,7 @@ impl Ca {
         }
         let digest = sha256(body).to_vec();
         let seen: bool = self
-            .read(|c| {
-                Ok(c.query_row(
-                    "SELECT EXISTS (SELECT 1 FROM child_messages WHERE handle = ?1 AND digest = ?2)",
-                    params![handle, digest],
-                    |r| r.get(0),
-                )?)
-            })
+            .read(|c| Ok(c.value("SELECT EXISTS (SELECT 1 FROM child_messages WHERE handle = ?1 AND digest = ?2)", args![handle, digest])?))
             .map_err(internal)?;
         if seen {
             return Err(refuse(ErrorCode::Internal, "replayed: this message was received before"));
@@ -180,14 +175,14 @@ impl Ca {
             tx.execute(
                 "UPDATE children SET last_contact = ?2, last_signing_time = MAX(COALESCE(last_signing_time, 0), ?3), last_message = ?4
                  WHERE handle = ?1",
-                params![handle, now.0, signed_at.0, msg.payload.type_name()],
+                args![handle, now.0, signed_at.0, msg.payload.type_name()],
             )?;
             tx.execute(
-                "INSERT OR IGNORE INTO child_messages (handle, digest, signing_time) VALUES (?1, ?2, ?3)",
-                params![handle, digest, signed_at.0],
+                "INSERT INTO child_messages (handle, digest, signing_time) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                args![handle, digest, signed_at.0],
             )?;
             // Older digests are not needed: their signing-time is before the last message's.
-            tx.execute("DELETE FROM child_messages WHERE handle = ?1 AND signing_time < ?2", params![handle, signed_at.0 - 2 * SKEW_SECS])?;
+            tx.execute("DELETE FROM child_messages WHERE handle = ?1 AND signing_time < ?2", args![handle, signed_at.0 - 2 * SKEW_SECS])?;
             Ok(())
         })
         .map_err(internal)?;
@@ -256,11 +251,10 @@ impl Ca {
         );
         let (used_elsewhere, held) = self
             .read(|c| {
-                let other: bool = c.query_row(
+                let other: bool = c.value(
                     "SELECT EXISTS (SELECT 1 FROM child_certs WHERE key_id = ?1 AND handle != ?2)
                      OR EXISTS (SELECT 1 FROM cas WHERE key_id = ?1) OR EXISTS (SELECT 1 FROM keyrolls WHERE key_id = ?1)",
-                    params![key_id, child.handle],
-                    |r| r.get(0),
+                    args![key_id, child.handle],
                 )?;
                 Ok((other, children::certs_of(c, &child.handle)?))
             })

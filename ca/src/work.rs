@@ -17,7 +17,8 @@ use rpkit_objects::name::Name;
 use rpkit_objects::resources::{CertResources, ResourceSet};
 use rpkit_objects::serial::Serial;
 use rpkit_objects::signed_object::Issuer;
-use rusqlite::{params, OptionalExtension, Transaction};
+use rpkit_serve::args;
+use rpkit_serve::db::{DbResult, Row, Sql, ToValue, Tx};
 use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,11 +80,11 @@ impl CaRecord {
 /// The current TA's id, as SQL: the RIR CA's parent; on an offline TA's own
 /// side (no RIR CA there) the one a key roll made current; else the only one.
 pub(crate) const CURRENT_TA_ID: &str = "COALESCE((SELECT parent_id FROM cas WHERE kind = 'rir'), \
-     (SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'ta_current'), (SELECT MIN(id) FROM cas WHERE kind = 'ta'))";
+     (SELECT CAST(value AS BIGINT) FROM settings WHERE key = 'ta_current'), (SELECT MIN(id) FROM cas WHERE kind = 'ta'))";
 
 const CA_COLUMNS: &str = "id, handle, kind, parent_id, key_id, resources, cert, cert_uri, opaque_id";
 
-fn ca_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawCa> {
+fn ca_from_row(r: &Row) -> DbResult<RawCa> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?))
 }
 
@@ -110,7 +111,7 @@ pub struct NewCa<'a> {
 
 /// A change in progress.
 pub struct Work<'a> {
-    pub tx: Transaction<'a>,
+    pub tx: Tx<'a>,
     pub cfg: &'a CaConfig,
     pub signer: &'a CaSigner,
     pub now: Time,
@@ -126,7 +127,7 @@ pub struct Work<'a> {
 }
 
 impl<'a> Work<'a> {
-    pub fn new(tx: Transaction<'a>, cfg: &'a CaConfig, signer: &'a CaSigner, now: Time) -> Self {
+    pub fn new(tx: Tx<'a>, cfg: &'a CaConfig, signer: &'a CaSigner, now: Time) -> Self {
         Work { tx, cfg, signer, now, changes: BTreeMap::new(), dirty: BTreeSet::new(), notes: Vec::new(), always_recorded: false }
     }
 
@@ -136,33 +137,31 @@ impl<'a> Work<'a> {
     }
 
     pub fn ca_by_handle(&self, handle: &str) -> Result<CaRecord> {
-        self.ca_where("handle = ?1", params![handle])?.ok_or_else(|| CaError::NotFound(format!("CA '{handle}'")))
+        self.ca_where("handle = ?1", args![handle])?.ok_or_else(|| CaError::NotFound(format!("CA '{handle}'")))
     }
 
     pub fn ca_by_id(&self, id: i64) -> Result<CaRecord> {
-        self.ca_where("id = ?1", params![id])?.ok_or_else(|| CaError::NotFound(format!("CA #{id}")))
+        self.ca_where("id = ?1", args![id])?.ok_or_else(|| CaError::NotFound(format!("CA #{id}")))
     }
 
     /// The CA of `kind`; for the TA, the current one: the RIR CA's parent
     /// (during a TA key roll, RFC 9691, two TA instances exist).
     pub fn ca_of_kind(&self, kind: CaKind) -> Result<Option<CaRecord>> {
         if kind == CaKind::Ta {
-            let id: Option<i64> = self.tx.query_row(&format!("SELECT {CURRENT_TA_ID}"), [], |r| r.get(0)).optional()?.flatten();
+            let id: Option<i64> = self.tx.value_opt(&format!("SELECT {CURRENT_TA_ID}"), args![])?.flatten();
             return id.map(|id| self.ca_by_id(id)).transpose();
         }
-        self.ca_where("kind = ?1", params![kind.as_str()])
+        self.ca_where("kind = ?1", args![kind.as_str()])
     }
 
-    fn ca_where(&self, cond: &str, p: impl rusqlite::Params) -> Result<Option<CaRecord>> {
-        let row = self.tx.query_row(&format!("SELECT {CA_COLUMNS} FROM cas WHERE {cond}"), p, ca_from_row).optional()?;
+    fn ca_where(&self, cond: &str, p: &[&dyn ToValue]) -> Result<Option<CaRecord>> {
+        let row = self.tx.row_opt(&format!("SELECT {CA_COLUMNS} FROM cas WHERE {cond}"), p, ca_from_row)?;
         row.map(record).transpose()
     }
 
     /// A fresh serial number in `ca`'s space (CERT-2).
     pub fn next_serial(&self, ca_id: i64) -> Result<Serial> {
-        let n: i64 =
-            self.tx
-                .query_row("UPDATE cas SET next_serial = next_serial + 1 WHERE id = ?1 RETURNING next_serial - 1", [ca_id], |r| r.get(0))?;
+        let n: i64 = self.tx.value("UPDATE cas SET next_serial = next_serial + 1 WHERE id = ?1 RETURNING next_serial - 1", args![ca_id])?;
         Ok(Serial::from_u64(n as u64))
     }
 
@@ -173,11 +172,14 @@ impl<'a> Work<'a> {
         let key = self.signer.create_key()?;
         match self.signer.stored(&key)? {
             Stored::Software(der) => {
-                self.tx.execute("INSERT OR REPLACE INTO keys (key_id, pkcs1) VALUES (?1, ?2)", params![key.hex(), der])?;
+                self.tx.execute(
+                    "INSERT INTO keys (key_id, pkcs1) VALUES (?1, ?2) ON CONFLICT (key_id) DO UPDATE SET pkcs1 = excluded.pkcs1",
+                    args![key.hex(), der],
+                )?;
             }
             Stored::Token => {
                 let label = self.cfg.signer.token_label.clone().unwrap_or_default();
-                self.tx.execute("INSERT OR REPLACE INTO token_keys (key_id, token_label) VALUES (?1, ?2)", params![key.hex(), label])?;
+                self.tx.execute("INSERT INTO token_keys (key_id, token_label) VALUES (?1, ?2) ON CONFLICT (key_id) DO UPDATE SET token_label = excluded.token_label", args![key.hex(), label])?;
             }
         }
         Ok(key)
@@ -200,13 +202,13 @@ impl<'a> Work<'a> {
 
     /// Store (or replace) a published object.
     pub fn put_object(&mut self, ca_id: Option<i64>, uri: &str, der: Vec<u8>) -> Result<()> {
-        let old: Option<Vec<u8>> = self.tx.query_row("SELECT hash FROM objects WHERE uri = ?1", [uri], |r| r.get(0)).optional()?;
+        let old: Option<Vec<u8>> = self.tx.value_opt("SELECT hash FROM objects WHERE uri = ?1", args![uri])?;
         let name = uri.rsplit('/').next().unwrap_or(uri).to_string();
         let hash = sha256(&der);
         self.tx.execute(
             "INSERT INTO objects (uri, ca_id, name, der, hash) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (uri) DO UPDATE SET ca_id = excluded.ca_id, name = excluded.name, der = excluded.der, hash = excluded.hash",
-            params![uri, ca_id, name, der, hash.to_vec()],
+            args![uri, ca_id, name, der, hash.to_vec()],
         )?;
         let entry = self.changes.entry(uri.to_string()).or_insert((old.and_then(|h| h.try_into().ok()), None));
         entry.1 = Some(der);
@@ -219,9 +221,9 @@ impl<'a> Work<'a> {
     /// Withdraw a published object.
     pub fn remove_object(&mut self, uri: &str) -> Result<()> {
         let old: Option<(Vec<u8>, Option<i64>)> =
-            self.tx.query_row("SELECT hash, ca_id FROM objects WHERE uri = ?1", [uri], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+            self.tx.row_opt("SELECT hash, ca_id FROM objects WHERE uri = ?1", args![uri], |r| Ok((r.get(0)?, r.get(1)?)))?;
         let Some((hash, ca_id)) = old else { return Ok(()) };
-        self.tx.execute("DELETE FROM objects WHERE uri = ?1", [uri])?;
+        self.tx.execute("DELETE FROM objects WHERE uri = ?1", args![uri])?;
         let entry = self.changes.entry(uri.to_string()).or_insert((hash.try_into().ok(), None));
         entry.1 = None;
         if let Some(id) = ca_id {
@@ -232,7 +234,7 @@ impl<'a> Work<'a> {
 
     /// Put a certificate `ca_id`'s current key issued on its CRL until `expires` (CRL-3).
     pub fn revoke(&mut self, ca_id: i64, serial: &Serial, expires: Time) -> Result<()> {
-        let key: String = self.tx.query_row("SELECT key_id FROM cas WHERE id = ?1", [ca_id], |r| r.get(0))?;
+        let key: String = self.tx.value("SELECT key_id FROM cas WHERE id = ?1", args![ca_id])?;
         self.revoke_by(ca_id, &key, serial, expires)
     }
 
@@ -241,8 +243,8 @@ impl<'a> Work<'a> {
         if expires > self.now {
             let s = serial.to_u128().and_then(|v| i64::try_from(v).ok()).unwrap_or(i64::MAX);
             self.tx.execute(
-                "INSERT OR IGNORE INTO revocations (ca_id, serial, revoked_at, expires, key_id) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![ca_id, s, self.now.0, expires.0, key],
+                "INSERT INTO revocations (ca_id, serial, revoked_at, expires, key_id) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+                args![ca_id, s, self.now.0, expires.0, key],
             )?;
         }
         self.dirty.insert(ca_id);
@@ -306,17 +308,17 @@ impl<'a> Work<'a> {
             cert_uri,
             opaque_id: None,
         })?;
-        self.tx.execute("DELETE FROM settings WHERE key = 'rir_key'", [])?;
+        self.tx.execute("DELETE FROM settings WHERE key = 'rir_key'", args![])?;
         self.mark_dirty(id);
         Ok(id)
     }
 
     /// Insert a CA row.
     pub fn insert_ca(&self, c: NewCa<'_>) -> Result<i64> {
-        self.tx.execute(
+        Ok(self.tx.value(
             "INSERT INTO cas (handle, kind, parent_id, key_id, resources, cert, cert_uri, opaque_id, created, key_since)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
-            params![
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9) RETURNING id",
+            args![
                 c.handle,
                 c.kind.as_str(),
                 c.parent,
@@ -327,16 +329,15 @@ impl<'a> Work<'a> {
                 c.opaque_id,
                 self.now.0
             ],
-        )?;
-        Ok(self.tx.last_insert_rowid())
+        )?)
     }
 
     /// Re-issue the CRL and manifest of every CA this change touched, then
     /// return the change set to publish.
-    pub fn finish(mut self) -> Result<(Transaction<'a>, ChangeSet, Notes, bool)> {
+    pub fn finish(mut self) -> Result<(Tx<'a>, ChangeSet, Notes, bool)> {
         let dirty: Vec<i64> = std::mem::take(&mut self.dirty).into_iter().collect();
         for id in dirty {
-            let exists: bool = self.tx.query_row("SELECT EXISTS (SELECT 1 FROM cas WHERE id = ?1)", [id], |r| r.get(0))?;
+            let exists: bool = self.tx.value("SELECT EXISTS (SELECT 1 FROM cas WHERE id = ?1)", args![id])?;
             if exists {
                 self.republish(id)?;
             }
@@ -389,29 +390,29 @@ impl<'a> Work<'a> {
             KeyState::Pending => ("keyrolls", "ca_id"),
         };
         let key = ca.key.hex();
-        let (mft_serial, mft_this, mft_next, mft_num, crl_num): (Option<i64>, Option<i64>, Option<i64>, i64, i64) = self.tx.query_row(
+        let (mft_serial, mft_this, mft_next, mft_num, crl_num): (Option<i64>, Option<i64>, Option<i64>, i64, i64) = self.tx.row(
             &format!(
                 "SELECT mft_ee_serial, mft_this_update, mft_next_update, manifest_number, crl_number FROM {table} WHERE {id_col} = ?1"
             ),
-            [ca.id],
+            args![ca.id],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
         )?;
         // The manifest being replaced is revoked (MFT-11).
         if let (Some(s), Some(n)) = (mft_serial, mft_next) {
             self.revoke_by(ca.id, &key, &Serial::from_u64(s as u64), Time(n))?;
         }
-        self.tx.execute("DELETE FROM revocations WHERE ca_id = ?1 AND expires <= ?2", params![ca.id, self.now.0])?;
+        self.tx.execute("DELETE FROM revocations WHERE ca_id = ?1 AND expires <= ?2", args![ca.id, self.now.0])?;
         let revoked: Vec<Revoked> = {
             // Rows from before revocations named their key belong to the current key.
             let cond = match state {
                 KeyState::Current => "(key_id = ?2 OR key_id IS NULL)",
                 KeyState::Pending => "key_id = ?2",
             };
-            let mut st =
-                self.tx.prepare(&format!("SELECT serial, revoked_at FROM revocations WHERE ca_id = ?1 AND {cond} ORDER BY serial"))?;
-            let rows = st.query_map(params![ca.id, key], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
-            rows.map(|r| r.map(|(s, t)| Revoked { serial: Serial::from_u64(s as u64), revocation_date: Time(t) }))
-                .collect::<Result<_, _>>()?
+            self.tx.rows(
+                &format!("SELECT serial, revoked_at FROM revocations WHERE ca_id = ?1 AND {cond} ORDER BY serial"),
+                args![ca.id, key],
+                |r| Ok(Revoked { serial: Serial::from_u64(r.get(0)?), revocation_date: Time(r.get(1)?) }),
+            )?
         };
         // thisUpdate strictly increases across manifests of this key (MFT-16).
         let this_update = Time(self.not_before().0.max(mft_this.map_or(i64::MIN, |t| t + 1)));
@@ -430,9 +431,11 @@ impl<'a> Work<'a> {
         let files: Vec<FileAndHash> = match state {
             KeyState::Current => {
                 self.put_object(Some(ca.id), &crl_uri, crl_der)?;
-                let mut st = self.tx.prepare("SELECT name, hash FROM objects WHERE ca_id = ?1 AND name != ?2 ORDER BY name")?;
-                let rows = st.query_map(params![ca.id, ca.mft_name()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
-                rows.map(|r| r.map(|(file, h)| FileAndHash { file, hash: h.try_into().unwrap_or([0; 32]) })).collect::<Result<_, _>>()?
+                self.tx.rows(
+                    "SELECT name, hash FROM objects WHERE ca_id = ?1 AND name != ?2 ORDER BY name",
+                    args![ca.id, ca.mft_name()],
+                    |r| Ok(FileAndHash { file: r.get(0)?, hash: r.get(1)? }),
+                )?
             }
             KeyState::Pending => {
                 let hash = sha256(&crl_der);
@@ -450,8 +453,7 @@ impl<'a> Work<'a> {
             &format!(
                 "UPDATE {table} SET manifest_number = ?2, crl_number = ?3, mft_ee_serial = ?4, mft_this_update = ?5, mft_next_update = ?6 WHERE {id_col} = ?1"
             ),
-            params![ca.id, mft_num + 1, crl_num + 1, ee_serial.to_u128().unwrap_or(0) as i64, this_update.0, next_update.0],
-        )?;
+            args![ca.id, mft_num + 1, crl_num + 1, ee_serial.to_u128().unwrap_or(0) as i64, this_update.0, next_update.0])?;
         Ok(())
     }
 }
@@ -469,8 +471,8 @@ pub(crate) fn stored_key(handle: &str, hex: &str) -> Result<KeyId> {
 }
 
 /// The RIR CA, read outside a change.
-pub(crate) fn rir_record(c: &rusqlite::Connection) -> Result<CaRecord> {
-    let row = c.query_row(&format!("SELECT {CA_COLUMNS} FROM cas WHERE kind = 'rir'"), [], ca_from_row).optional()?;
+pub(crate) fn rir_record(c: &impl Sql) -> Result<CaRecord> {
+    let row = c.row_opt(&format!("SELECT {CA_COLUMNS} FROM cas WHERE kind = 'rir'"), args![], ca_from_row)?;
     row.map(record).transpose()?.ok_or_else(|| CaError::NotFound("RIR CA (run `rpkit ta init`)".into()))
 }
 

@@ -5,6 +5,7 @@
 use crate::client::{ApiArgs, Client};
 use crate::error::{CliError, Result};
 use rpkit_ca::contract::HistoryEntry;
+use rpkit_serve::db::Sql;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -83,12 +84,11 @@ fn verify(data: &std::path::Path, pinned: Option<&str>) -> Result<ExitCode> {
     let database = |source| CliError::Database { path: db.clone(), source };
     let conn = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(database)?;
     conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(database)?;
+    let conn = rpkit_serve::db::Db::Sqlite(conn);
     match rpkit_ca::history::verify(&conn) {
         Ok((n, head)) => {
             if let Some(p) = pinned {
-                let found: bool = conn
-                    .query_row("SELECT count(*) > 0 FROM history WHERE hash = ?1", [p], |r| r.get(0))
-                    .map_err(|e| CliError::Database { path: db.clone(), source: e })?;
+                let found: bool = conn.value("SELECT count(*) > 0 FROM history WHERE hash = ?1", rpkit_serve::args![p])?;
                 if !found {
                     eprintln!(
                         "rpkit: history of {}: the pinned head {p} is not in the chain (it ends at entry {n}): entries were cut off",

@@ -95,6 +95,17 @@ impl ToValue for u8 {
         Value::Int(i64::from(*self))
     }
 }
+/// Counts and serials above `i64::MAX` do not occur; they would be stored as `i64::MAX`.
+impl ToValue for u64 {
+    fn to_value(&self) -> Value {
+        Value::Int(i64::try_from(*self).unwrap_or(i64::MAX))
+    }
+}
+impl ToValue for usize {
+    fn to_value(&self) -> Value {
+        Value::Int(i64::try_from(*self).unwrap_or(i64::MAX))
+    }
+}
 impl ToValue for bool {
     fn to_value(&self) -> Value {
         Value::Int(i64::from(*self))
@@ -319,6 +330,26 @@ pub trait Sql {
     /// Column 0 of the first row, if any.
     fn value_opt<T: FromValue>(&self, sql: &str, args: &[&dyn ToValue]) -> DbResult<Option<T>> {
         self.query_opt(sql, args)?.map(|r| r.get(0)).transpose()
+    }
+
+    /// The one row a query must return, read by `f`.
+    fn row<T>(&self, sql: &str, args: &[&dyn ToValue], f: impl FnOnce(&Row) -> DbResult<T>) -> DbResult<T> {
+        f(&self.query_one(sql, args)?)
+    }
+
+    /// The first row, if any, read by `f`.
+    fn row_opt<T>(&self, sql: &str, args: &[&dyn ToValue], f: impl FnOnce(&Row) -> DbResult<T>) -> DbResult<Option<T>> {
+        self.query_opt(sql, args)?.map(|r| f(&r)).transpose()
+    }
+
+    /// Every row, each read by `f`.
+    fn rows<T>(&self, sql: &str, args: &[&dyn ToValue], mut f: impl FnMut(&Row) -> DbResult<T>) -> DbResult<Vec<T>> {
+        let mut out = Vec::new();
+        self.for_each(sql, args, |r| {
+            out.push(f(&r)?);
+            Ok::<(), DbError>(())
+        })?;
+        Ok(out)
     }
 }
 
