@@ -237,10 +237,7 @@ pub(crate) fn remove_child(w: &mut Work<'_>, handle: &str) -> Result<()> {
 /// entitlement and SIA.
 pub(crate) fn recertify(w: &mut Work<'_>, renew_at: Option<i64>) -> Result<usize> {
     let rir_end = rir(w)?.cert.not_after.0;
-    let handles: Vec<String> = {
-        let v = w.tx.rows("SELECT DISTINCT handle FROM child_certs ORDER BY handle", args![], |r| r.get(0))?;
-        v
-    };
+    let handles: Vec<String> = w.tx.rows("SELECT DISTINCT handle FROM child_certs ORDER BY handle", args![], |r| r.get(0))?;
     let mut n = 0;
     for h in handles {
         let Some(child) = child(&w.tx, &h)? else { continue };
@@ -405,13 +402,12 @@ impl Ca {
     /// certificate ends (0: none), whether it is suspended.
     pub fn children_metrics(&self) -> Result<Vec<(String, i64, i64, bool)>> {
         self.read(|c| {
-            let v = c.rows(
+            Ok(c.rows(
                 "SELECT h.handle, COALESCE(h.last_contact, 0), COALESCE(MIN(c.not_after), 0), h.suspended
                  FROM children h LEFT JOIN child_certs c ON c.handle = h.handle GROUP BY h.handle ORDER BY h.handle",
                 args![],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )?;
-            Ok(v)
+            )?)
         })
     }
 }

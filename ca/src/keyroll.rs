@@ -228,10 +228,7 @@ pub(crate) fn parent_answered(w: &mut Work<'_>, rir: &CaRecord, cert_for: CertFo
 /// Certify `parent`'s children (and their next keys) again with its current
 /// key and certificate URI (AIA).
 pub(crate) fn recertify_children(w: &mut Work<'_>, parent: &CaRecord) -> Result<()> {
-    let children: Vec<i64> = {
-        let v = w.tx.rows("SELECT id FROM cas WHERE parent_id = ?1 ORDER BY id", args![parent.id], |r| r.get(0))?;
-        v
-    };
+    let children: Vec<i64> = w.tx.rows("SELECT id FROM cas WHERE parent_id = ?1 ORDER BY id", args![parent.id], |r| r.get(0))?;
     for id in children {
         let child = w.ca_by_id(id)?;
         recertify(w, parent, &child, "cas", "id")?;
@@ -393,13 +390,12 @@ impl Ca {
         let now = self.now().0;
         let batch = self.config.keyroll_batch.max(1) as i64;
         let due: Vec<(i64, String)> = self.read(|c| {
-            let v = c.rows(
+            Ok(c.rows(
                 "SELECT c.id, c.handle FROM keyrolls k JOIN cas c ON c.id = k.ca_id
                  WHERE k.phase = 'pending' AND length(k.cert) > 0 AND k.activate_at <= ?1 ORDER BY k.activate_at, c.id LIMIT ?2",
                 args![now, batch],
                 |r| Ok((r.get(0)?, r.get(1)?)),
-            )?;
-            Ok(v)
+            )?)
         })?;
         if !due.is_empty() {
             let ids: Vec<i64> = due.iter().map(|(id, _)| *id).collect();

@@ -252,10 +252,7 @@ pub(crate) fn set_resources(w: &mut Work<'_>, handle: &str, resources: &Resource
     if !withdrawn.is_empty() {
         sync_roas(w, &ca, &objects, &stay.into_iter().collect())?;
     }
-    let customers: Vec<u32> = {
-        let v = w.tx.rows("SELECT customer FROM aspas WHERE ca_id = ?1", args![ca.id], |r| r.get(0))?;
-        v
-    };
+    let customers: Vec<u32> = w.tx.rows("SELECT customer FROM aspas WHERE ca_id = ?1", args![ca.id], |r| r.get(0))?;
     for c in customers {
         if !resources.asn.contains_asn(Asn(c)) {
             withdraw_aspa(w, &ca, c)?;
@@ -332,10 +329,7 @@ pub(crate) fn remove_hosted(w: &mut Work<'_>, handle: &str) -> Result<()> {
     let rir = w.ca_by_id(ca.parent_id.unwrap_or_default())?;
     w.revoke(rir.id, &ca.cert.serial, ca.cert.not_after)?;
     w.remove_object(&ca.cert_uri)?;
-    let uris: Vec<String> = {
-        let v = w.tx.rows("SELECT uri FROM objects WHERE ca_id = ?1", args![ca.id], |r| r.get(0))?;
-        v
-    };
+    let uris: Vec<String> = w.tx.rows("SELECT uri FROM objects WHERE ca_id = ?1", args![ca.id], |r| r.get(0))?;
     for u in uris {
         w.remove_object(&u)?;
     }

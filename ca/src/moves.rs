@@ -125,10 +125,7 @@ impl Ca {
     /// The schedule's part: complete every delegation whose member's CA now
     /// publishes what the hosted one does. Returns how many completed.
     pub fn check_moves(&self) -> Result<usize> {
-        let handles: Vec<String> = self.read(|c| {
-            let v = c.rows("SELECT handle FROM moves ORDER BY started", args![], |r| r.get(0))?;
-            Ok(v)
-        })?;
+        let handles: Vec<String> = self.read(|c| Ok(c.rows("SELECT handle FROM moves ORDER BY started", args![], |r| r.get(0))?))?;
         let _schedule = crate::history::acting_as(crate::history::Actor::Schedule);
         let mut done = 0;
         for h in handles {

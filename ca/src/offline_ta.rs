@@ -139,10 +139,7 @@ impl Ca {
 /// The TA's part of `ta_sign`, in its transaction: under each of its keys
 /// (two during its own key roll, RFC 9691).
 fn certify_child(w: &mut Work<'_>, req: &TaRequest) -> Result<()> {
-    let ids: Vec<i64> = {
-        let v = w.tx.rows("SELECT id FROM cas WHERE kind = 'ta' ORDER BY id", args![], |r| r.get(0))?;
-        v
-    };
+    let ids: Vec<i64> = w.tx.rows("SELECT id FROM cas WHERE kind = 'ta' ORDER BY id", args![], |r| r.get(0))?;
     if ids.is_empty() {
         return Err(CaError::NotFound("the trust anchor".into()));
     }
@@ -158,13 +155,10 @@ fn certify_child(w: &mut Work<'_>, req: &TaRequest) -> Result<()> {
 /// what else it gave, renews itself when due (TA-9) and re-issues its CRL and manifest.
 pub(crate) fn certify_under(w: &mut Work<'_>, ta: &CaRecord, child: &str, keys: &[PublicKey]) -> Result<()> {
     let renew_at = w.now.add_secs(w.cfg.renew_before_days * 86400).0;
-    let issued: Vec<(String, String, i64, i64)> = {
-        let v =
-            w.tx.rows("SELECT key_id, uri, serial, not_after FROM ta_children WHERE ta_id = ?1 ORDER BY key_id", args![ta.id], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })?;
-        v
-    };
+    let issued: Vec<(String, String, i64, i64)> =
+        w.tx.rows("SELECT key_id, uri, serial, not_after FROM ta_children WHERE ta_id = ?1 ORDER BY key_id", args![ta.id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?;
     let wanted: Vec<(String, &PublicKey)> = keys.iter().map(|k| (k.key_id().hex(), k)).collect();
     for (key_id, uri, serial, not_after) in &issued {
         let keep = wanted.iter().any(|(k, _)| k == key_id) && *not_after > renew_at;
@@ -199,11 +193,8 @@ pub(crate) fn certify_under(w: &mut Work<'_>, ta: &CaRecord, child: &str, keys: 
 
 /// The keys an offline TA's child holds certificates for under `ta`, and its handle.
 pub(crate) fn child_keys(w: &Work<'_>, ta: &CaRecord) -> Result<(String, Vec<PublicKey>)> {
-    let ders: Vec<Vec<u8>> = {
-        let v =
-            w.tx.rows("SELECT o.der FROM ta_children c JOIN objects o ON o.uri = c.uri WHERE c.ta_id = ?1", args![ta.id], |r| r.get(0))?;
-        v
-    };
+    let ders: Vec<Vec<u8>> =
+        w.tx.rows("SELECT o.der FROM ta_children c JOIN objects o ON o.uri = c.uri WHERE c.ta_id = ?1", args![ta.id], |r| r.get(0))?;
     let keys = ders
         .iter()
         .map(|d| Cert::decode(d).map(|c| c.public_key).map_err(|e| CaError::Conflict(format!("stored child certificate: {e}"))))
@@ -443,15 +434,12 @@ fn import(w: &mut Work<'_>, resp: &TaResponse, rir_key: KeyId) -> Result<TaImpor
         ids.push(id);
     }
     // Exactly the TAs' publication set: what they no longer have is withdrawn.
-    let held: Vec<String> = {
-        let v = w.tx.rows(
-            "SELECT o.uri FROM objects o WHERE o.ca_id IN (SELECT id FROM cas WHERE kind = 'ta')
+    let held: Vec<String> = w.tx.rows(
+        "SELECT o.uri FROM objects o WHERE o.ca_id IN (SELECT id FROM cas WHERE kind = 'ta')
              OR o.uri IN (SELECT cert_uri FROM cas WHERE kind = 'ta')",
-            args![],
-            |r| r.get(0),
-        )?;
-        v
-    };
+        args![],
+        |r| r.get(0),
+    )?;
     for uri in held.iter().filter(|u| !resp.objects.contains_key(*u)) {
         w.remove_object(uri)?;
     }

@@ -360,14 +360,10 @@ fn apply(w: &mut Work<'_>, class: &Class, certs: &[(String, Cert)], rir_key: Key
 /// Members (hosted and delegated) holding what the top CA no longer holds
 /// keep only what it still does; their ROAs and ASPAs outside are withdrawn.
 fn pass_down(w: &mut Work<'_>, held: &ResourceSet, report: &mut ParentSync) -> Result<()> {
-    let members: Vec<(String, String)> = {
-        let v = w.tx.rows(
-            "SELECT handle, resources FROM cas WHERE kind = 'member' UNION SELECT handle, resources FROM children",
-            args![],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-        v
-    };
+    let members: Vec<(String, String)> =
+        w.tx.rows("SELECT handle, resources FROM cas WHERE kind = 'member' UNION SELECT handle, resources FROM children", args![], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
     for (handle, res) in members {
         let res: ResourceSet = res.parse().map_err(|e| CaError::Conflict(format!("member '{handle}': stored resources: {e}")))?;
         if held.contains(&res) {

@@ -238,12 +238,10 @@ pub(crate) fn sync_roas(
 
 /// Revoke a ROA object's EE certificate and withdraw it, with its authorizations.
 pub(crate) fn withdraw_roa_object(w: &mut Work<'_>, ca: &CaRecord, uri: &str) -> Result<()> {
-    let rows: Vec<(i64, i64)> = {
-        let v = w.tx.rows("DELETE FROM roas WHERE ca_id = ?1 AND uri = ?2 RETURNING ee_serial, not_after", args![ca.id, uri], |x| {
+    let rows: Vec<(i64, i64)> =
+        w.tx.rows("DELETE FROM roas WHERE ca_id = ?1 AND uri = ?2 RETURNING ee_serial, not_after", args![ca.id, uri], |x| {
             Ok((x.get(0)?, x.get(1)?))
         })?;
-        v
-    };
     if let Some((serial, not_after)) = rows.first() {
         w.revoke(ca.id, &Serial::from_u64(*serial as u64), Time(*not_after))?;
         w.remove_object(uri)?;

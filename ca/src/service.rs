@@ -405,11 +405,8 @@ impl Ca {
                     certs.push(id);
                 }
             }
-            let roas: Vec<(i64, String)> = {
-                let v =
-                    c.rows("SELECT DISTINCT ca_id, uri FROM roas WHERE not_after < ?1", args![renew_at], |r| Ok((r.get(0)?, r.get(1)?)))?;
-                v
-            };
+            let roas: Vec<(i64, String)> =
+                c.rows("SELECT DISTINCT ca_id, uri FROM roas WHERE not_after < ?1", args![renew_at], |r| Ok((r.get(0)?, r.get(1)?)))?;
             let aspas: Vec<(i64, u32)> =
                 c.rows("SELECT ca_id, customer FROM aspas WHERE not_after < ?1", args![renew_at], |r| Ok((r.get(0)?, r.get(1)?)))?;
             let routers = ids("SELECT DISTINCT ca_id FROM router_certs WHERE not_after < ?1", &[&renew_at])?;

@@ -155,10 +155,7 @@ fn retire_old(w: &mut Work<'_>) -> Result<()> {
         return Err(CaError::Conflict("the successor has not taken over yet (`--activate`)".into()));
     }
     let old = w.ca_by_id(old_id)?;
-    let uris: Vec<String> = {
-        let v = w.tx.rows("SELECT uri FROM objects WHERE ca_id = ?1", args![old.id], |r| r.get(0))?;
-        v
-    };
+    let uris: Vec<String> = w.tx.rows("SELECT uri FROM objects WHERE ca_id = ?1", args![old.id], |r| r.get(0))?;
     for u in uris.iter().chain([&old.cert_uri]) {
         w.remove_object(u)?;
     }

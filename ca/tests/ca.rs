@@ -12,7 +12,17 @@ use repo_check::{res, roas, Env, RIR};
 
 #[test]
 fn ta_rir_and_members_chain_and_hold_their_allocations() {
-    let e = Env::new(None);
+    ta_rir_and_members_chain_and_hold_their_allocations_on(Env::with_config(None, CaConfig::default()));
+}
+
+#[test]
+fn ta_rir_and_members_chain_and_hold_their_allocations_on_postgresql() {
+    if let Some(e) = Env::on_postgres("ca_ta_rir_and_members_chain_and_hold_their_", CaConfig::default()) {
+        ta_rir_and_members_chain_and_hold_their_allocations_on(e);
+    }
+}
+
+fn ta_rir_and_members_chain_and_hold_their_allocations_on(e: Env) {
     let tal = e.ca.init(&res(RIR)).unwrap();
     assert_eq!(tal.uris, ["https://rpki.test/repo/ta.cer", "rsync://rpki.test/repo/ta.cer"]);
     assert!(matches!(e.ca.init(&res(RIR)), Err(CaError::Conflict(_))));
@@ -31,7 +41,17 @@ fn ta_rir_and_members_chain_and_hold_their_allocations() {
 
 #[test]
 fn roas_and_aspas_are_issued_checked_and_withdrawn() {
-    let e = Env::new(None);
+    roas_and_aspas_are_issued_checked_and_withdrawn_on(Env::with_config(None, CaConfig::default()));
+}
+
+#[test]
+fn roas_and_aspas_are_issued_checked_and_withdrawn_on_postgresql() {
+    if let Some(e) = Env::on_postgres("ca_roas_and_aspas_are_issued_checked_and_wi", CaConfig::default()) {
+        roas_and_aspas_are_issued_checked_and_withdrawn_on(e);
+    }
+}
+
+fn roas_and_aspas_are_issued_checked_and_withdrawn_on(e: Env) {
     e.ca.init(&res(RIR)).unwrap();
     e.ca.add_member("isp", &res("AS64500-AS64510, 10.1.0.0/16, 2001:db8:1::/48"), None).unwrap();
     let r = e.ca.apply_roas("isp", &roas("10.1.0.0/16-24 AS64500\n10.1.2.0/24 AS0\n2001:db8:1::/48 AS64501"), false).unwrap();
@@ -75,7 +95,18 @@ fn roas_and_aspas_are_issued_checked_and_withdrawn() {
 #[test]
 fn roa_10_many_roas_are_packed_per_asn_and_every_change_validates() {
     let cfg = CaConfig { roa_aggregate_threshold: 10, roa_deaggregate_threshold: 8, roa_max_prefixes: 4, ..CaConfig::default() };
-    let e = Env::with_config(None, cfg);
+    roa_10_many_roas_are_packed_per_asn_and_every_change_validates_on(Env::with_config(None, cfg));
+}
+
+#[test]
+fn roa_10_many_roas_are_packed_per_asn_and_every_change_validates_on_postgresql() {
+    let cfg = CaConfig { roa_aggregate_threshold: 10, roa_deaggregate_threshold: 8, roa_max_prefixes: 4, ..CaConfig::default() };
+    if let Some(e) = Env::on_postgres("ca_roa_10_many_roas_are_packed_per_asn_and_", cfg) {
+        roa_10_many_roas_are_packed_per_asn_and_every_change_validates_on(e);
+    }
+}
+
+fn roa_10_many_roas_are_packed_per_asn_and_every_change_validates_on(e: Env) {
     e.ca.init(&res(RIR)).unwrap();
     e.ca.add_member("isp", &res("AS64500, 10.1.0.0/16, 2001:db8:1::/48"), None).unwrap();
     let line = |i: u32, asn: u32| format!("10.1.{i}.0/24 AS{asn}\n");
@@ -165,7 +196,17 @@ fn mft_20_a_full_member_manifest_stays_under_what_validators_accept() {
 
 #[test]
 fn bad_requests_change_nothing() {
-    let e = Env::new(None);
+    bad_requests_change_nothing_on(Env::with_config(None, CaConfig::default()));
+}
+
+#[test]
+fn bad_requests_change_nothing_on_postgresql() {
+    if let Some(e) = Env::on_postgres("ca_bad_requests_change_nothing", CaConfig::default()) {
+        bad_requests_change_nothing_on(e);
+    }
+}
+
+fn bad_requests_change_nothing_on(e: Env) {
     e.ca.init(&res(RIR)).unwrap();
     e.ca.add_member("isp", &res("AS64500, 10.1.0.0/16, 2001:db8:1::/48"), None).unwrap();
     e.ca.apply_roas("isp", &roas("10.1.0.0/16 AS64500"), false).unwrap();
@@ -220,7 +261,17 @@ fn bad_requests_change_nothing() {
 
 #[test]
 fn publisher_failure_mid_change_leaves_everything_as_before() {
-    let e = Env::new(None);
+    publisher_failure_mid_change_leaves_everything_as_before_on(Env::with_config(None, CaConfig::default()));
+}
+
+#[test]
+fn publisher_failure_mid_change_leaves_everything_as_before_on_postgresql() {
+    if let Some(e) = Env::on_postgres("ca_publisher_failure_mid_change_leaves_ever", CaConfig::default()) {
+        publisher_failure_mid_change_leaves_everything_as_before_on(e);
+    }
+}
+
+fn publisher_failure_mid_change_leaves_everything_as_before_on(e: Env) {
     e.ca.init(&res(RIR)).unwrap();
     e.ca.add_member("isp", &res("AS64500, 10.1.0.0/16"), None).unwrap();
     let before = e.publisher.snapshot();
@@ -269,7 +320,17 @@ fn numbers_increase_across_restarts_and_the_schedule_reissues() {
 
 #[test]
 fn certificates_roas_and_aspas_are_renewed_before_they_expire() {
-    let e = Env::new(None);
+    certificates_roas_and_aspas_are_renewed_before_they_expire_on(Env::with_config(None, CaConfig::default()));
+}
+
+#[test]
+fn certificates_roas_and_aspas_are_renewed_before_they_expire_on_postgresql() {
+    if let Some(e) = Env::on_postgres("ca_certificates_roas_and_aspas_are_renewed_", CaConfig::default()) {
+        certificates_roas_and_aspas_are_renewed_before_they_expire_on(e);
+    }
+}
+
+fn certificates_roas_and_aspas_are_renewed_before_they_expire_on(e: Env) {
     e.ca.init(&res(RIR)).unwrap();
     e.ca.add_member("isp", &res("AS64500, 10.1.0.0/16"), None).unwrap();
     e.ca.apply_roas("isp", &roas("10.1.0.0/16 AS64500"), false).unwrap();
@@ -298,7 +359,17 @@ fn certificates_roas_and_aspas_are_renewed_before_they_expire() {
 
 #[test]
 fn reimport_with_shrunk_allocation_reissues_and_withdraws() {
-    let e = Env::new(None);
+    reimport_with_shrunk_allocation_reissues_and_withdraws_on(Env::with_config(None, CaConfig::default()));
+}
+
+#[test]
+fn reimport_with_shrunk_allocation_reissues_and_withdraws_on_postgresql() {
+    if let Some(e) = Env::on_postgres("ca_reimport_with_shrunk_allocation_reissues", CaConfig::default()) {
+        reimport_with_shrunk_allocation_reissues_and_withdraws_on(e);
+    }
+}
+
+fn reimport_with_shrunk_allocation_reissues_and_withdraws_on(e: Env) {
     e.ca.init(&res(RIR)).unwrap();
     let v1 = "2.3|test|1|3|19870101|20260101|+0000
 test|BR|ipv4|10.1.0.0|65536|20200101|allocated|100
@@ -342,7 +413,17 @@ test|AR|ipv6|2001:db8:2::|48|20200101|allocated|300
 
 #[test]
 fn member_tokens_are_stored_hashed() {
-    let e = Env::new(None);
+    member_tokens_are_stored_hashed_on(Env::with_config(None, CaConfig::default()));
+}
+
+#[test]
+fn member_tokens_are_stored_hashed_on_postgresql() {
+    if let Some(e) = Env::on_postgres("ca_member_tokens_are_stored_hashed", CaConfig::default()) {
+        member_tokens_are_stored_hashed_on(e);
+    }
+}
+
+fn member_tokens_are_stored_hashed_on(e: Env) {
     e.ca.init(&res(RIR)).unwrap();
     e.ca.add_member("isp", &res("AS64500"), None).unwrap();
     let t = e.ca.create_token("isp").unwrap();

@@ -1,10 +1,18 @@
-//! The publication server on PostgreSQL, driven as an operator would: `rpkit
-//! publication serve --database-url`, publishers over RFC 8181, RRDP written
-//! from the shared state; `rpkit publication backup --database-url` takes one
-//! consistent copy into a SQLite file that the embedded backend opens as it
-//! is, and a second server on the same database sees the same repository.
+//! The state on PostgreSQL, driven as an operator would. The publication
+//! server (`rpkit publication serve --database-url`): publishers over RFC 8181,
+//! RRDP written from the shared state; `rpkit publication backup
+//! --database-url` takes one consistent copy into a SQLite file that the
+//! embedded backend opens as it is, and a second server on the same database
+//! sees the same repository. The whole system (`rpkit up --database-url`): the
+//! CA and the publication server in one database, the demo members' and a new
+//! ROA validated from the TAL, a restart that finds it all again, and `rpkit
+//! ca backup` of the CA's state.
+
+#[path = "peers/up.rs"]
+mod up_run;
 
 use rpkit_publication::repository::Repository;
+use rpkit_test_vectors::peers;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -120,4 +128,81 @@ fn publication_state_in_postgresql_is_served_backed_up_and_shared_by_two_servers
     assert_eq!(notified_serial(&two), shared.session().unwrap().1);
     drop(b);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The validator's VRPs (`/json`) as "PREFIX-MAXLEN ASN" lines.
+fn served_vrps(http: &str) -> std::collections::BTreeSet<String> {
+    let j: serde_json::Value = reqwest::blocking::get(format!("{http}/json")).unwrap().json().unwrap();
+    j["roas"].as_array().unwrap().iter().map(|r| format!("{}-{} AS{}", r["prefix"].as_str().unwrap(), r["maxLength"], r["asn"])).collect()
+}
+
+fn wait_for_vrps(http: &str, want: &std::collections::BTreeSet<String>) {
+    let t0 = std::time::Instant::now();
+    loop {
+        let got = served_vrps(http);
+        if &got == want {
+            return;
+        }
+        assert!(t0.elapsed().as_secs() < 60, "after 60 s /json has {got:?}, want {want:?}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn rpkit_up_keeps_the_ca_and_the_repository_in_postgresql_and_resumes_from_it() {
+    let Some(url) = rpkit_test_vectors::postgres::database("cli_up") else { return };
+    let w = up_run::scratch("up-postgres");
+    let data = w.join("data");
+    let sets = up_run::port_settings();
+    let log = w.join("up.log");
+    let mut cmd = up_run::up_command(&data, &sets, None);
+    cmd.args(["--database-url", &url]);
+    let mut up = up_run::start_cmd(cmd, &data, &log);
+    let j = up.json.clone();
+    for f in ["ca/ca.sqlite", "publication/publication.sqlite"] {
+        assert!(!data.join(f).exists(), "{f}: the state is in PostgreSQL");
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(data.join("ca/database-url")).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the remembered URL may hold a password");
+
+    // The demo members' ROAs, then one more, validated from the TAL over RRDP.
+    let http = j["validator_http"].as_str().unwrap().to_string();
+    let mut want: std::collections::BTreeSet<String> =
+        ["192.0.2.0/24-24 AS64496", "203.0.113.0/24-24 AS64500", "3fff::/24-48 AS64500", "100.64.0.0/24-24 AS65536"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+    wait_for_vrps(&http, &want);
+    let (api, token) = (j["ca_api"].as_str().unwrap(), j["member"]["token"].as_str().unwrap());
+    let out = Command::new(BIN).args(["roa", "add", "198.51.100.0/24-24", "AS64496", "--server", api, "--token", token]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    want.insert("198.51.100.0/24-24 AS64496".into());
+    wait_for_vrps(&http, &want);
+
+    // Both stores are in the database, each in its own schema.
+    let mut pg = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let roas: i64 = pg.query_one("SELECT COUNT(*) FROM rpkit_ca.roas", &[]).unwrap().get(0);
+    assert_eq!(roas, 5);
+    let objects: i64 = pg.query_one("SELECT objects FROM rpkit_publication.session", &[]).unwrap().get(0);
+    let ca_objects: i64 = pg.query_one("SELECT COUNT(*) FROM rpkit_ca.objects", &[]).unwrap().get(0);
+    assert_eq!(objects, ca_objects, "the repository holds what the CA published");
+
+    // An online backup of the CA's state, into a SQLite file.
+    let backup = w.join("ca-backup.sqlite");
+    let out = Command::new(BIN).args(["ca", "backup", "--data"]).arg(data.join("ca")).arg("--output").arg(&backup).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let copy = rusqlite::Connection::open(&backup).unwrap();
+    let copied: i64 = copy.query_row("SELECT COUNT(*) FROM roas", [], |r| r.get(0)).unwrap();
+    assert_eq!(copied, 5);
+
+    // A clean stop and a start without the flag: the data directory remembers
+    // its database; everything is still there.
+    assert!(up.proc.stop().is_some_and(|s| s.success()), "{}", up.proc.log_text());
+    let mut again = up_run::start(&data, &sets, &log);
+    assert_eq!(again.json["member"]["token"], j["member"]["token"]);
+    wait_for_vrps(&http, &want);
+    assert!(!data.join("ca/ca.sqlite").exists());
+    assert!(again.proc.stop().is_some_and(|s| s.success()));
+    let _ = std::fs::remove_dir_all(&w);
 }

@@ -39,8 +39,20 @@ impl Env {
     }
 
     pub fn with_config(dir: Option<&std::path::Path>, cfg: CaConfig) -> Env {
+        Env::at(dir, None, cfg)
+    }
+
+    /// The CA with its state in a fresh PostgreSQL database `name`; `None`
+    /// when there is no server (a skip CI does not allow).
+    #[allow(dead_code)]
+    pub fn on_postgres(name: &str, cfg: CaConfig) -> Option<Env> {
+        let url = rpkit_test_vectors::postgres::database(name)?;
+        Some(Env::at(None, Some(&url), cfg))
+    }
+
+    fn at(dir: Option<&std::path::Path>, database_url: Option<&str>, cfg: CaConfig) -> Env {
         let publisher = Arc::new(MemoryPublisher::new());
-        let mut ca = Ca::open(dir, cfg, publisher.clone()).unwrap();
+        let mut ca = Ca::open_with(dir, database_url, cfg, publisher.clone()).unwrap();
         let clock = Arc::new(Mutex::new(Time::now()));
         let c = clock.clone();
         ca.set_clock(Arc::new(move || *c.lock().unwrap()));

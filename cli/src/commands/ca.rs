@@ -24,6 +24,8 @@ pub struct InitArgs {
     /// Data directory.
     #[arg(long, env = "RPKIT_DATA", default_value = "rpkit-data")]
     data: PathBuf,
+    #[command(flatten)]
+    database: DatabaseArgs,
     /// Resources of the trust anchor and the RIR CA.
     #[arg(long, default_value = "AS0-AS4294967295, 0.0.0.0/0, ::/0")]
     resources: String,
@@ -76,6 +78,8 @@ impl RepositoryUris {
 pub struct ServeArgs {
     #[arg(long, env = "RPKIT_DATA", default_value = "rpkit-data")]
     data: PathBuf,
+    #[command(flatten)]
+    database: DatabaseArgs,
     /// Address of the REST API.
     #[arg(long, default_value = "127.0.0.1:3000")]
     listen: String,
@@ -168,11 +172,46 @@ pub fn read_config(data: &Path) -> Result<CaConfig> {
     }
 }
 
+/// Where a CA's state lives: a PostgreSQL database shared by two nodes
+/// (`--database-url`, or `RPKIT_DATABASE_URL`), else `ca.sqlite` in DATA.
+#[derive(clap::Args, Clone, Default)]
+pub struct DatabaseArgs {
+    /// Keep the CA's state in PostgreSQL (`postgresql://USER@HOST/DB`); the
+    /// data directory remembers it (`DATA/database-url`, 0600) for every later command.
+    #[arg(long, env = "RPKIT_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+}
+
+/// The database of a data directory: the one given now (then remembered),
+/// else the one remembered, else none (SQLite in DATA).
+pub fn database_url(data: &Path, given: &DatabaseArgs) -> Result<Option<String>> {
+    let kept = data.join("database-url");
+    if let Some(url) = &given.database_url {
+        if !rpkit_serve::db::Location::from_url(Some(url), None).is_shared() {
+            return Err(CliError::input(format!("--database-url {url}: not a postgresql:// URL")));
+        }
+        if data.join("ca.sqlite").exists() {
+            return Err(CliError::input(format!(
+                "{} keeps its state in ca.sqlite: a data directory stays on the database it started with",
+                data.display()
+            )));
+        }
+        rpkit_serve::data_dir::write_secret(&kept, format!("{url}\n").as_bytes()).map_err(|e| CliError::io(&kept, e))?;
+        return Ok(Some(url.clone()));
+    }
+    match std::fs::read_to_string(&kept) {
+        Ok(t) => Ok(Some(t.trim().to_string())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(CliError::io(&kept, e)),
+    }
+}
+
 /// Open the CA of a data directory.
 pub fn open(data: &Path) -> Result<Ca> {
     let config = read_config(data)?;
     let publisher = publisher(data, &config)?;
-    Ok(Ca::open(Some(data), config, publisher)?)
+    let url = database_url(data, &DatabaseArgs::default())?;
+    Ok(Ca::open_with(Some(data), url.as_deref(), config, publisher)?)
 }
 
 pub fn publisher_request(a: PublisherRequestArgs) -> Result<ExitCode> {
@@ -233,6 +272,7 @@ pub fn init(a: InitArgs) -> Result<ExitCode> {
         }
         config.next_update_secs = a.next_update_days * 86400;
     }
+    database_url(&a.data, &a.database)?;
     let text = serde_json::to_string_pretty(&config).map_err(CliError::internal)?;
     std::fs::write(&cfg_path, text).map_err(|e| CliError::io(&cfg_path, e))?;
     if let Some(child) = &a.child_request {
@@ -259,6 +299,7 @@ pub fn serve(a: ServeArgs) -> Result<ExitCode> {
     if a.signer.given() {
         set_signer(&a.data, &a.signer)?;
     }
+    database_url(&a.data, &a.database)?;
     let ca = Arc::new(open(&a.data)?);
     // The RFC 8183 identity signs the requests to an offline TA and the answers to delegated children.
     let identity = rfc8181_client::load_identity(&a.data.join("bpki"), crate::signer::token(&ca.config.signer)?)?;
@@ -311,8 +352,14 @@ pub struct BackupArgs {
     output: PathBuf,
 }
 
-/// `rpkit ca backup`: `DATA/ca.sqlite` copied consistently, the server running or not.
+/// `rpkit ca backup`: the CA's state copied consistently, the server running
+/// or not: `DATA/ca.sqlite`, or its PostgreSQL database into a SQLite file.
 pub fn backup(a: BackupArgs) -> Result<ExitCode> {
+    if let Some(url) = database_url(&a.data, &DatabaseArgs::default())? {
+        crate::backup::shared(&url, &rpkit_ca::store::SCHEMA, &a.output)?;
+        println!("backed up the CA state of {} (in PostgreSQL) to {}", a.data.display(), a.output.display());
+        return Ok(ExitCode::SUCCESS);
+    }
     crate::backup::sqlite(&a.data.join("ca.sqlite"), &a.output)?;
     println!("backed up {} to {}", a.data.join("ca.sqlite").display(), a.output.display());
     Ok(ExitCode::SUCCESS)

@@ -46,8 +46,17 @@ pub(super) fn connect(url: &str, store: &str) -> DbResult<PgConn> {
     if cfg.get_application_name().is_none() {
         cfg.application_name(&format!("rpkit {store}"));
     }
-    let client = blocking(|| cfg.connect(NoTls))?;
+    let mut client = blocking(|| cfg.connect(NoTls))?;
+    // Each store in a schema of its own: the CA and the publication server
+    // may share one database (both have an `objects` table).
+    blocking(|| client.batch_execute(&format!("SET search_path TO {}", namespace(store))))?;
     Ok(PgConn { client: Some(client), statements: HashMap::new(), lock_key: lock_key(store) })
+}
+
+/// The schema holding `store`'s tables.
+fn namespace(store: &str) -> String {
+    let name: String = store.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
+    format!("rpkit_{name}")
 }
 
 /// A stable 63-bit key per store name (FNV-1a), for advisory locks.
@@ -73,6 +82,7 @@ impl PgConn {
     fn migrate_now(&mut self, store: &str, steps: &[&str]) -> DbResult<()> {
         let mut tx = self.client.as_mut().expect(OPEN).transaction()?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&lock_key("rpkit migrations")])?;
+        tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {}", namespace(store)))?;
         tx.batch_execute("CREATE TABLE IF NOT EXISTS rpkit_schema (store TEXT PRIMARY KEY, version BIGINT NOT NULL)")?;
         let done: i64 = tx.query_opt("SELECT version FROM rpkit_schema WHERE store = $1", &[&store])?.map_or(0, |r| r.get(0));
         for sql in steps.iter().skip(done as usize) {

@@ -70,6 +70,10 @@ pub struct Args {
     perms: permissions::PermissionArgs,
     #[command(flatten)]
     signer: crate::signer::SignerArgs,
+    /// The CA's and the publication server's state in PostgreSQL (each in a
+    /// schema of its own) instead of SQLite files in DATA; DATA remembers it.
+    #[command(flatten)]
+    database: super::ca::DatabaseArgs,
 }
 
 /// Paths inside DATA.
@@ -80,6 +84,8 @@ struct Layout {
     cache: PathBuf,
     member: PathBuf,
     up_json: PathBuf,
+    /// The shared database, if the state is not in SQLite files.
+    database_url: Option<String>,
 }
 
 impl Layout {
@@ -90,6 +96,7 @@ impl Layout {
             cache: data.join("validator"),
             member: data.join("demo-member.json"),
             up_json: data.join("up.json"),
+            database_url: None,
             data,
         }
     }
@@ -119,7 +126,12 @@ pub fn run(a: Args) -> Result<ExitCode> {
         std::fs::write(config::path(&data), config::template()).map_err(|e| CliError::io(&config::path(&data), e))?;
     }
     cfg.rrdp_port()?;
-    let layout = Layout::new(data);
+    let mut layout = Layout::new(data);
+    if a.database.database_url.is_some() {
+        std::fs::create_dir_all(&layout.data).map_err(|e| CliError::io(&layout.data, e))?;
+        rpkit_serve::data_dir::create_dir(&layout.ca, rpkit_serve::data_dir::PRIVATE_DIR).map_err(|e| CliError::io(&layout.ca, e))?;
+    }
+    layout.database_url = super::ca::database_url(&layout.ca, &a.database)?;
     let tls = tls::ensure(&layout.data.join("tls"), &cfg.host)?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(CliError::internal)?;
     // The CA holds a blocking HTTP client: its last reference goes outside the runtime.
@@ -163,7 +175,7 @@ async fn up(
         interval: Duration::from_millis(cfg.publication.interval_ms.max(1)),
         rsync_tree: true,
         shrink_guard: 0.5,
-        database_url: None,
+        database_url: layout.database_url.clone(),
     };
     let notification = server_cfg.notification_uri();
     let server = tokio::task::spawn_blocking(move || PublicationServer::open(server_cfg))
