@@ -155,6 +155,7 @@ fn publish(data: &Path, wl: &Workload) {
         interval: Duration::from_millis(100),
         rsync_tree: true,
         shrink_guard: 1.0,
+        min_objects: 0,
         database_url: None,
     };
     let server = PublicationServer::open(config).unwrap();

@@ -131,11 +131,14 @@ pub struct ShrinkGuard {
     pub max_share: f64,
     /// ... unless the repository holds fewer objects than this.
     pub min_objects: usize,
+    /// The floor: refuse a change set that withdraws objects and leaves fewer
+    /// than this (RIPE NCC's repository refuses below 100,000); 0 is no floor.
+    pub floor: usize,
 }
 
 impl Default for ShrinkGuard {
     fn default() -> Self {
-        ShrinkGuard { max_share: 0.10, min_objects: 100 }
+        ShrinkGuard { max_share: 0.10, min_objects: 100, floor: 0 }
     }
 }
 
@@ -363,7 +366,15 @@ impl Repository {
                 );
                 return Err(RepoError::refused(ErrorCode::ConsistencyProblem, msg));
             }
-            tx.execute("UPDATE session SET rev = ?1, objects = ?2", args![rev, (total + created - withdrawn) as i64])?;
+            let after = total + created - withdrawn;
+            if !force && withdrawn > 0 && after < guard.floor {
+                let msg = format!(
+                    "withdrawing {withdrawn} objects would leave {after}, below the repository's floor of {} (--min-objects); use force if this is intended",
+                    guard.floor
+                );
+                return Err(RepoError::refused(ErrorCode::ConsistencyProblem, msg));
+            }
+            tx.execute("UPDATE session SET rev = ?1, objects = ?2", args![rev, after as i64])?;
             Ok(Some(rev as u64))
         })
     }

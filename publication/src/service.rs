@@ -31,6 +31,9 @@ pub struct ServerConfig {
     pub rsync_tree: bool,
     /// Shrink guard: refuse a change set withdrawing more than this share of all objects.
     pub shrink_guard: f64,
+    /// Refuse a change set that withdraws objects and leaves fewer than this
+    /// (0: no floor); the operator's `allow-shrink` lets the next one through.
+    pub min_objects: usize,
     /// A PostgreSQL server holding the repository state (`postgresql://...`);
     /// `None`: `publication.sqlite` in the data directory.
     pub database_url: Option<String>,
@@ -89,6 +92,7 @@ impl PublicationServer {
         }
         let mut repo = Repository::open_at(&config.location())?;
         repo.guard.max_share = config.shrink_guard;
+        repo.guard.floor = config.min_objects;
         let identity = repo.identity()?;
         // RRDPS-4: files published beyond the database's serial mean the state
         // regressed (restored from a backup): RPs need a new session.

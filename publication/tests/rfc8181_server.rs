@@ -36,6 +36,11 @@ fn start(name: &str) -> Env {
 
 /// The server with its state in `database_url` (PostgreSQL) or SQLite.
 fn start_on(name: &str, database_url: Option<String>) -> Env {
+    start_with(name, database_url, 0)
+}
+
+/// ... and a floor of `min_objects`.
+fn start_with(name: &str, database_url: Option<String>, min_objects: usize) -> Env {
     let dir = std::env::temp_dir().join(format!("rpkit-pubsrv-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -49,6 +54,7 @@ fn start_on(name: &str, database_url: Option<String>) -> Env {
         interval: Duration::from_millis(50),
         rsync_tree: true,
         shrink_guard: 0.10,
+        min_objects,
         database_url,
     };
     let server = PublicationServer::open(config).unwrap();
@@ -328,6 +334,41 @@ fn shrink_guard_refuses_mass_withdrawal_through_rfc8181_on(e: Env) {
     assert_eq!(error_code(&e.send(&alice, &Query::Pdus(all[100..].to_vec()))), "consistency_problem", "only once");
 }
 
+/// The floor (`--min-objects`): a change set that withdraws objects and
+/// leaves fewer than the floor is refused, one that only publishes is not,
+/// and the operator's allow-shrink lets the next one through.
+#[test]
+fn a_change_set_leaving_fewer_objects_than_the_floor_is_refused() {
+    let e = start_with("floor", None, 150);
+    let alice = e.register("alice");
+    let uri = |i: usize| format!("rsync://rpki.test/repo/alice/{i}.roa");
+    let pdus: Vec<QueryPdu> = (0..170).map(|i| publish(&uri(i), format!("o{i}").as_bytes(), None)).collect();
+    assert_eq!(e.send(&alice, &Query::Pdus(pdus)), Reply::Success);
+    let withdraw = |r: std::ops::Range<usize>| -> Vec<QueryPdu> {
+        r.map(|i| QueryPdu::Withdraw { tag: None, uri: uri(i), hash: sha256(format!("o{i}").as_bytes()) }).collect()
+    };
+    // 170 - 15 = 155: above the floor (and within the shrink guard).
+    assert_eq!(e.send(&alice, &Query::Pdus(withdraw(0..15))), Reply::Success);
+    // 155 - 10 = 145: below it.
+    let r = e.send(&alice, &Query::Pdus(withdraw(15..25)));
+    assert_eq!(error_code(&r), "consistency_problem");
+    if let Reply::Errors(errs) = &r {
+        assert!(errs[0].text.as_deref().unwrap().contains("below the repository's floor of 150"), "{errs:?}");
+    }
+    assert_eq!(e.objects().len(), 155, "nothing was applied");
+    // Publishing only is never refused; a change that stays above the floor goes through.
+    assert_eq!(e.send(&alice, &Query::Pdus((170..180).map(|i| publish(&uri(i), b"new", None)).collect())), Reply::Success);
+    assert_eq!(e.send(&alice, &Query::Pdus(withdraw(15..25))), Reply::Success);
+    assert_eq!(e.objects().len(), 155);
+    // Below the floor once the operator allows it, and only once.
+    assert_eq!(error_code(&e.send(&alice, &Query::Pdus(withdraw(25..35)))), "consistency_problem");
+    let allow = e.http.post(format!("{}/api/v1/shrink-guard/allow-next", e.url)).bearer_auth(TOKEN).send().unwrap();
+    assert_eq!(allow.status(), 200);
+    assert_eq!(e.send(&alice, &Query::Pdus(withdraw(25..35))), Reply::Success);
+    assert_eq!(e.objects().len(), 145);
+    assert_eq!(error_code(&e.send(&alice, &Query::Pdus(withdraw(35..36)))), "consistency_problem", "only once");
+}
+
 #[test]
 fn rrdp_files_are_served_with_caching_headers_etags_and_gzip() {
     rrdp_files_are_served_with_caching_headers_etags_and_gzip_on(start("serving"));
@@ -390,6 +431,7 @@ fn rrdps_4_a_database_restored_from_backup_starts_a_new_session() {
         interval: Duration::from_millis(50),
         rsync_tree: false,
         shrink_guard: 0.10,
+        min_objects: 0,
         database_url: None,
     };
     let cs = |name: &str| rpkit_objects::rfc8181::ChangeSet {

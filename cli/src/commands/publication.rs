@@ -92,6 +92,10 @@ pub struct ServeArgs {
     /// (`rpkit publication allow-shrink` lets the next one through).
     #[arg(long, default_value_t = 10.0)]
     shrink_guard_percent: f64,
+    /// Refuse a change set that withdraws objects and leaves fewer than this
+    /// many in the repository (0: no floor; `allow-shrink` lets the next one through).
+    #[arg(long, default_value_t = 0)]
+    min_objects: usize,
     /// Keep the repository state in PostgreSQL (`postgresql://USER@HOST/DB`)
     /// instead of `publication.sqlite` in the data directory.
     #[arg(long, env = "RPKIT_DATABASE_URL", hide_env_values = true)]
@@ -196,7 +200,7 @@ pub fn run(cmd: Cmd) -> Result<ExitCode> {
         Cmd::AllowShrink(a) => {
             let url = format!("{}/api/v1/shrink-guard/allow-next", a.server.trim_end_matches('/'));
             call(&a, reqwest::Method::POST, &url, None)?;
-            println!("the next change set may withdraw any share of the objects");
+            println!("the next change set may withdraw any share of the objects, below the floor too");
             Ok(ExitCode::SUCCESS)
         }
         Cmd::RsyncdConf(a) => {
@@ -276,6 +280,7 @@ fn serve(a: ServeArgs) -> Result<ExitCode> {
             interval: std::time::Duration::from_millis(a.interval_ms.max(1)),
             rsync_tree: !a.no_rsync,
             shrink_guard: (a.shrink_guard_percent / 100.0).clamp(0.0, 1.0),
+            min_objects: a.min_objects,
             database_url: a.database_url.clone(),
         };
         let server = tokio::task::spawn_blocking(move || PublicationServer::open(config)).await.map_err(CliError::internal)??;

@@ -175,6 +175,7 @@ async fn up(
         interval: Duration::from_millis(cfg.publication.interval_ms.max(1)),
         rsync_tree: true,
         shrink_guard: 0.5,
+        min_objects: 0,
         database_url: layout.database_url.clone(),
     };
     let notification = server_cfg.notification_uri();
