@@ -24,6 +24,15 @@ fn sizes() -> Vec<usize> {
         .unwrap_or_else(|| if quick() { vec![1_000, 10_000] } else { vec![1_000, 10_000, 100_000, 500_000] })
 }
 
+/// The process's peak resident set so far (VmHWM), in MiB: with the sizes in
+/// ascending order, the figure of a row is that size's (and the ones before it).
+fn peak_rss_mib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib: u64 =
+        status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap_or(0);
+    kib / 1024
+}
+
 fn quick() -> bool {
     std::env::args().any(|a| a == "--quick")
 }
@@ -60,12 +69,12 @@ fn main() {
     const BASE: &str = "rsync://rpki.test/repo/";
     let mut report = String::from(
         "## Publication: a 1-object change in repositories of growing size\n\n\
-         Medians of 20 changes (apply, cut+delta) and of 3 to 10 RRDP updates (delta, incremental snapshot, \
-         notification). \"full snapshot\": the same snapshot written in full from the database. The baseline, \
+         Medians of 20 changes (apply, cut+delta) and of 3 to 10 RRDP updates (delta, snapshot joined \
+         from the previous one, notification). \"full snapshot\": the same snapshot written in full from the database. The baseline, \
          measured in the same run: SHA-256 over the snapshot's bytes. Objects of 2,000 bytes.\n\n\
          | objects | apply 1 (µs) | cut + delta (ms) | RRDP update, incremental (ms) | full snapshot (ms) | snapshot (MB) \
-         | SHA-256 of it (ms) | update CPU (ms) | full CPU (ms) | update CPU ÷ SHA-256 |\n\
-         |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+         | SHA-256 of it (ms) | update CPU (ms) | full CPU (ms) | update CPU ÷ SHA-256 | peak RSS (MiB) |\n\
+         |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for n in sizes() {
         let dir = std::env::temp_dir().join(format!("rpkit-bench-pub-{n}-{}", std::process::id()));
@@ -116,9 +125,9 @@ fn main() {
             let (session, serial) = repo.session().unwrap();
             let (t, c) = (Instant::now(), cpu());
             let f = std::fs::File::create(dir.join("full.xml")).unwrap();
-            let mut w = std::io::BufWriter::new(f);
+            let mut w = rpkit_publication::rrdp::snapshot::Counting::new(std::io::BufWriter::with_capacity(1 << 20, f));
             rpkit_publication::rrdp::snapshot::full(&repo, &session, serial, &mut w).unwrap();
-            w.into_inner().unwrap().sync_all().unwrap();
+            w.inner.into_inner().unwrap().sync_all().unwrap();
             full.push(t.elapsed());
             full_cpu.push(cpu() - c);
         }
@@ -128,7 +137,7 @@ fn main() {
         std::hint::black_box(rpkit_objects::crypto::sha256(&bytes));
         let sha = t.elapsed();
         let row = format!(
-            "| {n} | {:.1} | {:.2} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2}× |\n",
+            "| {n} | {:.1} | {:.2} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2}× | {} |\n",
             median(apply).as_secs_f64() * 1e6,
             median(delta).as_secs_f64() * 1e3,
             median(snap).as_secs_f64() * 1e3,
@@ -137,7 +146,8 @@ fn main() {
             sha.as_secs_f64() * 1e3,
             median(snap_cpu.clone()).as_secs_f64() * 1e3,
             median(full_cpu).as_secs_f64() * 1e3,
-            median(snap_cpu).as_secs_f64() / sha.as_secs_f64()
+            median(snap_cpu).as_secs_f64() / sha.as_secs_f64(),
+            peak_rss_mib()
         );
         print!("{row}");
         report.push_str(&row);

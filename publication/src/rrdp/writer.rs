@@ -35,6 +35,10 @@ pub struct RrdpWriter {
     /// Snapshots written incrementally and in full (metrics, tests).
     pub incremental_snapshots: std::sync::atomic::AtomicU64,
     pub full_snapshots: std::sync::atomic::AtomicU64,
+    /// Of the incremental ones, those joined from the previous file's index.
+    pub joined_snapshots: std::sync::atomic::AtomicU64,
+    /// The last snapshot written: its serial, file and index.
+    last: std::sync::Mutex<Option<(u64, String, snapshot::Index)>>,
 }
 
 fn io_err(e: std::io::Error) -> RepoError {
@@ -46,6 +50,12 @@ struct Hashing<W: Write> {
     inner: W,
     ctx: ring::digest::Context,
     len: u64,
+}
+
+impl<W: Write> snapshot::Position for Hashing<W> {
+    fn position(&self) -> u64 {
+        self.len
+    }
 }
 
 impl<W: Write> Write for Hashing<W> {
@@ -62,7 +72,13 @@ impl<W: Write> Write for Hashing<W> {
 
 impl RrdpWriter {
     pub fn new(cfg: RrdpConfig) -> Self {
-        RrdpWriter { cfg, incremental_snapshots: Default::default(), full_snapshots: Default::default() }
+        RrdpWriter {
+            cfg,
+            incremental_snapshots: Default::default(),
+            full_snapshots: Default::default(),
+            joined_snapshots: Default::default(),
+            last: std::sync::Mutex::new(None),
+        }
     }
 
     fn random_part() -> String {
@@ -74,21 +90,31 @@ impl RrdpWriter {
 
     /// Write a file under `dir` via a temporary name; returns its hash and size.
     fn write_file(&self, rel: &str, body: impl FnOnce(&mut dyn Write) -> Result<(), RepoError>) -> Result<([u8; 32], u64), RepoError> {
+        self.write_indexed(rel, |w| body(w)).map(|(h, n, ())| (h, n))
+    }
+
+    /// `write_file`, for a body that also returns something (a snapshot's index).
+    fn write_indexed<T>(
+        &self,
+        rel: &str,
+        body: impl FnOnce(&mut dyn snapshot::Position) -> Result<T, RepoError>,
+    ) -> Result<([u8; 32], u64, T), RepoError> {
         let path = self.cfg.dir.join(rel);
         if let Some(p) = path.parent() {
             std::fs::create_dir_all(p).map_err(io_err)?;
         }
         let tmp = path.with_extension("tmp");
         let file = std::fs::File::create(&tmp).map_err(io_err)?;
-        let mut w = Hashing { inner: BufWriter::new(file), ctx: ring::digest::Context::new(&ring::digest::SHA256), len: 0 };
-        body(&mut w)?;
+        let inner = BufWriter::with_capacity(1 << 20, file);
+        let mut w = Hashing { inner, ctx: ring::digest::Context::new(&ring::digest::SHA256), len: 0 };
+        let out = body(&mut w)?;
         w.flush().map_err(io_err)?;
         let Hashing { inner, ctx, len } = w;
         inner.into_inner().map_err(|e| io_err(e.into_error()))?.sync_all().map_err(io_err)?;
         std::fs::rename(&tmp, &path).map_err(io_err)?;
         let mut hash = [0u8; 32];
         hash.copy_from_slice(ctx.finish().as_ref());
-        Ok((hash, len))
+        Ok((hash, len, out))
     }
 
     /// Make the revisions applied since the last call one new serial and bring
@@ -161,15 +187,33 @@ impl RrdpWriter {
         if !snapshots.iter().any(|f| f.serial == serial) {
             let rel = format!("{session}/{serial}/{}/snapshot.xml", Self::random_part());
             // From the previous snapshot and this serial's delta when both are at hand.
-            let prev = snapshots.iter().find(|f| f.serial + 1 == serial).map(|f| self.cfg.dir.join(&f.path));
-            let merged = match prev.and_then(|p| std::fs::File::open(p).ok()) {
-                Some(file) => {
+            let prev = snapshots.iter().find(|f| f.serial + 1 == serial).map(|f| (f.path.clone(), self.cfg.dir.join(&f.path)));
+            let last = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+            let merged = match prev.and_then(|(rel, p)| std::fs::File::open(p).ok().map(|f| (rel, f))) {
+                Some((prev_rel, mut file)) => {
                     let delta = match current_delta.take() {
                         Some(d) => d,
                         None => repo.delta(serial)?,
                     };
-                    let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
-                    match self.write_file(&rel, |w| snapshot::incremental(&mut reader, &delta, &session, serial, w).map_err(io_err)) {
+                    let joined = match last {
+                        Some((s, path, index)) if s + 1 == serial && path == prev_rel => Some(
+                            self.write_indexed(&rel, |w| snapshot::join(&mut file, &index, &delta, &session, serial, w).map_err(io_err)),
+                        ),
+                        _ => None,
+                    };
+                    let done = match joined {
+                        Some(Ok(done)) => {
+                            self.joined_snapshots.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            Ok(done)
+                        }
+                        _ => {
+                            let mut reader = std::io::BufReader::with_capacity(1 << 20, &file);
+                            use std::io::Seek;
+                            reader.seek(std::io::SeekFrom::Start(0)).map_err(io_err)?;
+                            self.write_indexed(&rel, |w| snapshot::incremental(&mut reader, &delta, &session, serial, w).map_err(io_err))
+                        }
+                    };
+                    match done {
                         Ok(done) => Some(done),
                         Err(e) => {
                             tracing::warn!("incremental snapshot of serial {serial} failed, writing it in full: {e}");
@@ -180,16 +224,17 @@ impl RrdpWriter {
                 None => None,
             };
             use std::sync::atomic::Ordering::Relaxed;
-            let (hash, size) = match merged {
+            let (hash, size, index) = match merged {
                 Some(done) => {
                     self.incremental_snapshots.fetch_add(1, Relaxed);
                     done
                 }
                 None => {
                     self.full_snapshots.fetch_add(1, Relaxed);
-                    self.write_file(&rel, |w| snapshot::full(repo, &session, serial, w))?
+                    self.write_indexed(&rel, |w| snapshot::full(repo, &session, serial, w))?
                 }
             };
+            *self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((serial, rel.clone(), index));
             out.push(("snapshot", RrdpFile { serial, path: rel, hash, size, written: now }));
         }
         Ok(out)
