@@ -10,6 +10,7 @@ use rpkit_objects::crypto::sha256;
 use rpkit_objects::der::Time;
 use rpkit_objects::file_type::FileType;
 use rpkit_objects::manifest::Manifest;
+use rpkit_objects::serial::Serial;
 use rpkit_objects::valid_ca::ValidCa;
 use std::collections::BTreeMap;
 
@@ -88,8 +89,8 @@ pub fn load(store: &dyn Store, ca: &ValidCa, dir: &str, mft_uri: &str, now: Time
 }
 
 /// MFT-16 (RFC 9286 §4.2.1): a new manifest at the same URI must have a higher
-/// number and a later thisUpdate than the last validated one; the same number
-/// means the same manifest.
+/// number than the last validated one, and a thisUpdate no earlier; the same
+/// number means the same manifest.
 pub fn moves_forward(fresh: &Point, cached_der: &[u8]) -> Result<(), Failure> {
     if cached_der == fresh.mft_der.as_slice() {
         return Ok(());
@@ -97,18 +98,41 @@ pub fn moves_forward(fresh: &Point, cached_der: &[u8]) -> Result<(), Failure> {
     // The cached copy was validated by an earlier run; a copy that no longer decodes constrains nothing.
     let Ok(cached) = Manifest::decode(cached_der) else { return Ok(()) };
     let (new, old) = (&fresh.mft.content, &cached.content);
-    if new.manifest_number < old.manifest_number {
-        return fail(
-            &fresh.mft_uri,
-            "MFT-16",
-            format!("manifest number {} is below the last validated {} (a replay)", new.manifest_number, old.manifest_number),
-        );
+    successor(&new.manifest_number, new.this_update, &old.manifest_number, old.this_update)
+        .or_else(|why| fail(&fresh.mft_uri, "MFT-16", why))
+}
+
+/// Whether a manifest (number, thisUpdate) may follow the last validated one.
+/// An equal thisUpdate is not a step back: a CA that issues two manifests
+/// within one second (Krill does, its times having whole seconds) gives both
+/// the same, and rpki-client takes the higher number as newer then too.
+fn successor(number: &Serial, this_update: Time, last_number: &Serial, last_update: Time) -> Result<(), String> {
+    if number < last_number {
+        return Err(format!("manifest number {number} is below the last validated {last_number} (a replay)"));
     }
-    if new.manifest_number == old.manifest_number {
-        return fail(&fresh.mft_uri, "MFT-16", format!("manifest number {} is reused with different content", new.manifest_number));
+    if number == last_number {
+        return Err(format!("manifest number {number} is reused with different content"));
     }
-    if new.this_update <= old.this_update {
-        return fail(&fresh.mft_uri, "MFT-16", "the manifest's thisUpdate is not later than the last validated one's");
+    if this_update < last_update {
+        return Err("the manifest's thisUpdate is earlier than the last validated one's".into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::successor;
+    use rpkit_objects::der::Time;
+    use rpkit_objects::serial::Serial;
+
+    /// MFT-16: the number must grow; thisUpdate may stay within the same second, never go back.
+    #[test]
+    fn mft_16_a_successor_has_a_higher_number_and_no_earlier_this_update() {
+        let (n, t) = (Serial::from_u64(7), Time(1_000_000));
+        assert!(successor(&Serial::from_u64(8), Time(1_000_001), &n, t).is_ok());
+        assert!(successor(&Serial::from_u64(8), t, &n, t).is_ok(), "two manifests in one second");
+        assert!(successor(&Serial::from_u64(8), Time(999_999), &n, t).unwrap_err().contains("earlier"));
+        assert!(successor(&Serial::from_u64(6), Time(1_000_001), &n, t).unwrap_err().contains("a replay"));
+        assert!(successor(&n, Time(1_000_001), &n, t).unwrap_err().contains("reused"));
+    }
 }
