@@ -205,14 +205,22 @@ pub async fn serve(
     // A change set that failed may have reached the repository: bring it back
     // in line with the database as soon as the server answers again.
     let sync_ca = state.ca.clone();
+    // The HSM, if any, checked every second on its own: /health tells of a
+    // pulled token at once, whatever else waits for the database or the token.
+    let probe_ca = state.ca.clone();
+    let probe = tokio::spawn(async move {
+        let mut iv = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            iv.tick().await;
+            if let Some(t) = probe_ca.signer().token().cloned() {
+                let _ = tokio::task::spawn_blocking(move || t.probe()).await;
+            }
+        }
+    });
     let resync = tokio::spawn(async move {
         let mut iv = tokio::time::interval(std::time::Duration::from_secs(1));
         loop {
             iv.tick().await;
-            // The HSM, if any, checked every second: /health tells of a pulled token at once.
-            if let Some(t) = sync_ca.signer().token().cloned() {
-                let _ = tokio::task::spawn_blocking(move || t.probe()).await;
-            }
             if !sync_ca.out_of_sync() {
                 continue;
             }
@@ -303,6 +311,7 @@ pub async fn serve(
     rolls.abort();
     filler.abort();
     resync.abort();
+    probe.abort();
     // The keys generated ahead of need serve the next start too.
     let ca = state_ca;
     match tokio::task::spawn_blocking(move || ca.save_key_pool()).await {

@@ -352,7 +352,13 @@ impl Pkcs11Signer {
 
     fn token_label(&self, slot: Slot) -> Option<String> {
         let open = self.inner.open.lock().unwrap_or_else(PoisonError::into_inner);
-        let info = open.as_ref()?.ctx.get_token_info(slot).ok()?;
+        let ctx = &open.as_ref()?.ctx;
+        // Listing the slots makes a module look again (SoftHSM2 notices a
+        // token whose files are gone); a slot no longer listed has no token.
+        if !ctx.get_slots_with_token().ok()?.contains(&slot) {
+            return None;
+        }
+        let info = ctx.get_token_info(slot).ok()?;
         Some(info.label().trim_end().to_string())
     }
 
