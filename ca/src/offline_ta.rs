@@ -19,6 +19,7 @@ use crate::contract::{TaImport, TaStatus};
 use crate::error::{CaError, Result};
 use crate::history::{self, Event};
 use crate::service::Ca;
+use crate::store::{put_setting, setting};
 use crate::ta_exchange::{self, ExchangeError, TaRequest, TaResponse};
 use crate::work::{stored_key, CaKind, CaRecord, NewCa, Work};
 use rpkit_objects::bpki::{IdCert, Identity};
@@ -40,18 +41,6 @@ pub const SERVICE_URI: &str = "urn:rpkit:offline-ta";
 
 fn exchange(e: ExchangeError) -> CaError {
     CaError::invalid(e.code(), e.to_string())
-}
-
-fn setting(c: &impl Sql, key: &str) -> Result<Option<String>> {
-    Ok(c.value_opt("SELECT value FROM settings WHERE key = ?1", args![key])?)
-}
-
-fn put_setting(c: &impl Sql, key: &str, value: &str) -> Result<()> {
-    c.execute(
-        "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        args![key, value],
-    )?;
-    Ok(())
 }
 
 fn id_cert(c: &impl Sql, key: &str, what: &str) -> Result<IdCert> {

@@ -13,6 +13,7 @@ use crate::contract::{ParentStatus, ParentSync, ResourceChange};
 use crate::error::{CaError, Result};
 use crate::history::{self, Event};
 use crate::service::Ca;
+use crate::store::{put_setting, setting};
 use crate::work::{stored_key, CaKind, Work};
 use rpkit_objects::cert::Cert;
 use rpkit_objects::crypto::KeyId;
@@ -63,18 +64,6 @@ impl Schedule {
         };
         self.next.store(now + wait, Ordering::SeqCst);
     }
-}
-
-fn setting(c: &impl Sql, key: &str) -> Result<Option<String>> {
-    Ok(c.value_opt("SELECT value FROM settings WHERE key = ?1", args![key])?)
-}
-
-fn put_setting(c: &impl Sql, key: &str, value: &str) -> Result<()> {
-    c.execute(
-        "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        args![key, value],
-    )?;
-    Ok(())
 }
 
 fn parent_of(c: &impl Sql) -> Result<ParentResponse> {

@@ -2,7 +2,8 @@
 //! with versioned schema migrations for each. Every change runs in one write
 //! transaction (see `work.rs`).
 
-use rpkit_serve::db::{Db, DbResult, Location, Schema};
+use rpkit_serve::args;
+use rpkit_serve::db::{Db, DbResult, Location, Schema, Sql};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
 const MIGRATIONS: &[&str] = &[
@@ -426,6 +427,19 @@ CREATE TABLE moves (
 
 /// The CA's schema on either backend.
 pub const SCHEMA: Schema = Schema { name: "ca", sqlite: MIGRATIONS, postgres: POSTGRES, secure_delete: true };
+
+/// A value of the `settings` table (the CA's own key-value state).
+pub(crate) fn setting(c: &impl Sql, key: &str) -> crate::error::Result<Option<String>> {
+    Ok(c.value_opt("SELECT value FROM settings WHERE key = ?1", args![key])?)
+}
+
+pub(crate) fn put_setting(c: &impl Sql, key: &str, value: &str) -> crate::error::Result<()> {
+    c.execute(
+        "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        args![key, value],
+    )?;
+    Ok(())
+}
 
 /// Open (or create) the database at `at` and bring its schema up to date.
 pub fn open(at: &Location) -> DbResult<Db> {
