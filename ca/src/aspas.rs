@@ -15,16 +15,18 @@ use rpkit_serve::args;
 use rpkit_serve::db::Sql;
 use serde_json::json;
 
+/// The ASPAs of CA `ca_id`, by customer AS.
+pub(crate) fn aspas_of(c: &impl Sql, ca_id: i64) -> Result<Vec<AspaSpec>> {
+    Ok(c.rows("SELECT customer, providers FROM aspas WHERE ca_id = ?1 ORDER BY customer", args![ca_id], |r| {
+        Ok(AspaSpec { customer: r.get(0)?, providers: parse_providers(&r.get::<String>(1)?) })
+    })?)
+}
+
 impl Ca {
     // --- ASPAs -------------------------------------------------------------------
 
     pub fn aspas(&self, handle: &str) -> Result<Vec<AspaSpec>> {
-        self.read(|c| {
-            let id = member_id(c, handle)?;
-            Ok(c.rows("SELECT customer, providers FROM aspas WHERE ca_id = ?1 ORDER BY customer", args![id], |r| {
-                Ok(AspaSpec { customer: r.get(0)?, providers: parse_providers(&r.get::<String>(1)?) })
-            })?)
-        })
+        self.read(|c| aspas_of(c, member_id(c, handle)?))
     }
 
     /// Create or replace the ASPA of one customer AS (ASPA-8: the old object is

@@ -16,8 +16,8 @@
 //! a schedule (`keyroll_interval_days`), and the move from software keys to a
 //! PKCS#11 token (a CA whose key is in software while a token is configured).
 
-use crate::aspas::{issue_aspa, parse_providers, withdraw_aspa};
-use crate::contract::{AspaSpec, KeyRollStatus};
+use crate::aspas::{issue_aspa, withdraw_aspa};
+use crate::contract::KeyRollStatus;
 use crate::error::{CaError, Result};
 use crate::history::{self, Actor, Event};
 use crate::roas::{issue_roas, roa_objects, withdraw_roa_object};
@@ -111,12 +111,7 @@ pub(crate) fn activate(w: &mut Work<'_>, old: &CaRecord) -> Result<()> {
     let cfg = w.cfg;
     // What the old key signed, read before it is withdrawn.
     let roas = roa_objects(&w.tx, old.id)?;
-    let aspas: Vec<AspaSpec> = {
-        let v = w.tx.rows("SELECT customer, providers FROM aspas WHERE ca_id = ?1 ORDER BY customer", args![old.id], |r| {
-            Ok((r.get::<u32>(0)?, r.get::<String>(1)?))
-        })?;
-        v.into_iter().map(|(customer, p)| AspaSpec { customer, providers: parse_providers(&p) }).collect()
-    };
+    let aspas = crate::aspas::aspas_of(&w.tx, old.id)?;
     let routers = router_certs::router_certs_of(&w.tx, old.id)?;
     for rc in &routers {
         router_certs::withdraw(w, old, rc)?;
@@ -463,9 +458,7 @@ impl Ca {
     pub fn destroy_retired_keys(&self) -> Result<usize> {
         let _one_at_a_time = self.destroying.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let retired: Vec<(String, String)> = self.read(|c| {
-            let v =
-                c.rows("SELECT key_id, ca_handle FROM retired_keys ORDER BY retired, key_id", args![], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            Ok(v)
+            Ok(c.rows("SELECT key_id, ca_handle FROM retired_keys ORDER BY retired, key_id", args![], |r| Ok((r.get(0)?, r.get(1)?)))?)
         })?;
         let mut n = 0;
         for (hex, handle) in retired {

@@ -81,11 +81,9 @@ impl Ca {
 
     pub fn members(&self) -> Result<Vec<MemberInfo>> {
         let handles: Vec<String> = self.read(|c| {
-            let v =
-                c.rows("SELECT handle FROM cas WHERE kind = 'member' UNION SELECT handle FROM children ORDER BY handle", args![], |r| {
-                    r.get(0)
-                })?;
-            Ok(v)
+            Ok(c.rows("SELECT handle FROM cas WHERE kind = 'member' UNION SELECT handle FROM children ORDER BY handle", args![], |r| {
+                r.get(0)
+            })?)
         })?;
         handles.iter().map(|h| self.member(h)).collect()
     }

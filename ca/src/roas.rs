@@ -27,7 +27,7 @@ impl Ca {
     pub fn roas(&self, handle: &str) -> Result<Vec<RoaInfo>> {
         self.read(|c| {
             let id = member_id(c, handle)?;
-            let v = c.rows(
+            Ok(c.rows(
                 "SELECT prefix, max_length, asn, uri, not_after FROM roas WHERE ca_id = ?1 ORDER BY prefix, max_length, asn",
                 args![id],
                 |r| {
@@ -39,8 +39,7 @@ impl Ca {
                         not_after: Time(r.get(4)?).rfc3339(),
                     })
                 },
-            )?;
-            Ok(v)
+            )?)
         })
     }
 

@@ -118,9 +118,7 @@ impl PgConn {
         }
         Ok(PgTx { tx: Some(tx), statements: &mut self.statements })
     }
-}
 
-impl PgConn {
     /// `BEGIN` by hand: the reads that follow share one snapshot until `unpin_read`.
     pub(super) fn pin_read(&mut self) -> DbResult<()> {
         Ok(blocking(|| self.client.as_mut().expect(OPEN).batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"))?)
