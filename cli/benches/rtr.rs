@@ -196,9 +196,7 @@ fn measure(rt: &tokio::runtime::Runtime, mut s: Server, plan: &Plan) -> Figures 
     f
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+use rpkit_test_vectors::peers::free_port;
 
 fn http_get(url: &str) -> Vec<u8> {
     let out = Command::new("curl").args(["-sf", "--max-time", "120", url]).output().unwrap();

@@ -15,7 +15,7 @@ use rpkit_test_vectors::peers;
 use hosted::{
     first_prefix, json_vrps, routinator, rpki_client, rpkit_validate, run, start_publication, Aspas, CaRun, Env, Transport, Vrps, BIN,
 };
-use peers::Proc;
+use peers::{free_port, Proc};
 use rpkit_test_vectors::softhsm::{self, Token};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -173,7 +173,7 @@ fn rov_state(want: &Vrps, prefix: &rpkit_objects::resources::Prefix, asn: u32) -
 /// gives it (valid, invalid AS, invalid length, not found, AS0).
 fn stayrtr_and_rpki_rov_agree(e: &Env, want: &Vrps) {
     let json = e.w.join("rpkit-Rrdp.json");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_port();
     let mut stayrtr = Proc::spawn(
         Command::new("stayrtr").arg("-bind").arg(format!("127.0.0.1:{port}")).arg("-cache").arg(&json).args(["-metrics.addr", ""]),
         &e.w.join("stayrtr.log"),

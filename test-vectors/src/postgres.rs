@@ -5,6 +5,7 @@
 //! Under `CI=true` a missing server fails the run.
 
 use std::process::Command;
+use crate::peers::free_port;
 use std::sync::OnceLock;
 
 const ENV: &str = "RPKIT_TEST_DATABASE_URL";
@@ -43,10 +44,6 @@ fn server() -> Option<&'static str> {
         }
     })
     .as_deref()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
 }
 
 /// A new, empty database `name` (dropped first if a previous run left it);

@@ -32,9 +32,7 @@ impl Drop for Daemon {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+use rpkit_test_vectors::peers::free_port;
 
 fn daemon(name: &str) -> Daemon {
     let dir = std::env::temp_dir().join(format!("rpkit-rsync-fetch-{name}-{}", std::process::id()));
