@@ -54,6 +54,7 @@ impl CaError {
             CaError::NotFound(_) => "not_found",
             CaError::Conflict(_) => "conflict",
             CaError::Precondition(_) => "stale_etag",
+            CaError::Storage(rpkit_serve::db::DbError::Fenced(_)) => "standby",
             CaError::Storage(_) => "storage_error",
             CaError::Publish(_) => "publication_failed",
             CaError::Parent(_) => "parent_error",

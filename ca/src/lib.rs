@@ -14,6 +14,7 @@ pub mod history;
 pub mod keyroll;
 pub mod members;
 pub mod moves;
+pub mod node;
 pub mod offline_ta;
 pub mod parent;
 pub mod publisher;

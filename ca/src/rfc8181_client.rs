@@ -85,7 +85,14 @@ pub struct Rfc8181Publisher {
     identity: Identity,
     repository: RepositoryResponse,
     http: reqwest::blocking::Client,
+    /// On a shared database: the lease's fencing token goes with every message
+    /// (`FENCE_HEADER`), so the server refuses a node that lost the lease.
+    fence: Option<std::sync::Arc<rpkit_serve::db::Fence>>,
 }
+
+/// The HTTP header carrying a CA node's fencing token (node.rs); a server
+/// that does not know it ignores it.
+pub const FENCE_HEADER: &str = "Rpkit-Fence";
 
 impl Rfc8181Publisher {
     /// Must be created outside an async runtime (it holds a blocking HTTP client).
@@ -94,7 +101,13 @@ impl Rfc8181Publisher {
             .timeout(std::time::Duration::from_secs(600))
             .build()
             .map_err(|e| PublishError::Unavailable(format!("HTTP client: {e}")))?;
-        Ok(Rfc8181Publisher { identity, repository, http })
+        Ok(Rfc8181Publisher { identity, repository, http, fence: None })
+    }
+
+    /// Send the fencing token of `fence` with every message.
+    pub fn with_fence(mut self, fence: std::sync::Arc<rpkit_serve::db::Fence>) -> Self {
+        self.fence = Some(fence);
+        self
     }
 
     pub fn sia_base(&self) -> &str {
@@ -105,10 +118,11 @@ impl Rfc8181Publisher {
         let unavailable = |m: String| PublishError::Unavailable(format!("{}: {m}", self.repository.service_uri));
         let now = Time::now();
         let cms = self.identity.sign(query.encode().as_bytes(), now).map_err(|e| unavailable(format!("signing: {e}")))?;
-        let resp = self
-            .http
-            .post(&self.repository.service_uri)
-            .header("Content-Type", CONTENT_TYPE)
+        let mut req = self.http.post(&self.repository.service_uri).header("Content-Type", CONTENT_TYPE);
+        if let Some(f) = &self.fence {
+            req = req.header(FENCE_HEADER, f.held().to_string());
+        }
+        let resp = req
             .body(cms)
             .send()
             .map_err(|e| unavailable(e.to_string()))?;

@@ -31,15 +31,15 @@ use std::sync::{Arc, Mutex, PoisonError};
 pub type Clock = Arc<dyn Fn() -> Time + Send + Sync>;
 
 pub struct Ca {
-    conn: Mutex<Db>,
-    signer: CaSigner,
+    pub(crate) conn: Mutex<Db>,
+    pub(crate) signer: CaSigner,
     publisher: Arc<dyn Publisher>,
     pub config: CaConfig,
     clock: Clock,
     /// The publisher may hold something other than the database says: a change
     /// set failed (perhaps after the server applied it) or a sync did. Set, the
     /// next change (or `resync`) first brings the repository back in line.
-    out_of_sync: AtomicBool,
+    pub(crate) out_of_sync: AtomicBool,
     /// Held while retired keys are destroyed (the schedule and a request may both try).
     pub(crate) destroying: Mutex<()>,
     /// The RFC 8183 identity that signs this CA's files to an offline TA.
@@ -53,6 +53,10 @@ pub struct Ca {
     pub(crate) parent_schedule: crate::parent::Schedule,
     /// What delegated children published, as a validator sees it (moves.rs).
     pub(crate) child_view: std::sync::OnceLock<Arc<dyn crate::moves::ChildView>>,
+    /// On a database two nodes share: this node's lease (node.rs).
+    pub(crate) lease: Option<Mutex<rpkit_serve::db::Lease>>,
+    /// The lease's fence, read without waiting for a step of the lease.
+    pub(crate) fence: Option<Arc<rpkit_serve::db::Fence>>,
 }
 
 impl Ca {
@@ -65,6 +69,18 @@ impl Ca {
     /// `open`, the state in the PostgreSQL database at `database_url` when
     /// one is given (the data directory keeps what is not shared).
     pub fn open_with(dir: Option<&Path>, database_url: Option<&str>, config: CaConfig, publisher: Arc<dyn Publisher>) -> Result<Self> {
+        Self::open_node(dir, database_url, config, publisher, None)
+    }
+
+    /// `open_with`, as one of the nodes sharing the database: with `lease`,
+    /// this node writes only while it holds it (node.rs).
+    pub fn open_node(
+        dir: Option<&Path>,
+        database_url: Option<&str>,
+        config: CaConfig,
+        publisher: Arc<dyn Publisher>,
+        lease: Option<rpkit_serve::db::Lease>,
+    ) -> Result<Self> {
         let io = |p: &Path, e: std::io::Error| CaError::invalid("data_dir", format!("{}: {e}", p.display()));
         if let Some(d) = dir {
             data_dir::create_dir(d, data_dir::PRIVATE_DIR).map_err(|e| io(d, e))?;
@@ -74,12 +90,13 @@ impl Ca {
             // The database holds every private key of the CA: for its owner only.
             data_dir::ensure_secret(db).map_err(|e| io(db, e))?;
         }
-        let conn = crate::store::open(&at)?;
+        let mut conn = crate::store::open(&at)?;
+        if let Some(l) = &lease {
+            conn.set_fence(l.fence());
+        }
         let signer = CaSigner::open(&config.signer)?;
         {
-            for k in conn.rows("SELECT pkcs1 FROM keys", args![], |r| r.get::<Vec<u8>>(0))? {
-                signer.insert(KeyPair::from_pkcs1(&k)?);
-            }
+            crate::node::load_keys(&conn, &signer)?;
             // Keys in a token need that token.
             let label: Option<String> = conn.value_opt("SELECT token_label FROM token_keys LIMIT 1", args![])?;
             if let (Some(label), None) = (&label, signer.token()) {
@@ -102,7 +119,14 @@ impl Ca {
             updown_leader: Mutex::new(()),
             parent_schedule: Default::default(),
             child_view: std::sync::OnceLock::new(),
+            fence: lease.as_ref().map(|l| l.fence()),
+            lease: lease.map(Mutex::new),
         };
+        // A standby leaves the repository to the active node; it syncs once it takes over.
+        if ca.lease.is_some() && !ca.lease_step() {
+            ca.out_of_sync.store(true, Ordering::SeqCst);
+            return Ok(ca);
+        }
         // An unreachable repository does not keep the CA from starting; changes
         // wait until it is back in line.
         if let Err(e) = ca.sync_publisher() {

@@ -16,7 +16,7 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use up_run::{port_settings, scratch, start_cmd, up_command, BIN};
 #[path = "peers/hsm_support.rs"]
 mod hsm_support;
@@ -130,7 +130,16 @@ fn up_with_every_ca_key_in_softhsm_issues_roas_keeps_no_private_part_and_survive
     let staged = w.join("restored-tokens");
     assert!(Command::new("cp").arg("-a").arg(&saved).arg(&staged).status().unwrap().success());
     std::fs::rename(&staged, t.tokens_dir()).unwrap();
-    wait_until("/health to recover", || get(&format!("{ca_api}/health")).0 == 200);
+    let mut last;
+    let t0 = Instant::now();
+    while {
+        let (st, body) = get(&format!("{ca_api}/health"));
+        last = body;
+        st != 200
+    } {
+        assert!(t0.elapsed() < Duration::from_secs(90), "/health to recover: not after 90 s; it says {last}\n{}", up.proc.log_text());
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let o = roa(&up.json, &["add", "192.0.2.128/25", "AS64496"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     wait_until("the VRP added after the token came back", || vrps(&http).contains("192.0.2.128/25-25 64496"));

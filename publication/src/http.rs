@@ -94,12 +94,14 @@ async fn rfc8181_query(State(st): State<AppState>, Path(handle): Path<String>, h
     if !ct.starts_with(CONTENT_TYPE) {
         return text(StatusCode::UNSUPPORTED_MEDIA_TYPE, format!("content type must be {CONTENT_TYPE}"));
     }
+    // A CA node's fencing token (its node.rs): a malformed one is no token.
+    let fence = headers.get("rpkit-fence").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<i64>().ok()).filter(|t| *t >= 0);
     let server = st.server.clone();
     let result = tokio::task::spawn_blocking(move || {
         let now = Time::now();
         let mut repo = server.lock();
         let force = server.force_next.load(std::sync::atomic::Ordering::SeqCst);
-        let (reply, outcome) = rfc8181::process(&mut repo, &handle, &body, now, force);
+        let (reply, outcome) = rfc8181::process(&mut repo, &handle, &body, now, force, fence);
         drop(repo);
         match &outcome {
             rfc8181::Outcome::Applied(Some(rev)) => {

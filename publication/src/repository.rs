@@ -62,6 +62,10 @@ const SQLITE: &[&str] = &[
     ALTER TABLE session ADD COLUMN objects INTEGER NOT NULL DEFAULT 0;
     UPDATE session SET objects = (SELECT COUNT(*) FROM objects);
 ",
+    "
+    -- The highest fencing token each publisher's CA nodes sent (Rpkit-Fence).
+    ALTER TABLE publishers ADD COLUMN fence INTEGER NOT NULL DEFAULT 0;
+",
 ];
 
 /// PostgreSQL's migrations: the first is SQLite's three in one.
@@ -76,6 +80,8 @@ const POSTGRES: &[&str] = &["
     );
     CREATE TABLE publishers (handle TEXT PRIMARY KEY, id_cert BYTEA NOT NULL, base_uri TEXT COLLATE \"C\" NOT NULL UNIQUE, added BIGINT NOT NULL);
     CREATE TABLE identity (key BYTEA NOT NULL, ee_key BYTEA NOT NULL, cert BYTEA NOT NULL);
+", "
+    ALTER TABLE publishers ADD COLUMN fence BIGINT NOT NULL DEFAULT 0;
 "];
 
 /// The repository's schema on either backend.
@@ -313,11 +319,27 @@ impl Repository {
     /// §2.4: permission_failure outside it); `force` skips the shrink guard.
     /// An empty change set is no revision. Returns the revision.
     pub fn apply(&mut self, base: &str, cs: &ChangeSet, force: bool) -> Result<Option<u64>, RepoError> {
+        self.apply_fenced(base, cs, force, None)
+    }
+
+    /// `apply`, refused when `fence` (a publisher's handle and the fencing
+    /// token its CA node sent) is below a token that publisher sent before:
+    /// that node lost its lease to another (see the CA's node.rs).
+    pub fn apply_fenced(&mut self, base: &str, cs: &ChangeSet, force: bool, fence: Option<(&str, i64)>) -> Result<Option<u64>, RepoError> {
         if cs.is_empty() {
             return Ok(None);
         }
         let guard = self.guard;
         self.db.with(Mode::Write, |tx| {
+            if let Some((handle, token)) = fence {
+                if tx.execute("UPDATE publishers SET fence = ?2 WHERE handle = ?1 AND fence <= ?2", args![handle, token])? == 0 {
+                    let newest: i64 = tx.value_opt("SELECT fence FROM publishers WHERE handle = ?1", args![handle])?.unwrap_or(0);
+                    return Err(RepoError::refused(
+                        ErrorCode::OtherError,
+                        format!("fencing token {token} is older than {newest}: this CA node lost its lease to another node"),
+                    ));
+                }
+            }
             let r = tx.query_one("SELECT rev, objects FROM session", args![])?;
             let (rev, total): (i64, usize) = (r.get::<i64>(0)? + 1, r.get(1)?);
             let mut created = 0usize;

@@ -26,8 +26,9 @@ fn error_reply(code: ErrorCode, tag: Option<String>, text: String) -> Reply {
 }
 
 /// Process one query from `handle`; returns the reply XML and what happened.
-/// `force` lets a change set past the shrink guard (an operator's decision).
-pub fn process(repo: &mut Repository, handle: &str, body: &[u8], now: Time, force: bool) -> (Reply, Outcome) {
+/// `force` lets a change set past the shrink guard (an operator's decision);
+/// `fence` is the fencing token the publisher's CA node sent, if any.
+pub fn process(repo: &mut Repository, handle: &str, body: &[u8], now: Time, force: bool, fence: Option<i64>) -> (Reply, Outcome) {
     let refuse = |code: ErrorCode, tag: Option<String>, text: String| (error_reply(code, tag, text.clone()), Outcome::Refused(code, text));
     let fail = |e: RepoError| {
         let text = e.to_string();
@@ -70,7 +71,7 @@ pub fn process(repo: &mut Repository, handle: &str, body: &[u8], now: Time, forc
             }
             Err(e) => fail(e),
         },
-        Query::Pdus(pdus) => match repo.apply(&publisher.base_uri, &query.changes(), force) {
+        Query::Pdus(pdus) => match repo.apply_fenced(&publisher.base_uri, &query.changes(), force, fence.map(|t| (handle, t))) {
             Ok(rev) => (Reply::Success, Outcome::Applied(rev)),
             Err(RepoError::Refused { code, message }) => {
                 // Name the PDU at fault by its tag where the message names its URI.
@@ -124,18 +125,46 @@ mod tests {
         };
 
         // Outside its base: refused, with the code and the PDU's tag.
-        let (reply, outcome) = process(&mut repo, "alice", &query("rsync://rpki.test/repo/bob/x.roa"), now, false);
+        let (reply, outcome) = process(&mut repo, "alice", &query("rsync://rpki.test/repo/bob/x.roa"), now, false, None);
         assert!(matches!(outcome, Outcome::Refused(ErrorCode::PermissionFailure, _)), "{outcome:?}");
         assert_eq!(error_code(&reply), "permission_failure");
 
         // The objects table gone under the server: its own failure.
         let other = rusqlite::Connection::open(&db).unwrap();
         other.execute_batch("ALTER TABLE objects RENAME TO objects_gone").unwrap();
-        let (reply, outcome) = process(&mut repo, "alice", &query("rsync://rpki.test/repo/alice/x.roa"), now, false);
+        let (reply, outcome) = process(&mut repo, "alice", &query("rsync://rpki.test/repo/alice/x.roa"), now, false, None);
         assert!(matches!(&outcome, Outcome::Failed(m) if m.starts_with("database: ")), "{outcome:?}");
         assert_eq!(error_code(&reply), "other_error");
         other.execute_batch("ALTER TABLE objects_gone RENAME TO objects").unwrap();
         assert_eq!(repo.list(base).unwrap(), vec![], "nothing was applied");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A CA node that lost its lease (a lower fencing token than its
+    /// publisher sent before) is refused and changes nothing; a message
+    /// without a token (a CA of one node, another implementation) is not fenced.
+    #[test]
+    fn a_lower_fencing_token_is_refused() {
+        let mut repo = Repository::open(None).unwrap();
+        let alice = Identity::create().unwrap();
+        let base = "rsync://rpki.test/repo/alice/";
+        repo.add_publisher(&Publisher { handle: "alice".into(), id_cert: alice.cert.clone(), base_uri: base.into() }, 0).unwrap();
+        let now = Time::now();
+        let publish = |name: &str| {
+            let uri = format!("{base}{name}.roa");
+            let q = Query::Pdus(vec![QueryPdu::Publish { tag: None, uri, der: vec![1, 2, 3], hash: None }]);
+            alice.sign(q.encode().as_bytes(), now).unwrap()
+        };
+        let (_, o) = process(&mut repo, "alice", &publish("a"), now, false, Some(1));
+        assert!(matches!(o, Outcome::Applied(_)), "{o:?}");
+        let (_, o) = process(&mut repo, "alice", &publish("b"), now, false, Some(2));
+        assert!(matches!(o, Outcome::Applied(_)), "the next holder: {o:?}");
+        let (reply, o) = process(&mut repo, "alice", &publish("c"), now, false, Some(1));
+        assert!(matches!(&o, Outcome::Refused(ErrorCode::OtherError, m) if m.contains("token 1 is older than 2")), "{o:?}");
+        assert_eq!(error_code(&reply), "other_error");
+        let (_, o) = process(&mut repo, "alice", &publish("d"), now, false, None);
+        assert!(matches!(o, Outcome::Applied(_)), "{o:?}");
+        let listed: Vec<String> = repo.list(base).unwrap().into_iter().map(|(u, _)| u).collect();
+        assert_eq!(listed, ["a", "b", "d"].map(|n| format!("{base}{n}.roa")), "c was not applied");
     }
 }

@@ -60,3 +60,50 @@ fn postgresql_backend_reads_back_what_it_wrote() {
     let db = Db::open(&Location::Postgres(url), &SCHEMA).unwrap();
     assert_eq!(db.value::<i64>("SELECT COUNT(*) FROM t", args![]).unwrap(), 2);
 }
+
+/// HA (issue: two nodes, one active): one node holds the lease; the other
+/// takes it once it expires, with a higher fencing token; the old holder can
+/// no longer commit a write and learns it lost the lease.
+#[test]
+fn postgresql_lease_one_active_node_and_a_fenced_old_holder() {
+    use rpkit_serve::db::lease::Step;
+    use rpkit_serve::db::Lease;
+    let Some(url) = rpkit_test_vectors::postgres::database("lease_test") else { return };
+    let mut a = Lease::open(&url, &SCHEMA, "node-a").unwrap();
+    let mut b = Lease::open(&url, &SCHEMA, "node-b").unwrap();
+    assert_eq!(a.step(), Step::Acquired);
+    assert_eq!(b.step(), Step::Standby);
+    assert_eq!(b.fence().holder(), "node-a");
+    let token_a = a.fence().token().expect("a is active");
+    assert_eq!(a.step(), Step::Renewed);
+    assert_eq!(b.step(), Step::Standby, "a renewed lease is not taken");
+
+    let mut db_a = Db::open(&Location::Postgres(url.clone()), &SCHEMA).unwrap();
+    db_a.set_fence(a.fence());
+    db_a.with(Mode::Write, |tx| tx.execute("INSERT INTO t (name) VALUES (?1)", args!["by-a"])).unwrap();
+
+    // a stops renewing (paused): once the lease expires, b takes it.
+    let admin = Db::open(&Location::Postgres(url.clone()), &SCHEMA).unwrap();
+    admin.execute("UPDATE rpkit_lease SET expires = now() - interval '1 second' WHERE store = ?1", args![SCHEMA.name]).unwrap();
+    assert_eq!(b.step(), Step::Acquired);
+    let token_b = b.fence().token().expect("b is active");
+    assert!(token_b > token_a, "{token_b} > {token_a}");
+
+    // a, still believing it is active, writes: refused at commit, nothing kept.
+    let e = db_a.with(Mode::Write, |tx| tx.execute("INSERT INTO t (name) VALUES (?1)", args!["late-a"])).unwrap_err();
+    assert!(matches!(e, DbError::Fenced(_)), "{e}");
+    assert!(e.to_string().contains("node-a no longer holds the seam-test lease"), "{e}");
+    let names: Vec<String> = admin.rows("SELECT name FROM t ORDER BY name", args![], |r| r.get(0)).unwrap();
+    assert_eq!(names, ["by-a"]);
+    // Reads go on; the next step tells a it lost the lease.
+    assert_eq!(db_a.value::<i64>("SELECT count(*) FROM t", args![]).unwrap(), 1);
+    assert_eq!(a.step(), Step::Lost);
+    assert!(!a.fence().is_active());
+    assert_eq!(a.fence().holder(), "node-b");
+
+    // b stops cleanly: it gives the lease up and a takes it at once.
+    b.release();
+    assert_eq!(a.step(), Step::Acquired);
+    assert!(a.fence().token().unwrap() > token_b);
+    db_a.with(Mode::Write, |tx| tx.execute("INSERT INTO t (name) VALUES (?1)", args!["a-again"])).unwrap();
+}

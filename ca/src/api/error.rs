@@ -54,6 +54,7 @@ impl From<CaError> for ApiError {
             CaError::Conflict(_) => StatusCode::CONFLICT,
             CaError::Precondition(_) => StatusCode::PRECONDITION_FAILED,
             CaError::Publish(_) => StatusCode::SERVICE_UNAVAILABLE,
+            CaError::Storage(rpkit_serve::db::DbError::Fenced(_)) => StatusCode::SERVICE_UNAVAILABLE,
             CaError::Parent(_) => StatusCode::BAD_GATEWAY,
             CaError::Storage(_) | CaError::Build(_) | CaError::Sign(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
@@ -61,7 +62,9 @@ impl From<CaError> for ApiError {
             CaError::Rejected(v) => v.clone(),
             _ => Vec::new(),
         };
-        ApiError { status, code: e.code(), message: e.to_string(), rejected, retry_after: None }
+        // A node that lost the lease: the client tries again (the new active node).
+        let retry_after = matches!(e, CaError::Storage(rpkit_serve::db::DbError::Fenced(_))).then_some(1);
+        ApiError { status, code: e.code(), message: e.to_string(), rejected, retry_after }
     }
 }
 

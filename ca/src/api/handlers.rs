@@ -13,33 +13,44 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use rpkit_objects::resources::ResourceSet;
+use crate::node::Role;
 use rpkit_serve::metrics::Metrics;
 
 #[utoipa::path(get, path = "/health", tag = "service",
     responses((status = 200, description = "The server answers and its key store works", body = String, content_type = "text/plain"),
         (status = 503, description = "The HSM fails: why (reads are still served; changes wait)", body = String, content_type = "text/plain")))]
 pub async fn health(State(st): State<AppState>) -> Response {
+    let (status, body) = health_of(&st).await;
+    // Nodes on a shared database: which one this is (node.rs).
+    let role = match st.ca.role() {
+        None => String::new(),
+        Some(Role::Active { node, token }) => format!("role: active (node {node}, lease token {token})\n"),
+        Some(Role::Standby { node, active }) if active.is_empty() => format!("role: standby (node {node}; no active node yet)\n"),
+        Some(Role::Standby { node, active }) => format!("role: standby (node {node}; active node: {active})\n"),
+    };
+    (status, format!("{body}{role}")).into_response()
+}
+
+async fn health_of(st: &AppState) -> (StatusCode, String) {
     if let Some(h) = st.ca.signer().health().filter(|h| !h.up) {
         let why = h.error.unwrap_or_default();
-        return (StatusCode::SERVICE_UNAVAILABLE, format!("signer: {why}\n")).into_response();
+        return (StatusCode::SERVICE_UNAVAILABLE, format!("signer: {why}\n"));
     }
     // An offline TA's manifest and CRL: a warning once its signing session is due, a fault once they ran out.
     if !st.ca.config.ta_offline {
-        return "ok\n".into_response();
+        return (StatusCode::OK, "ok\n".into());
     }
     let ca = st.ca.clone();
     match blocking(move || ca.ta_status()).await {
         Ok(s) if s.expired => {
             let at = s.next_update.unwrap_or_default();
             (StatusCode::SERVICE_UNAVAILABLE, format!("offline TA: its manifest and CRL ran out at {at}: sign a request now\n"))
-                .into_response()
         }
         Ok(s) if s.overdue => {
             let (due, at) = (s.signing_due.unwrap_or_default(), s.next_update.unwrap_or_default());
-            format!("ok\nwarning: the offline TA's signing session was due at {due}; its manifest and CRL run out at {at}\n")
-                .into_response()
+            (StatusCode::OK, format!("ok\nwarning: the offline TA's signing session was due at {due}; its manifest and CRL run out at {at}\n"))
         }
-        _ => "ok\n".into_response(),
+        _ => (StatusCode::OK, "ok\n".into()),
     }
 }
 
@@ -58,6 +69,14 @@ pub async fn metrics(State(st): State<AppState>) -> ApiResult<Response> {
     m.one("key_pool_target", "gauge", "Keys the pool is kept filled to.", target);
     m.one("keys_generated_total", "counter", "RSA keys generated (its rate is the fill rate).", generated);
     m.one("repository_in_sync", "gauge", "1 when the repository is known to hold what the database says.", in_sync);
+    if let Some(role) = st.ca.role() {
+        let (active, token) = match role {
+            Role::Active { token, .. } => (1, token),
+            Role::Standby { .. } => (0, 0),
+        };
+        m.one("node_active", "gauge", "1 while this node holds the lease of the shared database (takes changes, runs schedules).", active);
+        m.one("lease_token", "gauge", "The fencing token of this node's lease (0 on a standby).", token);
+    }
     if let Some(h) = st.ca.signer().health() {
         m.one("signer_up", "gauge", "1 when the last operation on the HSM succeeded.", u8::from(h.up));
         m.one("signer_failures_total", "counter", "Operations on the HSM that failed.", h.failures);

@@ -169,7 +169,33 @@ pub fn router(state: AppState) -> Router {
             None => methods.push((path, m)),
         }
     }
-    methods.into_iter().fold(Router::new(), |r, (p, m)| r.route(&p, m)).with_state(state)
+    let standby = axum::middleware::from_fn_with_state(state.clone(), standby_guard);
+    methods.into_iter().fold(Router::new(), |r, (p, m)| r.route(&p, m)).layer(standby).with_state(state)
+}
+
+/// On a standby node (node.rs) every change is answered with 503 and
+/// `Retry-After`: the client tries again, at the active node.
+async fn standby_guard(
+    axum::extract::State(st): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::Method;
+    use axum::response::IntoResponse;
+    let reads = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    match st.ca.role() {
+        Some(crate::node::Role::Standby { node, active }) if !reads => {
+            let holder = if active.is_empty() { "none yet".to_string() } else { active };
+            let mut e = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "standby",
+                format!("node {node} is the standby and takes no changes (active node: {holder}); try again"),
+            );
+            e.retry_after = Some(1);
+            e.into_response()
+        }
+        _ => next.run(req).await,
+    }
 }
 
 /// Serve the API on `listener` and run the re-issue schedule every `tick`, until `shutdown` resolves.
@@ -180,11 +206,28 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let claim = state.ca.clone();
-    match tokio::task::spawn_blocking(move || claim.claim_key_pool()).await {
-        Ok(Ok(n)) if n > 0 => tracing::info!("{n} pooled keys from the last stop"),
-        Ok(Err(e)) => tracing::warn!("pooled keys of the last stop not used: {e}"),
-        _ => {}
+    if claim.is_active() {
+        match tokio::task::spawn_blocking(move || claim.claim_key_pool()).await {
+            Ok(Ok(n)) if n > 0 => tracing::info!("{n} pooled keys from the last stop"),
+            Ok(Err(e)) => tracing::warn!("pooled keys of the last stop not used: {e}"),
+            _ => {}
+        }
     }
+    // On a shared database: renew or take the lease (node.rs); the schedules
+    // below run only while this node is the active one.
+    let lease_ca = state.ca.clone();
+    let lease = tokio::spawn(async move {
+        if lease_ca.role().is_none() {
+            return;
+        }
+        let mut iv = tokio::time::interval(rpkit_serve::db::lease::RENEW);
+        iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            iv.tick().await;
+            let ca = lease_ca.clone();
+            let _ = tokio::task::spawn_blocking(move || ca.lease_step()).await;
+        }
+    });
     // Keep the key pool filled ahead of need. Rounds of at most one key per core
     // share the thread pool with requests, so a request waits at most about one
     // key's time for it (a round of `key_pool_batch` keys could hold it for seconds).
@@ -221,7 +264,7 @@ pub async fn serve(
         let mut iv = tokio::time::interval(std::time::Duration::from_secs(1));
         loop {
             iv.tick().await;
-            if !sync_ca.out_of_sync() {
+            if !sync_ca.out_of_sync() || !sync_ca.is_active() {
                 continue;
             }
             let ca = sync_ca.clone();
@@ -240,6 +283,9 @@ pub async fn serve(
         let mut iv = tokio::time::interval(std::time::Duration::from_secs(1));
         loop {
             iv.tick().await;
+            if !roll_ca.is_active() {
+                continue;
+            }
             if roll_ca.config.ta_offline {
                 let ca = roll_ca.clone();
                 if let Ok(Err(e)) = tokio::task::spawn_blocking(move || ca.ta_check_due()).await {
@@ -268,6 +314,9 @@ pub async fn serve(
             if !parent_ca.config.updown_parent {
                 break;
             }
+            if !parent_ca.is_active() {
+                continue;
+            }
             let ca = parent_ca.clone();
             if let Ok(Some(Ok(r))) = tokio::task::spawn_blocking(move || ca.parent_sync_due()).await {
                 if r.certified || r.keyroll.is_some() {
@@ -282,6 +331,9 @@ pub async fn serve(
         let mut iv = tokio::time::interval(std::time::Duration::from_secs(10));
         loop {
             iv.tick().await;
+            if !moves_ca.is_active() {
+                continue;
+            }
             let ca = moves_ca.clone();
             match tokio::task::spawn_blocking(move || ca.check_moves()).await {
                 Ok(Ok(n)) if n > 0 => tracing::info!("{n} members moved to their own CA"),
@@ -295,6 +347,9 @@ pub async fn serve(
         let mut iv = tokio::time::interval(tick);
         loop {
             iv.tick().await;
+            if !ca.is_active() {
+                continue;
+            }
             let ca = ca.clone();
             match tokio::task::spawn_blocking(move || ca.reissue_due()).await {
                 Ok(Ok(n)) if n > 0 => tracing::info!("re-issued manifests and CRLs of {n} CAs"),
@@ -312,12 +367,17 @@ pub async fn serve(
     filler.abort();
     resync.abort();
     probe.abort();
+    lease.abort();
     // The keys generated ahead of need serve the next start too.
     let ca = state_ca;
-    match tokio::task::spawn_blocking(move || ca.save_key_pool()).await {
-        Ok(Ok(n)) if n > 0 => tracing::info!("{n} pooled keys kept for the next start"),
-        Ok(Err(e)) => tracing::warn!("pooled keys not kept: {e}"),
-        _ => {}
+    if ca.is_active() {
+        let keep = ca.clone();
+        match tokio::task::spawn_blocking(move || keep.save_key_pool()).await {
+            Ok(Ok(n)) if n > 0 => tracing::info!("{n} pooled keys kept for the next start"),
+            Ok(Err(e)) => tracing::warn!("pooled keys not kept: {e}"),
+            _ => {}
+        }
     }
+    let _ = tokio::task::spawn_blocking(move || ca.release_lease()).await;
     Ok(())
 }

@@ -17,6 +17,7 @@ use rpkit_objects::resources::ResourceSet;
 use rpkit_objects::rfc8183::RepositoryResponse;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use rpkit_serve::db::{Fence, Lease};
 use std::sync::Arc;
 
 #[derive(clap::Args)]
@@ -86,6 +87,10 @@ pub struct ServeArgs {
     /// Seconds between checks for manifests, CRLs and certificates due for re-issue.
     #[arg(long, default_value_t = 600)]
     reissue_interval: u64,
+    /// This node's name among those sharing the PostgreSQL database (in
+    /// /health and the lease); default: the host name and process id.
+    #[arg(long)]
+    node: Option<String>,
     #[command(flatten)]
     perms: permissions::PermissionArgs,
     #[command(flatten)]
@@ -121,7 +126,7 @@ pub(super) fn response_path(data: &Path) -> PathBuf {
 
 /// The publisher of a data directory: the RFC 8181 server when configured,
 /// else files under `DIR/repository`.
-fn publisher(data: &Path, config: &CaConfig) -> Result<Arc<dyn Publisher>> {
+fn publisher(data: &Path, config: &CaConfig, fence: Option<Arc<Fence>>) -> Result<Arc<dyn Publisher>> {
     let rp = response_path(data);
     if !rp.exists() {
         let dir = data.join("repository");
@@ -137,7 +142,11 @@ fn publisher(data: &Path, config: &CaConfig) -> Result<Arc<dyn Publisher>> {
         )));
     }
     let identity = rfc8181_client::load_identity(&data.join("bpki"), crate::signer::token(&config.signer)?)?;
-    Ok(Arc::new(Rfc8181Publisher::new(identity, response)?))
+    let p = Rfc8181Publisher::new(identity, response)?;
+    Ok(Arc::new(match fence {
+        Some(f) => p.with_fence(f),
+        None => p,
+    }))
 }
 
 /// An RFC 8183 repository_response file: its bytes and what they say.
@@ -209,9 +218,20 @@ pub fn database_url(data: &Path, given: &DatabaseArgs) -> Result<Option<String>>
 /// Open the CA of a data directory.
 pub fn open(data: &Path) -> Result<Ca> {
     let config = read_config(data)?;
-    let publisher = publisher(data, &config)?;
+    let publisher = publisher(data, &config, None)?;
     let url = database_url(data, &DatabaseArgs::default())?;
     Ok(Ca::open_with(Some(data), url.as_deref(), config, publisher)?)
+}
+
+/// Open the CA of a data directory as a serving node: on a shared database,
+/// one of several, active only while it holds the lease (rpkit_ca::node).
+fn open_node(data: &Path, node: Option<&str>) -> Result<Ca> {
+    let Some(url) = database_url(data, &DatabaseArgs::default())? else { return open(data) };
+    let config = read_config(data)?;
+    let node = node.map_or_else(rpkit_serve::db::lease::default_node_name, str::to_string);
+    let lease = Lease::open(&url, &rpkit_ca::store::SCHEMA, &node).map_err(rpkit_ca::error::CaError::from)?;
+    let publisher = publisher(data, &config, Some(lease.fence()))?;
+    Ok(Ca::open_node(Some(data), Some(&url), config, publisher, Some(lease))?)
 }
 
 pub fn publisher_request(a: PublisherRequestArgs) -> Result<ExitCode> {
@@ -300,7 +320,7 @@ pub fn serve(a: ServeArgs) -> Result<ExitCode> {
         set_signer(&a.data, &a.signer)?;
     }
     database_url(&a.data, &a.database)?;
-    let ca = Arc::new(open(&a.data)?);
+    let ca = Arc::new(open_node(&a.data, a.node.as_deref())?);
     // The RFC 8183 identity signs the requests to an offline TA and the answers to delegated children.
     let identity = rfc8181_client::load_identity(&a.data.join("bpki"), crate::signer::token(&ca.config.signer)?)?;
     ca.set_identity(identity);

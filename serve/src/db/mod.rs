@@ -7,13 +7,16 @@
 //! connects, locks and binds values. Values are typed at this seam (`Value`):
 //! integers are 64-bit, text is UTF-8, blobs are bytes, on both backends.
 
+pub mod lease;
 mod postgres;
 mod sqlite;
 
+pub use lease::{Fence, Lease};
 pub use postgres::PgConn;
 
 use std::cell::RefCell;
 use std::path::Path;
+use std::sync::Arc;
 
 /// Why a database call failed.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +31,9 @@ pub enum DbError {
     /// A query expected one row and found none.
     #[error("no row")]
     NoRow,
+    /// This node lost its store's lease (see `lease`): nothing was committed.
+    #[error("{0}")]
+    Fenced(String),
     #[error("{0}")]
     Other(String),
 }
@@ -439,6 +445,14 @@ impl Db {
         match self {
             Db::Sqlite(c) => Some(c),
             Db::Postgres(_) => None,
+        }
+    }
+
+    /// Check `fence` before every write transaction commits (see `lease`).
+    /// Only a shared database has a lease; on SQLite this does nothing.
+    pub fn set_fence(&mut self, fence: Arc<Fence>) {
+        if let Db::Postgres(c) = self {
+            c.get_mut().fence = Some(fence);
         }
     }
 

@@ -18,6 +18,8 @@ pub struct PgConn {
     statements: HashMap<String, Statement>,
     /// The advisory lock that serialises this store's writers.
     lock_key: i64,
+    /// Checked before a write commits, when nodes share the store (see `lease`).
+    pub(super) fence: Option<std::sync::Arc<super::Fence>>,
 }
 
 /// A transaction and its connection's statements.
@@ -25,6 +27,8 @@ pub struct PgTx<'a> {
     /// Taken by `commit`, or rolled back when dropped (see `Drop`).
     tx: Option<Transaction<'a>>,
     statements: &'a mut HashMap<String, Statement>,
+    /// A write's fence, checked at commit.
+    fence: Option<std::sync::Arc<super::Fence>>,
 }
 
 /// The server's own words for an error (the driver's `Display` says only "db error").
@@ -50,7 +54,7 @@ pub(super) fn connect(url: &str, store: &str) -> DbResult<PgConn> {
     // Each store in a schema of its own: the CA and the publication server
     // may share one database (both have an `objects` table).
     blocking(|| client.batch_execute(&format!("SET search_path TO {}", namespace(store))))?;
-    Ok(PgConn { client: Some(client), statements: HashMap::new(), lock_key: lock_key(store) })
+    Ok(PgConn { client: Some(client), statements: HashMap::new(), lock_key: lock_key(store), fence: None })
 }
 
 /// The schema holding `store`'s tables.
@@ -84,6 +88,11 @@ impl PgConn {
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&lock_key("rpkit migrations")])?;
         tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {}", namespace(store)))?;
         tx.batch_execute("CREATE TABLE IF NOT EXISTS rpkit_schema (store TEXT PRIMARY KEY, version BIGINT NOT NULL)")?;
+        // The active node's lease (see `lease`), in every shared store.
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS rpkit_lease \
+             (store TEXT PRIMARY KEY, holder TEXT NOT NULL, token BIGINT NOT NULL, expires TIMESTAMPTZ NOT NULL)",
+        )?;
         let done: i64 = tx.query_opt("SELECT version FROM rpkit_schema WHERE store = $1", &[&store])?.map_or(0, |r| r.get(0));
         for sql in steps.iter().skip(done as usize) {
             tx.batch_execute(sql)?;
@@ -116,7 +125,8 @@ impl PgConn {
         if mode == Mode::Write {
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&self.lock_key])?;
         }
-        Ok(PgTx { tx: Some(tx), statements: &mut self.statements })
+        let fence = if mode == Mode::Write { self.fence.clone() } else { None };
+        Ok(PgTx { tx: Some(tx), statements: &mut self.statements, fence })
     }
 
     /// `BEGIN` by hand: the reads that follow share one snapshot until `unpin_read`.
@@ -152,8 +162,18 @@ impl PgConn {
 
 impl PgTx<'_> {
     pub(super) fn commit(mut self) -> DbResult<()> {
-        let tx = self.tx.take().expect(OPEN);
-        Ok(blocking(|| tx.commit())?)
+        let mut tx = self.tx.take().expect(OPEN);
+        let fence = self.fence.take();
+        blocking(|| {
+            if let Some(f) = fence {
+                // The lease row stays locked until the commit: a takeover waits for it.
+                if tx.query_opt(super::lease::CHECK, &[&f.store, &f.node, &f.held()])?.is_none() {
+                    drop(tx);
+                    return Err(super::lease::fenced(&f));
+                }
+            }
+            Ok(tx.commit()?)
+        })
     }
 
     pub(super) fn batch(&mut self, sql: &str) -> DbResult<()> {
