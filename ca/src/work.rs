@@ -414,8 +414,15 @@ impl<'a> Work<'a> {
                 |r| Ok(Revoked { serial: Serial::from_u64(r.get(0)?), revocation_date: Time(r.get(1)?) }),
             )?
         };
-        // thisUpdate strictly increases across manifests of this key (MFT-16).
-        let this_update = Time(self.not_before().0.max(mft_this.map_or(i64::MIN, |t| t + 1)));
+        // thisUpdate increases across manifests of this key (MFT-16), one
+        // second at a time, but never past now: GeneralizedTime has whole
+        // seconds, so a second change within one second keeps it (its higher
+        // manifestNumber makes it the newer; rpki-client's rule), where a
+        // forced step would carry a busy CA's CRLs into the future.
+        let this_update = match mft_this {
+            Some(t) => Time(self.not_before().0.max((t + 1).min(self.now.0)).max(t)),
+            None => self.not_before(),
+        };
         let next_update = self.now.add_secs(self.cfg.next_update_secs);
         let crl = CrlBuilder {
             issuer: ca.cert.subject.clone(),

@@ -463,3 +463,30 @@ fn pooled_keys_survive_a_clean_restart_and_are_never_handed_out_twice() {
     assert_eq!(e.ca.claim_key_pool().unwrap(), 0);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// MFT-16 under load: more changes to one CA within one second than its
+/// seconds of backdating give manifests with ever higher numbers whose
+/// thisUpdate never passes now (a CRL dated in the future is "not yet valid"
+/// to rpki-client).
+#[test]
+fn mft_16_many_changes_in_one_second_never_date_a_manifest_in_the_future() {
+    let e = Env::with_config(None, CaConfig { backdate_secs: 5, ..CaConfig::default() });
+    e.ca.init(&res(RIR)).unwrap();
+    e.ca.add_member("busy", &res("AS64500, 10.0.0.0/8"), None).unwrap();
+    let mft = |e: &Env| {
+        let snap = e.publisher.snapshot();
+        let der = snap.iter().find(|(u, _)| u.starts_with("rsync://rpki.test/repo/busy/") && u.ends_with(".mft")).unwrap().1.clone();
+        let crl = snap.iter().find(|(u, _)| u.starts_with("rsync://rpki.test/repo/busy/") && u.ends_with(".crl")).unwrap().1.clone();
+        (rpkit_objects::manifest::Manifest::decode(&der).unwrap().content, rpkit_objects::crl::Crl::decode(&crl).unwrap())
+    };
+    let (first, _) = mft(&e);
+    for i in 0..20u32 {
+        e.ca.apply_roas("busy", &roas(&format!("10.{}.{}.0/24 AS64500", i / 256, i % 256)), false).unwrap();
+    }
+    let (last, crl) = mft(&e);
+    assert_eq!(last.manifest_number.to_u128(), first.manifest_number.to_u128().map(|n| n + 20));
+    assert!(last.this_update.0 <= e.now().0, "thisUpdate {} is after now {}", last.this_update.0, e.now().0);
+    assert!(last.this_update.0 >= first.this_update.0);
+    assert!(crl.this_update.0 <= e.now().0, "the CRL is valid now");
+    assert_eq!(e.walk().vrps.len(), 20);
+}
