@@ -49,7 +49,8 @@ type Entry = (&'static str, Access, MethodRouter<AppState>);
 fn table() -> Vec<Entry> {
     use Access::*;
     vec![
-        ("/health", Public, get(|| async { "ok\n" })),
+        ("/health", Public, get(health)),
+        ("/metrics", Public, get(metrics)),
         ("/rfc8181/{*handle}", Public, post(rfc8181_query)),
         ("/api/v1/status", Admin, get(status)),
         ("/api/v1/shrink-guard/allow-next", Admin, post(allow_next)),
@@ -72,9 +73,68 @@ pub fn router(server: Arc<PublicationServer>, admin_token: &str) -> Router {
             };
             r.route(path, m)
         })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), standby_guard))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
         .layer(tower_http::compression::CompressionLayer::new().gzip(true))
         .with_state(state)
+}
+
+/// On a standby server (one of several on a shared database) every change
+/// and every RRDP file is answered with 503 and `Retry-After`: its files are
+/// not the repository's until it takes over. A load balancer follows /health.
+async fn standby_guard(State(st): State<AppState>, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let path = req.uri().path();
+    let public_read = path == "/health" || path == "/metrics" || (req.method() == axum::http::Method::GET && path.starts_with("/api/"));
+    match st.server.role() {
+        Some(crate::service::Role::Standby { node, active }) if !public_read => {
+            let holder = if active.is_empty() { "none yet".to_string() } else { active };
+            let mut r = text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("node {node} is the standby publication server (active node: {holder}); try again"),
+            );
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            r
+        }
+        _ => next.run(req).await,
+    }
+}
+
+/// `GET /health`: ok, and on a shared database this node's role.
+async fn health(State(st): State<AppState>) -> String {
+    match st.server.role() {
+        None => "ok\n".into(),
+        Some(crate::service::Role::Active { node, token }) => format!("ok\nrole: active (node {node}, lease token {token})\n"),
+        Some(crate::service::Role::Standby { node, active }) => format!("ok\nrole: standby (node {node}; active node: {active})\n"),
+    }
+}
+
+/// `GET /metrics` (Prometheus text): the repository's size and serial, and
+/// on a shared database this node's role.
+async fn metrics(State(st): State<AppState>) -> Response {
+    let server = st.server.clone();
+    let counts = tokio::task::spawn_blocking(move || {
+        let repo = server.lock();
+        Ok::<_, crate::repository::RepoError>((repo.session()?.1, repo.object_count()?, repo.pending_revisions()?))
+    })
+    .await;
+    let (serial, objects, pending) = match counts {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => return text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => return text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    };
+    let mut m = rpkit_serve::metrics::Metrics::new("rpkit_publication_");
+    m.one("serial", "gauge", "The current RRDP serial.", serial);
+    m.one("objects", "gauge", "Objects published.", objects);
+    m.one("pending_revisions", "gauge", "Change sets applied and not yet in a serial.", pending);
+    if let Some(role) = st.server.role() {
+        let (active, token) = match role {
+            crate::service::Role::Active { token, .. } => (1, token),
+            crate::service::Role::Standby { .. } => (0, 0),
+        };
+        m.one("node_active", "gauge", "1 while this node holds the lease of the shared database.", active);
+        m.one("lease_token", "gauge", "The fencing token of this node's lease (0 on a standby).", token);
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], m.finish()).into_response()
 }
 
 /// The router for public serving: `/rrdp/`, and every current object at the
@@ -85,6 +145,7 @@ pub fn rrdp_router(server: Arc<PublicationServer>) -> Router {
     Router::new()
         .route("/rrdp/{*path}", get(rrdp_file))
         .route("/{*path}", get(object_file))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), standby_guard))
         .layer(tower_http::compression::CompressionLayer::new().gzip(true))
         .with_state(state)
 }
@@ -334,6 +395,20 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let writer = tokio::spawn(server.clone().run_writer());
+    // On a shared database: renew or take the lease.
+    let lease_server = server.clone();
+    let lease = tokio::spawn(async move {
+        if lease_server.role().is_none() {
+            return;
+        }
+        let mut iv = tokio::time::interval(rpkit_serve::db::lease::RENEW);
+        iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            iv.tick().await;
+            let s = lease_server.clone();
+            let _ = tokio::task::spawn_blocking(move || s.lease_step()).await;
+        }
+    });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let tls_task = match rrdp_tls {
         Some((tcp, cfg)) => {
@@ -362,8 +437,15 @@ pub async fn serve(
         let _ = t.await;
     }
     writer.abort();
-    // Whatever was applied last is written before exit.
+    lease.abort();
+    // Whatever was applied last is written before exit, then the lease given up.
     let s = server.clone();
-    let _ = tokio::task::spawn_blocking(move || s.write_files()).await;
+    let _ = tokio::task::spawn_blocking(move || {
+        if s.is_active() {
+            let _ = s.write_files();
+        }
+        s.release_lease();
+    })
+    .await;
     Ok(())
 }

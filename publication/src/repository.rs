@@ -402,13 +402,16 @@ impl Repository {
     }
 
     /// Record an RRDP file written for `serial` (`kind`: snapshot or delta).
-    pub fn record_file(&self, kind: &str, f: &RrdpFile) -> Result<(), RepoError> {
-        self.db.execute(
-            "INSERT INTO files (serial, kind, path, hash, size, written) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT (serial, kind) DO UPDATE SET path = excluded.path, hash = excluded.hash, size = excluded.size, written = excluded.written",
-            args![f.serial as i64, kind, f.path, f.hash, f.size as i64, f.written],
-        )?;
-        Ok(())
+    /// A write transaction, so that a node that lost its lease records nothing.
+    pub fn record_file(&mut self, kind: &str, f: &RrdpFile) -> Result<(), RepoError> {
+        self.db.with(Mode::Write, |tx| {
+            tx.execute(
+                "INSERT INTO files (serial, kind, path, hash, size, written) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (serial, kind) DO UPDATE SET path = excluded.path, hash = excluded.hash, size = excluded.size, written = excluded.written",
+                args![f.serial as i64, kind, f.path, f.hash, f.size as i64, f.written],
+            )?;
+            Ok(())
+        })
     }
 
     /// RRDP files of a kind, oldest serial first.
@@ -419,9 +422,16 @@ impl Repository {
             .collect()
     }
 
-    pub fn forget_file(&self, kind: &str, serial: u64) -> Result<(), RepoError> {
-        self.db.execute("DELETE FROM files WHERE kind = ?1 AND serial = ?2", args![kind, serial as i64])?;
-        Ok(())
+    pub fn forget_file(&mut self, kind: &str, serial: u64) -> Result<(), RepoError> {
+        self.db.with(Mode::Write, |tx| {
+            tx.execute("DELETE FROM files WHERE kind = ?1 AND serial = ?2", args![kind, serial as i64])?;
+            Ok(())
+        })
+    }
+
+    /// Check `fence` before every write commits (nodes sharing the database).
+    pub fn set_fence(&mut self, fence: std::sync::Arc<rpkit_serve::db::Fence>) {
+        self.db.set_fence(fence);
     }
 
     /// Forget deltas older than `keep_from` (they are no longer listed).

@@ -9,7 +9,8 @@ use crate::rsync_tree::RsyncTree;
 use rpkit_objects::der::Time;
 use rpkit_objects::rfc8183::{PublisherRequest, RepositoryResponse};
 use rpkit_serve::data_dir;
-use rpkit_serve::db::Location;
+use rpkit_serve::db::lease::Step;
+use rpkit_serve::db::{Fence, Lease, Location};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -73,6 +74,19 @@ pub struct PublicationServer {
     notification: std::sync::RwLock<Option<Arc<Notification>>>,
     /// The operator allowed the next change set past the shrink guard.
     pub force_next: std::sync::atomic::AtomicBool,
+    /// On a database several servers share: this node's lease (only its
+    /// holder takes changes and writes files) and its fence.
+    lease: Option<Mutex<Lease>>,
+    fence: Option<Arc<Fence>>,
+    /// Set when this node took the lease over and has yet to write what it lacks.
+    catching_up: std::sync::atomic::AtomicBool,
+}
+
+/// This node's part, where servers share the database.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Role {
+    Active { node: String, token: i64 },
+    Standby { node: String, active: String },
 }
 
 /// The notification file with its validators, computed once per write.
@@ -84,6 +98,13 @@ pub struct Notification {
 
 impl PublicationServer {
     pub fn open(config: ServerConfig) -> Result<Arc<Self>, RepoError> {
+        Self::open_node(config, None)
+    }
+
+    /// `open`, as one of the servers sharing a PostgreSQL database: with
+    /// `lease`, this node takes changes and writes the repository's files
+    /// only while it holds it; taking it over, it first writes what it lacks.
+    pub fn open_node(config: ServerConfig, mut lease: Option<Lease>) -> Result<Arc<Self>, RepoError> {
         // The data directory leads to the public trees (rrdp/, rsync/); the
         // database holds the server's RFC 8181 identity key (issue: secrets at rest).
         data_dir::create_dir(&config.data_dir, data_dir::PASSAGE_DIR).map_err(|e| io(&config.data_dir, e))?;
@@ -94,16 +115,24 @@ impl PublicationServer {
         repo.guard.max_share = config.shrink_guard;
         repo.guard.floor = config.min_objects;
         let identity = repo.identity()?;
+        let fence = lease.as_ref().map(Lease::fence);
+        let active = lease.as_mut().is_none_or(|l| matches!(l.step(), Step::Acquired | Step::Renewed));
         // RRDPS-4: files published beyond the database's serial mean the state
-        // regressed (restored from a backup): RPs need a new session.
-        if let Some((session, serial)) = published_serial(&config.rrdp_dir()) {
+        // regressed (restored from a backup): RPs need a new session. (A shared
+        // database is never behind one node's files: that node was the standby.)
+        let restored = if lease.is_none() { published_serial(&config.rrdp_dir()) } else { None };
+        if let Some((session, serial)) = restored {
             let (db_session, db_serial) = repo.session()?;
             if session == db_session && serial > db_serial {
                 let new = repo.new_session(Time::now().0)?;
                 tracing::warn!(old = %session, new = %new, "the database is behind the published serial {serial} (restored?): new RRDP session");
             }
         }
-        let writer_repo = Repository::open_at(&config.location())?;
+        let mut writer_repo = Repository::open_at(&config.location())?;
+        if let Some(f) = &fence {
+            repo.set_fence(f.clone());
+            writer_repo.set_fence(f.clone());
+        }
         let writer = RrdpWriter::new(RrdpConfig::new(config.rrdp_dir(), &config.rrdp_base_uri));
         let tree = config.rsync_tree.then(|| RsyncTree::new(config.rsync_dir()));
         let server = PublicationServer {
@@ -116,16 +145,75 @@ impl PublicationServer {
             changed: tokio::sync::Notify::new(),
             notification: std::sync::RwLock::new(None),
             force_next: std::sync::atomic::AtomicBool::new(false),
+            lease: lease.map(Mutex::new),
+            fence,
+            catching_up: std::sync::atomic::AtomicBool::new(false),
         };
-        // Catch up at start: the files of any serial applied before a crash, and
-        // the rsync tree, which a crash after a serial was cut but before the
-        // tree switched would leave one serial behind.
-        if server.write_files()?.is_none() {
-            if let Some(tree) = &server.tree {
-                write_tree(tree, &server.writer_repo.lock().unwrap_or_else(PoisonError::into_inner))?;
-            }
+        if active {
+            server.catch_up()?;
         }
         Ok(Arc::new(server))
+    }
+
+    /// Catch up at start or on taking over: the files this node lacks, those
+    /// of any serial applied before a crash, and the rsync tree, which a crash
+    /// after a serial was cut but before the tree switched leaves one serial behind.
+    fn catch_up(&self) -> Result<(), RepoError> {
+        let restored = self.writer.restore(&mut self.writer_repo.lock().unwrap_or_else(PoisonError::into_inner))?;
+        if restored > 0 {
+            tracing::info!("{restored} RRDP files written again from the database");
+        }
+        if self.write_files()?.is_none() {
+            if let Some(tree) = &self.tree {
+                write_tree(tree, &self.writer_repo.lock().unwrap_or_else(PoisonError::into_inner))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether this node takes changes: always on a database of its own.
+    pub fn is_active(&self) -> bool {
+        self.fence.as_ref().is_none_or(|f| f.is_active())
+    }
+
+    /// This node's role, `None` on a database of its own.
+    pub fn role(&self) -> Option<Role> {
+        let f = self.fence.as_ref()?;
+        Some(match f.token() {
+            Some(token) => Role::Active { node: f.node.clone(), token },
+            None => Role::Standby { node: f.node.clone(), active: f.holder() },
+        })
+    }
+
+    /// Renew or take the lease (every `lease::RENEW`); on taking it over,
+    /// catch up before the first change is taken.
+    pub fn lease_step(&self) {
+        let Some(lease) = &self.lease else { return };
+        if lease.lock().unwrap_or_else(PoisonError::into_inner).step() == Step::Acquired {
+            self.catching_up.store(true, std::sync::atomic::Ordering::SeqCst);
+            self.try_catch_up();
+        }
+    }
+
+    /// Catch up if this node still has to (after taking over); else tried again by the writer.
+    fn try_catch_up(&self) {
+        if !self.catching_up.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        match self.catch_up() {
+            Ok(()) => self.catching_up.store(false, std::sync::atomic::Ordering::SeqCst),
+            Err(e) => {
+                tracing::error!("taking over: writing the repository's files failed (tried again): {e}");
+                self.changed.notify_one();
+            }
+        }
+    }
+
+    /// Give the lease up on a clean stop.
+    pub fn release_lease(&self) {
+        if let Some(l) = &self.lease {
+            l.lock().unwrap_or_else(PoisonError::into_inner).release();
+        }
     }
 
     pub fn lock(&self) -> std::sync::MutexGuard<'_, Repository> {
@@ -181,6 +269,14 @@ impl PublicationServer {
             let since = last.elapsed();
             if since < wait {
                 tokio::time::sleep(wait - since).await;
+            }
+            if !self.is_active() {
+                continue;
+            }
+            if self.catching_up.load(std::sync::atomic::Ordering::SeqCst) {
+                let me = self.clone();
+                let _ = tokio::task::spawn_blocking(move || me.try_catch_up()).await;
+                continue;
             }
             let started = Instant::now();
             let me = self.clone();

@@ -97,9 +97,14 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 0)]
     min_objects: usize,
     /// Keep the repository state in PostgreSQL (`postgresql://USER@HOST/DB`)
-    /// instead of `publication.sqlite` in the data directory.
+    /// instead of `publication.sqlite` in the data directory. Servers sharing
+    /// it elect one active node; the others answer 503 until they take over.
     #[arg(long, env = "RPKIT_DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
+    /// This node's name among the servers sharing the database (in /health
+    /// and the lease); default: the host name and process id.
+    #[arg(long, requires = "database_url")]
+    node: Option<String>,
     #[command(flatten)]
     perms: crate::permissions::PermissionArgs,
 }
@@ -283,7 +288,19 @@ fn serve(a: ServeArgs) -> Result<ExitCode> {
             min_objects: a.min_objects,
             database_url: a.database_url.clone(),
         };
-        let server = tokio::task::spawn_blocking(move || PublicationServer::open(config)).await.map_err(CliError::internal)??;
+        let node = a.node.clone().unwrap_or_else(rpkit_serve::db::lease::default_node_name);
+        let server = tokio::task::spawn_blocking(move || {
+            let lease = match &config.database_url {
+                Some(url) => Some(
+                    rpkit_serve::db::Lease::open(url, &rpkit_publication::repository::SCHEMA, &node)
+                        .map_err(rpkit_publication::repository::RepoError::from)?,
+                ),
+                None => None,
+            };
+            PublicationServer::open_node(config, lease)
+        })
+        .await
+        .map_err(CliError::internal)??;
         let tls = match tls {
             Some((addr, cfg)) => {
                 let l = tokio::net::TcpListener::bind(&addr).await.map_err(CliError::listen(&addr))?;

@@ -240,6 +240,71 @@ impl RrdpWriter {
         Ok(out)
     }
 
+    /// Write again, at the paths the database names, the files this node
+    /// lacks (a node taking over from another has none of them): each listed
+    /// delta from its changes, and the current snapshot when no revision is
+    /// pending (else the next serial brings a new one). A file that cannot be
+    /// written with the recorded hash is forgotten, so the notification stops
+    /// listing it. Returns the files written.
+    pub fn restore(&self, repo: &mut Repository) -> Result<usize, RepoError> {
+        let present = |f: &RrdpFile| std::fs::metadata(self.cfg.dir.join(&f.path)).is_ok_and(|m| m.len() == f.size);
+        repo.begin_read()?;
+        let done = (|| {
+            let (session, serial) = repo.session()?;
+            let mut forget = Vec::new();
+            let mut written = 0;
+            // Deltas no longer listed (their changes pruned) stay gone.
+            let kept: std::collections::HashSet<u64> = repo.serials()?.into_iter().map(|(s, _)| s).collect();
+            for f in repo.files("delta")?.into_iter().filter(|f| kept.contains(&f.serial) && !present(f)) {
+                let elements = repo.delta(f.serial)?;
+                let (hash, _) = self.write_file(&f.path, |w| {
+                    xml::open(w, "delta", &session, f.serial).map_err(io_err)?;
+                    for e in &elements {
+                        match (&e.der, &e.replaces) {
+                            (Some(der), r) => xml::publish(w, &e.uri, r.as_ref(), der).map_err(io_err)?,
+                            (None, Some(h)) => xml::withdraw(w, &e.uri, h).map_err(io_err)?,
+                            (None, None) => {}
+                        }
+                    }
+                    w.write_all(b"</delta>\n").map_err(io_err)
+                })?;
+                if hash == f.hash {
+                    written += 1;
+                } else {
+                    tracing::warn!(serial = f.serial, "the delta written again differs from the one listed: no longer listed");
+                    remove_file_and_dirs(&self.cfg.dir, &f.path);
+                    forget.push(("delta", f.serial));
+                }
+            }
+            let current = repo.files("snapshot")?.into_iter().find(|f| f.serial == serial && !present(f));
+            if let Some(f) = current {
+                if repo.pending_revisions()? > 0 {
+                    forget.push(("snapshot", serial));
+                } else {
+                    let (hash, size, index) = self.write_indexed(&f.path, |w| snapshot::full(repo, &session, serial, w))?;
+                    self.full_snapshots.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    *self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((serial, f.path.clone(), index));
+                    if hash != f.hash {
+                        // The same objects, other bytes: list the snapshot as now written.
+                        tracing::warn!(serial, "the snapshot written again differs from the one recorded: its new hash is listed");
+                        return Ok((written + 1, forget, Some(RrdpFile { hash, size, ..f })));
+                    }
+                    written += 1;
+                }
+            }
+            Ok::<_, RepoError>((written, forget, None))
+        })();
+        repo.end_read()?;
+        let (written, forget, changed) = done?;
+        for (kind, serial) in forget {
+            repo.forget_file(kind, serial)?;
+        }
+        if let Some(f) = changed {
+            repo.record_file("snapshot", &f)?;
+        }
+        Ok(written)
+    }
+
     /// The notification: the current snapshot and the newest deltas whose total
     /// size stays below the snapshot's (RRDPS-3), contiguous down from the serial.
     fn write_notification(&self, repo: &mut Repository, now: i64) -> Result<(), RepoError> {

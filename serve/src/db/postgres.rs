@@ -86,6 +86,8 @@ impl PgConn {
     fn migrate_now(&mut self, store: &str, steps: &[&str]) -> DbResult<()> {
         let mut tx = self.client.as_mut().expect(OPEN).transaction()?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&lock_key("rpkit migrations")])?;
+        // "already exists, skipping" is no news on every start.
+        tx.batch_execute("SET LOCAL client_min_messages = warning")?;
         tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {}", namespace(store)))?;
         tx.batch_execute("CREATE TABLE IF NOT EXISTS rpkit_schema (store TEXT PRIMARY KEY, version BIGINT NOT NULL)")?;
         // The active node's lease (see `lease`), in every shared store.
