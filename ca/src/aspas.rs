@@ -4,29 +4,19 @@ use crate::contract::AspaSpec;
 use crate::error::{CaError, Result};
 use crate::history::Event;
 use crate::service::{ee_spec, member_id, serial_i64, Ca};
+use crate::store;
 use crate::work::{CaRecord, Work};
 use rpkit_objects::aspa::{Aspa, AspaContent};
 use rpkit_objects::crypto::Signer;
-use rpkit_objects::der::Time;
 use rpkit_objects::file_type::FileType;
 use rpkit_objects::resources::Asn;
-use rpkit_objects::serial::Serial;
-use rpkit_serve::args;
-use rpkit_serve::db::Sql;
 use serde_json::json;
-
-/// The ASPAs of CA `ca_id`, by customer AS.
-pub(crate) fn aspas_of(c: &impl Sql, ca_id: i64) -> Result<Vec<AspaSpec>> {
-    Ok(c.rows("SELECT customer, providers FROM aspas WHERE ca_id = ?1 ORDER BY customer", args![ca_id], |r| {
-        Ok(AspaSpec { customer: r.get(0)?, providers: parse_providers(&r.get::<String>(1)?) })
-    })?)
-}
 
 impl Ca {
     // --- ASPAs -------------------------------------------------------------------
 
     pub fn aspas(&self, handle: &str) -> Result<Vec<AspaSpec>> {
-        self.read(|c| aspas_of(c, member_id(c, handle)?))
+        self.read(|c| store::aspas::of_ca(c, member_id(c, handle)?))
     }
 
     /// Create or replace the ASPA of one customer AS (ASPA-8: the old object is
@@ -57,19 +47,10 @@ impl Ca {
     }
 }
 
-pub(crate) fn parse_providers(s: &str) -> Vec<u32> {
-    s.split(',').filter_map(|p| p.parse().ok()).collect()
-}
-
 pub(crate) fn withdraw_aspa(w: &mut Work<'_>, ca: &CaRecord, customer: u32) -> Result<bool> {
-    let row: Option<(String, i64, i64)> = w.tx.row_opt(
-        "DELETE FROM aspas WHERE ca_id = ?1 AND customer = ?2 RETURNING uri, ee_serial, not_after",
-        args![ca.id, customer],
-        |x| Ok((x.get(0)?, x.get(1)?, x.get(2)?)),
-    )?;
-    match row {
+    match store::aspas::delete(&w.tx, ca.id, customer)? {
         Some((uri, serial, not_after)) => {
-            w.revoke(ca.id, &Serial::from_u64(serial as u64), Time(not_after))?;
+            w.revoke(ca.id, &serial, not_after)?;
             w.remove_object(&uri)?;
             Ok(true)
         }
@@ -85,10 +66,7 @@ pub(crate) fn issue_aspa(w: &mut Work<'_>, ca: &CaRecord, spec: &AspaSpec) -> Re
     let uri = format!("{}{}", ca.pp_uri(w.cfg), FileType::Aspa.file_name(&key.public_key().key_id().file_stem()));
     let ee = ee_spec(w, ca, &uri)?;
     let aspa = Aspa::build(&content, &w.issuer(ca), &ee, key, w.now)?;
-    let providers = content.providers.iter().map(|p| p.0.to_string()).collect::<Vec<_>>().join(",");
-    w.tx.execute(
-        "INSERT INTO aspas (ca_id, customer, providers, uri, ee_serial, not_after) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        args![ca.id, spec.customer, providers, uri, serial_i64(&ee.serial), ee.not_after.0],
-    )?;
+    let stored = AspaSpec { customer: spec.customer, providers: content.providers.iter().map(|p| p.0).collect() };
+    store::aspas::insert(&w.tx, ca.id, &stored, &uri, serial_i64(&ee.serial), ee.not_after)?;
     w.put_object(Some(ca.id), &uri, aspa.signed.to_der().to_vec())
 }

@@ -2,9 +2,9 @@
 //! object it publishes with its hash, and the ROAs and ASPAs behind them, read
 //! under the connection lock, so that the three lists agree.
 
-use crate::aspas::parse_providers;
 use crate::error::Result;
 use crate::service::Ca;
+use crate::store::aspas::parse_providers;
 use rpkit_objects::export::{Export, ExportAspa, ExportDelegated, ExportObject, ExportRoa};
 use rpkit_serve::args;
 use rpkit_serve::db::Sql;

@@ -111,7 +111,7 @@ pub(crate) fn activate(w: &mut Work<'_>, old: &CaRecord) -> Result<()> {
     let cfg = w.cfg;
     // What the old key signed, read before it is withdrawn.
     let roas = roa_objects(&w.tx, old.id)?;
-    let aspas = crate::aspas::aspas_of(&w.tx, old.id)?;
+    let aspas = crate::store::aspas::of_ca(&w.tx, old.id)?;
     let routers = router_certs::router_certs_of(&w.tx, old.id)?;
     for rc in &routers {
         router_certs::withdraw(w, old, rc)?;
@@ -251,6 +251,12 @@ fn recertify(w: &mut Work<'_>, parent: &CaRecord, child: &CaRecord, table: &str,
 
 /// A key no longer used: its private part leaves the database with this
 /// change, and the store destroys it once the change is committed.
+/// The certificate of CA `ca_id`'s next key, re-issued (its resources changed).
+pub(crate) fn set_pending_cert(w: &Work<'_>, ca_id: i64, cert: &[u8]) -> Result<()> {
+    w.tx.execute("UPDATE keyrolls SET cert = ?2 WHERE ca_id = ?1", args![ca_id, cert])?;
+    Ok(())
+}
+
 pub(crate) fn retire(w: &mut Work<'_>, handle: &str, key: &KeyId) -> Result<()> {
     w.tx.execute("DELETE FROM keys WHERE key_id = ?1", args![key.hex()])?;
     w.tx.execute("DELETE FROM token_keys WHERE key_id = ?1", args![key.hex()])?;

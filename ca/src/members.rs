@@ -8,14 +8,13 @@ use crate::error::{CaError, Result};
 use crate::history::Event;
 use crate::roas::{authorizations, roa_objects, sync_roas};
 use crate::service::Ca;
+use crate::store;
 use crate::work::{CaKind, CaRecord, NewCa, Work};
 use rpkit_objects::crypto::Signer;
 use rpkit_objects::file_type::FileType;
 use rpkit_objects::resources::{Asn, ResourceSet};
-use rpkit_serve::args;
 use rpkit_serve::db::Sql;
 use serde_json::json;
-use std::collections::BTreeMap;
 
 /// Valid member handles: also directory names in the repository.
 pub fn check_handle(h: &str) -> Result<()> {
@@ -40,15 +39,9 @@ impl Ca {
 
     pub fn member(&self, handle: &str) -> Result<MemberInfo> {
         self.read(|c| {
-            let row: Option<(String, Option<String>, String, String)> = c.row_opt(
-                "SELECT handle, opaque_id, resources, cert_uri FROM cas WHERE handle = ?1 AND kind = 'member'",
-                args![handle],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )?;
-            let Some((handle, opaque_id, res, cert_uri)) = row else {
+            let Some(store::members::HostedRow { handle, opaque_id, resources: res, cert_uri }) = store::members::hosted(c, handle)? else {
                 return self.delegated_member(c, handle);
             };
-            let res: ResourceSet = res.parse().map_err(|e| CaError::Conflict(format!("{e}")))?;
             // A member moving to its own CA is hosted and a child at once (moves.rs).
             let delegated = self.child_status(c, &handle)?.map(|(_, s)| s);
             Ok(MemberInfo {
@@ -66,7 +59,7 @@ impl Ca {
     /// A member that runs its own CA (children.rs).
     fn delegated_member(&self, c: &impl Sql, handle: &str) -> Result<MemberInfo> {
         let (res, status) = self.child_status(c, handle)?.ok_or_else(|| CaError::NotFound(format!("member '{handle}'")))?;
-        let opaque_id: Option<String> = c.value("SELECT opaque_id FROM children WHERE handle = ?1", args![handle])?;
+        let opaque_id = store::members::child_opaque_id(c, handle)?;
         let current = status.certificates.first();
         Ok(MemberInfo {
             handle: handle.to_string(),
@@ -80,11 +73,7 @@ impl Ca {
     }
 
     pub fn members(&self) -> Result<Vec<MemberInfo>> {
-        let handles: Vec<String> = self.read(|c| {
-            Ok(c.rows("SELECT handle FROM cas WHERE kind = 'member' UNION SELECT handle FROM children ORDER BY handle", args![], |r| {
-                r.get(0)
-            })?)
-        })?;
+        let handles = self.read(|c| store::members::handles(c))?;
         handles.iter().map(|h| self.member(h)).collect()
     }
 
@@ -110,21 +99,9 @@ impl Ca {
     /// allocations are re-certified, holders no longer listed are removed.
     pub fn import_delegated(&self, text: &str) -> Result<ImportReport> {
         let holders = delegated::parse(text).map_err(|e| CaError::invalid("bad_delegated_file", e.to_string()))?;
-        let (existing, rir): (BTreeMap<String, String>, Option<String>) = self.read(|c| {
-            let v = c.rows(
-                "SELECT opaque_id, handle FROM cas WHERE kind = 'member' AND opaque_id IS NOT NULL
-                 UNION SELECT opaque_id, handle FROM children WHERE opaque_id IS NOT NULL",
-                args![],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?;
-            let rir = c.value_opt("SELECT resources FROM cas WHERE kind = 'rir'", args![])?;
-            Ok((v.into_iter().collect(), rir))
-        })?;
+        let (existing, rir) = self.read(|c| Ok((store::members::by_opaque_id(c)?, store::members::rir_resources(c)?)))?;
         // Refuse a file the RIR cannot certify before generating any key.
-        let rir: ResourceSet = rir
-            .ok_or_else(|| CaError::NotFound("RIR CA (run `rpkit ta init`)".into()))?
-            .parse()
-            .map_err(|e| CaError::Conflict(format!("stored RIR resources: {e}")))?;
+        let rir = rir.ok_or_else(|| CaError::NotFound("RIR CA (run `rpkit ta init`)".into()))?;
         if let Some((id, h)) = holders.iter().find(|(_, h)| !rir.contains(&h.resources)) {
             let extra = h.resources.difference(&rir);
             return Err(CaError::invalid("not_held", format!("holder {id}: {extra} is outside the RIR's resources")));
@@ -250,8 +227,7 @@ pub(crate) fn set_resources(w: &mut Work<'_>, handle: &str, resources: &Resource
     if !withdrawn.is_empty() {
         sync_roas(w, &ca, &objects, &stay.into_iter().collect())?;
     }
-    let customers: Vec<u32> = w.tx.rows("SELECT customer FROM aspas WHERE ca_id = ?1", args![ca.id], |r| r.get(0))?;
-    for c in customers {
+    for c in store::aspas::customers(&w.tx, ca.id)? {
         if !resources.asn.contains_asn(Asn(c)) {
             withdraw_aspa(w, &ca, c)?;
             withdrawn.push(format!("ASPA AS{c}"));
@@ -291,7 +267,7 @@ pub(crate) fn reissue_ca_cert(w: &mut Work<'_>, ca: &CaRecord, resources: &Resou
         }
     };
     w.put_object(parent_id, &ca.cert_uri, cert.to_der().to_vec())?;
-    w.tx.execute("UPDATE cas SET resources = ?2, cert = ?3 WHERE id = ?1", args![ca.id, resources.to_string(), cert.to_der()])?;
+    store::members::set_resources(&w.tx, ca.id, resources, cert.to_der())?;
     // A next key being staged holds the same resources (RFC 6489 section 2).
     if let (Some(next), Some(pid)) = (crate::keyroll::pending_view(w, ca)?, parent_id) {
         let parent = w.ca_by_id(pid)?;
@@ -300,14 +276,14 @@ pub(crate) fn reissue_ca_cert(w: &mut Work<'_>, ca: &CaRecord, resources: &Resou
         let cert =
             w.ca_cert_builder(Some(&parent), &ca.handle, next.cert.public_key.clone(), resources, days)?.sign(w.signer, &parent.key)?;
         w.put_object(Some(pid), &next.cert_uri, cert.to_der().to_vec())?;
-        w.tx.execute("UPDATE keyrolls SET cert = ?2 WHERE ca_id = ?1", args![ca.id, cert.to_der()])?;
+        crate::keyroll::set_pending_cert(w, ca.id, cert.to_der())?;
     }
     w.mark_dirty(ca.id);
     Ok(())
 }
 
 pub(crate) fn remove_member(w: &mut Work<'_>, handle: &str) -> Result<()> {
-    w.tx.execute("DELETE FROM moves WHERE handle = ?1", args![handle])?;
+    store::members::forget_move(&w.tx, handle)?;
     if crate::children::is_child(&w.tx, handle)? {
         crate::children::remove_child(w, handle)?;
         if w.ca_by_handle(handle).is_err() {
@@ -327,14 +303,10 @@ pub(crate) fn remove_hosted(w: &mut Work<'_>, handle: &str) -> Result<()> {
     let rir = w.ca_by_id(ca.parent_id.unwrap_or_default())?;
     w.revoke(rir.id, &ca.cert.serial, ca.cert.not_after)?;
     w.remove_object(&ca.cert_uri)?;
-    let uris: Vec<String> = w.tx.rows("SELECT uri FROM objects WHERE ca_id = ?1", args![ca.id], |r| r.get(0))?;
-    for u in uris {
+    for u in store::objects::uris_of(&w.tx, ca.id)? {
         w.remove_object(&u)?;
     }
-    for table in ["roas", "aspas", "router_certs", "revocations", "tokens"] {
-        w.tx.execute(&format!("DELETE FROM {table} WHERE ca_id = ?1"), args![ca.id])?;
-    }
     crate::keyroll::retire(w, handle, &ca.key)?;
-    w.tx.execute("DELETE FROM cas WHERE id = ?1", args![ca.id])?;
+    store::members::delete(&w.tx, ca.id)?;
     Ok(())
 }

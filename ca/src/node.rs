@@ -8,9 +8,8 @@ use crate::error::Result;
 use crate::service::Ca;
 use crate::signer::CaSigner;
 use rpkit_objects::crypto::KeyPair;
-use rpkit_serve::args;
 use rpkit_serve::db::lease::Step;
-use rpkit_serve::db::{Db, Sql};
+use rpkit_serve::db::Db;
 use std::sync::atomic::Ordering;
 use std::sync::PoisonError;
 
@@ -25,7 +24,7 @@ pub enum Role {
 
 /// Put the software keys of the database into `signer` (the ones it has stay).
 pub(crate) fn load_keys(conn: &Db, signer: &CaSigner) -> Result<usize> {
-    let keys = conn.rows("SELECT pkcs1 FROM keys", args![], |r| r.get::<Vec<u8>>(0))?;
+    let keys = crate::store::keys::software(conn)?;
     for k in &keys {
         signer.insert(KeyPair::from_pkcs1(k)?);
     }

@@ -122,10 +122,7 @@ impl Rfc8181Publisher {
         if let Some(f) = &self.fence {
             req = req.header(FENCE_HEADER, f.held().to_string());
         }
-        let resp = req
-            .body(cms)
-            .send()
-            .map_err(|e| unavailable(e.to_string()))?;
+        let resp = req.body(cms).send().map_err(|e| unavailable(e.to_string()))?;
         let status = resp.status();
         let body = resp.bytes().map_err(|e| unavailable(e.to_string()))?;
         if !status.is_success() {

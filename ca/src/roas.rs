@@ -7,40 +7,33 @@ use crate::error::{CaError, Result};
 use crate::history::Event;
 use crate::roa_packing::{repack, Packing, Repack};
 use crate::service::{ee_spec, member_id, serial_i64, Ca};
+use crate::store;
 use crate::work::{CaKind, CaRecord, Work};
 use rayon::prelude::*;
 use rpkit_objects::crypto::{OneTimeKey, Signer};
-use rpkit_objects::der::Time;
 use rpkit_objects::file_type::FileType;
 use rpkit_objects::limits::MAX_OBJECT_SIZE;
-use rpkit_objects::resources::{Asn, ResourceSet};
+use rpkit_objects::resources::ResourceSet;
 use rpkit_objects::roa::{Roa, RoaContent, RoaPrefix};
-use rpkit_objects::serial::Serial;
 use rpkit_objects::signed_object::EeSpec;
-use rpkit_serve::args;
-use rpkit_serve::db::{Sql, ToValue};
+use rpkit_serve::db::Sql;
 use std::collections::{BTreeMap, BTreeSet};
 
 impl Ca {
     // --- ROAs --------------------------------------------------------------------
 
     pub fn roas(&self, handle: &str) -> Result<Vec<RoaInfo>> {
-        self.read(|c| {
-            let id = member_id(c, handle)?;
-            Ok(c.rows(
-                "SELECT prefix, max_length, asn, uri, not_after FROM roas WHERE ca_id = ?1 ORDER BY prefix, max_length, asn",
-                args![id],
-                |r| {
-                    Ok(RoaInfo {
-                        prefix: r.get(0)?,
-                        max_length: r.get(1)?,
-                        asn: r.get(2)?,
-                        uri: r.get(3)?,
-                        not_after: Time(r.get(4)?).rfc3339(),
-                    })
-                },
-            )?)
-        })
+        let rows = self.read(|c| store::roas::of_ca(c, member_id(c, handle)?))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| RoaInfo {
+                prefix: r.spec.prefix.to_string(),
+                max_length: r.spec.max_length,
+                asn: r.spec.asn.0,
+                uri: r.uri,
+                not_after: r.not_after.rfc3339(),
+            })
+            .collect())
     }
 
     /// A tag of the member's current ROA set, for `If-Match` against lost updates.
@@ -70,9 +63,7 @@ impl Ca {
         // key generation, and a dry run ends here.
         let (resources, objects) = self.read(|c| {
             let id = member_id(c, handle)?;
-            let res: String = c.value("SELECT resources FROM cas WHERE id = ?1", args![id])?;
-            let res: ResourceSet = res.parse().map_err(|e| CaError::Conflict(format!("{e}")))?;
-            Ok((res, roa_objects(c, id)?))
+            Ok((store::members::resources_of(c, id)?, roa_objects(c, id)?))
         })?;
         let current = authorizations(&objects);
         check(&current)?;
@@ -201,23 +192,7 @@ fn check_objects(r: Repack) -> Result<Repack> {
 
 /// A member's ROA objects: URI → the authorizations each holds.
 pub(crate) fn roa_objects(c: &impl Sql, ca_id: i64) -> Result<BTreeMap<String, Vec<RoaSpec>>> {
-    roa_rows(c, "SELECT uri, prefix, max_length, asn FROM roas WHERE ca_id = ?1", args![ca_id])
-}
-
-/// The authorizations one ROA object holds.
-pub(crate) fn roa_object(c: &impl Sql, ca_id: i64, uri: &str) -> Result<Vec<RoaSpec>> {
-    let mut v = roa_rows(c, "SELECT uri, prefix, max_length, asn FROM roas WHERE uri = ?2 AND ca_id = ?1", args![ca_id, uri])?;
-    Ok(v.remove(uri).unwrap_or_default())
-}
-
-fn roa_rows(c: &impl Sql, sql: &str, p: &[&dyn ToValue]) -> Result<BTreeMap<String, Vec<RoaSpec>>> {
-    let rows: Vec<(String, String, u8, u32)> = c.rows(sql, p, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
-    let mut v: BTreeMap<String, Vec<RoaSpec>> = BTreeMap::new();
-    for (uri, p, max_length, asn) in rows {
-        let prefix = p.parse().map_err(|e| CaError::Conflict(format!("stored prefix {p}: {e}")))?;
-        v.entry(uri).or_default().push(RoaSpec { prefix, max_length, asn: Asn(asn) });
-    }
-    Ok(v)
+    store::roas::objects(c, ca_id)
 }
 
 /// Make the member's ROA objects (`objects`, as `roa_objects` read them) hold
@@ -237,12 +212,8 @@ pub(crate) fn sync_roas(
 
 /// Revoke a ROA object's EE certificate and withdraw it, with its authorizations.
 pub(crate) fn withdraw_roa_object(w: &mut Work<'_>, ca: &CaRecord, uri: &str) -> Result<()> {
-    let rows: Vec<(i64, i64)> =
-        w.tx.rows("DELETE FROM roas WHERE ca_id = ?1 AND uri = ?2 RETURNING ee_serial, not_after", args![ca.id, uri], |x| {
-            Ok((x.get(0)?, x.get(1)?))
-        })?;
-    if let Some((serial, not_after)) = rows.first() {
-        w.revoke(ca.id, &Serial::from_u64(*serial as u64), Time(*not_after))?;
+    if let Some((serial, not_after)) = store::roas::delete_object(&w.tx, ca.id, uri)? {
+        w.revoke(ca.id, &serial, not_after)?;
         w.remove_object(uri)?;
     }
     Ok(())
@@ -268,15 +239,11 @@ pub(crate) fn issue_roas(w: &mut Work<'_>, ca: &CaRecord, groups: &[Vec<RoaSpec>
             (g, ee, roa)
         })
         .collect();
-    let insert = "INSERT INTO roas (ca_id, asn, prefix, max_length, uri, ee_serial, not_after) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
     let mut objects = Vec::with_capacity(built.len());
     for (g, ee, roa) in built {
         let roa = roa?;
         for s in g {
-            w.tx.execute(
-                insert,
-                args![ca.id, s.asn.0, s.prefix.to_string(), s.max_length, ee.object_uri, serial_i64(&ee.serial), ee.not_after.0],
-            )?;
+            store::roas::insert(&w.tx, ca.id, s, &ee.object_uri, serial_i64(&ee.serial), ee.not_after)?;
         }
         objects.push((ee.object_uri, roa.signed.to_der().to_vec()));
     }

@@ -2,15 +2,16 @@
 //! change is one transaction (`work.rs`) published as one change set before it is
 //! committed, so a failure at any step leaves database and repository as they were.
 
-use crate::aspas::{issue_aspa, parse_providers, withdraw_aspa};
+use crate::aspas::{issue_aspa, withdraw_aspa};
 use crate::config::CaConfig;
 use crate::contract::AspaSpec;
 use crate::error::{CaError, Result};
 use crate::history::{self, Event};
 use crate::members::reissue_ca_cert;
 use crate::publisher::{Change, ChangeSet, Publisher};
-use crate::roas::{issue_roas, roa_object, withdraw_roa_object};
+use crate::roas::{issue_roas, withdraw_roa_object};
 use crate::signer::CaSigner;
+use crate::store;
 use crate::work::{CaKind, CaRecord, NewCa, Work};
 use rpkit_objects::crypto::{KeyPair, SignError, Signer};
 use rpkit_objects::der::Time;
@@ -19,9 +20,8 @@ use rpkit_objects::resources::ResourceSet;
 use rpkit_objects::serial::Serial;
 use rpkit_objects::signed_object::EeSpec;
 use rpkit_objects::tal::Tal;
-use rpkit_serve::args;
 use rpkit_serve::data_dir;
-use rpkit_serve::db::{Db, DbError, Location, Mode, Sql, ToValue, Tx};
+use rpkit_serve::db::{Db, Location, Mode, Sql, Tx};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -98,7 +98,7 @@ impl Ca {
         {
             crate::node::load_keys(&conn, &signer)?;
             // Keys in a token need that token.
-            let label: Option<String> = conn.value_opt("SELECT token_label FROM token_keys LIMIT 1", args![])?;
+            let label = store::keys::token_label(&conn)?;
             if let (Some(label), None) = (&label, signer.token()) {
                 let why =
                     format!("the CA's keys are in the PKCS#11 token {label:?}: give --pkcs11-module, --pkcs11-token and --pkcs11-pin-file");
@@ -154,8 +154,7 @@ impl Ca {
     pub fn claim_key_pool(&self) -> Result<usize> {
         let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
         let tx = conn.begin(Mode::Write)?;
-        let pooled: Vec<Vec<u8>> = tx.rows("SELECT pkcs1 FROM key_pool", args![], |r| r.get(0))?;
-        tx.execute("DELETE FROM key_pool", args![])?;
+        let pooled = store::keys::take_pool(&tx)?;
         tx.commit()?;
         let keys = pooled.iter().map(|k| KeyPair::from_pkcs1(k)).collect::<std::result::Result<Vec<_>, _>>()?;
         let n = keys.len();
@@ -169,9 +168,7 @@ impl Ca {
         let keys = self.signer.take_pool();
         let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
         let tx = conn.begin(Mode::Write)?;
-        for k in &keys {
-            tx.execute("INSERT INTO key_pool (pkcs1) VALUES (?1)", args![k.to_pkcs1()])?;
-        }
+        store::keys::put_pool(&tx, &keys.iter().map(|k| k.to_pkcs1()).collect::<Vec<_>>())?;
         tx.commit()?;
         Ok(keys.len())
     }
@@ -251,11 +248,7 @@ impl Ca {
 
     fn sync_publisher_locked(&self, conn: &Db) -> Result<usize> {
         let published = self.publisher.list()?;
-        let mut want: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-        conn.for_each("SELECT uri, der FROM objects", args![], |r| {
-            want.insert(r.get(0)?, r.get(1)?);
-            Ok::<(), DbError>(())
-        })?;
+        let want = store::objects::all(conn)?;
         let mut cs = ChangeSet::default();
         for (uri, der) in &want {
             let h = rpkit_objects::crypto::sha256(der);
@@ -354,12 +347,7 @@ impl Ca {
     /// The TAL: https URI first when configured, then rsync (TA-5).
     pub fn tal(&self) -> Result<Tal> {
         // The current TA: the RIR CA's parent (after a TA key roll, the successor).
-        let ta = self.read(|c| {
-            c.row_opt(&format!("SELECT cert, cert_uri FROM cas WHERE id = {}", crate::work::CURRENT_TA_ID), args![], |r| {
-                Ok((r.get::<Vec<u8>>(0)?, r.get::<String>(1)?))
-            })
-            .map_err(CaError::from)
-        })?;
+        let ta = self.read(|c| store::cas::ta_cert(c))?;
         let (ta, uri) = ta.ok_or_else(|| CaError::NotFound("trust anchor (run `rpkit ta init`)".into()))?;
         let cert = rpkit_objects::cert::Cert::decode(&ta).map_err(|e| CaError::Conflict(e.to_string()))?;
         Ok(Tal { comments: vec!["rpkit trust anchor".into()], uris: self.config.ta_uris(&uri), key: cert.public_key })
@@ -377,10 +365,8 @@ impl Ca {
         let now = self.now();
         let mut conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
         let tx = conn.begin(Mode::Write)?;
-        let id: i64 = tx
-            .value_opt("SELECT id FROM cas WHERE handle = ?1 AND kind = 'member'", args![handle])?
-            .ok_or_else(|| CaError::NotFound(format!("member '{handle}'")))?;
-        tx.execute("INSERT INTO tokens (hash, ca_id, created) VALUES (?1, ?2, ?3)", args![hash, id, now.0])?;
+        let id = member_id(&tx, handle)?;
+        store::members::add_token(&tx, &hash, id, now.0)?;
         let event = Event::new("token.create", Some(handle), serde_json::json!({ "token_id": token_id(&hash) }));
         history::append(&tx, now, &history::current_actor(), &event, vec![], "applied")?;
         tx.commit()?;
@@ -390,7 +376,7 @@ impl Ca {
     /// The member a token belongs to.
     pub fn member_for_token(&self, token: &str) -> Result<Option<String>> {
         let hash = token_hash(token);
-        self.read(|c| Ok(c.value_opt("SELECT c.handle FROM tokens t JOIN cas c ON c.id = t.ca_id WHERE t.hash = ?1", args![hash])?))
+        self.read(|c| store::members::of_token(c, &hash))
     }
 
     // --- History ----------------------------------------------------------------
@@ -410,34 +396,24 @@ impl Ca {
         let renew_at = now.add_secs(self.config.renew_before_days * 86400).0;
         let margin = self.config.reissue_margin_secs;
         let (stale, certs, roas, aspas) = self.read(|c| {
-            let ids = |sql: &str, p: &[&dyn ToValue]| -> Result<Vec<i64>> { Ok(c.rows(sql, p, |r| r.get(0))?) };
             // An offline TA signs its own objects, and renews the RIR CA's certificate, when it answers.
             let offline = self.config.ta_offline;
             // A remote parent renews the top CA's certificate when the CA syncs with it.
             let remote = offline || self.config.updown_parent;
-            let stale = ids(
-                "SELECT id FROM cas WHERE (mft_next_update IS NULL OR mft_next_update - ?1 < ?2) AND NOT (?3 AND kind = 'ta')
-                 UNION SELECT ca_id FROM keyrolls WHERE length(cert) > 0 AND (mft_next_update IS NULL OR mft_next_update - ?1 < ?2)",
-                &[&now.0, &margin, &offline],
-            )?;
+            let stale = store::cas::stale_manifests(c, now.0, margin, offline)?;
             let mut certs = Vec::new();
-            let all: Vec<(i64, Vec<u8>)> =
-                c.rows("SELECT id, cert FROM cas WHERE NOT (?1 AND kind IN ('ta', 'rir'))", args![remote], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            for (id, der) in all {
+            for (id, der) in store::cas::certs(c, remote)? {
                 let cert = rpkit_objects::cert::Cert::decode(&der).map_err(|e| CaError::Conflict(e.to_string()))?;
                 if cert.not_after.0 < renew_at {
                     certs.push(id);
                 }
             }
-            let roas: Vec<(i64, String)> =
-                c.rows("SELECT DISTINCT ca_id, uri FROM roas WHERE not_after < ?1", args![renew_at], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            let aspas: Vec<(i64, u32)> =
-                c.rows("SELECT ca_id, customer FROM aspas WHERE not_after < ?1", args![renew_at], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            let routers = ids("SELECT DISTINCT ca_id FROM router_certs WHERE not_after < ?1", &[&renew_at])?;
+            let roas = store::roas::expiring(c, renew_at)?;
+            let aspas = store::aspas::expiring(c, renew_at)?;
+            let routers = store::cas::router_holders_expiring(c, renew_at)?;
             // Delegated children's certificates that a renewal would extend.
             let rir_end = crate::work::rir_record(c).map(|r| r.cert.not_after.0).unwrap_or(0);
-            let children: i64 =
-                c.value("SELECT COUNT(*) FROM child_certs WHERE not_after < ?1 AND not_after < ?2", args![renew_at, rir_end])?;
+            let children = store::cas::child_certs_expiring(c, renew_at, rir_end)?;
             Ok((stale, certs, roas, (aspas, routers, children)))
         })?;
         let (aspas, routers, children) = aspas;
@@ -468,7 +444,7 @@ impl Ca {
                 let mut groups = Vec::with_capacity(uris.len());
                 for uri in uris {
                     // Read before the lock: a change since may have replaced it.
-                    let group = roa_object(&w.tx, ca.id, uri)?;
+                    let group = store::roas::object(&w.tx, ca.id, uri)?;
                     if !group.is_empty() {
                         withdraw_roa_object(w, &ca, uri)?;
                         groups.push(group);
@@ -478,11 +454,10 @@ impl Ca {
                 touched.insert(ca_id);
             }
             for &(ca_id, customer) in &aspas {
-                let providers: String =
-                    w.tx.value("SELECT providers FROM aspas WHERE ca_id = ?1 AND customer = ?2", args![ca_id, customer])?;
+                let providers = store::aspas::providers(&w.tx, ca_id, customer)?;
                 let ca = w.ca_by_id(ca_id)?;
                 withdraw_aspa(w, &ca, customer)?;
-                issue_aspa(w, &ca, &AspaSpec { customer, providers: parse_providers(&providers) })?;
+                issue_aspa(w, &ca, &AspaSpec { customer, providers })?;
                 touched.insert(ca_id);
             }
             for ca_id in &routers {
@@ -504,26 +479,17 @@ impl Ca {
 
     /// Everything published, URI -> DER (the database's view).
     pub fn published(&self) -> Result<BTreeMap<String, Vec<u8>>> {
-        self.read(|c| {
-            let v = c.rows("SELECT uri, der FROM objects", args![], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            Ok(v.into_iter().collect())
-        })
+        self.read(|c| store::objects::all(c))
     }
 
     /// Numbers of members and of ROAs (metrics).
     pub fn counts(&self) -> Result<(i64, i64)> {
-        self.read(|c| {
-            let m = c.value("SELECT COUNT(*) FROM cas WHERE kind = 'member'", args![])?;
-            let r = c.value("SELECT COUNT(*) FROM roas", args![])?;
-            Ok((m, r))
-        })
+        self.read(|c| Ok((store::members::count(c)? as i64, store::roas::count(c)? as i64)))
     }
 
     /// Manifest and CRL numbers of a CA (for tests and metrics).
     pub fn numbers(&self, handle: &str) -> Result<(i64, i64)> {
-        self.read(|c| {
-            Ok(c.row("SELECT manifest_number, crl_number FROM cas WHERE handle = ?1", args![handle], |r| Ok((r.get(0)?, r.get(1)?)))?)
-        })
+        self.read(|c| store::cas::numbers(c, handle))
     }
 }
 
@@ -537,8 +503,7 @@ pub(crate) fn token_id(hash: &str) -> String {
 }
 
 pub(crate) fn member_id(c: &impl Sql, handle: &str) -> Result<i64> {
-    c.value_opt("SELECT id FROM cas WHERE handle = ?1 AND kind = 'member'", args![handle])?
-        .ok_or_else(|| CaError::NotFound(format!("member '{handle}'")))
+    store::members::id(c, handle)?.ok_or_else(|| CaError::NotFound(format!("member '{handle}'")))
 }
 
 pub(crate) fn serial_i64(s: &Serial) -> i64 {

@@ -114,7 +114,11 @@ fn published(url: &str, pub_db: &Path) -> (BTreeMap<String, [u8; 32]>, BTreeMap<
         .collect();
     let db = rusqlite::Connection::open_with_flags(pub_db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
     let mut st = db.prepare("SELECT uri, hash FROM objects").unwrap();
-    let repo = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?.try_into().unwrap()))).unwrap().map(Result::unwrap).collect();
+    let repo = st
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?.try_into().unwrap())))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
     (ca, repo)
 }
 
@@ -168,12 +172,7 @@ fn failover_keeps_every_acknowledged_change_exactly_once_and_the_repository_in_l
     e.ca_call(reqwest::Method::POST, "/api/v1/members", Some(json!({"handle": MEMBER, "resources": "AS64496-AS64511, 10.0.0.0/8"})));
 
     // The standby takes no change, names itself and says when to retry; reads work.
-    let r = http
-        .post(format!("{url_b}/api/v1/members/{MEMBER}/roas"))
-        .bearer_auth(&e.ca_token)
-        .json(&roa_json(&roa(9999)))
-        .send()
-        .unwrap();
+    let r = http.post(format!("{url_b}/api/v1/members/{MEMBER}/roas")).bearer_auth(&e.ca_token).json(&roa_json(&roa(9999))).send().unwrap();
     assert_eq!(r.status(), 503);
     assert_eq!(r.headers()["retry-after"], "1");
     let body: Value = r.json().unwrap();
@@ -254,12 +253,7 @@ fn failover_keeps_every_acknowledged_change_exactly_once_and_the_repository_in_l
     want.insert(extra);
     stop(node_b.id(), "-CONT");
     wait_role(&http, &url_b, "standby", Duration::from_secs(10));
-    let r = http
-        .post(format!("{url_b}/api/v1/members/{MEMBER}/roas"))
-        .bearer_auth(&e.ca_token)
-        .json(&roa_json(&roa(9998)))
-        .send()
-        .unwrap();
+    let r = http.post(format!("{url_b}/api/v1/members/{MEMBER}/roas")).bearer_auth(&e.ca_token).json(&roa_json(&roa(9998))).send().unwrap();
     assert_eq!(r.status(), 503, "the old active node takes no change");
     check_roas(&http, &url_a, &e.ca_token, &want);
     in_line(&e, &url, "after the pause");

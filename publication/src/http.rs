@@ -85,17 +85,23 @@ pub fn router(server: Arc<PublicationServer>, admin_token: &str) -> Router {
 async fn standby_guard(State(st): State<AppState>, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let path = req.uri().path();
     let public_read = path == "/health" || path == "/metrics" || (req.method() == axum::http::Method::GET && path.starts_with("/api/"));
-    match st.server.role() {
+    let holder = match st.server.role() {
         Some(crate::service::Role::Standby { node, active }) if !public_read => {
-            let holder = if active.is_empty() { "none yet".to_string() } else { active };
-            let mut r = text(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("node {node} is the standby publication server (active node: {holder}); try again"),
-            );
+            let active = if active.is_empty() { "none yet".to_string() } else { active };
+            Some(format!("node {node} is the standby publication server (active node: {active}); try again"))
+        }
+        Some(crate::service::Role::TakingOver { node, .. }) if !public_read => {
+            Some(format!("node {node} is taking over and writes the repository's files first; try again"))
+        }
+        _ => None,
+    };
+    match holder {
+        Some(why) => {
+            let mut r = text(StatusCode::SERVICE_UNAVAILABLE, why);
             r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             r
         }
-        _ => next.run(req).await,
+        None => next.run(req).await,
     }
 }
 
@@ -104,6 +110,9 @@ async fn health(State(st): State<AppState>) -> String {
     match st.server.role() {
         None => "ok\n".into(),
         Some(crate::service::Role::Active { node, token }) => format!("ok\nrole: active (node {node}, lease token {token})\n"),
+        Some(crate::service::Role::TakingOver { node, token }) => {
+            format!("ok\nrole: taking-over (node {node}, lease token {token}; writing the repository's files)\n")
+        }
         Some(crate::service::Role::Standby { node, active }) => format!("ok\nrole: standby (node {node}; active node: {active})\n"),
     }
 }
@@ -129,6 +138,7 @@ async fn metrics(State(st): State<AppState>) -> Response {
     if let Some(role) = st.server.role() {
         let (active, token) = match role {
             crate::service::Role::Active { token, .. } => (1, token),
+            crate::service::Role::TakingOver { token, .. } => (0, token),
             crate::service::Role::Standby { .. } => (0, 0),
         };
         m.one("node_active", "gauge", "1 while this node holds the lease of the shared database.", active);

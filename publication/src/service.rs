@@ -78,14 +78,17 @@ pub struct PublicationServer {
     /// holder takes changes and writes files) and its fence.
     lease: Option<Mutex<Lease>>,
     fence: Option<Arc<Fence>>,
-    /// Set when this node took the lease over and has yet to write what it lacks.
-    catching_up: std::sync::atomic::AtomicBool,
+    /// The lease token for which this node has written what it lacked (0: none):
+    /// below the token it holds, it is still taking over.
+    served: std::sync::atomic::AtomicI64,
 }
 
 /// This node's part, where servers share the database.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Role {
     Active { node: String, token: i64 },
+    /// Holds the lease and writes what it lacks before it serves (503 until then).
+    TakingOver { node: String, token: i64 },
     Standby { node: String, active: String },
 }
 
@@ -147,10 +150,11 @@ impl PublicationServer {
             force_next: std::sync::atomic::AtomicBool::new(false),
             lease: lease.map(Mutex::new),
             fence,
-            catching_up: std::sync::atomic::AtomicBool::new(false),
+            served: std::sync::atomic::AtomicI64::new(0),
         };
         if active {
             server.catch_up()?;
+            server.served.store(server.fence.as_ref().map_or(0, |f| f.held()), std::sync::atomic::Ordering::SeqCst);
         }
         Ok(Arc::new(server))
     }
@@ -180,6 +184,7 @@ impl PublicationServer {
     pub fn role(&self) -> Option<Role> {
         let f = self.fence.as_ref()?;
         Some(match f.token() {
+            Some(token) if self.taking_over() => Role::TakingOver { node: f.node.clone(), token },
             Some(token) => Role::Active { node: f.node.clone(), token },
             None => Role::Standby { node: f.node.clone(), active: f.holder() },
         })
@@ -190,18 +195,20 @@ impl PublicationServer {
     pub fn lease_step(&self) {
         let Some(lease) = &self.lease else { return };
         if lease.lock().unwrap_or_else(PoisonError::into_inner).step() == Step::Acquired {
-            self.catching_up.store(true, std::sync::atomic::Ordering::SeqCst);
             self.try_catch_up();
         }
     }
 
+    /// Holding the lease, and yet to write what this node lacks.
+    fn taking_over(&self) -> bool {
+        self.fence.as_ref().is_some_and(|f| f.held() != self.served.load(std::sync::atomic::Ordering::SeqCst))
+    }
+
     /// Catch up if this node still has to (after taking over); else tried again by the writer.
     fn try_catch_up(&self) {
-        if !self.catching_up.load(std::sync::atomic::Ordering::SeqCst) {
-            return;
-        }
+        let Some(token) = self.fence.as_ref().map(|f| f.held()).filter(|_| self.taking_over()) else { return };
         match self.catch_up() {
-            Ok(()) => self.catching_up.store(false, std::sync::atomic::Ordering::SeqCst),
+            Ok(()) => self.served.store(token, std::sync::atomic::Ordering::SeqCst),
             Err(e) => {
                 tracing::error!("taking over: writing the repository's files failed (tried again): {e}");
                 self.changed.notify_one();
@@ -273,7 +280,7 @@ impl PublicationServer {
             if !self.is_active() {
                 continue;
             }
-            if self.catching_up.load(std::sync::atomic::Ordering::SeqCst) {
+            if self.taking_over() {
                 let me = self.clone();
                 let _ = tokio::task::spawn_blocking(move || me.try_catch_up()).await;
                 continue;

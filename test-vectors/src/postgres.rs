@@ -4,8 +4,8 @@
 //! stops when the test process ends. Each test gets a fresh database of its own.
 //! Under `CI=true` a missing server fails the run.
 
-use std::process::Command;
 use crate::peers::free_port;
+use std::process::Command;
 use std::sync::OnceLock;
 
 const ENV: &str = "RPKIT_TEST_DATABASE_URL";

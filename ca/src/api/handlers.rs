@@ -8,12 +8,12 @@ use crate::contract::{
     NewRouterCert, Providers, ResourceChange, RoaBody, RoaDelta, RoaInfo, RoaReport, RouterCertInfo, SetResources, TaFile, TaImport,
     TaKeyRollRequest, TaKeyRollStatus, TaStatus, TokenCreated, Whoami,
 };
+use crate::node::Role;
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use rpkit_objects::resources::ResourceSet;
-use crate::node::Role;
 use rpkit_serve::metrics::Metrics;
 
 #[utoipa::path(get, path = "/health", tag = "service",
@@ -48,7 +48,10 @@ async fn health_of(st: &AppState) -> (StatusCode, String) {
         }
         Ok(s) if s.overdue => {
             let (due, at) = (s.signing_due.unwrap_or_default(), s.next_update.unwrap_or_default());
-            (StatusCode::OK, format!("ok\nwarning: the offline TA's signing session was due at {due}; its manifest and CRL run out at {at}\n"))
+            (
+                StatusCode::OK,
+                format!("ok\nwarning: the offline TA's signing session was due at {due}; its manifest and CRL run out at {at}\n"),
+            )
         }
         _ => (StatusCode::OK, "ok\n".into()),
     }

@@ -15,9 +15,9 @@ use rpkit_ca::rfc8181_client::{self, Rfc8181Publisher};
 use rpkit_ca::{Ca, CaConfig};
 use rpkit_objects::resources::ResourceSet;
 use rpkit_objects::rfc8183::RepositoryResponse;
+use rpkit_serve::db::{Fence, Lease};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use rpkit_serve::db::{Fence, Lease};
 use std::sync::Arc;
 
 #[derive(clap::Args)]

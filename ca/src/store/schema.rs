@@ -1,12 +1,8 @@
-//! The CA's state, in SQLite (embedded) or PostgreSQL (shared by two nodes),
-//! with versioned schema migrations for each. Every change runs in one write
-//! transaction (see `work.rs`).
-
-use rpkit_serve::args;
-use rpkit_serve::db::{Db, DbResult, Location, Schema, Sql};
+//! The CA's tables: the SQLite migrations and the PostgreSQL schema they
+//! amount to. A new migration goes in both lists.
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     // 1: initial schema.
     "
     CREATE TABLE keys (
@@ -245,7 +241,7 @@ const MIGRATIONS: &[&str] = &[
 /// PostgreSQL's migrations: the first is SQLite's first twelve in one (the
 /// schema they leave), with 64-bit integers, byte strings, and text compared
 /// byte by byte as SQLite compares it. A later migration goes in both lists.
-const POSTGRES: &[&str] = &["
+pub(super) const POSTGRES: &[&str] = &["
 CREATE TABLE keys (
     key_id TEXT COLLATE \"C\" PRIMARY KEY,
     pkcs1 BYTEA NOT NULL
@@ -424,26 +420,3 @@ CREATE TABLE moves (
     waiting_for TEXT COLLATE \"C\"
 );
 "];
-
-/// The CA's schema on either backend.
-pub const SCHEMA: Schema = Schema { name: "ca", sqlite: MIGRATIONS, postgres: POSTGRES, secure_delete: true };
-
-/// A value of the `settings` table (the CA's own key-value state).
-pub(crate) fn setting(c: &impl Sql, key: &str) -> crate::error::Result<Option<String>> {
-    Ok(c.value_opt("SELECT value FROM settings WHERE key = ?1", args![key])?)
-}
-
-pub(crate) fn put_setting(c: &impl Sql, key: &str, value: &str) -> crate::error::Result<()> {
-    c.execute(
-        "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        args![key, value],
-    )?;
-    Ok(())
-}
-
-/// Open (or create) the database at `at` and bring its schema up to date.
-pub fn open(at: &Location) -> DbResult<Db> {
-    Db::open(at, &SCHEMA)
-}
-
-pub const LATEST_SCHEMA: usize = MIGRATIONS.len();
