@@ -12,7 +12,7 @@
 
 use crate::repository::{DeltaElement, RepoError, Repository};
 use rpkit_objects::rrdp::write as xml;
-use std::io::{self, BufRead, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufRead, Write};
 use std::sync::Arc;
 
 /// A writer that knows how many bytes it has written.
@@ -99,15 +99,24 @@ pub fn full(repo: &Repository, session: &str, serial: u64, w: &mut dyn Position)
     Ok(Index { entries, end })
 }
 
-/// Copy `n` bytes at `from` in `prev` to `w`, in large pieces.
-fn copy_range(prev: &mut std::fs::File, from: u64, n: u64, buf: &mut [u8], w: &mut dyn Position) -> io::Result<()> {
-    prev.seek(SeekFrom::Start(from))?;
-    let mut left = n;
-    while left > 0 {
-        let k = left.min(buf.len() as u64) as usize;
-        prev.read_exact(&mut buf[..k])?;
-        w.write_all(&buf[..k])?;
-        left -= k as u64;
+/// Bytes of a file mapped at a time: a copy's memory stays bounded.
+const WINDOW: u64 = 64 << 20;
+/// Mapping offsets are aligned to this (a multiple of every page size in use).
+const ALIGN: u64 = 64 << 10;
+
+/// Write bytes `start..stop` of `prev` to `w` from its mapped pages (no read
+/// into a buffer first), one window at a time.
+fn copy_mapped(prev: &std::fs::File, start: u64, stop: u64, w: &mut dyn Position) -> io::Result<()> {
+    let mut at = start;
+    while at < stop {
+        let base = at & !(ALIGN - 1);
+        let end = (base + WINDOW).min(stop);
+        // SAFETY: snapshot files are written under a temporary name and renamed
+        // into place, never changed afterwards; removing one (after its grace
+        // period) leaves a mapping valid.
+        let map = unsafe { memmap2::MmapOptions::new().offset(base).len((end - base) as usize).populate().map(prev)? };
+        w.write_all(&map[(at - base) as usize..])?;
+        at = end;
     }
     Ok(())
 }
@@ -118,7 +127,7 @@ fn copy_range(prev: &mut std::fs::File, from: u64, n: u64, buf: &mut [u8], w: &m
 /// or a delta that does not fit the previous snapshot, is an error (the
 /// caller then writes a full snapshot).
 pub fn join(
-    prev: &mut std::fs::File,
+    prev: &std::fs::File,
     index: &Index,
     delta: &[DeltaElement],
     session: &str,
@@ -131,14 +140,13 @@ pub fn join(
     xml::open(w, "snapshot", session, serial)?;
     let old = &index.entries;
     let mut entries = Vec::with_capacity(old.len() + delta.len());
-    let mut buf = vec![0u8; 8 << 20];
-    let mut copy_run = |from: usize, to: usize, w: &mut dyn Position, entries: &mut Vec<Entry>| -> io::Result<()> {
+    let copy_run = |from: usize, to: usize, w: &mut dyn Position, entries: &mut Vec<Entry>| -> io::Result<()> {
         if from == to {
             return Ok(());
         }
         let (start, stop) = (old[from].off, old[to - 1].off + old[to - 1].len);
         let at = w.position();
-        copy_range(prev, start, stop - start, &mut buf, w)?;
+        copy_mapped(prev, start, stop, w)?;
         entries.extend(old[from..to].iter().map(|e| Entry { uri: e.uri.clone(), off: e.off - start + at, len: e.len }));
         Ok(())
     };

@@ -190,14 +190,14 @@ impl RrdpWriter {
             let prev = snapshots.iter().find(|f| f.serial + 1 == serial).map(|f| (f.path.clone(), self.cfg.dir.join(&f.path)));
             let last = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
             let merged = match prev.and_then(|(rel, p)| std::fs::File::open(p).ok().map(|f| (rel, f))) {
-                Some((prev_rel, mut file)) => {
+                Some((prev_rel, file)) => {
                     let delta = match current_delta.take() {
                         Some(d) => d,
                         None => repo.delta(serial)?,
                     };
                     let joined = match last {
                         Some((s, path, index)) if s + 1 == serial && path == prev_rel => Some(
-                            self.write_indexed(&rel, |w| snapshot::join(&mut file, &index, &delta, &session, serial, w).map_err(io_err)),
+                            self.write_indexed(&rel, |w| snapshot::join(&file, &index, &delta, &session, serial, w).map_err(io_err)),
                         ),
                         _ => None,
                     };
