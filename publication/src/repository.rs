@@ -230,32 +230,45 @@ impl Repository {
     /// The delta of one serial: its revisions merged per URI (in URI order), so
     /// an object published and withdrawn within one serial does not appear.
     pub fn delta(&self, serial: u64) -> Result<Vec<DeltaElement>, RepoError> {
+        let mut out = Vec::new();
+        self.for_each_delta(serial, |e| {
+            out.push(e);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// `delta`, one element at a time: a serial holding every object (the
+    /// first after a bulk load) is never in memory at once.
+    pub fn for_each_delta(&self, serial: u64, mut f: impl FnMut(DeltaElement) -> Result<(), RepoError>) -> Result<(), RepoError> {
         let r = self.db.query_one("SELECT first_rev, last_rev FROM serials WHERE serial = ?1", args![serial as i64])?;
         let (first, last): (i64, i64) = (r.get(0)?, r.get(1)?);
-        let mut out: Vec<DeltaElement> = Vec::new();
         // Per URI: the state before the first revision (`replaces`) and after the last (`der`).
         let mut cur: Option<DeltaElement> = None;
+        // Created and withdrawn within the serial: nothing to tell.
+        let mut emit = |e: DeltaElement| if e.der.is_some() || e.replaces.is_some() { f(e) } else { Ok(()) };
         self.db.for_each(
             "SELECT uri, der, replaces FROM changes WHERE rev BETWEEN ?1 AND ?2 ORDER BY uri, rev",
             args![first, last],
             |r| {
                 let uri: String = r.get(0)?;
                 let der: Option<Vec<u8>> = r.get(1)?;
-                let replaces: Option<[u8; 32]> = r.get(2)?;
                 match &mut cur {
                     Some(c) if c.uri == uri => c.der = der,
                     _ => {
-                        out.extend(cur.take());
-                        cur = Some(DeltaElement { uri, der, replaces });
+                        if let Some(done) = cur.take() {
+                            emit(done)?;
+                        }
+                        cur = Some(DeltaElement { uri, der, replaces: r.get(2)? });
                     }
                 }
                 Ok::<(), RepoError>(())
             },
         )?;
-        out.extend(cur);
-        // Created and withdrawn within the serial: nothing to tell.
-        out.retain(|e| e.der.is_some() || e.replaces.is_some());
-        Ok(out)
+        match cur {
+            Some(done) => emit(done),
+            None => Ok(()),
+        }
     }
 
     /// Make the revisions applied since the last serial a new RRDP serial; `None`

@@ -396,6 +396,32 @@ fn incremental_snapshots_are_byte_identical_to_full_ones() {
     assert!(joined >= 54, "joined {joined}");
 }
 
+/// Memory stays bounded: a serial whose delta is larger than the writer
+/// holds is streamed to its file and its snapshot written in full (the same
+/// bytes); the small serials after it are joined again.
+#[test]
+fn a_delta_too_large_to_hold_is_streamed_and_its_snapshot_written_in_full() {
+    let mut e = Env::new("large-delta");
+    e.writer.cfg.max_held_delta_bytes = 1000;
+    // Serial 2: the first snapshot, written in full.
+    e.apply(vec![Change::Publish { uri: format!("{BASE}ca/a.roa"), der: vec![1; 10], replaces: None }]).unwrap();
+    let big: Vec<Change> =
+        (0..20).map(|i| Change::Publish { uri: format!("{BASE}ca/o{i:02}.roa"), der: vec![i as u8; 100], replaces: None }).collect();
+    e.apply(big).unwrap();
+    e.apply(vec![Change::Publish { uri: format!("{BASE}ca/p.roa"), der: vec![7; 10], replaces: None }]).unwrap();
+    use std::sync::atomic::Ordering::Relaxed;
+    let (full, joined) = (e.writer.full_snapshots.load(Relaxed), e.writer.joined_snapshots.load(Relaxed));
+    assert_eq!((full, joined), (2, 1), "the 2,000-byte delta of serial 3 is not held; serial 4's is joined");
+    let delta = e.repo.files("delta").unwrap().into_iter().find(|f| f.serial == 3).unwrap();
+    let text = std::fs::read_to_string(e.dir.join("rrdp").join(&delta.path)).unwrap();
+    assert_eq!(text.matches("<publish ").count(), 20, "the streamed delta has every object");
+    let (session, serial) = e.repo.session().unwrap();
+    let file = e.repo.files("snapshot").unwrap().into_iter().find(|f| f.serial == serial).unwrap();
+    let mut want = Vec::new();
+    rpkit_publication::rrdp::snapshot::full(&e.repo, &session, serial, &mut want).unwrap();
+    assert_eq!(std::fs::read(e.dir.join("rrdp").join(&file.path)).unwrap(), want);
+}
+
 #[test]
 fn an_inconsistent_previous_snapshot_is_detected() {
     use rpkit_publication::repository::DeltaElement;

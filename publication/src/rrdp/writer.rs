@@ -3,7 +3,7 @@
 //! snapshot and the retained deltas (RRDPS-2, RRDPS-3), replaced atomically.
 
 use super::snapshot;
-use crate::repository::{RepoError, Repository, RrdpFile};
+use crate::repository::{DeltaElement, RepoError, Repository, RrdpFile};
 use rpkit_objects::rrdp::write as xml;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -22,11 +22,22 @@ pub struct RrdpConfig {
     pub min_delta_age_secs: i64,
     /// Files no longer listed stay this long for slow clients (RRDPS-9: at least 5 minutes).
     pub grace_secs: i64,
+    /// A serial's delta is held in memory for the next snapshot up to this
+    /// many bytes; a larger one (the first serial after a bulk load) is only
+    /// streamed to its file, and the snapshot written in full: memory stays bounded.
+    pub max_held_delta_bytes: usize,
 }
 
 impl RrdpConfig {
     pub fn new(dir: impl Into<PathBuf>, base_uri: &str) -> Self {
-        RrdpConfig { dir: dir.into(), base_uri: base_uri.to_string(), max_deltas: 500, min_delta_age_secs: 4 * 3600, grace_secs: 2 * 3600 }
+        RrdpConfig {
+            dir: dir.into(),
+            base_uri: base_uri.to_string(),
+            max_deltas: 500,
+            min_delta_age_secs: 4 * 3600,
+            grace_secs: 2 * 3600,
+            max_held_delta_bytes: 64 << 20,
+        }
     }
 }
 
@@ -166,21 +177,10 @@ impl RrdpWriter {
                 continue;
             }
             let rel = format!("{session}/{s}/{}/delta.xml", Self::random_part());
-            let elements = repo.delta(s)?;
-            let (hash, size) = self.write_file(&rel, |w| {
-                xml::open(w, "delta", &session, s).map_err(io_err)?;
-                for e in &elements {
-                    match (&e.der, &e.replaces) {
-                        (Some(der), r) => xml::publish(w, &e.uri, r.as_ref(), der).map_err(io_err)?,
-                        (None, Some(h)) => xml::withdraw(w, &e.uri, h).map_err(io_err)?,
-                        (None, None) => {}
-                    }
-                }
-                w.write_all(b"</delta>\n").map_err(io_err)
-            })?;
+            let (hash, size, kept) = self.write_delta(repo, &session, s, &rel, s == serial)?;
             out.push(("delta", RrdpFile { serial: s, path: rel, hash, size, written: now }));
             if s == serial {
-                current_delta = Some(elements);
+                current_delta = Some(kept);
             }
         }
         let snapshots = repo.files("snapshot")?;
@@ -191,34 +191,14 @@ impl RrdpWriter {
             let last = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
             let merged = match prev.and_then(|(rel, p)| std::fs::File::open(p).ok().map(|f| (rel, f))) {
                 Some((prev_rel, file)) => {
+                    // A delta too large to hold (the first serial after a bulk load): written in full.
                     let delta = match current_delta.take() {
                         Some(d) => d,
-                        None => repo.delta(serial)?,
+                        None => bounded_delta(repo, serial, self.cfg.max_held_delta_bytes)?,
                     };
-                    let joined = match last {
-                        Some((s, path, index)) if s + 1 == serial && path == prev_rel => Some(
-                            self.write_indexed(&rel, |w| snapshot::join(&file, &index, &delta, &session, serial, w).map_err(io_err)),
-                        ),
-                        _ => None,
-                    };
-                    let done = match joined {
-                        Some(Ok(done)) => {
-                            self.joined_snapshots.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            Ok(done)
-                        }
-                        _ => {
-                            let mut reader = std::io::BufReader::with_capacity(1 << 20, &file);
-                            use std::io::Seek;
-                            reader.seek(std::io::SeekFrom::Start(0)).map_err(io_err)?;
-                            self.write_indexed(&rel, |w| snapshot::incremental(&mut reader, &delta, &session, serial, w).map_err(io_err))
-                        }
-                    };
-                    match done {
-                        Ok(done) => Some(done),
-                        Err(e) => {
-                            tracing::warn!("incremental snapshot of serial {serial} failed, writing it in full: {e}");
-                            None
-                        }
+                    match delta {
+                        Some(delta) => self.merge(&file, &prev_rel, last, &delta, &session, serial, &rel),
+                        None => None,
                     }
                 }
                 None => None,
@@ -240,6 +220,34 @@ impl RrdpWriter {
         Ok(out)
     }
 
+    /// Write the delta of `serial` at `rel`, streamed from the database: its
+    /// hash and size, and (with `keep`) its elements if they are few enough
+    /// to hold for the snapshot join.
+    fn write_delta(
+        &self,
+        repo: &Repository,
+        session: &str,
+        serial: u64,
+        rel: &str,
+        keep: bool,
+    ) -> Result<([u8; 32], u64, Option<Vec<DeltaElement>>), RepoError> {
+        let mut kept = Kept::new(keep, self.cfg.max_held_delta_bytes);
+        let (hash, size) = self.write_file(rel, |w| {
+            xml::open(w, "delta", session, serial).map_err(io_err)?;
+            repo.for_each_delta(serial, |e| {
+                match (&e.der, &e.replaces) {
+                    (Some(der), r) => xml::publish(w, &e.uri, r.as_ref(), der).map_err(io_err)?,
+                    (None, Some(h)) => xml::withdraw(w, &e.uri, h).map_err(io_err)?,
+                    (None, None) => {}
+                }
+                kept.push(e);
+                Ok(())
+            })?;
+            w.write_all(b"</delta>\n").map_err(io_err)
+        })?;
+        Ok((hash, size, kept.into_inner()))
+    }
+
     /// Write again, at the paths the database names, the files this node
     /// lacks (a node taking over from another has none of them): each listed
     /// delta from its changes, and the current snapshot when no revision is
@@ -256,18 +264,7 @@ impl RrdpWriter {
             // Deltas no longer listed (their changes pruned) stay gone.
             let kept: std::collections::HashSet<u64> = repo.serials()?.into_iter().map(|(s, _)| s).collect();
             for f in repo.files("delta")?.into_iter().filter(|f| kept.contains(&f.serial) && !present(f)) {
-                let elements = repo.delta(f.serial)?;
-                let (hash, _) = self.write_file(&f.path, |w| {
-                    xml::open(w, "delta", &session, f.serial).map_err(io_err)?;
-                    for e in &elements {
-                        match (&e.der, &e.replaces) {
-                            (Some(der), r) => xml::publish(w, &e.uri, r.as_ref(), der).map_err(io_err)?,
-                            (None, Some(h)) => xml::withdraw(w, &e.uri, h).map_err(io_err)?,
-                            (None, None) => {}
-                        }
-                    }
-                    w.write_all(b"</delta>\n").map_err(io_err)
-                })?;
+                let (hash, _, _) = self.write_delta(repo, &session, f.serial, &f.path, false)?;
                 if hash == f.hash {
                     written += 1;
                 } else {
@@ -303,6 +300,39 @@ impl RrdpWriter {
             repo.record_file("snapshot", &f)?;
         }
         Ok(written)
+    }
+
+    /// The snapshot of `serial` at `rel` from the previous one (`prev`, at
+    /// `prev_rel`) and `delta`: joined by the last index when it describes
+    /// `prev`, else merged line by line; `None` (write it in full) if both fail.
+    #[allow(clippy::too_many_arguments)]
+    fn merge(
+        &self,
+        prev: &std::fs::File,
+        prev_rel: &str,
+        last: Option<(u64, String, snapshot::Index)>,
+        delta: &[DeltaElement],
+        session: &str,
+        serial: u64,
+        rel: &str,
+    ) -> Option<([u8; 32], u64, snapshot::Index)> {
+        if let Some((_, _, index)) = last.filter(|(s, path, _)| s + 1 == serial && path == prev_rel) {
+            match self.write_indexed(rel, |w| snapshot::join(prev, &index, delta, session, serial, w).map_err(io_err)) {
+                Ok(done) => {
+                    self.joined_snapshots.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    return Some(done);
+                }
+                Err(e) => tracing::warn!("joining the snapshot of serial {serial} failed, merging it line by line: {e}"),
+            }
+        }
+        let mut reader = std::io::BufReader::with_capacity(1 << 20, prev);
+        match self.write_indexed(rel, |w| snapshot::incremental(&mut reader, delta, session, serial, w).map_err(io_err)) {
+            Ok(done) => Some(done),
+            Err(e) => {
+                tracing::warn!("incremental snapshot of serial {serial} failed, writing it in full: {e}");
+                None
+            }
+        }
     }
 
     /// The notification: the current snapshot and the newest deltas whose total
@@ -349,6 +379,43 @@ impl RrdpWriter {
         repo.prune_deltas(oldest_listed)?;
         Ok(())
     }
+}
+
+/// A delta's elements held for the snapshot join while they stay below
+/// `limit` bytes; beyond, none are (the snapshot is then written in full).
+struct Kept {
+    elements: Option<Vec<DeltaElement>>,
+    bytes: usize,
+    limit: usize,
+}
+
+impl Kept {
+    fn new(keep: bool, limit: usize) -> Self {
+        Kept { elements: keep.then(Vec::new), bytes: 0, limit }
+    }
+
+    fn push(&mut self, e: DeltaElement) {
+        self.bytes += e.uri.len() + e.der.as_ref().map_or(0, Vec::len);
+        if self.bytes > self.limit {
+            self.elements = None;
+        } else if let Some(v) = &mut self.elements {
+            v.push(e);
+        }
+    }
+
+    fn into_inner(self) -> Option<Vec<DeltaElement>> {
+        self.elements
+    }
+}
+
+/// The delta of `serial` if it stays below `limit` bytes.
+fn bounded_delta(repo: &Repository, serial: u64, limit: usize) -> Result<Option<Vec<DeltaElement>>, RepoError> {
+    let mut kept = Kept::new(true, limit);
+    repo.for_each_delta(serial, |e| {
+        kept.push(e);
+        Ok(())
+    })?;
+    Ok(kept.into_inner())
 }
 
 fn remove_file_and_dirs(root: &Path, rel: &str) {
