@@ -407,16 +407,10 @@ pub async fn serve(
     let writer = tokio::spawn(server.clone().run_writer());
     // On a shared database: renew or take the lease.
     let lease_server = server.clone();
+    let shared = lease_server.role().is_some();
     let lease = tokio::spawn(async move {
-        if lease_server.role().is_none() {
-            return;
-        }
-        let mut iv = tokio::time::interval(rpkit_serve::db::lease::RENEW);
-        iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            iv.tick().await;
-            let s = lease_server.clone();
-            let _ = tokio::task::spawn_blocking(move || s.lease_step()).await;
+        if shared {
+            rpkit_serve::db::lease::keep(move || lease_server.lease_step()).await
         }
     });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

@@ -216,16 +216,13 @@ pub async fn serve(
     // On a shared database: renew or take the lease (node.rs); the schedules
     // below run only while this node is the active one.
     let lease_ca = state.ca.clone();
+    let shared = lease_ca.role().is_some();
     let lease = tokio::spawn(async move {
-        if lease_ca.role().is_none() {
-            return;
-        }
-        let mut iv = tokio::time::interval(rpkit_serve::db::lease::RENEW);
-        iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            iv.tick().await;
-            let ca = lease_ca.clone();
-            let _ = tokio::task::spawn_blocking(move || ca.lease_step()).await;
+        if shared {
+            rpkit_serve::db::lease::keep(move || {
+                lease_ca.lease_step();
+            })
+            .await
         }
     });
     // Keep the key pool filled ahead of need. Rounds of at most one key per core

@@ -197,6 +197,17 @@ impl Lease {
     }
 }
 
+/// Run `step` (a node's `lease_step`) every `RENEW` on the blocking pool,
+/// for as long as the task runs.
+pub async fn keep(step: impl Fn() + Clone + Send + 'static) {
+    let mut iv = tokio::time::interval(RENEW);
+    iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        iv.tick().await;
+        let _ = tokio::task::spawn_blocking(step.clone()).await;
+    }
+}
+
 /// The commit check of a write transaction: `token` still holds the lease;
 /// the row stays locked until the commit.
 pub(super) const CHECK: &str = "SELECT 1 FROM rpkit_lease WHERE store = $1 AND holder = $2 AND token = $3 FOR SHARE";
