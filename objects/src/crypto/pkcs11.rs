@@ -50,6 +50,11 @@ pub struct Health {
     pub failures: u64,
 }
 
+/// Calls into a module under the read side, C_Initialize and C_Finalize
+/// under the write side (see `with_session`). One for the process: a module
+/// is loaded once, whichever tokens it serves.
+static GATE: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
 /// An open, logged-in token.
 struct Open {
     ctx: Pkcs11,
@@ -127,7 +132,10 @@ impl Pkcs11Signer {
         if let Some(inner) = registry.iter().filter_map(std::sync::Weak::upgrade).find(|i| same(i)) {
             return Ok(Pkcs11Signer { inner });
         }
-        let open = Self::connect(&config)?;
+        let open = {
+            let _gate = GATE.write().unwrap_or_else(PoisonError::into_inner);
+            Self::connect(&config)?
+        };
         let inner = Inner {
             config,
             open: Mutex::new(Some(open)),
@@ -191,78 +199,93 @@ impl Pkcs11Signer {
     /// Run `f` on an idle session of the open token. The token is (re)opened
     /// when needed, at most once per back-off period; a lost session or token
     /// is dropped so that the next use opens it again.
+    ///
+    /// PKCS#11's C_Initialize and C_Finalize act on the whole module and must
+    /// not run while another thread is inside a call (a module may free what
+    /// that call uses): calls run under `GATE`'s read side, opening and
+    /// closing under its write side.
     fn with_session<T>(&self, what: &str, f: impl Fn(&Session) -> Result<T, CkError>) -> Result<T, SignError> {
         let i = &self.inner;
-        let session = {
-            let mut open = i.open.lock().unwrap_or_else(PoisonError::into_inner);
-            if open.is_none() {
-                let mut retry = i.retry.lock().unwrap_or_else(PoisonError::into_inner);
-                if Instant::now() < retry.0 {
-                    let why = i.last_error.lock().unwrap_or_else(PoisonError::into_inner).clone().unwrap_or_default();
-                    return Err(SignError::Token(format!(
-                        "{why} (the token is tried again in {} ms)",
-                        (retry.0 - Instant::now()).as_millis()
-                    )));
-                }
-                match Self::connect(&i.config) {
-                    Ok(o) => {
-                        *open = Some(o);
-                        *retry = (Instant::now(), FIRST_BACKOFF);
-                        i.publics.lock().unwrap_or_else(PoisonError::into_inner).clear();
-                        i.pool.lock().unwrap_or_else(PoisonError::into_inner).clear();
-                    }
-                    Err(e) => {
-                        *retry = (Instant::now() + retry.1, (retry.1 * 2).min(MAX_BACKOFF));
-                        return Err(self.failed(e));
-                    }
-                }
-            }
-            let Some(o) = open.as_mut() else { return Err(SignError::Token("the token is not open".into())) };
-            match o.idle.pop() {
-                Some(s) => s,
-                None => match o.ctx.open_rw_session(o.slot) {
-                    Ok(s) => s,
-                    Err(e) => {
+        loop {
+            {
+                let gate = GATE.read().unwrap_or_else(PoisonError::into_inner);
+                let session = {
+                    let mut open = i.open.lock().unwrap_or_else(PoisonError::into_inner);
+                    open.as_mut().map(|o| match o.idle.pop() {
+                        Some(s) => Ok(s),
+                        None => o.ctx.open_rw_session(o.slot),
+                    })
+                };
+                match session {
+                    None => {}
+                    Some(Err(e)) => {
                         let lost_token = lost(&e);
                         let err = token_error("opening a session", e);
+                        drop(gate);
                         if lost_token {
-                            Self::close(&mut open);
+                            self.reset();
                         }
                         return Err(self.failed(err));
                     }
-                },
-            }
-        };
-        match f(&session) {
-            Ok(v) => {
-                if let Some(o) = i.open.lock().unwrap_or_else(PoisonError::into_inner).as_mut() {
-                    o.idle.push(session);
+                    Some(Ok(session)) => match f(&session) {
+                        Ok(v) => {
+                            if let Some(o) = i.open.lock().unwrap_or_else(PoisonError::into_inner).as_mut() {
+                                o.idle.push(session);
+                            }
+                            *i.last_error.lock().unwrap_or_else(PoisonError::into_inner) = None;
+                            return Ok(v);
+                        }
+                        Err(e) => {
+                            let lost_token = lost(&e);
+                            let err = token_error(what, e);
+                            if lost_token {
+                                // Sessions and handles of a lost token are worthless.
+                                drop(session);
+                                drop(gate);
+                                self.reset();
+                            } else if let Some(o) = i.open.lock().unwrap_or_else(PoisonError::into_inner).as_mut() {
+                                o.idle.push(session);
+                            }
+                            return Err(self.failed(err));
+                        }
+                    },
                 }
-                *i.last_error.lock().unwrap_or_else(PoisonError::into_inner) = None;
-                Ok(v)
             }
-            Err(e) => {
-                let lost_token = lost(&e);
-                let err = token_error(what, e);
-                if lost_token {
-                    // Sessions and handles of a lost token are worthless: close
-                    // the library (C_Finalize) so that reopening starts afresh.
-                    drop(session);
-                    Self::close(&mut i.open.lock().unwrap_or_else(PoisonError::into_inner));
-                    *i.retry.lock().unwrap_or_else(PoisonError::into_inner) = (Instant::now(), FIRST_BACKOFF);
-                } else if let Some(o) = i.open.lock().unwrap_or_else(PoisonError::into_inner).as_mut() {
-                    o.idle.push(session);
+            // Not open: open it, alone in the module.
+            let _gate = GATE.write().unwrap_or_else(PoisonError::into_inner);
+            let mut open = i.open.lock().unwrap_or_else(PoisonError::into_inner);
+            if open.is_some() {
+                continue; // another thread opened it meanwhile
+            }
+            let mut retry = i.retry.lock().unwrap_or_else(PoisonError::into_inner);
+            if Instant::now() < retry.0 {
+                let why = i.last_error.lock().unwrap_or_else(PoisonError::into_inner).clone().unwrap_or_default();
+                return Err(SignError::Token(format!("{why} (the token is tried again in {} ms)", (retry.0 - Instant::now()).as_millis())));
+            }
+            match Self::connect(&i.config) {
+                Ok(o) => {
+                    *open = Some(o);
+                    *retry = (Instant::now(), FIRST_BACKOFF);
+                    i.publics.lock().unwrap_or_else(PoisonError::into_inner).clear();
+                    i.pool.lock().unwrap_or_else(PoisonError::into_inner).clear();
                 }
-                Err(self.failed(err))
+                Err(e) => {
+                    *retry = (Instant::now() + retry.1, (retry.1 * 2).min(MAX_BACKOFF));
+                    return Err(self.failed(e));
+                }
             }
         }
     }
 
-    fn close(open: &mut Option<Open>) {
-        if let Some(o) = open.take() {
+    /// A lost token: close the module (C_Finalize) once no call is in flight,
+    /// so that reopening starts afresh, at once.
+    fn reset(&self) {
+        let _gate = GATE.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(o) = self.inner.open.lock().unwrap_or_else(PoisonError::into_inner).take() {
             drop(o.idle);
             let _ = o.ctx.finalize();
         }
+        *self.inner.retry.lock().unwrap_or_else(PoisonError::into_inner) = (Instant::now(), FIRST_BACKOFF);
     }
 
     fn failed(&self, e: SignError) -> SignError {
