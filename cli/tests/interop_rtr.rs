@@ -211,8 +211,10 @@ fn routers_and_caches_get_exactly_our_payloads() {
     let (want2, _) = e.ca_payloads();
     assert_eq!(want2, want.difference(&removed).chain(&added).cloned().collect::<Vrps>());
     d.wait_for(&want2);
+    // One serial, or more if a refresh caught the repository between the
+    // three changes; the difference from `serial` is the same either way.
     let (_, serial2) = session_serial(&d, 1);
-    assert_eq!(serial2, serial + 1);
+    assert!(serial2 > serial, "{serial2} after {serial}");
     for v in [1u8, 2] {
         let (s, _) = session_serial(&d, v);
         let dump = rtrdump(&e, &d.rtr, v, Some((s, serial)));
@@ -251,7 +253,7 @@ fn routers_and_caches_get_exactly_our_payloads() {
     assert_eq!(announced(&rtrdump(&e, &d2.rtr, 1, None)), want2);
 
     // StayRTR fed with our /json over HTTP serves the same set.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = peers::free_port();
     let _stayrtr = Proc::spawn(
         Command::new("stayrtr").arg("-bind").arg(format!("127.0.0.1:{port}")).arg("-cache").arg(format!("{}/json", d2.http)).args([
             "-metrics.addr",
