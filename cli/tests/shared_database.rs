@@ -196,6 +196,20 @@ fn rpkit_up_keeps_the_ca_and_the_repository_in_postgresql_and_resumes_from_it() 
     let copied: i64 = copy.query_row("SELECT COUNT(*) FROM roas", [], |r| r.get(0)).unwrap();
     assert_eq!(copied, 5);
 
+    // The history's hash chain, checked in the database the data directory names.
+    let out = Command::new(BIN).args(["ca", "history", "verify", "--data"]).arg(data.join("ca")).output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && said.contains("the chain holds"), "{said}{}", String::from_utf8_lossy(&out.stderr));
+    let n: i64 = pg.query_one("SELECT COUNT(*) FROM rpkit_ca.history", &[]).unwrap().get(0);
+    assert!(n > 0 && said.contains(&format!(": {n} entries,")), "{said} ({n} entries in the database)");
+    // A broken link is found there too (and the entry put back).
+    let actor: String = pg.query_one("SELECT actor FROM rpkit_ca.history WHERE seq = 2", &[]).unwrap().get(0);
+    pg.execute("UPDATE rpkit_ca.history SET actor = 'intruder' WHERE seq = 2", &[]).unwrap();
+    let out = Command::new(BIN).args(["ca", "history", "verify", "--data"]).arg(data.join("ca")).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("entry 2"), "{}", String::from_utf8_lossy(&out.stderr));
+    pg.execute("UPDATE rpkit_ca.history SET actor = $1 WHERE seq = 2", &[&actor]).unwrap();
+
     // A clean stop and a start without the flag: the data directory remembers
     // its database; everything is still there.
     assert!(up.proc.stop().is_some_and(|s| s.success()), "{}", up.proc.log_text());

@@ -77,14 +77,21 @@ pub fn run(a: Args) -> Result<ExitCode> {
 }
 
 fn verify(data: &std::path::Path, pinned: Option<&str>) -> Result<ExitCode> {
-    let db = data.join("ca.sqlite");
-    if !db.exists() {
-        return Err(CliError::input(format!("{}: no such database", db.display())));
-    }
-    let database = |source| CliError::Database { path: db.clone(), source };
-    let conn = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(database)?;
-    conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(database)?;
-    let conn = rpkit_serve::db::Db::Sqlite(conn);
+    // The CA's state: in the PostgreSQL database the data directory names, else ca.sqlite (read only).
+    let conn = match super::ca::database_url(data, &Default::default())? {
+        Some(url) => rpkit_serve::db::Db::open(&rpkit_serve::db::Location::Postgres(url), &rpkit_ca::store::SCHEMA)
+            .map_err(rpkit_ca::error::CaError::from)?,
+        None => {
+            let db = data.join("ca.sqlite");
+            if !db.exists() {
+                return Err(CliError::input(format!("{}: no such database", db.display())));
+            }
+            let database = |source| CliError::Database { path: db.clone(), source };
+            let conn = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(database)?;
+            conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(database)?;
+            rpkit_serve::db::Db::Sqlite(conn)
+        }
+    };
     match rpkit_ca::history::verify(&conn) {
         Ok((n, head)) => {
             if let Some(p) = pinned {
