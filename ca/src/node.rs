@@ -8,19 +8,10 @@ use crate::error::Result;
 use crate::service::Ca;
 use crate::signer::CaSigner;
 use rpkit_objects::crypto::KeyPair;
-use rpkit_serve::db::lease::Step;
+use rpkit_serve::db::lease::{Role, Step};
 use rpkit_serve::db::Db;
 use std::sync::atomic::Ordering;
 use std::sync::PoisonError;
-
-/// This node's part, where nodes share the database.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Role {
-    /// Holds the lease with this fencing token.
-    Active { node: String, token: i64 },
-    /// Another node (`active`, "" if none is known) holds it.
-    Standby { node: String, active: String },
-}
 
 /// Put the software keys of the database into `signer` (the ones it has stay).
 pub(crate) fn load_keys(conn: &Db, signer: &CaSigner) -> Result<usize> {
@@ -34,24 +25,20 @@ pub(crate) fn load_keys(conn: &Db, signer: &CaSigner) -> Result<usize> {
 impl Ca {
     /// Whether this node takes changes: always on a database of its own.
     pub fn is_active(&self) -> bool {
-        self.fence.as_ref().is_none_or(|f| f.is_active())
+        self.node.as_ref().is_none_or(|n| n.is_active())
     }
 
     /// This node's role, `None` on a database of its own.
     pub fn role(&self) -> Option<Role> {
-        let fence = self.fence.as_ref()?;
-        Some(match fence.token() {
-            Some(token) => Role::Active { node: fence.node.clone(), token },
-            None => Role::Standby { node: fence.node.clone(), active: fence.holder() },
-        })
+        self.node.as_ref().map(|n| n.role(false))
     }
 
     /// Renew or take the lease (every `lease::RENEW`); on taking it, load
     /// the keys the last holder made and mark the repository for a sync.
     /// Returns whether this node is active.
     pub fn lease_step(&self) -> bool {
-        let Some(lease) = &self.lease else { return true };
-        let step = lease.lock().unwrap_or_else(PoisonError::into_inner).step();
+        let Some(node) = &self.node else { return true };
+        let step = node.step();
         if step == Step::Acquired {
             let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
             match load_keys(&conn, &self.signer) {
@@ -65,8 +52,8 @@ impl Ca {
 
     /// Give the lease up on a clean stop, so the standby takes over at once.
     pub fn release_lease(&self) {
-        if let Some(l) = &self.lease {
-            l.lock().unwrap_or_else(PoisonError::into_inner).release();
+        if let Some(n) = &self.node {
+            n.release();
         }
     }
 }

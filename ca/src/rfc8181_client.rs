@@ -90,10 +90,6 @@ pub struct Rfc8181Publisher {
     fence: Option<std::sync::Arc<rpkit_serve::db::Fence>>,
 }
 
-/// The HTTP header carrying a CA node's fencing token (node.rs); a server
-/// that does not know it ignores it.
-pub const FENCE_HEADER: &str = "Rpkit-Fence";
-
 impl Rfc8181Publisher {
     /// Must be created outside an async runtime (it holds a blocking HTTP client).
     pub fn new(identity: Identity, repository: RepositoryResponse) -> Result<Self, PublishError> {
@@ -120,7 +116,7 @@ impl Rfc8181Publisher {
         let cms = self.identity.sign(query.encode().as_bytes(), now).map_err(|e| unavailable(format!("signing: {e}")))?;
         let mut req = self.http.post(&self.repository.service_uri).header("Content-Type", CONTENT_TYPE);
         if let Some(f) = &self.fence {
-            req = req.header(FENCE_HEADER, f.held().to_string());
+            req = req.header(rpkit_serve::db::lease::FENCE_HEADER, f.held().to_string());
         }
         let resp = req.body(cms).send().map_err(|e| unavailable(e.to_string()))?;
         let status = resp.status();

@@ -54,9 +54,7 @@ pub struct Ca {
     /// What delegated children published, as a validator sees it (moves.rs).
     pub(crate) child_view: std::sync::OnceLock<Arc<dyn crate::moves::ChildView>>,
     /// On a database two nodes share: this node's lease (node.rs).
-    pub(crate) lease: Option<Mutex<rpkit_serve::db::Lease>>,
-    /// The lease's fence, read without waiting for a step of the lease.
-    pub(crate) fence: Option<Arc<rpkit_serve::db::Fence>>,
+    pub(crate) node: Option<rpkit_serve::db::lease::Node>,
 }
 
 impl Ca {
@@ -119,11 +117,10 @@ impl Ca {
             updown_leader: Mutex::new(()),
             parent_schedule: Default::default(),
             child_view: std::sync::OnceLock::new(),
-            fence: lease.as_ref().map(|l| l.fence()),
-            lease: lease.map(Mutex::new),
+            node: lease.map(rpkit_serve::db::lease::Node::new),
         };
         // A standby leaves the repository to the active node; it syncs once it takes over.
-        if ca.lease.is_some() && !ca.lease_step() {
+        if ca.node.is_some() && !ca.lease_step() {
             ca.out_of_sync.store(true, Ordering::SeqCst);
             return Ok(ca);
         }

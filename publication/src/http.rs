@@ -15,6 +15,7 @@ use rpkit_objects::der::Time;
 use rpkit_objects::file_type::FileType;
 use rpkit_objects::rfc8183::PublisherRequest;
 use rpkit_serve::bearer::{self, AdminToken};
+use rpkit_serve::db::lease::Role;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -86,11 +87,10 @@ async fn standby_guard(State(st): State<AppState>, req: axum::extract::Request, 
     let path = req.uri().path();
     let public_read = path == "/health" || path == "/metrics" || (req.method() == axum::http::Method::GET && path.starts_with("/api/"));
     let holder = match st.server.role() {
-        Some(crate::service::Role::Standby { node, active }) if !public_read => {
-            let active = if active.is_empty() { "none yet".to_string() } else { active };
-            Some(format!("node {node} is the standby publication server (active node: {active}); try again"))
+        Some(Role::Standby { node, active }) if !public_read => {
+            Some(format!("node {node} is the standby publication server (active node: {}); try again", Role::active_node(&active)))
         }
-        Some(crate::service::Role::TakingOver { node, .. }) if !public_read => {
+        Some(Role::TakingOver { node, .. }) if !public_read => {
             Some(format!("node {node} is taking over and writes the repository's files first; try again"))
         }
         _ => None,
@@ -107,14 +107,7 @@ async fn standby_guard(State(st): State<AppState>, req: axum::extract::Request, 
 
 /// `GET /health`: ok, and on a shared database this node's role.
 async fn health(State(st): State<AppState>) -> String {
-    match st.server.role() {
-        None => "ok\n".into(),
-        Some(crate::service::Role::Active { node, token }) => format!("ok\nrole: active (node {node}, lease token {token})\n"),
-        Some(crate::service::Role::TakingOver { node, token }) => {
-            format!("ok\nrole: taking-over (node {node}, lease token {token}; writing the repository's files)\n")
-        }
-        Some(crate::service::Role::Standby { node, active }) => format!("ok\nrole: standby (node {node}; active node: {active})\n"),
-    }
+    format!("ok\n{}", st.server.role().map(|r| r.health_line()).unwrap_or_default())
 }
 
 /// `GET /metrics` (Prometheus text): the repository's size and serial, and
@@ -136,13 +129,7 @@ async fn metrics(State(st): State<AppState>) -> Response {
     m.one("objects", "gauge", "Objects published.", objects);
     m.one("pending_revisions", "gauge", "Change sets applied and not yet in a serial.", pending);
     if let Some(role) = st.server.role() {
-        let (active, token) = match role {
-            crate::service::Role::Active { token, .. } => (1, token),
-            crate::service::Role::TakingOver { token, .. } => (0, token),
-            crate::service::Role::Standby { .. } => (0, 0),
-        };
-        m.one("node_active", "gauge", "1 while this node holds the lease of the shared database.", active);
-        m.one("lease_token", "gauge", "The fencing token of this node's lease (0 on a standby).", token);
+        role.metrics(&mut m);
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], m.finish()).into_response()
 }
@@ -166,7 +153,11 @@ async fn rfc8181_query(State(st): State<AppState>, Path(handle): Path<String>, h
         return text(StatusCode::UNSUPPORTED_MEDIA_TYPE, format!("content type must be {CONTENT_TYPE}"));
     }
     // A CA node's fencing token (its node.rs): a malformed one is no token.
-    let fence = headers.get("rpkit-fence").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<i64>().ok()).filter(|t| *t >= 0);
+    let fence = headers
+        .get(rpkit_serve::db::lease::FENCE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i64>().ok())
+        .filter(|t| *t >= 0);
     let server = st.server.clone();
     let result = tokio::task::spawn_blocking(move || {
         let now = Time::now();

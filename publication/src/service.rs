@@ -9,8 +9,8 @@ use crate::rsync_tree::RsyncTree;
 use rpkit_objects::der::Time;
 use rpkit_objects::rfc8183::{PublisherRequest, RepositoryResponse};
 use rpkit_serve::data_dir;
-use rpkit_serve::db::lease::Step;
-use rpkit_serve::db::{Fence, Lease, Location};
+use rpkit_serve::db::lease::{Node, Role, Step};
+use rpkit_serve::db::{Lease, Location};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -75,21 +75,11 @@ pub struct PublicationServer {
     /// The operator allowed the next change set past the shrink guard.
     pub force_next: std::sync::atomic::AtomicBool,
     /// On a database several servers share: this node's lease (only its
-    /// holder takes changes and writes files) and its fence.
-    lease: Option<Mutex<Lease>>,
-    fence: Option<Arc<Fence>>,
+    /// holder takes changes and writes files).
+    node: Option<Node>,
     /// The lease token for which this node has written what it lacked (0: none):
     /// below the token it holds, it is still taking over.
     served: std::sync::atomic::AtomicI64,
-}
-
-/// This node's part, where servers share the database.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Role {
-    Active { node: String, token: i64 },
-    /// Holds the lease and writes what it lacks before it serves (503 until then).
-    TakingOver { node: String, token: i64 },
-    Standby { node: String, active: String },
 }
 
 /// The notification file with its validators, computed once per write.
@@ -107,7 +97,7 @@ impl PublicationServer {
     /// `open`, as one of the servers sharing a PostgreSQL database: with
     /// `lease`, this node takes changes and writes the repository's files
     /// only while it holds it; taking it over, it first writes what it lacks.
-    pub fn open_node(config: ServerConfig, mut lease: Option<Lease>) -> Result<Arc<Self>, RepoError> {
+    pub fn open_node(config: ServerConfig, lease: Option<Lease>) -> Result<Arc<Self>, RepoError> {
         // The data directory leads to the public trees (rrdp/, rsync/); the
         // database holds the server's RFC 8181 identity key (issue: secrets at rest).
         data_dir::create_dir(&config.data_dir, data_dir::PASSAGE_DIR).map_err(|e| io(&config.data_dir, e))?;
@@ -118,12 +108,12 @@ impl PublicationServer {
         repo.guard.max_share = config.shrink_guard;
         repo.guard.floor = config.min_objects;
         let identity = repo.identity()?;
-        let fence = lease.as_ref().map(Lease::fence);
-        let active = lease.as_mut().is_none_or(|l| matches!(l.step(), Step::Acquired | Step::Renewed));
+        let node = lease.map(Node::new);
+        let active = node.as_ref().is_none_or(|n| matches!(n.step(), Step::Acquired | Step::Renewed));
         // RRDPS-4: files published beyond the database's serial mean the state
         // regressed (restored from a backup): RPs need a new session. (A shared
         // database is never behind one node's files: that node was the standby.)
-        let restored = if lease.is_none() { published_serial(&config.rrdp_dir()) } else { None };
+        let restored = if node.is_none() { published_serial(&config.rrdp_dir()) } else { None };
         if let Some((session, serial)) = restored {
             let (db_session, db_serial) = repo.session()?;
             if session == db_session && serial > db_serial {
@@ -132,9 +122,9 @@ impl PublicationServer {
             }
         }
         let mut writer_repo = Repository::open_at(&config.location())?;
-        if let Some(f) = &fence {
-            repo.set_fence(f.clone());
-            writer_repo.set_fence(f.clone());
+        if let Some(n) = &node {
+            repo.set_fence(n.fence().clone());
+            writer_repo.set_fence(n.fence().clone());
         }
         let writer = RrdpWriter::new(RrdpConfig::new(config.rrdp_dir(), &config.rrdp_base_uri));
         let tree = config.rsync_tree.then(|| RsyncTree::new(config.rsync_dir()));
@@ -148,13 +138,12 @@ impl PublicationServer {
             changed: tokio::sync::Notify::new(),
             notification: std::sync::RwLock::new(None),
             force_next: std::sync::atomic::AtomicBool::new(false),
-            lease: lease.map(Mutex::new),
-            fence,
+            node,
             served: std::sync::atomic::AtomicI64::new(0),
         };
         if active {
             server.catch_up()?;
-            server.served.store(server.fence.as_ref().map_or(0, |f| f.held()), std::sync::atomic::Ordering::SeqCst);
+            server.served.store(server.node.as_ref().map_or(0, |n| n.fence().held()), std::sync::atomic::Ordering::SeqCst);
         }
         Ok(Arc::new(server))
     }
@@ -177,36 +166,30 @@ impl PublicationServer {
 
     /// Whether this node takes changes: always on a database of its own.
     pub fn is_active(&self) -> bool {
-        self.fence.as_ref().is_none_or(|f| f.is_active())
+        self.node.as_ref().is_none_or(Node::is_active)
     }
 
     /// This node's role, `None` on a database of its own.
     pub fn role(&self) -> Option<Role> {
-        let f = self.fence.as_ref()?;
-        Some(match f.token() {
-            Some(token) if self.taking_over() => Role::TakingOver { node: f.node.clone(), token },
-            Some(token) => Role::Active { node: f.node.clone(), token },
-            None => Role::Standby { node: f.node.clone(), active: f.holder() },
-        })
+        self.node.as_ref().map(|n| n.role(self.taking_over()))
     }
 
     /// Renew or take the lease (every `lease::RENEW`); on taking it over,
     /// catch up before the first change is taken.
     pub fn lease_step(&self) {
-        let Some(lease) = &self.lease else { return };
-        if lease.lock().unwrap_or_else(PoisonError::into_inner).step() == Step::Acquired {
+        if self.node.as_ref().is_some_and(|n| n.step() == Step::Acquired) {
             self.try_catch_up();
         }
     }
 
     /// Holding the lease, and yet to write what this node lacks.
     fn taking_over(&self) -> bool {
-        self.fence.as_ref().is_some_and(|f| f.held() != self.served.load(std::sync::atomic::Ordering::SeqCst))
+        self.node.as_ref().is_some_and(|n| n.fence().held() != self.served.load(std::sync::atomic::Ordering::SeqCst))
     }
 
     /// Catch up if this node still has to (after taking over); else tried again by the writer.
     fn try_catch_up(&self) {
-        let Some(token) = self.fence.as_ref().map(|f| f.held()).filter(|_| self.taking_over()) else { return };
+        let Some(token) = self.node.as_ref().map(|n| n.fence().held()).filter(|_| self.taking_over()) else { return };
         match self.catch_up() {
             Ok(()) => self.served.store(token, std::sync::atomic::Ordering::SeqCst),
             Err(e) => {
@@ -218,8 +201,8 @@ impl PublicationServer {
 
     /// Give the lease up on a clean stop.
     pub fn release_lease(&self) {
-        if let Some(l) = &self.lease {
-            l.lock().unwrap_or_else(PoisonError::into_inner).release();
+        if let Some(n) = &self.node {
+            n.release();
         }
     }
 

@@ -8,7 +8,6 @@ use crate::contract::{
     NewRouterCert, Providers, ResourceChange, RoaBody, RoaDelta, RoaInfo, RoaReport, RouterCertInfo, SetResources, TaFile, TaImport,
     TaKeyRollRequest, TaKeyRollStatus, TaStatus, TokenCreated, Whoami,
 };
-use crate::node::Role;
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -22,12 +21,7 @@ use rpkit_serve::metrics::Metrics;
 pub async fn health(State(st): State<AppState>) -> Response {
     let (status, body) = health_of(&st).await;
     // Nodes on a shared database: which one this is (node.rs).
-    let role = match st.ca.role() {
-        None => String::new(),
-        Some(Role::Active { node, token }) => format!("role: active (node {node}, lease token {token})\n"),
-        Some(Role::Standby { node, active }) if active.is_empty() => format!("role: standby (node {node}; no active node yet)\n"),
-        Some(Role::Standby { node, active }) => format!("role: standby (node {node}; active node: {active})\n"),
-    };
+    let role = st.ca.role().map(|r| r.health_line()).unwrap_or_default();
     (status, format!("{body}{role}")).into_response()
 }
 
@@ -73,12 +67,7 @@ pub async fn metrics(State(st): State<AppState>) -> ApiResult<Response> {
     m.one("keys_generated_total", "counter", "RSA keys generated (its rate is the fill rate).", generated);
     m.one("repository_in_sync", "gauge", "1 when the repository is known to hold what the database says.", in_sync);
     if let Some(role) = st.ca.role() {
-        let (active, token) = match role {
-            Role::Active { token, .. } => (1, token),
-            Role::Standby { .. } => (0, 0),
-        };
-        m.one("node_active", "gauge", "1 while this node holds the lease of the shared database (takes changes, runs schedules).", active);
-        m.one("lease_token", "gauge", "The fencing token of this node's lease (0 on a standby).", token);
+        role.metrics(&mut m);
     }
     if let Some(h) = st.ca.signer().health() {
         m.one("signer_up", "gauge", "1 when the last operation on the HSM succeeded.", u8::from(h.up));

@@ -182,10 +182,11 @@ async fn standby_guard(
 ) -> axum::response::Response {
     use axum::http::Method;
     use axum::response::IntoResponse;
+    use rpkit_serve::db::lease::Role;
     let reads = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     match st.ca.role() {
-        Some(crate::node::Role::Standby { node, active }) if !reads => {
-            let holder = if active.is_empty() { "none yet".to_string() } else { active };
+        Some(Role::Standby { node, active }) if !reads => {
+            let holder = Role::active_node(&active);
             let mut e = ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "standby",

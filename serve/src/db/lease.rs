@@ -155,31 +155,21 @@ impl Lease {
             Ok(Some(token)) => {
                 tracing::info!(node = %f.node, token, "this node holds the lease: active");
                 f.set(token, until, f.node.clone());
-                Step::Acquired
+                return Step::Acquired;
             }
             Ok(None) => {
-                let holder = self
-                    .db
-                    .value_opt::<String>("SELECT holder FROM rpkit_lease WHERE store = ?1", args![f.store.as_str()])
-                    .ok()
-                    .flatten()
-                    .unwrap_or_default();
-                f.set(0, None, holder);
-                if was > 0 {
-                    Step::Lost
-                } else {
-                    Step::Standby
-                }
+                let holder = self.db.value_opt::<String>("SELECT holder FROM rpkit_lease WHERE store = ?1", args![f.store.as_str()]);
+                f.set(0, None, holder.ok().flatten().unwrap_or_default());
             }
             Err(e) => {
                 tracing::debug!("taking the lease: {e}");
                 f.set(0, None, String::new());
-                if was > 0 {
-                    Step::Lost
-                } else {
-                    Step::Standby
-                }
             }
+        }
+        if was > 0 {
+            Step::Lost
+        } else {
+            Step::Standby
         }
     }
 
@@ -196,6 +186,93 @@ impl Lease {
         f.set(0, None, String::new());
     }
 }
+
+/// A node's part in a store shared with others: the lease, stepped on a
+/// connection of its own, and its fence, read without waiting for a step.
+pub struct Node {
+    lease: Mutex<Lease>,
+    fence: Arc<Fence>,
+}
+
+impl Node {
+    pub fn new(lease: Lease) -> Node {
+        let fence = lease.fence();
+        Node { lease: Mutex::new(lease), fence }
+    }
+
+    pub fn fence(&self) -> &Arc<Fence> {
+        &self.fence
+    }
+
+    pub fn step(&self) -> Step {
+        self.lease.lock().unwrap_or_else(PoisonError::into_inner).step()
+    }
+
+    /// Give the lease up (a clean stop).
+    pub fn release(&self) {
+        self.lease.lock().unwrap_or_else(PoisonError::into_inner).release();
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.fence.is_active()
+    }
+
+    /// This node's role; `taking_over`: it holds the lease but does not serve yet.
+    pub fn role(&self, taking_over: bool) -> Role {
+        let node = self.fence.node.clone();
+        match self.fence.token() {
+            Some(token) if taking_over => Role::TakingOver { node, token },
+            Some(token) => Role::Active { node, token },
+            None => Role::Standby { node, active: self.fence.holder() },
+        }
+    }
+}
+
+/// A node's part, as `/health` and `/metrics` tell it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Holds the lease with this fencing token.
+    Active { node: String, token: i64 },
+    /// Holds the lease, and prepares before it serves (503 until then).
+    TakingOver { node: String, token: i64 },
+    /// Another node (`active`, "" if none is known) holds it.
+    Standby { node: String, active: String },
+}
+
+impl Role {
+    /// The holder a standby names: "none yet" when it knows none.
+    pub fn active_node(active: &str) -> &str {
+        if active.is_empty() {
+            "none yet"
+        } else {
+            active
+        }
+    }
+
+    /// The `role: ...` line of `/health`.
+    pub fn health_line(&self) -> String {
+        match self {
+            Role::Active { node, token } => format!("role: active (node {node}, lease token {token})\n"),
+            Role::TakingOver { node, token } => format!("role: taking-over (node {node}, lease token {token}; preparing to serve)\n"),
+            Role::Standby { node, active } => format!("role: standby (node {node}; active node: {})\n", Self::active_node(active)),
+        }
+    }
+
+    /// `node_active` and `lease_token` for `/metrics`.
+    pub fn metrics(&self, m: &mut crate::metrics::Metrics) {
+        let (active, token) = match self {
+            Role::Active { token, .. } => (1, *token),
+            Role::TakingOver { token, .. } => (0, *token),
+            Role::Standby { .. } => (0, 0),
+        };
+        m.one("node_active", "gauge", "1 while this node holds the lease of the shared database (takes changes, runs schedules).", active);
+        m.one("lease_token", "gauge", "The fencing token of this node's lease (0 on a standby).", token);
+    }
+}
+
+/// The HTTP header carrying a CA node's fencing token to its publication
+/// server (RFC 8181 messages); a server that does not know it ignores it.
+pub const FENCE_HEADER: &str = "Rpkit-Fence";
 
 /// Run `step` (a node's `lease_step`) every `RENEW` on the blocking pool,
 /// for as long as the task runs.
