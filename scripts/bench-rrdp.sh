@@ -9,7 +9,8 @@ secs=${1:-10}
 report=${2:-target/bench/rrdp.md}
 ./scripts/apt-install.sh wrk nginx openssl
 profile=${RPKIT_BENCH_PROFILE:-bench}      # the benchmarks' build
-cargo build --profile "$profile" -q --bin rpkit
+# Built as the benches are (the workspace's features), so the test build serves.
+cargo bench --workspace --profile "$profile" -q --locked --no-run --bench ca
 bin=target/$(case "$profile" in dev|test) echo debug ;; bench) echo release ;; *) echo "$profile" ;; esac)/rpkit
 w=$(mktemp -d /tmp/rpkit-bench-rrdp.XXXXXX)
 chmod 755 "$w"

@@ -10,7 +10,8 @@
 #                generation and by StayRTR's 100 routers, several minutes a run)
 #   --profile P  cargo profile (default bench; CI's quick run uses dev, the tests' build,
 #                to check that the harness works without a second full build)
-# Needs root, like the interoperability tests (ports 443 and 873, /etc/hosts,
+# Each bench is built with the whole workspace's features (--workspace), as the
+# tests are, so the quick run reuses the test build. Needs root, like the interoperability tests (ports 443 and 873, /etc/hosts,
 # the system's TLS roots); installs the peers with scripts/peers.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,21 +48,21 @@ mkdir -p target/bench
 started=$(date -u +%Y-%m-%dT%H:%MZ)
 t0=$(date +%s)
 
-step() { echo; echo "=== $1"; }
+step() { echo; echo "=== $1 (at $(( $(date +%s) - t0 )) s)"; }
 step "objects (criterion)"
-cargo bench -q --locked --profile "$profile" -p rpkit-objects --bench objects -- ${quick:+--quick}
+cargo bench -q --locked --profile "$profile" --workspace --bench objects -- ${quick:+--quick}
 step "publication"
-cargo bench -q --locked --profile "$profile" -p rpkit-publication --bench publication -- $quick
+cargo bench -q --locked --profile "$profile" --workspace --bench publication -- $quick
 step "RRDP serving against nginx"
 RPKIT_BENCH_PROFILE=$profile ./scripts/bench-rrdp.sh "$([ -n "$quick" ] && echo 3 || echo 10)" "target/bench/rrdp$suffix.md"
 step "CA against Krill"
-cargo bench -q --locked --profile "$profile" -p rpkit --bench ca -- $quick --runs "$long_runs"
+cargo bench -q --locked --profile "$profile" --workspace --bench ca -- $quick --runs "$long_runs"
 step "delegated children (RFC 6492)"
-cargo bench -q --locked --profile "$profile" -p rpkit --bench updown -- $quick
+cargo bench -q --locked --profile "$profile" --workspace --bench updown -- $quick
 step "validators on W1"
-cargo bench -q --locked --profile "$profile" -p rpkit --bench validator_w1 -- $quick --runs "$runs"
+cargo bench -q --locked --profile "$profile" --workspace --bench validator_w1 -- $quick --runs "$runs"
 step "RTR servers"
-cargo bench -q --locked --profile "$profile" -p rpkit --bench rtr -- $quick --runs "$long_runs"
+cargo bench -q --locked --profile "$profile" --workspace --bench rtr -- $quick --runs "$long_runs"
 took=$(( $(date +%s) - t0 ))
 
 version() { "$@" 2>&1 | head -1 || echo "not found"; }

@@ -13,6 +13,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 quick=false
+t0=$(date +%s)
+# Seconds since the start, to the log: where a run's time goes.
+phase() { echo "--- $1 at $(( $(date +%s) - t0 )) s"; }
+# A one-off build keeps no incremental state (it takes disk and saves nothing).
+if [ "${CI:-}" = true ]; then
+  export CARGO_INCREMENTAL=0
+fi
 if [ "${1:-}" = --quick ]; then
   quick=true
   shift
@@ -34,6 +41,7 @@ fi
 if [ "$quick" = false ] && { [ "$(id -u)" = 0 ] || [ "${CI:-}" = true ]; }; then
   ./scripts/peers.sh
 fi
+phase "packages and peer tools"
 
 corpus="${RPKIT_CORPUS:-../shared/corpus}"
 if [ ! -d "$corpus" ]; then
@@ -55,6 +63,7 @@ set +e
 cargo test --workspace --locked "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
+phase "tests"
 # One closing line for the whole run (cargo prints one per test binary).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
@@ -66,7 +75,8 @@ if [ "$quick" = true ]; then
   exit "$status"
 fi
 if [ "$status" = 0 ]; then
-  ./scripts/fuzz.sh --seconds "${RPKIT_FUZZ_SECONDS:-3}" || status=$?
+  ./scripts/fuzz.sh --dev --seconds "${RPKIT_FUZZ_SECONDS:-3}" || status=$?
+  phase "fuzz smoke"
 fi
 
 # The benchmark harness at its quick size, so that it keeps working (in CI, or
@@ -75,5 +85,6 @@ fi
 # target/bench/BENCHMARKS-quick.md.
 if [ "$status" = 0 ] && { [ "${CI:-}" = true ] || [ "${RPKIT_BENCH_QUICK:-}" = 1 ]; }; then
   ./scripts/bench.sh --quick --profile dev || status=$?
+  phase "quick benchmarks"
 fi
 exit "$status"
