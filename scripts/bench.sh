@@ -3,8 +3,11 @@
 # StayRTR, Krill, nginx) measured in the same run, written to BENCHMARKS.md:
 # the machine, the versions, medians, ratios and how to reproduce.
 #
-# Usage: scripts/bench.sh [--quick] [--runs N] [--profile P]
+# Usage: scripts/bench.sh [--quick | --w2] [--runs N] [--profile P]
 #   --quick      small sizes, one run; the report goes to target/bench/BENCHMARKS-quick.md
+#   --w2         the global-scale parts only, at W2 (50,000 CAs, 350,000 ROAs, ~505,000
+#                objects): publication serial, validators cold and warm, RTR, CA import;
+#                written into BENCHMARKS.md's W2 sections (about an hour; not in CI)
 #   --runs N     runs of the validator benchmark (default 3)
 #   --long-runs N  runs of the CA and RTR benchmarks (default 1: they are bound by key
 #                generation and by StayRTR's 100 routers, several minutes a run)
@@ -17,16 +20,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 quick=""
+w2=""
 runs=3
 long_runs=1
 profile=bench
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick="--quick"; runs=1; long_runs=1 ;;
+    --w2) w2="--w2"; runs=1 ;;
     --runs) runs="$2"; shift ;;
     --long-runs) long_runs="$2"; shift ;;
     --profile) profile="$2"; shift ;;
-    *) echo "usage: scripts/bench.sh [--quick] [--runs N] [--profile P]" >&2; exit 2 ;;
+    *) echo "usage: scripts/bench.sh [--quick | --w2] [--runs N] [--profile P]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -35,7 +40,7 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 
-./scripts/apt-install.sh build-essential perl pkg-config libssl-dev openssl wrk nginx
+./scripts/apt-install.sh build-essential perl pkg-config libssl-dev openssl wrk nginx linux-perf
 ./scripts/peers.sh
 
 suffix=""
@@ -49,6 +54,50 @@ started=$(date -u +%Y-%m-%dT%H:%MZ)
 t0=$(date +%s)
 
 step() { echo; echo "=== $1 (at $(( $(date +%s) - t0 )) s)"; }
+
+# W2's sections live between these markers in BENCHMARKS.md; a full run keeps them.
+w2_begin='<!-- W2: written by scripts/bench.sh --w2 -->'
+w2_end='<!-- end of W2 -->'
+if [ -n "$w2" ]; then
+  step "publication: serial cost up to W2's size"
+  cargo bench -q --locked --profile "$profile" --workspace --bench publication -- --sizes 1000,10000,100000,500000
+  cp target/bench/publication.md target/bench/publication-w2.md
+  step "validators on W2"
+  cargo bench -q --locked --profile "$profile" --workspace --bench validator_w1 -- --w2 --runs "$runs"
+  step "RTR servers with W2's VRPs"
+  cargo bench -q --locked --profile "$profile" --workspace --bench rtr -- --w2 --runs "$long_runs"
+  step "CA: W2's members imported"
+  cargo bench -q --locked --profile "$profile" --workspace --bench ca -- --w2
+  took=$(( $(date +%s) - t0 ))
+  {
+    echo "$w2_begin"
+    echo "# W2: the size of the whole RPKI"
+    echo
+    echo "Written by \`scripts/bench.sh --w2\` on $started in $((took / 60 + 1)) minutes, rpkit $(git rev-parse --short HEAD),"
+    echo "on the machine above; every figure next to its peer or limit from the same run."
+    echo
+    for part in publication-w2 validator-w2 rtr-w2 ca-w2; do
+      sed 's/^## /### /' "target/bench/$part.md"
+      echo
+    done
+    echo "$w2_end"
+  } > target/bench/w2.md
+  # Replace the W2 block of BENCHMARKS.md, or put it before "## Reproduce".
+  python3 - "$w2_begin" "$w2_end" <<'PY'
+import sys
+begin, end = sys.argv[1], sys.argv[2]
+doc = open("BENCHMARKS.md").read()
+block = open("target/bench/w2.md").read()
+if begin in doc:
+    doc = doc[: doc.index(begin)] + block + doc[doc.index(end) + len(end) + 1 :]
+else:
+    at = doc.index("## Reproduce")
+    doc = doc[:at] + block + "\n" + doc[at:]
+open("BENCHMARKS.md", "w").write(doc)
+PY
+  echo "W2 sections written into BENCHMARKS.md ($((took / 60)) min)"
+  exit 0
+fi
 step "objects (criterion)"
 cargo bench -q --locked --profile "$profile" --workspace --bench objects -- ${quick:+--quick}
 step "publication"
@@ -66,6 +115,8 @@ cargo bench -q --locked --profile "$profile" --workspace --bench rtr -- $quick -
 took=$(( $(date +%s) - t0 ))
 
 version() { "$@" 2>&1 | head -1 || echo "not found"; }
+# The W2 sections of the last `--w2` run stay in the full report.
+w2_kept=$(awk -v b="$w2_begin" -v e="$w2_end" '$0 == b { on = 1 } on { print } $0 == e { on = 0 }' BENCHMARKS.md 2>/dev/null || true)
 {
   echo "# rpkit benchmarks"
   echo
@@ -90,6 +141,10 @@ version() { "$@" 2>&1 | head -1 || echo "not found"; }
     cat "target/bench/$part$suffix.md"
     echo
   done
+  if [ -z "$quick" ] && [ -n "$w2_kept" ]; then
+    echo "$w2_kept"
+    echo
+  fi
   echo "## Reproduce"
   echo
   echo "On a Debian machine with the Rust toolchain, as root: \`scripts/bench.sh${quick:+ --quick}\` wrote this report"
@@ -98,6 +153,7 @@ version() { "$@" 2>&1 | head -1 || echo "not found"; }
   echo "\`cargo bench -p rpkit-objects --bench objects\`, \`cargo bench -p rpkit-publication --bench publication\`,"
   echo "\`scripts/bench-rrdp.sh\`, \`cargo bench -p rpkit --bench ca\`, \`cargo bench -p rpkit --bench updown\`, \`cargo bench -p rpkit --bench validator_w1\`,"
   echo "\`cargo bench -p rpkit --bench rtr\` (each takes \`--quick\`; those that repeat take \`--runs N\`)."
+  echo "The W2 sections: \`scripts/bench.sh --w2\` (validator, RTR and CA benches with \`--w2\`, the publication bench with \`--sizes\`)."
 } > "$report"
 echo
 echo "report: $report ($((took / 60)) min)"

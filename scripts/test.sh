@@ -60,7 +60,7 @@ pg_port=$((20000 + RANDOM % 20000))
 RPKIT_TEST_DATABASE_URL=$(./scripts/postgres.sh start "$pg_dir" "$pg_port")
 export RPKIT_TEST_DATABASE_URL
 set +e
-cargo test --workspace --locked "$@" 2>&1 | tee "$log"
+cargo test --workspace --locked --no-fail-fast "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 phase "tests"

@@ -1,4 +1,5 @@
-//! RTR benchmark (issue figures): 800,000 synthetic VRPs (`--quick`: 80,000)
+//! RTR benchmark (issue figures): 800,000 synthetic VRPs (`--quick`: 80,000;
+//! `--w2`: W2's 350,000, the VRPs of today's whole RPKI, from test-vectors)
 //! served over RTR v1 by `rpkit validator serve` (the VRPs as SLURM
 //! assertions), StayRTR 0.5.1 (fed the `/json` rpkit serves) and Routinator
 //! 0.15.2 (the same SLURM file), one after the other in the same run. For each:
@@ -9,8 +10,8 @@
 //! checked against the expected one (count and an order-free checksum; the
 //! single router keeps the whole set and is compared exactly).
 //!
-//! Run (as root, like the interoperability tests): `cargo bench -p rpkit --bench rtr -- [--quick] [--runs N] [--clients N]`.
-//! The report is printed and written to `target/bench/rtr.md` (`rtr-quick.md`).
+//! Run (as root, like the interoperability tests): `cargo bench -p rpkit --bench rtr -- [--quick | --w2] [--runs N] [--clients N]`.
+//! The report is printed and written to `target/bench/rtr.md` (`rtr-quick.md`, `rtr-w2.md`).
 
 use rpkit_test_vectors::peers;
 
@@ -30,6 +31,21 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rpkit");
+
+/// W2's VRPs (test-vectors' workload), as the RTR clients hold them.
+fn w2_vrps() -> Vec<Vrp> {
+    rpkit_test_vectors::workload::vrps(rpkit_test_vectors::workload::W2)
+        .into_iter()
+        .map(|(prefix, max, asn)| {
+            let (addr, len) = prefix.split_once('/').expect("a prefix");
+            let len: u8 = len.parse().expect("a length");
+            match addr.parse::<std::net::IpAddr>().expect("an address") {
+                std::net::IpAddr::V4(a) => Vrp { v6: false, addr: u32::from(a) as u128, len, max, asn },
+                std::net::IpAddr::V6(a) => Vrp { v6: true, addr: u128::from(a), len, max, asn },
+            }
+        })
+        .collect()
+}
 
 /// `n` distinct VRPs: four in five IPv4 /24s, the rest IPv6 /48s; `from` offsets the numbering.
 fn synthetic(from: usize, n: usize) -> Vec<Vrp> {
@@ -207,10 +223,12 @@ fn http_get(url: &str) -> Vec<u8> {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
+    let w2 = args.iter().any(|a| a == "--w2");
     let arg = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse::<usize>().ok());
     let runs = arg("--runs").unwrap_or(3);
     let clients = arg("--clients").unwrap_or(if quick { 20 } else { 100 });
-    let n = if quick { 80_000 } else { 800_000 };
+    let set = if w2 { w2_vrps() } else { synthetic(0, if quick { 80_000 } else { 800_000 }) };
+    let n = set.len();
     let delta = 1_000;
     let Some(p) = peers::prepare() else {
         eprintln!("the RTR benchmark needs root and the peer tools, as the interoperability tests");
@@ -219,10 +237,11 @@ fn main() {
     let w = peers::open_dir("bench-rtr");
 
     // The data: n VRPs, then half the delta withdrawn and half announced.
-    let before: BTreeSet<Vrp> = synthetic(0, n).into_iter().collect();
+    let before: BTreeSet<Vrp> = set.into_iter().collect();
     let gone: BTreeSet<Vrp> = before.iter().step_by(n / (delta / 2)).take(delta / 2).copied().collect();
     let mut after: BTreeSet<Vrp> = before.difference(&gone).copied().collect();
-    after.extend(synthetic(n, delta / 2));
+    // New ones from the 1.0.0.0/8 and 2a00::/16 numbering, which W2 does not use.
+    after.extend(synthetic(800_000, delta / 2));
     assert_eq!(after.len(), n);
     let plan = Plan { before, after, clients, runs };
 
@@ -305,17 +324,22 @@ fn main() {
         figures.push(("Routinator 0.15.2", measure(&rt, s, &plan)));
     }
 
-    let report = render(&figures, &plan, n, delta);
+    let report = render(&figures, &plan, n, delta, if w2 { " (W2's VRP set)" } else { "" });
     println!("{report}");
     let dir = peers::workspace().join("target/bench");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join(if quick { "rtr-quick.md" } else { "rtr.md" }), &report).unwrap();
+    let file = match (w2, quick) {
+        (true, _) => "rtr-w2.md",
+        (_, true) => "rtr-quick.md",
+        _ => "rtr.md",
+    };
+    std::fs::write(dir.join(file), &report).unwrap();
     let _ = std::fs::remove_dir_all(&w);
 }
 
-fn render(figures: &[(&str, Figures)], plan: &Plan, n: usize, delta: usize) -> String {
+fn render(figures: &[(&str, Figures)], plan: &Plan, n: usize, delta: usize, what: &str) -> String {
     let mut out = format!(
-        "## RTR: {n} VRPs over RTR v1 on loopback, {} routers, a {delta}-VRP change\n\n\
+        "## RTR: {n} VRPs{what} over RTR v1 on loopback, {} routers, a {delta}-VRP change\n\n\
          Medians of {} runs. Every router's set was checked against the served VRPs, before and after the change. \
          \"Change to all applied\": from writing the server's input to the last of the {} routers having applied the \
          difference (each server re-reads its input every second).\n\n",

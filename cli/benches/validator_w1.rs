@@ -1,16 +1,20 @@
 //! Validator benchmark W1 (issue figures): test-vectors builds W1 (10,000 CAs,
-//! 60,000 ROAs, 1,000 ASPAs; `--quick`: a tenth) in benchmark mode, our
+//! 60,000 ROAs, 1,000 ASPAs; `--quick`: a tenth; `--w2`: W2, 50,000 CAs,
+//! 350,000 ROAs, 5,000 ASPAs, the size of the whole RPKI) in benchmark mode, our
 //! publication server serves it over RRDP (HTTPS) as `rpki.test`, and
 //! `rpkit validate`, rpki-client 8.2 and Routinator 0.15.2 each validate it
 //! cold (empty cache) and warm (nothing changed), in turn, `--runs` times.
 //! Reported: median wall time and peak RSS (the whole process tree, sampled)
 //! as ratios against rpki-client and Routinator measured in the same run; every
 //! tool must output exactly W1's VRPs. Then the per-object cost of validation
-//! in process on one thread against one bare RSA-2048 verification.
+//! in process on one thread against one bare RSA-2048 verification, and the
+//! CPU limit it sets (objects × that cost ÷ cores) beside each cold and warm
+//! run; and where rpkit's cold run spends its CPU (one more cold run under
+//! `perf record`, samples summed by family of symbol: TLS, XML, signatures…).
 //!
-//! Run (as root, like the interoperability tests): `cargo bench -p rpkit --bench validator_w1 -- [--quick] [--runs N]`.
+//! Run (as root, like the interoperability tests): `cargo bench -p rpkit --bench validator_w1 -- [--quick | --w2] [--runs N]`.
 //! CA keys are cached in `target/bench-keys/` between runs; the report is
-//! printed and written to `target/bench/validator-w1.md`.
+//! printed and written to `target/bench/validator-w1.md` (`-quick`, `validator-w2.md`).
 
 use rpkit_test_vectors::peers;
 
@@ -166,6 +170,95 @@ fn publish(data: &Path, wl: &Workload) {
     server.write_files().unwrap();
 }
 
+/// Families of symbols, by the first pattern a symbol's name contains; kernel
+/// symbols are split into networking and the rest (files, memory, scheduling).
+const FAMILIES: &[(&str, &[&str])] = &[
+    ("RSA signature checks", &["bn_mul_mont", "bn_sqr", "limbs_", "ring::rsa", "ring::arithmetic", "bigint", "mont"]),
+    ("SHA-256 (manifest hashes, RRDP hash, SKI)", &["sha256", "sha1_block", "sha512"]),
+    ("TLS (rustls, AES-GCM, ChaCha20)", &["rustls", "aes_", "aesni", "gcm_", "ghash", "chacha", "poly1305"]),
+    ("XML (quick-xml)", &["quick_xml"]),
+    ("base64", &["base64"]),
+    ("HTTP client (reqwest, hyper)", &["reqwest", "hyper", "h2::"]),
+    ("object decoding and checks (rpkit_objects)", &["rpkit_objects"]),
+    ("tree walk, cache and output (rpkit_validator, rpkit)", &["rpkit_validator", "rpkit::"]),
+    ("allocation and copies (libc)", &["malloc", "free", "memcpy", "memmove", "memset", "realloc", "_int_", "memcmp"]),
+    ("thread pool and channels (rayon, tokio, crossbeam)", &["rayon", "tokio", "crossbeam"]),
+];
+
+/// A cold `rpkit validate` of the tal under `perf record` (software clock,
+/// every thread): its samples by family of symbol, as a Markdown table. None
+/// when perf cannot record on this machine.
+fn cold_profile(e: &Env, cache: &Path) -> Option<String> {
+    let data = e.w.join("perf.data");
+    let out = e.w.join("out-profile");
+    std::fs::create_dir_all(&out).ok()?;
+    let _ = std::fs::remove_dir_all(cache);
+    std::fs::create_dir_all(cache).ok()?;
+    let status = Command::new("perf")
+        .args(["record", "-q", "-e", "cpu-clock", "-F", "499", "-o"])
+        .arg(&data)
+        .arg("--")
+        .arg(BIN)
+        .args(["validate", "--quiet", "--disable-rsync", "--tal"])
+        .arg(e.w.join("tals/w1.tal"))
+        .arg("--cache")
+        .arg(cache)
+        .arg("--rrdp-root-cert")
+        .arg(&e.tls.ca_pem)
+        .arg("--output")
+        .arg(out.join("vrps.json"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .ok()?;
+    if !status.success() {
+        return None;
+    }
+    let report = Command::new("perf")
+        .args(["report", "--stdio", "--no-children", "--sort", "sym", "--percent-limit", "0", "-q", "-i"])
+        .arg(&data)
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&report.stdout);
+    let mut shares: BTreeMap<&str, f64> = BTreeMap::new();
+    let mut order: Vec<&str> = FAMILIES.iter().map(|(f, _)| *f).collect();
+    order.extend(["kernel: networking (loopback TCP)", "kernel: files, memory and the rest", "other"]);
+    for line in text.lines() {
+        let mut parts = line.split_whitespace();
+        let Some(pct) = parts.next().and_then(|p| p.strip_suffix('%')).and_then(|p| p.parse::<f64>().ok()) else { continue };
+        let kernel = parts.next() == Some("[k]");
+        let sym = parts.collect::<Vec<_>>().join(" ").to_ascii_lowercase();
+        let family = if kernel {
+            if ["tcp", "skb", "sock", "net_", "ip_", "loopback", "__dev", "inet"].iter().any(|p| sym.contains(p)) {
+                "kernel: networking (loopback TCP)"
+            } else {
+                "kernel: files, memory and the rest"
+            }
+        } else {
+            FAMILIES.iter().find(|(_, pats)| pats.iter().any(|p| sym.contains(p))).map_or("other", |(f, _)| *f)
+        };
+        *shares.entry(family).or_default() += pct;
+    }
+    match std::env::var_os("RPKIT_BENCH_PERF_DATA") {
+        Some(keep) => std::fs::rename(&data, keep).ok()?,
+        None => std::fs::remove_file(&data).ok()?,
+    }
+    // Kept until the end, as the measured runs' caches are.
+    if shares.is_empty() {
+        return None;
+    }
+    let mut table =
+        String::from("| where (symbols sampled by `perf record -e cpu-clock`, all threads) | share of CPU samples |\n|---|---:|\n");
+    order.sort_by(|a, b| shares.get(b).unwrap_or(&0.0).total_cmp(shares.get(a).unwrap_or(&0.0)));
+    for f in order {
+        if let Some(p) = shares.get(f).filter(|p| **p >= 0.05) {
+            table.push_str(&format!("| {f} | {p:.1}% |\n"));
+        }
+    }
+    Some(table)
+}
+
 /// µs of one RSA-2048 PKCS#1 v1.5 SHA-256 verification, on one thread.
 fn rsa_verify_micros(key: &KeyPair) -> f64 {
     let msg = [7u8; 200];
@@ -181,8 +274,13 @@ fn rsa_verify_micros(key: &KeyPair) -> f64 {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
+    let w2 = args.iter().any(|a| a == "--w2");
     let runs: usize = args.iter().position(|a| a == "--runs").and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(3);
-    let sizes: Sizes = if quick { workload::W1_QUICK } else { workload::W1 };
+    let (sizes, name): (Sizes, &str) = match (w2, quick) {
+        (true, _) => (workload::W2, "W2"),
+        (_, true) => (workload::W1_QUICK, "W1 (quick: a tenth)"),
+        _ => (workload::W1, "W1"),
+    };
     let Some(p) = peers::prepare() else {
         eprintln!("the W1 benchmark needs root and the peer tools, as the interoperability tests");
         return;
@@ -200,7 +298,8 @@ fn main() {
     let now = Time::now();
     let wl = workload::w1(sizes, keys, ee, now);
     let build_secs = t.elapsed().as_secs_f64();
-    eprintln!("W1 {sizes:?}: {} objects built in {build_secs:.0} s", wl.objects.len());
+    eprintln!("{name} {sizes:?}: {} objects built in {build_secs:.0} s", wl.objects.len());
+    assert_eq!(wl.objects.len(), sizes.objects());
     std::fs::create_dir_all(w.join("tals")).unwrap();
     std::fs::write(w.join("tals/w1.tal"), wl.tal.encode()).unwrap();
     peers::chmod(&w.join("tals/w1.tal"), 0o644);
@@ -223,7 +322,9 @@ fn main() {
     server.wait_line("publication server API and RFC 8181 on ");
 
     // In turn: cold then warm, for each tool, `runs` times.
-    let tools = [Tool::Rpkit, Tool::RpkiClient, Tool::Routinator];
+    // `--rpkit-only`: rpkit's runs and profile alone, for working on it (no report).
+    let rpkit_only = args.iter().any(|a| a == "--rpkit-only");
+    let tools: &[Tool] = if rpkit_only { &[Tool::Rpkit] } else { &[Tool::Rpkit, Tool::RpkiClient, Tool::Routinator] };
     let mut wall: BTreeMap<(usize, bool), Vec<f64>> = BTreeMap::new();
     let mut rss: BTreeMap<(usize, bool), Vec<f64>> = BTreeMap::new();
     for run in 0..runs {
@@ -233,7 +334,7 @@ fn main() {
             std::fs::create_dir_all(&cache).unwrap();
             for warm in [false, true] {
                 let (s, vrps) = validate(&env, tool, &cache);
-                assert!(vrps == wl.vrps, "{}: {} VRPs, W1 has {}", tool.name(), vrps.len(), wl.vrps.len());
+                assert!(vrps == wl.vrps, "{}: {} VRPs, {name} has {}", tool.name(), vrps.len(), wl.vrps.len());
                 eprintln!(
                     "run {run} {} {}: {:.2} s, {} MiB",
                     tool.name(),
@@ -244,10 +345,18 @@ fn main() {
                 wall.entry((i, warm)).or_default().push(s.wall.as_secs_f64());
                 rss.entry((i, warm)).or_default().push(s.peak_kib as f64 / 1024.0);
             }
-            let _ = std::fs::remove_dir_all(&cache);
+            // Removed at the end, not now: after many files are deleted, ext4 slows
+            // the allocation of new inodes for minutes (`recently_deleted`), and the
+            // next cold run would measure this clean-up rather than the tool.
         }
     }
+    let timings = cold_profile(&env, &w.join("cache-profile"))
+        .unwrap_or_else(|| "(no profile: `perf record` is not available on this machine)\n".into());
     drop(server);
+    if rpkit_only {
+        eprintln!("{timings}");
+        return;
+    }
 
     // Per-object cost in process on one thread against a bare RSA verification.
     let verify_us = rsa_verify_micros(&verify_key);
@@ -261,14 +370,13 @@ fn main() {
     let m = |map: &BTreeMap<(usize, bool), Vec<f64>>, i: usize, warm: bool| median(map[&(i, warm)].clone());
     let mut out = String::new();
     out.push_str(&format!(
-        "## Validator, W1{}: {} CAs, {} ROAs, {} ASPAs ({} objects), RRDP over HTTPS from `rpkit publication serve`\n\n",
-        if quick { " (quick: a tenth)" } else { "" },
+        "## Validator, {name}: {} CAs, {} ROAs, {} ASPAs ({} objects), RRDP over HTTPS from `rpkit publication serve`\n\n",
         sizes.cas,
         sizes.roas,
         sizes.aspas,
         wl.objects.len()
     ));
-    out.push_str(&format!("Medians of {runs} runs; every run of every tool output exactly W1's {} VRPs.\n\n", wl.vrps.len()));
+    out.push_str(&format!("Medians of {runs} runs; every run of every tool output exactly {name}'s {} VRPs.\n\n", wl.vrps.len()));
     out.push_str("| tool | cold wall (s) | warm wall (s) | cold peak RSS (MiB) | warm peak RSS (MiB) |\n|---|---:|---:|---:|---:|\n");
     for (i, t) in tools.iter().enumerate() {
         out.push_str(&format!(
@@ -291,14 +399,29 @@ fn main() {
             m(&rss, 0, true) / m(&rss, i, true)
         ));
     }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let limit = per_object_us * wl.objects.len() as f64 / 1e6 / cores as f64;
     out.push_str(&format!(
         "\nPer object, in process on one thread (no I/O): {per_object_us:.0} µs = {:.2}× one bare RSA-2048 verification ({verify_us:.0} µs); \
-         a ROA needs two (CMS and EE certificate).\n\nBuilding W1 took {build_secs:.0} s (benchmark mode: cached CA keys, 32 reused EE keys).\n",
-        per_object_us / verify_us
+         a ROA needs two (CMS and EE certificate). The CPU limit, {} objects × {per_object_us:.0} µs ÷ {cores} cores: {limit:.2} s; \
+         rpkit's cold run is {:.1}× it, its warm run {:.1}×.\n",
+        per_object_us / verify_us,
+        wl.objects.len(),
+        m(&wall, 0, false) / limit,
+        m(&wall, 0, true) / limit,
+    ));
+    out.push_str(&format!("\nWhere a cold `rpkit validate` spends its CPU time (one more cold run, under `perf record`; the publication server's own time is not in it):\n\n{timings}"));
+    out.push_str(&format!(
+        "\nBuilding {name} took {build_secs:.0} s (benchmark mode: CA keys from a pool of shared primes, cached; 32 reused EE keys).\n"
     ));
     println!("{out}");
     let dir = peers::workspace().join("target/bench");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join(if quick { "validator-w1-quick.md" } else { "validator-w1.md" }), &out).unwrap();
+    let file = match (w2, quick) {
+        (true, _) => "validator-w2.md",
+        (_, true) => "validator-w1-quick.md",
+        _ => "validator-w1.md",
+    };
+    std::fs::write(dir.join(file), &out).unwrap();
     let _ = std::fs::remove_dir_all(&w);
 }

@@ -48,6 +48,21 @@ fn all_validators_see(e: &Env, want: &Vrps, what: &str) -> Vec<(String, Outcome)
             std::thread::sleep(Duration::from_secs(3));
             o = run(e, Transport::Rrdp);
         }
+        if &o.vrps != want && name == "rpki-client" {
+            // Tell a repository that is wrong from a copy that went wrong: the
+            // same run with an empty cache.
+            let _ = std::fs::remove_dir_all(e.w.join(format!("rpki-client-{:?}-cache", Transport::Rrdp)));
+            let fresh = run(e, Transport::Rrdp);
+            panic!(
+                "{what}: rpki-client saw {:?} (problems: {:?}), {want:?} expected; with an empty cache it sees {:?} (problems: {:?}); \
+                 publication server: {}",
+                o.vrps,
+                o.problems,
+                fresh.vrps,
+                fresh.problems,
+                e.pub_status()
+            );
+        }
         assert_eq!(&o.vrps, want, "{what}: {name}'s VRPs (problems: {:?})", o.problems);
         outcomes.push((name.to_string(), o));
     }

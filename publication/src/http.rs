@@ -76,8 +76,22 @@ pub fn router(server: Arc<PublicationServer>, admin_token: &str) -> Router {
         })
         .layer(axum::middleware::from_fn_with_state(state.clone(), standby_guard))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
-        .layer(tower_http::compression::CompressionLayer::new().gzip(true))
+        .layer(compression())
         .with_state(state)
+}
+
+/// Largest response sent gzip-compressed (RRDPS-10: notification files and
+/// deltas). A snapshot goes as it is: gzip at hundreds of MB a fetch would
+/// cost the server more CPU than the bytes save (base64 of signed DER
+/// shrinks by about a quarter), and the fetching validator pays to inflate it.
+pub const MAX_GZIP: u64 = 1 << 20;
+
+fn compression() -> tower_http::compression::CompressionLayer<impl tower_http::compression::Predicate> {
+    use tower_http::compression::predicate::{DefaultPredicate, Predicate};
+    let small = |_: StatusCode, _: axum::http::Version, h: &HeaderMap, _: &axum::http::Extensions| {
+        h.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok()).is_none_or(|n| n <= MAX_GZIP)
+    };
+    tower_http::compression::CompressionLayer::new().gzip(true).compress_when(DefaultPredicate::new().and(small))
 }
 
 /// On a standby server (one of several on a shared database) every change
@@ -143,7 +157,7 @@ pub fn rrdp_router(server: Arc<PublicationServer>) -> Router {
         .route("/rrdp/{*path}", get(rrdp_file))
         .route("/{*path}", get(object_file))
         .layer(axum::middleware::from_fn_with_state(state.clone(), standby_guard))
-        .layer(tower_http::compression::CompressionLayer::new().gzip(true))
+        .layer(compression())
         .with_state(state)
 }
 

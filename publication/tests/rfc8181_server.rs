@@ -410,6 +410,29 @@ fn rrdp_files_are_served_with_caching_headers_etags_and_gzip_on(e: Env) {
     assert_eq!(z.headers()["content-encoding"], "gzip");
     let zipped = z.bytes().unwrap();
     assert!(zipped.len() < plain.len() / 2, "gzip: {} -> {}", plain.len(), zipped.len());
+    // A snapshot above MAX_GZIP goes as it is, whatever the client accepts;
+    // the notification still goes compressed.
+    let big = "rsync://rpki.test/repo/alice/big.roa";
+    assert_eq!(e.send(&alice, &Query::Pdus(vec![publish(big, &vec![9u8; 1 << 20], None)])), Reply::Success);
+    let serial2 = e.wait_written();
+    assert!(serial2 > serial);
+    // The notification served is swapped right after the files are written.
+    let mut text2 = String::new();
+    for _ in 0..100 {
+        text2 = get("notification.xml", &[]).text().unwrap();
+        if text2.contains(&format!("serial=\"{serial2}\"")) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let big_snap = text2.split("<snapshot uri=\"").nth(1).unwrap().split('"').next().unwrap();
+    let big_snap = big_snap.strip_prefix("https://rpki.test/rrdp/").unwrap();
+    let s = get(big_snap, &[("Accept-Encoding", "gzip")]);
+    assert!(s.headers().get("content-encoding").is_none(), "{:?}", s.headers());
+    let len = s.bytes().unwrap().len() as u64;
+    assert!(len > rpkit_publication::http::MAX_GZIP, "{len}");
+    let n = get("notification.xml", &[("Accept-Encoding", "gzip")]);
+    assert_eq!(n.headers()["content-encoding"], "gzip");
     // RRDPS-11: files only.
     let session = text.split("session_id=\"").nth(1).unwrap().split('"').next().unwrap();
     for bad in ["../publication.sqlite", "..%2Fpublication.sqlite", "%2e%2e/publication.sqlite", "nothing.xml", "", &format!("{session}/")]

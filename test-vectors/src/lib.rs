@@ -3,6 +3,7 @@
 //! (`corpus/verdicts.txt`); and `peers`, the independent tools, processes and
 //! machine set-up that the interoperability tests and the benchmarks share.
 
+pub mod bench_keys;
 pub mod delegated;
 pub mod fixture;
 pub mod hostile;

@@ -1,7 +1,9 @@
 //! Benchmark workloads. W1: an RIR-shaped repository, a TA above one RIR CA
 //! above 10,000 member CAs, with 60,000 ROAs and 1,000 ASPAs, each member
 //! holding an IPv4 /24, an IPv6 /32 and an AS number (a tenth of the members
-//! hold four times as many ROAs as the others).
+//! hold four times as many ROAs as the others). W2, the size of the whole
+//! RPKI today: the same shape with 50,000 CAs, 350,000 ROAs and 5,000 ASPAs,
+//! about 505,000 objects.
 //!
 //! Built in benchmark mode only (`World::benchmark`): CA keys come from the
 //! caller, who caches them between runs, and EE keys are reused across objects.
@@ -25,6 +27,16 @@ pub struct Sizes {
 pub const W1: Sizes = Sizes { cas: 10_000, roas: 60_000, aspas: 1_000 };
 /// A tenth of W1, for a run in minutes.
 pub const W1_QUICK: Sizes = Sizes { cas: 1_000, roas: 6_000, aspas: 100 };
+/// The W2: as many objects as the whole RPKI (about 505,000).
+pub const W2: Sizes = Sizes { cas: 50_000, roas: 350_000, aspas: 5_000 };
+
+impl Sizes {
+    /// Objects the workload publishes: per member a certificate, a manifest
+    /// and a CRL, its ROAs and ASPA; the TA and the RIR CA three each.
+    pub fn objects(&self) -> usize {
+        3 * self.cas + self.roas + self.aspas + 6
+    }
+}
 
 pub const BASE: &str = "rsync://rpki.test/repo/";
 pub const NOTIFY: &str = "https://rpki.test/rrdp/notification.xml";
@@ -71,6 +83,21 @@ fn roa_prefix(i: usize, k: usize) -> String {
     }
 }
 
+/// The VRPs of the workload of `sizes` (as `w1` would output them), without
+/// building it: the RTR benchmark's W2 set.
+pub fn vrps(sizes: Sizes) -> BTreeSet<(String, u8, u32)> {
+    let mut vrps = BTreeSet::new();
+    for (i, n) in roa_counts(sizes).iter().enumerate() {
+        for k in 0..*n {
+            let p = roa_prefix(i, k);
+            let len = p.rsplit_once('/').and_then(|(_, l)| l.parse().ok()).unwrap_or(0);
+            let canonical = p.parse::<rpkit_objects::resources::Prefix>().map(|x| x.to_string()).unwrap_or(p);
+            vrps.insert((canonical, len, member_asn(i)));
+        }
+    }
+    vrps
+}
+
 /// Build W1 of `sizes` at `now` from `ca_keys` (at least `ca_keys_needed`) and a pool of reused EE keys.
 pub fn w1(sizes: Sizes, ca_keys: Vec<KeyPair>, ee_keys: Vec<KeyPair>, now: Time) -> Workload {
     assert!(sizes.cas <= 65_536 && sizes.aspas <= sizes.cas && sizes.cas > 1, "W1 sizes out of range: {sizes:?}");
@@ -85,15 +112,9 @@ pub fn w1(sizes: Sizes, ca_keys: Vec<KeyPair>, ee_keys: Vec<KeyPair>, now: Time)
         })
         .collect();
     let counts = roa_counts(sizes);
-    let mut vrps = BTreeSet::new();
+    let vrps = vrps(sizes);
     let mut aspas = BTreeMap::new();
-    for (i, n) in counts.iter().enumerate() {
-        for k in 0..*n {
-            let p = roa_prefix(i, k);
-            let len = p.rsplit_once('/').and_then(|(_, l)| l.parse().ok()).unwrap_or(0);
-            let canonical = p.parse::<rpkit_objects::resources::Prefix>().map(|x| x.to_string()).unwrap_or(p);
-            vrps.insert((canonical, len, member_asn(i)));
-        }
+    for i in 0..sizes.cas {
         if i < sizes.aspas {
             let mut providers = vec![174, 3356, member_asn((i + 1) % sizes.cas)];
             providers.sort();
@@ -131,5 +152,14 @@ mod tests {
         let c = roa_counts(W1);
         assert_eq!(c.iter().sum::<usize>(), 60_000);
         assert_eq!((c[10], c[11], c[9_999]), (19, 5, 4));
+    }
+
+    #[test]
+    fn w2_is_the_size_of_the_whole_rpki() {
+        assert_eq!(roa_counts(W2).iter().sum::<usize>(), 350_000);
+        assert_eq!(W2.objects(), 505_006);
+        assert_eq!(W1.objects(), 91_006);
+        // Every member's prefixes are its own: as many VRPs as ROAs.
+        assert_eq!(vrps(W2).len(), 350_000);
     }
 }

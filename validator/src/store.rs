@@ -83,13 +83,19 @@ impl DirStore {
 
 impl Store for DirStore {
     fn get(&self, uri: &str) -> Option<Vec<u8>> {
+        use std::io::Read;
+        use std::os::unix::fs::OpenOptionsExt;
         let p = self.path_of(uri)?;
-        let meta = std::fs::symlink_metadata(&p).ok()?;
-        // Regular files only (no symlinks out of the cache), bounded in size.
+        // Regular files only (no symlinks out of the cache: O_NOFOLLOW), bounded
+        // in size; one open, then the checks on what it opened.
+        let mut f = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(p).ok()?;
+        let meta = f.metadata().ok()?;
         if !meta.is_file() || meta.len() > MAX_OBJECT {
             return None;
         }
-        std::fs::read(p).ok()
+        let mut data = Vec::with_capacity(meta.len() as usize);
+        f.read_to_end(&mut data).ok()?;
+        Some(data)
     }
     fn too_large(&self, uri: &str) -> bool {
         self.path_of(uri).and_then(|p| std::fs::symlink_metadata(p).ok()).is_some_and(|m| m.is_file() && m.len() > MAX_OBJECT)

@@ -1,7 +1,10 @@
-//! RSA keys cached between benchmark runs (generating them dominates setup):
-//! a file of 4-byte big-endian lengths, each followed by a PKCS#1 key.
+//! RSA keys cached between benchmark runs: a file of 4-byte big-endian
+//! lengths, each followed by a PKCS#1 key. Missing keys come from a pool of
+//! shared primes (`bench_keys`: set-up in a minute even for W2's 50,000 CAs);
+//! whatever a benchmark measures makes its keys whole.
 
-use rpkit_objects::crypto::{generate_rsa_keys, KeyPair};
+use rpkit_objects::crypto::KeyPair;
+use rpkit_test_vectors::bench_keys::from_prime_pool;
 use std::path::Path;
 use std::time::Instant;
 
@@ -20,7 +23,7 @@ pub fn cached(path: &Path, n: usize) -> Vec<KeyPair> {
         let t = Instant::now();
         let missing = n - keys.len();
         eprintln!("generating {missing} RSA keys (cached in {} for later runs)...", path.display());
-        let fresh = generate_rsa_keys(missing).expect("keys");
+        let fresh = from_prime_pool(missing);
         let mut out = Vec::new();
         for k in &fresh {
             out.extend_from_slice(&(k.to_pkcs1().len() as u32).to_be_bytes());
