@@ -71,7 +71,7 @@ if [ -n "$w2" ]; then
   took=$(( $(date +%s) - t0 ))
   {
     echo "$w2_begin"
-    echo "# W2: the size of the whole RPKI"
+    echo "## W2: the size of the whole RPKI"
     echo
     echo "Written by \`scripts/bench.sh --w2\` on $started in $((took / 60 + 1)) minutes, rpkit $(git rev-parse --short HEAD),"
     echo "on the machine above; every figure next to its peer or limit from the same run."
