@@ -367,7 +367,9 @@ async fn object_file(State(st): State<AppState>, Path(path): Path<String>) -> Re
 /// The notification from memory, with the same validators as a file.
 fn notification(n: &crate::service::Notification, headers: &HeaderMap) -> Response {
     let h = validators(&n.etag, n.modified, "public, max-age=60");
-    if not_modified(headers, &n.etag, n.modified) {
+    // If-Modified-Since cannot tell two notifications of one second apart.
+    let by_date_only = !headers.contains_key(header::IF_NONE_MATCH);
+    if not_modified(headers, &n.etag, n.modified) && !(by_date_only && n.second_shared) {
         return (StatusCode::NOT_MODIFIED, h).into_response();
     }
     (h, n.body.clone()).into_response()
@@ -457,4 +459,30 @@ pub async fn serve(
     })
     .await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::Notification;
+
+    /// RRDPS-10: a conditional GET by date gets 304 only when the date names
+    /// one notification; by ETag it always may.
+    #[test]
+    fn rrdps_10_if_modified_since_of_a_second_with_two_notifications_gets_the_file() {
+        let modified = UNIX_EPOCH + std::time::Duration::from_millis(1_800_000_000_500);
+        let n = |second_shared| Notification { body: b"<notification/>".to_vec(), etag: "\"e\"".into(), modified, second_shared };
+        let ims = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::IF_MODIFIED_SINCE, HeaderValue::from_str(v).unwrap());
+            h
+        };
+        let date = httpdate(modified);
+        assert_eq!(notification(&n(false), &ims(&date)).status(), StatusCode::NOT_MODIFIED);
+        assert_eq!(notification(&n(true), &ims(&date)).status(), StatusCode::OK);
+        assert_eq!(notification(&n(true), &ims("Mon, 07 Dec 2026 00:00:00 GMT")).status(), StatusCode::OK);
+        let mut inm = HeaderMap::new();
+        inm.insert(header::IF_NONE_MATCH, HeaderValue::from_static("\"e\""));
+        assert_eq!(notification(&n(true), &inm).status(), StatusCode::NOT_MODIFIED);
+    }
 }

@@ -87,6 +87,10 @@ pub struct Notification {
     pub body: Vec<u8>,
     pub etag: String,
     pub modified: std::time::SystemTime,
+    /// Whether another notification was served within the same second as this
+    /// one: Last-Modified has whole seconds, so a client's If-Modified-Since
+    /// of that second may name the older one (RRDPS-10), and gets the file.
+    pub second_shared: bool,
 }
 
 impl PublicationServer {
@@ -226,10 +230,15 @@ impl PublicationServer {
         );
         // What is on disk is served, even when a step after the notification failed.
         let path = self.config.rrdp_dir().join("notification.xml");
+        let previous = self.notification();
         let cached = std::fs::read(&path).ok().map(|body| {
             let etag = format!("\"{}\"", rpkit_objects::hex::lower(&rpkit_objects::crypto::sha256(&body)[..16]));
             let modified = std::fs::metadata(&path).and_then(|m| m.modified()).unwrap_or(std::time::UNIX_EPOCH);
-            Arc::new(Notification { body, etag, modified })
+            let second = |t: std::time::SystemTime| t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            let second_shared = previous
+                .as_ref()
+                .is_some_and(|p| (p.etag != etag && second(p.modified) == second(modified)) || (p.etag == etag && p.second_shared));
+            Arc::new(Notification { body, etag, modified, second_shared })
         });
         *self.notification.write().unwrap_or_else(PoisonError::into_inner) = cached;
         let new = written?;

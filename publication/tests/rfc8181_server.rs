@@ -392,13 +392,22 @@ fn rrdp_files_are_served_with_caching_headers_etags_and_gzip_on(e: Env) {
         }
         rb.send().unwrap()
     };
-    let n = get("notification.xml", &[]);
-    assert_eq!(n.status(), 200);
-    assert_eq!(n.headers()["cache-control"], "public, max-age=60");
-    let etag = n.headers()["etag"].to_str().unwrap().to_string();
-    let lm = n.headers()["last-modified"].to_str().unwrap().to_string();
-    let text = n.text().unwrap();
-    assert!(text.contains(&format!("serial=\"{serial}\"")));
+    // The notification served is swapped right after the files are written.
+    let current = |serial: u64| {
+        for _ in 0..100 {
+            let n = get("notification.xml", &[]);
+            let (headers, text) = (n.headers().clone(), n.text().unwrap());
+            if text.contains(&format!("serial=\"{serial}\"")) {
+                return (headers, text);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("notification of serial {serial} not served");
+    };
+    let (h, text) = current(serial);
+    assert_eq!(h["cache-control"], "public, max-age=60");
+    let etag = h["etag"].to_str().unwrap().to_string();
+    let lm = h["last-modified"].to_str().unwrap().to_string();
     assert_eq!(get("notification.xml", &[("If-None-Match", &etag)]).status(), 304);
     assert_eq!(get("notification.xml", &[("If-Modified-Since", &lm)]).status(), 304);
     let snap_uri = text.split("<snapshot uri=\"").nth(1).unwrap().split('"').next().unwrap();
@@ -416,15 +425,7 @@ fn rrdp_files_are_served_with_caching_headers_etags_and_gzip_on(e: Env) {
     assert_eq!(e.send(&alice, &Query::Pdus(vec![publish(big, &vec![9u8; 1 << 20], None)])), Reply::Success);
     let serial2 = e.wait_written();
     assert!(serial2 > serial);
-    // The notification served is swapped right after the files are written.
-    let mut text2 = String::new();
-    for _ in 0..100 {
-        text2 = get("notification.xml", &[]).text().unwrap();
-        if text2.contains(&format!("serial=\"{serial2}\"")) {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (_, text2) = current(serial2);
     let big_snap = text2.split("<snapshot uri=\"").nth(1).unwrap().split('"').next().unwrap();
     let big_snap = big_snap.strip_prefix("https://rpki.test/rrdp/").unwrap();
     let s = get(big_snap, &[("Accept-Encoding", "gzip")]);
