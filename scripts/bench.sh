@@ -14,8 +14,9 @@
 #   --profile P  cargo profile (default bench; CI's quick run uses dev, the tests' build,
 #                to check that the harness works without a second full build)
 # Each bench is built with the whole workspace's features (--workspace), as the
-# tests are, so the quick run reuses the test build. Needs root, like the interoperability tests (ports 443 and 873, /etc/hosts,
-# the system's TLS roots); installs the peers with scripts/peers.sh.
+# tests are, so the quick run reuses the test build. Needs root, like the
+# interoperability tests (ports 443 and 873, /etc/hosts, the system's TLS roots);
+# installs the peers with scripts/peers.sh and perf for the validator's profile.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -379,10 +379,11 @@ fn main() {
     let reissue_only = std::env::args().any(|a| a == "--reissue-only");
     let many = arg("--many").unwrap_or(if quick { 300 } else { 100_000 });
     let runs = arg("--runs").unwrap_or(1).max(1);
-    let Some(peers) = peers::prepare() else { return };
+    // In process: no peer tool, no root.
     if std::env::args().any(|a| a == "--w2") {
         return w2_import(rpkit_test_vectors::workload::W2.cas);
     }
+    let Some(peers) = peers::prepare() else { return };
     let w = peers::open_dir("bench-ca");
     let prefixes = roas(n);
 

@@ -15,6 +15,8 @@
 //! Run (as root, like the interoperability tests): `cargo bench -p rpkit --bench validator_w1 -- [--quick | --w2] [--runs N]`.
 //! CA keys are cached in `target/bench-keys/` between runs; the report is
 //! printed and written to `target/bench/validator-w1.md` (`-quick`, `validator-w2.md`).
+//! For work on rpkit: `--rpkit-only` (its runs and profile, no report) and
+//! `RPKIT_BENCH_PERF_DATA=FILE` (keeps the profile's recording).
 
 use rpkit_test_vectors::peers;
 
@@ -111,6 +113,14 @@ impl Tool {
     }
 }
 
+/// The arguments of `rpkit validate` on the workload's TAL, output to `json`.
+fn rpkit_args(e: &Env, cache: &Path, json: &Path) -> Vec<std::ffi::OsString> {
+    let mut a: Vec<std::ffi::OsString> = ["validate", "--quiet", "--disable-rsync", "--tal"].map(Into::into).into();
+    a.extend([e.w.join("tals/w1.tal").into(), "--cache".into(), cache.into(), "--rrdp-root-cert".into()]);
+    a.extend([e.tls.ca_pem.clone().into(), "--output".into(), json.into()]);
+    a
+}
+
 /// One validation by `tool` with `cache` (empty for a cold run); returns the sample and its VRPs.
 fn validate(e: &Env, tool: Tool, cache: &Path) -> (Sample, Vrps) {
     let tal = e.w.join("tals/w1.tal");
@@ -121,8 +131,7 @@ fn validate(e: &Env, tool: Tool, cache: &Path) -> (Sample, Vrps) {
             std::fs::create_dir_all(&out).unwrap();
             let json = out.join("vrps.json");
             let mut cmd = Command::new(BIN);
-            cmd.args(["validate", "--quiet", "--disable-rsync", "--tal"]).arg(&tal).arg("--cache").arg(cache);
-            cmd.arg("--rrdp-root-cert").arg(&e.tls.ca_pem).arg("--output").arg(&json);
+            cmd.args(rpkit_args(e, cache, &json));
             let s = measure(&mut cmd, tool.name());
             (s, vrps_of(&serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap(), false))
         }
@@ -192,21 +201,13 @@ fn cold_profile(e: &Env, cache: &Path) -> Option<String> {
     let data = e.w.join("perf.data");
     let out = e.w.join("out-profile");
     std::fs::create_dir_all(&out).ok()?;
-    let _ = std::fs::remove_dir_all(cache);
     std::fs::create_dir_all(cache).ok()?;
     let status = Command::new("perf")
         .args(["record", "-q", "-e", "cpu-clock", "-F", "499", "-o"])
         .arg(&data)
         .arg("--")
         .arg(BIN)
-        .args(["validate", "--quiet", "--disable-rsync", "--tal"])
-        .arg(e.w.join("tals/w1.tal"))
-        .arg("--cache")
-        .arg(cache)
-        .arg("--rrdp-root-cert")
-        .arg(&e.tls.ca_pem)
-        .arg("--output")
-        .arg(out.join("vrps.json"))
+        .args(rpkit_args(e, cache, &out.join("vrps.json")))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
@@ -240,11 +241,12 @@ fn cold_profile(e: &Env, cache: &Path) -> Option<String> {
         };
         *shares.entry(family).or_default() += pct;
     }
-    match std::env::var_os("RPKIT_BENCH_PERF_DATA") {
-        Some(keep) => std::fs::rename(&data, keep).ok()?,
-        None => std::fs::remove_file(&data).ok()?,
-    }
-    // Kept until the end, as the measured runs' caches are.
+    // The recording, for a closer look (`perf report -i`); the cache stays
+    // until the end, as the measured runs' caches do.
+    let _ = match std::env::var_os("RPKIT_BENCH_PERF_DATA") {
+        Some(keep) => std::fs::rename(&data, keep),
+        None => std::fs::remove_file(&data),
+    };
     if shares.is_empty() {
         return None;
     }

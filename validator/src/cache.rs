@@ -5,7 +5,7 @@
 //! tree validates this copy again instead.
 
 use crate::error::CacheError;
-use crate::store::{DirStore, Store};
+use crate::store::{DirStore, Dirs, Store};
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -39,21 +39,17 @@ impl ValidCache {
     /// (fetch updates replace files by rename, never in place), else are written.
     /// Callers skip this when the cached manifest is the same.
     pub fn keep(&self, mft_uri: &str, mft_der: &[u8], files: &[(String, &[u8])], source: &dyn Store) -> Result<(), CacheError> {
-        // A point's files share a directory as a rule: each directory is made once.
-        let mut made: Option<PathBuf> = None;
+        let mut dirs = Dirs::default();
         for (uri, data) in files.iter().map(|(u, d)| (u.as_str(), *d)).chain([(mft_uri, mft_der)]) {
             let dst = self.store.path_of(uri).ok_or_else(|| CacheError::UnsafeUri(uri.to_string()))?;
-            if let Some(parent) = dst.parent().filter(|p| made.as_deref() != Some(*p)) {
-                std::fs::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
-                self.changed.lock().unwrap_or_else(|e| e.into_inner()).insert(parent.to_path_buf());
-                made = Some(parent.to_path_buf());
+            if let Some(made) = dirs.make_for(&dst).map_err(|e| io_err(&dst, e))? {
+                self.changed.lock().unwrap_or_else(|e| e.into_inner()).insert(made.to_path_buf());
             }
             // A file new to the cache is linked in place at once; one that
             // exists is replaced by rename, so it is never missing.
-            if let Some(src) = source.file_path(uri) {
-                if std::fs::hard_link(&src, &dst).is_ok() {
-                    continue;
-                }
+            let src = source.file_path(uri);
+            if src.as_ref().is_some_and(|src| std::fs::hard_link(src, &dst).is_ok()) {
+                continue;
             }
             // A temporary name of its own: points sharing a directory (two
             // instances of a CA during a key roll, MFT-18) are kept in parallel.
@@ -61,7 +57,7 @@ impl ValidCache {
             let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let tmp = dst.with_file_name(format!(".incoming-{}-{n}", std::process::id()));
             let _ = std::fs::remove_file(&tmp);
-            let linked = source.file_path(uri).is_some_and(|src| std::fs::hard_link(src, &tmp).is_ok());
+            let linked = src.is_some_and(|src| std::fs::hard_link(src, &tmp).is_ok());
             if !linked {
                 std::fs::write(&tmp, data).map_err(|e| io_err(&tmp, e))?;
             }

@@ -61,6 +61,26 @@ impl Store for BTreeMap<String, Vec<u8>> {
     }
 }
 
+/// Makes the directories of files written one after another: each is made
+/// once while files keep landing in it (a point's files share one).
+#[derive(Default)]
+pub struct Dirs(Option<PathBuf>);
+
+impl Dirs {
+    /// Make `file`'s directory unless it was the last one made; the
+    /// directory when it was made now.
+    pub fn make_for<'p>(&mut self, file: &'p Path) -> std::io::Result<Option<&'p Path>> {
+        match file.parent() {
+            Some(dir) if self.0.as_deref() != Some(dir) => {
+                std::fs::create_dir_all(dir)?;
+                self.0 = Some(dir.to_path_buf());
+                Ok(Some(dir))
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
 /// Objects as files under a directory.
 pub struct DirStore {
     pub dir: PathBuf,

@@ -7,6 +7,7 @@
 
 use crate::error::FetchError;
 use crate::http::{origin, Fetched, Http};
+use crate::store::Dirs;
 use rpkit_objects::error::chain;
 use rpkit_objects::limits;
 use rpkit_objects::rrdp::notification::Notification;
@@ -112,15 +113,8 @@ fn object_path(objects: &Path, uri: &str) -> Result<PathBuf, XmlError> {
 
 /// Write a new file whose mtime is the object's own time (CMS-13 RP side,
 /// RFC 9589 §2.2), so that an rsync fallback finds unchanged files unchanged.
+/// Its directory exists.
 fn write_new(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    write_new_in(path, data)
-}
-
-/// `write_new` where the directory exists.
-fn write_new_in(path: &Path, data: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(path)?;
     f.write_all(data)?;
@@ -228,20 +222,11 @@ impl<'a> Repo<'a> {
         }
         let mut hashing = Hashing { inner: body, ctx: ring::digest::Context::new(&ring::digest::SHA256) };
         let doc = Doc { kind: Kind::Snapshot, uri, session: &n.session, serial: n.serial };
-        // A publication point's objects come together: its directory is made once.
-        let mut made: Option<PathBuf> = None;
+        let mut dirs = Dirs::default();
         doc.read(&mut hashing, self.limits.max_snapshot, |item| match item {
             Item::Publish { uri, data, .. } => {
                 let path = object_path(&fresh, &uri)?;
-                let parent = path.parent().map(Path::to_path_buf);
-                let write = if parent.is_some() && parent != made {
-                    let w = write_new(&path, &data);
-                    made = parent;
-                    w
-                } else {
-                    write_new_in(&path, &data)
-                };
-                write.map_err(|e| match e.kind() {
+                dirs.make_for(&path).and_then(|_| write_new(&path, &data)).map_err(|e| match e.kind() {
                     std::io::ErrorKind::AlreadyExists => Stop::Rule(XmlError(format!("{uri} is published twice (RRDPC-12)"))),
                     _ => Stop::Fault(io_err(&path, e)),
                 })
