@@ -7,106 +7,23 @@ use crate::contract::{ChildCertInfo, ChildStatus, ResourceChange};
 use crate::error::{CaError, Result};
 use crate::history::Event;
 use crate::service::{serial_i64, Ca};
+use crate::store;
 use crate::work::{CaKind, CaRecord, Work};
 use rpkit_objects::bpki::IdCert;
-use rpkit_objects::cert::{Cert, SiaSpec};
+use rpkit_objects::cert::SiaSpec;
 use rpkit_objects::crypto::PublicKey;
 use rpkit_objects::der::Time;
 use rpkit_objects::file_type::FileType;
-use rpkit_objects::resources::{Afi, ResourceSet};
+use rpkit_objects::resources::ResourceSet;
 use rpkit_objects::rfc8183::{ChildRequest, ParentResponse};
-use rpkit_objects::up_down::{decode_asns, decode_ips, encode_asns, encode_ips, Limit};
-use rpkit_serve::args;
+use rpkit_objects::up_down::Limit;
 use rpkit_serve::db::Sql;
 use serde_json::json;
 
+pub(crate) use crate::store::children::{Child, ChildCert};
+
 /// The one resource class a child has below the RIR CA.
 pub const CLASS_NAME: &str = "default";
-
-/// A delegated member as stored.
-#[derive(Clone, Debug)]
-pub(crate) struct Child {
-    pub handle: String,
-    pub resources: ResourceSet,
-    pub id_cert: IdCert,
-    pub suspended: bool,
-    pub last_signing_time: Option<i64>,
-}
-
-/// A certificate the RIR CA issued to a child, for one of its keys.
-#[derive(Clone, Debug)]
-pub(crate) struct ChildCert {
-    pub key_id: String,
-    pub uri: String,
-    pub not_after: i64,
-    pub resources: ResourceSet,
-    pub limit: Limit,
-    pub sia: (String, String, Option<String>),
-    pub der: Vec<u8>,
-}
-
-impl ChildCert {
-    pub fn cert(&self) -> Result<Cert> {
-        Cert::decode(&self.der).map_err(|e| CaError::Conflict(format!("stored child certificate {}: {e}", self.uri)))
-    }
-}
-
-fn parse_set(handle: &str, s: &str) -> Result<ResourceSet> {
-    s.parse().map_err(|e| CaError::Conflict(format!("child '{handle}': stored resources: {e}")))
-}
-
-pub(crate) fn child(c: &impl Sql, handle: &str) -> Result<Option<Child>> {
-    let row: Option<(String, Vec<u8>, bool, Option<i64>)> =
-        c.row_opt("SELECT resources, id_cert, suspended, last_signing_time FROM children WHERE handle = ?1", args![handle], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-        })?;
-    let Some((res, id, suspended, last_signing_time)) = row else { return Ok(None) };
-    let id_cert = IdCert::decode(&id).map_err(|e| CaError::Conflict(format!("child '{handle}': stored identity: {e}")))?;
-    Ok(Some(Child { handle: handle.to_string(), resources: parse_set(handle, &res)?, id_cert, suspended, last_signing_time }))
-}
-
-fn limit_to_text(l: &Limit) -> String {
-    json!({
-        "asn": l.asn.as_ref().map(encode_asns),
-        "ipv4": l.ipv4.as_ref().map(encode_ips),
-        "ipv6": l.ipv6.as_ref().map(encode_ips),
-    })
-    .to_string()
-}
-
-fn limit_from_text(s: &str) -> Limit {
-    let v: serde_json::Value = serde_json::from_str(s).unwrap_or_default();
-    let get = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
-    Limit {
-        asn: get("asn").and_then(|s| decode_asns(&s).ok()),
-        ipv4: get("ipv4").and_then(|s| decode_ips(&s, Afi::Ipv4).ok()),
-        ipv6: get("ipv6").and_then(|s| decode_ips(&s, Afi::Ipv6).ok()),
-    }
-}
-
-pub(crate) fn certs_of(c: &impl Sql, handle: &str) -> Result<Vec<ChildCert>> {
-    let rows = c.rows(
-        "SELECT key_id, uri, not_after, resources, req_limit, sia_repository, sia_manifest, sia_notify, cert
-         FROM child_certs WHERE handle = ?1 ORDER BY key_id",
-        args![handle],
-        |r| {
-            Ok((
-                r.get::<String>(0)?,
-                r.get::<String>(1)?,
-                r.get::<i64>(2)?,
-                r.get::<String>(3)?,
-                r.get::<String>(4)?,
-                (r.get::<String>(5)?, r.get::<String>(6)?, r.get::<Option<String>>(7)?),
-                r.get::<Vec<u8>>(8)?,
-            ))
-        },
-    )?;
-    let mut out = Vec::new();
-    for (key_id, uri, not_after, res, limit, sia, der) in rows {
-        out.push(ChildCert { key_id, uri, not_after, resources: parse_set(handle, &res)?, limit: limit_from_text(&limit), sia, der });
-    }
-    Ok(out)
-}
 
 /// What a child may be certified for: its allocations within the RIR's.
 pub(crate) fn entitlement(child: &Child, rir: &CaRecord) -> ResourceSet {
@@ -142,7 +59,7 @@ fn issue_with(
     let rir = rir(w)?;
     let resources = limit.apply(&entitlement(child, &rir));
     let key_id = key.key_id().hex();
-    if let Some(old) = certs_of(&w.tx, &child.handle)?.into_iter().find(|c| c.key_id == key_id).filter(|_| revoke_old) {
+    if let Some(old) = store::children::certs(&w.tx, &child.handle)?.into_iter().find(|c| c.key_id == key_id).filter(|_| revoke_old) {
         let cert = old.cert()?;
         w.revoke(rir.id, &cert.serial, cert.not_after)?;
     }
@@ -152,27 +69,10 @@ fn issue_with(
     let cert = b.sign(w.signer, &rir.key)?;
     let uri = format!("{}{}", rir.pp_uri(w.cfg), FileType::Certificate.file_name(&key.key_id().file_stem()));
     w.put_object(Some(rir.id), &uri, cert.to_der().to_vec())?;
-    w.tx.execute(
-        "INSERT INTO child_certs (handle, key_id, uri, serial, not_after, resources, req_limit, sia_repository, sia_manifest, sia_notify, cert)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-         ON CONFLICT (handle, key_id) DO UPDATE SET uri = excluded.uri, serial = excluded.serial, not_after = excluded.not_after,
-           resources = excluded.resources, req_limit = excluded.req_limit, sia_repository = excluded.sia_repository,
-           sia_manifest = excluded.sia_manifest, sia_notify = excluded.sia_notify, cert = excluded.cert",
-        args![
-            child.handle,
-            key_id,
-            uri,
-            serial_i64(&cert.serial),
-            cert.not_after.0,
-            resources.to_string(),
-            limit_to_text(limit),
-            sia.0,
-            sia.1,
-            sia.2,
-            cert.to_der()
-        ])?;
+    let issued = ChildCert { key_id, uri, not_after: cert.not_after.0, resources, limit: limit.clone(), sia, der: cert.to_der().to_vec() };
+    store::children::put_cert(&w.tx, &child.handle, &issued, serial_i64(&cert.serial))?;
     w.mark_dirty(rir.id);
-    Ok(ChildCert { key_id, uri, not_after: cert.not_after.0, resources, limit: limit.clone(), sia, der: cert.to_der().to_vec() })
+    Ok(issued)
 }
 
 /// Revoke and withdraw the certificate of one key (UPDOWN-5).
@@ -181,7 +81,7 @@ pub(crate) fn revoke(w: &mut Work<'_>, handle: &str, c: &ChildCert) -> Result<()
     let cert = c.cert()?;
     w.revoke(rir.id, &cert.serial, cert.not_after)?;
     w.remove_object(&c.uri)?;
-    w.tx.execute("DELETE FROM child_certs WHERE handle = ?1 AND key_id = ?2", args![handle, c.key_id])?;
+    store::children::delete_cert(&w.tx, handle, &c.key_id)?;
     w.mark_dirty(rir.id);
     Ok(())
 }
@@ -190,7 +90,7 @@ pub(crate) fn revoke(w: &mut Work<'_>, handle: &str, c: &ChildCert) -> Result<()
 /// child is no longer entitled to is re-issued shrunk at once; more resources
 /// wait for the child to ask (its next `list` offers them).
 pub(crate) fn set_entitlement(w: &mut Work<'_>, handle: &str, resources: &ResourceSet) -> Result<Option<ResourceChange>> {
-    let mut child = child(&w.tx, handle)?.ok_or_else(|| CaError::NotFound(format!("member '{handle}'")))?;
+    let mut child = store::children::get(&w.tx, handle)?.ok_or_else(|| CaError::NotFound(format!("member '{handle}'")))?;
     if child.resources == *resources {
         return Ok(None);
     }
@@ -202,11 +102,11 @@ pub(crate) fn set_entitlement(w: &mut Work<'_>, handle: &str, resources: &Resour
         return Err(CaError::invalid("not_held", format!("{} is outside the RIR's resources", resources.difference(&rir.resources))));
     }
     let before = child.resources.clone();
-    w.tx.execute("UPDATE children SET resources = ?2 WHERE handle = ?1", args![handle, resources.to_string()])?;
+    store::children::set_resources(&w.tx, handle, resources)?;
     child.resources = resources.clone();
     let mut withdrawn = Vec::new();
     let entitled = entitlement(&child, &rir);
-    for c in certs_of(&w.tx, handle)? {
+    for c in store::children::certs(&w.tx, handle)? {
         if !entitled.contains(&c.resources) {
             let key = c.cert()?.public_key;
             let shrunk = issue(w, &child, &key, c.sia.clone(), &c.limit)?;
@@ -223,12 +123,10 @@ pub(crate) fn set_entitlement(w: &mut Work<'_>, handle: &str, resources: &Resour
 
 /// A removed child: every certificate it holds is revoked and withdrawn.
 pub(crate) fn remove_child(w: &mut Work<'_>, handle: &str) -> Result<()> {
-    for c in certs_of(&w.tx, handle)? {
+    for c in store::children::certs(&w.tx, handle)? {
         revoke(w, handle, &c)?;
     }
-    w.tx.execute("DELETE FROM child_messages WHERE handle = ?1", args![handle])?;
-    w.tx.execute("DELETE FROM children WHERE handle = ?1", args![handle])?;
-    Ok(())
+    store::children::delete(&w.tx, handle)
 }
 
 /// After the RIR CA's key or certificate changed (`renew_at` None), or for
@@ -237,11 +135,10 @@ pub(crate) fn remove_child(w: &mut Work<'_>, handle: &str) -> Result<()> {
 /// entitlement and SIA.
 pub(crate) fn recertify(w: &mut Work<'_>, renew_at: Option<i64>) -> Result<usize> {
     let rir_end = rir(w)?.cert.not_after.0;
-    let handles: Vec<String> = w.tx.rows("SELECT DISTINCT handle FROM child_certs ORDER BY handle", args![], |r| r.get(0))?;
     let mut n = 0;
-    for h in handles {
-        let Some(child) = child(&w.tx, &h)? else { continue };
-        for c in certs_of(&w.tx, &h)? {
+    for h in store::children::certified(&w.tx)? {
+        let Some(child) = store::children::get(&w.tx, &h)? else { continue };
+        for c in store::children::certs(&w.tx, &h)? {
             if renew_at.is_some_and(|at| c.not_after >= at || c.not_after >= rir_end) {
                 continue;
             }
@@ -251,11 +148,6 @@ pub(crate) fn recertify(w: &mut Work<'_>, renew_at: Option<i64>) -> Result<usize
         }
     }
     Ok(n)
-}
-
-/// Whether `handle` is a delegated member.
-pub(crate) fn is_child(c: &impl Sql, handle: &str) -> Result<bool> {
-    Ok(c.value("SELECT EXISTS (SELECT 1 FROM children WHERE handle = ?1)", args![handle])?)
 }
 
 impl Ca {
@@ -273,10 +165,7 @@ impl Ca {
     ) -> Result<ParentResponse> {
         crate::members::check_handle(handle)?;
         // A hosted member (from an import, say) keeps its allocations and moves with no gap (moves.rs).
-        let hosted = self.read(|c| {
-            let r: Option<String> = c.value_opt("SELECT resources FROM cas WHERE handle = ?1 AND kind = 'member'", args![handle])?;
-            Ok(r)
-        })?;
+        let hosted = self.read(|c| store::members::hosted_resources(c, handle))?;
         if let Some(held) = hosted {
             if resources.is_some_and(|r| r.to_string() != held) {
                 return Err(CaError::invalid(
@@ -299,12 +188,9 @@ impl Ca {
                 return Err(CaError::invalid("bad_handle", format!("'{handle}' is reserved")));
             }
             let rir = rir(w)?;
-            match child(&w.tx, handle)? {
+            match store::children::get(&w.tx, handle)? {
                 Some(existing) => {
-                    w.tx.execute(
-                        "UPDATE children SET id_cert = ?2, last_signing_time = NULL WHERE handle = ?1",
-                        args![handle, request.id_cert.to_der()],
-                    )?;
+                    store::children::set_identity(&w.tx, handle, request.id_cert.to_der())?;
                     if let Some(r) = resources.filter(|r| **r != existing.resources) {
                         set_entitlement(w, handle, r)?;
                     }
@@ -322,10 +208,7 @@ impl Ca {
                             format!("{} is outside the RIR's resources", r.difference(&rir.resources)),
                         ));
                     }
-                    w.tx.execute(
-                        "INSERT INTO children (handle, resources, id_cert, created) VALUES (?1, ?2, ?3, ?4)",
-                        args![handle, r.to_string(), request.id_cert.to_der(), w.now.0],
-                    )?;
+                    store::children::insert(&w.tx, handle, r, request.id_cert.to_der(), w.now.0)?;
                 }
             }
             Ok(())
@@ -350,31 +233,27 @@ impl Ca {
     pub fn suspend_child(&self, handle: &str, suspend: bool) -> Result<()> {
         let name = if suspend { "child.suspend" } else { "child.unsuspend" };
         self.change(Event::new(name, Some(handle), json!({})), |w| {
-            let c = child(&w.tx, handle)?.ok_or_else(|| CaError::NotFound(format!("delegated member '{handle}'")))?;
+            let c = store::children::get(&w.tx, handle)?.ok_or_else(|| CaError::NotFound(format!("delegated member '{handle}'")))?;
             if c.suspended == suspend {
                 return Ok(());
             }
             w.always_recorded = true;
             if suspend {
-                for cert in certs_of(&w.tx, handle)? {
+                for cert in store::children::certs(&w.tx, handle)? {
                     revoke(w, handle, &cert)?;
                 }
             }
-            w.tx.execute("UPDATE children SET suspended = ?2 WHERE handle = ?1", args![handle, suspend])?;
+            store::children::set_suspended(&w.tx, handle, suspend)?;
             Ok(())
         })
     }
 
     /// A delegated member's state for the operator.
     pub(crate) fn child_status(&self, c: &impl Sql, handle: &str) -> Result<Option<(ResourceSet, ChildStatus)>> {
-        type Row = (String, bool, Option<i64>, Option<String>, i64);
-        let row: Option<Row> = c.row_opt(
-            "SELECT resources, suspended, last_contact, last_message, created FROM children WHERE handle = ?1",
-            args![handle],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-        )?;
-        let Some((res, suspended, last_contact, last_message, created)) = row else { return Ok(None) };
-        let certificates = certs_of(c, handle)?
+        let Some((resources, suspended, last_contact, last_message, created)) = store::children::status(c, handle)? else {
+            return Ok(None);
+        };
+        let certificates = store::children::certs(c, handle)?
             .into_iter()
             .map(|cc| ChildCertInfo {
                 key: cc.key_id.clone(),
@@ -384,8 +263,7 @@ impl Ca {
                 publication_point: cc.sia.0.clone(),
             })
             .collect();
-        let moving: Option<(i64, Option<String>)> =
-            c.row_opt("SELECT started, waiting_for FROM moves WHERE handle = ?1", args![handle], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let moving = store::moves::of(c, handle)?;
         let status = ChildStatus {
             suspended,
             since: Time(created).rfc3339(),
@@ -395,19 +273,12 @@ impl Ca {
             moving_since: moving.as_ref().map(|m| Time(m.0).rfc3339()),
             waiting_for: moving.and_then(|m| m.1),
         };
-        Ok(Some((parse_set(handle, &res)?, status)))
+        Ok(Some((resources, status)))
     }
 
     /// Per delegated member, for `/metrics`: last contact, when its earliest
     /// certificate ends (0: none), whether it is suspended.
     pub fn children_metrics(&self) -> Result<Vec<(String, i64, i64, bool)>> {
-        self.read(|c| {
-            Ok(c.rows(
-                "SELECT h.handle, COALESCE(h.last_contact, 0), COALESCE(MIN(c.not_after), 0), h.suspended
-                 FROM children h LEFT JOIN child_certs c ON c.handle = h.handle GROUP BY h.handle ORDER BY h.handle",
-                args![],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )?)
-        })
+        self.read(store::children::metrics)
     }
 }

@@ -8,11 +8,12 @@
 //! in the operator's log, to pin it.)
 
 use crate::contract::{HistoryEntry, HistoryObject};
+use crate::error::{CaError, Result};
+use crate::store;
 use rpkit_objects::crypto::sha256;
 use rpkit_objects::der::Time;
 use rpkit_objects::rfc8181::{Change, ChangeSet};
-use rpkit_serve::args;
-use rpkit_serve::db::{DbError, DbResult, Row, Sql};
+use rpkit_serve::db::Sql;
 use serde_json::Value;
 use std::cell::RefCell;
 
@@ -105,10 +106,8 @@ fn entry_hash(e: &HistoryEntry) -> String {
 }
 
 /// Append an entry, in the caller's transaction.
-pub fn append(c: &impl Sql, now: Time, actor: &Actor, event: &Event, published: Vec<HistoryObject>, outcome: &str) -> DbResult<()> {
-    let last: Option<(u64, String)> =
-        c.row_opt("SELECT seq, hash FROM history ORDER BY seq DESC LIMIT 1", args![], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    let (seq, prev_hash) = match last {
+pub fn append(c: &impl Sql, now: Time, actor: &Actor, event: &Event, published: Vec<HistoryObject>, outcome: &str) -> Result<()> {
+    let (seq, prev_hash) = match store::history::last(c)? {
         Some((s, h)) => (s + 1, h),
         None => (1, GENESIS.to_string()),
     };
@@ -125,40 +124,7 @@ pub fn append(c: &impl Sql, now: Time, actor: &Actor, event: &Event, published: 
         hash: String::new(),
     };
     e.hash = entry_hash(&e);
-    let request = serde_json::to_string(&e.request).unwrap_or_default();
-    let published = serde_json::to_string(&e.published).unwrap_or_default();
-    c.execute(
-        "INSERT INTO history (seq, time, actor, member, action, request, published, outcome, prev_hash, hash)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        args![e.seq, e.time, e.actor, e.member, e.action, request, published, e.outcome, e.prev_hash, e.hash],
-    )?;
-    Ok(())
-}
-
-/// Entries in order, optionally of one member and from a time on (RFC 3339 or seconds).
-pub fn entries(c: &impl Sql, member: Option<&str>, since: Option<&str>) -> DbResult<Vec<HistoryEntry>> {
-    c.rows(
-        "SELECT seq, time, actor, member, action, request, published, outcome, prev_hash, hash FROM history
-         WHERE (CAST(?1 AS TEXT) IS NULL OR member = ?1) AND (CAST(?2 AS TEXT) IS NULL OR time >= ?2) ORDER BY seq",
-        args![member, since],
-        row,
-    )
-}
-
-fn row(r: &Row) -> DbResult<HistoryEntry> {
-    let json = |i: usize| -> DbResult<String> { r.get(i) };
-    Ok(HistoryEntry {
-        seq: r.get(0)?,
-        time: r.get(1)?,
-        actor: r.get(2)?,
-        member: r.get(3)?,
-        action: r.get(4)?,
-        request: serde_json::from_str(&json(5)?).unwrap_or(Value::Null),
-        published: serde_json::from_str(&json(6)?).unwrap_or_default(),
-        outcome: r.get(7)?,
-        prev_hash: r.get(8)?,
-        hash: r.get(9)?,
-    })
+    store::history::insert(c, &e)
 }
 
 /// Why the chain does not hold, at the first entry where it breaks.
@@ -177,14 +143,9 @@ pub enum Broken {
 /// Check the whole chain; when it holds, the number of entries and the last
 /// one's hash (the head, which an auditor pins to notice a cut-off tail).
 pub fn verify(c: &impl Sql) -> Result<(u64, String), Broken> {
-    let unreadable = |e: DbError| Broken::Unreadable(e.to_string());
-    let rows = c
-        .rows(
-            "SELECT seq, time, actor, member, action, request, published, outcome, prev_hash, hash FROM history ORDER BY seq",
-            args![],
-            row,
-        )
-        .map_err(unreadable)?;
+    // The database's own message.
+    let unreadable = |e: CaError| Broken::Unreadable(if let CaError::Storage(e) = e { e.to_string() } else { e.to_string() });
+    let rows = store::history::all(c).map_err(unreadable)?;
     let (mut last_seq, mut last_hash) = (0u64, GENESIS.to_string());
     for e in rows {
         if e.seq != last_seq + 1 {

@@ -23,12 +23,12 @@ use crate::history::{self, Actor, Event};
 use crate::roas::{issue_roas, roa_objects, withdraw_roa_object};
 use crate::router_certs;
 use crate::service::Ca;
+use crate::store::{self, keyrolls::NewRoll};
 use crate::work::{stored_key, CaKind, CaRecord, Work};
 use rpkit_objects::cert::Cert;
 use rpkit_objects::crypto::{KeyId, SignError, Signer};
 use rpkit_objects::der::Time;
 use rpkit_objects::file_type::FileType;
-use rpkit_serve::args;
 use rpkit_serve::db::Sql;
 use serde_json::json;
 
@@ -55,11 +55,7 @@ impl Reason {
 /// next key while pending, or the old key while an offline parent has not yet
 /// revoked it; `None` when there is none, or it has no certificate yet.
 pub(crate) fn pending_view(w: &Work<'_>, ca: &CaRecord) -> Result<Option<CaRecord>> {
-    let row: Option<(String, Vec<u8>, String)> =
-        w.tx.row_opt("SELECT key_id, cert, cert_uri FROM keyrolls WHERE ca_id = ?1", args![ca.id], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?;
-    let Some((key, cert, cert_uri)) = row else { return Ok(None) };
+    let Some((key, cert, cert_uri)) = store::keyrolls::next_cert(&w.tx, ca.id)? else { return Ok(None) };
     if cert.is_empty() {
         // Waiting for an offline parent's certificate: nothing published yet.
         return Ok(None);
@@ -73,23 +69,17 @@ pub(crate) fn start(w: &mut Work<'_>, ca: &CaRecord, reason: Reason) -> Result<(
     if ca.kind == CaKind::Ta {
         return Err(CaError::invalid("ta_key", "the trust anchor's key rolls by RFC 9691 (`rpkit ta keyroll`)"));
     }
-    let busy: Option<(String, String)> =
-        w.tx.row_opt("SELECT key_id, phase FROM keyrolls WHERE ca_id = ?1", args![ca.id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    if let Some((key, phase)) = busy {
+    if let Some((key, phase)) = store::keyrolls::phase(&w.tx, ca.id)? {
         let hint = if phase == "retiring" { "the offline TA has yet to revoke the old key" } else { "`--activate` ends its staging now" };
         return Err(CaError::Conflict(format!("a key roll of '{}' is under way (key {key}, {phase}); {hint}", ca.handle)));
     }
-    let ta_roll: bool = w.tx.value("SELECT EXISTS (SELECT 1 FROM ta_keyroll)", args![])?;
-    if ta_roll && ca.kind == CaKind::Rir {
+    if store::ta_keyroll::under_way(&w.tx)? && ca.kind == CaKind::Rir {
         return Err(CaError::Conflict("a TA key roll is under way: the RIR CA's key rolls after it".into()));
     }
     if offline_parent(w, ca) {
         // The offline TA certifies the next key in its next answer; staging starts then.
         let key = w.create_key()?;
-        w.tx.execute(
-            "INSERT INTO keyrolls (ca_id, key_id, cert, cert_uri, reason, started, activate_at) VALUES (?1, ?2, ?3, '', ?4, ?5, ?6)",
-            args![ca.id, key.hex(), Vec::<u8>::new(), reason.as_str(), w.now.0, i64::MAX],
-        )?;
+        store::keyrolls::await_parent(&w.tx, ca.id, &key.hex(), reason.as_str(), w.now.0)?;
         return Ok(());
     }
     let parent = w.ca_by_id(ca.parent_id.unwrap_or_default())?;
@@ -97,9 +87,17 @@ pub(crate) fn start(w: &mut Work<'_>, ca: &CaRecord, reason: Reason) -> Result<(
     let public = w.signer.public_key(&key)?;
     let cert = w.ca_cert_builder(Some(&parent), &ca.handle, public, &ca.resources, w.cfg.ca_validity_days)?.sign(w.signer, &parent.key)?;
     let uri = format!("{}{}", parent.pp_uri(w.cfg), FileType::Certificate.file_name(&key.file_stem()));
-    w.tx.execute(
-        "INSERT INTO keyrolls (ca_id, key_id, cert, cert_uri, reason, started, activate_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        args![ca.id, key.hex(), cert.to_der(), uri, reason.as_str(), w.now.0, w.now.0 + w.cfg.keyroll_staging_seconds],
+    store::keyrolls::insert(
+        &w.tx,
+        &NewRoll {
+            ca_id: ca.id,
+            key_id: &key.hex(),
+            cert: cert.to_der(),
+            cert_uri: &uri,
+            reason: reason.as_str(),
+            started: w.now.0,
+            activate_at: w.now.0 + w.cfg.keyroll_staging_seconds,
+        },
     )?;
     w.put_object(Some(parent.id), &uri, cert.to_der().to_vec())?;
     w.republish_pending(ca)
@@ -111,8 +109,8 @@ pub(crate) fn activate(w: &mut Work<'_>, old: &CaRecord) -> Result<()> {
     let cfg = w.cfg;
     // What the old key signed, read before it is withdrawn.
     let roas = roa_objects(&w.tx, old.id)?;
-    let aspas = crate::store::aspas::of_ca(&w.tx, old.id)?;
-    let routers = router_certs::router_certs_of(&w.tx, old.id)?;
+    let aspas = store::aspas::of_ca(&w.tx, old.id)?;
+    let routers = store::router_certs::of_ca(&w.tx, old.id)?;
     for rc in &routers {
         router_certs::withdraw(w, old, rc)?;
     }
@@ -131,35 +129,19 @@ pub(crate) fn activate(w: &mut Work<'_>, old: &CaRecord) -> Result<()> {
         w.remove_object(&old.crl_uri(cfg))?;
         w.remove_object(&old.mft_uri(cfg))?;
     }
-    let old_numbers: (i64, i64, Option<i64>, Option<i64>, Option<i64>) = w.tx.row(
-        "SELECT manifest_number, crl_number, mft_ee_serial, mft_this_update, mft_next_update FROM cas WHERE id = ?1",
-        args![old.id],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-    )?;
+    let old_numbers = store::cas::key_state(&w.tx, old.id)?;
     // The CA is its next key from here, with that key's manifest and CRL numbers.
-    w.tx.execute(
-        "UPDATE cas SET key_id = k.key_id, cert = k.cert, cert_uri = k.cert_uri, manifest_number = k.manifest_number,
-            crl_number = k.crl_number, mft_ee_serial = k.mft_ee_serial, mft_this_update = k.mft_this_update,
-            mft_next_update = k.mft_next_update, key_since = ?2
-         FROM (SELECT * FROM keyrolls WHERE ca_id = ?1) AS k WHERE cas.id = ?1",
-        args![old.id, w.now.0],
-    )?;
-    w.tx.execute("DELETE FROM keyrolls WHERE ca_id = ?1", args![old.id])?;
-    w.tx.execute("UPDATE objects SET ca_id = ?1 WHERE uri IN (?2, ?3)", args![old.id, next.crl_uri(cfg), next.mft_uri(cfg)])?;
+    store::keyrolls::promote(&w.tx, old.id, w.now.0)?;
+    store::keyrolls::delete(&w.tx, old.id)?;
+    store::objects::set_owner(&w.tx, old.id, &next.crl_uri(cfg), &next.mft_uri(cfg))?;
     if offline {
         // RFC 6489 section 2.3: the old key goes on publishing its CRL and a
         // manifest listing only that, until the parent has revoked it.
-        w.tx.execute("UPDATE revocations SET key_id = ?2 WHERE ca_id = ?1 AND key_id IS NULL", args![old.id, old.key.hex()])?;
-        w.tx.execute("UPDATE objects SET ca_id = NULL WHERE uri IN (?1, ?2)", args![old.crl_uri(cfg), old.mft_uri(cfg)])?;
-        let (mft_num, crl_num, mft_serial, mft_this, mft_next) = old_numbers;
-        w.tx.execute(
-            "INSERT INTO keyrolls (ca_id, key_id, cert, cert_uri, reason, started, activate_at, manifest_number, crl_number,
-                mft_ee_serial, mft_this_update, mft_next_update, phase)
-             VALUES (?1, ?2, ?3, ?4, 'retiring', ?5, ?5, ?6, ?7, ?8, ?9, ?10, 'retiring')",
-            args![old.id, old.key.hex(), old.cert.to_der(), old.cert_uri, w.now.0, mft_num, crl_num, mft_serial, mft_this, mft_next],
-        )?;
+        store::revocations::name_key(&w.tx, old.id, &old.key.hex())?;
+        store::objects::disown(&w.tx, &old.crl_uri(cfg), &old.mft_uri(cfg))?;
+        store::keyrolls::insert_retiring(&w.tx, old.id, &old.key.hex(), old.cert.to_der(), &old.cert_uri, w.now.0, &old_numbers)?;
     } else {
-        w.tx.execute("DELETE FROM revocations WHERE ca_id = ?1 AND (key_id = ?2 OR key_id IS NULL)", args![old.id, old.key.hex()])?;
+        store::revocations::delete_of_current_key(&w.tx, old.id, &old.key.hex())?;
     }
     let ca = w.ca_by_id(old.id)?;
     // Everything re-issued under the new key.
@@ -191,19 +173,12 @@ pub(crate) type CertFor<'a> = &'a dyn Fn(&KeyId) -> Option<(String, Cert)>;
 /// An offline TA's answer for `rir`: a next key it certified starts its
 /// staging; an old key it no longer certifies is retired. What happened, if anything.
 pub(crate) fn parent_answered(w: &mut Work<'_>, rir: &CaRecord, cert_for: CertFor<'_>) -> Result<Option<String>> {
-    let row: Option<(String, String, Vec<u8>)> =
-        w.tx.row_opt("SELECT key_id, phase, cert FROM keyrolls WHERE ca_id = ?1", args![rir.id], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?;
-    let Some((hex, phase, cert)) = row else { return Ok(None) };
+    let Some((hex, phase, cert)) = store::keyrolls::state(&w.tx, rir.id)? else { return Ok(None) };
     let key = stored_key(&rir.handle, &hex)?;
     match (phase.as_str(), cert_for(&key)) {
         ("pending", Some((uri, c))) if cert != c.to_der() => {
             let until = w.now.0 + w.cfg.keyroll_staging_seconds;
-            w.tx.execute(
-                "UPDATE keyrolls SET cert = ?2, cert_uri = ?3, activate_at = ?4 WHERE ca_id = ?1",
-                args![rir.id, c.to_der(), uri, until],
-            )?;
+            store::keyrolls::certified(&w.tx, rir.id, c.to_der(), &uri, until)?;
             w.republish_pending(rir)?;
             Ok(Some(format!("next key {hex} certified: staged until {}", Time(until).rfc3339())))
         }
@@ -211,8 +186,8 @@ pub(crate) fn parent_answered(w: &mut Work<'_>, rir: &CaRecord, cert_for: CertFo
             let old = pending_view(w, rir)?.ok_or_else(|| CaError::Conflict("a retiring key without a certificate".into()))?;
             w.remove_object(&old.crl_uri(w.cfg))?;
             w.remove_object(&old.mft_uri(w.cfg))?;
-            w.tx.execute("DELETE FROM revocations WHERE ca_id = ?1 AND key_id = ?2", args![rir.id, hex])?;
-            w.tx.execute("DELETE FROM keyrolls WHERE ca_id = ?1", args![rir.id])?;
+            store::revocations::delete_of_key(&w.tx, rir.id, &hex)?;
+            store::keyrolls::delete(&w.tx, rir.id)?;
             retire(w, &rir.handle, &key)?;
             Ok(Some(format!("old key {hex} revoked by the parent and retired")))
         }
@@ -223,12 +198,11 @@ pub(crate) fn parent_answered(w: &mut Work<'_>, rir: &CaRecord, cert_for: CertFo
 /// Certify `parent`'s children (and their next keys) again with its current
 /// key and certificate URI (AIA).
 pub(crate) fn recertify_children(w: &mut Work<'_>, parent: &CaRecord) -> Result<()> {
-    let children: Vec<i64> = w.tx.rows("SELECT id FROM cas WHERE parent_id = ?1 ORDER BY id", args![parent.id], |r| r.get(0))?;
-    for id in children {
+    for id in store::cas::children_of(&w.tx, parent.id)? {
         let child = w.ca_by_id(id)?;
-        recertify(w, parent, &child, "cas", "id")?;
+        recertify(w, parent, &child, false)?;
         if let Some(next) = pending_view(w, &child)? {
-            recertify(w, parent, &next, "keyrolls", "ca_id")?;
+            recertify(w, parent, &next, true)?;
         }
     }
     // Delegated children's certificates, too.
@@ -238,33 +212,25 @@ pub(crate) fn recertify_children(w: &mut Work<'_>, parent: &CaRecord) -> Result<
     Ok(())
 }
 
-/// `parent`'s new key certifies `child`'s key again: same resources, same URI.
-fn recertify(w: &mut Work<'_>, parent: &CaRecord, child: &CaRecord, table: &str, id_col: &str) -> Result<()> {
+/// `parent`'s new key certifies `child`'s key (its next key when `next`)
+/// again: same resources, same URI.
+fn recertify(w: &mut Work<'_>, parent: &CaRecord, child: &CaRecord, next: bool) -> Result<()> {
     let days = w.cfg.ca_validity_days;
     let cert = w
         .ca_cert_builder(Some(parent), &child.handle, child.cert.public_key.clone(), &child.resources, days)?
         .sign(w.signer, &parent.key)?;
     w.put_object(Some(parent.id), &child.cert_uri, cert.to_der().to_vec())?;
-    w.tx.execute(&format!("UPDATE {table} SET cert = ?2 WHERE {id_col} = ?1"), args![child.id, cert.to_der()])?;
-    Ok(())
+    if next {
+        store::keyrolls::set_cert(&w.tx, child.id, cert.to_der())
+    } else {
+        store::cas::set_cert(&w.tx, child.id, cert.to_der())
+    }
 }
 
 /// A key no longer used: its private part leaves the database with this
 /// change, and the store destroys it once the change is committed.
-/// The certificate of CA `ca_id`'s next key, re-issued (its resources changed).
-pub(crate) fn set_pending_cert(w: &Work<'_>, ca_id: i64, cert: &[u8]) -> Result<()> {
-    w.tx.execute("UPDATE keyrolls SET cert = ?2 WHERE ca_id = ?1", args![ca_id, cert])?;
-    Ok(())
-}
-
 pub(crate) fn retire(w: &mut Work<'_>, handle: &str, key: &KeyId) -> Result<()> {
-    w.tx.execute("DELETE FROM keys WHERE key_id = ?1", args![key.hex()])?;
-    w.tx.execute("DELETE FROM token_keys WHERE key_id = ?1", args![key.hex()])?;
-    w.tx.execute(
-        "INSERT INTO retired_keys (key_id, ca_handle, retired) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
-        args![key.hex(), handle, w.now.0],
-    )?;
-    Ok(())
+    store::keys::retire(&w.tx, &key.hex(), handle, w.now.0)
 }
 
 /// A removed CA's pending roll: the next certificate revoked and withdrawn with
@@ -276,7 +242,7 @@ pub(crate) fn abandon(w: &mut Work<'_>, ca: &CaRecord) -> Result<()> {
     for uri in [next.cert_uri.clone(), next.crl_uri(w.cfg), next.mft_uri(w.cfg)] {
         w.remove_object(&uri)?;
     }
-    w.tx.execute("DELETE FROM keyrolls WHERE ca_id = ?1", args![ca.id])?;
+    store::keyrolls::delete(&w.tx, ca.id)?;
     retire(w, &ca.handle, &next.key)
 }
 
@@ -290,8 +256,7 @@ fn note(w: &mut Work<'_>, ca: &CaRecord, action: &'static str, request: serde_js
 
 /// Where a key lives, for the status.
 fn store_of(c: &impl Sql, key: &str) -> Result<&'static str> {
-    let token: bool = c.value("SELECT EXISTS (SELECT 1 FROM token_keys WHERE key_id = ?1)", args![key])?;
-    Ok(if token { "hsm" } else { "software" })
+    Ok(if store::keys::in_token(c, key)? { "hsm" } else { "software" })
 }
 
 fn time(t: i64) -> String {
@@ -307,20 +272,11 @@ impl Ca {
     /// A CA's key and its roll.
     pub fn keyroll_status(&self, handle: &str) -> Result<KeyRollStatus> {
         self.read(|c| {
-            let (id, kind, key, since): (i64, String, String, i64) = c
-                .row_opt("SELECT id, kind, key_id, COALESCE(key_since, created) FROM cas WHERE handle = ?1", args![handle], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-                })?
-                .ok_or_else(|| CaError::NotFound(format!("CA '{handle}'")))?;
+            let (id, kind, key, since) = store::cas::key_of(c, handle)?.ok_or_else(|| CaError::NotFound(format!("CA '{handle}'")))?;
             if kind == "ta" {
                 return Err(CaError::invalid("ta_key", "the trust anchor's key rolls by RFC 9691 (`rpkit ta keyroll`)"));
             }
-            type Row = (String, String, i64, i64, String, bool);
-            let pending: Option<Row> = c.row_opt(
-                "SELECT key_id, reason, started, activate_at, phase, length(cert) > 0 FROM keyrolls WHERE ca_id = ?1",
-                args![id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
-            )?;
+            let pending = store::keyrolls::status(c, id)?;
             let mut s = KeyRollStatus {
                 handle: handle.to_string(),
                 phase: "active".into(),
@@ -333,7 +289,7 @@ impl Ca {
                 started: None,
                 activates_at: None,
             };
-            if let Some((other, reason, started, at, phase, certified)) = pending {
+            if let Some(store::keyrolls::Roll { key_id: other, reason, started, activate_at: at, phase, certified }) = pending {
                 // pending: staged; awaiting_parent: the offline TA has yet to
                 // certify it; retiring: the old key, until the offline TA revokes it.
                 s.phase = match (phase.as_str(), certified) {
@@ -365,7 +321,7 @@ impl Ca {
     /// End a pending roll's staging now: the next key takes over, the old one is destroyed.
     pub fn keyroll_activate(&self, handle: &str) -> Result<KeyRollStatus> {
         let member = (handle != self.config.rir_handle).then_some(handle);
-        let id: Option<i64> = self.read(|c| Ok(c.value_opt("SELECT id FROM cas WHERE handle = ?1", args![handle])?))?;
+        let id = self.read(|c| store::cas::id(c, handle))?;
         let products = self.products(&id.into_iter().collect::<Vec<_>>())?;
         self.fill_key_pool(products as usize + 1)?;
         self.change(Event::new("keyroll.activate", member, json!({ "ca": handle })), |w| {
@@ -390,14 +346,7 @@ impl Ca {
         }
         let now = self.now().0;
         let batch = self.config.keyroll_batch.max(1) as i64;
-        let due: Vec<(i64, String)> = self.read(|c| {
-            Ok(c.rows(
-                "SELECT c.id, c.handle FROM keyrolls k JOIN cas c ON c.id = k.ca_id
-                 WHERE k.phase = 'pending' AND length(k.cert) > 0 AND k.activate_at <= ?1 ORDER BY k.activate_at, c.id LIMIT ?2",
-                args![now, batch],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?)
-        })?;
+        let due = self.read(|c| store::keyrolls::due(c, now, batch))?;
         if !due.is_empty() {
             let ids: Vec<i64> = due.iter().map(|(id, _)| *id).collect();
             let products = self.products(&ids)?;
@@ -417,21 +366,11 @@ impl Ca {
         // Rolls to start: keys in software while a token is configured, then keys past their interval.
         let migrate = self.signer().token().is_some();
         let interval = self.config.keyroll_interval_days * 86400;
-        let start_due: Vec<(i64, String, Reason)> = self.read(|c| {
-            let v = c.rows(
-                "SELECT c.id, c.handle, EXISTS (SELECT 1 FROM keys WHERE key_id = c.key_id) AS soft FROM cas c
-                 WHERE c.kind != 'ta' AND NOT EXISTS (SELECT 1 FROM keyrolls k WHERE k.ca_id = c.id)
-                   AND ((?1 AND EXISTS (SELECT 1 FROM keys WHERE key_id = c.key_id))
-                     OR (?2 > 0 AND COALESCE(c.key_since, c.created) + ?2 <= ?3))
-                 ORDER BY soft DESC, c.id LIMIT ?4",
-                args![migrate, interval, now, batch],
-                |r| {
-                    let soft: bool = r.get(2)?;
-                    Ok((r.get(0)?, r.get(1)?, if migrate && soft { Reason::Migration } else { Reason::Schedule }))
-                },
-            )?;
-            Ok(v)
-        })?;
+        let start_due: Vec<(i64, String, Reason)> = self
+            .read(|c| store::keyrolls::to_start(c, migrate, interval, now, batch))?
+            .into_iter()
+            .map(|(id, handle, soft)| (id, handle, if migrate && soft { Reason::Migration } else { Reason::Schedule }))
+            .collect();
         if start_due.is_empty() {
             return Ok(0);
         }
@@ -450,12 +389,7 @@ impl Ca {
 
     /// The ROA and ASPA objects of CAs `ids`: the one-time keys their re-issue needs.
     fn products(&self, ids: &[i64]) -> Result<i64> {
-        let ids = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
-        self.read(|c| {
-            Ok(c.value(
-                &format!("SELECT (SELECT COUNT(DISTINCT uri) FROM roas WHERE ca_id IN ({ids})) + (SELECT COUNT(*) FROM aspas WHERE ca_id IN ({ids}))"),
-                args![])?)
-        })
+        self.read(|c| store::roas::signed_objects(c, ids))
     }
 
     /// Destroy the keys that committed changes retired (in the HSM too), each
@@ -463,9 +397,7 @@ impl Ca {
     /// a token fault leaves the rest for the next try.
     pub fn destroy_retired_keys(&self) -> Result<usize> {
         let _one_at_a_time = self.destroying.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let retired: Vec<(String, String)> = self.read(|c| {
-            Ok(c.rows("SELECT key_id, ca_handle FROM retired_keys ORDER BY retired, key_id", args![], |r| Ok((r.get(0)?, r.get(1)?)))?)
-        })?;
+        let retired = self.read(store::keys::retired)?;
         let mut n = 0;
         for (hex, handle) in retired {
             let key = stored_key(&handle, &hex)?;
@@ -476,7 +408,7 @@ impl Ca {
             let member = (handle != self.config.rir_handle).then_some(handle.as_str());
             let event = Event::new("key.destroy", member, json!({ "ca": handle, "key": hex }));
             self.write(|tx, now| {
-                tx.execute("DELETE FROM retired_keys WHERE key_id = ?1", args![&hex])?;
+                store::keys::destroyed(tx, &hex)?;
                 history::append(tx, now, &history::current_actor(), &event, Vec::new(), "destroyed")?;
                 Ok(())
             })?;
@@ -485,7 +417,7 @@ impl Ca {
         if n > 0 {
             // Old page images in the write-ahead log may hold a software key's
             // private part: fold the log into the (securely deleted) database.
-            self.read(|c| Ok(c.batch("PRAGMA wal_checkpoint(TRUNCATE)")?))?;
+            self.read(store::keys::checkpoint)?;
         }
         Ok(n)
     }

@@ -73,7 +73,7 @@ impl Ca {
     }
 
     pub fn members(&self) -> Result<Vec<MemberInfo>> {
-        let handles = self.read(|c| store::members::handles(c))?;
+        let handles = self.read(store::members::handles)?;
         handles.iter().map(|h| self.member(h)).collect()
     }
 
@@ -159,7 +159,7 @@ fn handle_for(opaque_id: &str) -> String {
 }
 
 pub(crate) fn add_member(w: &mut Work<'_>, handle: &str, resources: &ResourceSet, opaque_id: Option<&str>) -> Result<()> {
-    if crate::children::is_child(&w.tx, handle)? {
+    if store::children::exists(&w.tx, handle)? {
         return Err(CaError::Conflict(format!("member '{handle}' already exists")));
     }
     certify_member(w, handle, resources, opaque_id)
@@ -197,7 +197,7 @@ fn certify_member(w: &mut Work<'_>, handle: &str, resources: &ResourceSet, opaqu
 }
 
 pub(crate) fn set_resources(w: &mut Work<'_>, handle: &str, resources: &ResourceSet) -> Result<Option<ResourceChange>> {
-    if crate::children::is_child(&w.tx, handle)? {
+    if store::children::exists(&w.tx, handle)? {
         let change = crate::children::set_entitlement(w, handle, resources)?;
         // A member moving to its own CA is hosted here too until the move completes.
         if w.ca_by_handle(handle).is_err() {
@@ -233,7 +233,7 @@ pub(crate) fn set_resources(w: &mut Work<'_>, handle: &str, resources: &Resource
             withdrawn.push(format!("ASPA AS{c}"));
         }
     }
-    for rc in crate::router_certs::router_certs_of(&w.tx, ca.id)? {
+    for rc in store::router_certs::of_ca(&w.tx, ca.id)? {
         if !resources.asn.contains_asn(Asn(rc.asn)) {
             crate::router_certs::withdraw(w, &ca, &rc)?;
             withdrawn.push(format!("router certificate AS{} key {}", rc.asn, rc.key.key_id().hex()));
@@ -276,15 +276,15 @@ pub(crate) fn reissue_ca_cert(w: &mut Work<'_>, ca: &CaRecord, resources: &Resou
         let cert =
             w.ca_cert_builder(Some(&parent), &ca.handle, next.cert.public_key.clone(), resources, days)?.sign(w.signer, &parent.key)?;
         w.put_object(Some(pid), &next.cert_uri, cert.to_der().to_vec())?;
-        crate::keyroll::set_pending_cert(w, ca.id, cert.to_der())?;
+        store::keyrolls::set_cert(&w.tx, ca.id, cert.to_der())?;
     }
     w.mark_dirty(ca.id);
     Ok(())
 }
 
 pub(crate) fn remove_member(w: &mut Work<'_>, handle: &str) -> Result<()> {
-    store::members::forget_move(&w.tx, handle)?;
-    if crate::children::is_child(&w.tx, handle)? {
+    store::moves::forget(&w.tx, handle)?;
+    if store::children::exists(&w.tx, handle)? {
         crate::children::remove_child(w, handle)?;
         if w.ca_by_handle(handle).is_err() {
             return Ok(());

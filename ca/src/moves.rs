@@ -12,11 +12,10 @@ use crate::contract::{AspaSpec, MoveStatus, RoaSpec};
 use crate::error::{CaError, Result};
 use crate::history::Event;
 use crate::service::Ca;
+use crate::store;
 use crate::work::CaKind;
 use rpkit_objects::cert::Cert;
 use rpkit_objects::rfc8183::{ChildRequest, ParentResponse};
-use rpkit_serve::args;
-use rpkit_serve::db::Sql;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -57,14 +56,11 @@ impl Ca {
             w.always_recorded = true;
             let ca = w.ca_by_handle(handle).ok().filter(|c| c.kind == CaKind::Member);
             let ca = ca.ok_or_else(|| CaError::NotFound(format!("hosted member '{handle}'")))?;
-            if crate::children::is_child(&w.tx, handle)? {
+            if store::children::exists(&w.tx, handle)? {
                 return Err(CaError::Conflict(format!("member '{handle}' is already moving to its own CA")));
             }
-            w.tx.execute(
-                "INSERT INTO children (handle, resources, id_cert, created) VALUES (?1, ?2, ?3, ?4)",
-                args![handle, ca.resources.to_string(), request.id_cert.to_der(), w.now.0],
-            )?;
-            w.tx.execute("INSERT INTO moves (handle, started) VALUES (?1, ?2)", args![handle, w.now.0])?;
+            store::children::insert(&w.tx, handle, &ca.resources, request.id_cert.to_der(), w.now.0)?;
+            store::moves::start(&w.tx, handle, w.now.0)?;
             Ok(())
         })?;
         Ok(self.parent_response(handle, request, service_uri, &identity.cert))
@@ -74,26 +70,22 @@ impl Ca {
     /// publishes every ROA and ASPA the hosted one does, or at once when the
     /// operator confirms (`confirmed`).
     pub fn complete_delegation(&self, handle: &str, confirmed: bool) -> Result<MoveStatus> {
-        let moving: bool = self.read(|c| Ok(c.value("SELECT EXISTS (SELECT 1 FROM moves WHERE handle = ?1)", args![handle])?))?;
+        let moving = self.read(|c| store::moves::exists(c, handle))?;
         if !moving {
             return Err(CaError::NotFound(format!("a move of '{handle}' to its own CA")));
         }
         let missing = if confirmed { Vec::new() } else { self.still_missing(handle)? };
         if !missing.is_empty() {
             let text = missing.join(", ");
-            self.write(|tx, now| {
-                tx.execute("UPDATE moves SET checked = ?2, waiting_for = ?3 WHERE handle = ?1", args![handle, now.0, text])?;
-                Ok(())
-            })?;
+            self.write(|tx, now| store::moves::waiting(tx, handle, now.0, &text))?;
             return Ok(MoveStatus { handle: handle.into(), complete: false, waiting_for: missing });
         }
         let event = Event::new("member.delegated", Some(handle), json!({ "confirmed_by_operator": confirmed }));
         self.change(event, |w| {
-            let opaque: Option<String> = w.tx.value("SELECT opaque_id FROM cas WHERE handle = ?1", args![handle])?;
+            let opaque = store::cas::opaque_id(&w.tx, handle)?;
             crate::members::remove_hosted(w, handle)?;
-            w.tx.execute("UPDATE children SET opaque_id = ?2 WHERE handle = ?1", args![handle, opaque])?;
-            w.tx.execute("DELETE FROM moves WHERE handle = ?1", args![handle])?;
-            Ok(())
+            store::children::set_opaque_id(&w.tx, handle, opaque.as_deref())?;
+            store::moves::forget(&w.tx, handle)
         })?;
         if let Err(e) = self.destroy_retired_keys() {
             tracing::warn!("the hosted CA's key of '{handle}' waits to be destroyed: {e}");
@@ -103,7 +95,7 @@ impl Ca {
 
     /// The hosted member's ROAs and ASPAs its own CA does not publish yet.
     fn still_missing(&self, handle: &str) -> Result<Vec<String>> {
-        let cert = self.read(|c| Ok(crate::children::certs_of(c, handle)?.into_iter().next()))?;
+        let cert = self.read(|c| Ok(store::children::certs(c, handle)?.into_iter().next()))?;
         let Some(cert) = cert else { return Ok(vec!["its own CA's certificate (it has not asked for one yet)".into()]) };
         let published = self.view()?.published(&cert.cert()?, &cert.uri).map_err(CaError::Parent)?;
         let mut missing: Vec<String> = self
@@ -125,7 +117,7 @@ impl Ca {
     /// The schedule's part: complete every delegation whose member's CA now
     /// publishes what the hosted one does. Returns how many completed.
     pub fn check_moves(&self) -> Result<usize> {
-        let handles: Vec<String> = self.read(|c| Ok(c.rows("SELECT handle FROM moves ORDER BY started", args![], |r| r.get(0))?))?;
+        let handles = self.read(store::moves::handles)?;
         let _schedule = crate::history::acting_as(crate::history::Actor::Schedule);
         let mut done = 0;
         for h in handles {
@@ -143,11 +135,11 @@ impl Ca {
     /// certificate of its own CA is revoked.
     pub fn host_member(&self, handle: &str) -> Result<crate::contract::MemberInfo> {
         let (resources, opaque, cert) = self.read(|c| {
-            let child = crate::children::child(c, handle)?.ok_or_else(|| CaError::NotFound(format!("delegated member '{handle}'")))?;
-            let opaque: Option<String> = c.value("SELECT opaque_id FROM children WHERE handle = ?1", args![handle])?;
-            Ok((child.resources, opaque, crate::children::certs_of(c, handle)?.into_iter().next()))
+            let child = store::children::get(c, handle)?.ok_or_else(|| CaError::NotFound(format!("delegated member '{handle}'")))?;
+            let opaque = store::members::child_opaque_id(c, handle)?;
+            Ok((child.resources, opaque, store::children::certs(c, handle)?.into_iter().next()))
         })?;
-        let moving: Option<i64> = self.read(|c| Ok(c.value_opt("SELECT started FROM moves WHERE handle = ?1", args![handle])?))?;
+        let moving = self.read(|c| store::moves::started(c, handle))?;
         if moving.is_some() {
             return Err(CaError::Conflict(format!("'{handle}' is still hosted: its move to its own CA is not complete")));
         }

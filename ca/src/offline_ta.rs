@@ -19,7 +19,7 @@ use crate::contract::{TaImport, TaStatus};
 use crate::error::{CaError, Result};
 use crate::history::{self, Event};
 use crate::service::Ca;
-use crate::store::{put_setting, setting};
+use crate::store::{self, settings};
 use crate::ta_exchange::{self, ExchangeError, TaRequest, TaResponse};
 use crate::work::{stored_key, CaKind, CaRecord, NewCa, Work};
 use rpkit_objects::bpki::{IdCert, Identity};
@@ -32,7 +32,6 @@ use rpkit_objects::resources::ResourceSet;
 use rpkit_objects::rfc8183::{ChildRequest, ParentResponse};
 use rpkit_objects::serial::Serial;
 use rpkit_objects::tal::Tal;
-use rpkit_serve::args;
 use rpkit_serve::db::Sql;
 use serde_json::json;
 
@@ -44,7 +43,7 @@ fn exchange(e: ExchangeError) -> CaError {
 }
 
 fn id_cert(c: &impl Sql, key: &str, what: &str) -> Result<IdCert> {
-    let b64 = setting(c, key)?.ok_or_else(|| CaError::NotFound(what.to_string()))?;
+    let b64 = settings::get(c, key)?.ok_or_else(|| CaError::NotFound(what.to_string()))?;
     let der = rpkit_objects::hex::decode(&b64).ok_or_else(|| CaError::Conflict(format!("stored {what}")))?;
     IdCert::decode(&der).map_err(|e| CaError::Conflict(format!("stored {what}: {e}")))
 }
@@ -80,8 +79,8 @@ impl Ca {
             })?;
             w.put_object(None, &uri, cert.to_der().to_vec())?;
             w.mark_dirty(id);
-            put_setting(&w.tx, "ta_child_handle", &child.child_handle)?;
-            put_setting(&w.tx, "ta_child_identity", &rpkit_objects::hex::lower(child.id_cert.to_der()))?;
+            settings::put(&w.tx, "ta_child_handle", &child.child_handle)?;
+            settings::put(&w.tx, "ta_child_identity", &rpkit_objects::hex::lower(child.id_cert.to_der()))?;
             Ok(())
         })?;
         let response = ParentResponse {
@@ -98,7 +97,7 @@ impl Ca {
     pub fn ta_sign(&self, file: &[u8], identity: &Identity) -> Result<Vec<u8>> {
         let now = self.now();
         let (child_id, child_handle) = self.read(|c| {
-            let handle = setting(c, "ta_child_handle")?
+            let handle = settings::get(c, "ta_child_handle")?
                 .ok_or_else(|| CaError::NotFound("an offline TA here (run `rpkit ta init --offline`)".into()))?;
             Ok((id_cert(c, "ta_child_identity", "the child's identity")?, handle))
         })?;
@@ -108,8 +107,7 @@ impl Ca {
         if req.child != child_handle {
             return Err(exchange(ExchangeError::Foreign(format!("it is for child '{}', not '{child_handle}'", req.child))));
         }
-        let seen =
-            self.read(|c| Ok(c.row("SELECT EXISTS (SELECT 1 FROM ta_nonces WHERE nonce = ?1)", args![&req.nonce], |r| r.get::<bool>(0))?))?;
+        let seen = self.read(|c| store::offline_ta::nonce_seen(c, &req.nonce))?;
         if seen {
             return Err(exchange(ExchangeError::Replayed(req.nonce)));
         }
@@ -128,7 +126,7 @@ impl Ca {
 /// The TA's part of `ta_sign`, in its transaction: under each of its keys
 /// (two during its own key roll, RFC 9691).
 fn certify_child(w: &mut Work<'_>, req: &TaRequest) -> Result<()> {
-    let ids: Vec<i64> = w.tx.rows("SELECT id FROM cas WHERE kind = 'ta' ORDER BY id", args![], |r| r.get(0))?;
+    let ids = store::cas::ta_ids_in_order(&w.tx)?;
     if ids.is_empty() {
         return Err(CaError::NotFound("the trust anchor".into()));
     }
@@ -136,7 +134,7 @@ fn certify_child(w: &mut Work<'_>, req: &TaRequest) -> Result<()> {
         let ta = w.ca_by_id(id)?;
         certify_under(w, &ta, &req.child, &req.keys)?;
     }
-    w.tx.execute("INSERT INTO ta_nonces (nonce, answered) VALUES (?1, ?2)", args![req.nonce, w.now.0])?;
+    store::offline_ta::add_nonce(&w.tx, &req.nonce, w.now.0)?;
     Ok(())
 }
 
@@ -144,10 +142,7 @@ fn certify_child(w: &mut Work<'_>, req: &TaRequest) -> Result<()> {
 /// what else it gave, renews itself when due (TA-9) and re-issues its CRL and manifest.
 pub(crate) fn certify_under(w: &mut Work<'_>, ta: &CaRecord, child: &str, keys: &[PublicKey]) -> Result<()> {
     let renew_at = w.now.add_secs(w.cfg.renew_before_days * 86400).0;
-    let issued: Vec<(String, String, i64, i64)> =
-        w.tx.rows("SELECT key_id, uri, serial, not_after FROM ta_children WHERE ta_id = ?1 ORDER BY key_id", args![ta.id], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-        })?;
+    let issued = store::offline_ta::child_certs(&w.tx, ta.id)?;
     let wanted: Vec<(String, &PublicKey)> = keys.iter().map(|k| (k.key_id().hex(), k)).collect();
     for (key_id, uri, serial, not_after) in &issued {
         let keep = wanted.iter().any(|(k, _)| k == key_id) && *not_after > renew_at;
@@ -155,22 +150,17 @@ pub(crate) fn certify_under(w: &mut Work<'_>, ta: &CaRecord, child: &str, keys: 
             // Not wanted any more (a finished key roll), or due for renewal.
             w.revoke(ta.id, &Serial::from_u64(*serial as u64), Time(*not_after))?;
             w.remove_object(uri)?;
-            w.tx.execute("DELETE FROM ta_children WHERE ta_id = ?1 AND key_id = ?2", args![ta.id, key_id])?;
+            store::offline_ta::delete_child_cert(&w.tx, ta.id, key_id)?;
         }
     }
     for (key_id, key) in wanted {
-        let have: bool =
-            w.tx.row("SELECT EXISTS (SELECT 1 FROM ta_children WHERE ta_id = ?1 AND key_id = ?2)", args![ta.id, key_id], |r| r.get(0))?;
-        if have {
+        if store::offline_ta::has_child_cert(&w.tx, ta.id, &key_id)? {
             continue;
         }
         let cert = w.ca_cert_builder(Some(ta), child, (*key).clone(), &ta.resources, w.cfg.ca_validity_days)?.sign(w.signer, &ta.key)?;
         let uri = format!("{}{}", ta.pp_uri(w.cfg), FileType::Certificate.file_name(&key.key_id().file_stem()));
         w.put_object(Some(ta.id), &uri, cert.to_der().to_vec())?;
-        w.tx.execute(
-            "INSERT INTO ta_children (ta_id, key_id, handle, uri, serial, not_after) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            args![ta.id, key_id, child, uri, crate::service::serial_i64(&cert.serial), cert.not_after.0],
-        )?;
+        store::offline_ta::add_child_cert(&w.tx, ta.id, &key_id, child, &uri, crate::service::serial_i64(&cert.serial), cert.not_after.0)?;
     }
     if ta.cert.not_after.0 < renew_at {
         let res = ta.resources.clone();
@@ -182,13 +172,12 @@ pub(crate) fn certify_under(w: &mut Work<'_>, ta: &CaRecord, child: &str, keys: 
 
 /// The keys an offline TA's child holds certificates for under `ta`, and its handle.
 pub(crate) fn child_keys(w: &Work<'_>, ta: &CaRecord) -> Result<(String, Vec<PublicKey>)> {
-    let ders: Vec<Vec<u8>> =
-        w.tx.rows("SELECT o.der FROM ta_children c JOIN objects o ON o.uri = c.uri WHERE c.ta_id = ?1", args![ta.id], |r| r.get(0))?;
+    let ders = store::offline_ta::child_cert_ders(&w.tx, ta.id)?;
     let keys = ders
         .iter()
         .map(|d| Cert::decode(d).map(|c| c.public_key).map_err(|e| CaError::Conflict(format!("stored child certificate: {e}"))))
         .collect::<Result<_>>()?;
-    Ok((setting(&w.tx, "ta_child_handle")?.unwrap_or_default(), keys))
+    Ok((settings::get(&w.tx, "ta_child_handle")?.unwrap_or_default(), keys))
 }
 
 // --- The online CA's side --------------------------------------------------------
@@ -205,20 +194,13 @@ impl Ca {
         if parent.service_uri != SERVICE_URI {
             return Err(CaError::invalid("not_offline", format!("service_uri {:?}: not an offline TA's answer", parent.service_uri)));
         }
-        let own_ta = self.read(|c| {
-            Ok(c.row(
-                "SELECT EXISTS (SELECT 1 FROM cas c JOIN keys k ON k.key_id = c.key_id WHERE c.kind = 'ta')
-                 OR EXISTS (SELECT 1 FROM cas c JOIN token_keys k ON k.key_id = c.key_id WHERE c.kind = 'ta')",
-                args![],
-                |r| r.get::<bool>(0),
-            )?)
-        })?;
+        let own_ta = self.read(store::cas::has_ta_key)?;
         if own_ta {
             return Err(CaError::Conflict("this CA has a trust anchor of its own".into()));
         }
         let event = Event::new("ta.parent", None, json!({ "parent": parent.parent_handle, "identity": parent.id_cert.ski.hex() }));
         self.write(|tx, now| {
-            put_setting(tx, "ta_identity", &rpkit_objects::hex::lower(parent.id_cert.to_der()))?;
+            settings::put(tx, "ta_identity", &rpkit_objects::hex::lower(parent.id_cert.to_der()))?;
             history::append(tx, now, &history::current_actor(), &event, Vec::new(), "applied")?;
             Ok(())
         })
@@ -234,11 +216,7 @@ impl Ca {
         let keys: Vec<PublicKey> = self
             .read(|c| {
                 let mut keys = vec![rir_key];
-                let next: Option<String> = c.value_opt(
-                    "SELECT k.key_id FROM keyrolls k JOIN cas c ON c.id = k.ca_id WHERE c.kind = 'rir' AND k.phase = 'pending'",
-                    args![],
-                )?;
-                if let Some(n) = next {
+                if let Some(n) = store::keyrolls::rir_pending_key(c)? {
                     keys.push(stored_key("rir", &n)?);
                 }
                 Ok(keys)
@@ -253,11 +231,8 @@ impl Ca {
         let keys: Vec<String> = req.keys.iter().map(|k| k.key_id().hex()).collect();
         let event = Event::new("ta.request", None, json!({ "nonce": req.nonce, "keys": keys, "valid_until": until.rfc3339() }));
         self.write(|tx, now| {
-            tx.execute("UPDATE ta_exchanges SET state = 'superseded' WHERE state = 'pending'", args![])?;
-            tx.execute(
-                "INSERT INTO ta_exchanges (nonce, created, valid_until, state) VALUES (?1, ?2, ?3, 'pending')",
-                args![req.nonce, now.0, until.0],
-            )?;
+            store::offline_ta::supersede_pending(tx)?;
+            store::offline_ta::add_request(tx, &req.nonce, now.0, until.0)?;
             history::append(tx, now, &history::current_actor(), &event, Vec::new(), "applied")?;
             Ok(())
         })?;
@@ -267,10 +242,9 @@ impl Ca {
     /// The RIR CA's current key; made (and kept) before its first certificate.
     pub(crate) fn rir_key(&self) -> Result<KeyId> {
         let stored = self.read(|c| {
-            let row: Option<String> = c.value_opt("SELECT key_id FROM cas WHERE kind = 'rir'", args![])?;
-            Ok(match row {
+            Ok(match store::cas::rir_key(c)? {
                 Some(k) => Some(k),
-                None => setting(c, "rir_key")?,
+                None => settings::get(c, "rir_key")?,
             })
         })?;
         if let Some(k) = stored {
@@ -280,7 +254,7 @@ impl Ca {
         let event = Event::new("rir.key", None, json!({}));
         let key = self.change(event, |w| {
             let key = w.create_key()?;
-            put_setting(&w.tx, "rir_key", &key.hex())?;
+            settings::put(&w.tx, "rir_key", &key.hex())?;
             Ok(key)
         })?;
         Ok(key)
@@ -293,14 +267,12 @@ impl Ca {
         let xml = ta_exchange::open(file, &ta_id, now).map_err(exchange)?;
         let resp = TaResponse::from_xml(&xml).map_err(exchange)?;
         ta_exchange::check_window(resp.created, resp.valid_until, now).map_err(exchange)?;
-        let state: Option<String> =
-            self.read(|c| Ok(c.value_opt("SELECT state FROM ta_exchanges WHERE nonce = ?1", args![&resp.nonce])?))?;
+        let state = self.read(|c| store::offline_ta::request_state(c, &resp.nonce))?;
         match state.as_deref() {
             Some("pending") => {}
             Some("answered") => return Err(exchange(ExchangeError::Replayed(resp.nonce))),
             _ => {
-                let want = self
-                    .read(|c| Ok(c.row_opt("SELECT nonce FROM ta_exchanges WHERE state = 'pending'", args![], |r| r.get::<String>(0))?))?;
+                let want = self.read(store::offline_ta::pending_nonce)?;
                 return Err(exchange(match want {
                     Some(want) => ExchangeError::NotPending { got: resp.nonce, want },
                     None => ExchangeError::NothingPending,
@@ -322,8 +294,7 @@ impl Ca {
         let now = self.now();
         self.read(|c| {
             let next_update = ta_next_update(c)?;
-            let pending: Option<(String, i64)> =
-                c.row_opt("SELECT nonce, valid_until FROM ta_exchanges WHERE state = 'pending'", args![], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let pending = store::offline_ta::pending(c)?;
             let due = next_update.map(|t| t - self.config.ta_warn_days * 86400);
             Ok(TaStatus {
                 offline: self.config.ta_offline,
@@ -344,14 +315,14 @@ impl Ca {
         }
         let s = self.ta_status()?;
         let (Some(next), true) = (s.next_update.clone(), s.overdue) else { return Ok(false) };
-        let warned = self.read(|c| setting(c, "ta_due_recorded"))?;
+        let warned = self.read(|c| settings::get(c, "ta_due_recorded"))?;
         if warned.as_deref() == Some(next.as_str()) {
             return Ok(false);
         }
         let _schedule = history::acting_as(history::Actor::Schedule);
         let event = Event::new("ta.due", None, json!({ "next_update": next, "signing_due": s.signing_due }));
         self.write(|tx, now| {
-            put_setting(tx, "ta_due_recorded", &next)?;
+            settings::put(tx, "ta_due_recorded", &next)?;
             history::append(tx, now, &history::current_actor(), &event, Vec::new(), "warning")?;
             Ok(())
         })?;
@@ -362,10 +333,7 @@ impl Ca {
 
 /// The nextUpdate of the current TA's manifest as published (seconds).
 fn ta_next_update(c: &impl Sql) -> Result<Option<i64>> {
-    let der: Option<Vec<u8>> = c.value_opt(
-        &format!("SELECT der FROM objects WHERE ca_id = {} AND name LIKE '%.mft' LIMIT 1", crate::work::CURRENT_TA_ID),
-        args![],
-    )?;
+    let der = store::objects::ta_manifest(c)?;
     Ok(der.and_then(|d| Manifest::decode(&d).ok()).map(|m| m.content.next_update.0))
 }
 
@@ -400,10 +368,9 @@ fn import(w: &mut Work<'_>, resp: &TaResponse, rir_key: KeyId) -> Result<TaImpor
     let mut ids = Vec::new();
     for t in &tas {
         let res = t.cert.resources.explicit_set();
-        let id: Option<i64> = w.tx.value_opt("SELECT id FROM cas WHERE kind = 'ta' AND key_id = ?1", args![t.cert.ski.hex()])?;
-        let id = match id {
+        let id = match store::cas::ta_by_key(&w.tx, &t.cert.ski.hex())? {
             Some(id) => {
-                w.tx.execute("UPDATE cas SET cert = ?2, resources = ?3 WHERE id = ?1", args![id, t.der, res.to_string()])?;
+                store::cas::set_ta_cert(&w.tx, id, &t.der, &res)?;
                 id
             }
             None => {
@@ -423,12 +390,7 @@ fn import(w: &mut Work<'_>, resp: &TaResponse, rir_key: KeyId) -> Result<TaImpor
         ids.push(id);
     }
     // Exactly the TAs' publication set: what they no longer have is withdrawn.
-    let held: Vec<String> = w.tx.rows(
-        "SELECT o.uri FROM objects o WHERE o.ca_id IN (SELECT id FROM cas WHERE kind = 'ta')
-             OR o.uri IN (SELECT cert_uri FROM cas WHERE kind = 'ta')",
-        args![],
-        |r| r.get(0),
-    )?;
+    let held = store::objects::of_tas(&w.tx)?;
     for uri in held.iter().filter(|u| !resp.objects.contains_key(*u)) {
         w.remove_object(uri)?;
     }
@@ -456,10 +418,7 @@ fn import(w: &mut Work<'_>, resp: &TaResponse, rir_key: KeyId) -> Result<TaImpor
         }
         Some(rir) => {
             if rir.cert.to_der() != cert.to_der() || rir.parent_id != Some(ta_id) {
-                w.tx.execute(
-                    "UPDATE cas SET parent_id = ?2, cert = ?3, cert_uri = ?4, resources = ?5 WHERE id = ?1",
-                    args![rir.id, ta_id, cert.to_der(), uri, res.to_string()],
-                )?;
+                store::cas::set_parent_and_resources(&w.tx, rir.id, ta_id, cert.to_der(), &uri, &res)?;
                 w.mark_dirty(rir.id);
                 report.rir_certified = true;
                 if uri != rir.cert_uri {
@@ -473,15 +432,12 @@ fn import(w: &mut Work<'_>, resp: &TaResponse, rir_key: KeyId) -> Result<TaImpor
         }
     }
     // A TA instance no longer in the answer (retired after its key roll) goes.
-    let gone: Vec<i64> = {
-        let v: Vec<i64> = w.tx.rows("SELECT id FROM cas WHERE kind = 'ta'", args![], |r| r.get(0))?;
-        v.into_iter().filter(|id| !ids.contains(id)).collect()
-    };
+    let gone: Vec<i64> = store::cas::ta_ids(&w.tx)?.into_iter().filter(|id| !ids.contains(id)).collect();
     for id in gone {
-        w.tx.execute("DELETE FROM revocations WHERE ca_id = ?1", args![id])?;
-        w.tx.execute("DELETE FROM cas WHERE id = ?1", args![id])?;
+        store::revocations::delete_of_ca(&w.tx, id)?;
+        store::cas::delete(&w.tx, id)?;
     }
-    w.tx.execute("UPDATE ta_exchanges SET state = 'answered' WHERE nonce = ?1", args![&resp.nonce])?;
+    store::offline_ta::answered(&w.tx, &resp.nonce)?;
     report.next_update = ta_next_update(&w.tx)?.map(|t| Time(t).rfc3339());
     Ok(report)
 }

@@ -13,7 +13,7 @@ use crate::contract::{ParentStatus, ParentSync, ResourceChange};
 use crate::error::{CaError, Result};
 use crate::history::{self, Event};
 use crate::service::Ca;
-use crate::store::{put_setting, setting};
+use crate::store::{self, settings};
 use crate::work::{stored_key, CaKind, Work};
 use rpkit_objects::cert::Cert;
 use rpkit_objects::crypto::KeyId;
@@ -24,7 +24,6 @@ use rpkit_objects::resources::ResourceSet;
 use rpkit_objects::rfc8183::ParentResponse;
 use rpkit_objects::signed_message::{SignedMessage, SKEW_SECS};
 use rpkit_objects::up_down::{Class, ErrorCode, IssueRequest, KeyRef, Limit, Message, Payload, CONTENT_TYPE};
-use rpkit_serve::args;
 use rpkit_serve::db::Sql;
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
@@ -67,7 +66,8 @@ impl Schedule {
 }
 
 fn parent_of(c: &impl Sql) -> Result<ParentResponse> {
-    let xml = setting(c, "updown_parent")?.ok_or_else(|| CaError::NotFound("an RFC 6492 parent (run `rpkit ca parent add`)".into()))?;
+    let xml =
+        settings::get(c, "updown_parent")?.ok_or_else(|| CaError::NotFound("an RFC 6492 parent (run `rpkit ca parent add`)".into()))?;
     ParentResponse::decode(xml.as_bytes()).map_err(|e| CaError::Conflict(format!("stored parent_response: {e}")))
 }
 
@@ -84,7 +84,7 @@ impl Ca {
         if self.config.ta_offline {
             return Err(CaError::Conflict("this CA's parent is an offline trust anchor".into()));
         }
-        let own_ta: bool = self.read(|c| Ok(c.value("SELECT EXISTS (SELECT 1 FROM cas WHERE kind = 'ta')", args![])?))?;
+        let own_ta = self.read(store::cas::has_ta)?;
         if own_ta {
             return Err(CaError::Conflict("this CA has a trust anchor of its own".into()));
         }
@@ -94,8 +94,8 @@ impl Ca {
             json!({ "parent": parent.parent_handle, "child": parent.child_handle, "service_uri": parent.service_uri, "identity": parent.id_cert.ski.hex() }),
         );
         self.write(|tx, now| {
-            put_setting(tx, "updown_parent", &parent.encode())?;
-            tx.execute("DELETE FROM settings WHERE key = 'parent_last_signing_time'", args![])?;
+            settings::put(tx, "updown_parent", &parent.encode())?;
+            settings::forget_parent_signing_time(tx)?;
             history::append(tx, now, &history::current_actor(), &event, Vec::new(), "applied")?;
             Ok(())
         })?;
@@ -108,14 +108,15 @@ impl Ca {
         self.read(|c| {
             let p = parent_of(c)?;
             let rir = crate::work::rir_record(c).ok();
-            let at = |k: &str| -> Result<Option<String>> { Ok(setting(c, k)?.and_then(|v| v.parse().ok()).map(|t| Time(t).rfc3339())) };
+            let at =
+                |k: &str| -> Result<Option<String>> { Ok(settings::get(c, k)?.and_then(|v| v.parse().ok()).map(|t| Time(t).rfc3339())) };
             Ok(ParentStatus {
                 parent_handle: p.parent_handle,
                 child_handle: p.child_handle,
                 service_uri: p.service_uri,
                 last_contact: at("parent_last_contact")?,
                 last_success: at("parent_last_success")?,
-                last_error: setting(c, "parent_last_error")?,
+                last_error: settings::get(c, "parent_last_error")?,
                 resources: rir.as_ref().map(|r| (&r.resources).into()),
                 certificate_not_after: rir.map(|r| r.cert.not_after.rfc3339()),
             })
@@ -129,16 +130,7 @@ impl Ca {
             return None;
         }
         let now = self.now().0;
-        let waiting = self
-            .read(|c| {
-                Ok(c.row(
-                    "SELECT EXISTS (SELECT 1 FROM keyrolls k JOIN cas c ON c.id = k.ca_id
-                     WHERE c.kind = 'rir' AND (k.phase = 'retiring' OR length(k.cert) = 0))",
-                    args![],
-                    |r| r.get::<bool>(0),
-                )?)
-            })
-            .unwrap_or(false);
+        let waiting = self.read(store::keyrolls::rir_waits_for_parent).unwrap_or(false);
         if waiting && self.parent_schedule.failures.load(Ordering::SeqCst) == 0 {
             self.parent_schedule.wake();
         }
@@ -161,10 +153,10 @@ impl Ca {
         }
         self.write(|tx, _| {
             if outcome.0 == "parent_last_success" {
-                put_setting(tx, "parent_last_success", &now.to_string())?;
-                tx.execute("DELETE FROM settings WHERE key = 'parent_last_error'", args![])?;
+                settings::put(tx, "parent_last_success", &now.to_string())?;
+                settings::forget_parent_error(tx)?;
             } else {
-                put_setting(tx, "parent_last_error", &outcome.1)?;
+                settings::put(tx, "parent_last_error", &outcome.1)?;
             }
             Ok(())
         })?;
@@ -182,13 +174,8 @@ impl Ca {
         let http = http.build().map_err(parent_err)?;
         let rir_key = self.rir_key()?;
         let next = self.read(|c| {
-            let row: Option<(String, String, bool)> = c.row_opt(
-                "SELECT k.key_id, k.phase, length(k.cert) > 0 FROM keyrolls k JOIN cas c ON c.id = k.ca_id WHERE c.kind = 'rir'",
-                args![],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )?;
             // A pending next key wants a certificate; a retiring old key wants none.
-            Ok(match row {
+            Ok(match store::keyrolls::rir_roll(c)? {
                 Some((k, phase, _)) if phase != "retiring" => Some(stored_key("rir", &k)?),
                 _ => None,
             })
@@ -288,7 +275,7 @@ impl Ca {
         let answer = SignedMessage::decode(&body).map_err(|e| parent_err(format!("{at}: the answer's CMS: {e}")))?;
         answer.verify(&parent.id_cert, now).map_err(|e| parent_err(format!("{at}: the answer is not signed by the parent: {e}")))?;
         let signed = answer.signing_time.unwrap_or(now);
-        let last: Option<i64> = self.read(|c| Ok(setting(c, "parent_last_signing_time")?.and_then(|v| v.parse().ok())))?;
+        let last: Option<i64> = self.read(|c| Ok(settings::get(c, "parent_last_signing_time")?.and_then(|v| v.parse().ok())))?;
         if last.is_some_and(|l| signed.0 + SKEW_SECS < l) {
             return Err(parent_err(format!("{at}: a replayed answer (signed at {})", signed.rfc3339())));
         }
@@ -297,8 +284,8 @@ impl Ca {
             return Err(parent_err(format!("{at}: an answer for {:?}, not {:?}", m.recipient, parent.child_handle)));
         }
         self.write(|tx, now| {
-            put_setting(tx, "parent_last_contact", &now.0.to_string())?;
-            put_setting(tx, "parent_last_signing_time", &signed.0.max(last.unwrap_or(0)).to_string())
+            settings::put(tx, "parent_last_contact", &now.0.to_string())?;
+            settings::put(tx, "parent_last_signing_time", &signed.0.max(last.unwrap_or(0)).to_string())
         })?;
         match m.payload {
             Payload::Error(e) => Err(parent_err(format!("{at}: refused the {what}: status {e}"))),
@@ -322,10 +309,7 @@ fn apply(w: &mut Work<'_>, class: &Class, certs: &[(String, Cert)], rir_key: Key
         Some(rir) => {
             if rir.cert.to_der() != cert.to_der() {
                 let before = rir.resources.clone();
-                w.tx.execute(
-                    "UPDATE cas SET cert = ?2, cert_uri = ?3, resources = ?4 WHERE id = ?1",
-                    args![rir.id, cert.to_der(), uri, res.to_string()],
-                )?;
+                store::cas::set_cert_from_parent(&w.tx, rir.id, cert.to_der(), &uri, &res)?;
                 w.mark_dirty(rir.id);
                 report.certified = true;
                 let rir = w.ca_by_id(rir.id)?;
@@ -349,11 +333,7 @@ fn apply(w: &mut Work<'_>, class: &Class, certs: &[(String, Cert)], rir_key: Key
 /// Members (hosted and delegated) holding what the top CA no longer holds
 /// keep only what it still does; their ROAs and ASPAs outside are withdrawn.
 fn pass_down(w: &mut Work<'_>, held: &ResourceSet, report: &mut ParentSync) -> Result<()> {
-    let members: Vec<(String, String)> =
-        w.tx.rows("SELECT handle, resources FROM cas WHERE kind = 'member' UNION SELECT handle, resources FROM children", args![], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
-    for (handle, res) in members {
+    for (handle, res) in store::members::all_resources(&w.tx)? {
         let res: ResourceSet = res.parse().map_err(|e| CaError::Conflict(format!("member '{handle}': stored resources: {e}")))?;
         if held.contains(&res) {
             continue;

@@ -7,6 +7,7 @@ use crate::contract::RouterCertInfo;
 use crate::error::{CaError, Result};
 use crate::history::Event;
 use crate::service::{member_id, Ca};
+use crate::store;
 use crate::work::{CaRecord, Work};
 use rpkit_objects::cert::{CertBuilder, SiaSpec};
 use rpkit_objects::crypto::{sha256, KeyId, PublicKey};
@@ -16,19 +17,9 @@ use rpkit_objects::name::Name;
 use rpkit_objects::pkcs10::CertRequest;
 use rpkit_objects::resources::{Asn, CertResources, ResourceSet};
 use rpkit_objects::serial::Serial;
-use rpkit_serve::args;
-use rpkit_serve::db::Sql;
 use serde_json::json;
 
-/// A router certificate as stored: the AS, the router key, where it is published.
-#[derive(Clone, Debug)]
-pub(crate) struct RouterCert {
-    pub asn: u32,
-    pub key: PublicKey,
-    pub uri: String,
-    pub serial: i64,
-    pub not_after: i64,
-}
+pub(crate) use crate::store::router_certs::RouterCert;
 
 fn key_hex(k: &PublicKey) -> String {
     k.key_id().hex()
@@ -39,19 +30,6 @@ fn file_name(asn: u32, key: &PublicKey) -> String {
     let d = sha256(format!("AS{asn} {}", key_hex(key)).as_bytes());
     let stem = KeyId::from_slice(&d[..20]).map(|k| k.file_stem()).unwrap_or_default();
     FileType::Certificate.file_name(&stem)
-}
-
-pub(crate) fn router_certs_of(c: &impl Sql, ca_id: i64) -> Result<Vec<RouterCert>> {
-    let rows: Vec<(u32, Vec<u8>, String, i64, i64)> =
-        c.rows("SELECT asn, spki, uri, serial, not_after FROM router_certs WHERE ca_id = ?1 ORDER BY asn, key_id", args![ca_id], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })?;
-    let mut out = Vec::new();
-    for (asn, spki, uri, serial, not_after) in rows {
-        let key = PublicKey::decode(&spki).map_err(|e| CaError::Conflict(format!("stored router key: {e}")))?;
-        out.push(RouterCert { asn, key, uri, serial, not_after });
-    }
-    Ok(out)
 }
 
 /// Certify `key` for `asn` under `ca` (BGPSEC-2, BGPSEC-3): an EE certificate
@@ -80,16 +58,13 @@ pub(crate) fn issue(w: &mut Work<'_>, ca: &CaRecord, asn: u32, key: &PublicKey) 
     }
     .sign(w.signer, &ca.key)?;
     let uri = format!("{}{}", ca.pp_uri(w.cfg), file_name(asn, key));
-    w.tx.execute(
-        "INSERT INTO router_certs (ca_id, asn, key_id, spki, uri, serial, not_after) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        args![ca.id, asn, key_hex(key), key.spki(), uri, crate::service::serial_i64(&serial), not_after.0],
-    )?;
+    store::router_certs::insert(&w.tx, ca.id, asn, key, &uri, crate::service::serial_i64(&serial), not_after.0)?;
     w.put_object(Some(ca.id), &uri, cert.to_der().to_vec())
 }
 
 /// Revoke and withdraw one router certificate.
 pub(crate) fn withdraw(w: &mut Work<'_>, ca: &CaRecord, rc: &RouterCert) -> Result<()> {
-    w.tx.execute("DELETE FROM router_certs WHERE ca_id = ?1 AND asn = ?2 AND key_id = ?3", args![ca.id, rc.asn, key_hex(&rc.key)])?;
+    store::router_certs::delete(&w.tx, ca.id, rc.asn, &key_hex(&rc.key))?;
     w.revoke(ca.id, &Serial::from_u64(rc.serial as u64), Time(rc.not_after))?;
     w.remove_object(&rc.uri)
 }
@@ -119,7 +94,7 @@ fn info(rc: &RouterCert) -> RouterCertInfo {
 impl Ca {
     /// A member's router certificates.
     pub fn router_certs(&self, handle: &str) -> Result<Vec<RouterCertInfo>> {
-        self.read(|c| Ok(router_certs_of(c, member_id(c, handle)?)?.iter().map(info).collect()))
+        self.read(|c| Ok(store::router_certs::of_ca(c, member_id(c, handle)?)?.iter().map(info).collect()))
     }
 
     /// Certify the router key of a PKCS#10 request for one of the member's AS
@@ -135,7 +110,7 @@ impl Ca {
             if !ca.resources.asn.contains_asn(Asn(asn)) {
                 return Err(CaError::invalid("not_held", format!("AS{asn} is not among the AS numbers of member '{handle}'")));
             }
-            if !router_certs_of(&w.tx, id)?.iter().any(|rc| rc.asn == asn && rc.key == key) {
+            if !store::router_certs::of_ca(&w.tx, id)?.iter().any(|rc| rc.asn == asn && rc.key == key) {
                 issue(w, &ca, asn, &key)?;
             }
             Ok(())
@@ -152,7 +127,7 @@ impl Ca {
         self.change(Event::new("router_cert.remove", Some(handle), json!({ "asn": asn, "key_id": key_id })), |w| {
             let id = member_id(&w.tx, handle)?;
             let ca = w.ca_by_id(id)?;
-            let rc = router_certs_of(&w.tx, id)?
+            let rc = store::router_certs::of_ca(&w.tx, id)?
                 .into_iter()
                 .find(|rc| rc.asn == asn && key_hex(&rc.key) == key_id)
                 .ok_or_else(|| CaError::NotFound(format!("router certificate for AS{asn} and key {key_id}")))?;

@@ -344,7 +344,7 @@ impl Ca {
     /// The TAL: https URI first when configured, then rsync (TA-5).
     pub fn tal(&self) -> Result<Tal> {
         // The current TA: the RIR CA's parent (after a TA key roll, the successor).
-        let ta = self.read(|c| store::cas::ta_cert(c))?;
+        let ta = self.read(store::cas::ta_cert)?;
         let (ta, uri) = ta.ok_or_else(|| CaError::NotFound("trust anchor (run `rpkit ta init`)".into()))?;
         let cert = rpkit_objects::cert::Cert::decode(&ta).map_err(|e| CaError::Conflict(e.to_string()))?;
         Ok(Tal { comments: vec!["rpkit trust anchor".into()], uris: self.config.ta_uris(&uri), key: cert.public_key })
@@ -380,7 +380,7 @@ impl Ca {
 
     /// The history's entries, of one member and from a time on if given.
     pub fn history(&self, member: Option<&str>, since: Option<&str>) -> Result<Vec<crate::contract::HistoryEntry>> {
-        self.read(|c| Ok(history::entries(c, member, since)?))
+        self.read(|c| store::history::entries(c, member, since))
     }
 
     // --- Schedule ----------------------------------------------------------------
@@ -459,8 +459,7 @@ impl Ca {
             }
             for ca_id in &routers {
                 let ca = w.ca_by_id(*ca_id)?;
-                let due: Vec<_> =
-                    crate::router_certs::router_certs_of(&w.tx, ca.id)?.into_iter().filter(|rc| rc.not_after < renew_at).collect();
+                let due: Vec<_> = store::router_certs::of_ca(&w.tx, ca.id)?.into_iter().filter(|rc| rc.not_after < renew_at).collect();
                 crate::router_certs::reissue(w, &ca, &ca, &due)?;
                 touched.insert(*ca_id);
             }
@@ -476,7 +475,7 @@ impl Ca {
 
     /// Everything published, URI -> DER (the database's view).
     pub fn published(&self) -> Result<BTreeMap<String, Vec<u8>>> {
-        self.read(|c| store::objects::all(c))
+        self.read(store::objects::all)
     }
 
     /// Numbers of members and of ROAs (metrics).

@@ -17,24 +17,15 @@ use crate::error::{CaError, Result};
 use crate::history::Event;
 use crate::keyroll::retire;
 use crate::service::{ee_spec, Ca};
+use crate::store;
 use crate::work::{CaKind, CaRecord, NewCa, Work};
 use rpkit_objects::cert::Cert;
 use rpkit_objects::crypto::Signer;
 use rpkit_objects::der::Time;
 use rpkit_objects::file_type::FileType;
 use rpkit_objects::tak::{TaKey, Tak, TakContent};
-use rpkit_serve::args;
-use rpkit_serve::db::Sql;
+use rpkit_serve::db::DbError;
 use serde_json::json;
-
-/// The TA instances of a roll: (old, new, phase, started, activate_at).
-type Roll = (i64, i64, String, i64, i64);
-
-fn roll(w: &Work<'_>) -> Result<Option<Roll>> {
-    Ok(w.tx.row_opt("SELECT old_id, new_id, phase, started, activate_at FROM ta_keyroll", args![], |r| {
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-    })?)
-}
 
 /// What a TAL for `ta` says.
 fn ta_key(w: &Work<'_>, ta: &CaRecord) -> TaKey {
@@ -44,7 +35,7 @@ fn ta_key(w: &Work<'_>, ta: &CaRecord) -> TaKey {
 /// (Re-)publish `ta`'s TAK (RFC 9691 section 4); the one it replaces is revoked.
 fn publish_tak(w: &mut Work<'_>, ta: &CaRecord, predecessor: Option<&CaRecord>, successor: Option<&CaRecord>) -> Result<()> {
     let uri = format!("{}{}", ta.pp_uri(w.cfg), FileType::TrustAnchorKey.file_name(&ta.key.file_stem()));
-    let old: Option<Vec<u8>> = w.tx.value_opt("SELECT der FROM objects WHERE uri = ?1", args![&uri])?;
+    let old = store::objects::der(&w.tx, &uri)?;
     if let Some(t) = old.and_then(|d| Tak::decode(&d).ok()) {
         w.revoke(ta.id, &t.signed.ee.serial, t.signed.ee.not_after)?;
     }
@@ -73,15 +64,14 @@ fn start(w: &mut Work<'_>) -> Result<()> {
             "the TA is offline: roll its key on its own machine (`rpkit ta keyroll --data TADIR`), then hold a signing session",
         ));
     }
-    if roll(w)?.is_some() {
+    if store::ta_keyroll::get(&w.tx)?.is_some() {
         return Err(CaError::Conflict("a TA key roll is under way (`rpkit ta keyroll --status`)".into()));
     }
     let old = w.ca_of_kind(CaKind::Ta)?.ok_or_else(|| CaError::NotFound("trust anchor (run `rpkit ta init`)".into()))?;
     // The RIR CA here, or (an offline TA's own side) the keys its child holds certificates for.
     let rir = w.ca_of_kind(CaKind::Rir)?;
     if let Some(rir) = &rir {
-        let busy: bool = w.tx.value("SELECT EXISTS (SELECT 1 FROM keyrolls WHERE ca_id = ?1)", args![rir.id])?;
-        if busy {
+        if store::keyrolls::exists(&w.tx, rir.id)? {
             return Err(CaError::Conflict("the RIR CA's own key roll is under way: finish it first".into()));
         }
     }
@@ -114,35 +104,31 @@ fn start(w: &mut Work<'_>) -> Result<()> {
     }
     publish_tak(w, &old, None, Some(&new))?;
     publish_tak(w, &new, Some(&old), None)?;
-    w.tx.execute(
-        "INSERT INTO ta_keyroll (old_id, new_id, started, activate_at, phase) VALUES (?1, ?2, ?3, ?4, 'staging')",
-        args![old.id, new.id, w.now.0, w.now.0 + w.cfg.ta_keyroll_staging_seconds],
-    )?;
+    store::ta_keyroll::start(&w.tx, old.id, new.id, w.now.0, w.now.0 + w.cfg.ta_keyroll_staging_seconds)?;
     w.mark_dirty(old.id);
     w.mark_dirty(new.id);
     Ok(())
 }
 
 fn activate(w: &mut Work<'_>) -> Result<()> {
-    let Some((_, new_id, phase, _, _)) = roll(w)? else { return Err(CaError::NotFound("a TA key roll under way".into())) };
+    let Some((_, new_id, phase, _, _)) = store::ta_keyroll::get(&w.tx)? else {
+        return Err(CaError::NotFound("a TA key roll under way".into()));
+    };
     if phase != "staging" {
         return Err(CaError::Conflict("the successor took over already; `--retire` withdraws the old TA".into()));
     }
     let new = w.ca_by_id(new_id)?;
-    w.tx.execute(
-        "INSERT INTO settings (key, value) VALUES ('ta_current', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        args![new.id.to_string()],
-    )?;
-    w.tx.execute("UPDATE ta_keyroll SET phase = 'active'", args![])?;
+    store::settings::set_ta_current(&w.tx, new.id)?;
+    store::ta_keyroll::activate(&w.tx)?;
     // An offline TA's own side has no RIR CA: the online CA follows with the next answer.
     let Some(rir) = w.ca_of_kind(CaKind::Rir)? else {
         w.mark_dirty(new.id);
         return Ok(());
     };
     let uri = format!("{}{}", new.pp_uri(w.cfg), FileType::Certificate.file_name(&rir.key.file_stem()));
-    let der: Vec<u8> = w.tx.value("SELECT der FROM objects WHERE uri = ?1", args![&uri])?;
+    let der = store::objects::der(&w.tx, &uri)?.ok_or(DbError::NoRow)?;
     // The RIR CA below the new TA; its children name its new certificate (AIA).
-    w.tx.execute("UPDATE cas SET parent_id = ?2, cert = ?3, cert_uri = ?4 WHERE id = ?1", args![rir.id, new.id, der, uri])?;
+    store::cas::set_parent(&w.tx, rir.id, new.id, &der, &uri)?;
     let rir = w.ca_by_id(rir.id)?;
     crate::keyroll::recertify_children(w, &rir)?;
     w.mark_dirty(rir.id);
@@ -150,19 +136,21 @@ fn activate(w: &mut Work<'_>) -> Result<()> {
 }
 
 fn retire_old(w: &mut Work<'_>) -> Result<()> {
-    let Some((old_id, new_id, phase, _, _)) = roll(w)? else { return Err(CaError::NotFound("a TA key roll under way".into())) };
+    let Some((old_id, new_id, phase, _, _)) = store::ta_keyroll::get(&w.tx)? else {
+        return Err(CaError::NotFound("a TA key roll under way".into()));
+    };
     if phase != "active" {
         return Err(CaError::Conflict("the successor has not taken over yet (`--activate`)".into()));
     }
     let old = w.ca_by_id(old_id)?;
-    let uris: Vec<String> = w.tx.rows("SELECT uri FROM objects WHERE ca_id = ?1", args![old.id], |r| r.get(0))?;
+    let uris = store::objects::uris_of(&w.tx, old.id)?;
     for u in uris.iter().chain([&old.cert_uri]) {
         w.remove_object(u)?;
     }
-    w.tx.execute("DELETE FROM revocations WHERE ca_id = ?1", args![old.id])?;
-    w.tx.execute("DELETE FROM ta_children WHERE ta_id = ?1", args![old.id])?;
-    w.tx.execute("DELETE FROM ta_keyroll", args![])?;
-    w.tx.execute("DELETE FROM cas WHERE id = ?1", args![old.id])?;
+    store::revocations::delete_of_ca(&w.tx, old.id)?;
+    store::offline_ta::delete_child_certs(&w.tx, old.id)?;
+    store::ta_keyroll::delete(&w.tx)?;
+    store::cas::delete(&w.tx, old.id)?;
     retire(w, &old.handle, &old.key)?;
     // The TA's TAK names its key alone from now on.
     let new = w.ca_by_id(new_id)?;
@@ -174,15 +162,7 @@ impl Ca {
     /// The TA's key and its roll.
     pub fn ta_keyroll_status(&self) -> Result<TaKeyRollStatus> {
         let tal = self.tal()?;
-        type Row = (String, i64, i64, String, String, String);
-        let row: Option<Row> = self.read(|c| {
-            Ok(c.row_opt(
-                "SELECT k.phase, k.started, k.activate_at, o.key_id, n.key_id, n.cert_uri
-                 FROM ta_keyroll k JOIN cas o ON o.id = k.old_id JOIN cas n ON n.id = k.new_id",
-                args![],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
-            )?)
-        })?;
+        let row = self.read(store::ta_keyroll::status)?;
         let mut s = TaKeyRollStatus {
             phase: "none".into(),
             key: tal.key.key_id().hex(),
@@ -190,7 +170,7 @@ impl Ca {
             tal: tal.encode(),
             ..TaKeyRollStatus::default()
         };
-        if let Some((phase, started, at, old_key, new_key, new_uri)) = row {
+        if let Some(store::ta_keyroll::RollStatus { phase, started, activate_at: at, old_key, new_key, new_uri }) = row {
             s.started = Some(Time(started).rfc3339());
             if phase == "staging" {
                 s.successor = Some(new_key);
@@ -231,8 +211,7 @@ impl Ca {
     /// The schedule's part: a TA roll whose staging time is over takes over.
     pub(crate) fn ta_keyroll_due(&self) -> Result<bool> {
         let now = self.now().0;
-        let due: bool = self
-            .read(|c| Ok(c.value("SELECT EXISTS (SELECT 1 FROM ta_keyroll WHERE phase = 'staging' AND activate_at <= ?1)", args![now])?))?;
+        let due = self.read(|c| store::ta_keyroll::due(c, now))?;
         if due {
             self.fill_key_pool(2)?;
             self.change(Event::new("ta.keyroll.activate", None, json!({ "staging": "over" })), activate)?;

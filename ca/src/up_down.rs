@@ -9,14 +9,13 @@ use crate::children::{self, Child, ChildCert, CLASS_NAME};
 use crate::error::{CaError, Result};
 use crate::history::Event;
 use crate::service::Ca;
+use crate::store;
 use crate::work::CaKind;
 use rpkit_objects::crypto::sha256;
 use rpkit_objects::der::Time;
 use rpkit_objects::pkcs10::CaCertRequest;
 use rpkit_objects::signed_message::{SignedMessage, SKEW_SECS};
 use rpkit_objects::up_down::{Class, ErrorCode, ErrorResponse, IssueRequest, IssuedCert, KeyRef, Message, Payload};
-use rpkit_serve::args;
-use rpkit_serve::db::Sql;
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -137,7 +136,7 @@ impl Ca {
             return Err(refuse(ErrorCode::Internal, format!("a message of {} octets (at most {MAX_BODY_BYTES})", body.len())));
         }
         let child = self
-            .read(|c| children::child(c, handle))
+            .read(|c| store::children::get(c, handle))
             .map_err(internal)?
             .ok_or_else(|| refuse(ErrorCode::Internal, format!("no child '{handle}' here")))?;
         if !self.updown_traffic.admit(handle, now, self.config.updown_rate_per_minute) {
@@ -158,9 +157,7 @@ impl Ca {
             ));
         }
         let digest = sha256(body).to_vec();
-        let seen: bool = self
-            .read(|c| Ok(c.value("SELECT EXISTS (SELECT 1 FROM child_messages WHERE handle = ?1 AND digest = ?2)", args![handle, digest])?))
-            .map_err(internal)?;
+        let seen = self.read(|c| store::children::message_seen(c, handle, &digest)).map_err(internal)?;
         if seen {
             return Err(refuse(ErrorCode::Internal, "replayed: this message was received before"));
         }
@@ -172,18 +169,10 @@ impl Ca {
             return Err(refuse(ErrorCode::Internal, format!("recipient {:?} is not '{}'", msg.recipient, self.config.rir_handle)));
         }
         self.write(|tx, now| {
-            tx.execute(
-                "UPDATE children SET last_contact = ?2, last_signing_time = MAX(COALESCE(last_signing_time, 0), ?3), last_message = ?4
-                 WHERE handle = ?1",
-                args![handle, now.0, signed_at.0, msg.payload.type_name()],
-            )?;
-            tx.execute(
-                "INSERT INTO child_messages (handle, digest, signing_time) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
-                args![handle, digest, signed_at.0],
-            )?;
+            store::children::contact(tx, handle, now.0, signed_at.0, msg.payload.type_name())?;
+            store::children::add_message(tx, handle, &digest, signed_at.0)?;
             // Older digests are not needed: their signing-time is before the last message's.
-            tx.execute("DELETE FROM child_messages WHERE handle = ?1 AND signing_time < ?2", args![handle, signed_at.0 - 2 * SKEW_SECS])?;
-            Ok(())
+            store::children::forget_messages_before(tx, handle, signed_at.0 - 2 * SKEW_SECS)
         })
         .map_err(internal)?;
         match msg.payload {
@@ -206,7 +195,7 @@ impl Ca {
             if child.suspended || entitled.is_empty() {
                 return Ok(None);
             }
-            let held = children::certs_of(c, &child.handle)?;
+            let held = store::children::certs(c, &child.handle)?;
             // The end a certificate issued now would have; while the child's
             // current one is not due for renewal, that one's (so that a child
             // comparing the two, as Krill does, does not ask again and again).
@@ -251,12 +240,8 @@ impl Ca {
         );
         let (used_elsewhere, held) = self
             .read(|c| {
-                let other: bool = c.value(
-                    "SELECT EXISTS (SELECT 1 FROM child_certs WHERE key_id = ?1 AND handle != ?2)
-                     OR EXISTS (SELECT 1 FROM cas WHERE key_id = ?1) OR EXISTS (SELECT 1 FROM keyrolls WHERE key_id = ?1)",
-                    args![key_id, child.handle],
-                )?;
-                Ok((other, children::certs_of(c, &child.handle)?))
+                let other = store::children::key_used_elsewhere(c, &key_id, &child.handle)?;
+                Ok((other, store::children::certs(c, &child.handle)?))
             })
             .map_err(internal)?;
         if used_elsewhere {
@@ -350,7 +335,7 @@ impl Ca {
             return Err(refuse(ErrorCode::RevokeNoSuchClass, format!("no class {:?}", k.class_name)));
         }
         let key_id = k.ski.hex();
-        let held = self.read(|c| children::certs_of(c, &child.handle)).map_err(internal)?;
+        let held = self.read(|c| store::children::certs(c, &child.handle)).map_err(internal)?;
         let cert = held.into_iter().find(|c| c.key_id == key_id);
         let cert =
             cert.ok_or_else(|| refuse(ErrorCode::RevokeNoSuchKey, format!("'{}' holds no certificate for key {key_id}", child.handle)))?;

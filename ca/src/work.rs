@@ -7,6 +7,7 @@ use crate::config::CaConfig;
 use crate::error::{CaError, Result};
 use crate::publisher::{Change, ChangeSet};
 use crate::signer::{CaSigner, Stored};
+use crate::store::{self, cas::MftState};
 use rpkit_objects::cert::{Cert, CertBuilder, SiaSpec};
 use rpkit_objects::crl::{CrlBuilder, Revoked};
 use rpkit_objects::crypto::{sha256, KeyId, PublicKey, Signer};
@@ -17,8 +18,7 @@ use rpkit_objects::name::Name;
 use rpkit_objects::resources::{CertResources, ResourceSet};
 use rpkit_objects::serial::Serial;
 use rpkit_objects::signed_object::Issuer;
-use rpkit_serve::args;
-use rpkit_serve::db::{DbResult, Row, Sql, ToValue, Tx};
+use rpkit_serve::db::{Sql, Tx};
 use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,14 +29,14 @@ pub enum CaKind {
 }
 
 impl CaKind {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             CaKind::Ta => "ta",
             CaKind::Rir => "rir",
             CaKind::Member => "member",
         }
     }
-    fn parse(s: &str) -> Self {
+    pub(crate) fn parse(s: &str) -> Self {
         match s {
             "ta" => CaKind::Ta,
             "rir" => CaKind::Rir,
@@ -76,20 +76,6 @@ impl CaRecord {
         format!("{}{}", self.pp_uri(cfg), self.mft_name())
     }
 }
-
-/// The current TA's id, as SQL: the RIR CA's parent; on an offline TA's own
-/// side (no RIR CA there) the one a key roll made current; else the only one.
-pub(crate) const CURRENT_TA_ID: &str = "COALESCE((SELECT parent_id FROM cas WHERE kind = 'rir'), \
-     (SELECT CAST(value AS BIGINT) FROM settings WHERE key = 'ta_current'), (SELECT MIN(id) FROM cas WHERE kind = 'ta'))";
-
-const CA_COLUMNS: &str = "id, handle, kind, parent_id, key_id, resources, cert, cert_uri, opaque_id";
-
-fn ca_from_row(r: &Row) -> DbResult<RawCa> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?))
-}
-
-/// A CA row as read, before its fields are parsed.
-pub(crate) type RawCa = (i64, String, String, Option<i64>, String, String, Vec<u8>, String, Option<String>);
 
 /// History entries a change makes besides its own: (event, URI prefix of its objects).
 pub(crate) type Notes = Vec<(crate::history::Event, String)>;
@@ -137,31 +123,26 @@ impl<'a> Work<'a> {
     }
 
     pub fn ca_by_handle(&self, handle: &str) -> Result<CaRecord> {
-        self.ca_where("handle = ?1", args![handle])?.ok_or_else(|| CaError::NotFound(format!("CA '{handle}'")))
+        store::cas::by_handle(&self.tx, handle)?.ok_or_else(|| CaError::NotFound(format!("CA '{handle}'")))
     }
 
     pub fn ca_by_id(&self, id: i64) -> Result<CaRecord> {
-        self.ca_where("id = ?1", args![id])?.ok_or_else(|| CaError::NotFound(format!("CA #{id}")))
+        store::cas::by_id(&self.tx, id)?.ok_or_else(|| CaError::NotFound(format!("CA #{id}")))
     }
 
     /// The CA of `kind`; for the TA, the current one: the RIR CA's parent
     /// (during a TA key roll, RFC 9691, two TA instances exist).
     pub fn ca_of_kind(&self, kind: CaKind) -> Result<Option<CaRecord>> {
         if kind == CaKind::Ta {
-            let id: Option<i64> = self.tx.value_opt(&format!("SELECT {CURRENT_TA_ID}"), args![])?.flatten();
+            let id = store::cas::current_ta_id(&self.tx)?;
             return id.map(|id| self.ca_by_id(id)).transpose();
         }
-        self.ca_where("kind = ?1", args![kind.as_str()])
-    }
-
-    fn ca_where(&self, cond: &str, p: &[&dyn ToValue]) -> Result<Option<CaRecord>> {
-        let row = self.tx.row_opt(&format!("SELECT {CA_COLUMNS} FROM cas WHERE {cond}"), p, ca_from_row)?;
-        row.map(record).transpose()
+        store::cas::by_kind(&self.tx, kind)
     }
 
     /// A fresh serial number in `ca`'s space (CERT-2).
     pub fn next_serial(&self, ca_id: i64) -> Result<Serial> {
-        let n: i64 = self.tx.value("UPDATE cas SET next_serial = next_serial + 1 WHERE id = ?1 RETURNING next_serial - 1", args![ca_id])?;
+        let n = store::cas::next_serial(&self.tx, ca_id)?;
         Ok(Serial::from_u64(n as u64))
     }
 
@@ -171,15 +152,10 @@ impl<'a> Work<'a> {
     pub fn create_key(&self) -> Result<KeyId> {
         let key = self.signer.create_key()?;
         match self.signer.stored(&key)? {
-            Stored::Software(der) => {
-                self.tx.execute(
-                    "INSERT INTO keys (key_id, pkcs1) VALUES (?1, ?2) ON CONFLICT (key_id) DO UPDATE SET pkcs1 = excluded.pkcs1",
-                    args![key.hex(), der],
-                )?;
-            }
+            Stored::Software(der) => store::keys::put_software(&self.tx, &key.hex(), &der)?,
             Stored::Token => {
                 let label = self.cfg.signer.token_label.clone().unwrap_or_default();
-                self.tx.execute("INSERT INTO token_keys (key_id, token_label) VALUES (?1, ?2) ON CONFLICT (key_id) DO UPDATE SET token_label = excluded.token_label", args![key.hex(), label])?;
+                store::keys::put_token(&self.tx, &key.hex(), &label)?;
             }
         }
         Ok(key)
@@ -202,14 +178,10 @@ impl<'a> Work<'a> {
 
     /// Store (or replace) a published object.
     pub fn put_object(&mut self, ca_id: Option<i64>, uri: &str, der: Vec<u8>) -> Result<()> {
-        let old: Option<Vec<u8>> = self.tx.value_opt("SELECT hash FROM objects WHERE uri = ?1", args![uri])?;
+        let old = store::objects::hash(&self.tx, uri)?;
         let name = uri.rsplit('/').next().unwrap_or(uri).to_string();
         let hash = sha256(&der);
-        self.tx.execute(
-            "INSERT INTO objects (uri, ca_id, name, der, hash) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (uri) DO UPDATE SET ca_id = excluded.ca_id, name = excluded.name, der = excluded.der, hash = excluded.hash",
-            args![uri, ca_id, name, der, hash.to_vec()],
-        )?;
+        store::objects::put(&self.tx, uri, ca_id, &name, &der, &hash)?;
         let entry = self.changes.entry(uri.to_string()).or_insert((old.and_then(|h| h.try_into().ok()), None));
         entry.1 = Some(der);
         if let Some(id) = ca_id {
@@ -220,10 +192,8 @@ impl<'a> Work<'a> {
 
     /// Withdraw a published object.
     pub fn remove_object(&mut self, uri: &str) -> Result<()> {
-        let old: Option<(Vec<u8>, Option<i64>)> =
-            self.tx.row_opt("SELECT hash, ca_id FROM objects WHERE uri = ?1", args![uri], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        let Some((hash, ca_id)) = old else { return Ok(()) };
-        self.tx.execute("DELETE FROM objects WHERE uri = ?1", args![uri])?;
+        let Some((hash, ca_id)) = store::objects::hash_and_owner(&self.tx, uri)? else { return Ok(()) };
+        store::objects::delete(&self.tx, uri)?;
         let entry = self.changes.entry(uri.to_string()).or_insert((hash.try_into().ok(), None));
         entry.1 = None;
         if let Some(id) = ca_id {
@@ -234,7 +204,7 @@ impl<'a> Work<'a> {
 
     /// Put a certificate `ca_id`'s current key issued on its CRL until `expires` (CRL-3).
     pub fn revoke(&mut self, ca_id: i64, serial: &Serial, expires: Time) -> Result<()> {
-        let key: String = self.tx.value("SELECT key_id FROM cas WHERE id = ?1", args![ca_id])?;
+        let key = store::cas::key_id(&self.tx, ca_id)?;
         self.revoke_by(ca_id, &key, serial, expires)
     }
 
@@ -242,10 +212,7 @@ impl<'a> Work<'a> {
     pub fn revoke_by(&mut self, ca_id: i64, key: &str, serial: &Serial, expires: Time) -> Result<()> {
         if expires > self.now {
             let s = serial.to_u128().and_then(|v| i64::try_from(v).ok()).unwrap_or(i64::MAX);
-            self.tx.execute(
-                "INSERT INTO revocations (ca_id, serial, revoked_at, expires, key_id) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
-                args![ca_id, s, self.now.0, expires.0, key],
-            )?;
+            store::revocations::insert(&self.tx, ca_id, s, self.now.0, expires.0, key)?;
         }
         self.dirty.insert(ca_id);
         Ok(())
@@ -308,28 +275,14 @@ impl<'a> Work<'a> {
             cert_uri,
             opaque_id: None,
         })?;
-        self.tx.execute("DELETE FROM settings WHERE key = 'rir_key'", args![])?;
+        store::settings::forget_rir_key(&self.tx)?;
         self.mark_dirty(id);
         Ok(id)
     }
 
     /// Insert a CA row.
     pub fn insert_ca(&self, c: NewCa<'_>) -> Result<i64> {
-        Ok(self.tx.value(
-            "INSERT INTO cas (handle, kind, parent_id, key_id, resources, cert, cert_uri, opaque_id, created, key_since)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9) RETURNING id",
-            args![
-                c.handle,
-                c.kind.as_str(),
-                c.parent,
-                c.key.hex(),
-                c.resources.to_string(),
-                c.cert.to_der(),
-                c.cert_uri,
-                c.opaque_id,
-                self.now.0
-            ],
-        )?)
+        store::cas::insert(&self.tx, &c, self.now.0)
     }
 
     /// Re-issue the CRL and manifest of every CA this change touched, then
@@ -337,8 +290,7 @@ impl<'a> Work<'a> {
     pub fn finish(mut self) -> Result<(Tx<'a>, ChangeSet, Notes, bool)> {
         let dirty: Vec<i64> = std::mem::take(&mut self.dirty).into_iter().collect();
         for id in dirty {
-            let exists: bool = self.tx.value("SELECT EXISTS (SELECT 1 FROM cas WHERE id = ?1)", args![id])?;
-            if exists {
+            if store::cas::exists(&self.tx, id)? {
                 self.republish(id)?;
             }
         }
@@ -385,34 +337,20 @@ impl<'a> Work<'a> {
     /// key signed; a pending key's lists only its CRL, and neither of its
     /// products is on the current manifest (RFC 6489 section 2).
     fn sign_crl_and_manifest(&mut self, ca: &CaRecord, state: KeyState) -> Result<()> {
-        let (table, id_col) = match state {
-            KeyState::Current => ("cas", "id"),
-            KeyState::Pending => ("keyrolls", "ca_id"),
-        };
         let key = ca.key.hex();
-        let (mft_serial, mft_this, mft_next, mft_num, crl_num): (Option<i64>, Option<i64>, Option<i64>, i64, i64) = self.tx.row(
-            &format!(
-                "SELECT mft_ee_serial, mft_this_update, mft_next_update, manifest_number, crl_number FROM {table} WHERE {id_col} = ?1"
-            ),
-            args![ca.id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-        )?;
+        let before = match state {
+            KeyState::Current => store::cas::mft_state(&self.tx, ca.id)?,
+            KeyState::Pending => store::keyrolls::mft_state(&self.tx, ca.id)?,
+        };
+        let (mft_this, mft_num, crl_num) = (before.this_update, before.manifest_number, before.crl_number);
         // The manifest being replaced is revoked (MFT-11).
-        if let (Some(s), Some(n)) = (mft_serial, mft_next) {
+        if let (Some(s), Some(n)) = (before.mft_ee_serial, before.next_update) {
             self.revoke_by(ca.id, &key, &Serial::from_u64(s as u64), Time(n))?;
         }
-        self.tx.execute("DELETE FROM revocations WHERE ca_id = ?1 AND expires <= ?2", args![ca.id, self.now.0])?;
-        let revoked: Vec<Revoked> = {
-            // Rows from before revocations named their key belong to the current key.
-            let cond = match state {
-                KeyState::Current => "(key_id = ?2 OR key_id IS NULL)",
-                KeyState::Pending => "key_id = ?2",
-            };
-            self.tx.rows(
-                &format!("SELECT serial, revoked_at FROM revocations WHERE ca_id = ?1 AND {cond} ORDER BY serial"),
-                args![ca.id, key],
-                |r| Ok(Revoked { serial: Serial::from_u64(r.get(0)?), revocation_date: Time(r.get(1)?) }),
-            )?
+        store::revocations::delete_expired(&self.tx, ca.id, self.now.0)?;
+        let revoked: Vec<Revoked> = match state {
+            KeyState::Current => store::revocations::of_current_key(&self.tx, ca.id, &key)?,
+            KeyState::Pending => store::revocations::of_key(&self.tx, ca.id, &key)?,
         };
         // thisUpdate increases across manifests of this key (MFT-16), one
         // second at a time, but never past now: GeneralizedTime has whole
@@ -438,11 +376,7 @@ impl<'a> Work<'a> {
         let files: Vec<FileAndHash> = match state {
             KeyState::Current => {
                 self.put_object(Some(ca.id), &crl_uri, crl_der)?;
-                self.tx.rows(
-                    "SELECT name, hash FROM objects WHERE ca_id = ?1 AND name != ?2 ORDER BY name",
-                    args![ca.id, ca.mft_name()],
-                    |r| Ok(FileAndHash { file: r.get(0)?, hash: r.get(1)? }),
-                )?
+                store::objects::manifest_files(&self.tx, ca.id, &ca.mft_name())?
             }
             KeyState::Pending => {
                 let hash = sha256(&crl_der);
@@ -456,12 +390,17 @@ impl<'a> Work<'a> {
         let mft = Manifest::build(&content, &self.issuer(ca), ee_serial.clone(), &mft_uri)?;
         let owner = (state == KeyState::Current).then_some(ca.id);
         self.put_object(owner, &mft_uri, mft.signed.to_der().to_vec())?;
-        self.tx.execute(
-            &format!(
-                "UPDATE {table} SET manifest_number = ?2, crl_number = ?3, mft_ee_serial = ?4, mft_this_update = ?5, mft_next_update = ?6 WHERE {id_col} = ?1"
-            ),
-            args![ca.id, mft_num + 1, crl_num + 1, ee_serial.to_u128().unwrap_or(0) as i64, this_update.0, next_update.0])?;
-        Ok(())
+        let after = MftState {
+            manifest_number: mft_num + 1,
+            crl_number: crl_num + 1,
+            mft_ee_serial: Some(ee_serial.to_u128().unwrap_or(0) as i64),
+            this_update: Some(this_update.0),
+            next_update: Some(next_update.0),
+        };
+        match state {
+            KeyState::Current => store::cas::set_mft_state(&self.tx, ca.id, &after),
+            KeyState::Pending => store::keyrolls::set_mft_state(&self.tx, ca.id, &after),
+        }
     }
 }
 
@@ -479,22 +418,5 @@ pub(crate) fn stored_key(handle: &str, hex: &str) -> Result<KeyId> {
 
 /// The RIR CA, read outside a change.
 pub(crate) fn rir_record(c: &impl Sql) -> Result<CaRecord> {
-    let row = c.row_opt(&format!("SELECT {CA_COLUMNS} FROM cas WHERE kind = 'rir'"), args![], ca_from_row)?;
-    row.map(record).transpose()?.ok_or_else(|| CaError::NotFound("RIR CA (run `rpkit ta init`)".into()))
-}
-
-pub(crate) fn record(raw: RawCa) -> Result<CaRecord> {
-    let (id, handle, kind, parent_id, key_id, resources, cert, cert_uri, opaque_id) = raw;
-    let key = stored_key(&handle, &key_id)?;
-    Ok(CaRecord {
-        id,
-        handle: handle.clone(),
-        kind: CaKind::parse(&kind),
-        parent_id,
-        key,
-        resources: resources.parse().map_err(|e| CaError::Conflict(format!("CA '{handle}': stored resources: {e}")))?,
-        cert: Cert::decode(&cert).map_err(|e| CaError::Conflict(format!("CA '{handle}': stored certificate: {e}")))?,
-        cert_uri,
-        opaque_id,
-    })
+    store::cas::rir(c)?.ok_or_else(|| CaError::NotFound("RIR CA (run `rpkit ta init`)".into()))
 }

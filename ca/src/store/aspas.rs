@@ -3,12 +3,13 @@
 use crate::contract::AspaSpec;
 use crate::error::Result;
 use rpkit_objects::der::Time;
+use rpkit_objects::export::ExportAspa;
 use rpkit_objects::serial::Serial;
 use rpkit_serve::args;
 use rpkit_serve::db::Sql;
 
 /// Providers as stored: AS numbers joined by commas.
-pub(crate) fn parse_providers(s: &str) -> Vec<u32> {
+fn parse_providers(s: &str) -> Vec<u32> {
     s.split(',').filter_map(|p| p.parse().ok()).collect()
 }
 
@@ -52,4 +53,16 @@ pub fn insert(c: &impl Sql, ca_id: i64, spec: &AspaSpec, uri: &str, ee_serial: i
 /// ASPAs whose EE certificate expires before `t`: (CA id, customer).
 pub fn expiring(c: &impl Sql, t: i64) -> Result<Vec<(i64, u32)>> {
     Ok(c.rows("SELECT ca_id, customer FROM aspas WHERE not_after < ?1", args![t], |r| Ok((r.get(0)?, r.get(1)?)))?)
+}
+
+/// Every CA's ASPAs, by CA handle and customer AS.
+pub fn export(c: &impl Sql) -> Result<Vec<ExportAspa>> {
+    Ok(c.rows(
+        "SELECT c.handle, a.customer, a.providers, a.uri FROM aspas a JOIN cas c ON c.id = a.ca_id ORDER BY c.handle, a.customer",
+        args![],
+        |r| {
+            let providers: String = r.get(2)?;
+            Ok(ExportAspa { ca: r.get(0)?, customer: r.get(1)?, providers: parse_providers(&providers), uri: r.get(3)? })
+        },
+    )?)
 }

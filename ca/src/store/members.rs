@@ -34,6 +34,18 @@ pub fn hosted(c: &impl Sql, handle: &str) -> Result<Option<HostedRow>> {
     row.map(|(handle, opaque_id, res, cert_uri)| Ok(HostedRow { handle, opaque_id, resources: resources(&res)?, cert_uri })).transpose()
 }
 
+/// The resources of the hosted member `handle` (as stored).
+pub fn hosted_resources(c: &impl Sql, handle: &str) -> Result<Option<String>> {
+    Ok(c.value_opt("SELECT resources FROM cas WHERE handle = ?1 AND kind = 'member'", args![handle])?)
+}
+
+/// Every member's handle and resources (as stored), hosted and delegated.
+pub fn all_resources(c: &impl Sql) -> Result<Vec<(String, String)>> {
+    Ok(c.rows("SELECT handle, resources FROM cas WHERE kind = 'member' UNION SELECT handle, resources FROM children", args![], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })?)
+}
+
 /// The opaque id (delegated-extended) of the delegated member `handle`.
 pub fn child_opaque_id(c: &impl Sql, handle: &str) -> Result<Option<String>> {
     Ok(c.value("SELECT opaque_id FROM children WHERE handle = ?1", args![handle])?)
@@ -73,12 +85,6 @@ pub fn count(c: &impl Sql) -> Result<usize> {
 /// CA `ca_id` holds `resources` with the certificate `cert` (DER).
 pub fn set_resources(c: &impl Sql, ca_id: i64, resources: &ResourceSet, cert: &[u8]) -> Result<()> {
     c.execute("UPDATE cas SET resources = ?2, cert = ?3 WHERE id = ?1", args![ca_id, resources.to_string(), cert])?;
-    Ok(())
-}
-
-/// A member's move to its own CA is over (or never was).
-pub fn forget_move(c: &impl Sql, handle: &str) -> Result<()> {
-    c.execute("DELETE FROM moves WHERE handle = ?1", args![handle])?;
     Ok(())
 }
 

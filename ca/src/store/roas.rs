@@ -4,6 +4,7 @@
 use crate::contract::RoaSpec;
 use crate::error::{CaError, Result};
 use rpkit_objects::der::Time;
+use rpkit_objects::export::ExportRoa;
 use rpkit_objects::resources::Asn;
 use rpkit_objects::serial::Serial;
 use rpkit_serve::args;
@@ -86,4 +87,24 @@ pub fn expiring(c: &impl Sql, t: i64) -> Result<Vec<(i64, String)>> {
 /// Authorizations of every CA.
 pub fn count(c: &impl Sql) -> Result<usize> {
     Ok(c.value("SELECT COUNT(*) FROM roas", args![])?)
+}
+
+/// Every CA's authorizations, by CA handle, prefix, max length and AS.
+pub fn export(c: &impl Sql) -> Result<Vec<ExportRoa>> {
+    Ok(c.rows(
+        "SELECT c.handle, r.asn, r.prefix, r.max_length, r.uri FROM roas r JOIN cas c ON c.id = r.ca_id ORDER BY c.handle, r.prefix, r.max_length, r.asn",
+        args![],
+        |r| Ok(ExportRoa { ca: r.get(0)?, asn: r.get(1)?, prefix: r.get(2)?, max_length: r.get(3)?, uri: r.get(4)? }),
+    )?)
+}
+
+/// The ROA objects and ASPAs of CAs `ids` (each signed with a one-time key).
+pub fn signed_objects(c: &impl Sql, ids: &[i64]) -> Result<i64> {
+    let ids = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    Ok(c.value(
+        &format!(
+            "SELECT (SELECT COUNT(DISTINCT uri) FROM roas WHERE ca_id IN ({ids})) + (SELECT COUNT(*) FROM aspas WHERE ca_id IN ({ids}))"
+        ),
+        args![],
+    )?)
 }
