@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
 report=${2:-target/bench/rrdp.md}
-./scripts/apt-install.sh wrk nginx openssl
+./scripts/apt-install.sh wrk nginx openssl curl
 profile=${RPKIT_BENCH_PROFILE:-bench}      # the benchmarks' build
 # Built as the benches are (the workspace's features), so the test build serves.
 cargo bench --workspace --profile "$profile" -q --locked --no-run --bench ca
@@ -32,7 +32,14 @@ token=$(cat "$w/pub/admin-token")
 "$bin" publication bench-fill --server http://127.0.0.1:18180 --token "$token" --objects 5000 --size 2000 >/dev/null
 sleep 1
 snapshot=$(grep -o 'https://[^"]*snapshot.xml' "$w/pub/rrdp/notification.xml" | sed 's|https://rpki.test/rrdp/||')
-size=$(stat -c %s "$w/pub/rrdp/$snapshot")
+# rpkit keeps a snapshot as segments and serves them as one file; nginx gets
+# that file whole, as fetched, beside a copy of the notification.
+mkdir -p "$w/static/$(dirname "$snapshot")"
+curl -sf --cacert "$w/ca.pem" "https://127.0.0.1:18443/rrdp/$snapshot" -o "$w/static/$snapshot"
+cp "$w/pub/rrdp/notification.xml" "$w/static/notification.xml"
+want=$(grep -o 'snapshot uri="[^"]*" hash="[0-9a-f]*"' "$w/static/notification.xml" | sed 's/.*hash="//; s/"//')
+[ "$(sha256sum < "$w/static/$snapshot" | cut -d' ' -f1)" = "$want" ] || { echo "the snapshot served does not have its listed hash" >&2; exit 1; }
+size=$(stat -c %s "$w/static/$snapshot")
 
 cat > "$w/nginx.conf" <<CONF
 worker_processes 2;
@@ -46,7 +53,7 @@ http {
     listen 127.0.0.1:18444 ssl;
     ssl_certificate $w/chain.pem;
     ssl_certificate_key $w/leaf.key;
-    location /rrdp/ { alias $w/pub/rrdp/; }
+    location /rrdp/ { alias $w/static/; }
   }
 }
 CONF

@@ -169,6 +169,7 @@ fn publish(data: &Path, wl: &Workload) {
         rsync_tree: true,
         shrink_guard: 1.0,
         min_objects: 0,
+        snapshot_segments: false,
         database_url: None,
     };
     let server = PublicationServer::open(config).unwrap();

@@ -3,15 +3,17 @@
 //!   RFC 8181 publisher waits for), cutting its serial and delta, and the whole
 //!   RRDP update (delta, incremental snapshot, notification) next to writing
 //!   the same snapshot in full from the database; medians of repeated runs;
-//! - the baseline measured in the same run: SHA-256 over the snapshot's bytes.
+//! - the baseline measured in the same run: SHA-256 over the snapshot's bytes;
+//! - each with snapshots kept as whole files and as segments (`--layout`).
 //!
-//! Run: `cargo bench -p rpkit-publication --bench publication -- [--quick] [--sizes 1000,10000,100000,500000]`
+//! Run: `cargo bench -p rpkit-publication --bench publication -- [--quick] [--sizes 1000,10000,100000,500000] [--layout whole|segments]`
 //! (`--quick`: 1,000 and 10,000). Objects are 2,000 random bytes (a ROA is about
 //! 1,900). The report is printed and written to `target/bench/publication.md`
 //! (`publication-quick.md`).
 
 use rpkit_objects::rfc8181::{Change, ChangeSet};
 use rpkit_publication::repository::Repository;
+use rpkit_publication::rrdp::snapshot::Layout;
 use rpkit_publication::rrdp::{RrdpConfig, RrdpWriter};
 use std::time::{Duration, Instant};
 
@@ -31,6 +33,16 @@ fn peak_rss_mib() -> u64 {
     let kib: u64 =
         status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap_or(0);
     kib / 1024
+}
+
+/// Snapshot layouts measured (`--layout whole|segments`; both by default).
+fn layouts() -> Vec<Layout> {
+    let args: Vec<String> = std::env::args().collect();
+    match args.iter().position(|a| a == "--layout").and_then(|i| args.get(i + 1)).map(String::as_str) {
+        Some("whole") => vec![Layout::Whole],
+        Some("segments") => vec![Layout::Segments],
+        _ => vec![Layout::Whole, Layout::Segments],
+    }
 }
 
 fn quick() -> bool {
@@ -69,19 +81,21 @@ fn main() {
     const BASE: &str = "rsync://rpki.test/repo/";
     let mut report = String::from(
         "## Publication: a 1-object change in repositories of growing size\n\n\
-         Medians of 20 changes (apply, cut+delta) and of 3 to 10 RRDP updates (delta, snapshot joined \
-         from the previous one, notification). \"full snapshot\": the same snapshot written in full from the database. The baseline, \
+         Medians of 20 changes (apply, cut+delta) and of 3 to 10 RRDP updates (delta, snapshot from the \
+         previous one: the segment the change touches written again, the others reused, notification). \"full snapshot\": the same snapshot written in full from the database. The baseline, \
          measured in the same run: SHA-256 over the snapshot's bytes. Objects of 2,000 bytes.\n\n\
-         | objects | apply 1 (µs) | cut + delta (ms) | RRDP update, incremental (ms) | full snapshot (ms) | snapshot (MB) \
-         | SHA-256 of it (ms) | update CPU (ms) | full CPU (ms) | update CPU ÷ SHA-256 | peak RSS (MiB) |\n\
-         |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+         | objects | snapshot kept as | apply 1 (µs) | cut + delta (ms) | RRDP update, incremental (ms) | full snapshot (ms) | snapshot (MB) \
+         | SHA-256 of it (ms) | update ÷ SHA-256 | update CPU (ms) | full CPU (ms) | update CPU ÷ SHA-256 | peak RSS (MiB) |\n\
+         |---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
-    for n in sizes() {
-        let dir = std::env::temp_dir().join(format!("rpkit-bench-pub-{n}-{}", std::process::id()));
+    for (n, layout) in sizes().into_iter().flat_map(|n| layouts().into_iter().map(move |l| (n, l))) {
+        let dir = std::env::temp_dir().join(format!("rpkit-bench-pub-{n}-{layout:?}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let mut repo = Repository::open(Some(&dir.join("p.sqlite"))).unwrap();
-        let writer = RrdpWriter::new(RrdpConfig::new(dir.join("rrdp"), "https://rpki.test/rrdp/"));
+        let mut cfg = RrdpConfig::new(dir.join("rrdp"), "https://rpki.test/rrdp/");
+        cfg.snapshot_layout = layout;
+        let writer = RrdpWriter::new(cfg);
         for chunk in (0..n).collect::<Vec<_>>().chunks(20_000) {
             let changes = chunk.iter().map(|&i| Change::Publish { uri: uri(i), der: object(i, 0), replaces: None }).collect();
             repo.apply(BASE, &ChangeSet { changes }, true).unwrap();
@@ -134,18 +148,23 @@ fn main() {
         // Before the baseline below reads the whole snapshot into memory.
         let rss = peak_rss_mib();
         let snapshot = repo.files("snapshot").unwrap().pop().unwrap();
-        let bytes = std::fs::read(dir.join("rrdp").join(&snapshot.path)).unwrap();
+        let bytes = rpkit_publication::rrdp::segments::read(&dir.join("rrdp"), &snapshot.path).unwrap();
         let t = Instant::now();
         std::hint::black_box(rpkit_objects::crypto::sha256(&bytes));
         let sha = t.elapsed();
         let row = format!(
-            "| {n} | {:.1} | {:.2} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2}× | {} |\n",
+            "| {n} | {} | {:.1} | {:.2} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2}× | {:.1} | {:.1} | {:.2}× | {} |\n",
+            match layout {
+                Layout::Whole => "whole file",
+                Layout::Segments => "segments",
+            },
             median(apply).as_secs_f64() * 1e6,
             median(delta).as_secs_f64() * 1e3,
-            median(snap).as_secs_f64() * 1e3,
+            median(snap.clone()).as_secs_f64() * 1e3,
             median(full).as_secs_f64() * 1e3,
             bytes.len() as f64 / 1e6,
             sha.as_secs_f64() * 1e3,
+            median(snap).as_secs_f64() / sha.as_secs_f64(),
             median(snap_cpu.clone()).as_secs_f64() * 1e3,
             median(full_cpu).as_secs_f64() * 1e3,
             median(snap_cpu).as_secs_f64() / sha.as_secs_f64(),

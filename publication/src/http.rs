@@ -5,6 +5,7 @@
 //! client asks. `tls` serves the same files over HTTPS (rustls).
 
 use crate::rfc8181;
+use crate::rrdp::segments;
 use crate::service::PublicationServer;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -322,9 +323,15 @@ async fn rrdp_file(State(st): State<AppState>, Path(path): Path<String>, uri: ax
             return notification(&body, &headers);
         }
     }
-    let full = st.server.config.rrdp_dir().join(&path);
+    // RRDP files only: parts files and segments are not served on their own.
+    if !path.ends_with(".xml") {
+        return text(StatusCode::NOT_FOUND, "not found");
+    }
+    let dir = st.server.config.rrdp_dir();
+    let full = dir.join(&path);
     let file = match tokio::fs::File::open(&full).await {
         Ok(f) => f,
+        Err(_) if path.ends_with("/snapshot.xml") => return segmented_snapshot(&dir, &path, &headers).await,
         Err(_) => return text(StatusCode::NOT_FOUND, "not found"),
     };
     let meta = match file.metadata().await {
@@ -343,6 +350,28 @@ async fn rrdp_file(State(st): State<AppState>, Path(path): Path<String>, uri: ax
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(meta.len()));
     let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024));
     (h, body).into_response()
+}
+
+/// A snapshot kept as segments, served as one file; its hash is its ETag.
+async fn segmented_snapshot(dir: &std::path::Path, path: &str, headers: &HeaderMap) -> Response {
+    let (dir, rel) = (dir.to_path_buf(), path.to_string());
+    let loaded = tokio::task::spawn_blocking(move || {
+        let parts = segments::Parts::load(&dir, &rel)?;
+        let modified = std::fs::metadata(segments::parts_path(&dir, &rel))?.modified()?;
+        Ok::<_, std::io::Error>((dir, parts, modified))
+    })
+    .await;
+    let Ok(Ok((dir, parts, modified))) = loaded else {
+        return text(StatusCode::NOT_FOUND, "not found");
+    };
+    let etag = format!("\"{}\"", rpkit_objects::hex::lower(&parts.hash));
+    let mut h = validators(&etag, modified, "public, max-age=604800, immutable");
+    if not_modified(headers, &etag, modified) {
+        return (StatusCode::NOT_MODIFIED, h).into_response();
+    }
+    tracing::debug!(%path, segments = parts.segments.len(), "RRDP snapshot served");
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(parts.size));
+    (h, axum::body::Body::from_stream(segments::stream(&dir, &parts))).into_response()
 }
 
 async fn object_file(State(st): State<AppState>, Path(path): Path<String>) -> Response {

@@ -35,6 +35,10 @@ pub struct ServerConfig {
     /// Refuse a change set that withdraws objects and leaves fewer than this
     /// (0: no floor); the operator's `allow-shrink` lets the next one through.
     pub min_objects: usize,
+    /// Keep snapshots as segment files shared between serials, served as one
+    /// file by this server (a serial then costs about hashing its snapshot),
+    /// instead of whole files any static web server can serve.
+    pub snapshot_segments: bool,
     /// A PostgreSQL server holding the repository state (`postgresql://...`);
     /// `None`: `publication.sqlite` in the data directory.
     pub database_url: Option<String>,
@@ -130,7 +134,11 @@ impl PublicationServer {
             repo.set_fence(n.fence().clone());
             writer_repo.set_fence(n.fence().clone());
         }
-        let writer = RrdpWriter::new(RrdpConfig::new(config.rrdp_dir(), &config.rrdp_base_uri));
+        let mut rrdp = RrdpConfig::new(config.rrdp_dir(), &config.rrdp_base_uri);
+        if config.snapshot_segments {
+            rrdp.snapshot_layout = crate::rrdp::snapshot::Layout::Segments;
+        }
+        let writer = RrdpWriter::new(rrdp);
         let tree = config.rsync_tree.then(|| RsyncTree::new(config.rsync_dir()));
         let server = PublicationServer {
             config,

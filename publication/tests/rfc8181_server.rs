@@ -41,12 +41,20 @@ fn start_on(name: &str, database_url: Option<String>) -> Env {
 
 /// ... and a floor of `min_objects`.
 fn start_with(name: &str, database_url: Option<String>, min_objects: usize) -> Env {
+    start_configured(name, |c| {
+        c.database_url = database_url;
+        c.min_objects = min_objects;
+    })
+}
+
+/// The server with its configuration changed by `f`.
+fn start_configured(name: &str, f: impl FnOnce(&mut ServerConfig)) -> Env {
     let dir = std::env::temp_dir().join(format!("rpkit-pubsrv-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
     let addr = listener.local_addr().unwrap();
-    let config = ServerConfig {
+    let mut config = ServerConfig {
         data_dir: dir.clone(),
         rrdp_base_uri: "https://rpki.test/rrdp/".into(),
         rsync_base_uri: "rsync://rpki.test/repo/".into(),
@@ -54,9 +62,11 @@ fn start_with(name: &str, database_url: Option<String>, min_objects: usize) -> E
         interval: Duration::from_millis(50),
         rsync_tree: true,
         shrink_guard: 0.10,
-        min_objects,
-        database_url,
+        min_objects: 0,
+        snapshot_segments: false,
+        database_url: None,
     };
+    f(&mut config);
     let server = PublicationServer::open(config).unwrap();
     let s2 = server.clone();
     rt.spawn(async move { rpkit_publication::http::serve(s2, TOKEN, listener, None, std::future::pending()).await });
@@ -371,17 +381,38 @@ fn a_change_set_leaving_fewer_objects_than_the_floor_is_refused() {
 
 #[test]
 fn rrdp_files_are_served_with_caching_headers_etags_and_gzip() {
-    rrdp_files_are_served_with_caching_headers_etags_and_gzip_on(start("serving"));
+    rrdp_files_are_served_with_caching_headers_etags_and_gzip_on(&start("serving"));
+}
+
+/// The same with snapshots kept as segments: served as one file, with its
+/// hash as ETag; parts files and segments are not served on their own.
+#[test]
+fn rrdp_files_are_served_with_caching_headers_etags_and_gzip_from_segments() {
+    let e = start_configured("serving-seg", |c| c.snapshot_segments = true);
+    let snapshot = rrdp_files_are_served_with_caching_headers_etags_and_gzip_on(&e);
+    let notification = e.http.get(format!("{}/rrdp/notification.xml", e.url)).send().unwrap().text().unwrap();
+    let hash = notification.split("<snapshot uri=\"").nth(1).unwrap().split("hash=\"").nth(1).unwrap().split('"').next().unwrap();
+    let s = e.http.get(format!("{}/rrdp/{snapshot}", e.url)).send().unwrap();
+    assert_eq!(s.headers()["etag"], format!("\"{hash}\""));
+    let body = s.bytes().unwrap();
+    assert_eq!(rpkit_objects::hex::lower(&rpkit_objects::crypto::sha256(&body)), hash);
+    let rrdp = e.dir.join("rrdp");
+    let parts = rpkit_publication::rrdp::segments::Parts::load(&rrdp, &snapshot).unwrap();
+    assert!(!rrdp.join(&snapshot).exists() && !parts.segments.is_empty());
+    for path in [format!("{snapshot}.parts"), parts.segments[0].0.clone()] {
+        assert_eq!(e.http.get(format!("{}/rrdp/{path}", e.url)).send().unwrap().status(), 404, "{path}");
+    }
 }
 
 #[test]
 fn rrdp_files_are_served_with_caching_headers_etags_and_gzip_on_postgresql() {
     if let Some(url) = rpkit_test_vectors::postgres::database("pub_serving") {
-        rrdp_files_are_served_with_caching_headers_etags_and_gzip_on(start_on("serving-pg", Some(url)));
+        rrdp_files_are_served_with_caching_headers_etags_and_gzip_on(&start_on("serving-pg", Some(url)));
     }
 }
 
-fn rrdp_files_are_served_with_caching_headers_etags_and_gzip_on(e: Env) {
+/// Returns the path of the last snapshot served.
+fn rrdp_files_are_served_with_caching_headers_etags_and_gzip_on(e: &Env) -> String {
     let alice = e.register("alice");
     // RRDPS-10: a notification sharing its Last-Modified second with the one
     // before is never 304 on the date alone, so this one gets a second of its own.
@@ -444,6 +475,7 @@ fn rrdp_files_are_served_with_caching_headers_etags_and_gzip_on(e: Env) {
         assert_eq!(get(bad, &[]).status(), 404, "{bad}");
     }
     assert_eq!(get("notification.xml?x=1", &[]).status(), 400);
+    big_snap.to_string()
 }
 
 #[test]
@@ -459,6 +491,7 @@ fn rrdps_4_a_database_restored_from_backup_starts_a_new_session() {
         rsync_tree: false,
         shrink_guard: 0.10,
         min_objects: 0,
+        snapshot_segments: false,
         database_url: None,
     };
     let cs = |name: &str| rpkit_objects::rfc8181::ChangeSet {

@@ -7,7 +7,8 @@ use rpkit_objects::crypto::sha256;
 use rpkit_objects::rfc8181::{Change, ChangeSet, ErrorCode};
 use rpkit_objects::rrdp::NS;
 use rpkit_publication::repository::{RepoError, Repository};
-use rpkit_publication::rrdp::{RrdpConfig, RrdpWriter};
+use rpkit_publication::rrdp::snapshot::Layout;
+use rpkit_publication::rrdp::{segments, RrdpConfig, RrdpWriter};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -23,7 +24,10 @@ struct El {
 }
 
 fn parse(path: &Path) -> (El, Vec<El>) {
-    let xml = std::fs::read_to_string(path).unwrap();
+    parse_text(std::fs::read_to_string(path).unwrap())
+}
+
+fn parse_text(xml: String) -> (El, Vec<El>) {
     assert!(xml.is_ascii());
     let mut r = quick_xml::Reader::from_str(&xml);
     let mut root = None;
@@ -90,14 +94,19 @@ impl Env {
         for k in &kids {
             let uri = &k.attrs["uri"];
             let rel = uri.strip_prefix(HTTPS).expect("same origin (RRDPS-8)");
-            let bytes = std::fs::read(self.dir.join("rrdp").join(rel)).unwrap_or_else(|_| panic!("listed file {rel} exists"));
+            let bytes = segments::read(&self.dir.join("rrdp"), rel).unwrap_or_else(|_| panic!("listed file {rel} exists"));
             assert_eq!(k.attrs["hash"], rpkit_objects::hex::lower(&sha256(&bytes)));
         }
         (root, kids)
     }
 
     fn file(&self, uri: &str) -> (El, Vec<El>) {
-        parse(&self.dir.join("rrdp").join(uri.strip_prefix(HTTPS).unwrap()))
+        parse_text(String::from_utf8(self.bytes(uri.strip_prefix(HTTPS).unwrap())).unwrap())
+    }
+
+    /// An RRDP file as served (a snapshot joined from its segments).
+    fn bytes(&self, rel: &str) -> Vec<u8> {
+        segments::read(&self.dir.join("rrdp"), rel).unwrap()
     }
 }
 
@@ -214,6 +223,8 @@ fn shrink_guard_refuses_mass_withdrawal_unless_forced() {
 fn rrdps_3_retention_by_size_and_grace_and_listed_files_always_exist() {
     let mut e = Env::new("retention");
     e.writer.cfg.grace_secs = 300;
+    // Snapshots in segments: those no listed snapshot names go too.
+    e.writer.cfg.snapshot_layout = Layout::Segments;
     e.apply(vec![publish("small.roa", b"s")]).unwrap();
     // Each delta replaces one large object; the snapshot holds one copy of it.
     let mut prev = b"s".to_vec();
@@ -223,7 +234,7 @@ fn rrdps_3_retention_by_size_and_grace_and_listed_files_always_exist() {
         e.apply(vec![Change::Publish { uri: format!("{BASE}ca/small.roa"), der: big.clone(), replaces: Some(sha256(&prev)) }]).unwrap();
         prev = big;
         let (root, kids) = e.notification();
-        let snap_size = std::fs::metadata(e.dir.join("rrdp").join(kids[0].attrs["uri"].strip_prefix(HTTPS).unwrap())).unwrap().len();
+        let snap_size = e.bytes(kids[0].attrs["uri"].strip_prefix(HTTPS).unwrap()).len() as u64;
         let delta_total: u64 = kids[1..]
             .iter()
             .map(|d| std::fs::metadata(e.dir.join("rrdp").join(d.attrs["uri"].strip_prefix(HTTPS).unwrap())).unwrap().len())
@@ -253,10 +264,23 @@ fn rrdps_3_retention_by_size_and_grace_and_listed_files_always_exist() {
     }
     walk(&e.dir.join("rrdp"), &e.dir.join("rrdp"), &mut on_disk);
     on_disk.retain(|f| f != "notification.xml");
-    on_disk.sort();
+    // The snapshot is its parts file and the segments it names, nothing more.
+    let (segs, mut files): (Vec<String>, Vec<String>) = on_disk.into_iter().partition(|f| f.ends_with(".seg"));
+    for f in &mut files {
+        if let Some(rel) = f.strip_suffix(segments::PARTS_SUFFIX) {
+            *f = rel.to_string();
+        }
+    }
+    files.sort();
     let mut want = listed.clone();
     want.sort();
-    assert_eq!(on_disk, want);
+    assert_eq!(files, want);
+    let parts = segments::Parts::load(&e.dir.join("rrdp"), &listed[0]).unwrap();
+    let mut named: Vec<String> = parts.segments.into_iter().map(|(n, _)| n).collect();
+    let mut segs = segs;
+    named.sort();
+    segs.sort();
+    assert_eq!(segs, named, "segments no snapshot names are removed");
 }
 
 #[test]
@@ -334,7 +358,19 @@ fn rrdps_4_change_sets_within_one_interval_make_one_merged_delta() {
 
 #[test]
 fn incremental_snapshots_are_byte_identical_to_full_ones() {
-    let mut e = Env::new("incremental");
+    incremental_snapshots_are_byte_identical_to_full_ones_in(Layout::Whole);
+}
+
+#[test]
+fn incremental_snapshots_in_segments_are_byte_identical_to_full_ones() {
+    incremental_snapshots_are_byte_identical_to_full_ones_in(Layout::Segments);
+}
+
+fn incremental_snapshots_are_byte_identical_to_full_ones_in(layout: Layout) {
+    let mut e = Env::new(&format!("incremental-{layout:?}"));
+    // Runs of two or three lines: joins split, keep and merge them.
+    e.writer.cfg.segment_bytes = 150;
+    e.writer.cfg.snapshot_layout = layout;
     // Names whose characters sort before and after '.' and '/' (URIs with XML
     // specials are refused by the URI rule, RSYNC-3).
     let names = ["a.roa", "a-b.roa", "b.cer", "c=q.mft", "m/x.roa", "m/y.roa", "m+.roa", "z.crl", "zz~.roa", "a_b.roa"];
@@ -377,14 +413,21 @@ fn incremental_snapshots_are_byte_identical_to_full_ones() {
         e.writer.update(&mut e.repo, e.now).unwrap();
         let (session, serial) = e.repo.session().unwrap();
         let file = e.repo.files("snapshot").unwrap().into_iter().find(|f| f.serial == serial).unwrap();
-        let written = std::fs::read(e.dir.join("rrdp").join(&file.path)).unwrap();
+        let written = e.bytes(&file.path);
         let mut full = Vec::new();
         rpkit_publication::rrdp::snapshot::full(&e.repo, &session, serial, &mut full).unwrap();
         assert_eq!(String::from_utf8_lossy(&written), String::from_utf8_lossy(&full), "serial {serial}");
         if round == 30 {
-            // A snapshot file altered on disk: the next one cannot be joined
-            // from it (nor read from it line by line) and is written in full.
-            let mut f = std::fs::OpenOptions::new().append(true).open(e.dir.join("rrdp").join(&file.path)).unwrap();
+            // A snapshot (or its segment) altered on disk: the next one cannot
+            // be joined from it (nor its index read back) and is written in full.
+            let altered = match layout {
+                Layout::Whole => e.dir.join("rrdp").join(&file.path),
+                Layout::Segments => {
+                    let parts = segments::Parts::load(&e.dir.join("rrdp"), &file.path).unwrap();
+                    e.dir.join("rrdp").join(&parts.segments[0].0)
+                }
+            };
+            let mut f = std::fs::OpenOptions::new().append(true).open(altered).unwrap();
             std::io::Write::write_all(&mut f, b" ").unwrap();
         }
     }
@@ -419,32 +462,83 @@ fn a_delta_too_large_to_hold_is_streamed_and_its_snapshot_written_in_full() {
     let file = e.repo.files("snapshot").unwrap().into_iter().find(|f| f.serial == serial).unwrap();
     let mut want = Vec::new();
     rpkit_publication::rrdp::snapshot::full(&e.repo, &session, serial, &mut want).unwrap();
-    assert_eq!(std::fs::read(e.dir.join("rrdp").join(&file.path)).unwrap(), want);
+    assert_eq!(e.bytes(&file.path), want);
+}
+
+/// RRDPS-2 at scale: a serial writes only the snapshot segments its delta
+/// touches and reuses the rest; after a restart the index is read back
+/// from the segments; the bytes are always those of a full write.
+#[test]
+fn a_serial_rewrites_only_the_segments_its_delta_touches() {
+    let mut e = Env::new("segments");
+    e.writer.cfg.segment_bytes = 2000;
+    e.writer.cfg.snapshot_layout = Layout::Segments;
+    let der = |i: u32, v: u8| vec![v.wrapping_add(i as u8); 100];
+    e.apply((0..200).map(|i| publish(&format!("o{i:03}.roa"), &der(i, 0))).collect()).unwrap();
+    let parts = |e: &Env| {
+        let (_, serial) = e.repo.session().unwrap();
+        let f = e.repo.files("snapshot").unwrap().into_iter().find(|f| f.serial == serial).unwrap();
+        let mut want = Vec::new();
+        rpkit_publication::rrdp::snapshot::full(&e.repo, &e.repo.session().unwrap().0, serial, &mut want).unwrap();
+        assert_eq!(e.bytes(&f.path), want, "serial {serial} as a full write");
+        segments::Parts::load(&e.dir.join("rrdp"), &f.path).unwrap().segments
+    };
+    let first = parts(&e);
+    assert!(first.len() >= 10, "{} segments", first.len());
+    let replace = |i: u32, old: u8, new: u8| Change::Publish {
+        uri: format!("{BASE}ca/o{i:03}.roa"),
+        der: der(i, new),
+        replaces: Some(sha256(&der(i, old))),
+    };
+    e.apply(vec![replace(100, 0, 1)]).unwrap();
+    let second = parts(&e);
+    let shared = second.iter().filter(|s| first.contains(s)).count();
+    assert_eq!(shared, first.len() - 1, "one segment written again, the others reused");
+    // Withdrawing most of a segment's lines: what is left takes its neighbour in.
+    let withdrawn: Vec<Change> =
+        (0..30).map(|i| Change::Withdraw { uri: format!("{BASE}ca/o{i:03}.roa"), hash: sha256(&der(i, 0)) }).collect();
+    e.repo.apply(BASE, &ChangeSet { changes: withdrawn }, true).unwrap();
+    e.writer.update(&mut e.repo, e.now).unwrap();
+    let third = parts(&e);
+    assert!(third.len() < second.len(), "{} -> {} segments", second.len(), third.len());
+    // A new writer (a restart) holds no index: it reads it back from the segments.
+    let cfg = e.writer.cfg.clone();
+    e.writer = RrdpWriter::new(cfg);
+    e.apply(vec![replace(150, 0, 2)]).unwrap();
+    let fourth = parts(&e);
+    assert_eq!(fourth.iter().filter(|s| third.contains(s)).count(), third.len() - 1);
+    use std::sync::atomic::Ordering::Relaxed;
+    assert_eq!((e.writer.incremental_snapshots.load(Relaxed), e.writer.joined_snapshots.load(Relaxed)), (1, 0));
 }
 
 #[test]
 fn an_inconsistent_previous_snapshot_is_detected() {
     use rpkit_publication::repository::DeltaElement;
-    use rpkit_publication::rrdp::snapshot::incremental;
-    let prev = b"<snapshot xmlns=\"x\" version=\"1\" session_id=\"s\" serial=\"1\">\n  <publish uri=\"rsync://h/m/a\">QQ==</publish>\n</snapshot>\n";
+    use rpkit_publication::rrdp::snapshot::{join, Builder, Shape};
+    let dir = std::env::temp_dir().join(format!("rpkit-rrdp-inconsistent-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let shape = Shape { layout: Layout::Segments, target: 1 << 20 };
+    let mut b = Builder::new(&dir, "s/1/x/snapshot.xml", "s", 1, shape.target, shape.layout).unwrap();
+    b.publish("rsync://h/m/a", b"A").unwrap();
+    let (_, _, index) = b.finish().unwrap();
     let withdraw_missing = [DeltaElement { uri: "rsync://h/m/b".into(), der: None, replaces: Some([0; 32]) }];
     let new_but_present = [DeltaElement { uri: "rsync://h/m/a".into(), der: Some(b"B".to_vec()), replaces: None }];
     for delta in [&withdraw_missing[..], &new_but_present[..]] {
-        assert!(incremental(&mut &prev[..], delta, "s", 2, &mut Vec::new()).is_err());
+        assert!(join(&dir, &index, delta, ("s", 2), "s/2/x/snapshot.xml", shape).is_err());
     }
-    assert!(incremental(&mut &prev[..prev.len() - 12], &[], "s", 2, &mut Vec::new()).is_err(), "truncated");
-    let mut out = Vec::new();
-    incremental(
-        &mut &prev[..],
-        &[DeltaElement { uri: "rsync://h/m/0".into(), der: Some(b"N".to_vec()), replaces: None }],
-        "s",
-        2,
-        &mut out,
-    )
-    .unwrap();
-    assert!(String::from_utf8(out)
-        .unwrap()
-        .contains("serial=\"2\">\n  <publish uri=\"rsync://h/m/0\">Tg==</publish>\n  <publish uri=\"rsync://h/m/a\">"));
+    let new = [DeltaElement { uri: "rsync://h/m/0".into(), der: Some(b"N".to_vec()), replaces: None }];
+    join(&dir, &index, &new, ("s", 2), "s/2/x/snapshot.xml", shape).unwrap();
+    let text = String::from_utf8(segments::read(&dir, "s/2/x/snapshot.xml").unwrap()).unwrap();
+    assert!(text.contains(
+        "serial=\"2\">\n  <publish uri=\"rsync://h/m/0\">Tg==</publish>\n  <publish uri=\"rsync://h/m/a\">QQ==</publish>\n</snapshot>\n"
+    ));
+    // A segment cut short no longer matches the index.
+    let parts = segments::Parts::load(&dir, "s/1/x/snapshot.xml").unwrap();
+    let seg = dir.join(&parts.segments[0].0);
+    let len = std::fs::metadata(&seg).unwrap().len();
+    std::fs::OpenOptions::new().write(true).open(&seg).unwrap().set_len(len - 12).unwrap();
+    assert!(join(&dir, &index, &[], ("s", 3), "s/3/x/snapshot.xml", shape).is_err(), "truncated");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -96,6 +96,12 @@ pub struct ServeArgs {
     /// many in the repository (0: no floor; `allow-shrink` lets the next one through).
     #[arg(long, default_value_t = 0)]
     min_objects: usize,
+    /// Keep each RRDP snapshot as segment files that consecutive serials
+    /// share, served as one file by this server's HTTP listeners (put nginx
+    /// or a CDN in front as a reverse proxy): a serial then writes only what
+    /// changed. Without it snapshots are whole files a static server can serve.
+    #[arg(long)]
+    snapshot_segments: bool,
     /// Keep the repository state in PostgreSQL (`postgresql://USER@HOST/DB`)
     /// instead of `publication.sqlite` in the data directory. Servers sharing
     /// it elect one active node; the others answer 503 until they take over.
@@ -286,6 +292,7 @@ fn serve(a: ServeArgs) -> Result<ExitCode> {
             rsync_tree: !a.no_rsync,
             shrink_guard: (a.shrink_guard_percent / 100.0).clamp(0.0, 1.0),
             min_objects: a.min_objects,
+            snapshot_segments: a.snapshot_segments,
             database_url: a.database_url.clone(),
         };
         let node = a.node.clone().unwrap_or_else(rpkit_serve::db::lease::default_node_name);

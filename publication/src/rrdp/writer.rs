@@ -2,11 +2,12 @@
 //! snapshot streamed from the database, then the notification listing the
 //! snapshot and the retained deltas (RRDPS-2, RRDPS-3), replaced atomically.
 
-use super::snapshot;
+use super::{segments, snapshot};
 use crate::repository::{DeltaElement, RepoError, Repository, RrdpFile};
 use rpkit_objects::rrdp::write as xml;
+use segments::remove_file_and_dirs;
 use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Where and how RRDP files are written.
 #[derive(Clone, Debug)]
@@ -26,6 +27,10 @@ pub struct RrdpConfig {
     /// many bytes; a larger one (the first serial after a bulk load) is only
     /// streamed to its file, and the snapshot written in full: memory stays bounded.
     pub max_held_delta_bytes: usize,
+    /// Snapshots as whole files or as shared segments (see `snapshot`).
+    pub snapshot_layout: snapshot::Layout,
+    /// Runs of a snapshot (segment files) close at this size.
+    pub segment_bytes: u64,
 }
 
 impl RrdpConfig {
@@ -37,6 +42,8 @@ impl RrdpConfig {
             min_delta_age_secs: 4 * 3600,
             grace_secs: 2 * 3600,
             max_held_delta_bytes: 64 << 20,
+            snapshot_layout: snapshot::Layout::Whole,
+            segment_bytes: snapshot::SEGMENT_BYTES,
         }
     }
 }
@@ -63,12 +70,6 @@ struct Hashing<W: Write> {
     len: u64,
 }
 
-impl<W: Write> snapshot::Position for Hashing<W> {
-    fn position(&self) -> u64 {
-        self.len
-    }
-}
-
 impl<W: Write> Write for Hashing<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         let n = self.inner.write(buf)?;
@@ -92,6 +93,10 @@ impl RrdpWriter {
         }
     }
 
+    fn shape(&self) -> snapshot::Shape {
+        snapshot::Shape { layout: self.cfg.snapshot_layout, target: self.cfg.segment_bytes }
+    }
+
     fn random_part() -> String {
         use rand::RngCore;
         let mut b = [0u8; 12];
@@ -101,15 +106,6 @@ impl RrdpWriter {
 
     /// Write a file under `dir` via a temporary name; returns its hash and size.
     fn write_file(&self, rel: &str, body: impl FnOnce(&mut dyn Write) -> Result<(), RepoError>) -> Result<([u8; 32], u64), RepoError> {
-        self.write_indexed(rel, |w| body(w)).map(|(h, n, ())| (h, n))
-    }
-
-    /// `write_file`, for a body that also returns something (a snapshot's index).
-    fn write_indexed<T>(
-        &self,
-        rel: &str,
-        body: impl FnOnce(&mut dyn snapshot::Position) -> Result<T, RepoError>,
-    ) -> Result<([u8; 32], u64, T), RepoError> {
         let path = self.cfg.dir.join(rel);
         if let Some(p) = path.parent() {
             std::fs::create_dir_all(p).map_err(io_err)?;
@@ -118,14 +114,14 @@ impl RrdpWriter {
         let file = std::fs::File::create(&tmp).map_err(io_err)?;
         let inner = BufWriter::with_capacity(1 << 20, file);
         let mut w = Hashing { inner, ctx: ring::digest::Context::new(&ring::digest::SHA256), len: 0 };
-        let out = body(&mut w)?;
+        body(&mut w)?;
         w.flush().map_err(io_err)?;
         let Hashing { inner, ctx, len } = w;
         inner.into_inner().map_err(|e| io_err(e.into_error()))?.sync_all().map_err(io_err)?;
         std::fs::rename(&tmp, &path).map_err(io_err)?;
         let mut hash = [0u8; 32];
         hash.copy_from_slice(ctx.finish().as_ref());
-        Ok((hash, len, out))
+        Ok((hash, len))
     }
 
     /// Make the revisions applied since the last call one new serial and bring
@@ -177,7 +173,7 @@ impl RrdpWriter {
                 continue;
             }
             let rel = format!("{session}/{s}/{}/delta.xml", Self::random_part());
-            let (hash, size, kept) = self.write_delta(repo, &session, s, &rel, s == serial)?;
+            let ((hash, size), kept) = self.write_delta(repo, &session, s, &rel, s == serial)?;
             out.push(("delta", RrdpFile { serial: s, path: rel, hash, size, written: now }));
             if s == serial {
                 current_delta = Some(kept);
@@ -186,32 +182,28 @@ impl RrdpWriter {
         let snapshots = repo.files("snapshot")?;
         if !snapshots.iter().any(|f| f.serial == serial) {
             let rel = format!("{session}/{serial}/{}/snapshot.xml", Self::random_part());
-            // From the previous snapshot and this serial's delta when both are at hand.
-            let prev = snapshots.iter().find(|f| f.serial + 1 == serial).map(|f| (f.path.clone(), self.cfg.dir.join(&f.path)));
             let last = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
-            let merged = match prev.and_then(|(rel, p)| std::fs::File::open(p).ok().map(|f| (rel, f))) {
-                Some((prev_rel, file)) => {
+            // From the previous snapshot and this serial's delta when both are at hand.
+            let joined = match snapshots.iter().find(|f| f.serial + 1 == serial) {
+                Some(prev) => {
                     // A delta too large to hold (the first serial after a bulk load): written in full.
                     let delta = match current_delta.take() {
                         Some(d) => d,
                         None => bounded_delta(repo, serial, self.cfg.max_held_delta_bytes)?,
                     };
-                    match delta {
-                        Some(delta) => self.merge(&file, &prev_rel, last, &delta, &session, serial, &rel),
-                        None => None,
-                    }
+                    delta.and_then(|delta| self.join(&prev.path, last, &delta, &session, serial, &rel))
                 }
                 None => None,
             };
             use std::sync::atomic::Ordering::Relaxed;
-            let (hash, size, index) = match merged {
+            let (hash, size, index) = match joined {
                 Some(done) => {
                     self.incremental_snapshots.fetch_add(1, Relaxed);
                     done
                 }
                 None => {
                     self.full_snapshots.fetch_add(1, Relaxed);
-                    self.write_indexed(&rel, |w| snapshot::full(repo, &session, serial, w))?
+                    snapshot::write_full(repo, &self.cfg.dir, &session, serial, &rel, self.shape())?
                 }
             };
             *self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((serial, rel.clone(), index));
@@ -230,7 +222,7 @@ impl RrdpWriter {
         serial: u64,
         rel: &str,
         keep: bool,
-    ) -> Result<([u8; 32], u64, Option<Vec<DeltaElement>>), RepoError> {
+    ) -> Result<(([u8; 32], u64), Held), RepoError> {
         let mut kept = Kept::new(keep, self.cfg.max_held_delta_bytes);
         let (hash, size) = self.write_file(rel, |w| {
             xml::open(w, "delta", session, serial).map_err(io_err)?;
@@ -245,7 +237,7 @@ impl RrdpWriter {
             })?;
             w.write_all(b"</delta>\n").map_err(io_err)
         })?;
-        Ok((hash, size, kept.into_inner()))
+        Ok(((hash, size), kept.into_inner()))
     }
 
     /// Write again, at the paths the database names, the files this node
@@ -256,6 +248,8 @@ impl RrdpWriter {
     /// listing it. Returns the files written.
     pub fn restore(&self, repo: &mut Repository) -> Result<usize, RepoError> {
         let present = |f: &RrdpFile| std::fs::metadata(self.cfg.dir.join(&f.path)).is_ok_and(|m| m.len() == f.size);
+        // A snapshot is kept as segments (or, written before them, whole).
+        let stored = |f: &RrdpFile| present(f) || segments::stored_size(&self.cfg.dir, &f.path) == Some(f.size);
         repo.begin_read()?;
         let done = (|| {
             let (session, serial) = repo.session()?;
@@ -264,7 +258,7 @@ impl RrdpWriter {
             // Deltas no longer listed (their changes pruned) stay gone.
             let kept: std::collections::HashSet<u64> = repo.serials()?.into_iter().map(|(s, _)| s).collect();
             for f in repo.files("delta")?.into_iter().filter(|f| kept.contains(&f.serial) && !present(f)) {
-                let (hash, _, _) = self.write_delta(repo, &session, f.serial, &f.path, false)?;
+                let ((hash, _), _) = self.write_delta(repo, &session, f.serial, &f.path, false)?;
                 if hash == f.hash {
                     written += 1;
                 } else {
@@ -273,12 +267,12 @@ impl RrdpWriter {
                     forget.push(("delta", f.serial));
                 }
             }
-            let current = repo.files("snapshot")?.into_iter().find(|f| f.serial == serial && !present(f));
+            let current = repo.files("snapshot")?.into_iter().find(|f| f.serial == serial && !stored(f));
             if let Some(f) = current {
                 if repo.pending_revisions()? > 0 {
                     forget.push(("snapshot", serial));
                 } else {
-                    let (hash, size, index) = self.write_indexed(&f.path, |w| snapshot::full(repo, &session, serial, w))?;
+                    let (hash, size, index) = snapshot::write_full(repo, &self.cfg.dir, &session, serial, &f.path, self.shape())?;
                     self.full_snapshots.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     *self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some((serial, f.path.clone(), index));
                     if hash != f.hash {
@@ -302,13 +296,12 @@ impl RrdpWriter {
         Ok(written)
     }
 
-    /// The snapshot of `serial` at `rel` from the previous one (`prev`, at
-    /// `prev_rel`) and `delta`: joined by the last index when it describes
-    /// `prev`, else merged line by line; `None` (write it in full) if both fail.
-    #[allow(clippy::too_many_arguments)]
-    fn merge(
+    /// The snapshot of `serial` at `rel` from the previous one (at
+    /// `prev_rel`) and `delta`: by the index held when it is the previous
+    /// one's, else by one read back from its segments; `None` (write it in
+    /// full) if that fails.
+    fn join(
         &self,
-        prev: &std::fs::File,
         prev_rel: &str,
         last: Option<(u64, String, snapshot::Index)>,
         delta: &[DeltaElement],
@@ -316,20 +309,27 @@ impl RrdpWriter {
         serial: u64,
         rel: &str,
     ) -> Option<([u8; 32], u64, snapshot::Index)> {
-        if let Some((_, _, index)) = last.filter(|(s, path, _)| s + 1 == serial && path == prev_rel) {
-            match self.write_indexed(rel, |w| snapshot::join(prev, &index, delta, session, serial, w).map_err(io_err)) {
-                Ok(done) => {
-                    self.joined_snapshots.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    return Some(done);
+        let held = last.filter(|(s, path, _)| s + 1 == serial && path == prev_rel).map(|(_, _, index)| index);
+        let was_held = held.is_some();
+        let index = match held {
+            Some(index) => index,
+            None => match snapshot::rebuild(&self.cfg.dir, prev_rel, self.cfg.segment_bytes) {
+                Ok(index) => index,
+                Err(e) => {
+                    tracing::warn!("the snapshot before serial {serial} cannot be read back, writing this one in full: {e}");
+                    return None;
                 }
-                Err(e) => tracing::warn!("joining the snapshot of serial {serial} failed, merging it line by line: {e}"),
+            },
+        };
+        match snapshot::join(&self.cfg.dir, &index, delta, (session, serial), rel, self.shape()) {
+            Ok(done) => {
+                if was_held {
+                    self.joined_snapshots.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                Some(done)
             }
-        }
-        let mut reader = std::io::BufReader::with_capacity(1 << 20, prev);
-        match self.write_indexed(rel, |w| snapshot::incremental(&mut reader, delta, session, serial, w).map_err(io_err)) {
-            Ok(done) => Some(done),
             Err(e) => {
-                tracing::warn!("incremental snapshot of serial {serial} failed, writing it in full: {e}");
+                tracing::warn!("joining the snapshot of serial {serial} failed, writing it in full: {e}");
                 None
             }
         }
@@ -370,16 +370,27 @@ impl RrdpWriter {
             for f in files {
                 let unlisted = if kind == "delta" { f.serial < oldest_listed } else { f.serial < serial };
                 if unlisted && now - f.written >= self.cfg.grace_secs {
-                    remove_file_and_dirs(&self.cfg.dir, &f.path);
+                    match kind {
+                        "delta" => remove_file_and_dirs(&self.cfg.dir, &f.path),
+                        _ => segments::remove(&self.cfg.dir, &f.path),
+                    }
                     repo.forget_file(kind, f.serial)?;
                 }
             }
+        }
+        // Segments no snapshot still names.
+        let kept: Vec<String> = repo.files("snapshot")?.into_iter().map(|f| f.path).collect();
+        if let Err(e) = segments::collect_garbage(&self.cfg.dir, &kept) {
+            tracing::warn!("old snapshot segments kept: {e}");
         }
         // Deltas no longer listed are never listed again: forget their content.
         repo.prune_deltas(oldest_listed)?;
         Ok(())
     }
 }
+
+/// A delta's elements, when few enough to hold.
+type Held = Option<Vec<DeltaElement>>;
 
 /// A delta's elements held for the snapshot join while they stay below
 /// `limit` bytes; beyond, none are (the snapshot is then written in full).
@@ -416,16 +427,4 @@ fn bounded_delta(repo: &Repository, serial: u64, limit: usize) -> Result<Option<
         Ok(())
     })?;
     Ok(kept.into_inner())
-}
-
-fn remove_file_and_dirs(root: &Path, rel: &str) {
-    let p = root.join(rel);
-    let _ = std::fs::remove_file(&p);
-    let mut dir = p.parent();
-    while let Some(d) = dir {
-        if d == root || std::fs::remove_dir(d).is_err() {
-            break;
-        }
-        dir = d.parent();
-    }
 }

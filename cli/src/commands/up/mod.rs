@@ -176,6 +176,7 @@ async fn up(
         rsync_tree: true,
         shrink_guard: 0.5,
         min_objects: 0,
+        snapshot_segments: false,
         database_url: layout.database_url.clone(),
     };
     let notification = server_cfg.notification_uri();
