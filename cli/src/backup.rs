@@ -1,6 +1,7 @@
 //! Online backups of the state (`rpkit ca backup`, `rpkit publication
 //! backup`), taken while the server runs: of SQLite by `VACUUM INTO`, of
-//! PostgreSQL as one snapshot copied into a SQLite file of the same schema.
+//! PostgreSQL as one snapshot copied into a SQLite file of the same schema;
+//! and the move of a SQLite store into PostgreSQL (`migrate`).
 
 use crate::error::{CliError, Result};
 use std::path::Path;
@@ -42,6 +43,29 @@ pub fn shared(url: &str, schema: &rpkit_serve::db::Schema, out: &Path) -> Result
     if let Err(e) = copied {
         let _ = std::fs::remove_file(out);
         return Err(CliError::from(e).during(format!("backing up into {}", out.display())));
+    }
+    Ok(())
+}
+
+/// Copy the SQLite store at `db` into the empty PostgreSQL store `schema`
+/// at `url`, in one transaction; returns the rows copied.
+pub fn migrate(db: &Path, schema: &rpkit_serve::db::Schema, url: &str) -> Result<usize> {
+    if !db.is_file() {
+        return Err(CliError::input(format!("{}: no such database (nothing to move)", db.display())));
+    }
+    rpkit_serve::db::copy_to_shared(db, schema, url)
+        .map_err(|e| CliError::from(e).during(format!("moving {} into PostgreSQL", db.display())))
+}
+
+/// Rename a store's SQLite file (and its WAL files) to `NAME.moved`, so
+/// that nothing opens the old state again by mistake.
+pub fn set_aside(db: &Path) -> Result<()> {
+    for suffix in ["", "-wal", "-shm"] {
+        let from = std::path::PathBuf::from(format!("{}{suffix}", db.display()));
+        if from.exists() {
+            let to = std::path::PathBuf::from(format!("{}.moved{suffix}", db.display()));
+            std::fs::rename(&from, &to).map_err(|e| CliError::io(&from, e))?;
+        }
     }
     Ok(())
 }

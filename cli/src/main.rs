@@ -77,6 +77,9 @@ enum CaCmd {
     Repository(commands::ca::RepositoryArgs),
     /// Write a consistent copy of the CA's database (state and keys) while it runs.
     Backup(commands::ca::BackupArgs),
+    /// Move the CA's state from DATA/ca.sqlite into an empty PostgreSQL database
+    /// (CA stopped): later commands and starts on DATA use the database.
+    Migrate(commands::ca::MigrateArgs),
     /// The CA's history of changes (API); `verify --data DIR` checks its hash chain offline.
     History(commands::history::Args),
     /// Export what the CA publishes and the ROAs/ASPAs behind it (admin token), for `rpkit audit --expect`.
@@ -118,6 +121,7 @@ fn main() -> ExitCode {
         Command::Ca(CaCmd::Repository(a)) => commands::ca::repository(a),
         Command::Ca(CaCmd::Export(a)) => commands::ca::export(a),
         Command::Ca(CaCmd::Backup(a)) => commands::ca::backup(a),
+        Command::Ca(CaCmd::Migrate(a)) => commands::ca::migrate(a),
         Command::Ca(CaCmd::History(a)) => commands::history::run(a),
         Command::Ca(CaCmd::Keyroll(a)) => commands::ca::keyroll(a),
         Command::Ca(CaCmd::ChildRequest(a)) => commands::offline_ta::child_request(a),

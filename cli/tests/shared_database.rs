@@ -220,3 +220,94 @@ fn rpkit_up_keeps_the_ca_and_the_repository_in_postgresql_and_resumes_from_it() 
     assert!(again.proc.stop().is_some_and(|s| s.success()));
     let _ = std::fs::remove_dir_all(&w);
 }
+
+/// `rpkit up`'s session id in its RRDP notification.
+fn rrdp_session(data: &Path) -> String {
+    let text = std::fs::read_to_string(data.join("publication/rrdp/notification.xml")).unwrap();
+    text.split("session_id=\"").nth(1).unwrap().split('"').next().unwrap().to_string()
+}
+
+/// A deployment on SQLite moves to PostgreSQL (the step from one machine to
+/// two): `rpkit ca migrate` and `rpkit publication migrate` copy each store
+/// whole into an empty database, and `rpkit up` starts on it with the same
+/// member token, VRPs and RRDP session. A second move, a move into a store
+/// holding state, and a publication server started on SQLite after the move
+/// are refused, each saying why.
+#[test]
+fn a_sqlite_deployment_moves_into_postgresql_with_every_vrp_and_its_rrdp_session() {
+    let Some(url) = rpkit_test_vectors::postgres::database("cli_migrate") else { return };
+    let w = up_run::scratch("up-migrate");
+    let data = w.join("data");
+    let sets = up_run::port_settings();
+    let log = w.join("up.log");
+    let mut up = up_run::start(&data, &sets, &log);
+    let j = up.json.clone();
+    let http = j["validator_http"].as_str().unwrap().to_string();
+    let (api, token) = (j["ca_api"].as_str().unwrap(), j["member"]["token"].as_str().unwrap());
+    let out = Command::new(BIN).args(["roa", "add", "198.51.100.0/24-24", "AS64496", "--server", api, "--token", token]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let want: std::collections::BTreeSet<String> = [
+        "192.0.2.0/24-24 AS64496",
+        "203.0.113.0/24-24 AS64500",
+        "3fff::/24-48 AS64500",
+        "100.64.0.0/24-24 AS65536",
+        "198.51.100.0/24-24 AS64496",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    wait_for_vrps(&http, &want);
+    let session = rrdp_session(&data);
+    assert!(up.proc.stop().is_some_and(|s| s.success()), "{}", up.proc.log_text());
+    let count =
+        |file: &str, sql: &str| -> i64 { rusqlite::Connection::open(data.join(file)).unwrap().query_row(sql, [], |r| r.get(0)).unwrap() };
+    let (roas, objects) =
+        (count("ca/ca.sqlite", "SELECT COUNT(*) FROM roas"), count("publication/publication.sqlite", "SELECT objects FROM session"));
+    assert_eq!(roas, 5);
+
+    let run = |args: &[&str], dir: &Path| Command::new(BIN).args(args).arg("--data").arg(dir).args(["--to", &url]).output().unwrap();
+    for (store, dir) in [("ca", data.join("ca")), ("publication", data.join("publication"))] {
+        let out = run(&[store, "migrate"], &dir);
+        assert!(out.status.success(), "{store}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    assert!(!data.join("ca/ca.sqlite").exists() && data.join("ca/ca.sqlite.moved").exists());
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(data.join("ca/database-url")).unwrap().permissions().mode() & 0o777, 0o600);
+    let mut pg = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let pg_roas: i64 = pg.query_one("SELECT COUNT(*) FROM rpkit_ca.roas", &[]).unwrap().get(0);
+    let pg_objects: i64 = pg.query_one("SELECT objects FROM rpkit_publication.session", &[]).unwrap().get(0);
+    assert_eq!((pg_roas, pg_objects), (roas, objects));
+
+    // Refusals: moved already; a target that holds state; SQLite after the move.
+    let out = run(&["ca", "migrate"], &data.join("ca"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("already keeps its state in PostgreSQL"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let other = w.join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::copy(data.join("publication/publication.sqlite.moved"), other.join("publication.sqlite")).unwrap();
+    let out = run(&["publication", "migrate"], &other);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.code() == Some(1) && said.contains("already holds publication state (table"), "{said}");
+    assert!(other.join("publication.sqlite").exists(), "a refused move leaves the file in place");
+    let out = Command::new(BIN)
+        .args(["publication", "serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data.join("publication"))
+        .env_remove("RPKIT_DATABASE_URL")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && said.contains("moved to PostgreSQL"), "{said}");
+
+    // `rpkit up` on the database: the same member, VRPs and RRDP session.
+    let mut again = up_run::start(&data, &sets, &log);
+    assert_eq!(again.json["member"]["token"], j["member"]["token"]);
+    wait_for_vrps(&http, &want);
+    assert_eq!(rrdp_session(&data), session, "relying parties go on with deltas");
+    assert!(!data.join("ca/ca.sqlite").exists() && !data.join("publication/publication.sqlite").exists());
+    assert!(again.proc.stop().is_some_and(|s| s.success()));
+    let _ = std::fs::remove_dir_all(&w);
+}

@@ -110,6 +110,19 @@ impl PublicationServer {
         // database holds the server's RFC 8181 identity key (issue: secrets at rest).
         data_dir::create_dir(&config.data_dir, data_dir::PASSAGE_DIR).map_err(|e| io(&config.data_dir, e))?;
         if !config.location().is_shared() {
+            // A state moved into PostgreSQL is not started afresh in SQLite:
+            // an empty repository in a new session would withdraw everything.
+            let moved = config.data_dir.join("publication.sqlite.moved");
+            if moved.exists() && !config.db_path().exists() {
+                return Err(RepoError::refused(
+                    rpkit_objects::rfc8181::ErrorCode::OtherError,
+                    format!(
+                        "the state of {} moved to PostgreSQL ({}): start with --database-url",
+                        config.data_dir.display(),
+                        moved.display()
+                    ),
+                ));
+            }
             data_dir::ensure_secret(&config.db_path()).map_err(|e| io(&config.db_path(), e))?;
         }
         let mut repo = Repository::open_at(&config.location())?;

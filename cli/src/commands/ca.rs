@@ -385,6 +385,30 @@ pub fn backup(a: BackupArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+#[derive(clap::Args)]
+pub struct MigrateArgs {
+    #[arg(long, env = "RPKIT_DATA", default_value = "rpkit-data")]
+    data: PathBuf,
+    /// The PostgreSQL database (`postgresql://USER@HOST/DB`) whose CA store is empty.
+    #[arg(long)]
+    to: String,
+}
+
+/// `rpkit ca migrate`: DATA/ca.sqlite copied whole into an empty PostgreSQL
+/// store in one transaction; then DATA remembers the database and the file
+/// is set aside (`ca.sqlite.moved`), so nothing runs on the old copy.
+pub fn migrate(a: MigrateArgs) -> Result<ExitCode> {
+    let (file, kept) = (a.data.join("ca.sqlite"), a.data.join("database-url"));
+    if kept.exists() {
+        return Err(CliError::input(format!("{} already keeps its state in PostgreSQL ({})", a.data.display(), kept.display())));
+    }
+    let rows = crate::backup::migrate(&file, &rpkit_ca::store::SCHEMA, &a.to)?;
+    rpkit_serve::data_dir::write_secret(&kept, format!("{}\n", a.to).as_bytes()).map_err(|e| CliError::io(&kept, e))?;
+    crate::backup::set_aside(&file)?;
+    println!("moved the CA state of {} into PostgreSQL ({rows} rows); {} is now ca.sqlite.moved", a.data.display(), file.display());
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Which CA `rpkit ca keyroll` rolls.
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum KeyrollTarget {

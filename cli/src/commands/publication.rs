@@ -27,6 +27,9 @@ pub enum Cmd {
     RsyncdConf(RsyncdArgs),
     /// Write a consistent copy of the server's database while it runs (a restore starts a new RRDP session).
     Backup(BackupArgs),
+    /// Move the state from DATA/publication.sqlite into an empty PostgreSQL
+    /// database (server stopped); then serve with `--database-url`.
+    Migrate(MigrateArgs),
     /// Let the next change set past the shrink guard, once.
     AllowShrink(ApiArgs),
     /// Register a publisher `bench` and publish random objects through RFC 8181 (benchmarks).
@@ -45,6 +48,15 @@ pub struct BackupArgs {
     /// The new file.
     #[arg(long, short)]
     output: PathBuf,
+}
+
+#[derive(clap::Args)]
+pub struct MigrateArgs {
+    #[arg(long, env = "RPKIT_PUBLICATION_DATA", default_value = "rpkit-publication")]
+    data: PathBuf,
+    /// The PostgreSQL database (`postgresql://USER@HOST/DB`) whose publication store is empty.
+    #[arg(long)]
+    to: String,
 }
 
 #[derive(clap::Args)]
@@ -206,6 +218,17 @@ pub fn run(cmd: Cmd) -> Result<ExitCode> {
                     println!("backed up {} to {}", db.display(), a.output.display());
                 }
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Migrate(a) => {
+            let db = a.data.join("publication.sqlite");
+            let rows = crate::backup::migrate(&db, &rpkit_publication::repository::SCHEMA, &a.to)?;
+            crate::backup::set_aside(&db)?;
+            println!(
+                "moved the publication state of {} into PostgreSQL ({rows} rows): serve it with --database-url; \
+                 the RRDP session and serial go on",
+                a.data.display()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Cmd::AllowShrink(a) => {

@@ -7,6 +7,7 @@
 //! connects, locks and binds values. Values are typed at this seam (`Value`):
 //! integers are 64-bit, text is UTF-8, blobs are bytes, on both backends.
 
+mod copy;
 pub mod lease;
 mod postgres;
 mod sqlite;
@@ -14,6 +15,7 @@ mod sqlite;
 pub use lease::{Fence, Lease};
 pub use postgres::PgConn;
 
+pub use copy::{copy_to_shared, copy_to_sqlite};
 use std::cell::RefCell;
 use std::path::Path;
 use std::sync::Arc;
@@ -542,40 +544,4 @@ impl Sql for Tx<'_> {
             Tx::Postgres(t) => t.borrow_mut().for_each(sql, args, &mut f),
         }
     }
-}
-
-/// A consistent copy of `schema`'s tables from a shared database into the new
-/// SQLite file `out`, which the embedded backend opens as it is (a backup of a
-/// PostgreSQL store). From SQLite itself, `VACUUM INTO` is the better copy.
-pub fn copy_to_sqlite(from: &mut Db, schema: &Schema, out: &Path) -> DbResult<usize> {
-    let to = Db::open(&Location::Sqlite(Some(out.to_path_buf())), schema)?;
-    let Db::Sqlite(dest) = &to else { unreachable!("opened as SQLite") };
-    let tables: Vec<String> = {
-        let mut st = dest.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")?;
-        let names = st.query_map([], |r| r.get(0))?;
-        names.collect::<rusqlite::Result<_>>()?
-    };
-    let tx = from.begin(Mode::Read)?;
-    let copy = dest.unchecked_transaction()?;
-    let mut rows = 0;
-    for t in &tables {
-        let cols: Vec<String> = {
-            let mut st = dest.prepare(&format!("SELECT name FROM pragma_table_info('{t}') ORDER BY cid"))?;
-            let names = st.query_map([], |r| r.get(0))?;
-            names.collect::<rusqlite::Result<_>>()?
-        };
-        let list = cols.join(", ");
-        let marks = (1..=cols.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ");
-        let insert = format!("INSERT INTO {t} ({list}) VALUES ({marks})");
-        copy.execute(&format!("DELETE FROM {t}"), [])?;
-        tx.for_each(&format!("SELECT {list} FROM {t}"), args![], |r| {
-            let values: Vec<&dyn ToValue> = r.0.iter().map(|v| v as &dyn ToValue).collect();
-            sqlite::execute(&copy, &insert, &values)?;
-            rows += 1;
-            Ok::<(), DbError>(())
-        })?;
-    }
-    copy.commit()?;
-    tx.commit()?;
-    Ok(rows)
 }
