@@ -58,7 +58,7 @@ trap 'rm -f "$log"; ./scripts/postgres.sh stop "$pg_dir"' EXIT
 # One PostgreSQL server for the run; each test makes a database of its own in it.
 pg_port=$((20000 + RANDOM % 20000))
 RPKIT_TEST_DATABASE_URL=$(./scripts/postgres.sh start "$pg_dir" "$pg_port")
-export RPKIT_TEST_DATABASE_URL
+export RPKIT_TEST_DATABASE_URL RPKIT_TEST_DATABASE_CA="$pg_dir/tls/ca.pem"
 set +e
 cargo test --workspace --locked --no-fail-fast "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}

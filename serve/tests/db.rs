@@ -107,3 +107,36 @@ fn postgresql_lease_one_active_node_and_a_fenced_old_holder() {
     assert!(a.fence().token().unwrap() > token_b);
     db_a.with(Mode::Write, |tx| tx.execute("INSERT INTO t (name) VALUES (?1)", args!["a-again"])).unwrap();
 }
+
+/// TLS to PostgreSQL with libpq's sslmode: verify-full reaches the test
+/// server (whose role `tlsonly` takes TLS only) and the session is
+/// encrypted; an anchor that did not issue the server's certificate, and a
+/// connection without TLS for that role, are refused, each saying why.
+#[test]
+fn postgresql_over_tls_verifies_the_server_and_refuses_otherwise() {
+    let Some(url) = rpkit_test_vectors::postgres::database("seam_tls") else { return };
+    let root = rpkit_test_vectors::postgres::tls_root().expect("the test server's CA");
+    let tls_only = url.replacen("postgresql://postgres@", "postgresql://tlsonly@", 1);
+    let open = |q: &str| Db::open(&Location::from_url(Some(&format!("{tls_only}?{q}")), None), &SCHEMA);
+    let db = open(&format!("sslmode=verify-full&sslrootcert={}", root.display())).unwrap();
+    assert!(db.value::<bool>("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", args![]).unwrap());
+    exercise(db);
+
+    let other = std::env::temp_dir().join(format!("rpkit-other-ca-{}", std::process::id()));
+    std::fs::create_dir_all(&other).unwrap();
+    let st = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=another CA", "-keyout"])
+        .arg(other.join("key.pem"))
+        .arg("-out")
+        .arg(other.join("ca.pem"))
+        .output()
+        .unwrap();
+    assert!(st.status.success());
+    let e = open(&format!("sslmode=verify-ca&sslrootcert={}", other.join("ca.pem").display())).err().expect("another CA is refused");
+    assert!(e.to_string().contains("certificate verify failed"), "{e}");
+    // Encrypted without a check of the certificate, as libpq's require.
+    assert!(open("sslmode=require").is_ok());
+    let e = open("sslmode=disable").err().expect("no TLS for tlsonly");
+    assert!(e.to_string().contains("no encryption") || e.to_string().contains("pg_hba"), "{e}");
+    let _ = std::fs::remove_dir_all(&other);
+}

@@ -9,6 +9,9 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 const ENV: &str = "RPKIT_TEST_DATABASE_URL";
+/// The CA of the server's TLS certificate (`scripts/postgres.sh` makes it).
+const CA_ENV: &str = "RPKIT_TEST_DATABASE_CA";
+static CA: OnceLock<std::path::PathBuf> = OnceLock::new();
 
 /// The URL of the server's maintenance database, or `None` (skip: not CI).
 fn server() -> Option<&'static str> {
@@ -31,7 +34,10 @@ fn server() -> Option<&'static str> {
             .arg(std::process::id().to_string())
             .output();
         match out {
-            Ok(o) if o.status.success() => Some(String::from_utf8_lossy(&o.stdout).trim().to_string()),
+            Ok(o) if o.status.success() => {
+                let _ = CA.set(dir.join("tls/ca.pem"));
+                Some(String::from_utf8_lossy(&o.stdout).trim().to_string())
+            }
             other => {
                 let why = match other {
                     Ok(o) => String::from_utf8_lossy(&o.stderr).into_owned(),
@@ -55,4 +61,11 @@ pub fn database(name: &str) -> Option<String> {
     c.batch_execute(&format!("CREATE DATABASE {name}")).expect("creating a test database");
     let base = url.rsplit_once('/').map_or(url, |(b, _)| b);
     Some(format!("{base}/{name}"))
+}
+
+/// The trust anchor of the test server's TLS certificate, once a server is
+/// known (`database` first).
+pub fn tls_root() -> Option<std::path::PathBuf> {
+    server()?;
+    std::env::var_os(CA_ENV).map(Into::into).or_else(|| CA.get().cloned())
 }

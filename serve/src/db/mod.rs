@@ -9,6 +9,7 @@
 
 mod copy;
 pub mod lease;
+pub mod pg_tls;
 mod postgres;
 mod sqlite;
 

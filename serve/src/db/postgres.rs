@@ -5,7 +5,7 @@
 use super::{DbError, DbResult, Mode, Row, ToValue, Value};
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{to_sql_checked, IsNull, ToSql, Type};
-use postgres::{Client, GenericClient, IsolationLevel, NoTls, Statement, Transaction};
+use postgres::{Client, GenericClient, IsolationLevel, Statement, Transaction};
 use std::collections::HashMap;
 
 /// Give up on a server that does not answer a connection in this time.
@@ -31,26 +31,38 @@ pub struct PgTx<'a> {
     fence: Option<std::sync::Arc<super::Fence>>,
 }
 
-/// The server's own words for an error (the driver's `Display` says only "db error").
+/// The server's own words for an error (the driver's `Display` says only
+/// "db error"), or the driver's with its causes (a TLS handshake's reason).
 pub(super) fn describe(e: &postgres::Error) -> String {
     match e.as_db_error() {
         Some(d) => match d.detail() {
             Some(detail) => format!("PostgreSQL: {} ({detail})", d.message()),
             None => format!("PostgreSQL: {}", d.message()),
         },
-        None => format!("PostgreSQL: {e}"),
+        None => {
+            let mut s = format!("PostgreSQL: {e}");
+            let mut cause = std::error::Error::source(e);
+            while let Some(c) = cause {
+                s.push_str(&format!(": {c}"));
+                cause = c.source();
+            }
+            s
+        }
     }
 }
 
 pub(super) fn connect(url: &str, store: &str) -> DbResult<PgConn> {
+    let (url, tls) = super::pg_tls::split(url)?;
     let mut cfg: postgres::Config = url.parse()?;
+    let (mode, connector) = super::pg_tls::connector(&tls)?;
+    cfg.ssl_mode(mode);
     if cfg.get_connect_timeout().is_none() {
         cfg.connect_timeout(CONNECT_TIMEOUT);
     }
     if cfg.get_application_name().is_none() {
         cfg.application_name(&format!("rpkit {store}"));
     }
-    let mut client = blocking(|| cfg.connect(NoTls))?;
+    let mut client = blocking(|| cfg.connect(connector))?;
     // Each store in a schema of its own: the CA and the publication server
     // may share one database (both have an `objects` table).
     blocking(|| client.batch_execute(&format!("SET search_path TO {}", namespace(store))))?;
