@@ -8,3 +8,4 @@ pub mod rfc8181;
 pub mod rrdp;
 pub mod rsync_tree;
 pub mod service;
+pub(crate) mod store;

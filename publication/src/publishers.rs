@@ -2,11 +2,10 @@
 //! server's own BPKI identity, both kept beside the repository state.
 
 use crate::repository::{RepoError, Repository};
+use crate::store;
 use rpkit_objects::bpki::IdCert;
 pub use rpkit_objects::bpki::Identity;
 use rpkit_objects::rfc8181::{Change, ChangeSet, ErrorCode};
-use rpkit_serve::args;
-use rpkit_serve::db::Sql;
 
 /// A registered publisher.
 #[derive(Clone, Debug)]
@@ -24,13 +23,12 @@ fn refused(message: String) -> RepoError {
 impl Repository {
     /// Load the server identity (signs replies), creating it on first use.
     pub fn identity(&self) -> Result<Identity, RepoError> {
-        if let Some(r) = self.db.query_opt("SELECT key, ee_key, cert FROM identity", args![])? {
-            let (key, ee_key, cert): (Vec<u8>, Vec<u8>, Vec<u8>) = (r.get(0)?, r.get(1)?, r.get(2)?);
+        if let Some((key, ee_key, cert)) = store::publishers::identity(&self.db)? {
             return Identity::from_parts(&key, &ee_key, &cert).map_err(|e| refused(format!("stored identity: {e}")));
         }
         let id = Identity::create().map_err(|e| refused(e.to_string()))?;
         let (key, ee_key, cert) = id.to_parts().ok_or_else(|| refused("the server identity's keys are not in software".into()))?;
-        self.db.execute("INSERT INTO identity (key, ee_key, cert) VALUES (?1, ?2, ?3)", args![key, ee_key, cert])?;
+        store::publishers::set_identity(&self.db, &key, &ee_key, &cert)?;
         Ok(id)
     }
 
@@ -63,11 +61,7 @@ impl Repository {
                 }
             }
         }
-        self.db.execute(
-            "INSERT INTO publishers (handle, id_cert, base_uri, added) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (handle) DO UPDATE SET id_cert = excluded.id_cert, base_uri = excluded.base_uri",
-            args![p.handle, p.id_cert.to_der(), p.base_uri, now],
-        )?;
+        store::publishers::upsert(&self.db, &p.handle, p.id_cert.to_der(), &p.base_uri, now)?;
         Ok(())
     }
 
@@ -93,8 +87,7 @@ impl Repository {
 
     pub fn publishers(&self) -> Result<Vec<Publisher>, RepoError> {
         let mut out = Vec::new();
-        for r in self.db.query("SELECT handle, id_cert, base_uri FROM publishers ORDER BY handle", args![])? {
-            let (handle, cert, base_uri): (String, Vec<u8>, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
+        for (handle, cert, base_uri) in store::publishers::all(&self.db)? {
             let id_cert = IdCert::decode(&cert).map_err(|e| refused(format!("stored certificate of {handle}: {e}")))?;
             out.push(Publisher { handle, id_cert, base_uri });
         }
@@ -108,7 +101,7 @@ impl Repository {
         let changes: Vec<Change> = self.owned(&p)?.into_iter().map(|(uri, hash)| Change::Withdraw { uri, hash }).collect();
         let n = changes.len();
         self.apply(&p.base_uri, &ChangeSet { changes }, true)?;
-        self.db.execute("DELETE FROM publishers WHERE handle = ?1", args![handle])?;
+        store::publishers::delete(&self.db, handle)?;
         Ok(n)
     }
 }

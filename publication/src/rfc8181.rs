@@ -131,11 +131,11 @@ mod tests {
 
         // The objects table gone under the server: its own failure.
         let other = rusqlite::Connection::open(&db).unwrap();
-        other.execute_batch("ALTER TABLE objects RENAME TO objects_gone").unwrap();
+        crate::store::objects::hide(&other).unwrap();
         let (reply, outcome) = process(&mut repo, "alice", &query("rsync://rpki.test/repo/alice/x.roa"), now, false, None);
         assert!(matches!(&outcome, Outcome::Failed(m) if m.starts_with("database: ")), "{outcome:?}");
         assert_eq!(error_code(&reply), "other_error");
-        other.execute_batch("ALTER TABLE objects_gone RENAME TO objects").unwrap();
+        crate::store::objects::unhide(&other).unwrap();
         assert_eq!(repo.list(base).unwrap(), vec![], "nothing was applied");
         let _ = std::fs::remove_dir_all(&dir);
     }
