@@ -59,22 +59,34 @@ step() { echo; echo "=== $1 (at $(( $(date +%s) - t0 )) s)"; }
 # W2's sections live between these markers in BENCHMARKS.md; a full run keeps them.
 w2_begin='<!-- W2: written by scripts/bench.sh --w2 -->'
 w2_end='<!-- end of W2 -->'
+# RPKIT_BENCH_W2_PARTS (default: all four) runs some parts again and keeps the
+# others' last reports (target/bench/*-w2.md).
+parts=${RPKIT_BENCH_W2_PARTS:-publication validator rtr ca}
+part() { case " $parts " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 if [ -n "$w2" ]; then
-  step "publication: serial cost up to W2's size"
-  cargo bench -q --locked --profile "$profile" --workspace --bench publication -- --sizes 1000,10000,100000,500000
-  cp target/bench/publication.md target/bench/publication-w2.md
-  step "validators on W2"
-  cargo bench -q --locked --profile "$profile" --workspace --bench validator_w1 -- --w2 --runs "$runs"
-  step "RTR servers with W2's VRPs"
-  cargo bench -q --locked --profile "$profile" --workspace --bench rtr -- --w2 --runs "$long_runs"
-  step "CA: W2's members imported"
-  cargo bench -q --locked --profile "$profile" --workspace --bench ca -- --w2
+  if part publication; then
+    step "publication: serial cost up to W2's size"
+    cargo bench -q --locked --profile "$profile" --workspace --bench publication -- --sizes 1000,10000,100000,500000
+    cp target/bench/publication.md target/bench/publication-w2.md
+  fi
+  if part validator; then
+    step "validators on W2"
+    cargo bench -q --locked --profile "$profile" --workspace --bench validator_w1 -- --w2 --runs "$runs"
+  fi
+  if part rtr; then
+    step "RTR servers with W2's VRPs"
+    cargo bench -q --locked --profile "$profile" --workspace --bench rtr -- --w2 --runs "$long_runs"
+  fi
+  if part ca; then
+    step "CA: W2's members imported"
+    cargo bench -q --locked --profile "$profile" --workspace --bench ca -- --w2
+  fi
   took=$(( $(date +%s) - t0 ))
   {
     echo "$w2_begin"
     echo "## W2: the size of the whole RPKI"
     echo
-    echo "Written by \`scripts/bench.sh --w2\` on $started in $((took / 60 + 1)) minutes, rpkit $(git rev-parse --short HEAD),"
+    echo "Written by \`scripts/bench.sh --w2\` on $started in $((took / 60 + 1)) minutes (parts run: $parts), rpkit $(git rev-parse --short HEAD),"
     echo "on the machine above; every figure next to its peer or limit from the same run."
     echo
     for part in publication-w2 validator-w2 rtr-w2 ca-w2; do

@@ -88,90 +88,97 @@ fn main() {
          | SHA-256 of it (ms) | update ÷ SHA-256 | update CPU (ms) | full CPU (ms) | update CPU ÷ SHA-256 | peak RSS (MiB) |\n\
          |---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
-    for (n, layout) in sizes().into_iter().flat_map(|n| layouts().into_iter().map(move |l| (n, l))) {
-        let dir = std::env::temp_dir().join(format!("rpkit-bench-pub-{n}-{layout:?}-{}", std::process::id()));
+    for n in sizes() {
+        let dir = std::env::temp_dir().join(format!("rpkit-bench-pub-{n}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let mut repo = Repository::open(Some(&dir.join("p.sqlite"))).unwrap();
-        let mut cfg = RrdpConfig::new(dir.join("rrdp"), "https://rpki.test/rrdp/");
-        cfg.snapshot_layout = layout;
-        let writer = RrdpWriter::new(cfg);
         for chunk in (0..n).collect::<Vec<_>>().chunks(20_000) {
             let changes = chunk.iter().map(|&i| Change::Publish { uri: uri(i), der: object(i, 0), replaces: None }).collect();
             repo.apply(BASE, &ChangeSet { changes }, true).unwrap();
         }
-        writer.update(&mut repo, 0).unwrap();
-        let (mut apply, mut delta) = (Vec::new(), Vec::new());
         let mut now = 1;
-        // A 1-object change: apply (publisher's wait), then the delta alone.
-        for round in 0..20u8 {
-            let i = (round as usize * 7919) % n;
-            let old = rpkit_objects::crypto::sha256(&repo.object(&uri(i)).unwrap().unwrap());
-            let cs = ChangeSet { changes: vec![Change::Publish { uri: uri(i), der: object(i, round + 1), replaces: Some(old) }] };
-            let t = Instant::now();
-            repo.apply(BASE, &cs, false).unwrap();
-            apply.push(t.elapsed());
-            let t = Instant::now();
-            let serial = repo.cut_serial(now).unwrap().unwrap();
-            let d = repo.delta(serial).unwrap();
-            std::hint::black_box(&d);
-            delta.push(t.elapsed());
-            // Snapshot files are written by the full update below, not timed here.
-            now += 1;
-        }
-        // Full snapshot (streamed from the database), repeated.
-        let (mut snap, mut snap_cpu, mut full_cpu) = (Vec::new(), Vec::new(), Vec::new());
-        let rounds = if n >= 100_000 { 3 } else { 10 };
-        for r in 0..rounds {
-            let i = (r * 104_729) % n;
-            let cur = rpkit_objects::crypto::sha256(&repo.object(&uri(i)).unwrap().unwrap());
-            let cs = ChangeSet { changes: vec![Change::Publish { uri: uri(i), der: object(i, 200 + r as u8), replaces: Some(cur) }] };
-            repo.apply(BASE, &cs, false).unwrap();
-            let (t, c) = (Instant::now(), cpu());
+        for (k, layout) in layouts().into_iter().enumerate() {
+            // The same objects for each layout: a new RRDP session (files of its own) from the second on.
+            if k > 0 {
+                repo.new_session(now).unwrap();
+            }
+            let mut cfg = RrdpConfig::new(dir.join(format!("rrdp-{layout:?}")), "https://rpki.test/rrdp/");
+            cfg.snapshot_layout = layout;
+            let writer = RrdpWriter::new(cfg);
             writer.update(&mut repo, now).unwrap();
-            snap.push(t.elapsed());
-            snap_cpu.push(cpu() - c);
             now += 1;
+            let (mut apply, mut delta) = (Vec::new(), Vec::new());
+            // A 1-object change: apply (publisher's wait), then the delta alone.
+            for round in 0..20u8 {
+                let i = (round as usize * 7919) % n;
+                let old = rpkit_objects::crypto::sha256(&repo.object(&uri(i)).unwrap().unwrap());
+                let cs = ChangeSet { changes: vec![Change::Publish { uri: uri(i), der: object(i, round + 1), replaces: Some(old) }] };
+                let t = Instant::now();
+                repo.apply(BASE, &cs, false).unwrap();
+                apply.push(t.elapsed());
+                let t = Instant::now();
+                let serial = repo.cut_serial(now).unwrap().unwrap();
+                let d = repo.delta(serial).unwrap();
+                std::hint::black_box(&d);
+                delta.push(t.elapsed());
+                // Snapshot files are written by the full update below, not timed here.
+                now += 1;
+            }
+            // Full snapshot (streamed from the database), repeated.
+            let (mut snap, mut snap_cpu, mut full_cpu) = (Vec::new(), Vec::new(), Vec::new());
+            let rounds = if n >= 100_000 { 3 } else { 10 };
+            for r in 0..rounds {
+                let i = (r * 104_729) % n;
+                let cur = rpkit_objects::crypto::sha256(&repo.object(&uri(i)).unwrap().unwrap());
+                let cs = ChangeSet { changes: vec![Change::Publish { uri: uri(i), der: object(i, 200 + r as u8), replaces: Some(cur) }] };
+                repo.apply(BASE, &cs, false).unwrap();
+                let (t, c) = (Instant::now(), cpu());
+                writer.update(&mut repo, now).unwrap();
+                snap.push(t.elapsed());
+                snap_cpu.push(cpu() - c);
+                now += 1;
+            }
+            // The same snapshot written in full from the database, for comparison.
+            let mut full = Vec::new();
+            for _ in 0..rounds.min(3) {
+                let (session, serial) = repo.session().unwrap();
+                let (t, c) = (Instant::now(), cpu());
+                let f = std::fs::File::create(dir.join("full.xml")).unwrap();
+                let mut w = rpkit_publication::rrdp::snapshot::Counting::new(std::io::BufWriter::with_capacity(1 << 20, f));
+                rpkit_publication::rrdp::snapshot::full(&repo, &session, serial, &mut w).unwrap();
+                w.inner.into_inner().unwrap().sync_all().unwrap();
+                full.push(t.elapsed());
+                full_cpu.push(cpu() - c);
+            }
+            // Before the baseline below reads the whole snapshot into memory.
+            let rss = peak_rss_mib();
+            let snapshot = repo.files("snapshot").unwrap().pop().unwrap();
+            let bytes = rpkit_publication::rrdp::segments::read(&dir.join(format!("rrdp-{layout:?}")), &snapshot.path).unwrap();
+            let t = Instant::now();
+            std::hint::black_box(rpkit_objects::crypto::sha256(&bytes));
+            let sha = t.elapsed();
+            let row = format!(
+                "| {n} | {} | {:.1} | {:.2} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2}× | {:.1} | {:.1} | {:.2}× | {} |\n",
+                match layout {
+                    Layout::Whole => "whole file",
+                    Layout::Segments => "segments",
+                },
+                median(apply).as_secs_f64() * 1e6,
+                median(delta).as_secs_f64() * 1e3,
+                median(snap.clone()).as_secs_f64() * 1e3,
+                median(full).as_secs_f64() * 1e3,
+                bytes.len() as f64 / 1e6,
+                sha.as_secs_f64() * 1e3,
+                median(snap).as_secs_f64() / sha.as_secs_f64(),
+                median(snap_cpu.clone()).as_secs_f64() * 1e3,
+                median(full_cpu).as_secs_f64() * 1e3,
+                median(snap_cpu).as_secs_f64() / sha.as_secs_f64(),
+                rss
+            );
+            print!("{row}");
+            report.push_str(&row);
         }
-        // The same snapshot written in full from the database, for comparison.
-        let mut full = Vec::new();
-        for _ in 0..rounds.min(3) {
-            let (session, serial) = repo.session().unwrap();
-            let (t, c) = (Instant::now(), cpu());
-            let f = std::fs::File::create(dir.join("full.xml")).unwrap();
-            let mut w = rpkit_publication::rrdp::snapshot::Counting::new(std::io::BufWriter::with_capacity(1 << 20, f));
-            rpkit_publication::rrdp::snapshot::full(&repo, &session, serial, &mut w).unwrap();
-            w.inner.into_inner().unwrap().sync_all().unwrap();
-            full.push(t.elapsed());
-            full_cpu.push(cpu() - c);
-        }
-        // Before the baseline below reads the whole snapshot into memory.
-        let rss = peak_rss_mib();
-        let snapshot = repo.files("snapshot").unwrap().pop().unwrap();
-        let bytes = rpkit_publication::rrdp::segments::read(&dir.join("rrdp"), &snapshot.path).unwrap();
-        let t = Instant::now();
-        std::hint::black_box(rpkit_objects::crypto::sha256(&bytes));
-        let sha = t.elapsed();
-        let row = format!(
-            "| {n} | {} | {:.1} | {:.2} | {:.1} | {:.1} | {:.1} | {:.1} | {:.2}× | {:.1} | {:.1} | {:.2}× | {} |\n",
-            match layout {
-                Layout::Whole => "whole file",
-                Layout::Segments => "segments",
-            },
-            median(apply).as_secs_f64() * 1e6,
-            median(delta).as_secs_f64() * 1e3,
-            median(snap.clone()).as_secs_f64() * 1e3,
-            median(full).as_secs_f64() * 1e3,
-            bytes.len() as f64 / 1e6,
-            sha.as_secs_f64() * 1e3,
-            median(snap).as_secs_f64() / sha.as_secs_f64(),
-            median(snap_cpu.clone()).as_secs_f64() * 1e3,
-            median(full_cpu).as_secs_f64() * 1e3,
-            median(snap_cpu).as_secs_f64() / sha.as_secs_f64(),
-            rss
-        );
-        print!("{row}");
-        report.push_str(&row);
         drop(repo);
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -1,7 +1,7 @@
 //! One database seam for the CA and the publication server: an embedded
 //! SQLite file (the default) or a PostgreSQL server that two nodes share.
 //!
-//! Stores (`ca::store`, `publication::repository`) write their queries once, in
+//! Stores (`ca::store`, `publication::store`) write their queries once, in
 //! the SQL both speak (`?N` placeholders, `ON CONFLICT` upserts, `RETURNING`);
 //! each backend module holds what differs: its schema migrations, how it
 //! connects, locks and binds values. Values are typed at this seam (`Value`):
