@@ -129,7 +129,7 @@ pub(crate) fn activate(w: &mut Work<'_>, old: &CaRecord) -> Result<()> {
         w.remove_object(&old.crl_uri(cfg))?;
         w.remove_object(&old.mft_uri(cfg))?;
     }
-    let old_numbers = store::cas::key_state(&w.tx, old.id)?;
+    let old_numbers = store::cas::mft_state(&w.tx, old.id)?;
     // The CA is its next key from here, with that key's manifest and CRL numbers.
     store::keyrolls::promote(&w.tx, old.id, w.now.0)?;
     store::keyrolls::delete(&w.tx, old.id)?;

@@ -21,79 +21,14 @@ use rpkit_objects::signed_object::Issuer;
 use rpkit_serve::db::{Sql, Tx};
 use std::collections::{BTreeMap, BTreeSet};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CaKind {
-    Ta,
-    Rir,
-    Member,
-}
-
-impl CaKind {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            CaKind::Ta => "ta",
-            CaKind::Rir => "rir",
-            CaKind::Member => "member",
-        }
-    }
-    pub(crate) fn parse(s: &str) -> Self {
-        match s {
-            "ta" => CaKind::Ta,
-            "rir" => CaKind::Rir,
-            _ => CaKind::Member,
-        }
-    }
-}
-
-/// A CA as stored.
-#[derive(Clone, Debug)]
-pub struct CaRecord {
-    pub id: i64,
-    pub handle: String,
-    pub kind: CaKind,
-    pub parent_id: Option<i64>,
-    pub key: KeyId,
-    pub resources: ResourceSet,
-    pub cert: Cert,
-    pub cert_uri: String,
-    pub opaque_id: Option<String>,
-}
-
-impl CaRecord {
-    pub fn pp_uri(&self, cfg: &CaConfig) -> String {
-        cfg.pp_uri(&self.handle)
-    }
-    pub fn crl_name(&self) -> String {
-        FileType::Crl.file_name(&self.key.file_stem())
-    }
-    pub fn mft_name(&self) -> String {
-        FileType::Manifest.file_name(&self.key.file_stem())
-    }
-    pub fn crl_uri(&self, cfg: &CaConfig) -> String {
-        format!("{}{}", self.pp_uri(cfg), self.crl_name())
-    }
-    pub fn mft_uri(&self, cfg: &CaConfig) -> String {
-        format!("{}{}", self.pp_uri(cfg), self.mft_name())
-    }
-}
+pub(crate) use crate::store::cas::stored_key;
+pub use crate::store::cas::{CaKind, CaRecord, NewCa};
 
 /// History entries a change makes besides its own: (event, URI prefix of its objects).
 pub(crate) type Notes = Vec<(crate::history::Event, String)>;
 
 /// A pending change to one URI: the hash before this change, the object after it.
 type Pending = (Option<[u8; 32]>, Option<Vec<u8>>);
-
-/// A CA row to insert.
-pub struct NewCa<'a> {
-    pub handle: &'a str,
-    pub kind: CaKind,
-    pub parent: Option<i64>,
-    pub key: KeyId,
-    pub resources: &'a ResourceSet,
-    pub cert: &'a Cert,
-    pub cert_uri: &'a str,
-    pub opaque_id: Option<&'a str>,
-}
 
 /// A change in progress.
 pub struct Work<'a> {
@@ -412,9 +347,6 @@ enum KeyState {
 }
 
 /// A key identifier as the database keeps it (hex), of CA `handle`.
-pub(crate) fn stored_key(handle: &str, hex: &str) -> Result<KeyId> {
-    KeyId::from_hex(hex).ok_or_else(|| CaError::Conflict(format!("CA '{handle}': bad key id {hex:?}")))
-}
 
 /// The RIR CA, read outside a change.
 pub(crate) fn rir_record(c: &impl Sql) -> Result<CaRecord> {

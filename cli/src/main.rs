@@ -7,6 +7,7 @@ mod commands;
 mod error;
 mod permissions;
 mod progress;
+mod shutdown;
 mod signer;
 
 use clap::{Parser, Subcommand};

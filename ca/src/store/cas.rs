@@ -2,12 +2,87 @@
 //! the RIR CA; hosted members), with its key, certificate, and the state of
 //! its manifest and CRL.
 
+use crate::config::CaConfig;
 use crate::error::{CaError, Result};
-use crate::work::{stored_key, CaKind, CaRecord, NewCa};
 use rpkit_objects::cert::Cert;
+use rpkit_objects::crypto::KeyId;
+use rpkit_objects::file_type::FileType;
 use rpkit_objects::resources::ResourceSet;
 use rpkit_serve::args;
 use rpkit_serve::db::{DbResult, Row, Sql, ToValue};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CaKind {
+    Ta,
+    Rir,
+    Member,
+}
+
+impl CaKind {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            CaKind::Ta => "ta",
+            CaKind::Rir => "rir",
+            CaKind::Member => "member",
+        }
+    }
+    pub(crate) fn parse(s: &str) -> Self {
+        match s {
+            "ta" => CaKind::Ta,
+            "rir" => CaKind::Rir,
+            _ => CaKind::Member,
+        }
+    }
+}
+
+/// A CA as stored.
+#[derive(Clone, Debug)]
+pub struct CaRecord {
+    pub id: i64,
+    pub handle: String,
+    pub kind: CaKind,
+    pub parent_id: Option<i64>,
+    pub key: KeyId,
+    pub resources: ResourceSet,
+    pub cert: Cert,
+    pub cert_uri: String,
+    pub opaque_id: Option<String>,
+}
+
+impl CaRecord {
+    pub fn pp_uri(&self, cfg: &CaConfig) -> String {
+        cfg.pp_uri(&self.handle)
+    }
+    pub fn crl_name(&self) -> String {
+        FileType::Crl.file_name(&self.key.file_stem())
+    }
+    pub fn mft_name(&self) -> String {
+        FileType::Manifest.file_name(&self.key.file_stem())
+    }
+    pub fn crl_uri(&self, cfg: &CaConfig) -> String {
+        format!("{}{}", self.pp_uri(cfg), self.crl_name())
+    }
+    pub fn mft_uri(&self, cfg: &CaConfig) -> String {
+        format!("{}{}", self.pp_uri(cfg), self.mft_name())
+    }
+}
+
+/// A CA row to insert.
+pub struct NewCa<'a> {
+    pub handle: &'a str,
+    pub kind: CaKind,
+    pub parent: Option<i64>,
+    pub key: KeyId,
+    pub resources: &'a ResourceSet,
+    pub cert: &'a Cert,
+    pub cert_uri: &'a str,
+    pub opaque_id: Option<&'a str>,
+}
+
+/// A stored key id, or why it is not one.
+pub(crate) fn stored_key(handle: &str, hex: &str) -> Result<KeyId> {
+    KeyId::from_hex(hex).ok_or_else(|| CaError::Conflict(format!("CA '{handle}': bad key id {hex:?}")))
+}
 
 /// The current TA's id, as SQL: the RIR CA's parent; on an offline TA's own
 /// side (no RIR CA there) the one a key roll made current; else the only one.
@@ -220,37 +295,24 @@ pub struct MftState {
     pub next_update: Option<i64>,
 }
 
+/// A manifest and CRL state read as `SELECT mft_ee_serial, mft_this_update,
+/// mft_next_update, manifest_number, crl_number`.
+pub(super) fn mft_row(r: &Row) -> DbResult<MftState> {
+    Ok(MftState {
+        mft_ee_serial: r.get(0)?,
+        this_update: r.get(1)?,
+        next_update: r.get(2)?,
+        manifest_number: r.get(3)?,
+        crl_number: r.get(4)?,
+    })
+}
+
 /// The manifest and CRL state of CA `id`'s current key.
 pub fn mft_state(c: &impl Sql, id: i64) -> Result<MftState> {
     Ok(c.row(
         "SELECT mft_ee_serial, mft_this_update, mft_next_update, manifest_number, crl_number FROM cas WHERE id = ?1",
         args![id],
-        |r| {
-            Ok(MftState {
-                mft_ee_serial: r.get(0)?,
-                this_update: r.get(1)?,
-                next_update: r.get(2)?,
-                manifest_number: r.get(3)?,
-                crl_number: r.get(4)?,
-            })
-        },
-    )?)
-}
-
-/// `mft_state`, as a key roll hands it to the old key's row.
-pub fn key_state(c: &impl Sql, id: i64) -> Result<MftState> {
-    Ok(c.row(
-        "SELECT manifest_number, crl_number, mft_ee_serial, mft_this_update, mft_next_update FROM cas WHERE id = ?1",
-        args![id],
-        |r| {
-            Ok(MftState {
-                manifest_number: r.get(0)?,
-                crl_number: r.get(1)?,
-                mft_ee_serial: r.get(2)?,
-                this_update: r.get(3)?,
-                next_update: r.get(4)?,
-            })
-        },
+        mft_row,
     )?)
 }
 

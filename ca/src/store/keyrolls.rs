@@ -138,15 +138,7 @@ pub fn mft_state(c: &impl Sql, ca_id: i64) -> Result<MftState> {
     Ok(c.row(
         "SELECT mft_ee_serial, mft_this_update, mft_next_update, manifest_number, crl_number FROM keyrolls WHERE ca_id = ?1",
         args![ca_id],
-        |r| {
-            Ok(MftState {
-                mft_ee_serial: r.get(0)?,
-                this_update: r.get(1)?,
-                next_update: r.get(2)?,
-                manifest_number: r.get(3)?,
-                crl_number: r.get(4)?,
-            })
-        },
+        super::cas::mft_row,
     )?)
 }
 

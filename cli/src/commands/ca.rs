@@ -329,12 +329,10 @@ pub fn serve(a: ServeArgs) -> Result<ExitCode> {
     let token = admin_token(&a.data)?;
     let rt = tokio::runtime::Runtime::new().map_err(CliError::internal)?;
     rt.block_on(async move {
+        let shutdown = crate::shutdown::terminated();
         let listener = tokio::net::TcpListener::bind(&a.listen).await.map_err(CliError::listen(&a.listen))?;
         eprintln!("rpkit CA API on http://{}", listener.local_addr().map_err(CliError::listen(&a.listen))?);
         let state = AppState::new(ca, &token);
-        let shutdown = async {
-            let _ = tokio::signal::ctrl_c().await;
-        };
         let tick = std::time::Duration::from_secs(a.reissue_interval.max(1));
         api::serve(listener, state, tick, shutdown).await.map_err(CliError::listen(&a.listen))
     })?;

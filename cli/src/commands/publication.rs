@@ -303,6 +303,7 @@ fn serve(a: ServeArgs) -> Result<ExitCode> {
     };
     let rt = tokio::runtime::Runtime::new().map_err(CliError::internal)?;
     rt.block_on(async move {
+        let shutdown = crate::shutdown::terminated();
         let api = tokio::net::TcpListener::bind(&a.listen).await.map_err(CliError::listen(&a.listen))?;
         let api_addr = api.local_addr().map_err(CliError::listen(&a.listen))?;
         let service_base_uri = a.service_uri.clone().unwrap_or_else(|| format!("http://{api_addr}/"));
@@ -340,9 +341,6 @@ fn serve(a: ServeArgs) -> Result<ExitCode> {
             None => None,
         };
         eprintln!("publication server API and RFC 8181 on http://{api_addr}");
-        let shutdown = async {
-            let _ = tokio::signal::ctrl_c().await;
-        };
         rpkit_publication::http::serve(server, &token, api, tls, shutdown).await.map_err(CliError::listen(&a.listen))
     })?;
     Ok(ExitCode::SUCCESS)

@@ -85,6 +85,7 @@ fn serve(a: ServeArgs) -> Result<ExitCode> {
     };
     let rt = tokio::runtime::Runtime::new().map_err(CliError::internal)?;
     rt.block_on(async move {
+        let terminated = crate::shutdown::terminated();
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let cfg =
             ServerConfig { max_clients: a.rtr_max_clients, stall: Duration::from_secs(3 * a.rtr_retry as u64), ..ServerConfig::default() };
@@ -110,7 +111,7 @@ fn serve(a: ServeArgs) -> Result<ExitCode> {
         let stop_runs = Arc::new(AtomicBool::new(false));
         let (d, s) = (daemon.clone(), stop_runs.clone());
         std::thread::spawn(move || d.run_loop(&s));
-        terminated().await;
+        terminated.await;
         eprintln!("shutting down");
         stop_runs.store(true, Ordering::Relaxed);
         let _ = stop_tx.send(true);
@@ -135,21 +136,6 @@ pub fn start_servers(
     }
     for l in http {
         tokio::spawn(rpkit_validator::api::serve(l, shared.clone(), stop.clone()));
-    }
-}
-
-/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
-pub async fn terminated() {
-    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
     }
 }
 

@@ -234,7 +234,7 @@ async fn up(
 
     // Ready once the validator has completed a run.
     spinner.set("waiting for the validator's first run");
-    let mut signal = Box::pin(super::validator::terminated());
+    let mut signal = Box::pin(crate::shutdown::terminated());
     let ready = loop {
         if daemon.shared.current().is_some() {
             break true;
