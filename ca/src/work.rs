@@ -346,8 +346,6 @@ enum KeyState {
     Pending,
 }
 
-/// A key identifier as the database keeps it (hex), of CA `handle`.
-
 /// The RIR CA, read outside a change.
 pub(crate) fn rir_record(c: &impl Sql) -> Result<CaRecord> {
     store::cas::rir(c)?.ok_or_else(|| CaError::NotFound("RIR CA (run `rpkit ta init`)".into()))

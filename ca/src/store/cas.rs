@@ -79,7 +79,7 @@ pub struct NewCa<'a> {
     pub opaque_id: Option<&'a str>,
 }
 
-/// A stored key id, or why it is not one.
+/// A key identifier as the database keeps it (hex), of CA `handle`.
 pub(crate) fn stored_key(handle: &str, hex: &str) -> Result<KeyId> {
     KeyId::from_hex(hex).ok_or_else(|| CaError::Conflict(format!("CA '{handle}': bad key id {hex:?}")))
 }
