@@ -90,7 +90,11 @@ if [ -n "$w2" ]; then
     echo "on the machine above; every figure next to its peer or limit from the same run."
     echo
     for part in publication-w2 validator-w2 rtr-w2 ca-w2; do
-      sed 's/^## /### /' "target/bench/$part.md"
+      if [ -f "target/bench/$part.md" ]; then
+        sed 's/^## /### /' "target/bench/$part.md"
+      else
+        echo "### ${part%-w2}: not measured at W2 yet"
+      fi
       echo
     done
     echo "$w2_end"
