@@ -146,9 +146,9 @@ fn main() {
                 let (session, serial) = repo.session().unwrap();
                 let (t, c) = (Instant::now(), cpu());
                 let f = std::fs::File::create(dir.join("full.xml")).unwrap();
-                let mut w = rpkit_publication::rrdp::snapshot::Counting::new(std::io::BufWriter::with_capacity(1 << 20, f));
+                let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
                 rpkit_publication::rrdp::snapshot::full(&repo, &session, serial, &mut w).unwrap();
-                w.inner.into_inner().unwrap().sync_all().unwrap();
+                w.into_inner().unwrap().sync_all().unwrap();
                 full.push(t.elapsed());
                 full_cpu.push(cpu() - c);
             }

@@ -15,46 +15,6 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// A writer that knows how many bytes it has written.
-pub trait Position: Write {
-    fn position(&self) -> u64;
-}
-
-/// A writer that counts what passes through it.
-pub struct Counting<W: Write> {
-    pub inner: W,
-    written: u64,
-}
-
-impl<W: Write> Counting<W> {
-    pub fn new(inner: W) -> Self {
-        Counting { inner, written: 0 }
-    }
-}
-
-impl<W: Write> Write for Counting<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.written += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-impl<W: Write> Position for Counting<W> {
-    fn position(&self) -> u64 {
-        self.written
-    }
-}
-
-impl Position for Vec<u8> {
-    fn position(&self) -> u64 {
-        self.len() as u64
-    }
-}
-
 /// How snapshots are kept on disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Layout {
@@ -296,7 +256,8 @@ impl<'a> Builder<'a> {
     }
 }
 
-fn random_hex() -> String {
+/// An unguessable path part (RRDPS-12) or segment name.
+pub(crate) fn random_hex() -> String {
     use rand::RngCore;
     let mut b = [0u8; 12];
     rand::thread_rng().fill_bytes(&mut b);
@@ -305,7 +266,7 @@ fn random_hex() -> String {
 
 /// Write the snapshot of the repository's current objects as one stream
 /// (the reference what is stored must equal).
-pub fn full(repo: &Repository, session: &str, serial: u64, w: &mut dyn Position) -> Result<(), RepoError> {
+pub fn full(repo: &Repository, session: &str, serial: u64, w: &mut dyn Write) -> Result<(), RepoError> {
     xml::open(w, "snapshot", session, serial).map_err(io)?;
     repo.for_each_object(|uri, der| xml::publish(w, uri, None, der))?;
     w.write_all(segments::FOOTER).map_err(io)

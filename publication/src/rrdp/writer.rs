@@ -97,13 +97,6 @@ impl RrdpWriter {
         snapshot::Shape { layout: self.cfg.snapshot_layout, target: self.cfg.segment_bytes }
     }
 
-    fn random_part() -> String {
-        use rand::RngCore;
-        let mut b = [0u8; 12];
-        rand::thread_rng().fill_bytes(&mut b);
-        rpkit_objects::hex::lower(&b)
-    }
-
     /// Write a file under `dir` via a temporary name; returns its hash and size.
     fn write_file(&self, rel: &str, body: impl FnOnce(&mut dyn Write) -> Result<(), RepoError>) -> Result<([u8; 32], u64), RepoError> {
         let path = self.cfg.dir.join(rel);
@@ -172,7 +165,7 @@ impl RrdpWriter {
             if written.contains(&s) {
                 continue;
             }
-            let rel = format!("{session}/{s}/{}/delta.xml", Self::random_part());
+            let rel = format!("{session}/{s}/{}/delta.xml", snapshot::random_hex());
             let ((hash, size), kept) = self.write_delta(repo, &session, s, &rel, s == serial)?;
             out.push(("delta", RrdpFile { serial: s, path: rel, hash, size, written: now }));
             if s == serial {
@@ -181,7 +174,7 @@ impl RrdpWriter {
         }
         let snapshots = repo.files("snapshot")?;
         if !snapshots.iter().any(|f| f.serial == serial) {
-            let rel = format!("{session}/{serial}/{}/snapshot.xml", Self::random_part());
+            let rel = format!("{session}/{serial}/{}/snapshot.xml", snapshot::random_hex());
             let last = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
             // From the previous snapshot and this serial's delta when both are at hand.
             let joined = match snapshots.iter().find(|f| f.serial + 1 == serial) {
