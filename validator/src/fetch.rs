@@ -6,6 +6,7 @@
 
 use crate::error::FetchError;
 use crate::http::Http;
+use crate::pack::Pack;
 use crate::report::Warning;
 use crate::rrdp;
 use crate::rsync;
@@ -72,7 +73,7 @@ pub struct Fetch {
     http: Http,
     opts: FetchOptions,
     now: i64,
-    rrdp: Cells<Result<PathBuf, FetchError>>,
+    rrdp: Cells<Result<Arc<Pack>, FetchError>>,
     /// A failure is shared by every CA of the module: in an `Arc`.
     rsync: Cells<Result<(), Arc<FetchError>>>,
     warnings: Mutex<Vec<Warning>>,
@@ -135,7 +136,7 @@ impl Fetch {
         self.repos.lock().unwrap_or_else(|e| e.into_inner()).push(r);
     }
 
-    fn rrdp_update(&self, notify: &str) -> Result<PathBuf, FetchError> {
+    fn rrdp_update(&self, notify: &str) -> Result<Arc<Pack>, FetchError> {
         let started = Instant::now();
         let deadline = self.start(notify)?;
         let repo = rrdp::Repo::new(&self.http, &self.cache, notify, &self.opts.limits, deadline);
@@ -145,7 +146,7 @@ impl Fetch {
                     self.warn(notify, rule, n.clone());
                 }
                 self.record(notify, "rrdp", true, Some(u.serial), started);
-                Ok(u.objects)
+                Ok(Arc::new(u.objects))
             }
             Err(e) => {
                 self.warn(notify, "RRDPC-11", format!("RRDP failed: {e}"));
@@ -155,15 +156,36 @@ impl Fetch {
         }
     }
 
-    fn rsync_module(&self, module: &str) -> Result<(), FetchError> {
+    /// rsync `module`; after RRDP failed for `seed`, the mirror of a module it
+    /// does not hold yet starts from what RRDP last brought in.
+    fn rsync_module(&self, module: &str, seed: Option<&str>) -> Result<(), FetchError> {
         let started = Instant::now();
         let deadline = self.start(module)?;
+        if let Some(notify) = seed {
+            self.seed_mirror(notify, module);
+        }
         let r = rsync::fetch(&self.cache, module, deadline, self.opts.rsync_io_timeout);
         if let Err(e) = &r {
             self.warn(module, "RSYNC-2", e.to_string());
         }
         self.record(module, "rsync", r.is_ok(), None, started);
         r
+    }
+
+    /// RFC 9589 §2.2 (CMS-13): the RRDP copy's objects of `module` written
+    /// into the rsync mirror with their objects' times, so that rsync's quick
+    /// check moves only what changed since.
+    fn seed_mirror(&self, notify: &str, module: &str) {
+        let root = rsync::mirror_root(&self.cache);
+        let Some(rest) = rpkit_objects::uri::rsync_safe(module.trim_end_matches('/')) else { return };
+        let dir = rrdp::Repo::dir_of(&self.cache, notify);
+        if root.join(rest).exists() || !Pack::exists(&dir, rrdp::PACK) {
+            return;
+        }
+        match Pack::open(&dir, rrdp::PACK).and_then(|p| p.write_files(module, &root)) {
+            Ok(n) => tracing::info!("{module}: {n} objects from the RRDP copy of {notify} seed the rsync mirror"),
+            Err(e) => tracing::warn!("{module}: cannot seed the rsync mirror from {notify}'s copy: {e}"),
+        }
     }
 
     fn ta_path(&self, uri: &str) -> PathBuf {
@@ -210,8 +232,8 @@ impl Fetcher for Fetch {
     fn publication_point<'s>(&'s self, ca_repository: &str, notify: Option<&str>) -> Result<Box<dyn Store + 's>, FetchError> {
         if let (true, Some(notify)) = (self.opts.rrdp, notify) {
             let cell = once(&self.rrdp, notify);
-            if let Ok(dir) = cell.get_or_init(|| self.rrdp_update(notify)) {
-                return Ok(Box::new(DirStore::new(dir.clone())));
+            if let Ok(pack) = cell.get_or_init(|| self.rrdp_update(notify)) {
+                return Ok(Box::new(pack.clone()));
             }
         }
         if !self.opts.rsync {
@@ -220,7 +242,8 @@ impl Fetcher for Fetch {
         let module =
             rpkit_objects::uri::rsync_module(ca_repository).ok_or_else(|| FetchError::UnsafeUri { uri: ca_repository.to_string() })?;
         let cell = once(&self.rsync, &module);
-        match cell.get_or_init(|| self.rsync_module(&module).map_err(Arc::new)) {
+        let seed = notify.filter(|_| self.opts.rrdp);
+        match cell.get_or_init(|| self.rsync_module(&module, seed).map_err(Arc::new)) {
             Ok(()) => Ok(Box::new(DirStore::new(rsync::mirror_root(&self.cache)))),
             Err(e) => Err(FetchError::Shared(e.clone())),
         }

@@ -1,7 +1,8 @@
 //! rpkit-validator: the relying party. From a TAL it fetches the repository
 //! (`fetch`: `rrdp`, `rsync`, over `http`), validates it top-down (`tree`,
-//! `point`), keeps the last validated copy (`cache`) and writes the validated
-//! payloads (`output`);
+//! `point`), keeps what RRDP brought in and the last validated
+//! copy (`cache`) in packs (`pack`), and writes the validated payloads
+//! (`output`);
 //! `audit` keeps the per-object record an auditor reads; `error` says why a
 //! fetch or a run failed. The daemon (`serve`)
 //! runs validation periodically and serves routers over RTR (`rtr`) and
@@ -18,6 +19,7 @@ pub mod fetch;
 pub mod http;
 pub mod metrics;
 pub mod output;
+pub mod pack;
 pub mod point;
 pub mod report;
 pub mod rov;

@@ -11,7 +11,7 @@ use crate::tak::Follow;
 use crate::tree::{validate_tal, Options};
 use rpkit_objects::der::Time;
 use rpkit_objects::tal::Tal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Clone, Debug)]
 pub struct RunConfig {
@@ -50,14 +50,29 @@ pub fn read_tals(paths: &[PathBuf]) -> Result<Vec<(String, Tal)>, RunError> {
         .collect()
 }
 
+/// One run at a time per cache, whose packs it appends to: an exclusive
+/// lock on `CACHE/lock`, held while the returned file is open.
+fn lock_cache(cache: &Path) -> Result<std::fs::File, RunError> {
+    use std::os::fd::AsRawFd;
+    let path = cache.join("lock");
+    let err = |source| RunError::Cache { path: path.clone(), source };
+    let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(err)?;
+    // SAFETY: flock on a descriptor this function owns; no memory is shared.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        return Err(err(std::io::Error::last_os_error()));
+    }
+    Ok(f)
+}
+
 pub fn run(cfg: &RunConfig, now: Time) -> Result<RunResult, RunError> {
     let tals = read_tals(&cfg.tals)?;
     // A broken SLURM file stops the run before anything is fetched (SLURM-11).
     let slurm = if cfg.slurm.is_empty() { None } else { Some(Slurm::load(&cfg.slurm)?) };
     std::fs::create_dir_all(&cfg.cache).map_err(|source| RunError::Cache { path: cfg.cache.clone(), source })?;
+    let _lock = lock_cache(&cfg.cache)?;
     let http = Http::new(&cfg.rrdp_roots)?;
     let fetch = Fetch::new(cfg.cache.clone(), http, cfg.fetch.clone(), now.0);
-    let cache = ValidCache::new(&cfg.cache);
+    let cache = ValidCache::new(&cfg.cache).map_err(|source| RunError::Cache { path: cfg.cache.join("valid"), source })?;
     let mut report = Report::default();
     // Validation blocks on fetches: a pool of `parallel` threads, not one per
     // core, so that slow repositories cannot hold every worker (PIT-18).

@@ -1,6 +1,7 @@
-//! Where the validator reads published objects: by rsync URI. The cache keeps
-//! every object at `DIR/HOST/MODULE/path`; no URI can name a path outside it
-//! (objects::uri, CHECKLIST 7.3).
+//! Where the validator reads published objects: by rsync URI, from memory, a
+//! pack (`pack`: RRDP copies, the validated cache) or the rsync mirror, which
+//! keeps every object at `DIR/HOST/MODULE/path`; no URI can name a path
+//! outside it (objects::uri, CHECKLIST 7.3).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -14,10 +15,6 @@ pub trait Store: Sync {
     /// Whether `uri` is there but over [`MAX_OBJECT`] (so `get` refused it).
     fn too_large(&self, _uri: &str) -> bool {
         false
-    }
-    /// The file holding `uri`, for stores on disk (lets the cache hard-link).
-    fn file_path(&self, _uri: &str) -> Option<PathBuf> {
-        None
     }
     /// Names of the files directly in `dir` (an rsync URI ending in `/`),
     /// at most `MAX_LISTED`, sorted; for audits.
@@ -36,8 +33,17 @@ impl<S: Store + ?Sized> Store for &S {
     fn too_large(&self, uri: &str) -> bool {
         (**self).too_large(uri)
     }
-    fn file_path(&self, uri: &str) -> Option<PathBuf> {
-        (**self).file_path(uri)
+    fn list(&self, dir: &str) -> Vec<String> {
+        (**self).list(dir)
+    }
+}
+
+impl<S: Store + Send + ?Sized> Store for std::sync::Arc<S> {
+    fn get(&self, uri: &str) -> Option<Vec<u8>> {
+        (**self).get(uri)
+    }
+    fn too_large(&self, uri: &str) -> bool {
+        (**self).too_large(uri)
     }
     fn list(&self, dir: &str) -> Vec<String> {
         (**self).list(dir)
@@ -119,9 +125,6 @@ impl Store for DirStore {
     }
     fn too_large(&self, uri: &str) -> bool {
         self.path_of(uri).and_then(|p| std::fs::symlink_metadata(p).ok()).is_some_and(|m| m.is_file() && m.len() > MAX_OBJECT)
-    }
-    fn file_path(&self, uri: &str) -> Option<PathBuf> {
-        self.path_of(uri)
     }
     fn list(&self, dir: &str) -> Vec<String> {
         let Some(path) = self.path_of(dir.strip_suffix('/').unwrap_or(dir)) else { return Vec::new() };

@@ -246,7 +246,7 @@ fn publication_point(ctx: &Ctx<'_>, node: &CaNode) -> (Report, Vec<CaNode>) {
                 }
                 if cached.as_deref() != Some(p.mft_der.as_slice()) {
                     let files: Vec<(String, &[u8])> = p.files.iter().map(|(n, d)| (format!("{dir}{n}"), d.as_slice())).collect();
-                    if let Err(e) = cache.keep(mft_uri, &p.mft_der, &files, &**store) {
+                    if let Err(e) = cache.keep(mft_uri, &p.mft_der, &files) {
                         tracing::warn!("cannot keep {mft_uri} in the cache: {e}");
                     }
                 }

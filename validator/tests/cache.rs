@@ -49,14 +49,14 @@ impl Bench {
     }
     /// One run over `objects` (or a failing fetch), the cache kept between runs.
     fn run(&self, objects: Option<&BTreeMap<String, Vec<u8>>>, now: Time) -> Report {
-        let cache = ValidCache::new(&self.dir);
+        let cache = ValidCache::new(&self.dir).unwrap();
         let fetch = Swappable(Mutex::new(objects.cloned()), self.ta.clone());
         let r = validate_tal(&self.tal, "ta", &fetch, Some(&cache), now, &Options::default());
         cache.sweep();
         r
     }
     fn cached(&self, uri: &str) -> bool {
-        ValidCache::new(&self.dir).store().get(uri).is_some()
+        ValidCache::new(&self.dir).unwrap().store().get(uri).is_some()
     }
 }
 
@@ -95,7 +95,7 @@ fn mft_14_pit_7_a_withheld_or_altered_roa_leaves_the_cached_point_in_use() {
     assert_eq!(rules(&out), ["MFT-13", "MFT-14"]);
     assert!(out.warnings[0].detail.contains("hash"), "{}", out.warnings[0].detail);
     // The altered file never reached the cache (PIT-9).
-    let cache = ValidCache::new(&b.dir);
+    let cache = ValidCache::new(&b.dir).unwrap();
     assert_eq!(cache.store().get(&roa).as_ref(), Some(&r.objects[&roa]));
 }
 

@@ -11,10 +11,11 @@ use rpkit_objects::crypto::sha256;
 use rpkit_objects::object::Object;
 use rpkit_objects::rrdp::write;
 use rpkit_validator::http::Http;
+use rpkit_validator::pack::Pack;
 use rpkit_validator::rrdp::{Limits, Repo, Updated};
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -194,20 +195,13 @@ const A: &str = "rsync://h.test/repo/a.roa";
 const B: &str = "rsync://h.test/repo/sub/b.cer";
 const C: &str = "rsync://h.test/repo/c.mft";
 
-/// The files of the local copy: relative path → content.
+/// The local copy: URI without `rsync://` → content.
 fn contents(u: &Updated) -> BTreeMap<String, Vec<u8>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-        for e in std::fs::read_dir(dir).unwrap().flatten() {
-            if e.file_type().unwrap().is_dir() {
-                walk(root, &e.path(), out);
-            } else {
-                out.insert(e.path().strip_prefix(root).unwrap().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(&u.objects, &u.objects, &mut out);
-    out
+    pack_contents(&u.objects)
+}
+
+fn pack_contents(p: &Pack) -> BTreeMap<String, Vec<u8>> {
+    p.uris().into_iter().map(|u| (u.trim_start_matches("rsync://").to_string(), p.bytes(&u).unwrap())).collect()
 }
 
 fn expect(pairs: &[(&str, &[u8])]) -> BTreeMap<String, Vec<u8>> {
@@ -452,8 +446,7 @@ fn rrdpc_14_hostile_documents_fail_and_change_nothing() {
         let e = repo.update(0).unwrap_err().to_string();
         assert!(e.contains(want), "{name}: {e}");
         assert!(t.elapsed() < Duration::from_secs(30), "{name} took {:?}", t.elapsed());
-        let u = Updated { objects: repo.objects_dir(), serial: 1, notes: vec![] };
-        assert_eq!(contents(&u), good, "{name}: the copy is unchanged");
+        assert_eq!(pack_contents(&repo.objects().unwrap()), good, "{name}: the copy is unchanged");
     }
     assert!(!s.dir.join("x").exists() && !s.dir.join("cache/x").exists());
 }
@@ -512,13 +505,22 @@ fn rrdpc_8_12_corpus_snapshots_against_their_notifications() {
     }
 }
 
-/// CMS-13 (RFC 9589 §2.2): each written file's mtime is its object's
-/// signing-time, thisUpdate or notBefore, as a full decode reads it. Files
-/// that do not decode (BER in old corpus objects) have no time to carry;
-/// `strict` refuses them. Returns the count checked per file extension.
+/// CMS-13 (RFC 9589 §2.2): the copy written out as files, as an rsync
+/// fallback starts from it, gives each file its object's signing-time,
+/// thisUpdate or notBefore as mtime, as a full decode reads it. Files that do
+/// not decode (BER in old corpus objects) have no time to carry; `strict`
+/// refuses them. Returns the count checked per file extension.
 fn cms_13_files_carry_their_object_time(u: &Updated, strict: bool) -> BTreeMap<String, usize> {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("rpkit-cms13-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let files = contents(u);
+    assert_eq!(u.objects.write_files("rsync://", &dir).unwrap(), files.len());
+    assert_eq!(u.objects.write_files("rsync://", &dir).unwrap(), 0, "files that exist are left alone");
     let mut checked = BTreeMap::new();
-    for (rel, data) in contents(u) {
+    for (rel, data) in files {
+        assert_eq!(std::fs::read(dir.join(&rel)).unwrap(), data, "{rel}");
         let want = match Object::decode(&data) {
             Ok(Object::Cert(c)) => c.not_before,
             Ok(Object::Crl(c)) => c.this_update,
@@ -526,11 +528,12 @@ fn cms_13_files_carry_their_object_time(u: &Updated, strict: bool) -> BTreeMap<S
             Err(e) if strict => panic!("{rel}: {e}"),
             Err(_) => continue,
         };
-        let mtime = std::fs::metadata(u.objects.join(&rel)).unwrap().modified().unwrap();
+        let mtime = std::fs::metadata(dir.join(&rel)).unwrap().modified().unwrap();
         let secs = mtime.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
         assert_eq!(secs, want.0, "{rel}");
         *checked.entry(rel.rsplit('.').next().unwrap().to_string()).or_insert(0) += 1;
     }
+    let _ = std::fs::remove_dir_all(&dir);
     checked
 }
 

@@ -18,11 +18,11 @@ fn run(s: &Scenario, opts: &Options) -> Report {
     };
     let dir = std::env::temp_dir().join(format!("rpkit-scenario-{}-{}-{}", s.name, opts.audit, std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let first = ValidCache::new(&dir);
+    let first = ValidCache::new(&dir).unwrap();
     let r = validate_tal(&s.tal, "ta", &NoFetch(earlier), Some(&first), s.now, &Options::default());
     assert!(r.warnings.is_empty(), "{}: the earlier state must be clean: {:#?}", s.name, r.warnings);
     first.sweep();
-    let second = ValidCache::new(&dir);
+    let second = ValidCache::new(&dir).unwrap();
     let r = validate_tal(&s.tal, "ta", &NoFetch(&s.objects), Some(&second), s.now, opts);
     let _ = std::fs::remove_dir_all(&dir);
     r

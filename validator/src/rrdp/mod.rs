@@ -1,13 +1,14 @@
 //! The RRDP client (RFC 8182 §3.4): keeps one local copy per notification URI
 //! (RRDPC-4, RRDPC-16), brought up to date by deltas when the session is the
 //! same and the chain is complete (RRDPC-5, RRDPC-6), otherwise by the snapshot,
-//! which replaces the whole copy (RRDPC-8). The state file is written only
-//! after the objects, and removed before deltas touch them, so an interrupted
-//! update leads to a snapshot next time.
+//! which replaces the whole copy (RRDPC-8). The copy is a pack (`pack`): a
+//! snapshot is written as a new one, deltas are appended to it. The state
+//! file is written only after the objects, and removed before deltas touch
+//! them, so an interrupted update leads to a snapshot next time.
 
 use crate::error::FetchError;
 use crate::http::{origin, Fetched, Http};
-use crate::store::Dirs;
+use crate::pack::Pack;
 use rpkit_objects::error::chain;
 use rpkit_objects::limits;
 use rpkit_objects::rrdp::notification::Notification;
@@ -66,10 +67,10 @@ struct State {
     snapshot_at: i64,
 }
 
-/// The result of an update: where the objects are and what was noticed.
+/// The result of an update: the objects and what was noticed.
 #[derive(Debug)]
 pub struct Updated {
-    pub objects: PathBuf,
+    pub objects: Pack,
     pub serial: u64,
     /// Problems that did not stop the update: (rule, what happened).
     pub notes: Vec<(&'static str, String)>,
@@ -106,32 +107,36 @@ impl<R: Read> Read for Hashing<R> {
     }
 }
 
-/// The file of an rsync URI under `objects`, after RSYNC-3.
-fn object_path(objects: &Path, uri: &str) -> Result<PathBuf, XmlError> {
-    rpkit_objects::uri::rsync_safe(uri).map(|rest| objects.join(rest)).ok_or_else(|| XmlError(format!("unsafe URI {uri:?} (RSYNC-3)")))
+/// An rsync URI a repository may publish (RSYNC-3).
+fn checked(uri: &str) -> Result<(), XmlError> {
+    match rpkit_objects::uri::rsync_safe(uri) {
+        Some(_) => Ok(()),
+        None => Err(XmlError(format!("unsafe URI {uri:?} (RSYNC-3)"))),
+    }
 }
 
-/// Write a new file whose mtime is the object's own time (CMS-13 RP side,
-/// RFC 9589 §2.2), so that an rsync fallback finds unchanged files unchanged.
-/// Its directory exists.
-fn write_new(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(path)?;
-    f.write_all(data)?;
-    if let Some(t) = rpkit_objects::object::file_time(data).filter(|t| t.0 >= 0) {
-        f.set_modified(std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(t.0 as u64))?;
-    }
-    Ok(())
-}
+/// The name of a repository's pack in its directory.
+pub const PACK: &str = "objects";
 
 impl<'a> Repo<'a> {
     pub fn new(http: &'a Http, cache: &Path, notify: &'a str, limits: &'a Limits, deadline: Instant) -> Self {
-        let id = &hex(&rpkit_objects::crypto::sha256(notify.as_bytes()))[..24];
-        Repo { http, notify, dir: cache.join("rrdp").join(id), limits, deadline }
+        Repo { http, notify, dir: Self::dir_of(cache, notify), limits, deadline }
     }
 
-    pub fn objects_dir(&self) -> PathBuf {
-        self.dir.join("objects")
+    /// The directory of the copy of `notify`'s repository in `cache`.
+    pub fn dir_of(cache: &Path, notify: &str) -> PathBuf {
+        let id = &hex(&rpkit_objects::crypto::sha256(notify.as_bytes()))[..24];
+        cache.join("rrdp").join(id)
+    }
+
+    /// The directory of the repository's copy (its pack and state).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The copy as it is, without fetching.
+    pub fn objects(&self) -> Result<Pack, FetchError> {
+        Pack::open(&self.dir, PACK).map_err(|e| io_err(&self.dir, e))
     }
 
     fn state_path(&self) -> PathBuf {
@@ -140,7 +145,7 @@ impl<'a> Repo<'a> {
 
     fn load_state(&self) -> Option<State> {
         let s: State = serde_json::from_slice(&std::fs::read(self.state_path()).ok()?).ok()?;
-        (s.notify == self.notify && self.objects_dir().is_dir()).then_some(s)
+        (s.notify == self.notify && Pack::exists(&self.dir, PACK)).then_some(s)
     }
 
     fn save_state(&self, s: &State) -> Result<(), FetchError> {
@@ -153,12 +158,18 @@ impl<'a> Repo<'a> {
     /// Bring the local copy up to date; `now` in seconds since the epoch.
     pub fn update(&self, now: i64) -> Result<Updated, FetchError> {
         std::fs::create_dir_all(&self.dir).map_err(|e| io_err(&self.dir, e))?;
+        // Copies kept as a file per object (before packs) go: a snapshot refills.
+        for old in ["objects", "objects.new", "objects.old"].map(|d| self.dir.join(d)) {
+            if old.is_dir() {
+                let _ = std::fs::remove_dir_all(&old);
+            }
+        }
         let old = self.load_state();
         let cond = old.as_ref().map(|s| (&s.etag, &s.last_modified));
         let (body, etag, last_modified) = match self.http.get(self.notify, limits::MAX_NOTIFICATION, self.deadline, cond)? {
             Fetched::NotModified => {
                 let serial = old.as_ref().map_or(0, |s| s.serial);
-                return Ok(Updated { objects: self.objects_dir(), serial, notes: Vec::new() });
+                return Ok(Updated { objects: self.objects()?, serial, notes: Vec::new() });
             }
             Fetched::Body { body, etag, last_modified } => (body, etag, last_modified),
         };
@@ -176,12 +187,12 @@ impl<'a> Repo<'a> {
         if let Some(old) = old.as_ref().filter(|o| o.session == n.session) {
             if n.serial == old.serial {
                 self.save_state(&state)?;
-                return Ok(Updated { objects: self.objects_dir(), serial: n.serial, notes });
+                return Ok(Updated { objects: self.objects()?, serial: n.serial, notes });
             }
             if n.serial < old.serial {
                 // RRDPC-10: an older notification changes nothing.
                 notes.push(("RRDPC-10", format!("the notification's serial {} is below the last processed {}", n.serial, old.serial)));
-                return Ok(Updated { objects: self.objects_dir(), serial: old.serial, notes });
+                return Ok(Updated { objects: self.objects()?, serial: old.serial, notes });
             }
             let changed = n.deltas.iter().find(|(s, f)| old.deltas.iter().any(|(os, oh)| os == s && *oh != hex(&f.hash)));
             let aged = now - old.snapshot_at > self.limits.snapshot_max_age_secs;
@@ -189,9 +200,9 @@ impl<'a> Repo<'a> {
                 (Some((s, _)), _) => notes.push(("RRDPC-9", format!("the hash of delta {s} changed since the last notification"))),
                 (None, _) if aged => notes.push(("RRDPC-17", "the snapshot is re-read now and then".into())),
                 (None, Some(chain)) if chain.len() <= self.limits.max_deltas => match self.apply_deltas(&n, &chain) {
-                    Ok(()) => {
+                    Ok(objects) => {
                         self.save_state(&state)?;
-                        return Ok(Updated { objects: self.objects_dir(), serial: n.serial, notes });
+                        return Ok(Updated { objects, serial: n.serial, notes });
                     }
                     Err(e) => notes.push(("RRDPC-6", format!("{e}; reading the snapshot instead"))),
                 },
@@ -204,32 +215,30 @@ impl<'a> Repo<'a> {
                 }
             }
         }
-        self.apply_snapshot(&n)?;
+        let objects = self.apply_snapshot(&n)?;
         state.snapshot_at = now;
         self.save_state(&state)?;
-        Ok(Updated { objects: self.objects_dir(), serial: n.serial, notes })
+        Ok(Updated { objects, serial: n.serial, notes })
     }
 
     /// RRDPC-8: the snapshot, checked in full, replaces the whole copy.
-    fn apply_snapshot(&self, n: &Notification) -> Result<(), FetchError> {
+    fn apply_snapshot(&self, n: &Notification) -> Result<Pack, FetchError> {
         let FileRef { uri, hash } = &n.snapshot;
         let Fetched::Body { body, .. } = self.http.get(uri, self.limits.max_snapshot, self.deadline, None)? else {
             return Err(FetchError::NotModified { url: uri.clone() });
         };
-        let fresh = self.dir.join("objects.new");
-        if fresh.exists() {
-            std::fs::remove_dir_all(&fresh).map_err(|e| io_err(&fresh, e))?;
-        }
+        // Removed unless committed below.
+        let mut fresh = Pack::writer(&self.dir, PACK).map_err(|e| io_err(&self.dir, e))?;
         let mut hashing = Hashing { inner: body, ctx: ring::digest::Context::new(&ring::digest::SHA256) };
         let doc = Doc { kind: Kind::Snapshot, uri, session: &n.session, serial: n.serial };
-        let mut dirs = Dirs::default();
         doc.read(&mut hashing, self.limits.max_snapshot, |item| match item {
             Item::Publish { uri, data, .. } => {
-                let path = object_path(&fresh, &uri)?;
-                dirs.make_for(&path).and_then(|_| write_new(&path, &data)).map_err(|e| match e.kind() {
-                    std::io::ErrorKind::AlreadyExists => Stop::Rule(XmlError(format!("{uri} is published twice (RRDPC-12)"))),
-                    _ => Stop::Fault(io_err(&path, e)),
-                })
+                checked(&uri)?;
+                match fresh.add(&uri, &data) {
+                    Ok(true) => Ok(()),
+                    Ok(false) => Err(Stop::Rule(XmlError(format!("{uri} is published twice (RRDPC-12)")))),
+                    Err(e) => Err(Stop::Fault(io_err(&self.dir, e))),
+                }
             }
             _ => Err(XmlError("unexpected element".into()).into()),
         })?;
@@ -239,28 +248,15 @@ impl<'a> Repo<'a> {
         if hashing.ctx.finish().as_ref() != hash {
             return Err(FetchError::Hash { kind: Kind::Snapshot, uri: uri.clone(), rule: "RRDPC-8" });
         }
-        std::fs::create_dir_all(&fresh).map_err(|e| io_err(&fresh, e))?;
-        let live = self.objects_dir();
         let _ = std::fs::remove_file(self.state_path());
-        let old = self.dir.join("objects.old");
-        if live.exists() {
-            if old.exists() {
-                std::fs::remove_dir_all(&old).map_err(|e| io_err(&old, e))?;
-            }
-            std::fs::rename(&live, &old).map_err(|e| io_err(&live, e))?;
-        }
-        std::fs::rename(&fresh, &live).map_err(|e| io_err(&fresh, e))?;
-        if old.exists() {
-            std::fs::remove_dir_all(&old).map_err(|e| io_err(&old, e))?;
-        }
-        Ok(())
+        fresh.commit().map_err(|e| io_err(&self.dir, e))
     }
 
     /// RRDPC-5/6/7: each delta fetched whole, hash-checked, then applied in order.
-    fn apply_deltas(&self, n: &Notification, deltas: &[&(u64, FileRef)]) -> Result<(), FetchError> {
+    fn apply_deltas(&self, n: &Notification, deltas: &[&(u64, FileRef)]) -> Result<Pack, FetchError> {
+        let live = self.objects()?;
         // From here the copy may change: without a state file the next run reads the snapshot.
         let _ = std::fs::remove_file(self.state_path());
-        let live = self.objects_dir();
         let max = self.limits.max_delta;
         for (serial, FileRef { uri, hash }) in deltas {
             let Fetched::Body { body, .. } = self.http.get(uri, max, self.deadline, None)? else {
@@ -275,9 +271,10 @@ impl<'a> Repo<'a> {
                 return Err(FetchError::Hash { kind: Kind::Delta, uri: uri.clone(), rule: "RRDPC-6" });
             }
             let doc = Doc { kind: Kind::Delta, uri, session: &n.session, serial: *serial };
-            doc.read(raw.as_slice(), max, |item| apply_change(&live, item))?;
+            doc.read(raw.as_slice(), max, |item| apply_change(&live, item).map_err(|e| e.at(&self.dir)))?;
         }
-        Ok(())
+        live.save().map_err(|e| io_err(&self.dir, e))?;
+        Ok(live)
     }
 }
 
@@ -334,31 +331,48 @@ impl Doc<'_> {
     }
 }
 
+/// Why applying a delta element stopped: a rule, or our own disk.
+enum ChangeStop {
+    Rule(XmlError),
+    Disk(std::io::Error),
+}
+
+impl ChangeStop {
+    fn at(self, dir: &Path) -> Stop {
+        match self {
+            ChangeStop::Rule(e) => Stop::Rule(e),
+            ChangeStop::Disk(e) => Stop::Fault(io_err(dir, e)),
+        }
+    }
+}
+
+impl From<XmlError> for ChangeStop {
+    fn from(e: XmlError) -> Self {
+        ChangeStop::Rule(e)
+    }
+}
+
 /// One element of a delta against the local copy (RRDPC-7).
-fn apply_change(live: &Path, item: Item) -> Result<(), Stop> {
-    let current = |path: &Path| std::fs::read(path).ok().map(|d| rpkit_objects::crypto::sha256(&d));
+fn apply_change(live: &Pack, item: Item) -> Result<(), ChangeStop> {
+    let current = |uri: &str| live.bytes(uri).map(|d| rpkit_objects::crypto::sha256(&d));
     match item {
         Item::Publish { uri, hash, data } => {
-            let path = object_path(live, &uri)?;
-            match (hash, current(&path)) {
+            checked(&uri)?;
+            match (hash, current(&uri)) {
                 (None, None) => {}
                 (None, Some(_)) => return Err(XmlError(format!("{uri} is published as new but exists")).into()),
                 (Some(h), Some(c)) if h == c => {}
                 (Some(_), _) => return Err(XmlError(format!("{uri}: the replaced object is not the one held")).into()),
             }
-            // A new file replaces the old one by rename (the validated copy may share its inode).
-            let tmp = live.with_file_name("incoming");
-            let _ = std::fs::remove_file(&tmp);
-            let parent = path.parent().unwrap_or(live);
-            std::fs::create_dir_all(parent)
-                .and_then(|_| write_new(&tmp, &data))
-                .and_then(|_| std::fs::rename(&tmp, &path))
-                .map_err(|e| Stop::Fault(io_err(&path, e)))
+            live.put(&uri, &data).map_err(ChangeStop::Disk)
         }
         Item::Withdraw { uri, hash } => {
-            let path = object_path(live, &uri)?;
-            match current(&path) {
-                Some(c) if c == hash => std::fs::remove_file(&path).map_err(|e| Stop::Fault(io_err(&path, e))),
+            checked(&uri)?;
+            match current(&uri) {
+                Some(c) if c == hash => {
+                    live.remove(&uri);
+                    Ok(())
+                }
                 _ => Err(XmlError(format!("{uri}: the withdrawn object is not the one held")).into()),
             }
         }
