@@ -2,8 +2,16 @@
 //! without symbolic links (RSYNC-4), unsafe URIs never reach rsync (RSYNC-3),
 //! and a server that drips bytes is cut off at the deadline (RSYNC-2).
 
+mod common;
+
+use rpkit_validator::fetch::{Fetch, FetchOptions};
+use rpkit_validator::http::Http;
+use rpkit_validator::pack::Pack;
+use rpkit_validator::rrdp::{Repo, PACK};
 use rpkit_validator::rsync::{fetch, mirror_root};
 use rpkit_validator::store::{DirStore, Store};
+use rpkit_validator::tree::Fetcher;
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -43,7 +51,12 @@ fn daemon(name: &str) -> Daemon {
     std::fs::write(module.join("sub/b.cer"), b"cer").unwrap();
     std::os::unix::fs::symlink("/etc", module.join("evil")).unwrap();
     std::os::unix::fs::symlink("/etc/passwd", module.join("passwd.cer")).unwrap();
-    let port = free_port();
+    start(dir, free_port())
+}
+
+/// rsyncd serving `DIR/module` as `repo` on `port`.
+fn start(dir: PathBuf, port: u16) -> Daemon {
+    let module = dir.join("module");
     let conf = dir.join("rsyncd.conf");
     std::fs::write(
         &conf,
@@ -124,4 +137,70 @@ fn rsync_2_a_drip_feeding_server_is_cut_off_at_the_deadline() {
     assert!(e.contains("time limit"), "{e}");
     assert!(t.elapsed() < Duration::from_secs(10), "stopped after {:?}", t.elapsed());
     let _ = std::fs::remove_dir_all(&cache);
+}
+
+/// RRDPC-11 with CMS-13 (RFC 9589 §2.2): when RRDP fails, the rsync fallback
+/// starts from the objects RRDP last brought in, written into the mirror with
+/// their objects' times; rsync then makes the mirror the module's copy.
+#[test]
+fn rrdpc_11_cms_13_an_rsync_fallback_starts_from_the_rrdp_copy() {
+    if !have_rsync() {
+        return;
+    }
+    let r = common::repo();
+    let port = free_port();
+    let module = format!("rsync://127.0.0.1:{port}/repo/");
+    // The test repository's objects, moved under the module.
+    let objects: BTreeMap<String, Vec<u8>> = r
+        .objects
+        .iter()
+        .filter_map(|(u, d)| Some((format!("{module}{}", u.strip_prefix("rsync://")?.splitn(3, '/').nth(2)?), d.clone())))
+        .collect();
+    assert!(objects.len() > 5);
+    let dir = std::env::temp_dir().join(format!("rpkit-rsync-seed-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let cache = dir.join("cache");
+    // An RRDP copy from an earlier run; the repository's RRDP server is gone since.
+    let notify = "https://127.0.0.1:1/notification.xml";
+    let mut w = Pack::writer(&Repo::dir_of(&cache, notify), PACK).unwrap();
+    for (u, d) in &objects {
+        w.add(u, d).unwrap();
+    }
+    w.add(&format!("{module}stale.roa"), b"withdrawn since").unwrap();
+    w.commit().unwrap();
+    let opts = FetchOptions { repository_timeout: Duration::from_secs(20), ..FetchOptions::default() };
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let fetcher = || Fetch::new(cache.clone(), Http::new(&[]).unwrap(), opts.clone(), now);
+
+    // No rsync daemon yet: the fetch fails, and the mirror holds the RRDP copy.
+    let f = fetcher();
+    assert!(f.publication_point(&module, Some(notify)).is_err());
+    let rules: Vec<&str> = f.take_warnings().iter().map(|w| w.rule).collect();
+    assert!(rules.contains(&"RRDPC-11") && rules.contains(&"RSYNC-2"), "{rules:?}");
+    let mirror = mirror_root(&cache).join(format!("127.0.0.1:{port}/repo"));
+    for (u, d) in &objects {
+        let path = mirror.join(&u[module.len()..]);
+        assert_eq!(&std::fs::read(&path).unwrap(), d, "{u}");
+        let want = rpkit_objects::object::file_time(d).unwrap_or_else(|| panic!("{u}: no time"));
+        let mtime = std::fs::metadata(&path).unwrap().modified().unwrap().duration_since(std::time::UNIX_EPOCH).unwrap();
+        assert_eq!(mtime.as_secs() as i64, want.0, "{u}");
+    }
+    assert!(mirror.join("stale.roa").exists());
+
+    // The daemon up with the module's files, one of them changed since:
+    // rsync brings that one and removes what the module no longer has.
+    let served = dir.join("rsyncd");
+    let (changed, other) = (objects.keys().next().unwrap().clone(), objects.keys().nth(1).unwrap().clone());
+    for (u, d) in &objects {
+        let path = served.join("module").join(&u[module.len()..]);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, if *u == changed { &objects[&other] } else { d }).unwrap();
+    }
+    let _d = start(served, port);
+    let f = fetcher();
+    let store = f.publication_point(&module, Some(notify)).unwrap();
+    assert_eq!(store.get(&changed).as_ref(), Some(&objects[&other]));
+    assert_eq!(store.get(&other).as_ref(), Some(&objects[&other]));
+    assert!(!mirror.join("stale.roa").exists());
+    let _ = std::fs::remove_dir_all(&dir);
 }
