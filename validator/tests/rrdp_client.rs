@@ -239,6 +239,29 @@ fn rrdpc_5_8_snapshot_then_deltas_then_a_new_session_replaces_everything() {
     assert_eq!(contents(&u), expect(&[(C, b"c2")]));
 }
 
+/// A local copy whose index no longer reads (a disk fault, a hand edit) is
+/// no copy: the next update reads the snapshot, even at the same serial, and
+/// says why; the repository never stays stuck on a copy it cannot read.
+#[test]
+fn rrdpc_8_an_unreadable_copy_is_replaced_by_the_snapshot() {
+    let s = Server::start("unreadable");
+    let (http, limits, notify) = (s.http(), Limits::default(), s.notify());
+    let repo = s.repo(&http, &limits, &notify);
+    s.publish(SESSION, 1, &[(A, b"a1"), (B, b"b1")], &[]);
+    repo.update(0).unwrap();
+    let snapshot = format!("/{SESSION}/1/snapshot.xml");
+    assert_eq!(s.hits(&snapshot), 1);
+    std::fs::write(repo.dir().join("objects.idx"), b"garbage").unwrap();
+    let u = repo.update(0).unwrap();
+    assert_eq!(s.hits(&snapshot), 2, "the snapshot again");
+    assert!(u.notes.iter().any(|(rule, n)| *rule == "RRDPC-8" && n.contains("cannot be read")), "{:?}", u.notes);
+    assert_eq!(contents(&u), expect(&[(A, b"a1"), (B, b"b1")]));
+    // And the copy it wrote reads again: the next update fetches the notification only.
+    let u = repo.update(0).unwrap();
+    assert!(u.notes.is_empty(), "{:?}", u.notes);
+    assert_eq!(s.hits(&snapshot), 2);
+}
+
 /// Serial 1 held locally; the server then offers serial 2 through `d2` and a snapshot.
 /// The server, the update's notes and the copy's content after it.
 type AfterUpdate = (Server, Vec<(&'static str, String)>, BTreeMap<String, Vec<u8>>);

@@ -164,17 +164,27 @@ impl<'a> Repo<'a> {
                 let _ = std::fs::remove_dir_all(&old);
             }
         }
-        let old = self.load_state();
+        // The copy the state describes. One whose index does not read is no
+        // copy: the state goes with it, and the snapshot comes next.
+        let mut notes = Vec::new();
+        let (old, mut held) = match self.load_state().map(|s| (s, Pack::open(&self.dir, PACK))) {
+            Some((s, Ok(pack))) => (Some(s), Some(pack)),
+            Some((_, Err(e))) => {
+                notes.push(("RRDPC-8", format!("the local copy cannot be read ({e}); reading the snapshot")));
+                (None, None)
+            }
+            None => (None, None),
+        };
+        let no_copy = || FetchError::NotModified { url: self.notify.to_string() };
         let cond = old.as_ref().map(|s| (&s.etag, &s.last_modified));
         let (body, etag, last_modified) = match self.http.get(self.notify, limits::MAX_NOTIFICATION, self.deadline, cond)? {
             Fetched::NotModified => {
                 let serial = old.as_ref().map_or(0, |s| s.serial);
-                return Ok(Updated { objects: self.objects()?, serial, notes: Vec::new() });
+                return Ok(Updated { objects: held.ok_or_else(no_copy)?, serial, notes });
             }
             Fetched::Body { body, etag, last_modified } => (body, etag, last_modified),
         };
         let n = parse_notification(body, self.notify)?;
-        let mut notes = Vec::new();
         let mut state = State {
             notify: self.notify.to_string(),
             session: n.session.clone(),
@@ -187,19 +197,19 @@ impl<'a> Repo<'a> {
         if let Some(old) = old.as_ref().filter(|o| o.session == n.session) {
             if n.serial == old.serial {
                 self.save_state(&state)?;
-                return Ok(Updated { objects: self.objects()?, serial: n.serial, notes });
+                return Ok(Updated { objects: held.ok_or_else(no_copy)?, serial: n.serial, notes });
             }
             if n.serial < old.serial {
                 // RRDPC-10: an older notification changes nothing.
                 notes.push(("RRDPC-10", format!("the notification's serial {} is below the last processed {}", n.serial, old.serial)));
-                return Ok(Updated { objects: self.objects()?, serial: old.serial, notes });
+                return Ok(Updated { objects: held.ok_or_else(no_copy)?, serial: old.serial, notes });
             }
             let changed = n.deltas.iter().find(|(s, f)| old.deltas.iter().any(|(os, oh)| os == s && *oh != hex(&f.hash)));
             let aged = now - old.snapshot_at > self.limits.snapshot_max_age_secs;
             match (changed, n.deltas_after(old.serial)) {
                 (Some((s, _)), _) => notes.push(("RRDPC-9", format!("the hash of delta {s} changed since the last notification"))),
                 (None, _) if aged => notes.push(("RRDPC-17", "the snapshot is re-read now and then".into())),
-                (None, Some(chain)) if chain.len() <= self.limits.max_deltas => match self.apply_deltas(&n, &chain) {
+                (None, Some(chain)) if chain.len() <= self.limits.max_deltas => match self.apply_deltas(&n, &chain, held.take()) {
                     Ok(objects) => {
                         self.save_state(&state)?;
                         return Ok(Updated { objects, serial: n.serial, notes });
@@ -253,8 +263,8 @@ impl<'a> Repo<'a> {
     }
 
     /// RRDPC-5/6/7: each delta fetched whole, hash-checked, then applied in order.
-    fn apply_deltas(&self, n: &Notification, deltas: &[&(u64, FileRef)]) -> Result<Pack, FetchError> {
-        let live = self.objects()?;
+    fn apply_deltas(&self, n: &Notification, deltas: &[&(u64, FileRef)], live: Option<Pack>) -> Result<Pack, FetchError> {
+        let live = live.ok_or_else(|| FetchError::NotModified { url: self.notify.to_string() })?;
         // From here the copy may change: without a state file the next run reads the snapshot.
         let _ = std::fs::remove_file(self.state_path());
         let max = self.limits.max_delta;
