@@ -11,7 +11,7 @@
 //! open. A new pack (an RRDP snapshot, a compaction) is written beside the old
 //! one and becomes current with its index; the old file is removed after.
 
-use crate::store::{Store, MAX_LISTED, MAX_OBJECT};
+use crate::store::{Store, MAX_OBJECT};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
@@ -150,7 +150,7 @@ impl Pack {
         self.read().index.keys().cloned().collect()
     }
 
-    /// URIs held under `prefix`, all of them (no [`MAX_LISTED`] bound).
+    /// URIs held under `prefix`, all of them (no `MAX_LISTED` bound).
     pub fn uris_under(&self, prefix: &str) -> Vec<String> {
         let inner = self.read();
         inner.index.range(prefix.to_string()..).map(|(k, _)| k).take_while(|k| k.starts_with(prefix)).cloned().collect()
@@ -278,17 +278,7 @@ impl Store for Pack {
         self.read().index.get(uri).is_some_and(|l| u64::from(l.len) > MAX_OBJECT)
     }
     fn list(&self, dir: &str) -> Vec<String> {
-        let inner = self.read();
-        inner
-            .index
-            .range(dir.to_string()..)
-            .map(|(k, _)| k)
-            .take_while(|k| k.starts_with(dir))
-            .filter_map(|k| k.get(dir.len()..))
-            .filter(|n| !n.is_empty() && !n.contains('/'))
-            .take(MAX_LISTED)
-            .map(str::to_string)
-            .collect()
+        crate::store::names_in(&self.read().index, dir)
     }
 }
 

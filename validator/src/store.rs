@@ -56,15 +56,21 @@ impl Store for BTreeMap<String, Vec<u8>> {
         BTreeMap::get(self, uri).cloned()
     }
     fn list(&self, dir: &str) -> Vec<String> {
-        self.range(dir.to_string()..)
-            .map(|(k, _)| k)
-            .take_while(|k| k.starts_with(dir))
-            .filter_map(|k| k.get(dir.len()..))
-            .filter(|n| !n.is_empty() && !n.contains('/'))
-            .take(MAX_LISTED)
-            .map(str::to_string)
-            .collect()
+        names_in(self, dir)
     }
+}
+
+/// The names directly in `dir` (an rsync URI ending in `/`) among a map's
+/// keys, at most [`MAX_LISTED`], sorted: `Store::list` of stores indexed by URI.
+pub fn names_in<V>(map: &BTreeMap<String, V>, dir: &str) -> Vec<String> {
+    map.range(dir.to_string()..)
+        .map(|(k, _)| k)
+        .take_while(|k| k.starts_with(dir))
+        .filter_map(|k| k.get(dir.len()..))
+        .filter(|n| !n.is_empty() && !n.contains('/'))
+        .take(MAX_LISTED)
+        .map(str::to_string)
+        .collect()
 }
 
 /// Makes the directories of files written one after another: each is made
