@@ -87,8 +87,8 @@ impl Pack {
     }
 
     /// Open the pack `NAME` of `dir`, or start an empty one when it has none.
-    /// An index that does not parse, or names bytes its pack lacks, is an
-    /// `InvalidData` error: the caller starts afresh ([`Pack::empty`]).
+    /// An index that does not parse, or names a pack or bytes that are not
+    /// there, is an `InvalidData` error: the caller starts afresh ([`Pack::empty`]).
     pub fn open(dir: &Path, name: &str) -> std::io::Result<Pack> {
         std::fs::create_dir_all(dir)?;
         let inner = match File::open(Self::index_path(dir, name)) {
@@ -136,15 +136,6 @@ impl Pack {
         self.inner.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// How many objects the pack holds.
-    pub fn len(&self) -> usize {
-        self.read().index.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Every URI held, in order.
     pub fn uris(&self) -> Vec<String> {
         self.read().index.keys().cloned().collect()
@@ -159,8 +150,14 @@ impl Pack {
     /// The bytes held for `uri`, whatever their size ([`Store::get`] stops
     /// at [`MAX_OBJECT`]).
     pub fn bytes(&self, uri: &str) -> Option<Vec<u8>> {
+        self.read_up_to(uri, u64::MAX)
+    }
+
+    /// The bytes held for `uri` when there are at most `max` of them: one
+    /// lookup, one read.
+    fn read_up_to(&self, uri: &str, max: u64) -> Option<Vec<u8>> {
         let inner = self.read();
-        let loc = *inner.index.get(uri)?;
+        let loc = *inner.index.get(uri).filter(|l| u64::from(l.len) <= max)?;
         let mut data = vec![0; loc.len as usize];
         inner.file.read_exact_at(&mut data, loc.offset).ok()?;
         Some(data)
@@ -269,10 +266,7 @@ fn write_new(path: &Path, data: &[u8]) -> std::io::Result<()> {
 
 impl Store for Pack {
     fn get(&self, uri: &str) -> Option<Vec<u8>> {
-        if self.too_large(uri) {
-            return None;
-        }
-        self.bytes(uri)
+        self.read_up_to(uri, MAX_OBJECT)
     }
     fn too_large(&self, uri: &str) -> bool {
         self.read().index.get(uri).is_some_and(|l| u64::from(l.len) > MAX_OBJECT)
@@ -372,7 +366,11 @@ fn read_index(f: File, dir: &Path, name: &str) -> std::io::Result<Inner> {
     if count > MAX_ENTRIES {
         return Err(invalid(format!("{name}.idx declares {count} entries")));
     }
-    let file = open_rw(&dir.join(&pack))?;
+    // A pack gone from under its index is as unreadable as a broken index.
+    let file = open_rw(&dir.join(&pack)).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => invalid(format!("{name}.idx names {pack}, which is missing")),
+        _ => e,
+    })?;
     let size = file.metadata()?.len();
     if size < covered {
         return Err(invalid(format!("{pack} holds {size} bytes, its index covers {covered}")));

@@ -142,5 +142,8 @@ fn a_broken_or_hostile_index_is_refused_by_name() {
     std::fs::write(&idx, &good).unwrap();
     std::fs::write(d.join(&packs(&d)[0]), b"a").unwrap();
     assert!(err(&good).contains("holds 1 bytes"));
+    // A pack gone from under its index.
+    std::fs::remove_file(d.join(&packs(&d)[0])).unwrap();
+    assert!(err(&good).contains("which is missing"));
     let _ = std::fs::remove_dir_all(&d);
 }

@@ -164,23 +164,23 @@ impl<'a> Repo<'a> {
                 let _ = std::fs::remove_dir_all(&old);
             }
         }
-        // The copy the state describes. One whose index does not read is no
-        // copy: the state goes with it, and the snapshot comes next.
+        // The state and the copy it describes. A copy whose index does not
+        // read is no copy: the state goes with it, and the snapshot comes next.
         let mut notes = Vec::new();
-        let (old, mut held) = match self.load_state().map(|s| (s, Pack::open(&self.dir, PACK))) {
-            Some((s, Ok(pack))) => (Some(s), Some(pack)),
+        let old = match self.load_state().map(|s| (s, Pack::open(&self.dir, PACK))) {
+            Some((s, Ok(pack))) => Some((s, pack)),
             Some((_, Err(e))) => {
                 notes.push(("RRDPC-8", format!("the local copy cannot be read ({e}); reading the snapshot")));
-                (None, None)
+                None
             }
-            None => (None, None),
+            None => None,
         };
-        let no_copy = || FetchError::NotModified { url: self.notify.to_string() };
-        let cond = old.as_ref().map(|s| (&s.etag, &s.last_modified));
+        let cond = old.as_ref().map(|(s, _)| (&s.etag, &s.last_modified));
         let (body, etag, last_modified) = match self.http.get(self.notify, limits::MAX_NOTIFICATION, self.deadline, cond)? {
+            // Only a conditional request is answered by a 304 (the client refuses others, RRDPC-13).
             Fetched::NotModified => {
-                let serial = old.as_ref().map_or(0, |s| s.serial);
-                return Ok(Updated { objects: held.ok_or_else(no_copy)?, serial, notes });
+                let (s, objects) = old.ok_or_else(|| FetchError::NotModified { url: self.notify.to_string() })?;
+                return Ok(Updated { objects, serial: s.serial, notes });
             }
             Fetched::Body { body, etag, last_modified } => (body, etag, last_modified),
         };
@@ -192,24 +192,24 @@ impl<'a> Repo<'a> {
             deltas: n.deltas.iter().map(|(s, f)| (*s, hex(&f.hash))).collect(),
             etag,
             last_modified,
-            snapshot_at: old.as_ref().map_or(now, |s| s.snapshot_at),
+            snapshot_at: old.as_ref().map_or(now, |(s, _)| s.snapshot_at),
         };
-        if let Some(old) = old.as_ref().filter(|o| o.session == n.session) {
+        if let Some((old, held)) = old.filter(|(o, _)| o.session == n.session) {
             if n.serial == old.serial {
                 self.save_state(&state)?;
-                return Ok(Updated { objects: held.ok_or_else(no_copy)?, serial: n.serial, notes });
+                return Ok(Updated { objects: held, serial: n.serial, notes });
             }
             if n.serial < old.serial {
                 // RRDPC-10: an older notification changes nothing.
                 notes.push(("RRDPC-10", format!("the notification's serial {} is below the last processed {}", n.serial, old.serial)));
-                return Ok(Updated { objects: held.ok_or_else(no_copy)?, serial: old.serial, notes });
+                return Ok(Updated { objects: held, serial: old.serial, notes });
             }
             let changed = n.deltas.iter().find(|(s, f)| old.deltas.iter().any(|(os, oh)| os == s && *oh != hex(&f.hash)));
             let aged = now - old.snapshot_at > self.limits.snapshot_max_age_secs;
             match (changed, n.deltas_after(old.serial)) {
                 (Some((s, _)), _) => notes.push(("RRDPC-9", format!("the hash of delta {s} changed since the last notification"))),
                 (None, _) if aged => notes.push(("RRDPC-17", "the snapshot is re-read now and then".into())),
-                (None, Some(chain)) if chain.len() <= self.limits.max_deltas => match self.apply_deltas(&n, &chain, held.take()) {
+                (None, Some(chain)) if chain.len() <= self.limits.max_deltas => match self.apply_deltas(&n, &chain, held) {
                     Ok(objects) => {
                         self.save_state(&state)?;
                         return Ok(Updated { objects, serial: n.serial, notes });
@@ -263,8 +263,7 @@ impl<'a> Repo<'a> {
     }
 
     /// RRDPC-5/6/7: each delta fetched whole, hash-checked, then applied in order.
-    fn apply_deltas(&self, n: &Notification, deltas: &[&(u64, FileRef)], live: Option<Pack>) -> Result<Pack, FetchError> {
-        let live = live.ok_or_else(|| FetchError::NotModified { url: self.notify.to_string() })?;
+    fn apply_deltas(&self, n: &Notification, deltas: &[&(u64, FileRef)], live: Pack) -> Result<Pack, FetchError> {
         // From here the copy may change: without a state file the next run reads the snapshot.
         let _ = std::fs::remove_file(self.state_path());
         let max = self.limits.max_delta;
@@ -281,7 +280,7 @@ impl<'a> Repo<'a> {
                 return Err(FetchError::Hash { kind: Kind::Delta, uri: uri.clone(), rule: "RRDPC-6" });
             }
             let doc = Doc { kind: Kind::Delta, uri, session: &n.session, serial: *serial };
-            doc.read(raw.as_slice(), max, |item| apply_change(&live, item).map_err(|e| e.at(&self.dir)))?;
+            doc.read(raw.as_slice(), max, |item| apply_change(&live, &self.dir, item))?;
         }
         live.save().map_err(|e| io_err(&self.dir, e))?;
         Ok(live)
@@ -341,29 +340,8 @@ impl Doc<'_> {
     }
 }
 
-/// Why applying a delta element stopped: a rule, or our own disk.
-enum ChangeStop {
-    Rule(XmlError),
-    Disk(std::io::Error),
-}
-
-impl ChangeStop {
-    fn at(self, dir: &Path) -> Stop {
-        match self {
-            ChangeStop::Rule(e) => Stop::Rule(e),
-            ChangeStop::Disk(e) => Stop::Fault(io_err(dir, e)),
-        }
-    }
-}
-
-impl From<XmlError> for ChangeStop {
-    fn from(e: XmlError) -> Self {
-        ChangeStop::Rule(e)
-    }
-}
-
-/// One element of a delta against the local copy (RRDPC-7).
-fn apply_change(live: &Pack, item: Item) -> Result<(), ChangeStop> {
+/// One element of a delta against the local copy (RRDPC-7), kept in `dir`.
+fn apply_change(live: &Pack, dir: &Path, item: Item) -> Result<(), Stop> {
     let current = |uri: &str| live.bytes(uri).map(|d| rpkit_objects::crypto::sha256(&d));
     match item {
         Item::Publish { uri, hash, data } => {
@@ -374,7 +352,7 @@ fn apply_change(live: &Pack, item: Item) -> Result<(), ChangeStop> {
                 (Some(h), Some(c)) if h == c => {}
                 (Some(_), _) => return Err(XmlError(format!("{uri}: the replaced object is not the one held")).into()),
             }
-            live.put(&uri, &data).map_err(ChangeStop::Disk)
+            live.put(&uri, &data).map_err(|e| Stop::Fault(io_err(dir, e)))
         }
         Item::Withdraw { uri, hash } => {
             checked(&uri)?;
